@@ -1,0 +1,146 @@
+"""Application factory: `create_app(settings)` assembles plugins, routes and error handling."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio.to_thread
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from litestar import Litestar
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, Contact, Tag
+from litestar.static_files import create_static_files_router
+from litestar.stores.memory import MemoryStore
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import ticketflow.db.models  # noqa: F401 - registers every table
+from ticketflow.db.config import build_alchemy_config, create_engine
+from ticketflow.db.migrate import upgrade_to_head
+from ticketflow.domain.accounts.auth import build_jwt_auth
+from ticketflow.domain.accounts.controller import AccountController
+from ticketflow.domain.checkin.controller import CheckInController
+from ticketflow.domain.events.controller import EventController
+from ticketflow.domain.health import HealthController
+from ticketflow.domain.notifications.notifier import Notifier, SilentNotifier
+from ticketflow.domain.tickets.controller import TicketController, provide_ticket_service
+from ticketflow.lib.error_handlers import EXCEPTION_HANDLERS
+from ticketflow.lib.state import STATE_KEY, AppContext, provide_context
+from ticketflow.settings import Settings
+
+logger = logging.getLogger("ticketflow")
+
+API_DESCRIPTION = """
+Ticket-Flow sells event tickets and checks them at the door.
+
+* **Attendees** sign up (`POST /register`), log in (`POST /login`), buy tickets and show the QR code.
+* **Door staff** scan codes: `POST /tickets/{qr_code}/validate` answers `valid`, `already_used` or
+  `invalid`, atomically, and records every scan.
+* **Admins** publish events, see every ticket, create staff accounts.
+
+Use **Authorize** with your e-mail as user name to call protected endpoints from this page.
+"""
+
+
+def swagger_assets_directory() -> Path:
+    import swagger_ui  # noqa: PLC0415 - only its folder is needed
+
+    return Path(swagger_ui.__file__).parent / "static"
+
+
+def build_openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Ticket-Flow API",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        contact=Contact(name="Ticket-Flow"),
+        path="/docs",
+        tags=[
+            Tag(name="Accounts", description="Sign-up, login, users and roles"),
+            Tag(name="Events", description="Events and their seat inventory"),
+            Tag(name="Tickets", description="Buying, listing, QR codes and cancelling tickets"),
+            Tag(name="Door", description="Ticket validation at the entrance"),
+            Tag(name="Operations", description="Health and readiness"),
+        ],
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/",
+                js_url="/static/swagger/swagger-ui-bundle.js",
+                css_url="/static/swagger/swagger-ui.css",
+                standalone_preset_js_url="/static/swagger/swagger-ui-standalone-preset.js",
+                favicon='<link rel="icon" type="image/png" href="/static/swagger/favicon-32x32.png">',
+            )
+        ],
+        components=Components(),
+    )
+
+
+def create_app(settings: Settings, *, notifier: Notifier | None = None) -> Litestar:
+    """Build the application for `settings`. Nothing happens at import time."""
+    engine: AsyncEngine = create_engine(settings)
+    alchemy = build_alchemy_config(settings, engine)
+    context = AppContext.build(settings, MemoryStore())
+    jwt_auth = build_jwt_auth(settings)
+    notifier_instance: Notifier = notifier or SilentNotifier()
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if settings.database_auto_migrate and settings.is_sqlite:
+            await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    def provide_notifier() -> Notifier:
+        return notifier_instance
+
+    app = Litestar(
+        route_handlers=[
+            AccountController,
+            EventController,
+            TicketController,
+            CheckInController,
+            HealthController,
+            create_static_files_router(
+                path="/static/swagger",
+                directories=[swagger_assets_directory()],
+                include_in_schema=False,
+                opt={"exclude_from_auth": True},
+            ),
+        ],
+        plugins=[SQLAlchemyPlugin(config=alchemy)],
+        on_app_init=[jwt_auth.on_app_init],
+        dependencies={
+            "context": Provide(provide_context, sync_to_thread=False),
+            "notifier": Provide(provide_notifier, sync_to_thread=False),
+            "tickets": Provide(provide_ticket_service, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=build_openapi_config(),
+        lifespan=[lifespan],
+        state=None,
+        debug=settings.debug,
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            log_exceptions="always",
+            disable_stack_trace={404, 401, 403, 409, 422, 400, 429},
+        ),
+        response_cache_config=ResponseCacheConfig(),
+        request_max_body_size=1_048_576,
+    )
+    app.state[STATE_KEY] = context
+    app.state["jwt_auth"] = jwt_auth
+    app.state["settings"] = settings
+    return app
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for the command line and uvicorn: settings from the environment."""
+    return create_app(Settings.from_env())

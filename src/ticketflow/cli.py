@@ -1,0 +1,67 @@
+"""Our own command groups for the `ticketflow` console script."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from ticketflow.db.models.users import Role
+from ticketflow.settings import Settings, SettingsError
+
+
+async def _create_user(settings: Settings, name: str, email: str, password: str, role: Role) -> int:
+    from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
+
+    from ticketflow.db.config import create_engine  # noqa: PLC0415
+    from ticketflow.db.migrate import upgrade_to_head  # noqa: PLC0415
+    from ticketflow.domain.accounts.service import AccountService  # noqa: PLC0415
+    from ticketflow.lib.passwords import Passwords  # noqa: PLC0415
+
+    if settings.is_sqlite and settings.database_auto_migrate:
+        await asyncio.to_thread(upgrade_to_head, settings.database_url)
+    engine = create_engine(settings, null_pool=True)
+    try:
+        passwords = Passwords(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            user = await AccountService(session, passwords).create_user(
+                name=name, email=email, password=password, role=role
+            )
+            return user.id
+    finally:
+        await engine.dispose()
+
+
+@click.group(name="users", help="Manage user accounts.")
+def users_group() -> None:
+    """Manage user accounts."""
+
+
+@users_group.command(name="create", help="Create a user (e.g. the first admin).")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=False)
+@click.option(
+    "--role", type=click.Choice([r.value for r in Role]), default=Role.ATTENDEE.value, show_default=True
+)
+def create_user_command(email: str, name: str, password: str, role: str) -> None:
+    import msgspec  # noqa: PLC0415
+
+    from ticketflow.domain.accounts.schemas import UserCreate  # noqa: PLC0415
+    from ticketflow.lib.errors import EmailTaken  # noqa: PLC0415
+
+    try:
+        data = msgspec.convert({"name": name, "email": email, "password": password, "role": role}, UserCreate)
+        settings = Settings.from_env()
+        user_id = asyncio.run(_create_user(settings, data.name, data.email, data.password, data.role))
+    except msgspec.ValidationError as exc:
+        raise click.ClickException(f"invalid input: {exc}") from exc
+    except EmailTaken as exc:
+        raise click.ClickException(f"a user with the e-mail {email.lower()!r} already exists") from exc
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {role} {data.email.lower()} (id {user_id})")
+
+
+def register_commands(group: click.Group) -> None:
+    group.add_command(users_group)

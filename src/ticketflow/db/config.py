@@ -1,0 +1,95 @@
+"""Engine and session configuration for MySQL/MariaDB (asyncmy) and SQLite (aiosqlite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+)
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from ticketflow.db.base import Base
+from ticketflow.db.migrate import migrations_directory
+from ticketflow.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def database_url(settings: Settings) -> URL:
+    """The URL with the options every connection needs (utf8mb4 on MySQL)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() in ("mysql", "mariadb") and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def engine_options(settings: Settings) -> dict[str, Any]:
+    url = database_url(settings)
+    if url.get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_recycle": 1800,
+    }
+
+
+def configure_sqlite(engine: AsyncEngine) -> None:
+    """SQLite: foreign keys on, WAL, and every transaction `BEGIN IMMEDIATE`.
+
+    Taking the write lock at BEGIN makes concurrent writers queue on the busy timeout instead of
+    failing with "database is locked" when a read transaction later tries to write.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if ":memory:" not in str(engine.url):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
+    options = engine_options(settings)
+    if null_pool:
+        options = {k: v for k, v in options.items() if not k.startswith(("pool_size", "max_overflow"))}
+        options["poolclass"] = NullPool
+    engine = create_async_engine(database_url(settings), echo=settings.database_echo, **options)
+    configure_sqlite(engine)
+    return engine
+
+
+def build_alchemy_config(settings: Settings, engine: AsyncEngine) -> SQLAlchemyAsyncConfig:
+    return SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        engine_config=EngineConfig(),
+        metadata=Base.metadata,
+        create_all=False,
+        alembic_config=AlembicAsyncConfig(
+            script_location=str(migrations_directory()),
+            version_table_name="alembic_version",
+            render_as_batch=True,
+        ),
+    )

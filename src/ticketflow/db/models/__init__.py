@@ -1,0 +1,9 @@
+"""All tables; importing this package registers every model on `Base.metadata`."""
+
+from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.orders import Order
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.users import User
+
+__all__ = ["CheckIn", "Event", "Order", "Ticket", "User"]

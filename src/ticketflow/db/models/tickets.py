@@ -1,0 +1,43 @@
+"""Tickets: one admission each, identified at the door by an unguessable code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ticketflow.db.base import Base, IdMixin, TimestampMixin
+from ticketflow.db.types import UTCDateTime
+
+CODE_MAX = 64
+
+
+class TicketStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    USED = "used"
+    CANCELLED = "cancelled"
+
+
+SEAT_TAKING_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE, TicketStatus.USED)
+
+
+class Ticket(IdMixin, TimestampMixin, Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'active', 'used', 'cancelled')", name="status_known"),
+        CheckConstraint("status <> 'used' OR used_at IS NOT NULL", name="used_has_time"),
+        Index("ix_tickets_event_id_status", "event_id", "status"),
+        Index("ix_tickets_user_id_created_at", "user_id", "created_at"),
+    )
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), nullable=False, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), nullable=False)
+    code: Mapped[str] = mapped_column(String(CODE_MAX), nullable=False, unique=True)
+    """The string in the QR code: a version prefix and 256 random bits, URL-safe."""
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

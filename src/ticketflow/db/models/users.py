@@ -1,0 +1,36 @@
+"""People who sign in: attendees, door staff and admins."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ticketflow.db.base import Base, IdMixin, TimestampMixin
+
+NAME_MAX = 120
+EMAIL_MAX = 254
+PASSWORD_HASH_MAX = 255
+
+
+class Role(StrEnum):
+    ATTENDEE = "attendee"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class User(IdMixin, TimestampMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('attendee', 'staff', 'admin')", name="role_known"),
+    )
+
+    name: Mapped[str] = mapped_column(String(NAME_MAX), nullable=False)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), nullable=False, unique=True)
+    """Stored lower-case; unique in the database."""
+    password_hash: Mapped[str] = mapped_column(String(PASSWORD_HASH_MAX), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default=Role.ATTENDEE)
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"

@@ -1,0 +1,37 @@
+"""Column types that behave the same on MySQL/MariaDB and SQLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import DateTime
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as naive UTC with microseconds, returned timezone-aware (UTC).
+
+    MySQL's plain DATETIME drops fractions of a second, so the MySQL variant asks for `fsp=6`.
+    Naive values are refused: every time in the application carries its offset.
+    """
+
+    impl = DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            msg = "naive datetime given to a UTC column"
+            raise ValueError(msg)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite Core results may come back as text
+            value = dt.datetime.fromisoformat(value)
+        return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]

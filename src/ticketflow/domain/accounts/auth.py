@@ -1,0 +1,91 @@
+"""JWT authentication: tokens carry only the user id; the role is read from the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.security.jwt import OAuth2PasswordBearerAuth, Token
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.models.users import Role, User
+from ticketflow.settings import Settings
+
+EXCLUDE_FROM_AUTH = {"exclude_from_auth": True}
+"""Handler `opt` that makes a route public."""
+
+SESSION_MAKER_STATE_KEY = "session_maker_class"
+
+
+async def load_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
+    """The token's user as it is now in the database (a deleted user gets None, so 401)."""
+    try:
+        user_id = int(token.sub)
+    except ValueError:
+        return None
+    session_maker = connection.app.state[SESSION_MAKER_STATE_KEY]
+    session: AsyncSession
+    async with session_maker() as session:
+        user = await session.get(User, user_id)
+        if user is not None:
+            session.expunge(user)
+        return user
+
+
+def build_jwt_auth(settings: Settings) -> OAuth2PasswordBearerAuth[User, Token]:
+    return OAuth2PasswordBearerAuth[User, Token](
+        retrieve_user_handler=load_user,
+        token_secret=settings.jwt_secret,
+        token_url="/login",
+        algorithm="HS256",
+        default_token_expiration=dt.timedelta(seconds=settings.jwt_ttl_seconds),
+        exclude_opt_key="exclude_from_auth",
+        exclude=["^/admin", "^/docs", "^/schema", "^/health", "^/ready", "^/static", "^/metrics"],
+        description="Bearer token from `POST /login` (Swagger's Authorize dialog uses the form).",
+        openapi_security_scheme_name="BearerToken",
+    )
+
+
+async def optional_user(
+    connection: ASGIConnection[Any, Any, Any, Any], settings: Settings
+) -> User | None:
+    """The caller on a public route: None without a token, 401 for a bad one."""
+    header = connection.headers.get("Authorization")
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "bearer" or not encoded:
+        raise NotAuthorizedException("malformed Authorization header")
+    token = Token.decode(encoded.strip(), secret=settings.jwt_secret, algorithm="HS256")
+    user = await load_user(token, connection)
+    if user is None:
+        raise NotAuthorizedException("unknown user")
+    return user
+
+
+def _require(connection: ASGIConnection[Any, Any, Any, Any], roles: frozenset[str]) -> None:
+    user = connection.user
+    if not isinstance(user, User):
+        raise NotAuthorizedException
+    if user.role not in roles:
+        raise PermissionDeniedException("your role does not allow this")
+
+
+def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    _require(connection, frozenset({Role.ADMIN}))
+
+
+def staff_or_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    _require(connection, frozenset({Role.ADMIN, Role.STAFF}))
+
+
+def buyer(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Attendees and admins buy tickets; door staff do not."""
+    _require(connection, frozenset({Role.ADMIN, Role.ATTENDEE}))
+
+
+def any_role(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    _require(connection, frozenset({Role.ADMIN, Role.ATTENDEE, Role.STAFF}))

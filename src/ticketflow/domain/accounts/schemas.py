@@ -1,0 +1,65 @@
+"""Request and response bodies of the accounts API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import msgspec
+
+from ticketflow.db.models.users import EMAIL_MAX, NAME_MAX, Role
+
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+"""At least one visible character and no control characters (no CR/LF: names end up in mail headers)."""
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1024
+
+Name = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=NAME_MAX, pattern=PRINTABLE_PATTERN, examples=["Ada Lovelace"]),
+]
+Email = Annotated[
+    str,
+    msgspec.Meta(min_length=3, max_length=EMAIL_MAX, pattern=EMAIL_PATTERN, examples=["ada@example.com"]),
+]
+Password = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=PASSWORD_MIN,
+        max_length=PASSWORD_MAX,
+        description="At least 8 characters.",
+        examples=["correct horse battery"],
+    ),
+]
+
+
+class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new account. `role` other than `attendee` needs an admin's token."""
+
+    name: Name
+    email: Email
+    password: Password
+    role: Role = Role.ATTENDEE
+
+
+class User(msgspec.Struct):
+    """A user as the API shows it (never the password hash)."""
+
+    id: int
+    name: str
+    email: str
+    role: Role
+    created_at: dt.datetime
+
+
+class LoginRequest(msgspec.Struct):
+    email: Annotated[str, msgspec.Meta(max_length=EMAIL_MAX, examples=["ada@example.com"])]
+    password: Annotated[str, msgspec.Meta(max_length=PASSWORD_MAX)]
+
+
+class AccessToken(msgspec.Struct):
+    access_token: str
+    expires_in: int
+    """Seconds until the token expires."""
+    token_type: str = "bearer"

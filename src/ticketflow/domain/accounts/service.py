@@ -1,0 +1,81 @@
+"""Registration, login and user management."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.models.users import Role, User
+from ticketflow.lib.errors import EmailTaken, InvalidCredentials, NotFoundError, PermissionDenied
+from ticketflow.lib.passwords import Passwords
+from ticketflow.lib.ratelimit import AttemptLimiter
+
+PRIVILEGED_ROLES = frozenset({Role.ADMIN, Role.STAFF})
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class AccountService:
+    """Use cases of accounts. Each public method is one transaction."""
+
+    def __init__(self, session: AsyncSession, passwords: Passwords) -> None:
+        self.session = session
+        self.passwords = passwords
+
+    async def get_user(self, user_id: int) -> User:
+        user = await self.session.get(User, user_id)
+        if user is None:
+            raise NotFoundError("user not found")
+        return user
+
+    async def find_by_email(self, email: str) -> User | None:
+        result = await self.session.execute(select(User).where(User.email == normalise_email(email)))
+        return result.scalar_one_or_none()
+
+    async def register(
+        self, *, name: str, email: str, password: str, role: Role, actor: User | None
+    ) -> User:
+        """Create an account; only an admin may hand out `admin` or `staff`."""
+        if role in PRIVILEGED_ROLES and (actor is None or actor.role != Role.ADMIN):
+            raise PermissionDenied("only an admin can create admin or staff accounts")
+        return await self.create_user(name=name, email=email, password=password, role=role)
+
+    async def create_user(self, *, name: str, email: str, password: str, role: Role) -> User:
+        email = normalise_email(email)
+        if await self.find_by_email(email) is not None:
+            raise EmailTaken
+        user = User(
+            name=name.strip(), email=email, role=role, password_hash=await self.passwords.hash(password)
+        )
+        self.session.add(user)
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:  # a concurrent registration took the address first
+            await self.session.rollback()
+            raise EmailTaken from exc
+        return user
+
+    async def authenticate(
+        self, email: str, password: str, *, client_limiter: AttemptLimiter, client: str,
+        account_limiter: AttemptLimiter,
+    ) -> User:
+        """The user with these credentials, or `InvalidCredentials` (same answer, same cost)."""
+        email = normalise_email(email)
+        await client_limiter.check(client)
+        await account_limiter.check(email)
+        user = await self.find_by_email(email)
+        ok = await self.passwords.verify(user.password_hash if user else None, password)
+        if user is None or not ok:
+            await client_limiter.hit(client)
+            await account_limiter.hit(email)
+            raise InvalidCredentials
+        if self.passwords.needs_rehash(user.password_hash):
+            user.password_hash = await self.passwords.hash(password)
+            await self.session.commit()
+        return user
+
+    async def count_users(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(User)) or 0)

@@ -1,0 +1,87 @@
+"""POST /tickets/{qr_code}/validate - the door scanner's endpoint."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.models.checkins import ScanResult
+from ticketflow.db.models.users import User
+from ticketflow.domain.accounts.auth import staff_or_admin
+from ticketflow.domain.checkin.schemas import ScannedTicket, ScanRequest, ScanResponse
+from ticketflow.domain.checkin.service import CheckInService, ScanOutcome
+
+SCAN_CODE_MAX = 512
+
+
+def provide_checkin_service(db_session: AsyncSession) -> CheckInService:
+    return CheckInService(db_session)
+
+
+def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:
+    ticket = None
+    if outcome.ticket is not None and outcome.event is not None and outcome.holder is not None:
+        ticket = ScannedTicket(
+            id=outcome.ticket.id,
+            status=outcome.ticket.status,  # type: ignore[arg-type]
+            event_id=outcome.event.id,
+            event_title=outcome.event.title,
+            holder_name=outcome.holder.name,
+            used_at=outcome.ticket.used_at,
+        )
+    if outcome.result == ScanResult.VALID:
+        status = HTTP_200_OK
+    elif outcome.result == ScanResult.ALREADY_USED:
+        status = HTTP_409_CONFLICT
+    elif ticket is None:
+        status = HTTP_404_NOT_FOUND
+    else:
+        status = HTTP_422_UNPROCESSABLE_ENTITY
+    body = ScanResponse(
+        result=outcome.result,
+        reason=outcome.reason,
+        used_at=outcome.ticket.used_at if outcome.result == ScanResult.ALREADY_USED and outcome.ticket else None,
+        ticket=ticket,
+    )
+    return Response(body, status_code=status)
+
+
+class CheckInController(Controller):
+    tags = ["Door"]
+    dependencies = {"checkins": Provide(provide_checkin_service, sync_to_thread=False)}
+
+    @post(
+        "/tickets/{qr_code:str}/validate",
+        guards=[staff_or_admin],
+        summary="Validate a ticket at the door",
+        description=(
+            "Admits the ticket if it is active (it becomes `used`) in one atomic step. Answers"
+            " 200 `valid`, 409 `already_used` (with the first `used_at`), 404 `invalid`/`unknown`,"
+            " or 422 `invalid` with `reason` `cancelled`, `unpaid`, `wrong_event` or"
+            " `event_cancelled`. Every scan is recorded."
+        ),
+        responses={},
+    )
+    async def validate(
+        self,
+        request: Request[User, Any, Any],
+        checkins: CheckInService,
+        qr_code: Annotated[str, Parameter(description="the ticket code read from the QR")],
+        data: ScanRequest | None = None,
+    ) -> Response[ScanResponse]:
+        outcome = await checkins.validate_ticket(
+            code=qr_code[:SCAN_CODE_MAX],
+            door_event_id=data.event_id if data else None,
+            scanner=request.user,
+        )
+        return scan_response(outcome)

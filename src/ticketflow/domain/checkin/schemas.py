@@ -1,0 +1,33 @@
+"""Bodies of the door validation endpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import msgspec
+
+from ticketflow.db.models.checkins import InvalidReason, ScanResult
+from ticketflow.db.models.tickets import TicketStatus
+
+
+class ScanRequest(msgspec.Struct, forbid_unknown_fields=True):
+    event_id: Annotated[int, msgspec.Meta(ge=1, le=2**62, description="the door's event")] | None = None
+
+
+class ScannedTicket(msgspec.Struct):
+    """What a door needs in one glance."""
+
+    id: int
+    status: TicketStatus
+    event_id: int
+    event_title: str
+    holder_name: str
+    used_at: dt.datetime | None
+
+
+class ScanResponse(msgspec.Struct, omit_defaults=True):
+    result: ScanResult
+    reason: InvalidReason | None = None
+    used_at: dt.datetime | None = None
+    ticket: ScannedTicket | None = None

@@ -1,0 +1,148 @@
+"""Event use cases: publish, change, list, cancel."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.base import utc_now
+from ticketflow.db.models.events import Event, EventStatus
+from ticketflow.db.models.orders import Order
+from ticketflow.domain.notifications.notifier import Notifier
+from ticketflow.lib.errors import CapacityBelowTaken, ConflictError, EventNotFound, RuleViolation
+
+EVENT_FIELDS = (
+    "title", "description", "venue", "starts_at", "ends_at", "capacity", "price_cents", "currency",
+    "max_per_order", "timezone", "sales_start_at", "sales_end_at",
+)
+NOTIFIED_CHANGES = frozenset({"starts_at", "ends_at", "venue"})
+"""Changes that holders are told about."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventPageResult:
+    items: list[Event]
+    total: int
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def check_event_rules(values: dict[str, Any], *, now: dt.datetime, starts_at_changed: bool) -> None:
+    """Rules across fields, raised as `RuleViolation` (422)."""
+    starts_at: dt.datetime = values["starts_at"]
+    if starts_at_changed and starts_at <= now:
+        raise RuleViolation("starts_at must be in the future", field="starts_at")
+    ends_at: dt.datetime | None = values.get("ends_at")
+    if ends_at is not None and ends_at <= starts_at:
+        raise RuleViolation("ends_at must be after starts_at", field="ends_at")
+    sales_start, sales_end = values.get("sales_start_at"), values.get("sales_end_at")
+    if sales_start is not None and sales_start >= starts_at:
+        raise RuleViolation("sales_start_at must be before starts_at", field="sales_start_at")
+    if sales_end is not None and sales_end > starts_at:
+        raise RuleViolation("sales_end_at cannot be after starts_at", field="sales_end_at")
+    if sales_start is not None and sales_end is not None and sales_end <= sales_start:
+        raise RuleViolation("sales_end_at must be after sales_start_at", field="sales_end_at")
+    try:
+        ZoneInfo(values["timezone"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise RuleViolation("unknown time zone", field="timezone") from exc
+
+
+class EventService:
+    """Use cases of events. Each public method is one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, event_id: int) -> Event:
+        event = await self.session.get(Event, event_id)
+        if event is None:
+            raise EventNotFound
+        return event
+
+    async def list(
+        self, *, upcoming: bool | None, query: str | None, limit: int, offset: int
+    ) -> EventPageResult:
+        conditions = []
+        if upcoming is True:
+            conditions += [Event.starts_at > utc_now(), Event.status == EventStatus.SCHEDULED]
+        elif upcoming is False:
+            conditions.append(Event.starts_at <= utc_now())
+        if query:
+            pattern = f"%{escape_like(query.lower())}%"
+            conditions.append(
+                or_(
+                    func.lower(Event.title).like(pattern, escape="\\"),
+                    func.lower(Event.venue).like(pattern, escape="\\"),
+                    func.lower(Event.description).like(pattern, escape="\\"),
+                )
+            )
+        total = await self.session.scalar(select(func.count()).select_from(Event).where(*conditions))
+        rows = await self.session.scalars(
+            select(Event).where(*conditions).order_by(Event.starts_at, Event.id).limit(limit).offset(offset)
+        )
+        return EventPageResult(items=list(rows), total=int(total or 0))
+
+    async def create(self, values: dict[str, Any], *, admin_id: int) -> Event:
+        check_event_rules(values, now=utc_now(), starts_at_changed=True)
+        event = Event(**values, admin_id=admin_id, status=EventStatus.SCHEDULED, tickets_sold=0, tickets_held=0)
+        self.session.add(event)
+        await self.session.commit()
+        return event
+
+    async def update(
+        self, event_id: int, changes: dict[str, Any], *, notifier: Notifier
+    ) -> tuple[Event, set[str]]:
+        """Apply `changes`; returns the event and the names of the fields that really changed.
+
+        The capacity change is one conditional UPDATE, so it cannot slip under seats sold
+        concurrently.
+        """
+        event = await self.get(event_id)
+        if event.is_cancelled:
+            raise ConflictError("a cancelled event cannot be changed")
+        merged = {name: getattr(event, name) for name in EVENT_FIELDS} | changes
+        changed = {name for name in changes if changes[name] != getattr(event, name)}
+        check_event_rules(merged, now=utc_now(), starts_at_changed="starts_at" in changed)
+        if "currency" in changed or "price_cents" in changed:
+            has_orders = await self.session.scalar(select(exists().where(Order.event_id == event_id)))
+            if has_orders:
+                raise ConflictError("price and currency are fixed once tickets have been ordered")
+        if "capacity" in changed:
+            result = await self.session.execute(
+                update(Event)
+                .where(Event.id == event_id, Event.tickets_sold + Event.tickets_held <= changes["capacity"])
+                .values(capacity=changes["capacity"])
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                await self.session.rollback()
+                raise CapacityBelowTaken
+        for name in changed - {"capacity"}:
+            setattr(event, name, changes[name])
+        if changed & NOTIFIED_CHANGES and await self.has_orders(event_id):
+            await notifier.event_changed(self.session, event_id, frozenset(changed & NOTIFIED_CHANGES))
+        await self.session.commit()
+        await self.session.refresh(event)
+        return event, changed
+
+    async def has_orders(self, event_id: int) -> bool:
+        return bool(await self.session.scalar(select(exists().where(Order.event_id == event_id))))
+
+    async def delete_unsold(self, event_id: int) -> bool:
+        """Remove an event nobody ordered; False when orders exist (then it must be cancelled)."""
+        await self.get(event_id)
+        if await self.has_orders(event_id):
+            return False
+        await self.session.execute(
+            delete(Event).where(Event.id == event_id, ~exists().where(Order.event_id == event_id))
+        )
+        await self.session.commit()
+        return True

@@ -1,0 +1,42 @@
+"""What the other contexts tell the notifications context, inside their own transaction.
+
+Services call these hooks after changing state and before committing, passing their session, so
+the messages they cause are written in the same transaction (transactional outbox): a rollback
+sends nothing, a commit always sends eventually.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class Notifier(Protocol):
+    async def tickets_issued(self, session: AsyncSession, order_id: int) -> None:
+        """An order's tickets became active (free purchase or payment)."""
+
+    async def ticket_cancelled(self, session: AsyncSession, ticket_id: int) -> None:
+        """One ticket was cancelled (by its holder or an admin)."""
+
+    async def event_cancelled(self, session: AsyncSession, event_id: int) -> None:
+        """The whole event was cancelled; every holder hears of it."""
+
+    async def event_changed(self, session: AsyncSession, event_id: int, changed: frozenset[str]) -> None:
+        """The event moved (time or venue)."""
+
+
+class SilentNotifier:
+    """A notifier that sends nothing (for contexts where mail is not wired)."""
+
+    async def tickets_issued(self, session: AsyncSession, order_id: int) -> None:
+        return None
+
+    async def ticket_cancelled(self, session: AsyncSession, ticket_id: int) -> None:
+        return None
+
+    async def event_cancelled(self, session: AsyncSession, event_id: int) -> None:
+        return None
+
+    async def event_changed(self, session: AsyncSession, event_id: int, changed: frozenset[str]) -> None:
+        return None

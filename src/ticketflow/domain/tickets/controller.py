@@ -1,0 +1,140 @@
+"""HTTP endpoints of tickets: purchase, history, QR images, cancellation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.models.events import Event as EventModel
+from ticketflow.db.models.orders import Order as OrderModel
+from ticketflow.db.models.tickets import Ticket as TicketModel
+from ticketflow.db.models.users import User
+from ticketflow.domain.accounts.auth import any_role, buyer
+from ticketflow.domain.notifications.notifier import Notifier
+from ticketflow.domain.tickets.qr import qr_png, qr_svg
+from ticketflow.domain.tickets.schemas import Order, Purchase, PurchaseRequest, Ticket, TicketPage
+from ticketflow.domain.tickets.service import TicketService
+
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+QR_CACHE_CONTROL = "private, max-age=3600"
+
+TicketId = Annotated[int, Parameter(ge=1, le=2**62, description="ticket id")]
+EventId = Annotated[int, Parameter(ge=1, le=2**62, description="event id")]
+
+
+def to_ticket(ticket: TicketModel, event: EventModel | None = None) -> Ticket:
+    return Ticket(
+        id=ticket.id,
+        order_id=ticket.order_id,
+        user_id=ticket.user_id,
+        event_id=ticket.event_id,
+        code=ticket.code,
+        status=ticket.status,  # type: ignore[arg-type]
+        used_at=ticket.used_at,
+        created_at=ticket.created_at,
+        event_title=event.title if event else None,
+        event_venue=event.venue if event else None,
+        event_starts_at=event.starts_at if event else None,
+    )
+
+
+def to_order(order: OrderModel) -> Order:
+    return Order(
+        id=order.id,
+        user_id=order.user_id,
+        event_id=order.event_id,
+        quantity=order.quantity,
+        amount_cents=order.amount_cents,
+        currency=order.currency,
+        status=order.status,  # type: ignore[arg-type]
+        expires_at=order.expires_at,
+        created_at=order.created_at,
+    )
+
+
+def provide_ticket_service(db_session: AsyncSession, notifier: Notifier) -> TicketService:
+    return TicketService(db_session, notifier)
+
+
+class TicketController(Controller):
+    tags = ["Tickets"]
+
+    @post(
+        "/events/{event_id:int}/tickets",
+        guards=[buyer],
+        summary="Buy tickets",
+        description=(
+            "Creates one order and `quantity` tickets. Never oversells: 409 with"
+            " `tickets_available` when not enough are left. Send an `Idempotency-Key` header to"
+            " make retries safe: the same key returns the first result and buys nothing more."
+        ),
+    )
+    async def purchase(
+        self,
+        request: Request[User, Any, Any],
+        tickets: TicketService,
+        event_id: EventId,
+        data: PurchaseRequest | None = None,
+        idempotency_key: Annotated[
+            str | None,
+            Parameter(header="Idempotency-Key", required=False, pattern=IDEMPOTENCY_KEY_PATTERN, max_length=64),
+        ] = None,
+    ) -> Response[Purchase]:
+        quantity = data.quantity if data else 1
+        result = await tickets.purchase(
+            user=request.user, event_id=event_id, quantity=quantity, idempotency_key=idempotency_key
+        )
+        body = Purchase(
+            order=to_order(result.order), tickets=[to_ticket(t) for t in result.tickets], payment=None
+        )
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+        return Response(body, status_code=201, headers=headers)
+
+    @get("/tickets", guards=[any_role], summary="My tickets (newest first)")
+    async def list_tickets(
+        self,
+        request: Request[User, Any, Any],
+        tickets: TicketService,
+        event_id: Annotated[
+            int | None, Parameter(ge=1, le=2**62, description="admins: all tickets of this event")
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+    ) -> TicketPage:
+        rows, total = await tickets.list_tickets(viewer=request.user, event_id=event_id, limit=limit, offset=offset)
+        return TicketPage(items=[to_ticket(t, e) for t, e in rows], total=total, limit=limit, offset=offset)
+
+    @get("/tickets/{ticket_id:int}", guards=[any_role], summary="One ticket (owner or admin)")
+    async def get_ticket(self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId) -> Ticket:
+        ticket, event = await tickets.get_visible(ticket_id, request.user)
+        return to_ticket(ticket, event)
+
+    @get(
+        "/tickets/{ticket_id:int}/qr.png",
+        guards=[any_role],
+        summary="QR code of a ticket (PNG)",
+        media_type="image/png",
+    )
+    async def qr_png(self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId) -> Response[bytes]:
+        ticket, _ = await tickets.get_visible(ticket_id, request.user)
+        return Response(qr_png(ticket.code), media_type="image/png", headers={"Cache-Control": QR_CACHE_CONTROL})
+
+    @get(
+        "/tickets/{ticket_id:int}/qr.svg",
+        guards=[any_role],
+        summary="QR code of a ticket (SVG)",
+        media_type="image/svg+xml",
+    )
+    async def qr_svg(self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId) -> Response[bytes]:
+        ticket, _ = await tickets.get_visible(ticket_id, request.user)
+        return Response(qr_svg(ticket.code), media_type="image/svg+xml", headers={"Cache-Control": QR_CACHE_CONTROL})
+
+    @post("/tickets/{ticket_id:int}/cancel", guards=[buyer], status_code=200, summary="Cancel a ticket")
+    async def cancel(self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId) -> Ticket:
+        ticket, event = await tickets.cancel_ticket(ticket_id, request.user)
+        return to_ticket(ticket, event)
+
+

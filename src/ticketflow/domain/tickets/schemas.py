@@ -1,0 +1,61 @@
+"""Request and response bodies of the tickets API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import msgspec
+
+from ticketflow.db.models.orders import OrderStatus
+from ticketflow.db.models.tickets import TicketStatus
+
+
+class PurchaseRequest(msgspec.Struct, forbid_unknown_fields=True):
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=100, description="1..the event's max_per_order")] = 1
+
+
+class Order(msgspec.Struct):
+    id: int
+    user_id: int
+    event_id: int
+    quantity: int
+    amount_cents: int
+    currency: str
+    status: OrderStatus
+    expires_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class Ticket(msgspec.Struct):
+    id: int
+    order_id: int
+    user_id: int
+    event_id: int
+    code: str
+    """The string in the QR code."""
+    status: TicketStatus
+    used_at: dt.datetime | None
+    created_at: dt.datetime
+    event_title: str | None = None
+    event_venue: str | None = None
+    event_starts_at: dt.datetime | None = None
+
+
+class Payment(msgspec.Struct):
+    provider: str
+    checkout_url: str
+    expires_at: dt.datetime
+
+
+class Purchase(msgspec.Struct):
+    order: Order
+    tickets: list[Ticket]
+    payment: Payment | None
+
+
+class TicketPage(msgspec.Struct):
+    items: list[Ticket]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,72 @@
+"""One error body for the whole API: `{"status_code", "detail", "extra"}`, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException
+from litestar.status_codes import (
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
+
+from ticketflow.lib import errors
+
+logger = logging.getLogger("ticketflow.errors")
+
+STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], int], ...] = (
+    (errors.NotFoundError, HTTP_404_NOT_FOUND),
+    (errors.ConflictError, HTTP_409_CONFLICT),
+    (errors.RuleViolation, HTTP_422_UNPROCESSABLE_ENTITY),
+    (errors.PermissionDenied, HTTP_403_FORBIDDEN),
+    (errors.AuthenticationFailed, HTTP_401_UNAUTHORIZED),
+    (errors.TooManyAttempts, HTTP_429_TOO_MANY_REQUESTS),
+)
+
+
+def error_response(status_code: int, detail: str, extra: Any = None, headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+    """The single error body format of the API."""
+    return Response(
+        content={"status_code": status_code, "detail": detail, "extra": extra if extra else {}},
+        status_code=status_code,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def status_for(error: errors.DomainError) -> int:
+    for family, status in STATUS_BY_ERROR:
+        if isinstance(error, family):
+            return status
+    return HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def domain_error_handler(_: Request[Any, Any, Any], exc: errors.DomainError) -> Response[dict[str, Any]]:
+    headers = None
+    if isinstance(exc, errors.TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(status_for(exc), exc.detail, exc.extra, headers)
+
+
+def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    extra = exc.extra if exc.extra else {}
+    return error_response(exc.status_code, exc.detail, extra, exc.headers)
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal server error")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    errors.DomainError: domain_error_handler,
+    HTTPException: http_exception_handler,
+    Exception: unexpected_error_handler,
+}

@@ -1,0 +1,168 @@
+"""Typed settings read from the environment (and an optional `.env` file), validated once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from dotenv import dotenv_values
+
+DEFAULT_JWT_SECRET = "change-me-development-only-secret"
+DEFAULT_SESSION_SECRET = "change-me-development-only-session"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/ticketflow.db"
+
+Environment = Literal["development", "test", "production"]
+
+
+class SettingsError(ValueError):
+    """Raised when the environment describes an unsafe or impossible configuration."""
+
+
+def _as_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    msg = f"not a boolean: {value!r}"
+    raise SettingsError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of the application. Each field maps to an upper-case environment variable."""
+
+    # runtime
+    env: Environment = "development"
+    debug: bool = False
+    log_level: str = "INFO"
+    log_json: bool = False
+    public_base_url: str = "http://127.0.0.1:8000"
+    # database
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    database_echo: bool = False
+    database_pool_size: int = 10
+    database_max_overflow: int = 20
+    database_auto_migrate: bool = True
+    # authentication
+    jwt_secret: str = field(default=DEFAULT_JWT_SECRET, repr=False)
+    jwt_ttl_seconds: int = 3600
+    argon2_memory_kib: int = 19_456
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    login_max_attempts_per_client: int = 20
+    login_max_attempts_per_account: int = 5
+    login_window_seconds: int = 60
+    # back office
+    session_secret: str = field(default=DEFAULT_SESSION_SECRET, repr=False)
+    # tickets
+    reservation_ttl_seconds: int = 900
+    # payments
+    payment_provider: Literal["simulated", "stripe"] = "simulated"
+    late_payment_policy: Literal["accept_if_available", "refund"] = "accept_if_available"
+    stripe_api_key: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)
+    stripe_api_base: str = ""
+    stripe_success_url: str = ""
+    stripe_cancel_url: str = ""
+    # e-mail
+    mail_transport: Literal["file", "smtp"] = "file"
+    mail_dir: str = "./var/mail"
+    mail_from: str = "Ticket-Flow <tickets@example.com>"
+    mail_subject_prefix: str = "[Ticket-Flow]"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    outbox_max_attempts: int = 8
+    outbox_claim_timeout_seconds: int = 300
+    worker_poll_seconds: float = 2.0
+    worker_in_process: bool = True
+    # serving
+    server_workers: int = 1
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(
+        cls, environ: dict[str, str] | None = None, env_file: str | Path | None = ".env"
+    ) -> Settings:
+        """Build settings from `environ` (default: the process environment) over a `.env` file."""
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        hints = get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for spec in fields(cls):
+            variable = environment_variable(spec.name)
+            raw = values.get(variable)
+            if raw is None:
+                continue
+            kwargs[spec.name] = _convert(variable, hints[spec.name], raw)
+        settings = cls(**kwargs)
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (used by tests and the CLI)."""
+        settings = replace(self, **changes)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse configurations that are unsafe or cannot work."""
+        if self.env not in ("development", "test", "production"):
+            msg = f"TICKETFLOW_ENV must be development, test or production, not {self.env!r}"
+            raise SettingsError(msg)
+        if self.jwt_ttl_seconds < 60:
+            msg = "JWT_TTL_SECONDS must be at least 60"
+            raise SettingsError(msg)
+        if self.is_production:
+            if self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < 32:
+                msg = "production needs JWT_SECRET set to a random value of at least 32 characters"
+                raise SettingsError(msg)
+            if self.session_secret == DEFAULT_SESSION_SECRET or len(self.session_secret) < 32:
+                msg = "production needs SESSION_SECRET set to a random value of 32+ characters"
+                raise SettingsError(msg)
+            if self.is_sqlite and (":memory:" in self.database_url or self.database_url.endswith(":///")):
+                msg = "production refuses an in-memory SQLite database"
+                raise SettingsError(msg)
+            if self.debug:
+                msg = "production refuses DEBUG=1"
+                raise SettingsError(msg)
+
+
+def environment_variable(field_name: str) -> str:
+    """The environment variable that sets `field_name` (`env` is `TICKETFLOW_ENV`)."""
+    return "TICKETFLOW_ENV" if field_name == "env" else field_name.upper()
+
+
+def _convert(variable: str, annotation: Any, raw: str) -> Any:
+    try:
+        if annotation is bool:
+            return _as_bool(raw)
+        if annotation is int:
+            return int(raw)
+        if annotation is float:
+            return float(raw)
+    except ValueError as exc:
+        msg = f"{variable}: {exc}"
+        raise SettingsError(msg) from exc
+    if get_origin(annotation) is Literal and raw not in get_args(annotation):
+        allowed = ", ".join(get_args(annotation))
+        msg = f"{variable} must be one of {allowed}, not {raw!r}"
+        raise SettingsError(msg)
+    return raw
