@@ -85,7 +85,7 @@ def create_app(settings: Settings, *, notifier: Notifier | None = None) -> Lites
     """Build the application for `settings`. Nothing happens at import time."""
     engine: AsyncEngine = create_engine(settings)
     alchemy = build_alchemy_config(settings, engine)
-    context = AppContext.build(settings, MemoryStore())
+    context = AppContext.build(settings, engine, MemoryStore())
     jwt_auth = build_jwt_auth(settings)
     notifier_instance: Notifier = notifier or SilentNotifier()
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from litestar.datastructures import State
 from litestar.stores.base import Store
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter
@@ -19,15 +20,18 @@ class AppContext:
     """What request handlers and services need besides a database session."""
 
     settings: Settings
+    session_maker: async_sessionmaker[AsyncSession]
+    """Sessions outside a request's own (authentication, background jobs)."""
     passwords: Passwords
     store: Store
     login_client_limiter: AttemptLimiter
     login_account_limiter: AttemptLimiter
 
     @classmethod
-    def build(cls, settings: Settings, store: Store) -> AppContext:
+    def build(cls, settings: Settings, engine: AsyncEngine, store: Store) -> AppContext:
         return cls(
             settings=settings,
+            session_maker=async_sessionmaker(engine, expire_on_commit=False),
             passwords=Passwords(
                 settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
             ),

@@ -9,15 +9,14 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import OAuth2PasswordBearerAuth, Token
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.users import Role, User
+from ticketflow.lib.state import STATE_KEY, AppContext
 from ticketflow.settings import Settings
 
 EXCLUDE_FROM_AUTH = {"exclude_from_auth": True}
 """Handler `opt` that makes a route public."""
 
-SESSION_MAKER_STATE_KEY = "session_maker_class"
 
 
 async def load_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
@@ -26,9 +25,8 @@ async def load_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]
         user_id = int(token.sub)
     except ValueError:
         return None
-    session_maker = connection.app.state[SESSION_MAKER_STATE_KEY]
-    session: AsyncSession
-    async with session_maker() as session:
+    context: AppContext = connection.app.state[STATE_KEY]
+    async with context.session_maker() as session:
         user = await session.get(User, user_id)
         if user is not None:
             session.expunge(user)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from ticketflow.db.models.users import User
+from tests.support.api import make_actor
+from tests.support.factories import user_body
+
+
+async def count_users(db) -> int:
+    async with db() as session:
+        return int(await session.scalar(select(func.count()).select_from(User)))
+
+
+async def test_register_then_login_then_me(client, db) -> None:
+    body = user_body(email="Grace.Hopper@Example.COM")
+    created = await client.post("/register", json=body)
+    assert created.status_code == 201
+    user = created.json()
+    assert user["email"] == "grace.hopper@example.com"
+    assert user["role"] == "attendee"
+    assert "password" not in user and "password_hash" not in user
+
+    login = await client.post("/login", json={"email": body["email"], "password": body["password"]})
+    assert login.status_code == 200
+    token = login.json()
+    assert token["token_type"] == "bearer"
+    assert token["expires_in"] == 3600
+
+    me = await client.get("/me", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert me.status_code == 200
+    assert me.json()["id"] == user["id"]
+
+    async with db() as session:
+        stored = await session.scalar(select(User).where(User.id == user["id"]))
+    assert stored.password_hash.startswith("$argon2id$")
+
+
+async def test_swagger_form_login(client) -> None:
+    body = user_body()
+    await client.post("/register", json=body)
+    response = await client.post("/login", data={"username": body["email"], "password": body["password"]})
+    assert response.status_code == 200
+    assert response.json()["access_token"]
+
+
+async def test_email_taken_is_409_case_insensitive(client, db) -> None:
+    body = user_body(email="taken@example.com")
+    assert (await client.post("/register", json=body)).status_code == 201
+    again = await client.post("/register", json=user_body(email="TAKEN@example.com"))
+    assert again.status_code == 409
+    assert await count_users(db) == 1
+
+
+@pytest.mark.parametrize("role", ["admin", "staff"])
+async def test_self_registration_cannot_escalate(client, db, role) -> None:
+    response = await client.post("/register", json=user_body(role=role))
+    assert response.status_code == 403
+    assert await count_users(db) == 0
+
+
+async def test_admin_token_may_register_staff(client, db) -> None:
+    admin = await make_actor(client, db, role="admin")
+    response = await client.post("/register", json=user_body(role="staff"), headers=admin.headers)
+    assert response.status_code == 201
+    assert response.json()["role"] == "staff"
+
+
+async def test_attendee_token_cannot_register_admin(client, db) -> None:
+    attendee = await make_actor(client, db)
+    response = await client.post("/register", json=user_body(role="admin"), headers=attendee.headers)
+    assert response.status_code == 403
+
+
+async def test_wrong_password_and_unknown_email_same_answer(client, db) -> None:
+    actor = await make_actor(client, db)
+    wrong = await client.post("/login", json={"email": actor.email, "password": "not-the-password"})
+    unknown = await client.post("/login", json={"email": "nobody@example.com", "password": "whatever1"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+
+
+async def test_login_rate_limited_per_account(client, db) -> None:
+    actor = await make_actor(client, db)
+    statuses = [
+        (await client.post("/login", json={"email": actor.email, "password": "wrong-password"})).status_code
+        for _ in range(6)
+    ]
+    assert statuses[:5] == [401] * 5
+    assert statuses[5] == 429
+    blocked = await client.post("/login", json={"email": actor.email, "password": actor.password})
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) >= 1
+
+
+async def test_users_endpoint_admin_only(client, db) -> None:
+    admin = await make_actor(client, db, role="admin")
+    attendee = await make_actor(client, db)
+    assert (await client.post("/users", json=user_body(role="staff"), headers=attendee.headers)).status_code == 403
+    created = await client.post("/users", json=user_body(role="staff"), headers=admin.headers)
+    assert created.status_code == 201
+    assert created.json()["role"] == "staff"
+    assert (await client.post("/users", json=user_body(role="staff"))).status_code == 401

@@ -1,0 +1,62 @@
+"""Arrange helpers that act through the public API, as a client would."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ticketflow.db.models.users import Role
+from ticketflow.domain.accounts.service import AccountService
+from ticketflow.lib.passwords import Passwords
+from tests.support.factories import event_body, user_body
+
+TEST_PASSWORDS = Passwords(memory_kib=1024, time_cost=1, parallelism=1)
+
+
+@dataclass
+class Actor:
+    id: int
+    email: str
+    password: str
+    role: str
+    token: str
+    name: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+async def make_actor(
+    client: AsyncTestClient[Litestar], db: async_sessionmaker[Any], role: str = "attendee", **overrides: Any
+) -> Actor:
+    """A user of `role` (created through the service, as the CLI does) and its bearer token."""
+    body = user_body(**overrides)
+    async with db() as session:
+        user = await AccountService(session, TEST_PASSWORDS).create_user(
+            name=body["name"], email=body["email"], password=body["password"], role=Role(role)
+        )
+    response = await client.post("/login", json={"email": body["email"], "password": body["password"]})
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    return Actor(
+        id=user.id, email=user.email, password=body["password"], role=role, token=token, name=user.name,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+async def make_event(client: AsyncTestClient[Litestar], admin: Actor, **overrides: Any) -> dict[str, Any]:
+    response = await client.post("/events", json=event_body(**overrides), headers=admin.headers)
+    assert response.status_code == 201, response.text
+    event: dict[str, Any] = response.json()
+    return event
+
+
+async def buy(
+    client: AsyncTestClient[Litestar], buyer: Actor, event_id: int, quantity: int = 1, key: str | None = None
+) -> Any:
+    headers = dict(buyer.headers)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return await client.post(f"/events/{event_id}/tickets", json={"quantity": quantity}, headers=headers)

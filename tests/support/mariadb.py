@@ -1,0 +1,115 @@
+"""A throwaway MariaDB/MySQL server for the tests, started from the installed binaries."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SEARCH_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/usr/local/sbin:/usr/local/mysql/bin"
+
+
+def find_binary(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name, path=SEARCH_PATH)
+        if found:
+            return found
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class MariaDBServer:
+    """A server in a temporary data directory; `url(db)` gives an asyncmy URL."""
+
+    datadir: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    admin: str
+
+    def url(self, database: str) -> str:
+        return f"mysql+asyncmy://root:root@127.0.0.1:{self.port}/{database}?charset=utf8mb4"
+
+    def sql(self, statement: str) -> str:
+        result = subprocess.run(
+            [self.client(), "--no-defaults", f"--socket={self.datadir / 'sock'}", "-uroot", "-proot",
+             "-N", "-e", statement],
+            check=True, capture_output=True, timeout=60,
+        )
+        return result.stdout.decode()
+
+    def client(self) -> str:
+        return find_binary("mariadb", "mysql") or "mariadb"
+
+    def stop(self) -> None:
+        subprocess.run(
+            [self.admin, "--no-defaults", f"--socket={self.datadir / 'sock'}", "-uroot", "-proot", "shutdown"],
+            check=False, capture_output=True, timeout=60,
+        )
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        shutil.rmtree(self.datadir, ignore_errors=True)
+
+
+def start_mariadb() -> MariaDBServer:
+    """Start a private server; raises `RuntimeError` with a reason when that is impossible."""
+    server_bin = find_binary("mariadbd", "mysqld")
+    install_bin = find_binary("mariadb-install-db", "mysql_install_db")
+    admin_bin = find_binary("mariadb-admin", "mysqladmin")
+    if not (server_bin and install_bin and admin_bin):
+        msg = "no MariaDB/MySQL server binaries (mariadbd, mariadb-install-db, mariadb-admin) on PATH"
+        raise RuntimeError(msg)
+    datadir = Path(tempfile.mkdtemp(prefix="ticketflow-mariadb-"))
+    subprocess.run(
+        [install_bin, "--no-defaults", f"--datadir={datadir}", "--user=root",
+         "--auth-root-authentication-method=normal", "--skip-test-db"],
+        check=True, capture_output=True, timeout=120,
+    )
+    port = free_port()
+    log = open(datadir / "err.log", "ab")  # noqa: SIM115 - owned by the server process
+    process = subprocess.Popen(
+        [server_bin, "--no-defaults", f"--datadir={datadir}", f"--socket={datadir / 'sock'}",
+         f"--port={port}", "--bind-address=127.0.0.1", "--user=root", f"--pid-file={datadir / 'pid'}",
+         f"--log-error={datadir / 'err.log'}", "--skip-name-resolve", "--max-connections=500",
+         "--innodb-buffer-pool-size=256M", "--innodb-flush-log-at-trx-commit=2",
+         "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"],
+        stdout=log, stderr=log,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ping = subprocess.run(
+            [admin_bin, "--no-defaults", f"--socket={datadir / 'sock'}", "-uroot", "ping"],
+            check=False, capture_output=True, timeout=10,
+        )
+        if ping.returncode == 0:
+            break
+        if process.poll() is not None:
+            msg = f"mariadbd exited: {(datadir / 'err.log').read_text(errors='replace')[-2000:]}"
+            raise RuntimeError(msg)
+        time.sleep(0.1)
+    else:
+        process.kill()
+        msg = "mariadbd did not answer within 60 s"
+        raise RuntimeError(msg)
+    server = MariaDBServer(datadir=datadir, port=port, process=process, admin=admin_bin)
+    subprocess.run(
+        [server.client(), "--no-defaults", f"--socket={datadir / 'sock'}", "-uroot", "-e",
+         "ALTER USER 'root'@'localhost' IDENTIFIED BY 'root';"
+         " DROP USER IF EXISTS 'root'@'127.0.0.1'; CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY 'root';"
+         " GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; FLUSH PRIVILEGES;"],
+        check=True, capture_output=True, timeout=60,
+    )
+    return server
