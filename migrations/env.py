@@ -55,9 +55,7 @@ async def run_migrations_online() -> None:
     if engine is None:
         from ticketflow.db.config import create_engine  # noqa: PLC0415
 
-        engine = create_engine(
-            Settings.from_env().with_overrides(database_url=_url()), null_pool=True
-        )
+        engine = create_engine(Settings.from_env().with_overrides(database_url=_url()), null_pool=True)
     async with engine.connect() as connection:
         await connection.run_sync(_run_sync)
         await connection.commit()

@@ -24,12 +24,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from tests.support.mariadb import MariaDBServer, start_mariadb
 from ticketflow.app import create_app
 from ticketflow.db.base import Base
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.settings import Settings
-from tests.support.mariadb import MariaDBServer, start_mariadb
 
 T = TypeVar("T")
 BACKENDS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]

@@ -43,9 +43,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("created_at", ticketflow.db.types.UTCDateTime(), nullable=False),
         sa.Column("updated_at", ticketflow.db.types.UTCDateTime(), nullable=False),
-        sa.CheckConstraint(
-            "role IN ('attendee', 'staff', 'admin')", name=op.f("ck_users_role_known")
-        ),
+        sa.CheckConstraint("role IN ('attendee', 'staff', 'admin')", name=op.f("ck_users_role_known")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
         **TABLE_OPTIONS,
@@ -76,15 +74,11 @@ def upgrade() -> None:
         sa.Column("admin_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", ticketflow.db.types.UTCDateTime(), nullable=False),
         sa.Column("updated_at", ticketflow.db.types.UTCDateTime(), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('scheduled', 'cancelled')", name=op.f("ck_events_status_known")
-        ),
+        sa.CheckConstraint("status IN ('scheduled', 'cancelled')", name=op.f("ck_events_status_known")),
         sa.CheckConstraint("capacity >= 1", name=op.f("ck_events_capacity_positive")),
         sa.CheckConstraint("max_per_order >= 1", name=op.f("ck_events_max_per_order_positive")),
         sa.CheckConstraint("price_cents >= 0", name=op.f("ck_events_price_not_negative")),
-        sa.CheckConstraint(
-            "tickets_sold + tickets_held <= capacity", name=op.f("ck_events_not_oversold")
-        ),
+        sa.CheckConstraint("tickets_sold + tickets_held <= capacity", name=op.f("ck_events_not_oversold")),
         sa.CheckConstraint(
             "tickets_sold >= 0 AND tickets_held >= 0", name=op.f("ck_events_counters_not_negative")
         ),
@@ -127,14 +121,10 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("amount_cents >= 0", name=op.f("ck_orders_amount_not_negative")),
         sa.CheckConstraint("quantity >= 1", name=op.f("ck_orders_quantity_positive")),
-        sa.ForeignKeyConstraint(
-            ["event_id"], ["events.id"], name=op.f("fk_orders_event_id_events")
-        ),
+        sa.ForeignKeyConstraint(["event_id"], ["events.id"], name=op.f("fk_orders_event_id_events")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_orders_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
-        sa.UniqueConstraint(
-            "user_id", "idempotency_key", name=op.f("uq_orders_user_id_idempotency_key")
-        ),
+        sa.UniqueConstraint("user_id", "idempotency_key", name=op.f("uq_orders_user_id_idempotency_key")),
         **TABLE_OPTIONS,
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
@@ -159,19 +149,13 @@ def upgrade() -> None:
         sa.Column("cancelled_at", ticketflow.db.types.UTCDateTime(), nullable=True),
         sa.Column("created_at", ticketflow.db.types.UTCDateTime(), nullable=False),
         sa.Column("updated_at", ticketflow.db.types.UTCDateTime(), nullable=False),
-        sa.CheckConstraint(
-            "status <> 'used' OR used_at IS NOT NULL", name=op.f("ck_tickets_used_has_time")
-        ),
+        sa.CheckConstraint("status <> 'used' OR used_at IS NOT NULL", name=op.f("ck_tickets_used_has_time")),
         sa.CheckConstraint(
             "status IN ('pending', 'active', 'used', 'cancelled')",
             name=op.f("ck_tickets_status_known"),
         ),
-        sa.ForeignKeyConstraint(
-            ["event_id"], ["events.id"], name=op.f("fk_tickets_event_id_events")
-        ),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_tickets_order_id_orders")
-        ),
+        sa.ForeignKeyConstraint(["event_id"], ["events.id"], name=op.f("fk_tickets_event_id_events")),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_tickets_order_id_orders")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_tickets_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
         sa.UniqueConstraint("code", name=op.f("uq_tickets_code")),
@@ -180,9 +164,7 @@ def upgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.create_index("ix_tickets_event_id_status", ["event_id", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_order_id"), ["order_id"], unique=False)
-        batch_op.create_index(
-            "ix_tickets_user_id_created_at", ["user_id", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_tickets_user_id_created_at", ["user_id", "created_at"], unique=False)
 
     op.create_table(
         "check_ins",
@@ -194,38 +176,28 @@ def upgrade() -> None:
         ),
         sa.Column("ticket_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column(
-            "door_event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("door_event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("scanned_code", sa.String(length=128), nullable=False),
         sa.Column("result", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.String(length=32), nullable=True),
-        sa.Column(
-            "scanned_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("scanned_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("scanned_at", ticketflow.db.types.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "result IN ('valid', 'already_used', 'invalid')", name=op.f("ck_check_ins_result_known")
         ),
-        sa.ForeignKeyConstraint(
-            ["event_id"], ["events.id"], name=op.f("fk_check_ins_event_id_events")
-        ),
+        sa.ForeignKeyConstraint(["event_id"], ["events.id"], name=op.f("fk_check_ins_event_id_events")),
         sa.ForeignKeyConstraint(
             ["scanned_by_id"],
             ["users.id"],
             name=op.f("fk_check_ins_scanned_by_id_users"),
             ondelete="SET NULL",
         ),
-        sa.ForeignKeyConstraint(
-            ["ticket_id"], ["tickets.id"], name=op.f("fk_check_ins_ticket_id_tickets")
-        ),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name=op.f("fk_check_ins_ticket_id_tickets")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_check_ins")),
         **TABLE_OPTIONS,
     )
     with op.batch_alter_table("check_ins", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_check_ins_event_id_scanned_at", ["event_id", "scanned_at"], unique=False
-        )
+        batch_op.create_index("ix_check_ins_event_id_scanned_at", ["event_id", "scanned_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_check_ins_ticket_id"), ["ticket_id"], unique=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,11 +29,16 @@ from ticketflow.domain.accounts.controller import AccountController
 from ticketflow.domain.checkin.controller import CheckInController
 from ticketflow.domain.events.controller import EventController
 from ticketflow.domain.health import HealthController
-from ticketflow.domain.notifications.notifier import Notifier, SilentNotifier
+from ticketflow.domain.notifications.notifier import Notifier
+from ticketflow.domain.notifications.setup import build_notifier
+from ticketflow.domain.payments.hooks import Payments
+from ticketflow.domain.payments.setup import build_payments
 from ticketflow.domain.tickets.controller import TicketController, provide_ticket_service
+from ticketflow.extensions import collect_extensions
 from ticketflow.lib.error_handlers import EXCEPTION_HANDLERS
 from ticketflow.lib.state import STATE_KEY, AppContext, provide_context
 from ticketflow.settings import Settings
+from ticketflow.worker import run_worker
 
 logger = logging.getLogger("ticketflow")
 
@@ -81,25 +87,37 @@ def build_openapi_config() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings, *, notifier: Notifier | None = None) -> Litestar:
+def create_app(settings: Settings) -> Litestar:
     """Build the application for `settings`. Nothing happens at import time."""
     engine: AsyncEngine = create_engine(settings)
     alchemy = build_alchemy_config(settings, engine)
     context = AppContext.build(settings, engine, MemoryStore())
+    context.notifier = build_notifier(context)
+    context.payments = build_payments(context)
+    extensions = collect_extensions(context)
     jwt_auth = build_jwt_auth(settings)
-    notifier_instance: Notifier = notifier or SilentNotifier()
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         if settings.database_auto_migrate and settings.is_sqlite:
             await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
+        stop = asyncio.Event()
+        worker: asyncio.Task[None] | None = None
+        if settings.worker_in_process and extensions.background_jobs:
+            worker = asyncio.create_task(run_worker(context, extensions.background_jobs, stop))
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await engine.dispose()
 
     def provide_notifier() -> Notifier:
-        return notifier_instance
+        return context.notifier
+
+    def provide_payments() -> Payments:
+        return context.payments
 
     app = Litestar(
         route_handlers=[
@@ -108,6 +126,7 @@ def create_app(settings: Settings, *, notifier: Notifier | None = None) -> Lites
             TicketController,
             CheckInController,
             HealthController,
+            *extensions.route_handlers,
             create_static_files_router(
                 path="/static/swagger",
                 directories=[swagger_assets_directory()],
@@ -116,10 +135,12 @@ def create_app(settings: Settings, *, notifier: Notifier | None = None) -> Lites
             ),
         ],
         plugins=[SQLAlchemyPlugin(config=alchemy)],
+        middleware=extensions.middleware,
         on_app_init=[jwt_auth.on_app_init],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "notifier": Provide(provide_notifier, sync_to_thread=False),
+            "payments": Provide(provide_payments, sync_to_thread=False),
             "tickets": Provide(provide_ticket_service, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,

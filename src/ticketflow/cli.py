@@ -22,7 +22,9 @@ async def _create_user(settings: Settings, name: str, email: str, password: str,
         await asyncio.to_thread(upgrade_to_head, settings.database_url)
     engine = create_engine(settings, null_pool=True)
     try:
-        passwords = Passwords(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+        passwords = Passwords(
+            settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+        )
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
             user = await AccountService(session, passwords).create_user(
                 name=name, email=email, password=password, role=role
@@ -42,7 +44,10 @@ def users_group() -> None:
 @click.option("--name", required=True)
 @click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=False)
 @click.option(
-    "--role", type=click.Choice([r.value for r in Role]), default=Role.ATTENDEE.value, show_default=True
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.ATTENDEE.value,
+    show_default=True,
 )
 def create_user_command(email: str, name: str, password: str, role: str) -> None:
     import msgspec  # noqa: PLC0415
@@ -63,5 +68,45 @@ def create_user_command(email: str, name: str, password: str, role: str) -> None
     click.echo(f"created {role} {data.email.lower()} (id {user_id})")
 
 
+async def _run_worker_until_signalled() -> None:
+    import signal  # noqa: PLC0415
+
+    from litestar.stores.memory import MemoryStore  # noqa: PLC0415
+
+    from ticketflow.db.config import create_engine  # noqa: PLC0415
+    from ticketflow.domain.notifications.setup import build_notifier  # noqa: PLC0415
+    from ticketflow.domain.payments.setup import build_payments  # noqa: PLC0415
+    from ticketflow.extensions import collect_extensions  # noqa: PLC0415
+    from ticketflow.lib.state import AppContext  # noqa: PLC0415
+    from ticketflow.worker import run_worker  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    engine = create_engine(settings)
+    context = AppContext.build(settings, engine, MemoryStore())
+    context.notifier = build_notifier(context)
+    context.payments = build_payments(context)
+    jobs = collect_extensions(context).background_jobs
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await run_worker(context, jobs, stop)
+    finally:
+        await engine.dispose()
+
+
+@click.command(name="worker", help="Run background jobs (e-mail outbox, reservation expiry) until stopped.")
+def worker_command() -> None:
+    import logging  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        asyncio.run(_run_worker_until_signalled())
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def register_commands(group: click.Group) -> None:
     group.add_command(users_group)
+    group.add_command(worker_command)

@@ -9,10 +9,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from tests.support.factories import event_body, user_body
 from ticketflow.db.models.users import Role
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.lib.passwords import Passwords
-from tests.support.factories import event_body, user_body
 
 TEST_PASSWORDS = Passwords(memory_kib=1024, time_cost=1, parallelism=1)
 
@@ -29,7 +29,10 @@ class Actor:
 
 
 async def make_actor(
-    client: AsyncTestClient[Litestar], db: async_sessionmaker[Any], role: str = "attendee", **overrides: Any
+    client: AsyncTestClient[Litestar],
+    db: async_sessionmaker[Any],
+    role: str = "attendee",
+    **overrides: Any,
 ) -> Actor:
     """A user of `role` (created through the service, as the CLI does) and its bearer token."""
     body = user_body(**overrides)
@@ -41,7 +44,12 @@ async def make_actor(
     assert response.status_code == 200, response.text
     token = response.json()["access_token"]
     return Actor(
-        id=user.id, email=user.email, password=body["password"], role=role, token=token, name=user.name,
+        id=user.id,
+        email=user.email,
+        password=body["password"],
+        role=role,
+        token=token,
+        name=user.name,
         headers={"Authorization": f"Bearer {token}"},
     )
 
@@ -54,7 +62,11 @@ async def make_event(client: AsyncTestClient[Litestar], admin: Actor, **override
 
 
 async def buy(
-    client: AsyncTestClient[Litestar], buyer: Actor, event_id: int, quantity: int = 1, key: str | None = None
+    client: AsyncTestClient[Litestar],
+    buyer: Actor,
+    event_id: int,
+    quantity: int = 1,
+    key: str | None = None,
 ) -> Any:
     headers = dict(buyer.headers)
     if key is not None:

@@ -16,10 +16,15 @@ def in_days(days: float) -> dt.datetime:
     return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).replace(microsecond=0)
 
 
+def unique_email() -> str:
+    user_name = MsgspecFactory.__faker__.user_name()
+    return f"{user_name}.{MsgspecFactory.__random__.randint(1, 10**9)}@example.com"
+
+
 class UserCreateFactory(MsgspecFactory[UserCreate]):
     __check_model__ = False
-    name = Use(lambda: MsgspecFactory.__faker__.name())
-    email = Use(lambda: f"{MsgspecFactory.__faker__.user_name()}.{MsgspecFactory.__random__.randint(1, 10**9)}@example.com")
+    name = Use(MsgspecFactory.__faker__.name)
+    email = Use(unique_email)
     password = Use(lambda: MsgspecFactory.__faker__.password(length=14))
     role = "attendee"
 
@@ -28,7 +33,7 @@ class EventCreateFactory(MsgspecFactory[EventCreate]):
     __check_model__ = False
     title = Use(lambda: MsgspecFactory.__faker__.catch_phrase()[:200])
     venue = Use(lambda: f"{MsgspecFactory.__faker__.company()}, {MsgspecFactory.__faker__.city()}"[:200])
-    description = Use(lambda: MsgspecFactory.__faker__.paragraph())
+    description = Use(MsgspecFactory.__faker__.paragraph)
     starts_at = Use(lambda: in_days(30))
     ends_at = None
     capacity = 100

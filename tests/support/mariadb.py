@@ -42,9 +42,19 @@ class MariaDBServer:
 
     def sql(self, statement: str) -> str:
         result = subprocess.run(
-            [self.client(), "--no-defaults", f"--socket={self.datadir / 'sock'}", "-uroot", "-proot",
-             "-N", "-e", statement],
-            check=True, capture_output=True, timeout=60,
+            [
+                self.client(),
+                "--no-defaults",
+                f"--socket={self.datadir / 'sock'}",
+                "-uroot",
+                "-proot",
+                "-N",
+                "-e",
+                statement,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
         return result.stdout.decode()
 
@@ -53,8 +63,17 @@ class MariaDBServer:
 
     def stop(self) -> None:
         subprocess.run(
-            [self.admin, "--no-defaults", f"--socket={self.datadir / 'sock'}", "-uroot", "-proot", "shutdown"],
-            check=False, capture_output=True, timeout=60,
+            [
+                self.admin,
+                "--no-defaults",
+                f"--socket={self.datadir / 'sock'}",
+                "-uroot",
+                "-proot",
+                "shutdown",
+            ],
+            check=False,
+            capture_output=True,
+            timeout=60,
         )
         try:
             self.process.wait(timeout=30)
@@ -74,25 +93,48 @@ def start_mariadb() -> MariaDBServer:
         raise RuntimeError(msg)
     datadir = Path(tempfile.mkdtemp(prefix="ticketflow-mariadb-"))
     subprocess.run(
-        [install_bin, "--no-defaults", f"--datadir={datadir}", "--user=root",
-         "--auth-root-authentication-method=normal", "--skip-test-db"],
-        check=True, capture_output=True, timeout=120,
+        [
+            install_bin,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     port = free_port()
     log = open(datadir / "err.log", "ab")  # noqa: SIM115 - owned by the server process
     process = subprocess.Popen(
-        [server_bin, "--no-defaults", f"--datadir={datadir}", f"--socket={datadir / 'sock'}",
-         f"--port={port}", "--bind-address=127.0.0.1", "--user=root", f"--pid-file={datadir / 'pid'}",
-         f"--log-error={datadir / 'err.log'}", "--skip-name-resolve", "--max-connections=500",
-         "--innodb-buffer-pool-size=256M", "--innodb-flush-log-at-trx-commit=2",
-         "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"],
-        stdout=log, stderr=log,
+        [
+            server_bin,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--socket={datadir / 'sock'}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            "--user=root",
+            f"--pid-file={datadir / 'pid'}",
+            f"--log-error={datadir / 'err.log'}",
+            "--skip-name-resolve",
+            "--max-connections=500",
+            "--innodb-buffer-pool-size=256M",
+            "--innodb-flush-log-at-trx-commit=2",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+        ],
+        stdout=log,
+        stderr=log,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ping = subprocess.run(
             [admin_bin, "--no-defaults", f"--socket={datadir / 'sock'}", "-uroot", "ping"],
-            check=False, capture_output=True, timeout=10,
+            check=False,
+            capture_output=True,
+            timeout=10,
         )
         if ping.returncode == 0:
             break
@@ -106,10 +148,18 @@ def start_mariadb() -> MariaDBServer:
         raise RuntimeError(msg)
     server = MariaDBServer(datadir=datadir, port=port, process=process, admin=admin_bin)
     subprocess.run(
-        [server.client(), "--no-defaults", f"--socket={datadir / 'sock'}", "-uroot", "-e",
-         "ALTER USER 'root'@'localhost' IDENTIFIED BY 'root';"
-         " DROP USER IF EXISTS 'root'@'127.0.0.1'; CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY 'root';"
-         " GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; FLUSH PRIVILEGES;"],
-        check=True, capture_output=True, timeout=60,
+        [
+            server.client(),
+            "--no-defaults",
+            f"--socket={datadir / 'sock'}",
+            "-uroot",
+            "-e",
+            "ALTER USER 'root'@'localhost' IDENTIFIED BY 'root';"
+            " DROP USER IF EXISTS 'root'@'127.0.0.1'; CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY 'root';"
+            " GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; FLUSH PRIVILEGES;",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return server

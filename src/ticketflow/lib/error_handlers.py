@@ -31,7 +31,9 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], int], ...] = (
 )
 
 
-def error_response(status_code: int, detail: str, extra: Any = None, headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+def error_response(
+    status_code: int, detail: str, extra: Any = None, headers: dict[str, str] | None = None
+) -> Response[dict[str, Any]]:
     """The single error body format of the API."""
     return Response(
         content={"status_code": status_code, "detail": detail, "extra": extra if extra else {}},

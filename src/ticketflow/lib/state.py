@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar.datastructures import State
 from litestar.stores.base import Store
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ticketflow.domain.notifications.notifier import Notifier, SilentNotifier
+from ticketflow.domain.payments.hooks import NoPayments, Payments
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter
 from ticketflow.settings import Settings
@@ -26,6 +28,10 @@ class AppContext:
     store: Store
     login_client_limiter: AttemptLimiter
     login_account_limiter: AttemptLimiter
+    notifier: Notifier = field(default_factory=SilentNotifier)
+    """Set by `create_app` from the notifications context."""
+    payments: Payments = field(default_factory=NoPayments)
+    """Set by `create_app` from the payments context."""
 
     @classmethod
     def build(cls, settings: Settings, engine: AsyncEngine, store: Store) -> AppContext:
@@ -37,10 +43,16 @@ class AppContext:
             ),
             store=store,
             login_client_limiter=AttemptLimiter(
-                store, settings.login_max_attempts_per_client, settings.login_window_seconds, "login-client"
+                store,
+                settings.login_max_attempts_per_client,
+                settings.login_window_seconds,
+                "login-client",
             ),
             login_account_limiter=AttemptLimiter(
-                store, settings.login_max_attempts_per_account, settings.login_window_seconds, "login-account"
+                store,
+                settings.login_max_attempts_per_account,
+                settings.login_window_seconds,
+                "login-account",
             ),
         )
 

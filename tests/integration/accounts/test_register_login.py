@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
-
-from ticketflow.db.models.users import User
 from tests.support.api import make_actor
 from tests.support.factories import user_body
+
+from ticketflow.db.models.users import User
 
 
 async def count_users(db) -> int:
@@ -20,7 +20,8 @@ async def test_register_then_login_then_me(client, db) -> None:
     user = created.json()
     assert user["email"] == "grace.hopper@example.com"
     assert user["role"] == "attendee"
-    assert "password" not in user and "password_hash" not in user
+    assert "password" not in user
+    assert "password_hash" not in user
 
     login = await client.post("/login", json={"email": body["email"], "password": body["password"]})
     assert login.status_code == 200
@@ -97,7 +98,9 @@ async def test_login_rate_limited_per_account(client, db) -> None:
 async def test_users_endpoint_admin_only(client, db) -> None:
     admin = await make_actor(client, db, role="admin")
     attendee = await make_actor(client, db)
-    assert (await client.post("/users", json=user_body(role="staff"), headers=attendee.headers)).status_code == 403
+    assert (
+        await client.post("/users", json=user_body(role="staff"), headers=attendee.headers)
+    ).status_code == 403
     created = await client.post("/users", json=user_body(role="staff"), headers=admin.headers)
     assert created.status_code == 201
     assert created.json()["role"] == "staff"

@@ -22,9 +22,7 @@ class Role(StrEnum):
 
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
-    __table_args__ = (
-        CheckConstraint("role IN ('attendee', 'staff', 'admin')", name="role_known"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('attendee', 'staff', 'admin')", name="role_known"),)
 
     name: Mapped[str] = mapped_column(String(NAME_MAX), nullable=False)
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), nullable=False, unique=True)

@@ -18,7 +18,6 @@ EXCLUDE_FROM_AUTH = {"exclude_from_auth": True}
 """Handler `opt` that makes a route public."""
 
 
-
 async def load_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
     """The token's user as it is now in the database (a deleted user gets None, so 401)."""
     try:
@@ -47,9 +46,7 @@ def build_jwt_auth(settings: Settings) -> OAuth2PasswordBearerAuth[User, Token]:
     )
 
 
-async def optional_user(
-    connection: ASGIConnection[Any, Any, Any, Any], settings: Settings
-) -> User | None:
+async def optional_user(connection: ASGIConnection[Any, Any, Any, Any], settings: Settings) -> User | None:
     """The caller on a public route: None without a token, 401 for a bad one."""
     header = connection.headers.get("Authorization")
     if not header:

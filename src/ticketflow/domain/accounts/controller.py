@@ -10,11 +10,18 @@ from litestar import Controller, Request, get, post
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
-from litestar.openapi.spec import OpenAPIMediaType
-from litestar.openapi.spec import OpenAPIResponse, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketflow.db.models.users import Role
 from ticketflow.db.models.users import User as UserModel
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only, any_role, optional_user
 from ticketflow.domain.accounts.schemas import AccessToken, LoginRequest, User, UserCreate
@@ -25,7 +32,9 @@ LOGIN_BODY_LIMIT = 4096
 
 
 def to_user(user: UserModel) -> User:
-    return User(id=user.id, name=user.name, email=user.email, role=user.role, created_at=user.created_at)  # type: ignore[arg-type]
+    return User(
+        id=user.id, name=user.name, email=user.email, role=Role(user.role), created_at=user.created_at
+    )
 
 
 def provide_account_service(db_session: AsyncSession, context: AppContext) -> AccountService:
@@ -42,18 +51,21 @@ class LoginOperation(Operation):
             content={
                 "application/json": OpenAPIMediaType(
                     schema=Schema(
-                        type="object",  # type: ignore[arg-type]
+                        type=OpenAPIType.OBJECT,
                         required=["email", "password"],
-                        properties={"email": Schema(type="string"), "password": Schema(type="string")},  # type: ignore[arg-type]
+                        properties={
+                            "email": Schema(type=OpenAPIType.STRING),
+                            "password": Schema(type=OpenAPIType.STRING),
+                        },
                     )
                 ),
                 RequestEncodingType.URL_ENCODED.value: OpenAPIMediaType(
                     schema=Schema(
-                        type="object",  # type: ignore[arg-type]
+                        type=OpenAPIType.OBJECT,
                         required=["username", "password"],
                         properties={
-                            "username": Schema(type="string", description="the e-mail address"),  # type: ignore[arg-type]
-                            "password": Schema(type="string"),  # type: ignore[arg-type]
+                            "username": Schema(type=OpenAPIType.STRING, description="the e-mail address"),
+                            "password": Schema(type=OpenAPIType.STRING),
                         },
                     )
                 ),
@@ -70,7 +82,10 @@ async def read_login_request(request: Request[Any, Any, Any]) -> LoginRequest:
     body = await request.body()
     if len(body) > LOGIN_BODY_LIMIT:
         raise ValidationException("request body too large")
-    if content_type in (RequestEncodingType.URL_ENCODED.value, RequestEncodingType.MULTI_PART.value):
+    if content_type in (
+        RequestEncodingType.URL_ENCODED.value,
+        RequestEncodingType.MULTI_PART.value,
+    ):
         form = await request.form()
         email, password = form.get("username"), form.get("password")
         if not isinstance(email, str) or not isinstance(password, str):
@@ -100,7 +115,10 @@ class AccountController(Controller):
         security=[{}],
     )
     async def register(
-        self, request: Request[Any, Any, Any], data: UserCreate, accounts: AccountService,
+        self,
+        request: Request[Any, Any, Any],
+        data: UserCreate,
+        accounts: AccountService,
         context: AppContext,
     ) -> User:
         actor = await optional_user(request, context.settings)

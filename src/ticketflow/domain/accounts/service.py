@@ -35,9 +35,7 @@ class AccountService:
         result = await self.session.execute(select(User).where(User.email == normalise_email(email)))
         return result.scalar_one_or_none()
 
-    async def register(
-        self, *, name: str, email: str, password: str, role: Role, actor: User | None
-    ) -> User:
+    async def register(self, *, name: str, email: str, password: str, role: Role, actor: User | None) -> User:
         """Create an account; only an admin may hand out `admin` or `staff`."""
         if role in PRIVILEGED_ROLES and (actor is None or actor.role != Role.ADMIN):
             raise PermissionDenied("only an admin can create admin or staff accounts")
@@ -48,7 +46,10 @@ class AccountService:
         if await self.find_by_email(email) is not None:
             raise EmailTaken
         user = User(
-            name=name.strip(), email=email, role=role, password_hash=await self.passwords.hash(password)
+            name=name.strip(),
+            email=email,
+            role=role,
+            password_hash=await self.passwords.hash(password),
         )
         self.session.add(user)
         try:
@@ -59,7 +60,12 @@ class AccountService:
         return user
 
     async def authenticate(
-        self, email: str, password: str, *, client_limiter: AttemptLimiter, client: str,
+        self,
+        email: str,
+        password: str,
+        *,
+        client_limiter: AttemptLimiter,
+        client: str,
         account_limiter: AttemptLimiter,
     ) -> User:
         """The user with these credentials, or `InvalidCredentials` (same answer, same cost)."""

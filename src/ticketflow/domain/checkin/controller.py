@@ -50,7 +50,9 @@ def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:
     body = ScanResponse(
         result=outcome.result,
         reason=outcome.reason,
-        used_at=outcome.ticket.used_at if outcome.result == ScanResult.ALREADY_USED and outcome.ticket else None,
+        used_at=outcome.ticket.used_at
+        if outcome.result == ScanResult.ALREADY_USED and outcome.ticket
+        else None,
         ticket=ticket,
     )
     return Response(body, status_code=status)

@@ -64,7 +64,10 @@ class EventController(Controller):
         opt=EXCLUDE_FROM_AUTH,
         security=[{}],
         summary="List events",
-        description="Ordered by start. `upcoming=true`: scheduled events not started yet. `q` searches title, venue and description.",
+        description=(
+            "Ordered by start. `upcoming=true`: scheduled events not started yet."
+            " `q` searches title, venue and description."
+        ),
     )
     async def list_events(
         self,
@@ -75,14 +78,18 @@ class EventController(Controller):
         offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> EventPage:
         page = await events.list(upcoming=upcoming, query=q, limit=limit, offset=offset)
-        return EventPage(items=[to_event(e) for e in page.items], total=page.total, limit=limit, offset=offset)
+        return EventPage(
+            items=[to_event(e) for e in page.items], total=page.total, limit=limit, offset=offset
+        )
 
     @get("/{event_id:int}", opt=EXCLUDE_FROM_AUTH, security=[{}], summary="One event")
     async def get_event(self, events: EventService, event_id: EventId) -> Event:
         return to_event(await events.get(event_id))
 
     @post("/", guards=[admin_only], summary="Publish an event (admin)")
-    async def create_event(self, request: Request[User, Any, Any], events: EventService, data: EventCreate) -> Event:
+    async def create_event(
+        self, request: Request[User, Any, Any], events: EventService, data: EventCreate
+    ) -> Event:
         values = msgspec.structs.asdict(data)
         return to_event(await events.create(values, admin_id=request.user.id))
 
@@ -90,7 +97,7 @@ class EventController(Controller):
     async def replace_event(
         self, events: EventService, notifier: Notifier, event_id: EventId, data: EventCreate
     ) -> Event:
-        event, changed = await events.update(event_id, msgspec.structs.asdict(data), notifier=notifier)
+        event, _ = await events.update(event_id, msgspec.structs.asdict(data), notifier=notifier)
         return to_event(event)
 
     @patch("/{event_id:int}", guards=[admin_only], summary="Change some fields of an event (admin)")
@@ -98,7 +105,7 @@ class EventController(Controller):
         self, events: EventService, notifier: Notifier, event_id: EventId, data: EventPatch
     ) -> Event:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        event, changed = await events.update(event_id, changes, notifier=notifier)
+        event, _ = await events.update(event_id, changes, notifier=notifier)
         return to_event(event)
 
     @delete(

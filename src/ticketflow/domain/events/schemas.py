@@ -21,10 +21,12 @@ MAX_PRICE_CENTS = 100_000_000
 MAX_PER_ORDER_LIMIT = 100
 
 Title = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=TITLE_MAX, pattern=PRINTABLE_PATTERN, examples=["Jazz Night"])
+    str,
+    msgspec.Meta(min_length=1, max_length=TITLE_MAX, pattern=PRINTABLE_PATTERN, examples=["Jazz Night"]),
 ]
 Venue = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=VENUE_MAX, pattern=PRINTABLE_PATTERN, examples=["Blue Hall, Lyon"])
+    str,
+    msgspec.Meta(min_length=1, max_length=VENUE_MAX, pattern=PRINTABLE_PATTERN, examples=["Blue Hall, Lyon"]),
 ]
 Description = Annotated[str, msgspec.Meta(max_length=DESCRIPTION_MAX)]
 AwareDateTime = Annotated[
@@ -36,7 +38,13 @@ PriceCents = Annotated[int, msgspec.Meta(ge=0, le=MAX_PRICE_CENTS, description="
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217", examples=["EUR"])]
 MaxPerOrder = Annotated[int, msgspec.Meta(ge=1, le=MAX_PER_ORDER_LIMIT)]
 TimeZoneName = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=TIMEZONE_MAX, description="IANA time zone", examples=["Europe/Paris"])
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=TIMEZONE_MAX,
+        description="IANA time zone",
+        examples=["Europe/Paris"],
+    ),
 ]
 
 

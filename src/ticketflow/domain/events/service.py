@@ -17,8 +17,18 @@ from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.lib.errors import CapacityBelowTaken, ConflictError, EventNotFound, RuleViolation
 
 EVENT_FIELDS = (
-    "title", "description", "venue", "starts_at", "ends_at", "capacity", "price_cents", "currency",
-    "max_per_order", "timezone", "sales_start_at", "sales_end_at",
+    "title",
+    "description",
+    "venue",
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "price_cents",
+    "currency",
+    "max_per_order",
+    "timezone",
+    "sales_start_at",
+    "sales_end_at",
 )
 NOTIFIED_CHANGES = frozenset({"starts_at", "ends_at", "venue"})
 """Changes that holders are told about."""
@@ -92,7 +102,13 @@ class EventService:
 
     async def create(self, values: dict[str, Any], *, admin_id: int) -> Event:
         check_event_rules(values, now=utc_now(), starts_at_changed=True)
-        event = Event(**values, admin_id=admin_id, status=EventStatus.SCHEDULED, tickets_sold=0, tickets_held=0)
+        event = Event(
+            **values,
+            admin_id=admin_id,
+            status=EventStatus.SCHEDULED,
+            tickets_sold=0,
+            tickets_held=0,
+        )
         self.session.add(event)
         await self.session.commit()
         return event
@@ -118,7 +134,10 @@ class EventService:
         if "capacity" in changed:
             result = await self.session.execute(
                 update(Event)
-                .where(Event.id == event_id, Event.tickets_sold + Event.tickets_held <= changes["capacity"])
+                .where(
+                    Event.id == event_id,
+                    Event.tickets_sold + Event.tickets_held <= changes["capacity"],
+                )
                 .values(capacity=changes["capacity"])
                 .execution_options(synchronize_session=False)
             )

@@ -10,13 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event as EventModel
 from ticketflow.db.models.orders import Order as OrderModel
+from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import Ticket as TicketModel
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import any_role, buyer
-from ticketflow.domain.notifications.notifier import Notifier
+from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.qr import qr_png, qr_svg
 from ticketflow.domain.tickets.schemas import Order, Purchase, PurchaseRequest, Ticket, TicketPage
 from ticketflow.domain.tickets.service import TicketService
+from ticketflow.lib.state import AppContext
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 QR_CACHE_CONTROL = "private, max-age=3600"
@@ -55,8 +57,10 @@ def to_order(order: OrderModel) -> Order:
     )
 
 
-def provide_ticket_service(db_session: AsyncSession, notifier: Notifier) -> TicketService:
-    return TicketService(db_session, notifier)
+def provide_ticket_service(db_session: AsyncSession, context: AppContext) -> TicketService:
+    return TicketService(
+        db_session, context.notifier, context.payments, context.settings.reservation_ttl_seconds
+    )
 
 
 class TicketController(Controller):
@@ -76,19 +80,30 @@ class TicketController(Controller):
         self,
         request: Request[User, Any, Any],
         tickets: TicketService,
+        payments: Payments,
         event_id: EventId,
         data: PurchaseRequest | None = None,
         idempotency_key: Annotated[
             str | None,
-            Parameter(header="Idempotency-Key", required=False, pattern=IDEMPOTENCY_KEY_PATTERN, max_length=64),
+            Parameter(
+                header="Idempotency-Key",
+                required=False,
+                pattern=IDEMPOTENCY_KEY_PATTERN,
+                max_length=64,
+            ),
         ] = None,
     ) -> Response[Purchase]:
         quantity = data.quantity if data else 1
         result = await tickets.purchase(
             user=request.user, event_id=event_id, quantity=quantity, idempotency_key=idempotency_key
         )
+        payment = None
+        if result.order.status == OrderStatus.PENDING:
+            payment = await payments.checkout(result.order.id)
         body = Purchase(
-            order=to_order(result.order), tickets=[to_ticket(t) for t in result.tickets], payment=None
+            order=to_order(result.order),
+            tickets=[to_ticket(t) for t in result.tickets],
+            payment=payment,
         )
         headers = {"Idempotent-Replayed": "true"} if result.replayed else None
         return Response(body, status_code=201, headers=headers)
@@ -104,11 +119,15 @@ class TicketController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> TicketPage:
-        rows, total = await tickets.list_tickets(viewer=request.user, event_id=event_id, limit=limit, offset=offset)
+        rows, total = await tickets.list_tickets(
+            viewer=request.user, event_id=event_id, limit=limit, offset=offset
+        )
         return TicketPage(items=[to_ticket(t, e) for t, e in rows], total=total, limit=limit, offset=offset)
 
     @get("/tickets/{ticket_id:int}", guards=[any_role], summary="One ticket (owner or admin)")
-    async def get_ticket(self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId) -> Ticket:
+    async def get_ticket(
+        self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId
+    ) -> Ticket:
         ticket, event = await tickets.get_visible(ticket_id, request.user)
         return to_ticket(ticket, event)
 
@@ -118,9 +137,13 @@ class TicketController(Controller):
         summary="QR code of a ticket (PNG)",
         media_type="image/png",
     )
-    async def qr_png(self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId) -> Response[bytes]:
+    async def qr_png(
+        self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId
+    ) -> Response[bytes]:
         ticket, _ = await tickets.get_visible(ticket_id, request.user)
-        return Response(qr_png(ticket.code), media_type="image/png", headers={"Cache-Control": QR_CACHE_CONTROL})
+        return Response(
+            qr_png(ticket.code), media_type="image/png", headers={"Cache-Control": QR_CACHE_CONTROL}
+        )
 
     @get(
         "/tickets/{ticket_id:int}/qr.svg",
@@ -128,13 +151,24 @@ class TicketController(Controller):
         summary="QR code of a ticket (SVG)",
         media_type="image/svg+xml",
     )
-    async def qr_svg(self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId) -> Response[bytes]:
+    async def qr_svg(
+        self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId
+    ) -> Response[bytes]:
         ticket, _ = await tickets.get_visible(ticket_id, request.user)
-        return Response(qr_svg(ticket.code), media_type="image/svg+xml", headers={"Cache-Control": QR_CACHE_CONTROL})
+        return Response(
+            qr_svg(ticket.code),
+            media_type="image/svg+xml",
+            headers={"Cache-Control": QR_CACHE_CONTROL},
+        )
 
-    @post("/tickets/{ticket_id:int}/cancel", guards=[buyer], status_code=200, summary="Cancel a ticket")
-    async def cancel(self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId) -> Ticket:
+    @post(
+        "/tickets/{ticket_id:int}/cancel",
+        guards=[buyer],
+        status_code=200,
+        summary="Cancel a ticket",
+    )
+    async def cancel(
+        self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId
+    ) -> Ticket:
         ticket, event = await tickets.cancel_ticket(ticket_id, request.user)
         return to_ticket(ticket, event)
-
-

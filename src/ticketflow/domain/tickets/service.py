@@ -26,6 +26,7 @@ from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
+from ticketflow.domain.payments.hooks import Payments, PaymentsUnavailable
 from ticketflow.domain.tickets.codes import new_ticket_code
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
 
@@ -69,21 +70,32 @@ def check_sales_open(event: Event, quantity: int, now: dt.datetime) -> None:
     if event.starts_at <= now:
         raise SalesClosed("the event has already started")
     if event.sales_start_at is not None and now < event.sales_start_at:
-        raise SalesClosed("ticket sales have not started yet", sales_start_at=event.sales_start_at.isoformat())
+        raise SalesClosed(
+            "ticket sales have not started yet", sales_start_at=event.sales_start_at.isoformat()
+        )
     if event.sales_end_at is not None and now >= event.sales_end_at:
         raise SalesClosed("ticket sales have ended")
     if quantity > event.max_per_order:
         raise RuleViolation(
-            f"quantity must be between 1 and {event.max_per_order}", max_per_order=event.max_per_order
+            f"quantity must be between 1 and {event.max_per_order}",
+            max_per_order=event.max_per_order,
         )
 
 
 class TicketService:
     """Use cases of tickets. Each public method is one transaction."""
 
-    def __init__(self, session: AsyncSession, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        notifier: Notifier,
+        payments: Payments,
+        reservation_ttl_seconds: int,
+    ) -> None:
         self.session = session
         self.notifier = notifier
+        self.payments = payments
+        self.reservation_ttl = dt.timedelta(seconds=reservation_ttl_seconds)
 
     # -- purchase ---------------------------------------------------------------------------
 
@@ -123,18 +135,67 @@ class TicketService:
         return result
 
     async def _purchase(
-        self, user: User, event_id: int, quantity: int, idempotency_key: str | None, fingerprint: str
+        self,
+        user: User,
+        event_id: int,
+        quantity: int,
+        idempotency_key: str | None,
+        fingerprint: str,
     ) -> PurchaseResult:
         now = utc_now()
         event = await self.session.get(Event, event_id)
         if event is None:
             raise EventNotFound
         check_sales_open(event, quantity, now)
-        if event.price_cents > 0:
-            raise SalesClosed(
-                "paid tickets cannot be sold yet: no payment provider is configured",
-                price_cents=event.price_cents,
-            )
+        priced = event.price_cents > 0
+        if priced and not self.payments.accepts_priced_orders():
+            raise PaymentsUnavailable
+        if not await self._take_seats(event_id, quantity, held=priced, now=now):
+            # Unpaid holds past their time may be what blocks the sale: release them, try again.
+            released = await self.payments.expire_holds(self.session, event_id)
+            if not released or not await self._take_seats(event_id, quantity, held=priced, now=now):
+                await self.session.rollback()
+                await self._raise_not_enough(event_id, quantity)
+        order = Order(
+            user_id=user.id,
+            event_id=event_id,
+            quantity=quantity,
+            amount_cents=event.price_cents * quantity,
+            currency=event.currency,
+            status=OrderStatus.PENDING if priced else OrderStatus.PAID,
+            paid_at=None if priced else now,
+            expires_at=now + self.reservation_ttl if priced else None,
+            payment_provider=self.payments.provider_name if priced else None,
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint,
+        )
+        self.session.add(order)
+        await self.session.flush()
+        ticket_status = TicketStatus.PENDING if priced else TicketStatus.ACTIVE
+        rows = [
+            {
+                "order_id": order.id,
+                "user_id": user.id,
+                "event_id": event_id,
+                "code": new_ticket_code(),
+                "status": ticket_status,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for _ in range(quantity)
+        ]
+        await self.session.execute(insert(Ticket), rows)
+        if not priced:
+            await self.notifier.tickets_issued(self.session, order.id)
+        tickets = list(
+            await self.session.scalars(select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.id))
+        )
+        await self.session.commit()
+        return PurchaseResult(order=order, tickets=tickets)
+
+    async def _take_seats(self, event_id: int, quantity: int, *, held: bool, now: dt.datetime) -> bool:
+        """The race-free inventory step: one conditional UPDATE; True when the seats were taken."""
+        counter = Event.tickets_held if held else Event.tickets_sold
         taken = await self.session.execute(
             update(Event)
             .where(
@@ -143,39 +204,10 @@ class TicketService:
                 Event.starts_at > now,
                 Event.capacity - Event.tickets_sold - Event.tickets_held >= quantity,
             )
-            .values(tickets_sold=Event.tickets_sold + quantity)
+            .values({counter: counter + quantity})
             .execution_options(synchronize_session=False)
         )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            await self.session.rollback()
-            await self._raise_not_enough(event_id, quantity)
-        order = Order(
-            user_id=user.id,
-            event_id=event_id,
-            quantity=quantity,
-            amount_cents=0,
-            currency=event.currency,
-            status=OrderStatus.PAID,
-            paid_at=now,
-            idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint,
-        )
-        self.session.add(order)
-        await self.session.flush()
-        rows = [
-            {
-                "order_id": order.id, "user_id": user.id, "event_id": event_id, "code": new_ticket_code(),
-                "status": TicketStatus.ACTIVE, "created_at": now, "updated_at": now,
-            }
-            for _ in range(quantity)
-        ]
-        await self.session.execute(insert(Ticket), rows)
-        await self.notifier.tickets_issued(self.session, order.id)
-        tickets = list(
-            await self.session.scalars(select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.id))
-        )
-        await self.session.commit()
-        return PurchaseResult(order=order, tickets=tickets)
+        return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 
     async def _raise_not_enough(self, event_id: int, quantity: int) -> None:
         event = await self.session.get(Event, event_id, populate_existing=True)
@@ -264,6 +296,9 @@ class TicketService:
             .values({counter: counter - 1})
             .execution_options(synchronize_session=False)
         )
+        order = await self.session.get(Order, ticket.order_id)
+        if order is not None and order.status == OrderStatus.PAID and order.amount_cents > 0:
+            await self.payments.refund_ticket(self.session, order, ticket)
         await self._settle_order(ticket.order_id, now)
         await self.notifier.ticket_cancelled(self.session, ticket_id)
         await self.session.commit()
@@ -320,7 +355,10 @@ class TicketService:
         )
         await self.session.execute(
             update(Order)
-            .where(Order.event_id == event_id, Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID]))
+            .where(
+                Order.event_id == event_id,
+                Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID]),
+            )
             .values(status=OrderStatus.CANCELLED, updated_at=now)
             .execution_options(synchronize_session=False)
         )

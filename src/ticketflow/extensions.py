@@ -1,0 +1,47 @@
+"""The points where each context plugs into the application.
+
+`create_app` and the worker call these functions; each context fills in its own. Keeping them
+here means adding a context never rewires `app.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar.middleware import DefineMiddleware
+from litestar.types import ControllerRouterHandler
+
+from ticketflow.lib.state import AppContext
+
+BackgroundJob = Callable[[AppContext], Awaitable[int]]
+"""One pass of a background job; returns how many items it processed (0 = idle)."""
+
+
+@dataclass
+class Extensions:
+    route_handlers: list[ControllerRouterHandler] = field(default_factory=list)
+    middleware: list[DefineMiddleware | Any] = field(default_factory=list)
+    background_jobs: list[tuple[str, BackgroundJob]] = field(default_factory=list)
+
+
+def collect_extensions(context: AppContext) -> Extensions:
+    """Route handlers, middleware and background jobs contributed by the contexts."""
+    from ticketflow.admin.mount import admin_extensions  # noqa: PLC0415
+    from ticketflow.domain.notifications.setup import notification_extensions  # noqa: PLC0415
+    from ticketflow.domain.payments.setup import payment_extensions  # noqa: PLC0415
+    from ticketflow.lib.observability import observability_extensions  # noqa: PLC0415
+
+    merged = Extensions()
+    for contribute in (
+        observability_extensions,
+        notification_extensions,
+        payment_extensions,
+        admin_extensions,
+    ):
+        part = contribute(context)
+        merged.route_handlers += part.route_handlers
+        merged.middleware += part.middleware
+        merged.background_jobs += part.background_jobs
+    return merged
