@@ -29,9 +29,7 @@ from ticketflow.domain.accounts.controller import AccountController
 from ticketflow.domain.checkin.controller import CheckInController
 from ticketflow.domain.events.controller import EventController
 from ticketflow.domain.health import HealthController
-from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.notifications.setup import build_notifier
-from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.payments.setup import build_payments
 from ticketflow.domain.tickets.controller import TicketController, provide_ticket_service
 from ticketflow.extensions import collect_extensions
@@ -113,12 +111,6 @@ def create_app(settings: Settings) -> Litestar:
                 await worker
             await engine.dispose()
 
-    def provide_notifier() -> Notifier:
-        return context.notifier
-
-    def provide_payments() -> Payments:
-        return context.payments
-
     app = Litestar(
         route_handlers=[
             AccountController,
@@ -139,8 +131,6 @@ def create_app(settings: Settings) -> Litestar:
         on_app_init=[jwt_auth.on_app_init],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
-            "notifier": Provide(provide_notifier, sync_to_thread=False),
-            "payments": Provide(provide_payments, sync_to_thread=False),
             "tickets": Provide(provide_ticket_service, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,

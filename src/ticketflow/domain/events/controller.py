@@ -16,8 +16,8 @@ from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only
 from ticketflow.domain.events.schemas import Event, EventCreate, EventPage, EventPatch
 from ticketflow.domain.events.service import EventService
-from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.tickets.service import TicketService
+from ticketflow.lib.state import AppContext
 
 EventId = Annotated[int, Parameter(ge=1, le=2**62, description="event id")]
 
@@ -95,17 +95,17 @@ class EventController(Controller):
 
     @put("/{event_id:int}", guards=[admin_only], summary="Replace an event (admin)")
     async def replace_event(
-        self, events: EventService, notifier: Notifier, event_id: EventId, data: EventCreate
+        self, events: EventService, context: AppContext, event_id: EventId, data: EventCreate
     ) -> Event:
-        event, _ = await events.update(event_id, msgspec.structs.asdict(data), notifier=notifier)
+        event, _ = await events.update(event_id, msgspec.structs.asdict(data), notifier=context.notifier)
         return to_event(event)
 
     @patch("/{event_id:int}", guards=[admin_only], summary="Change some fields of an event (admin)")
     async def patch_event(
-        self, events: EventService, notifier: Notifier, event_id: EventId, data: EventPatch
+        self, events: EventService, context: AppContext, event_id: EventId, data: EventPatch
     ) -> Event:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        event, _ = await events.update(event_id, changes, notifier=notifier)
+        event, _ = await events.update(event_id, changes, notifier=context.notifier)
         return to_event(event)
 
     @delete(

@@ -14,7 +14,6 @@ from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import Ticket as TicketModel
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import any_role, buyer
-from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.qr import qr_png, qr_svg
 from ticketflow.domain.tickets.schemas import Order, Purchase, PurchaseRequest, Ticket, TicketPage
 from ticketflow.domain.tickets.service import TicketService
@@ -80,7 +79,6 @@ class TicketController(Controller):
         self,
         request: Request[User, Any, Any],
         tickets: TicketService,
-        payments: Payments,
         event_id: EventId,
         data: PurchaseRequest | None = None,
         idempotency_key: Annotated[
@@ -99,7 +97,7 @@ class TicketController(Controller):
         )
         payment = None
         if result.order.status == OrderStatus.PENDING:
-            payment = await payments.checkout(result.order.id)
+            payment = await tickets.payments.checkout(result.order.id)
         body = Purchase(
             order=to_order(result.order),
             tickets=[to_ticket(t) for t in result.tickets],
