@@ -140,8 +140,9 @@ def create_app(settings: Settings) -> Litestar:
         debug=settings.debug,
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
-            log_exceptions="always",
-            disable_stack_trace={404, 401, 403, 409, 422, 400, 429},
+            # Expected errors (4xx) are answers, not incidents; unexpected ones are logged with
+            # their stack trace by `unexpected_error_handler`.
+            log_exceptions="never",
         ),
         response_cache_config=ResponseCacheConfig(),
         request_max_body_size=1_048_576,

@@ -1,0 +1,105 @@
+"""Real uvicorn servers on loopback, for end-to-end and multi-process tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.mariadb import free_port
+
+TEST_ENVIRONMENT = {
+    "TICKETFLOW_ENV": "test",
+    "JWT_SECRET": "live-test-secret-" + "y" * 40,
+    "SESSION_SECRET": "live-session-secret-" + "z" * 40,
+    "ARGON2_MEMORY_KIB": "1024",
+    "ARGON2_TIME_COST": "1",
+    "DATABASE_AUTO_MIGRATE": "0",
+    "WORKER_IN_PROCESS": "0",
+    "LOGIN_MAX_ATTEMPTS_PER_CLIENT": "100000",
+}
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def server_environment(database_url: str, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "TEST_"))}
+    env.update(TEST_ENVIRONMENT)
+    env["DATABASE_URL"] = database_url
+    env.update(extra)
+    return env
+
+
+def wait_ready(server: LiveServer, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            msg = f"server exited early:\n{server.log()[-3000:]}"
+            raise RuntimeError(msg)
+        try:
+            if httpx.get(f"{server.base_url}/ready", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    msg = f"server not ready after {timeout} s:\n{server.log()[-3000:]}"
+    raise RuntimeError(msg)
+
+
+@contextmanager
+def live_servers(
+    database_url: str, count: int, log_dir: Path, **extra_env: str
+) -> Iterator[list[LiveServer]]:
+    """`count` uvicorn processes serving the app on one database (already migrated)."""
+    servers: list[LiveServer] = []
+    try:
+        for index in range(count):
+            port = free_port()
+            log_path = log_dir / f"server-{index}.log"
+            log = log_path.open("wb")
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "ticketflow.app:create_app_from_env",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                env=server_environment(database_url, **extra_env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            servers.append(LiveServer(f"http://127.0.0.1:{port}", process, log_path))
+        for server in servers:
+            wait_ready(server)
+        yield servers
+    finally:
+        for server in servers:
+            server.process.terminate()
+        for server in servers:
+            try:
+                server.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
