@@ -81,6 +81,10 @@ class Settings:
     smtp_timeout_seconds: float = 10.0
     outbox_max_attempts: int = 8
     outbox_claim_timeout_seconds: int = 300
+    # outbox retries: the n-th retry waits base * 2**(n-1) seconds (capped), with jitter
+    outbox_retry_base_seconds: float = 60.0
+    outbox_retry_max_seconds: float = 3600.0
+    outbox_batch_size: int = 20
     worker_poll_seconds: float = 2.0
     worker_in_process: bool = True
     # serving

@@ -3,6 +3,7 @@
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
+from ticketflow.db.models.outbox import OutboxMessage  # noqa: F401
 from ticketflow.db.models.payments import Checkout, Payment, ProviderEvent, Refund  # noqa: F401
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
