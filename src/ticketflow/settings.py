@@ -57,6 +57,8 @@ class Settings:
     login_window_seconds: int = 60
     # back office
     session_secret: str = field(default=DEFAULT_SESSION_SECRET, repr=False)
+    admin_session_ttl_seconds: int = 28_800
+    """How long a back office login lasts (8 hours), counted from the login."""
     # tickets
     reservation_ttl_seconds: int = 900
     # payments
@@ -127,26 +129,74 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        """Refuse configurations that are unsafe or cannot work."""
+        """Refuse configurations that are unsafe or cannot work; the message names the variable."""
         if self.env not in ("development", "test", "production"):
             msg = f"TICKETFLOW_ENV must be development, test or production, not {self.env!r}"
+            raise SettingsError(msg)
+        backend = database_backend(self.database_url)
+        if backend not in SUPPORTED_BACKENDS:
+            msg = "DATABASE_URL must start with sqlite+aiosqlite:// or mysql+asyncmy://"
             raise SettingsError(msg)
         if self.jwt_ttl_seconds < 60:
             msg = "JWT_TTL_SECONDS must be at least 60"
             raise SettingsError(msg)
+        for name in POSITIVE_FIELDS:
+            if getattr(self, name) < 1:
+                msg = f"{environment_variable(name)} must be at least 1"
+                raise SettingsError(msg)
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            msg = "ARGON2_MEMORY_KIB must be at least 8 x ARGON2_PARALLELISM"
+            raise SettingsError(msg)
         if self.is_production:
-            if self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < 32:
-                msg = "production needs JWT_SECRET set to a random value of at least 32 characters"
-                raise SettingsError(msg)
-            if self.session_secret == DEFAULT_SESSION_SECRET or len(self.session_secret) < 32:
-                msg = "production needs SESSION_SECRET set to a random value of 32+ characters"
-                raise SettingsError(msg)
-            if self.is_sqlite and (":memory:" in self.database_url or self.database_url.endswith(":///")):
-                msg = "production refuses an in-memory SQLite database"
-                raise SettingsError(msg)
-            if self.debug:
-                msg = "production refuses DEBUG=1"
-                raise SettingsError(msg)
+            self._validate_production()
+
+    def _validate_production(self) -> None:
+        if self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < MIN_SECRET_LENGTH:
+            msg = "production needs JWT_SECRET set to a random value of at least 32 characters"
+            raise SettingsError(msg)
+        if self.session_secret == DEFAULT_SESSION_SECRET or len(self.session_secret) < MIN_SECRET_LENGTH:
+            msg = "production needs SESSION_SECRET set to a random value of at least 32 characters"
+            raise SettingsError(msg)
+        if self.is_sqlite and is_in_memory_sqlite(self.database_url):
+            msg = "production refuses an in-memory SQLite database (DATABASE_URL): its data would vanish"
+            raise SettingsError(msg)
+        if self.debug:
+            msg = "production refuses DEBUG=1"
+            raise SettingsError(msg)
+        if self.argon2_memory_kib * self.argon2_time_cost < OWASP_MIN_ARGON2_COST:
+            msg = (
+                "production needs ARGON2_MEMORY_KIB x ARGON2_TIME_COST of at least"
+                f" {OWASP_MIN_ARGON2_COST} (OWASP's weakest argon2id configuration, m=7168 t=5)"
+            )
+            raise SettingsError(msg)
+
+
+SUPPORTED_BACKENDS = frozenset({"sqlite", "mysql", "mariadb"})
+MIN_SECRET_LENGTH = 32
+OWASP_MIN_ARGON2_COST = 7168 * 5
+"""OWASP's argon2id minimums trade memory for passes (m=19456 t=2, m=12288 t=3, ... m=7168 t=5)."""
+POSITIVE_FIELDS = (
+    "argon2_memory_kib",
+    "argon2_time_cost",
+    "argon2_parallelism",
+    "login_max_attempts_per_client",
+    "login_max_attempts_per_account",
+    "login_window_seconds",
+)
+
+
+def database_backend(url: str) -> str:
+    """`sqlite`, `mysql`, ... for a database URL; empty when it cannot be parsed."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    return scheme.split("+", 1)[0].lower()
+
+
+def is_in_memory_sqlite(url: str) -> bool:
+    """True for `sqlite://`, `sqlite:///:memory:`, `file::memory:` and `mode=memory` URLs."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    path, _, query = rest.partition("?")
+    database = path.removeprefix("/")
+    return database in ("", ":memory:") or ":memory:" in database or "mode=memory" in query
 
 
 def environment_variable(field_name: str) -> str:

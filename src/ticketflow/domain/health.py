@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,8 +25,24 @@ class HealthController(Controller):
     async def health(self) -> Health:
         return Health(status="ok")
 
-    @get("/ready", opt=EXCLUDE_FROM_AUTH, security=[{}], summary="The database answers")
-    async def ready(self, db_engine: AsyncEngine) -> Response[Health]:
+    @get(
+        "/ready",
+        opt=EXCLUDE_FROM_AUTH,
+        security=[{}],
+        summary="The database answers",
+        description="200 when a `SELECT 1` succeeds, 503 otherwise (for load balancers).",
+        responses={
+            503: ResponseSpec(
+                data_container=Health,
+                description="the database cannot be reached",
+                generate_examples=False,
+                examples=[
+                    Example(summary="Unavailable", value={"status": "unavailable", "database": "unreachable"})
+                ],
+            )
+        },
+    )
+    async def ready(self, db_engine: NamedDependency[AsyncEngine]) -> Response[Health]:
         try:
             async with db_engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))

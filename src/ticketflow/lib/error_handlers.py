@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.status_codes import (
     HTTP_401_UNAUTHORIZED,
     HTTP_403_FORBIDDEN,
@@ -29,6 +33,47 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.AuthenticationFailed, HTTP_401_UNAUTHORIZED),
     (errors.TooManyAttempts, HTTP_429_TOO_MANY_REQUESTS),
 )
+
+
+class ErrorBody(msgspec.Struct):
+    """The body of every error response."""
+
+    status_code: int
+    detail: str
+    extra: dict[str, Any] | list[Any]
+
+
+def error_responses(*documented: tuple[int, str]) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the errors a route answers with, each with an example body."""
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody,
+            description=meaning,
+            generate_examples=False,
+            examples=[
+                Example(
+                    summary=HTTPStatus(status).phrase,
+                    value={"status_code": status, "detail": meaning, "extra": {}},
+                )
+            ],
+        )
+        for status, meaning in documented
+    }
+
+
+def expected_errors() -> set[int | type[Exception]]:
+    """Status codes and error types that are answers, not faults: logged without a stack trace.
+
+    Meant for `LoggingConfig(disable_stack_trace=...)`, which matches exact types; call it after
+    every context's errors are imported (i.e. in `create_app`).
+    """
+    found: set[int | type[Exception]] = {400, 401, 403, 404, 405, 409, 413, 415, 422, 429}
+    pending: list[type[Exception]] = [errors.DomainError]
+    while pending:
+        error_type = pending.pop()
+        found.add(error_type)
+        pending.extend(error_type.__subclasses__())
+    return found
 
 
 def error_response(

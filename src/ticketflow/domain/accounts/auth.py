@@ -16,6 +16,7 @@ from ticketflow.settings import Settings
 
 EXCLUDE_FROM_AUTH = {"exclude_from_auth": True}
 """Handler `opt` that makes a route public."""
+MAX_USER_ID = 2**62
 
 
 async def load_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
@@ -23,6 +24,8 @@ async def load_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]
     try:
         user_id = int(token.sub)
     except ValueError:
+        return None
+    if not 1 <= user_id <= MAX_USER_ID:  # a number no column holds (SQLite would overflow)
         return None
     context: AppContext = connection.app.state[STATE_KEY]
     async with context.session_maker() as session:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.openapi.spec import (
@@ -24,11 +24,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketflow.db.models.users import Role
 from ticketflow.db.models.users import User as UserModel
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only, any_role, optional_user
-from ticketflow.domain.accounts.schemas import AccessToken, LoginRequest, User, UserCreate
+from ticketflow.domain.accounts.schemas import AccessToken, LoginRequest, User, UserCreate, UserPage
 from ticketflow.domain.accounts.service import AccountService
+from ticketflow.lib.content_types import is_json, media_type, require_json_body, unsupported_media_type
+from ticketflow.lib.error_handlers import error_responses
 from ticketflow.lib.state import AppContext
 
 LOGIN_BODY_LIMIT = 4096
+FORM_MEDIA_TYPES = (RequestEncodingType.URL_ENCODED.value, RequestEncodingType.MULTI_PART.value)
+BAD_INPUT = (400, "malformed or invalid body (each problem listed in `extra`)")
+NO_TOKEN = (401, "no bearer token, or an invalid, expired or revoked one")
+NOT_ADMIN = (403, "your role does not allow this")
+EMAIL_TAKEN = (409, "a user with this e-mail already exists")
+NOT_JSON = (415, "the body must be sent as application/json")
 
 
 def to_user(user: UserModel) -> User:
@@ -37,7 +45,9 @@ def to_user(user: UserModel) -> User:
     )
 
 
-def provide_account_service(db_session: AsyncSession, context: AppContext) -> AccountService:
+def provide_account_service(
+    db_session: NamedDependency[AsyncSession], context: NamedDependency[AppContext]
+) -> AccountService:
     return AccountService(db_session, context.passwords)
 
 
@@ -72,28 +82,31 @@ class LoginOperation(Operation):
             },
         )
         if self.responses is not None:
+            self.responses.setdefault("400", OpenAPIResponse(description="malformed body"))
             self.responses.setdefault("401", OpenAPIResponse(description="wrong e-mail or password"))
-            self.responses.setdefault("429", OpenAPIResponse(description="too many attempts"))
+            self.responses.setdefault("415", OpenAPIResponse(description="neither JSON nor a form"))
+            self.responses.setdefault(
+                "429", OpenAPIResponse(description="too many attempts; see the Retry-After header")
+            )
 
 
 async def read_login_request(request: Request[Any, Any, Any]) -> LoginRequest:
     """Parse JSON `{email, password}` or the form `username`, `password`."""
-    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    content_type = media_type(request)
+    if content_type not in FORM_MEDIA_TYPES and not is_json(content_type):
+        raise unsupported_media_type("application/json or application/x-www-form-urlencoded")
     body = await request.body()
     if len(body) > LOGIN_BODY_LIMIT:
         raise ValidationException("request body too large")
-    if content_type in (
-        RequestEncodingType.URL_ENCODED.value,
-        RequestEncodingType.MULTI_PART.value,
-    ):
-        form = await request.form()
-        email, password = form.get("username"), form.get("password")
-        if not isinstance(email, str) or not isinstance(password, str):
-            raise ValidationException("form needs username and password")
-        return msgspec.convert({"email": email, "password": password}, LoginRequest)
     try:
+        if content_type in FORM_MEDIA_TYPES:
+            form = await request.form()
+            email, password = form.get("username"), form.get("password")
+            if not isinstance(email, str) or not isinstance(password, str):
+                raise ValidationException("form needs username and password")
+            return msgspec.convert({"email": email, "password": password}, LoginRequest)
         return msgspec.json.decode(body, type=LoginRequest)
-    except msgspec.DecodeError as exc:
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
         raise ValidationException(f"invalid login body: {exc}") from exc
 
 
@@ -106,20 +119,27 @@ class AccountController(Controller):
     @post(
         "/register",
         opt=EXCLUDE_FROM_AUTH,
+        before_request=require_json_body,
         summary="Sign up",
         description=(
             "Creates an attendee account. `role: admin` or `role: staff` needs an admin's bearer"
             " token (403 otherwise)."
         ),
-        raises=[ValidationException],
+        responses=error_responses(
+            BAD_INPUT,
+            (401, "an invalid or expired bearer token was sent"),
+            (403, "only an admin may create admin or staff accounts"),
+            EMAIL_TAKEN,
+            NOT_JSON,
+        ),
         security=[{}],
     )
     async def register(
         self,
         request: Request[Any, Any, Any],
         data: UserCreate,
-        accounts: AccountService,
-        context: AppContext,
+        accounts: NamedDependency[AccountService],
+        context: NamedDependency[AppContext],
     ) -> User:
         actor = await optional_user(request, context.settings)
         user = await accounts.register(
@@ -137,7 +157,10 @@ class AccountController(Controller):
         security=[{}],
     )
     async def login(
-        self, request: Request[Any, Any, Any], accounts: AccountService, context: AppContext
+        self,
+        request: Request[Any, Any, Any],
+        accounts: NamedDependency[AccountService],
+        context: NamedDependency[AppContext],
     ) -> AccessToken:
         credentials = await read_login_request(request)
         client = request.client.host if request.client else "unknown"
@@ -152,19 +175,56 @@ class AccountController(Controller):
         token = jwt_auth.create_token(identifier=str(user.id))
         return AccessToken(access_token=token, expires_in=context.settings.jwt_ttl_seconds)
 
-    @get("/me", guards=[any_role], summary="The current user")
+    @get(
+        "/me",
+        guards=[any_role],
+        summary="The current user",
+        description="The role is read from the database on every request.",
+        responses=error_responses(NO_TOKEN),
+    )
     async def me(self, request: Request[UserModel, Any, Any]) -> User:
         return to_user(request.user)
 
-    @post("/users", guards=[admin_only], summary="Create a user (admin)", description="Any role.")
-    async def create_user(self, data: UserCreate, accounts: AccountService) -> User:
+    @post(
+        "/users",
+        guards=[admin_only],
+        before_request=require_json_body,
+        summary="Create a user (admin)",
+        description="Creates an account of any role, e.g. door staff.",
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, EMAIL_TAKEN, NOT_JSON),
+    )
+    async def create_user(self, data: UserCreate, accounts: NamedDependency[AccountService]) -> User:
         user = await accounts.create_user(
             name=data.name, email=data.email, password=data.password, role=data.role
         )
         return to_user(user)
 
-    @get("/users/{user_id:int}", guards=[admin_only], summary="A user (admin)")
+    @get(
+        "/users",
+        guards=[admin_only],
+        summary="List users (admin)",
+        description="Oldest first; `role` keeps one role only.",
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN),
+    )
+    async def list_users(
+        self,
+        accounts: NamedDependency[AccountService],
+        role: Role | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+    ) -> UserPage:
+        users, total = await accounts.list_users(role=role, limit=limit, offset=offset)
+        return UserPage(items=[to_user(u) for u in users], total=total, limit=limit, offset=offset)
+
+    @get(
+        "/users/{user_id:int}",
+        guards=[admin_only],
+        summary="A user (admin)",
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, (404, "user not found")),
+    )
     async def get_user(
-        self, accounts: AccountService, user_id: Annotated[int, Parameter(ge=1, le=2**62)]
+        self,
+        accounts: NamedDependency[AccountService],
+        user_id: Annotated[int, Parameter(ge=1, le=2**62, description="user id")],
     ) -> User:
         return to_user(await accounts.get_user(user_id))

@@ -53,6 +53,13 @@ class User(msgspec.Struct):
     created_at: dt.datetime
 
 
+class UserPage(msgspec.Struct):
+    items: list[User]
+    total: int
+    limit: int
+    offset: int
+
+
 class LoginRequest(msgspec.Struct):
     email: Annotated[str, msgspec.Meta(max_length=EMAIL_MAX, examples=["ada@example.com"])]
     password: Annotated[str, msgspec.Meta(max_length=PASSWORD_MAX)]

@@ -83,5 +83,13 @@ class AccountService:
             await self.session.commit()
         return user
 
+    async def list_users(self, *, role: Role | None, limit: int, offset: int) -> tuple[list[User], int]:
+        conditions = [] if role is None else [User.role == role]
+        total = await self.session.scalar(select(func.count()).select_from(User).where(*conditions))
+        rows = await self.session.scalars(
+            select(User).where(*conditions).order_by(User.id).limit(limit).offset(offset)
+        )
+        return list(rows), int(total or 0)
+
     async def count_users(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(User)) or 0)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,9 +17,22 @@ from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only
 from ticketflow.domain.events.schemas import Event, EventCreate, EventPage, EventPatch
 from ticketflow.domain.events.service import EventService
 from ticketflow.domain.tickets.service import TicketService
+from ticketflow.lib.content_types import require_json_body
+from ticketflow.lib.error_handlers import error_responses
 from ticketflow.lib.state import AppContext
 
 EventId = Annotated[int, Parameter(ge=1, le=2**62, description="event id")]
+BAD_INPUT = (400, "malformed or invalid body or parameter (each problem listed in `extra`)")
+NO_TOKEN = (401, "no bearer token, or an invalid, expired or revoked one")
+NOT_ADMIN = (403, "only admins manage events")
+NOT_FOUND = (404, "event not found")
+CONFLICT = (409, "capacity below the tickets sold or held, event cancelled, or price already fixed")
+NOT_JSON = (415, "the body must be sent as application/json")
+BROKEN_RULE = (
+    422,
+    "a rule across fields is broken: starts_at in the past, ends_at before starts_at,"
+    " unknown time zone, sales window outside the event",
+)
 
 
 def to_event(event: EventModel) -> Event:
@@ -50,7 +63,7 @@ def to_event(event: EventModel) -> Event:
     )
 
 
-def provide_event_service(db_session: AsyncSession) -> EventService:
+def provide_event_service(db_session: NamedDependency[AsyncSession]) -> EventService:
     return EventService(db_session)
 
 
@@ -66,12 +79,13 @@ class EventController(Controller):
         summary="List events",
         description=(
             "Ordered by start. `upcoming=true`: scheduled events not started yet."
-            " `q` searches title, venue and description."
+            " `q` searches title, venue and description (case-insensitive; `%` and `_` are literal)."
         ),
+        responses=error_responses((400, "a filter is not valid")),
     )
     async def list_events(
         self,
-        events: EventService,
+        events: NamedDependency[EventService],
         upcoming: bool | None = None,
         q: Annotated[str | None, Parameter(max_length=200, description="search text")] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
@@ -82,27 +96,65 @@ class EventController(Controller):
             items=[to_event(e) for e in page.items], total=page.total, limit=limit, offset=offset
         )
 
-    @get("/{event_id:int}", opt=EXCLUDE_FROM_AUTH, security=[{}], summary="One event")
-    async def get_event(self, events: EventService, event_id: EventId) -> Event:
+    @get(
+        "/{event_id:int}",
+        opt=EXCLUDE_FROM_AUTH,
+        security=[{}],
+        summary="One event",
+        responses=error_responses(BAD_INPUT, NOT_FOUND),
+    )
+    async def get_event(self, events: NamedDependency[EventService], event_id: EventId) -> Event:
         return to_event(await events.get(event_id))
 
-    @post("/", guards=[admin_only], summary="Publish an event (admin)")
+    @post(
+        "/",
+        guards=[admin_only],
+        before_request=require_json_body,
+        summary="Publish an event (admin)",
+        description="`starts_at` must be in the future and carry an offset; `ends_at`, if given, after it.",
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NOT_JSON, BROKEN_RULE),
+    )
     async def create_event(
-        self, request: Request[User, Any, Any], events: EventService, data: EventCreate
+        self, request: Request[User, Any, Any], events: NamedDependency[EventService], data: EventCreate
     ) -> Event:
         values = msgspec.structs.asdict(data)
         return to_event(await events.create(values, admin_id=request.user.id))
 
-    @put("/{event_id:int}", guards=[admin_only], summary="Replace an event (admin)")
+    @put(
+        "/{event_id:int}",
+        guards=[admin_only],
+        before_request=require_json_body,
+        summary="Replace an event (admin)",
+        description=(
+            "Full update: fields left out take their defaults. Capacity cannot go below the"
+            " tickets sold or held; price and currency are fixed once tickets were ordered."
+        ),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NOT_FOUND, CONFLICT, NOT_JSON, BROKEN_RULE),
+    )
     async def replace_event(
-        self, events: EventService, context: AppContext, event_id: EventId, data: EventCreate
+        self,
+        events: NamedDependency[EventService],
+        context: NamedDependency[AppContext],
+        event_id: EventId,
+        data: EventCreate,
     ) -> Event:
         event, _ = await events.update(event_id, msgspec.structs.asdict(data), notifier=context.notifier)
         return to_event(event)
 
-    @patch("/{event_id:int}", guards=[admin_only], summary="Change some fields of an event (admin)")
+    @patch(
+        "/{event_id:int}",
+        guards=[admin_only],
+        before_request=require_json_body,
+        summary="Change some fields of an event (admin)",
+        description="Only the fields sent change; the rules of a full update apply.",
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NOT_FOUND, CONFLICT, NOT_JSON, BROKEN_RULE),
+    )
     async def patch_event(
-        self, events: EventService, context: AppContext, event_id: EventId, data: EventPatch
+        self,
+        events: NamedDependency[EventService],
+        context: NamedDependency[AppContext],
+        event_id: EventId,
+        data: EventPatch,
     ) -> Event:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         event, _ = await events.update(event_id, changes, notifier=context.notifier)
@@ -116,7 +168,13 @@ class EventController(Controller):
             "An event nobody ordered is removed. Otherwise it is cancelled: every live ticket"
             " cancelled, paid orders refunded, holders notified. Nothing is lost."
         ),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NOT_FOUND),
     )
-    async def delete_event(self, events: EventService, tickets: TicketService, event_id: EventId) -> None:
+    async def delete_event(
+        self,
+        events: NamedDependency[EventService],
+        tickets: NamedDependency[TicketService],
+        event_id: EventId,
+    ) -> None:
         if not await events.delete_unsold(event_id):
             await tickets.cancel_event(event_id)

@@ -32,6 +32,9 @@ EVENT_FIELDS = (
 )
 NOTIFIED_CHANGES = frozenset({"starts_at", "ends_at", "venue"})
 """Changes that holders are told about."""
+DATE_FIELDS = ("starts_at", "ends_at", "sales_start_at", "sales_end_at")
+LAST_YEAR = 2999
+"""Dates after this are refused: they are typing mistakes, and year 9999 plus an offset overflows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +47,19 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def in_supported_range(moment: dt.datetime) -> bool:
+    try:
+        return moment.astimezone(dt.UTC).year <= LAST_YEAR
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before datetime.min in UTC
+        return False
+
+
 def check_event_rules(values: dict[str, Any], *, now: dt.datetime, starts_at_changed: bool) -> None:
     """Rules across fields, raised as `RuleViolation` (422)."""
+    for name in DATE_FIELDS:
+        moment: dt.datetime | None = values.get(name)
+        if moment is not None and not in_supported_range(moment):
+            raise RuleViolation(f"{name} must be a date before the year {LAST_YEAR + 1}", field=name)
     starts_at: dt.datetime = values["starts_at"]
     if starts_at_changed and starts_at <= now:
         raise RuleViolation("starts_at must be in the future", field="starts_at")
@@ -160,8 +174,8 @@ class EventService:
         await self.get(event_id)
         if await self.has_orders(event_id):
             return False
-        await self.session.execute(
+        result = await self.session.execute(
             delete(Event).where(Event.id == event_id, ~exists().where(Order.event_id == event_id))
         )
         await self.session.commit()
-        return True
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # 0: an order arrived meanwhile
