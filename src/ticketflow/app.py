@@ -13,7 +13,6 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
-from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Contact, Tag
@@ -34,6 +33,7 @@ from ticketflow.domain.payments.setup import build_payments
 from ticketflow.domain.tickets.controller import TicketController, provide_ticket_service
 from ticketflow.extensions import collect_extensions
 from ticketflow.lib.error_handlers import EXCEPTION_HANDLERS
+from ticketflow.lib.observability import build_logging_config
 from ticketflow.lib.state import STATE_KEY, AppContext, provide_context
 from ticketflow.settings import Settings
 from ticketflow.worker import run_worker
@@ -138,12 +138,7 @@ def create_app(settings: Settings) -> Litestar:
         lifespan=[lifespan],
         state=None,
         debug=settings.debug,
-        logging_config=LoggingConfig(
-            root={"level": settings.log_level, "handlers": ["queue_listener"]},
-            # Expected errors (4xx) are answers, not incidents; unexpected ones are logged with
-            # their stack trace by `unexpected_error_handler`.
-            log_exceptions="never",
-        ),
+        logging_config=build_logging_config(settings),
         response_cache_config=ResponseCacheConfig(),
         request_max_body_size=1_048_576,
     )

@@ -1,15 +1,418 @@
-"""Request ids, structured logs and Prometheus metrics."""
+"""Request ids, structured logs and Prometheus metrics.
+
+* Every HTTP request gets an id: the caller's `X-Request-ID` when it is sane, else a new one. It
+  is echoed in the response header and attached to every log line written while the request
+  runs (a context variable read by a logging filter).
+* `LOG_JSON=1` turns every log line (application, Litestar, uvicorn, alembic) into one JSON
+  object; otherwise lines are plain text with the request id in brackets.
+* `GET /metrics` serves Prometheus metrics: request counts and latencies by route template,
+  method and status, and business figures (tickets, scans, outbox) counted in the database at
+  scrape time, so every process reports the same numbers and the services need no counters.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from litestar import Response, get
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.logging import LoggingConfig
+from litestar.middleware import ASGIMiddleware
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
+
+from ticketflow.db.base import utc_now
+from ticketflow.db.models.checkins import CheckIn, ScanResult
+from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.settings import Settings
 
 if TYPE_CHECKING:
+    from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+
     from ticketflow.extensions import Extensions
     from ticketflow.lib.state import AppContext
+
+REQUEST_ID_HEADER = "X-Request-ID"
+NO_REQUEST_ID = "-"
+METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.split("; charset")[0]
+"""Prometheus' text format (Litestar adds the charset itself)."""
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""Set (by `deploy/start.py`) when uvicorn runs several worker processes: metrics are then
+kept in files in that folder and `/metrics` adds up every process's figures."""
+
+_request_id: ContextVar[str | None] = ContextVar("ticketflow_request_id", default=None)
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}")
+
+access_logger = logging.getLogger("ticketflow.access")
+logger = logging.getLogger("ticketflow.observability")
+
+
+# --- request ids and log lines -----------------------------------------------------------------
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served, or None outside a request."""
+    return _request_id.get()
+
+
+def sane_request_id(value: str | None) -> str | None:
+    """`value` when it is safe to log and echo (1-128 plain characters), else None."""
+    if value and _SANE_REQUEST_ID.fullmatch(value):
+        return value
+    return None
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every record (`-` outside a request); never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = _request_id.get() or NO_REQUEST_ID
+        return True
+
+
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",  # uvicorn's coloured copy of the message
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, request id, extra fields, error."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", NO_REQUEST_ID)
+        if request_id != NO_REQUEST_ID:
+            line["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+def _formatter(settings: Settings) -> dict[str, Any]:
+    if settings.log_json:
+        return {"()": f"{__name__}.JsonFormatter"}
+    return {"format": TEXT_FORMAT}
+
+
+def _server_loggers(level: str) -> dict[str, dict[str, Any]]:
+    """uvicorn's loggers through our handler; its access log is replaced by `ticketflow.access`."""
+    return {
+        "uvicorn": {"level": level, "propagate": True, "handlers": []},
+        "uvicorn.error": {"level": level, "propagate": True, "handlers": []},
+        "uvicorn.access": {"level": "WARNING", "propagate": True, "handlers": []},
+    }
+
+
+def build_logging_config(settings: Settings) -> LoggingConfig:
+    """The application's logging: JSON or text lines, each with the request id, on stderr."""
+    queue_listener: dict[str, Any] = {
+        "class": "litestar.logging.standard.QueueListenerHandler",
+        "level": "DEBUG",
+        "formatter": "ticketflow",
+        "filters": ["request_id"],
+    }
+    handlers: dict[str, dict[str, Any]] = {
+        "console": {"class": "logging.StreamHandler", "level": "DEBUG", "formatter": "ticketflow"}
+    }
+    if sys.version_info >= (3, 12):  # the queue handler hands records to `console` to format
+        queue_listener = {
+            "class": "logging.handlers.QueueHandler",
+            "queue": {"()": "queue.Queue", "maxsize": -1},
+            "listener": "litestar.logging.standard.LoggingQueueListener",
+            "handlers": ["console"],
+            "filters": ["request_id"],
+        }
+    handlers["queue_listener"] = queue_listener
+    return LoggingConfig(
+        formatters={"ticketflow": _formatter(settings)},
+        filters={"request_id": {"()": f"{__name__}.RequestIdFilter"}},
+        handlers=handlers,
+        root={"level": settings.log_level, "handlers": ["queue_listener"]},
+        loggers={
+            "litestar": {"level": settings.log_level, "handlers": ["queue_listener"], "propagate": False},
+            **_server_loggers(settings.log_level),
+        },
+        # Expected errors (4xx) are answers, not incidents; unexpected ones are logged with
+        # their stack trace by `unexpected_error_handler`.
+        log_exceptions="never",
+    )
+
+
+def process_logging_config(settings: Settings) -> dict[str, Any]:
+    """`logging.config.dictConfig` form of the same lines, for processes without the app.
+
+    `deploy/start.py` gives it to uvicorn (its supervisor process logs before any app exists)
+    and applies it before running the worker.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"ticketflow": _formatter(settings)},
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "ticketflow",
+                "filters": ["request_id"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": settings.log_level, "handlers": ["stderr"]},
+        "loggers": _server_loggers(settings.log_level),
+    }
+
+
+# --- request metrics ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpMetrics:
+    """Request counters of one application (one registry each, so tests may build many apps)."""
+
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+
+    @classmethod
+    def create(cls) -> HttpMetrics:
+        registry = CollectorRegistry()
+        if not multiprocess_directory():
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
+            GCCollector(registry=registry)
+        labels = ("method", "route", "status")
+        return cls(
+            registry=registry,
+            requests=Counter(
+                "ticketflow_http_requests",
+                "HTTP requests answered, by method, route template and status code.",
+                labels,
+                registry=registry,
+            ),
+            latency=Histogram(
+                "ticketflow_http_request_duration_seconds",
+                "Time from receiving a request to the end of its response, in seconds.",
+                labels,
+                registry=registry,
+            ),
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route, str(status)).observe(seconds)
+
+    def exposition(self) -> bytes:
+        """This process's request metrics, or every process's in multiprocess mode."""
+        directory = multiprocess_directory()
+        if not directory:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+
+def multiprocess_directory() -> str | None:
+    return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None
+
+
+class RequestObservabilityMiddleware(ASGIMiddleware):
+    """Request id, access log line and request metrics for every HTTP request."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, metrics: HttpMetrics) -> None:
+        self.metrics = metrics
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        incoming = next(
+            (value.decode("latin-1") for name, value in scope["headers"] if name == b"x-request-id"), None
+        )
+        request_id = sane_request_id(incoming) or uuid.uuid4().hex
+        token = _request_id.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await next_app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            self._record(cast("HTTPScope", scope), status, seconds)
+            _request_id.reset(token)
+
+    def _record(self, scope: HTTPScope, status: int, seconds: float) -> None:
+        method, path = scope["method"], scope["path"]
+        route = scope.get("path_template") or path
+        self.metrics.observe(method, route, status, seconds)
+        client = scope.get("client")
+        access_logger.info(
+            "%s %s %s %.1f ms",
+            method,
+            path,
+            status,
+            seconds * 1000,
+            extra={
+                "method": method,
+                "path": path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "client": client[0] if client else None,
+            },
+        )
+
+
+# --- business figures ---------------------------------------------------------------------------
+
+
+class FixedCollector(Collector):
+    """Hands out metric families computed beforehand (the registry's `collect` is synchronous)."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+
+async def _count_by(session: AsyncSession, column: InstrumentedAttribute[str]) -> dict[str, int]:
+    rows = await session.execute(select(column, func.count()).group_by(column))
+    return dict(rows.all())
+
+
+async def business_figures(session_maker: async_sessionmaker[AsyncSession]) -> list[Metric]:
+    """Tickets, door scans and the e-mail outbox, counted with one aggregate query each."""
+    async with session_maker() as session:
+        tickets = await _count_by(session, Ticket.status)
+        scans = await _count_by(session, CheckIn.result)
+        outbox = await _count_by(session, OutboxMessage.status)
+        oldest_pending = await session.scalar(
+            select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == OutboxStatus.PENDING)
+        )
+
+    by_status = GaugeMetricFamily("ticketflow_tickets", "Tickets by status, now.", labels=["status"])
+    for status in TicketStatus:
+        by_status.add_metric([status.value], tickets.get(status.value, 0))
+    sold = GaugeMetricFamily(
+        "ticketflow_tickets_sold",
+        "Tickets sold and still valid for entry or already used (active + used).",
+        value=tickets.get(TicketStatus.ACTIVE, 0) + tickets.get(TicketStatus.USED, 0),
+    )
+    scanned = CounterMetricFamily("ticketflow_scans", "Door scans recorded, by result.", labels=["result"])
+    for result in ScanResult:
+        scanned.add_metric([result.value], scans.get(result.value, 0))
+    messages = GaugeMetricFamily(
+        "ticketflow_outbox_messages",
+        "E-mails in the outbox by status; pending + sending + failed is the backlog.",
+        labels=["status"],
+    )
+    for outbox_status in OutboxStatus:
+        messages.add_metric([outbox_status.value], outbox.get(outbox_status.value, 0))
+    age = 0.0 if oldest_pending is None else max(0.0, (utc_now() - oldest_pending).total_seconds())
+    oldest = GaugeMetricFamily(
+        "ticketflow_outbox_oldest_pending_age_seconds",
+        "Age of the oldest pending e-mail (0 when none): grows when no worker delivers.",
+        value=age,
+    )
+    return [by_status, sold, scanned, messages, oldest]
+
+
+async def business_exposition(session_maker: async_sessionmaker[AsyncSession]) -> bytes:
+    """The business figures in Prometheus text format, and whether the database answered."""
+    families: list[Metric] = []
+    try:
+        families = await business_figures(session_maker)
+        up = 1
+    except Exception:
+        logger.warning("metrics: the database did not answer", exc_info=True)
+        up = 0
+    families.append(
+        GaugeMetricFamily(
+            "ticketflow_database_up", "1 when the database answered this scrape's queries.", value=up
+        )
+    )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FixedCollector(families))
+    return generate_latest(registry)
+
+
+# --- wiring ----------------------------------------------------------------------------------
 
 
 def observability_extensions(context: AppContext) -> Extensions:
     from ticketflow.extensions import Extensions  # noqa: PLC0415
 
-    return Extensions()
+    metrics = HttpMetrics.create()
+
+    @get(
+        "/metrics",
+        opt={"exclude_from_auth": True},
+        security=[{}],
+        tags=["Operations"],
+        summary="Prometheus metrics",
+        description="Requests and latencies, tickets sold, scans by result, e-mail outbox backlog.",
+        media_type=METRICS_MEDIA_TYPE,
+    )
+    async def prometheus_metrics() -> Response[bytes]:
+        body = metrics.exposition() + await business_exposition(context.session_maker)
+        return Response(body, media_type=METRICS_MEDIA_TYPE)
+
+    return Extensions(
+        route_handlers=[prometheus_metrics],
+        middleware=[RequestObservabilityMiddleware(metrics)],
+    )
