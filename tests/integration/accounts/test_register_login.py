@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+
 from tests.support.api import make_actor
 from tests.support.factories import user_body
-
 from ticketflow.db.models.users import User
 
 

@@ -1,0 +1,239 @@
+"""The `ticketflow` console script, run as a user runs it: `users create`, `run`, production refusal."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from tests.conftest import BACKENDS, run_async
+from tests.support.live import server_environment
+from tests.support.mariadb import free_port
+from ticketflow.db.config import create_engine
+from ticketflow.db.migrate import current_head, upgrade_to_head
+from ticketflow.db.models.users import User
+from ticketflow.settings import DEFAULT_JWT_SECRET, Settings
+
+TICKETFLOW = str(Path(sys.executable).with_name("ticketflow"))
+STRONG_SECRETS = {"JWT_SECRET": "jwt-" + "a" * 40, "SESSION_SECRET": "session-" + "b" * 40}
+
+
+def ticketflow(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TICKETFLOW, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite: a path that does not exist yet (the CLI migrates it). MariaDB: a migrated database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'cli.db'}"
+    provider = request.getfixturevalue("mysql_provider")
+    url: str = run_async(lambda: provider.create_database("tf_cli"))
+    upgrade_to_head(url)
+    return url
+
+
+async def stored_user(database_url: str, email: str) -> User | None:
+    engine = create_engine(Settings(database_url=database_url), null_pool=True)
+    try:
+        async with engine.connect() as connection:
+            row = (await connection.execute(select(User).where(User.email == email))).one_or_none()
+    finally:
+        await engine.dispose()
+    return row  # type: ignore[return-value]
+
+
+def create_user(database_url: str, cwd: Path, email: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    # the real argon2 parameters: the command line is how the first admin is made
+    env = server_environment(
+        database_url, ARGON2_MEMORY_KIB="19456", ARGON2_TIME_COST="2", DATABASE_AUTO_MIGRATE="1"
+    )
+    return ticketflow(
+        "users",
+        "create",
+        "--email",
+        email,
+        "--name",
+        "Ada Admin",
+        "--password",
+        "correct horse battery",
+        *extra,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def test_users_create_makes_an_admin_who_can_log_in(fresh_database_url: str, tmp_path: Path) -> None:
+    result = create_user(fresh_database_url, tmp_path, "Ada@Example.com", "--role", "admin")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "created admin ada@example.com" in result.stdout
+    assert "correct horse battery" not in result.stdout + result.stderr
+    user = run_async(lambda: stored_user(fresh_database_url, "ada@example.com"))
+    assert user is not None
+    assert user.role == "admin"
+    assert user.name == "Ada Admin"
+    assert user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_users_create_refuses_a_taken_email(fresh_database_url: str, tmp_path: Path) -> None:
+    assert create_user(fresh_database_url, tmp_path, "taken@example.com").returncode == 0
+
+    again = create_user(fresh_database_url, tmp_path, "TAKEN@example.com", "--role", "staff")
+
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
+    assert "taken@example.com" in again.stderr
+    assert "Traceback" not in again.stderr
+    user = run_async(lambda: stored_user(fresh_database_url, "taken@example.com"))
+    assert user is not None
+    assert user.role == "attendee"  # the first account is untouched
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "role", "message"),
+    [
+        ("not-an-email", "correct horse battery", "admin", "invalid input"),
+        ("short@example.com", "short", "admin", "invalid input"),
+        ("role@example.com", "correct horse battery", "owner", "owner"),
+    ],
+)
+def test_users_create_refuses_invalid_input(
+    tmp_path: Path, email: str, password: str, role: str, message: str
+) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    result = ticketflow(
+        "users",
+        "create",
+        "--email",
+        email,
+        "--name",
+        "Someone",
+        "--password",
+        password,
+        "--role",
+        role,
+        env=server_environment(database_url),
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    try:
+        output, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate(timeout=10)
+    return output
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen[str], timeout: float = 60) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"ticketflow run exited early:\n{process.communicate()[0][-3000:]}")
+        try:
+            response = httpx.get(f"{base_url}/ready", timeout=1.0)
+            if response.status_code == 200:
+                return response
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"ticketflow run was not ready within {timeout} s")
+
+
+def test_run_creates_and_migrates_a_fresh_sqlite_database(tmp_path: Path) -> None:
+    database = tmp_path / "new" / "folder" / "ticketflow.db"
+    port = free_port()
+    env = server_environment(
+        f"sqlite+aiosqlite:///{database}",
+        DATABASE_AUTO_MIGRATE="1",
+        LOG_LEVEL="DEBUG",
+        SMTP_PASSWORD="smtp-password-never-logged",
+        **STRONG_SECRETS,
+    )
+    process = subprocess.Popen(
+        [TICKETFLOW, "run", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_until_ready(base_url, process)
+        assert ready.json() == {"status": "ok", "database": "ok"}
+        assert database.is_file()
+        registered = httpx.post(
+            f"{base_url}/register",
+            json={"name": "Log Reader", "email": "logs@example.com", "password": "password-never-logged"},
+        )
+        assert registered.status_code == 201, registered.text
+        login = httpx.post(
+            f"{base_url}/login", data={"username": "logs@example.com", "password": "password-never-logged"}
+        )
+        assert login.status_code == 200
+        token = login.json()["access_token"]
+        assert httpx.get(f"{base_url}/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    finally:
+        output = stop(process)
+    version = run_async(lambda: _alembic_version(f"sqlite+aiosqlite:///{database}"))
+    assert version == current_head()
+    for secret in (*STRONG_SECRETS.values(), "smtp-password-never-logged", "password-never-logged", token):
+        assert secret not in output, "a secret reached the log"
+    assert "/register" in output  # the log was captured at all
+
+
+async def _alembic_version(database_url: str) -> str | None:
+    engine = create_engine(Settings(database_url=database_url), null_pool=True)
+    try:
+        async with engine.connect() as connection:
+            return await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"JWT_SECRET": DEFAULT_JWT_SECRET}, "JWT_SECRET"),
+        ({"JWT_SECRET": "too-short-secret"}, "JWT_SECRET"),
+        ({"SESSION_SECRET": ""}, "SESSION_SECRET"),
+        ({"DATABASE_URL": "sqlite+aiosqlite:///:memory:"}, "in-memory SQLite"),
+    ],
+)
+def test_production_start_refuses_unsafe_settings(
+    tmp_path: Path, variables: dict[str, str], message: str
+) -> None:
+    env = server_environment(f"sqlite+aiosqlite:///{tmp_path / 'prod.db'}", **STRONG_SECRETS)
+    env.update({"TICKETFLOW_ENV": "production", "ARGON2_MEMORY_KIB": "19456", "ARGON2_TIME_COST": "2"})
+    env.update(variables)
+    env.pop("SESSION_SECRET") if variables.get("SESSION_SECRET") == "" else None
+
+    result = ticketflow("run", "--port", str(free_port()), env=env, cwd=tmp_path, timeout=60)
+
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert STRONG_SECRETS["JWT_SECRET"] not in result.stdout + result.stderr
+    assert not (tmp_path / "prod.db").exists()  # refused before touching anything

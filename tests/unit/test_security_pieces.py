@@ -1,0 +1,123 @@
+"""Password hashing, attempt limiting and event date rules, without a database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from litestar.stores.memory import MemoryStore
+
+from ticketflow.domain.events.service import check_event_rules, escape_like
+from ticketflow.lib.errors import RuleViolation, TooManyAttempts
+from ticketflow.lib.passwords import Passwords
+from ticketflow.lib.ratelimit import AttemptLimiter
+from ticketflow.settings import Settings
+
+NOW = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def cheap_passwords() -> Passwords:
+    return Passwords(memory_kib=1024, time_cost=1, parallelism=1)
+
+
+async def test_hash_is_argon2id_with_the_configured_parameters() -> None:
+    defaults = Settings()
+    passwords = Passwords(defaults.argon2_memory_kib, defaults.argon2_time_cost, defaults.argon2_parallelism)
+    hashed = await passwords.hash("correct horse battery")
+    assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert "correct horse battery" not in hashed
+    assert await passwords.verify(hashed, "correct horse battery")
+    assert not await passwords.verify(hashed, "correct horse batterY")
+
+
+async def test_same_password_hashes_differently(cheap_passwords: Passwords) -> None:
+    first, second = await cheap_passwords.hash("same password"), await cheap_passwords.hash("same password")
+    assert first != second
+
+
+async def test_verify_without_a_hash_is_false(cheap_passwords: Passwords) -> None:
+    # The dummy hash's own password must not open an unknown account.
+    assert not await cheap_passwords.verify(None, "ticketflow-timing-equaliser")
+    assert not await cheap_passwords.verify(None, "anything")
+
+
+async def test_garbage_hash_is_a_mismatch_not_an_error(cheap_passwords: Passwords) -> None:
+    assert not await cheap_passwords.verify("not-a-hash", "password")
+
+
+async def test_weaker_hash_needs_rehash() -> None:
+    weak = await Passwords(1024, 1, 1).hash("pw-123456")
+    strong = Passwords(19_456, 2, 1)
+    assert strong.needs_rehash(weak)
+    assert not strong.needs_rehash(await strong.hash("pw-123456"))
+
+
+async def test_limiter_refuses_after_the_limit_with_retry_after() -> None:
+    limiter = AttemptLimiter(MemoryStore(), limit=3, window_seconds=60, namespace="t")
+    for _ in range(3):
+        await limiter.check("k")
+        await limiter.hit("k")
+    with pytest.raises(TooManyAttempts) as raised:
+        await limiter.check("k")
+    assert 1 <= raised.value.retry_after <= 60
+    await limiter.check("other-key")  # keys are counted apart
+    await limiter.reset("k")
+    await limiter.check("k")
+
+
+def rules(**values: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "starts_at": NOW + dt.timedelta(days=10),
+        "timezone": "Europe/Paris",
+    }
+    return base | values
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        (rules(starts_at=NOW - dt.timedelta(seconds=1)), "starts_at"),
+        (rules(ends_at=NOW + dt.timedelta(days=9)), "ends_at"),
+        (rules(ends_at=NOW + dt.timedelta(days=10)), "ends_at"),
+        (rules(timezone="Mars/Olympus_Mons"), "timezone"),
+        (rules(timezone="../../etc/passwd"), "timezone"),
+        (rules(timezone="/etc/localtime"), "timezone"),
+        (rules(timezone="Europe/Paris\x00"), "timezone"),
+        (
+            rules(starts_at=dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(dt.timedelta(hours=-5)))),
+            "starts_at",
+        ),
+        (rules(starts_at=dt.datetime(3000, 1, 1, tzinfo=dt.UTC)), "starts_at"),
+        (rules(sales_start_at=NOW + dt.timedelta(days=11)), "sales_start_at"),
+        (rules(sales_end_at=NOW + dt.timedelta(days=11)), "sales_end_at"),
+        (
+            rules(sales_start_at=NOW + dt.timedelta(days=2), sales_end_at=NOW + dt.timedelta(days=1)),
+            "sales_end_at",
+        ),
+        (
+            rules(sales_start_at=dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))),
+            "sales_start_at",
+        ),
+    ],
+)
+def test_event_rules(values: dict[str, object], field: str) -> None:
+    with pytest.raises(RuleViolation) as raised:
+        check_event_rules(values, now=NOW, starts_at_changed=True)
+    assert raised.value.extra["field"] == field
+
+
+def test_event_rules_accept_a_sound_event() -> None:
+    check_event_rules(
+        rules(ends_at=NOW + dt.timedelta(days=10, hours=3), sales_start_at=NOW - dt.timedelta(days=1)),
+        now=NOW,
+        starts_at_changed=True,
+    )
+
+
+def test_a_started_event_may_keep_its_start() -> None:
+    check_event_rules(rules(starts_at=NOW - dt.timedelta(days=1)), now=NOW, starts_at_changed=False)
+
+
+def test_escape_like_makes_wildcards_literal() -> None:
+    assert escape_like(r"50%_off\now") == r"50\%\_off\\now"
