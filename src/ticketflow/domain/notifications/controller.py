@@ -1,0 +1,99 @@
+"""HTTP endpoints of notifications: resend a ticket e-mail; the admins' view of the outbox."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
+from ticketflow.db.models.users import User
+from ticketflow.domain.accounts.auth import admin_only, buyer
+from ticketflow.domain.notifications.identity import MailIdentity
+from ticketflow.domain.notifications.outbox import OutboxNotifier
+from ticketflow.domain.notifications.schemas import OutboxEntry, OutboxPage
+from ticketflow.domain.notifications.service import (
+    RESEND_PER_TICKET,
+    RESEND_WINDOW_SECONDS,
+    NotificationService,
+    ResendLimits,
+)
+from ticketflow.lib.state import AppContext
+
+TicketId = Annotated[int, Parameter(ge=1, le=2**62, description="ticket id")]
+MessageId = Annotated[int, Parameter(ge=1, le=2**62, description="outbox message id")]
+
+
+def to_entry(message: OutboxMessage) -> OutboxEntry:
+    return OutboxEntry(
+        id=message.id,
+        kind=message.kind,  # type: ignore[arg-type]
+        status=message.status,  # type: ignore[arg-type]
+        recipient=message.recipient,
+        attempts=message.attempts,
+        next_attempt_at=message.next_attempt_at,
+        last_error=message.last_error,
+        sent_at=message.sent_at,
+        created_at=message.created_at,
+        event_id=message.event_id,
+        order_id=message.order_id,
+        ticket_id=message.ticket_id,
+    )
+
+
+def provide_notification_service(db_session: AsyncSession, context: AppContext) -> NotificationService:
+    notifier = context.notifier
+    if not isinstance(notifier, OutboxNotifier):
+        notifier = OutboxNotifier(MailIdentity.from_settings(context.settings))
+    return NotificationService(db_session, notifier, ResendLimits(context.store))
+
+
+class NotificationController(Controller):
+    tags = ["Notifications"]
+    dependencies = {"notifications": Provide(provide_notification_service, sync_to_thread=False)}
+
+    @post(
+        "/tickets/{ticket_id:int}/resend",
+        guards=[buyer],
+        status_code=202,
+        summary="Send a ticket e-mail again",
+        description=(
+            "Queues the ticket e-mail of the ticket's order (every active ticket, QR codes and"
+            " calendar file) again, to the ticket holder. Owner or admin; 404 for anyone else's"
+            f" ticket; 409 unless the ticket is active; 429 after {RESEND_PER_TICKET} requests for"
+            f" one ticket within {RESEND_WINDOW_SECONDS // 60} minutes."
+        ),
+    )
+    async def resend(
+        self, request: Request[User, Any, Any], notifications: NotificationService, ticket_id: TicketId
+    ) -> OutboxEntry:
+        return to_entry(await notifications.resend_tickets(ticket_id, request.user))
+
+    @get(
+        "/outbox",
+        guards=[admin_only],
+        summary="Queued, sent and failed e-mails (admin)",
+        description="Newest first. `status=failed` lists the messages that gave up after every attempt.",
+    )
+    async def list_outbox(
+        self,
+        notifications: NotificationService,
+        status: OutboxStatus | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+    ) -> OutboxPage:
+        messages, total = await notifications.list_messages(status=status, limit=limit, offset=offset)
+        return OutboxPage(items=[to_entry(m) for m in messages], total=total, limit=limit, offset=offset)
+
+    @post(
+        "/outbox/{message_id:int}/retry",
+        guards=[admin_only],
+        status_code=200,
+        summary="Retry a failed e-mail (admin)",
+        description="Puts a `failed` or `skipped` message back in the queue with a fresh set of attempts.",
+    )
+    async def retry(self, notifications: NotificationService, message_id: MessageId) -> OutboxEntry:
+        return to_entry(await notifications.retry(message_id))

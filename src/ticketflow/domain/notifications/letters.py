@@ -1,0 +1,160 @@
+"""What a queued message says, read from the database when its turn comes.
+
+Messages refer to orders, tickets and events instead of copying them, so a ticket e-mail sent
+after the event moved shows the new time, and one whose tickets were all cancelled meanwhile is
+not sent at all. The result is a plain `Letter`: composing it needs no database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import msgspec
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.orders import Order
+from ticketflow.db.models.outbox import MessageKind, OutboxMessage
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.domain.notifications.outbox import LIVE_TICKET_STATUSES
+
+
+class NothingToSend(Exception):
+    """The message has become pointless (its subject is gone); it is marked `skipped`."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    id: int
+    title: str
+    venue: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None
+    timezone: str
+    cancelled: bool
+    sequence: int
+    """Calendar SEQUENCE: grows with every change, so a newer invitation replaces an older one."""
+
+    @classmethod
+    def of(cls, event: Event) -> EventFacts:
+        return cls(
+            id=event.id,
+            title=event.title,
+            venue=event.venue,
+            starts_at=event.starts_at,
+            ends_at=event.ends_at,
+            timezone=event.timezone,
+            cancelled=event.is_cancelled,
+            sequence=max(int((event.updated_at - event.created_at).total_seconds()), 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    id: int
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    kind: MessageKind
+    message_id: str
+    recipient: str
+    recipient_name: str
+    event: EventFacts
+    tickets: tuple[TicketFacts, ...] = ()
+    order_id: int | None = None
+    amount_cents: int = 0
+    currency: str = "EUR"
+    refund_due: bool = False
+    resend: bool = False
+    changed: tuple[str, ...] = ()
+    previous: dict[str, Any] = field(default_factory=dict)
+
+
+async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
+    """The `Letter` for `message`; `NothingToSend` when it no longer makes sense."""
+    event = await session.get(Event, message.event_id) if message.event_id is not None else None
+    if event is None:
+        raise NothingToSend("the event no longer exists")
+    payload: dict[str, Any] = msgspec.json.decode(message.payload or "{}")
+    base = Letter(
+        kind=MessageKind(message.kind),
+        message_id=message.message_id,
+        recipient=message.recipient,
+        recipient_name=message.recipient_name,
+        event=EventFacts.of(event),
+    )
+    match message.kind:
+        case MessageKind.TICKETS:
+            order = await _order(session, message.order_id)
+            tickets = await _tickets(
+                session, Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE
+            )
+            if not tickets:
+                raise NothingToSend("the order has no active tickets")
+            return replace(
+                base,
+                tickets=tickets,
+                order_id=order.id,
+                amount_cents=order.amount_cents,
+                currency=order.currency,
+                resend=bool(payload.get("resend")),
+            )
+        case MessageKind.TICKET_CANCELLED:
+            order = await _order(session, message.order_id)
+            ticket = await session.get(Ticket, message.ticket_id) if message.ticket_id else None
+            if ticket is None:
+                raise NothingToSend("the ticket no longer exists")
+            return replace(
+                base,
+                tickets=(TicketFacts(ticket.id, ticket.code),),
+                order_id=order.id,
+                refund_due=order.paid_at is not None and order.amount_cents > 0,
+            )
+        case MessageKind.EVENT_CANCELLED:
+            tickets = await _tickets(session, Ticket.event_id == event.id, Ticket.user_id == message.user_id)
+            paid = await session.scalar(
+                select(
+                    exists().where(
+                        Order.event_id == event.id,
+                        Order.user_id == message.user_id,
+                        Order.paid_at.is_not(None),
+                        Order.amount_cents > 0,
+                    )
+                )
+            )
+            return replace(base, tickets=tickets, refund_due=bool(paid))
+        case MessageKind.EVENT_CHANGED:
+            if event.is_cancelled:
+                raise NothingToSend("the event was cancelled since")
+            tickets = await _tickets(
+                session,
+                Ticket.event_id == event.id,
+                Ticket.user_id == message.user_id,
+                Ticket.status.in_(LIVE_TICKET_STATUSES),
+            )
+            if not tickets:
+                raise NothingToSend("the recipient holds no live ticket any more")
+            return replace(
+                base,
+                tickets=tickets,
+                changed=tuple(payload.get("changed", ())),
+                previous=dict(payload.get("previous", {})),
+            )
+    raise NothingToSend(f"unknown message kind {message.kind!r}")
+
+
+async def _order(session: AsyncSession, order_id: int | None) -> Order:
+    order = await session.get(Order, order_id) if order_id is not None else None
+    if order is None:
+        raise NothingToSend("the order no longer exists")
+    return order
+
+
+async def _tickets(session: AsyncSession, *conditions: Any) -> tuple[TicketFacts, ...]:
+    rows = await session.execute(select(Ticket.id, Ticket.code).where(*conditions).order_by(Ticket.id))
+    return tuple(TicketFacts(row.id, row.code) for row in rows)

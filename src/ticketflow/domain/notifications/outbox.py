@@ -1,0 +1,171 @@
+"""Queueing messages: the `Notifier` hooks write outbox rows inside the caller's transaction.
+
+Nothing here commits, talks to a mail server or renders anything: a hook only records who must
+hear what, so the purchase (or cancellation, or change) and its messages commit or roll back
+together. The worker (`delivery.py`) renders and sends them later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+from sqlalchemy import insert, inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.base import utc_now
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.orders import Order
+from ticketflow.db.models.outbox import MESSAGE_ID_MAX, MessageKind, OutboxMessage, OutboxStatus
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.users import User
+from ticketflow.domain.notifications.identity import MailIdentity
+
+LIVE_TICKET_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
+
+
+class OutboxNotifier:
+    """The `Notifier` of the application: every hook queues e-mail in the caller's transaction."""
+
+    def __init__(self, identity: MailIdentity) -> None:
+        self.identity = identity
+
+    async def tickets_issued(self, session: AsyncSession, order_id: int) -> None:
+        holder = (
+            await session.execute(
+                select(User.id, User.email, User.name, Order.event_id)
+                .join(Order, Order.user_id == User.id)
+                .where(Order.id == order_id)
+            )
+        ).one()
+        await self._queue(
+            session,
+            MessageKind.TICKETS,
+            [(holder.id, holder.email, holder.name)],
+            event_id=holder.event_id,
+            order_id=order_id,
+        )
+
+    async def tickets_resent(self, session: AsyncSession, ticket: Ticket) -> OutboxMessage:
+        """The ticket e-mail of `ticket`'s order, once more (asked for by its holder or an admin)."""
+        holder = await session.get_one(User, ticket.user_id)
+        (message_id,) = await self._queue(
+            session,
+            MessageKind.TICKETS,
+            [(holder.id, holder.email, holder.name)],
+            event_id=ticket.event_id,
+            order_id=ticket.order_id,
+            ticket_id=ticket.id,
+            payload={"resend": True},
+        )
+        queued = await session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id))
+        assert queued is not None  # noqa: S101 - inserted just above, in this transaction
+        return queued
+
+    async def ticket_cancelled(self, session: AsyncSession, ticket_id: int) -> None:
+        holder = (
+            await session.execute(
+                select(User.id, User.email, User.name, Ticket.event_id, Ticket.order_id)
+                .join(Ticket, Ticket.user_id == User.id)
+                .where(Ticket.id == ticket_id)
+            )
+        ).one()
+        await self._queue(
+            session,
+            MessageKind.TICKET_CANCELLED,
+            [(holder.id, holder.email, holder.name)],
+            event_id=holder.event_id,
+            order_id=holder.order_id,
+            ticket_id=ticket_id,
+        )
+
+    async def event_cancelled(self, session: AsyncSession, event_id: int) -> None:
+        """One message to every user who holds (or held) a ticket of the event."""
+        holders = await self._holders(session, event_id, statuses=None)
+        await self._queue(session, MessageKind.EVENT_CANCELLED, holders, event_id=event_id)
+
+    async def event_changed(self, session: AsyncSession, event_id: int, changed: frozenset[str]) -> None:
+        """One message to every holder of a live ticket, with the previous time and venue."""
+        previous = previous_values(await session.get(Event, event_id), changed)
+        holders = await self._holders(session, event_id, statuses=LIVE_TICKET_STATUSES)
+        await self._queue(
+            session,
+            MessageKind.EVENT_CHANGED,
+            holders,
+            event_id=event_id,
+            payload={"changed": sorted(changed), "previous": previous},
+        )
+
+    @staticmethod
+    async def _holders(
+        session: AsyncSession, event_id: int, statuses: Sequence[str] | None
+    ) -> list[tuple[int, str, str]]:
+        query = select(User.id, User.email, User.name).join(Ticket, Ticket.user_id == User.id)
+        query = query.where(Ticket.event_id == event_id)
+        if statuses is not None:
+            query = query.where(Ticket.status.in_(statuses))
+        rows = await session.execute(query.distinct().order_by(User.id))
+        return [(row.id, row.email, row.name) for row in rows]
+
+    async def _queue(
+        self,
+        session: AsyncSession,
+        kind: MessageKind,
+        recipients: Iterable[tuple[int, str, str]],
+        *,
+        event_id: int | None = None,
+        order_id: int | None = None,
+        ticket_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> list[str]:
+        """Insert one pending message per recipient; returns their `Message-ID`s."""
+        now = utc_now()
+        encoded = msgspec.json.encode(payload or {}).decode()
+        holders = list(recipients)
+        message_ids = [self._new_message_id() for _ in holders]
+        rows = [
+            {
+                "kind": kind,
+                "status": OutboxStatus.PENDING,
+                "message_id": message_id,
+                "recipient": email,
+                "recipient_name": name,
+                "user_id": user_id,
+                "event_id": event_id,
+                "order_id": order_id,
+                "ticket_id": ticket_id,
+                "payload": encoded,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for message_id, (user_id, email, name) in zip(message_ids, holders, strict=True)
+        ]
+        if rows:
+            await session.execute(insert(OutboxMessage), rows)
+        return message_ids
+
+    def _new_message_id(self) -> str:
+        return f"<{uuid.uuid4().hex}@{self.identity.domain}>"[:MESSAGE_ID_MAX]
+
+
+def previous_values(event: Event | None, changed: frozenset[str]) -> dict[str, str | None]:
+    """The values `changed` fields had before this transaction (from the unit of work).
+
+    The hook runs before the change is flushed, so the session still knows the old values.
+    """
+    if event is None:
+        return {}
+    state = inspect(event)
+    previous: dict[str, str | None] = {}
+    for name in sorted(changed):
+        history = state.attrs[name].history
+        if not history.deleted:
+            continue
+        old = history.deleted[0]
+        previous[name] = old.isoformat() if isinstance(old, dt.datetime) else old
+    return previous

@@ -1,0 +1,106 @@
+"""Notification use cases: send a ticket e-mail again, and the admins' view of the outbox."""
+
+from __future__ import annotations
+
+from litestar.stores.base import Store
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.base import utc_now
+from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.users import Role, User
+from ticketflow.domain.notifications.outbox import OutboxNotifier
+from ticketflow.domain.tickets.service import TicketNotFound
+from ticketflow.lib.errors import ConflictError, NotFoundError
+from ticketflow.lib.ratelimit import AttemptLimiter
+
+RESEND_WINDOW_SECONDS = 900
+RESEND_PER_TICKET = 3
+"""Resends of one ticket's e-mail per window, whoever asks: the holder's inbox is protected."""
+RESEND_PER_USER = 10
+"""Resends one user may ask for per window, across tickets."""
+RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.SKIPPED)
+
+
+class OutboxMessageNotFound(NotFoundError):
+    detail = "message not found"
+
+
+class ResendLimits:
+    """Fixed-window limits on resends, kept in the application's store."""
+
+    def __init__(self, store: Store) -> None:
+        self.per_ticket = AttemptLimiter(store, RESEND_PER_TICKET, RESEND_WINDOW_SECONDS, "resend-ticket")
+        self.per_user = AttemptLimiter(store, RESEND_PER_USER, RESEND_WINDOW_SECONDS, "resend-user")
+
+    async def check(self, ticket_id: int, user_id: int) -> None:
+        await self.per_ticket.check(str(ticket_id))
+        await self.per_user.check(str(user_id))
+
+    async def hit(self, ticket_id: int, user_id: int) -> None:
+        await self.per_ticket.hit(str(ticket_id))
+        await self.per_user.hit(str(user_id))
+
+
+class NotificationService:
+    """Use cases of notifications. Each public method is one transaction."""
+
+    def __init__(self, session: AsyncSession, outbox: OutboxNotifier, limits: ResendLimits) -> None:
+        self.session = session
+        self.outbox = outbox
+        self.limits = limits
+
+    async def resend_tickets(self, ticket_id: int, actor: User) -> OutboxMessage:
+        """Queue the ticket e-mail of `ticket_id`'s order again, to its holder.
+
+        Owner or admin; anyone else gets 404, as if the ticket did not exist.
+        """
+        ticket = await self.session.get(Ticket, ticket_id)
+        if ticket is None or (actor.role != Role.ADMIN and ticket.user_id != actor.id):
+            raise TicketNotFound
+        if ticket.status != TicketStatus.ACTIVE:
+            raise ConflictError(
+                f"only an active ticket's e-mail can be sent again; this one is {ticket.status}",
+                status=ticket.status,
+            )
+        await self.limits.check(ticket_id, actor.id)
+        message = await self.outbox.tickets_resent(self.session, ticket)
+        await self.session.commit()
+        await self.limits.hit(ticket_id, actor.id)
+        return message
+
+    async def list_messages(
+        self, *, status: OutboxStatus | None, limit: int, offset: int
+    ) -> tuple[list[OutboxMessage], int]:
+        """Newest first, optionally of one status (e.g. `failed`)."""
+        conditions = [OutboxMessage.status == status] if status is not None else []
+        total = await self.session.scalar(select(func.count()).select_from(OutboxMessage).where(*conditions))
+        rows = await self.session.scalars(
+            select(OutboxMessage)
+            .where(*conditions)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows), int(total or 0)
+
+    async def retry(self, message_id: int) -> OutboxMessage:
+        """Queue a failed (or skipped) message again, with a fresh set of attempts."""
+        now = utc_now()
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status.in_(RETRYABLE))
+            .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, claimed_by=None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            message = await self.session.get(OutboxMessage, message_id)
+            await self.session.rollback()
+            if message is None:
+                raise OutboxMessageNotFound
+            raise ConflictError(
+                f"only failed or skipped messages can be retried; this one is {message.status}"
+            )
+        await self.session.commit()
+        return await self.session.get_one(OutboxMessage, message_id, populate_existing=True)
