@@ -22,6 +22,8 @@ class AppContext:
     """What request handlers and services need besides a database session."""
 
     settings: Settings
+    engine: AsyncEngine
+    """The pool; hot paths (door validation, purchase) run Core statements on its connections."""
     session_maker: async_sessionmaker[AsyncSession]
     """Sessions outside a request's own (authentication, background jobs)."""
     passwords: Passwords
@@ -37,6 +39,7 @@ class AppContext:
     def build(cls, settings: Settings, engine: AsyncEngine, store: Store) -> AppContext:
         return cls(
             settings=settings,
+            engine=engine,
             session_maker=async_sessionmaker(engine, expire_on_commit=False),
             passwords=Passwords(
                 settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism

@@ -1,0 +1,212 @@
+"""Door validation and flash-sale benchmarks against MariaDB: `python -m bench` (or `make bench`).
+
+Starts a throwaway MariaDB from the installed binaries (or uses `--mysql-url`), migrates it,
+seeds it, serves the app with uvicorn on loopback, drives it with a keep-alive load generator,
+then runs the same SQL statements straight through asyncmy at the same concurrency and prints
+both, with the ratio app/raw. Figures go to docs/PERFORMANCE.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bench.loadgen import LoadResult, Request, run_load
+from bench.raw import purchase_transaction, run_raw, validation_transaction
+from bench.seed import insert_active_tickets, insert_event, insert_users, mint_token
+from ticketflow.db.config import create_engine
+from ticketflow.db.migrate import upgrade_to_head
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.settings import Settings
+
+SECRET = "bench-secret-" + "b" * 40
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--mysql-url", help="an empty MySQL/MariaDB database (default: start one)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--scans", type=int, default=20_000, help="distinct tickets scanned")
+    parser.add_argument("--buyers", type=int, default=5_000, help="flash-sale buyers")
+    parser.add_argument("--capacity", type=int, default=1_000, help="flash-sale capacity")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--only", choices=["validate", "flash"], help="run one scenario")
+    return parser.parse_args()
+
+
+def start_server(url: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    from tests.support.live import server_environment
+    from tests.support.mariadb import free_port
+
+    port = free_port()
+    env = server_environment(url, JWT_SECRET=SECRET, DATABASE_POOL_SIZE="40", DATABASE_MAX_OVERFLOW="20")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "ticketflow.app:create_app_from_env",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def wait_ready(base_url: str) -> None:
+    for _ in range(300):
+        try:
+            result = await run_load(base_url, [("GET", "/ready", {}, b"")], 1)
+            if result.statuses.get(200):
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.1)
+    msg = "server not ready"
+    raise RuntimeError(msg)
+
+
+async def count_sold(url: str, event_id: int) -> tuple[int, int]:
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    async with engine.connect() as connection:
+        tickets = await connection.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.event_id == event_id)
+        )
+        counter = await connection.scalar(select(Event.tickets_sold).where(Event.id == event_id))
+    await engine.dispose()
+    return int(tickets or 0), int(counter or 0)
+
+
+def report(name: str, app: LoadResult, raw: LoadResult, extra: dict[str, object]) -> dict[str, object]:
+    row = {
+        "scenario": name,
+        "app": app.summary(),
+        "raw_asyncmy": raw.summary(),
+        "app_over_raw": round(app.rate / raw.rate, 3) if raw.rate else None,
+        **extra,
+    }
+    print(json.dumps(row, indent=2))
+    return row
+
+
+async def main(args: argparse.Namespace, url: str, workdir: Path) -> None:
+    await asyncio.to_thread(upgrade_to_head, url)
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    (admin_id,) = await insert_users(engine, 1, "admin", "admin")
+    (staff_id,) = await insert_users(engine, 1, "staff", "staff")
+    (holder_id,) = await insert_users(engine, 1, "attendee", "holder")
+    buyer_ids = await insert_users(engine, args.buyers, "attendee", "buyer")
+    staff_token = mint_token(staff_id, SECRET)
+    buyer_tokens = [mint_token(i, SECRET) for i in buyer_ids]
+    print(f"seeded {args.buyers} buyers", file=sys.stderr)
+
+    process, base_url = start_server(url, args.workers, workdir / "server.log")
+    results = []
+    try:
+        await wait_ready(base_url)
+        # Warm-up: every worker process loads its code paths and fills its pool.
+        warm_event = await insert_event(engine, admin_id, 2_000, "Warm-up")
+        warm_codes = await insert_active_tickets(engine, warm_event, holder_id, 2_000)
+        auth = {"Authorization": f"Bearer {staff_token}", "Content-Type": "application/json"}
+        await run_load(
+            base_url, [("POST", f"/tickets/{c}/validate", auth, b"") for c in warm_codes], args.clients
+        )
+
+        if args.only in (None, "validate"):
+            app_event = await insert_event(engine, admin_id, args.scans, "Door (app)")
+            raw_event = await insert_event(engine, admin_id, args.scans, "Door (raw)")
+            app_codes = await insert_active_tickets(engine, app_event, holder_id, args.scans)
+            raw_codes = await insert_active_tickets(engine, raw_event, holder_id, args.scans)
+            requests: list[Request] = [("POST", f"/tickets/{c}/validate", auth, b"") for c in app_codes]
+            app = await run_load(base_url, requests, args.clients)
+            raw = await run_raw(url, raw_codes, args.clients, validation_transaction(staff_id))
+            results.append(report("door validation (distinct valid tickets)", app, raw, {}))
+
+        if args.only in (None, "flash"):
+            app_event = await insert_event(engine, admin_id, args.capacity, "Flash (app)")
+            raw_event = await insert_event(engine, admin_id, args.capacity, "Flash (raw)")
+            body = b'{"quantity": 1}'
+            requests = [
+                (
+                    "POST",
+                    f"/events/{app_event}/tickets",
+                    {"Authorization": f"Bearer {t}", "Content-Type": "application/json"},
+                    body,
+                )
+                for t in buyer_tokens
+            ]
+            app = await run_load(base_url, requests, args.clients)
+            raw = await run_raw(url, buyer_ids, args.clients, purchase_transaction(raw_event))
+            app_sold = await count_sold(url, app_event)
+            raw_sold = await count_sold(url, raw_event)
+            results.append(
+                report(
+                    f"flash sale (capacity {args.capacity}, {args.buyers} buyers)",
+                    app,
+                    raw,
+                    {"app_sold_tickets_and_counter": app_sold, "raw_sold_tickets_and_counter": raw_sold},
+                )
+            )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        await engine.dispose()
+    print(
+        json.dumps(
+            {
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "uvicorn_workers": args.workers,
+                    "clients": args.clients,
+                }
+            },
+            indent=2,
+        )
+    )
+
+
+def run() -> None:
+    args = parse_args()
+    with tempfile.TemporaryDirectory(prefix="ticketflow-bench-") as workdir:
+        if args.mysql_url:
+            asyncio.run(main(args, args.mysql_url, Path(workdir)))
+            return
+        from tests.support.mariadb import start_mariadb
+
+        server = start_mariadb()
+        try:
+            server.sql("CREATE DATABASE bench CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            asyncio.run(main(args, server.url("bench"), Path(workdir)))
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    run()

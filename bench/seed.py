@@ -1,0 +1,106 @@
+"""Seed a benchmark database quickly with plain SQL (bulk inserts), and mint bearer tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar.security.jwt import Token
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.orders import Order
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.users import User
+from ticketflow.domain.tickets.codes import new_ticket_code
+
+BATCH = 2000
+
+
+def mint_token(user_id: int, secret: str) -> str:
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    return Token(exp=expires, sub=str(user_id)).encode(secret=secret, algorithm="HS256")
+
+
+async def insert_users(engine: AsyncEngine, count: int, role: str, prefix: str) -> list[int]:
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "name": f"{prefix} {i}",
+            "email": f"{prefix}-{i}@bench.example",
+            "role": role,
+            "password_hash": "$argon2id$v=19$m=1024,t=1,p=1$bench$bench",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    async with engine.begin() as connection:
+        for start in range(0, count, BATCH):
+            await connection.execute(insert(User), rows[start : start + BATCH])
+        result = await connection.execute(
+            select(User.id).where(User.email.like(f"{prefix}-%")).order_by(User.id)
+        )
+        return [int(row[0]) for row in result]
+
+
+async def insert_event(engine: AsyncEngine, admin_id: int, capacity: int, title: str, sold: int = 0) -> int:
+    now = dt.datetime.now(dt.UTC)
+    values: dict[str, Any] = {
+        "title": title,
+        "description": "",
+        "venue": "Bench Hall",
+        "timezone": "UTC",
+        "starts_at": now + dt.timedelta(days=7),
+        "capacity": capacity,
+        "tickets_sold": sold,
+        "tickets_held": 0,
+        "price_cents": 0,
+        "currency": "EUR",
+        "max_per_order": 10,
+        "status": "scheduled",
+        "admin_id": admin_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with engine.begin() as connection:
+        result = await connection.execute(insert(Event).values(**values))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+async def insert_active_tickets(engine: AsyncEngine, event_id: int, user_id: int, count: int) -> list[str]:
+    """`count` active tickets in one paid order; returns their codes."""
+    now = dt.datetime.now(dt.UTC)
+    async with engine.begin() as connection:
+        order = await connection.execute(
+            insert(Order).values(
+                user_id=user_id,
+                event_id=event_id,
+                quantity=count,
+                amount_cents=0,
+                currency="EUR",
+                status="paid",
+                paid_at=now,
+                refunded_cents=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        order_id = int(order.inserted_primary_key[0])  # type: ignore[index]
+        codes = [new_ticket_code() for _ in range(count)]
+        rows = [
+            {
+                "order_id": order_id,
+                "user_id": user_id,
+                "event_id": event_id,
+                "code": code,
+                "status": "active",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for code in codes
+        ]
+        for start in range(0, count, BATCH):
+            await connection.execute(insert(Ticket), rows[start : start + BATCH])
+    return codes

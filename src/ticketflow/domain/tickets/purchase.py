@@ -1,0 +1,276 @@
+"""Buying tickets: the race-free inventory step and the purchase transaction.
+
+Inventory rule: seats are taken only by one conditional UPDATE of the event row
+(`... WHERE capacity - tickets_sold - tickets_held >= :n`). The database evaluates the condition
+and the increment as one step under the row lock, so concurrent buyers - in one process or many,
+on MySQL/MariaDB or SQLite - can never take more seats than exist; there is no read-then-write
+window (REPEATABLE READ would let a read-then-write oversell). A CHECK constraint
+(`tickets_sold + tickets_held <= capacity`) backs the rule in the schema.
+
+Lock order: the event row first (the UPDATE), then the new order and tickets. Inserting the order
+first would take shared foreign-key locks on the event row that two buyers then both try to
+upgrade: a deadlock. The payments context (expiry, payment, cancellation) takes locks in the same
+order. A plain read of the event before the UPDATE answers "sold out" without writing anything,
+which keeps a sold-out flash sale cheap.
+
+This is the second hot path of the product, so it runs Core statements on one pooled connection
+in one short transaction that also re-reads the buyer's role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from ticketflow.db.base import table_of, utc_now
+from ticketflow.db.models.events import Event, EventStatus
+from ticketflow.db.models.orders import Order, OrderStatus
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.users import Role
+from ticketflow.domain.checkin.service import require_role
+from ticketflow.domain.notifications.notifier import Notifier
+from ticketflow.domain.payments.hooks import Payments, PaymentsUnavailable
+from ticketflow.domain.tickets.codes import new_ticket_code
+from ticketflow.lib.errors import ConflictError, EventNotFound, RuleViolation
+
+BUYER_ROLES = frozenset({Role.ATTENDEE, Role.ADMIN})
+
+events = table_of(Event)
+orders = table_of(Order)
+tickets = table_of(Ticket)
+
+
+class SoldOut(ConflictError):
+    detail = "not enough tickets left"
+
+
+class SalesClosed(ConflictError):
+    detail = "ticket sales are closed for this event"
+
+
+class IdempotencyKeyReused(RuleViolation):
+    detail = "this Idempotency-Key was used for a different purchase"
+
+
+class _SeatsTaken(Exception):
+    """Internal: the conditional UPDATE matched no row; the transaction must roll back."""
+
+
+class SaleWindow(Protocol):
+    status: str
+    starts_at: dt.datetime
+    sales_start_at: dt.datetime | None
+    sales_end_at: dt.datetime | None
+    max_per_order: int
+
+
+@dataclass(slots=True)
+class PurchaseResult:
+    order: Row[Any]
+    tickets: list[Row[Any]]
+    replayed: bool = False
+
+
+def purchase_fingerprint(event_id: int, quantity: int) -> str:
+    return hashlib.sha256(f"{event_id}:{quantity}".encode()).hexdigest()
+
+
+def check_sales_open(event: SaleWindow, quantity: int, now: dt.datetime) -> None:
+    if event.status == EventStatus.CANCELLED:
+        raise SalesClosed("the event is cancelled")
+    if event.starts_at <= now:
+        raise SalesClosed("the event has already started")
+    if event.sales_start_at is not None and now < event.sales_start_at:
+        raise SalesClosed(
+            "ticket sales have not started yet", sales_start_at=event.sales_start_at.isoformat()
+        )
+    if event.sales_end_at is not None and now >= event.sales_end_at:
+        raise SalesClosed("ticket sales have ended")
+    if quantity > event.max_per_order:
+        raise RuleViolation(
+            f"quantity must be between 1 and {event.max_per_order}", max_per_order=event.max_per_order
+        )
+
+
+def sold_out(available: int) -> SoldOut:
+    message = "sold out" if available <= 0 else f"only {available} tickets left"
+    return SoldOut(message, tickets_available=max(available, 0))
+
+
+class PurchaseService:
+    """`purchase` is one transaction on one connection."""
+
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        notifier: Notifier,
+        payments: Payments,
+        reservation_ttl_seconds: int,
+    ) -> None:
+        self.connection = connection
+        self.notifier = notifier
+        self.payments = payments
+        self.reservation_ttl = dt.timedelta(seconds=reservation_ttl_seconds)
+
+    async def purchase(
+        self, *, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None
+    ) -> PurchaseResult:
+        fingerprint = purchase_fingerprint(event_id, quantity)
+        try:
+            async with self.connection.begin():
+                await require_role(self.connection, buyer_id, BUYER_ROLES)
+                if idempotency_key is not None:
+                    previous = await self._replay(buyer_id, idempotency_key, fingerprint)
+                    if previous is not None:
+                        return previous
+                return await self._buy(buyer_id, event_id, quantity, idempotency_key, fingerprint)
+        except _SeatsTaken:
+            available = await self._available(event_id)
+            raise sold_out(available) from None
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            # A concurrent request with the same key committed first: answer with its result.
+            async with self.connection.begin():
+                previous = await self._replay(buyer_id, idempotency_key, fingerprint)
+            if previous is None:
+                raise
+            return previous
+
+    async def _replay(self, buyer_id: int, key: str, fingerprint: str) -> PurchaseResult | None:
+        order = (
+            await self.connection.execute(
+                select(orders).where(orders.c.user_id == buyer_id, orders.c.idempotency_key == key)
+            )
+        ).first()
+        if order is None:
+            return None
+        if order.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused
+        return PurchaseResult(order=order, tickets=await self._tickets_of(order.id), replayed=True)
+
+    async def _tickets_of(self, order_id: int) -> list[Row[Any]]:
+        rows = await self.connection.execute(
+            select(tickets).where(tickets.c.order_id == order_id).order_by(tickets.c.id)
+        )
+        return list(rows)
+
+    async def _available(self, event_id: int) -> int:
+        async with self.connection.begin():
+            row = (
+                await self.connection.execute(
+                    select(events.c.capacity, events.c.tickets_sold, events.c.tickets_held).where(
+                        events.c.id == event_id
+                    )
+                )
+            ).first()
+        return 0 if row is None else int(row.capacity - row.tickets_sold - row.tickets_held)
+
+    async def _buy(
+        self, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None, fingerprint: str
+    ) -> PurchaseResult:
+        now = utc_now()
+        event = (await self.connection.execute(select(events).where(events.c.id == event_id))).first()
+        if event is None:
+            raise EventNotFound
+        check_sales_open(event, quantity, now)
+        priced = event.price_cents > 0
+        if priced and not self.payments.accepts_priced_orders():
+            raise PaymentsUnavailable
+        available = event.capacity - event.tickets_sold - event.tickets_held
+        # Unpaid holds past their time may be what blocks the sale: release them first.
+        if available < quantity and (not event.tickets_held or not await self._expire_holds(event_id)):
+            raise sold_out(available)
+        if not await self._take_seats(event_id, quantity, held=priced, now=now):
+            raise _SeatsTaken
+        order_id = await self._insert_order(
+            buyer_id, event, quantity, priced=priced, key=idempotency_key, fingerprint=fingerprint, now=now
+        )
+        status = TicketStatus.PENDING if priced else TicketStatus.ACTIVE
+        await self.connection.execute(
+            insert(tickets),
+            [
+                {
+                    "order_id": order_id,
+                    "user_id": buyer_id,
+                    "event_id": event_id,
+                    "code": new_ticket_code(),
+                    "status": status,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for _ in range(quantity)
+            ],
+        )
+        if not priced:
+            await self._in_session(lambda session: self.notifier.tickets_issued(session, order_id))
+        order = (await self.connection.execute(select(orders).where(orders.c.id == order_id))).one()
+        return PurchaseResult(order=order, tickets=await self._tickets_of(order_id))
+
+    async def _take_seats(self, event_id: int, quantity: int, *, held: bool, now: dt.datetime) -> bool:
+        """The race-free inventory step: one conditional UPDATE; True when the seats were taken."""
+        counter = events.c.tickets_held if held else events.c.tickets_sold
+        taken = await self.connection.execute(
+            update(events)
+            .where(
+                events.c.id == event_id,
+                events.c.status == EventStatus.SCHEDULED,
+                events.c.starts_at > now,
+                events.c.capacity - events.c.tickets_sold - events.c.tickets_held >= quantity,
+            )
+            .values({counter: counter + quantity})
+        )
+        return bool(taken.rowcount == 1)
+
+    async def _insert_order(
+        self,
+        buyer_id: int,
+        event: Row[Any],
+        quantity: int,
+        *,
+        priced: bool,
+        key: str | None,
+        fingerprint: str,
+        now: dt.datetime,
+    ) -> int:
+        result = await self.connection.execute(
+            insert(orders).values(
+                user_id=buyer_id,
+                event_id=event.id,
+                quantity=quantity,
+                amount_cents=event.price_cents * quantity,
+                currency=event.currency,
+                status=OrderStatus.PENDING if priced else OrderStatus.PAID,
+                paid_at=None if priced else now,
+                expires_at=now + self.reservation_ttl if priced else None,
+                payment_provider=self.payments.provider_name if priced else None,
+                idempotency_key=key,
+                request_fingerprint=fingerprint,
+                refunded_cents=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        primary_key: Any = result.inserted_primary_key
+        return int(primary_key[0])
+
+    async def _expire_holds(self, event_id: int) -> int:
+        released: int = await self._in_session(lambda session: self.payments.expire_holds(session, event_id))
+        return released
+
+    async def _in_session(self, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+        """Run ORM-based hooks of other contexts inside this connection's transaction."""
+        session = AsyncSession(bind=self.connection, expire_on_commit=False)
+        try:
+            outcome = await work(session)
+            await session.flush()
+            return outcome
+        finally:
+            await session.close()
