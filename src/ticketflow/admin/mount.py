@@ -1,15 +1,155 @@
-"""The back office mount (SQLAdmin) and the stats endpoints."""
+"""The back office mount (SQLAdmin) and the stats endpoints.
+
+SQLAdmin is a Starlette application. It is mounted under `/admin` with a Litestar ASGI handler
+around a `Starlette()` app. Litestar hands a mounted app the path without its prefix and with
+a trailing slash added; SQLAdmin builds its URLs from the full path, and would redirect in a
+loop, so the handler puts the original path back first.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, unquote
+
+from litestar import asgi
+from litestar.types import Message, Receive, Scope, Send
+from sqladmin import Admin
+from sqladmin.authentication import login_required
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ticketflow.admin.auth import ADMIN_PATH, AdminAuthentication
+from ticketflow.admin.dashboard import DashboardView, money, percent
+from ticketflow.admin.views import RECORD_VIEWS
+from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
+from ticketflow.domain.stats.controller import StatsController
 
 if TYPE_CHECKING:
     from ticketflow.extensions import Extensions
     from ticketflow.lib.state import AppContext
 
+logger = logging.getLogger("ticketflow.admin")
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_BODY_BYTES = 1_048_576
+SECURITY_HEADERS = [
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline';"
+        b" img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none';"
+        b" form-action 'self'; base-uri 'self'",
+    ),
+]
+ERROR_PAGE = "<!doctype html><title>Error</title><h1>Something went wrong</h1><p>The error was logged.</p>"
+
+V = TypeVar("V")
+
+
+class BackOffice(Admin):
+    """SQLAdmin with the dashboard as its home page."""
+
+    @login_required
+    async def index(self, request: Request) -> Response:
+        return RedirectResponse(request.url_for("admin:view-dashboard"), status_code=302)
+
+
+def bound_to(view: type[V], context: AppContext) -> type[V]:
+    """A subclass of `view` for one application: SQLAdmin keeps its state on view classes."""
+    return type(view.__name__, (view,), {"context": context})
+
+
+def build_back_office(context: AppContext) -> Starlette:
+    engine = context.session_maker.kw["bind"]
+    app = Starlette()
+    authentication = AdminAuthentication(context)
+    admin = BackOffice(
+        app=app,
+        session_maker=async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
+        base_url=ADMIN_PATH,
+        title="Ticket-Flow",
+        templates_dir=str(TEMPLATES),
+        authentication_backend=authentication,
+    )
+    authentication.templates = admin.templates
+    admin.templates.env.filters["money"] = money
+    admin.templates.env.filters["percent"] = percent
+    admin.add_view(bound_to(DashboardView, context))
+    for view in RECORD_VIEWS:
+        admin.add_view(bound_to(view, context))
+    return app
+
+
+def original_path(scope: Scope) -> str:
+    """The request path as the client sent it (Litestar strips `/admin` and adds a slash)."""
+    raw = scope.get("raw_path")
+    if raw:
+        # Some servers and test clients include the query string in raw_path.
+        return unquote(raw.decode("latin-1").split("?", 1)[0])
+    return ADMIN_PATH + scope["path"]  # pragma: no cover - every server here sets raw_path
+
+
+def back_office_app(context: AppContext) -> Any:
+    """The ASGI app behind `/admin`: path restored, body size capped, security headers, no tracebacks."""
+    app = build_back_office(context)
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        root_path = scope.get("root_path", "")
+        path = original_path(scope)
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]
+        scope["path"] = root_path + path
+        scope["raw_path"] = quote(root_path + path).encode()
+        headers = dict(scope.get("headers", []))
+        try:
+            declared = int(headers.get(b"content-length", b"0"))
+        except ValueError:
+            declared = -1
+        if declared < 0 or declared > MAX_BODY_BYTES:
+            await HTMLResponse("<h1>Request too large</h1>", status_code=413)(scope, receive, send)  # type: ignore[arg-type]
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        try:
+            await app(scope, limited_receive, send_with_headers)  # type: ignore[arg-type]
+        except Exception:
+            logger.exception("back office error on %s", path)
+            if not started:
+                await HTMLResponse(ERROR_PAGE, status_code=500)(scope, receive, send)  # type: ignore[arg-type]
+
+    return serve
+
 
 def admin_extensions(context: AppContext) -> Extensions:
     from ticketflow.extensions import Extensions  # noqa: PLC0415
 
-    return Extensions()
+    serve = back_office_app(context)
+
+    @asgi(ADMIN_PATH, is_mount=True, copy_scope=True, opt=EXCLUDE_FROM_AUTH, include_in_schema=False)
+    async def back_office(scope: Scope, receive: Receive, send: Send) -> None:
+        await serve(scope, receive, send)
+
+    return Extensions(route_handlers=[back_office, StatsController])

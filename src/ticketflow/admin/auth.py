@@ -1,0 +1,118 @@
+"""Back office login: admin accounts of the users table, in a signed session cookie.
+
+The cookie (signed with `SESSION_SECRET`, `HttpOnly`, `SameSite=Lax`, `Secure` in production,
+path `/admin`) carries the user id and a key derived from the password hash: every request
+reloads the user, so a demoted or deleted admin, or one whose password changed, is out at once.
+Login attempts share the counters of `POST /login`, so the two doors together allow no more
+guesses than one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from sqladmin.authentication import AuthenticationBackend
+from sqladmin.templating import Jinja2Templates
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ticketflow.db.models.users import EMAIL_MAX, Role, User
+from ticketflow.domain.accounts.schemas import PASSWORD_MAX
+from ticketflow.domain.accounts.service import AccountService
+from ticketflow.lib.errors import InvalidCredentials, TooManyAttempts
+from ticketflow.lib.state import AppContext
+
+SESSION_COOKIE = "ticketflow_admin"
+ADMIN_PATH = "/admin"
+LOGIN_TEMPLATE = "sqladmin/login.html"
+SESSION_TTL_SECONDS = 8 * 3600
+"""A back office login lasts one working day, counted from the login."""
+
+
+def session_key(user: User, secret: str) -> str:
+    """Changes when the password changes; reveals nothing about the hash."""
+    return hmac.new(secret.encode(), user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class AdminAuthentication(AuthenticationBackend):
+    def __init__(self, context: AppContext) -> None:
+        settings = context.settings
+        super().__init__(
+            secret_key=settings.session_secret,
+            session_cookie=SESSION_COOKIE,
+            max_age=SESSION_TTL_SECONDS,
+            path=ADMIN_PATH,
+            same_site="lax",
+            https_only=settings.is_production,
+        )
+        self.context = context
+        self.templates: Jinja2Templates | None = None
+        """Set by the back office once built, to answer refused logins with the login page."""
+
+    async def login(self, request: Request) -> Response | bool:
+        form = await request.form()
+        email, password = form.get("username"), form.get("password")
+        if not isinstance(email, str) or not isinstance(password, str):
+            return False
+        if not email.strip() or not password or len(email) > EMAIL_MAX or len(password) > PASSWORD_MAX:
+            return False
+        context = self.context
+        client = request.client.host if request.client else "unknown"
+        async with context.session_maker() as session:
+            try:
+                user = await AccountService(session, context.passwords).authenticate(
+                    email,
+                    password,
+                    client_limiter=context.login_client_limiter,
+                    client=client,
+                    account_limiter=context.login_account_limiter,
+                )
+            except InvalidCredentials:
+                return False
+            except TooManyAttempts as exc:
+                response = await self._login_page(
+                    request, f"Too many attempts. Try again in {exc.retry_after} seconds.", 429
+                )
+                response.headers["Retry-After"] = str(exc.retry_after)
+                return response
+        if user.role != Role.ADMIN:
+            return await self._login_page(request, "Only administrators can sign in here.", 403)
+        request.session.clear()
+        request.session.update(
+            {"user_id": user.id, "key": session_key(user, context.settings.session_secret)}
+        )
+        return True
+
+    async def logout(self, request: Request) -> Response | bool:
+        request.session.clear()
+        return RedirectResponse(request.url_for("admin:login"), status_code=302)
+
+    async def authenticate(self, request: Request) -> Response | bool:
+        user = await self.current_admin(request)
+        if user is None:
+            request.session.clear()
+            return False
+        request.state.admin = user
+        return True
+
+    async def current_admin(self, request: Request) -> User | None:
+        user_id, key = request.session.get("user_id"), request.session.get("key")
+        if not isinstance(user_id, int) or not isinstance(key, str):
+            return None
+        async with self.context.session_maker() as session:
+            user = await session.get(User, user_id)
+        if user is None or user.role != Role.ADMIN:
+            return None
+        if not hmac.compare_digest(key, session_key(user, self.context.settings.session_secret)):
+            return None
+        return user
+
+    async def _login_page(self, request: Request, error: str, status_code: int) -> Response:
+        if self.templates is None:  # pragma: no cover - set when the back office is built
+            return Response(error, status_code=status_code, media_type="text/plain")
+        context: dict[str, Any] = {"error": error}
+        return await self.templates.TemplateResponse(
+            request, LOGIN_TEMPLATE, context, status_code=status_code
+        )

@@ -1,0 +1,131 @@
+"""The dashboard: figures of every event at a glance, one page an event, CSV exports."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from markupsafe import Markup
+from sqladmin import BaseView, expose
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ticketflow.admin.charts import bar_chart, check_in_bars, sales_bars
+from ticketflow.admin.exports import check_in_csv, ticket_csv
+from ticketflow.domain.stats.service import StatsService
+from ticketflow.lib.errors import EventNotFound
+from ticketflow.lib.state import AppContext
+
+MAX_ID = 2**62
+
+
+def money(cents: int, currency: str) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) / 100:,.2f} {currency}"
+
+
+def percent(rate: float) -> str:
+    return f"{rate * 100:.1f} %"
+
+
+def event_id_of(request: Request) -> int:
+    event_id = request.path_params["event_id"]
+    if not isinstance(event_id, int) or not 1 <= event_id <= MAX_ID:
+        raise HTTPException(status_code=404, detail="event not found")
+    return event_id
+
+
+def csv_response(body: Any, filename: str) -> StreamingResponse:
+    return StreamingResponse(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+class DashboardView(BaseView):
+    name = "Dashboard"
+    icon = "fa-solid fa-chart-line"
+    context: ClassVar[AppContext]
+    """Set on the per-application subclass (see `mount.py`)."""
+
+    @expose("/dashboard", identity="dashboard")
+    async def dashboard(self, request: Request) -> Response:
+        async with self.context.session_maker() as session:
+            overview = await StatsService(session).overview()
+        chart = self._chart_or_note(
+            bar_chart(
+                sales_bars(overview.sales_per_day), title="Tickets sold per day (UTC)", series=["tickets"]
+            )
+            if overview.sales_per_day
+            else None,
+            "No tickets sold yet.",
+        )
+        return await self.templates.TemplateResponse(
+            request,
+            "ticketflow/dashboard.html",
+            {"title": "Dashboard", "subtitle": "Sales and check-ins", "overview": overview, "chart": chart},
+        )
+
+    @expose("/dashboard/events/{event_id:int}", identity="event-stats")
+    async def event_page(self, request: Request) -> Response:
+        event_id = event_id_of(request)
+        async with self.context.session_maker() as session:
+            try:
+                stats = await StatsService(session).event_stats(event_id)
+            except EventNotFound as exc:
+                raise HTTPException(status_code=404, detail="event not found") from exc
+        zone = stats.figures.timezone
+        sales = self._chart_or_note(
+            bar_chart(
+                sales_bars(stats.sales_per_day), title=f"Tickets sold per day ({zone})", series=["tickets"]
+            )
+            if stats.sales_per_day
+            else None,
+            "No tickets sold yet.",
+        )
+        door = self._chart_or_note(
+            bar_chart(
+                check_in_bars(stats.check_ins_per_15_min),
+                title=f"Scans per 15 minutes ({zone})",
+                series=["admitted", "refused"],
+            )
+            if stats.check_ins_per_15_min
+            else None,
+            "Nobody has been scanned yet.",
+        )
+        return await self.templates.TemplateResponse(
+            request,
+            "ticketflow/event.html",
+            {
+                "title": stats.figures.title,
+                "subtitle": "Event figures",
+                "stats": stats,
+                "e": stats.figures,
+                "sales_chart": sales,
+                "door_chart": door,
+            },
+        )
+
+    @expose("/dashboard/events/{event_id:int}/tickets.csv", identity="tickets-csv")
+    async def tickets_csv(self, request: Request) -> Response:
+        event_id = await self._existing_event(request)
+        return csv_response(ticket_csv(self.context, event_id), f"event-{event_id}-tickets.csv")
+
+    @expose("/dashboard/events/{event_id:int}/check-ins.csv", identity="check-ins-csv")
+    async def check_ins_csv(self, request: Request) -> Response:
+        event_id = await self._existing_event(request)
+        return csv_response(check_in_csv(self.context, event_id), f"event-{event_id}-check-ins.csv")
+
+    async def _existing_event(self, request: Request) -> int:
+        event_id = event_id_of(request)
+        async with self.context.session_maker() as session:
+            if not await StatsService(session).event_exists(event_id):
+                raise HTTPException(status_code=404, detail="event not found")
+        return event_id
+
+    @staticmethod
+    def _chart_or_note(chart: Markup | None, note: str) -> Markup:
+        if chart is not None:
+            return chart
+        return Markup('<p class="text-secondary tf-empty">{}</p>').format(note)

@@ -1,0 +1,135 @@
+"""Forms of the back office and their translation into the API's own input types.
+
+The WTForms validators catch the obvious mistakes early; every value then goes through the
+same msgspec schema as the API (`UserCreate`, `EventCreate`), so the back office accepts
+exactly what the API accepts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, available_timezones
+
+import msgspec
+from wtforms import (  # type: ignore[import-untyped]
+    EmailField,
+    Form,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields import DateTimeLocalField  # type: ignore[import-untyped]
+from wtforms.validators import (  # type: ignore[import-untyped]
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
+
+from ticketflow.db.models.events import DESCRIPTION_MAX, TITLE_MAX, VENUE_MAX, Event
+from ticketflow.db.models.users import EMAIL_MAX, NAME_MAX, Role
+from ticketflow.domain.accounts.schemas import PASSWORD_MAX, PASSWORD_MIN
+from ticketflow.domain.events.schemas import MAX_CAPACITY, MAX_PER_ORDER_LIMIT, MAX_PRICE_CENTS
+
+T = TypeVar("T")
+
+LOCAL_TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+EVENT_TIMES = ("starts_at", "ends_at", "sales_start_at", "sales_end_at")
+EVENT_VALUES = (
+    "title",
+    "venue",
+    "description",
+    "timezone",
+    "capacity",
+    "price_cents",
+    "currency",
+    "max_per_order",
+    *EVENT_TIMES,
+)
+ERROR_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.(?P<field>\w+)`)?$", re.DOTALL)
+
+
+class AdminInputError(ValueError):
+    """Input the back office refuses; its text is shown above the form."""
+
+
+def convert(values: dict[str, Any], schema: type[T]) -> T:
+    """`values` checked by the API schema `schema`, or `AdminInputError` with a readable reason."""
+    try:
+        return msgspec.convert(values, schema)
+    except msgspec.ValidationError as exc:
+        match = ERROR_PATH.match(str(exc))
+        field = match.group("field") if match else None
+        message = match.group("message") if match else str(exc)
+        if "matching regex" in message:
+            message = "not a valid value"
+        message = message.replace("`", "")
+        raise AdminInputError(f"{field}: {message}" if field else message) from exc
+
+
+class UserCreateForm(Form):  # type: ignore[misc]
+    name = StringField("Name", [InputRequired(), Length(max=NAME_MAX)])
+    email = EmailField("E-mail", [InputRequired(), Length(max=EMAIL_MAX)])
+    password = PasswordField("Password", [InputRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)])
+    role = SelectField(
+        "Role",
+        choices=[
+            (Role.STAFF.value, "Door staff"),
+            (Role.ADMIN.value, "Admin"),
+            (Role.ATTENDEE.value, "Attendee"),
+        ],
+        default=Role.STAFF.value,
+    )
+
+
+def time_zone_choices() -> list[str]:
+    return sorted(available_timezones())
+
+
+class EventForm(Form):  # type: ignore[misc]
+    title = StringField("Title", [InputRequired(), Length(max=TITLE_MAX)])
+    venue = StringField("Venue", [InputRequired(), Length(max=VENUE_MAX)])
+    description = TextAreaField("Description", [Optional(), Length(max=DESCRIPTION_MAX)])
+    timezone = SelectField("Time zone of the venue", choices=time_zone_choices, default="UTC")
+    starts_at = DateTimeLocalField("Starts (venue time)", [InputRequired()], format=LOCAL_TIME_FORMATS)
+    ends_at = DateTimeLocalField("Ends (venue time)", [Optional()], format=LOCAL_TIME_FORMATS)
+    sales_start_at = DateTimeLocalField("Sales open (venue time)", [Optional()], format=LOCAL_TIME_FORMATS)
+    sales_end_at = DateTimeLocalField("Sales close (venue time)", [Optional()], format=LOCAL_TIME_FORMATS)
+    capacity = IntegerField("Capacity", [InputRequired(), NumberRange(1, MAX_CAPACITY)])
+    price_cents = IntegerField(
+        "Price in cents (0 = free)", [Optional(), NumberRange(0, MAX_PRICE_CENTS)], default=0
+    )
+    currency = StringField("Currency", [InputRequired(), Regexp(r"^[A-Z]{3}$")], default="EUR")
+    max_per_order = IntegerField(
+        "Tickets per order at most", [Optional(), NumberRange(1, MAX_PER_ORDER_LIMIT)], default=10
+    )
+
+
+def event_values(data: dict[str, Any]) -> dict[str, Any]:
+    """Form data as the body of `POST /events`: venue-local times made aware."""
+    zone = ZoneInfo(data["timezone"])
+    values = {name: data.get(name) for name in EVENT_VALUES}
+    for name in EVENT_TIMES:
+        local: dt.datetime | None = values[name]
+        values[name] = local.replace(tzinfo=zone) if local is not None else None
+    values["description"] = values["description"] or ""
+    if values["price_cents"] is None:
+        values["price_cents"] = 0
+    if values["max_per_order"] is None:
+        values["max_per_order"] = 10
+    return values
+
+
+def event_form_data(event: Event) -> dict[str, Any]:
+    """The edit form's initial values: times shown in the venue's zone."""
+    zone = ZoneInfo(event.timezone)
+    data = {name: getattr(event, name) for name in EVENT_VALUES}
+    for name in EVENT_TIMES:
+        value: dt.datetime | None = data[name]
+        data[name] = value.astimezone(zone).replace(tzinfo=None) if value is not None else None
+    return data

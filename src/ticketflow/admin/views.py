@@ -1,0 +1,434 @@
+"""The back office record views (SQLAdmin).
+
+Where a business rule applies the views do not write around the services: tickets, orders,
+check-ins are read-only; users are created through `AccountService.create_user` (the same code
+as `POST /users`); events are created and changed through `EventService` (the same code as
+`POST /events` and `PATCH /events/{id}`). Password hashes and ticket codes never appear in
+lists; hashes appear nowhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import msgspec
+from markupsafe import Markup
+from sqladmin import ModelView
+from sqladmin._types import _UNSET
+from sqladmin.filters import ForeignKeyFilter, StaticValuesFilter
+from sqladmin.pagination import Pagination
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from ticketflow.admin.forms import (
+    EventForm,
+    UserCreateForm,
+    convert,
+    event_form_data,
+    event_values,
+)
+from ticketflow.db.base import utc_now
+from ticketflow.db.models.checkins import CheckIn, InvalidReason, ScanResult
+from ticketflow.db.models.events import Event, EventStatus
+from ticketflow.db.models.orders import Order, OrderStatus
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.users import Role, User
+from ticketflow.domain.accounts.schemas import UserCreate
+from ticketflow.domain.accounts.service import AccountService
+from ticketflow.domain.events.schemas import EventCreate
+from ticketflow.domain.events.service import EventService, escape_like
+from ticketflow.lib.state import AppContext
+
+ID_PATTERN = re.compile(r"[0-9]{1,18}")
+"""A primary key as it may appear in a URL: digits that fit a BIGINT."""
+
+LABEL_COLUMNS: dict[str, tuple[Any, Any]] = {
+    "user": (User.id, User.email),
+    "event": (Event.id, Event.title),
+}
+"""How a linked record is named in lists: users by e-mail, events by title."""
+
+
+def parse_id(text: str | None) -> int | None:
+    if text is None or not ID_PATTERN.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value >= 1 else None
+
+
+def contains(column: Any, term: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match with LIKE wildcards in `term` taken literally."""
+    return func.lower(column).like(f"%{escape_like(term.strip().lower())}%", escape="\\")
+
+
+def choice_filter(column: Any, values: type[StrEnum], title: str) -> StaticValuesFilter:
+    """A drop-down of the values of a state column."""
+    options = [(v.value, v.value.replace("_", " ").capitalize()) for v in values]
+    return StaticValuesFilter(column, options, title=title)
+
+
+def utc_text(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def link_formatter(name: str, identity: str) -> Callable[[Any, str, Request], Markup]:
+    """Show the foreign key `name` as a link to the record, named by e-mail or title if known."""
+
+    def formatter(obj: Any, prop: str, request: Request) -> Markup:
+        value = getattr(obj, name, None)
+        if value is None:
+            return Markup("")
+        labels: dict[tuple[str, int], str] = getattr(request.state, "labels", {})
+        label = labels.get((identity, value), f"#{value}")
+        url = request.url_for("admin:details", identity=identity, pk=value)
+        return Markup('<a href="{}">{}</a>').format(str(url), label)
+
+    return formatter
+
+
+class SafeForeignKeyFilter(ForeignKeyFilter):
+    """A foreign-key filter that treats a malformed id as matching nothing (never a 500)."""
+
+    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
+        if value in (None, "", "__all"):
+            return await super().get_filtered_query(query, value, model)
+        if parse_id(str(value)) is None:
+            return query.where(false())
+        return await super().get_filtered_query(query, value, model)
+
+
+class PeriodFilter:
+    """Filter a timestamp column by a named period ("last 7 days", "upcoming", ...)."""
+
+    has_operator = False
+    default_value: Any = _UNSET
+    template = "sqladmin/filters/lookup_filter.html"
+    PERIODS: ClassVar[dict[str, tuple[str, dt.timedelta | None, bool]]] = {
+        # key: (label, how far back, or None for "from now on"; True = future)
+        "day": ("Last 24 hours", dt.timedelta(days=1), False),
+        "week": ("Last 7 days", dt.timedelta(days=7), False),
+        "month": ("Last 30 days", dt.timedelta(days=30), False),
+        "past": ("Past", None, False),
+        "upcoming": ("Upcoming", None, True),
+    }
+
+    def __init__(self, column: Any, title: str, periods: Sequence[str]) -> None:
+        self.column = column
+        self.title = title
+        self.parameter_name = column.key
+        self.periods = [p for p in periods if p in self.PERIODS]
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[..., Any]
+    ) -> list[tuple[str, str]]:
+        return [("__all", "All"), *((key, self.PERIODS[key][0]) for key in self.periods)]
+
+    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
+        if value not in self.periods:
+            return query
+        _, span, future = self.PERIODS[value]
+        now = utc_now()
+        if future:
+            return query.where(self.column > now)
+        if span is None:
+            return query.where(self.column <= now)
+        return query.where(self.column > now - span, self.column <= now)
+
+
+class RecordView(ModelView):
+    """Base of every view: read-only unless a view says otherwise; ids in URLs checked;
+    linked records shown as links named by e-mail or title (loaded once a page)."""
+
+    context: ClassVar[AppContext]
+    """Set on the per-application subclass (see `mount.py`)."""
+    links: ClassVar[dict[str, str]] = {}
+    """Foreign-key column -> identity of the view it points to."""
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_export = False
+    page_size = 25
+    page_size_options = [25, 50, 100]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        formatters: dict[Any, Any] = {
+            name: link_formatter(name, identity) for name, identity in cls.links.items()
+        }
+        cls.column_formatters = {**formatters, **cls.column_formatters}
+        cls.column_formatters_detail = {**formatters, **cls.column_formatters_detail}
+        cls.column_type_formatters = {**cls.column_type_formatters, dt.datetime: utc_text}
+
+    # Ids in URLs: a malformed or out-of-range id is a 404, not a database error.
+    def _stmt_by_identifier(self, identifier: str) -> Select[Any]:
+        if parse_id(identifier) is None:
+            raise HTTPException(status_code=404)
+        return super()._stmt_by_identifier(identifier)
+
+    async def list(self, request: Request) -> Pagination:
+        pagination = await super().list(request)
+        await self._load_labels(request, pagination.rows)
+        return pagination
+
+    async def get_object_for_details(self, request: Request) -> Any:
+        obj = await super().get_object_for_details(request)
+        if obj is not None:
+            await self._load_labels(request, [obj])
+        return obj
+
+    async def _load_labels(self, request: Request, rows: Sequence[Any]) -> None:
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for row in rows:
+            for name, identity in self.links.items():
+                value = getattr(row, name, None)
+                if value is not None and identity in LABEL_COLUMNS:
+                    wanted[identity].add(value)
+        labels: dict[tuple[str, int], str] = {}
+        for identity, ids in wanted.items():
+            id_column, label_column = LABEL_COLUMNS[identity]
+            for row_id, label in await self._run_arbitrary_query(
+                select(id_column, label_column).where(id_column.in_(ids))
+            ):
+                labels[(identity, row_id)] = label
+        request.state.labels = labels
+
+
+class SearchByRelatedView(RecordView):
+    """A search box over e-mails, titles and ids of linked records (see `search_conditions`)."""
+
+    search_hint: ClassVar[str] = ""
+
+    def search_placeholder(self) -> str:
+        return self.search_hint
+
+    def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
+        term = term.strip()[:200]
+        if not term:
+            return stmt
+        return stmt.where(or_(false(), *self.search_conditions(term)))
+
+    def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
+        raise NotImplementedError
+
+
+def users_matching(term: str) -> Select[Any]:
+    return select(User.id).where(or_(contains(User.email, term), contains(User.name, term)))
+
+
+def events_matching(term: str) -> Select[Any]:
+    return select(Event.id).where(contains(Event.title, term))
+
+
+def id_equals(column: Any, term: str) -> list[ColumnElement[bool]]:
+    value = parse_id(term.lstrip("#"))
+    return [column == value] if value is not None else []
+
+
+def event_filter(column: Any) -> SafeForeignKeyFilter:
+    return SafeForeignKeyFilter(column, Event.title, foreign_model=Event, title="Event")
+
+
+class UserView(RecordView, model=User):
+    name = "User"
+    name_plural = "Users"
+    icon = "fa-solid fa-users"
+    column_list = [User.id, User.name, User.email, User.role, User.created_at]
+    column_details_list = [User.id, User.name, User.email, User.role, User.created_at, User.updated_at]
+    column_searchable_list = [User.name, User.email]
+    column_sortable_list = [User.id, User.name, User.email, User.role, User.created_at]
+    column_default_sort = (User.id, True)
+    column_filters = [choice_filter(User.role, Role, "Role")]
+    can_create = True
+    form = UserCreateForm
+
+    async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
+        """Through `AccountService.create_user`, as `POST /users` does (argon2 hash, e-mail rules)."""
+        account = convert(
+            {name: data.get(name) for name in ("name", "email", "password", "role")}, UserCreate
+        )
+        async with self.context.session_maker() as session:
+            return await AccountService(session, self.context.passwords).create_user(
+                name=account.name, email=account.email, password=account.password, role=account.role
+            )
+
+
+class EventView(RecordView, model=Event):
+    name = "Event"
+    name_plural = "Events"
+    icon = "fa-solid fa-calendar"
+    column_list = [
+        Event.id,
+        Event.title,
+        Event.venue,
+        Event.starts_at,
+        Event.status,
+        Event.capacity,
+        Event.tickets_sold,
+        Event.tickets_held,
+        Event.price_cents,
+        Event.currency,
+    ]
+    column_searchable_list = [Event.title, Event.venue]
+    column_sortable_list = [
+        Event.id,
+        Event.title,
+        Event.starts_at,
+        Event.status,
+        Event.capacity,
+        Event.tickets_sold,
+        Event.created_at,
+    ]
+    column_default_sort = (Event.starts_at, True)
+    column_filters = [
+        choice_filter(Event.status, EventStatus, "Status"),
+        PeriodFilter(Event.starts_at, "Starts", ["upcoming", "past", "week", "month"]),
+    ]
+    links = {"admin_id": "user"}
+    can_create = True
+    can_edit = True
+    form = EventForm
+
+    async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
+        """Through `EventService.create`, as `POST /events` does."""
+        event = convert(event_values(data), EventCreate)
+        async with self.context.session_maker() as session:
+            return await EventService(session).create(
+                msgspec.structs.asdict(event), admin_id=request.state.admin.id
+            )
+
+    async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        """Through `EventService.update`, as `PUT /events/{id}` does (capacity never below sold)."""
+        event_id = parse_id(pk)
+        if event_id is None:
+            raise HTTPException(status_code=404)
+        changes = msgspec.structs.asdict(convert(event_values(data), EventCreate))
+        async with self.context.session_maker() as session:
+            service = EventService(session)
+            current = await service.get(event_id)
+            for name, value in changes.items():
+                before = getattr(current, name)
+                # The form shows whole seconds: an unchanged time must not count as a change.
+                if (
+                    isinstance(value, dt.datetime)
+                    and before is not None
+                    and value == before.replace(microsecond=0)
+                ):
+                    changes[name] = before
+            event, _ = await service.update(event_id, changes, notifier=self.context.notifier)
+            return event
+
+    async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:
+        return event_form_data(obj)
+
+
+class OrderView(SearchByRelatedView, model=Order):
+    name = "Order"
+    name_plural = "Orders"
+    icon = "fa-solid fa-receipt"
+    column_list = [
+        Order.id,
+        Order.created_at,
+        Order.event_id,
+        Order.user_id,
+        Order.quantity,
+        Order.amount_cents,
+        Order.refunded_cents,
+        Order.currency,
+        Order.status,
+        Order.paid_at,
+    ]
+    column_details_exclude_list = [Order.request_fingerprint]
+    column_searchable_list = [Order.id]
+    search_hint = "buyer e-mail or name, event title, order id"
+    column_sortable_list = [Order.id, Order.created_at, Order.amount_cents, Order.status, Order.paid_at]
+    column_default_sort = (Order.id, True)
+    column_filters = [
+        choice_filter(Order.status, OrderStatus, "Status"),
+        event_filter(Order.event_id),
+        PeriodFilter(Order.created_at, "Ordered", ["day", "week", "month"]),
+    ]
+    links = {"event_id": "event", "user_id": "user"}
+
+    def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
+        return [
+            Order.user_id.in_(users_matching(term)),
+            Order.event_id.in_(events_matching(term)),
+            *id_equals(Order.id, term),
+        ]
+
+
+class TicketView(SearchByRelatedView, model=Ticket):
+    name = "Ticket"
+    name_plural = "Tickets"
+    icon = "fa-solid fa-ticket"
+    column_list = [
+        Ticket.id,
+        Ticket.event_id,
+        Ticket.user_id,
+        Ticket.order_id,
+        Ticket.status,
+        Ticket.created_at,
+        Ticket.used_at,
+        Ticket.cancelled_at,
+    ]
+    column_searchable_list = [Ticket.id]
+    search_hint = "holder e-mail or name, event title, ticket id, exact code"
+    column_sortable_list = [Ticket.id, Ticket.status, Ticket.created_at, Ticket.used_at]
+    column_default_sort = (Ticket.id, True)
+    column_filters = [
+        choice_filter(Ticket.status, TicketStatus, "Status"),
+        event_filter(Ticket.event_id),
+        PeriodFilter(Ticket.created_at, "Bought", ["day", "week", "month"]),
+    ]
+    links = {"event_id": "event", "user_id": "user", "order_id": "order"}
+
+    def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
+        return [
+            Ticket.user_id.in_(users_matching(term)),
+            Ticket.event_id.in_(events_matching(term)),
+            Ticket.code == term,
+            *id_equals(Ticket.id, term),
+        ]
+
+
+class CheckInView(SearchByRelatedView, model=CheckIn):
+    name = "Check-in"
+    name_plural = "Check-ins"
+    icon = "fa-solid fa-door-open"
+    column_list = [
+        CheckIn.id,
+        CheckIn.scanned_at,
+        CheckIn.result,
+        CheckIn.reason,
+        CheckIn.event_id,
+        CheckIn.ticket_id,
+        CheckIn.scanned_by_id,
+    ]
+    column_searchable_list = [CheckIn.id]
+    search_hint = "event title, scanner e-mail, ticket id"
+    column_sortable_list = [CheckIn.id, CheckIn.scanned_at, CheckIn.result]
+    column_default_sort = (CheckIn.id, True)
+    column_filters = [
+        choice_filter(CheckIn.result, ScanResult, "Result"),
+        choice_filter(CheckIn.reason, InvalidReason, "Reason"),
+        event_filter(CheckIn.event_id),
+        PeriodFilter(CheckIn.scanned_at, "Scanned", ["day", "week", "month"]),
+    ]
+    links = {"event_id": "event", "ticket_id": "ticket", "scanned_by_id": "user"}
+
+    def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
+        return [
+            CheckIn.event_id.in_(events_matching(term)),
+            CheckIn.scanned_by_id.in_(users_matching(term)),
+            *id_equals(CheckIn.ticket_id, term),
+        ]
+
+
+RECORD_VIEWS: tuple[type[RecordView], ...] = (UserView, EventView, OrderView, TicketView, CheckInView)

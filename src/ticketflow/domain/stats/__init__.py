@@ -1,0 +1,1 @@
+"""Sales and check-in figures for organisers (the stats API and the back office dashboard)."""
