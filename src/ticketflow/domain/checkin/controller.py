@@ -15,6 +15,7 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
 )
 
+from ticketflow.db.driver import driver_transaction
 from ticketflow.db.models.checkins import ScanResult
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
@@ -27,7 +28,7 @@ SCAN_CODE_MAX = 512
 
 
 async def provide_checkin_service(context: AppContext) -> AsyncIterator[CheckInService]:
-    async with context.engine.connect() as connection:
+    async with driver_transaction(context.engine) as connection:
         yield CheckInService(connection)
 
 

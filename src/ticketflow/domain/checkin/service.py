@@ -1,12 +1,12 @@
 """Door validation: one atomic `active -> used` change per ticket, every scan logged.
 
-The state change is a single conditional UPDATE (`... WHERE code = :code AND status = 'active'`).
+The state change is a single conditional UPDATE (`... WHERE code = %s AND status = 'active'`).
 Of any number of simultaneous scans of one ticket, across any number of processes, the database
 lets exactly one of them match the row; the others see `used` and answer `already_used`.
 
-This is the busiest endpoint on the night of a show, so it runs Core statements on one pooled
-connection, in one short transaction that also re-reads the scanner's role (no ORM session, no
-second connection for authentication).
+This is the busiest endpoint on the night of a show: it runs five fixed statements in one short
+transaction on the pooled connection's driver (`ticketflow.db.driver`), re-reading the scanner's
+role first so a demoted account is refused at once.
 """
 
 from __future__ import annotations
@@ -14,22 +14,32 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from ticketflow.db.base import table_of, utc_now
-from ticketflow.db.models.checkins import SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
-from ticketflow.db.models.events import Event, EventStatus
-from ticketflow.db.models.tickets import Ticket, TicketStatus
-from ticketflow.db.models.users import Role, User
+from ticketflow.db.base import utc_now
+from ticketflow.db.driver import DriverConnection
+from ticketflow.db.models.checkins import SCANNED_CODE_MAX, InvalidReason, ScanResult
+from ticketflow.db.models.events import EventStatus
+from ticketflow.db.models.tickets import TicketStatus
+from ticketflow.db.models.users import Role
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied
 
 SCANNER_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 
-tickets = table_of(Ticket)
-events = table_of(Event)
-users = table_of(User)
-check_ins = table_of(CheckIn)
+SELECT_ROLE = "SELECT role FROM users WHERE id = %s"
+ADMIT = (
+    "UPDATE tickets SET status = 'used', used_at = %s, updated_at = %s"
+    " WHERE code = %s AND status = 'active'"
+    " AND event_id IN (SELECT id FROM events WHERE status = 'scheduled')"
+)
+ADMIT_AT_DOOR = ADMIT + " AND event_id = %s"
+SELECT_SCANNED = (
+    "SELECT tickets.id, tickets.status, tickets.event_id, events.title, events.status, users.name,"
+    " tickets.used_at FROM tickets JOIN events ON events.id = tickets.event_id"
+    " JOIN users ON users.id = tickets.user_id WHERE tickets.code = %s"
+)
+RECORD_SCAN = (
+    "INSERT INTO check_ins (ticket_id, event_id, door_event_id, scanned_code, result, reason,"
+    " scanned_by_id, scanned_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,74 +76,60 @@ def invalid_reason(ticket: ScannedTicket, door_event_id: int | None) -> InvalidR
     return None
 
 
-async def require_role(connection: AsyncConnection, user_id: int, roles: frozenset[str]) -> None:
-    """The caller's role as it is now in the database (a demoted user is refused at once)."""
-    role = await connection.scalar(select(users.c.role).where(users.c.id == user_id))
-    if role is None:
+async def require_role(connection: DriverConnection, user_id: int, roles: frozenset[str]) -> None:
+    """Check the caller's role as it is now in the database (a demoted user is refused at once)."""
+    row = await connection.fetchone(SELECT_ROLE, (user_id,))
+    if row is None:
         raise AuthenticationFailed("unknown user")
-    if role not in roles:
+    if row[0] not in roles:
         raise PermissionDenied("your role does not allow this")
 
 
 class CheckInService:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: DriverConnection) -> None:
         self.connection = connection
 
     async def validate_ticket(self, *, code: str, door_event_id: int | None, scanner_id: int) -> ScanOutcome:
         """Admit the ticket with `code` if it may enter now; record the attempt either way."""
-        async with self.connection.begin():
-            await require_role(self.connection, scanner_id, SCANNER_ROLES)
-            now = utc_now()
-            conditions = [
-                tickets.c.code == code,
-                tickets.c.status == TicketStatus.ACTIVE,
-                tickets.c.event_id.in_(select(events.c.id).where(events.c.status == EventStatus.SCHEDULED)),
-            ]
-            if door_event_id is not None:
-                conditions.append(tickets.c.event_id == door_event_id)
-            admitted = await self.connection.execute(
-                update(tickets)
-                .where(*conditions)
-                .values(status=TicketStatus.USED, used_at=now, updated_at=now)
+        db = self.connection
+        await require_role(db, scanner_id, SCANNER_ROLES)
+        now = utc_now()
+        stamp = db.bind_time(now)
+        if door_event_id is None:
+            admitted = await db.execute(ADMIT, (stamp, stamp, code))
+        else:
+            admitted = await db.execute(ADMIT_AT_DOOR, (stamp, stamp, code, door_event_id))
+        row = await db.fetchone(SELECT_SCANNED, (code,))
+        ticket = None
+        if row is not None:
+            ticket_id, status, event_id, title, event_status, holder, used_at = row
+            ticket = ScannedTicket(
+                ticket_id, status, event_id, title, event_status, holder, used_at=db.read_time(used_at)
             )
-            row = (
-                await self.connection.execute(
-                    select(
-                        tickets.c.id,
-                        tickets.c.status,
-                        tickets.c.event_id,
-                        events.c.title,
-                        events.c.status.label("event_status"),
-                        users.c.name,
-                        tickets.c.used_at,
-                    )
-                    .join_from(tickets, events, events.c.id == tickets.c.event_id)
-                    .join(users, users.c.id == tickets.c.user_id)
-                    .where(tickets.c.code == code)
-                )
-            ).first()
-            outcome = self._outcome(row, admitted.rowcount == 1, door_event_id, now)
-            await self.connection.execute(
-                insert(check_ins).values(
-                    ticket_id=outcome.ticket.id if outcome.ticket else None,
-                    event_id=outcome.ticket.event_id if outcome.ticket else None,
-                    door_event_id=door_event_id,
-                    scanned_code=code[:SCANNED_CODE_MAX],
-                    result=outcome.result,
-                    reason=outcome.reason,
-                    scanned_by_id=scanner_id,
-                    scanned_at=now,
-                )
-            )
+        outcome = scan_outcome(ticket, admitted == 1, door_event_id, now)
+        await db.execute(
+            RECORD_SCAN,
+            (
+                ticket.id if ticket else None,
+                ticket.event_id if ticket else None,
+                door_event_id,
+                code[:SCANNED_CODE_MAX],
+                outcome.result.value,
+                outcome.reason.value if outcome.reason else None,
+                scanner_id,
+                stamp,
+            ),
+        )
         return outcome
 
-    @staticmethod
-    def _outcome(row: object, admitted: bool, door_event_id: int | None, now: dt.datetime) -> ScanOutcome:
-        if row is None:
-            return ScanOutcome(ScanResult.INVALID, InvalidReason.UNKNOWN, None, now)
-        ticket = ScannedTicket(*row)  # type: ignore[misc]
-        if admitted:
-            return ScanOutcome(ScanResult.VALID, None, ticket, now)
-        reason = invalid_reason(ticket, door_event_id)
-        result = ScanResult.ALREADY_USED if reason is None else ScanResult.INVALID
-        return ScanOutcome(result, reason, ticket, now)
+
+def scan_outcome(
+    ticket: ScannedTicket | None, admitted: bool, door_event_id: int | None, now: dt.datetime
+) -> ScanOutcome:
+    if ticket is None:
+        return ScanOutcome(ScanResult.INVALID, InvalidReason.UNKNOWN, None, now)
+    if admitted:
+        return ScanOutcome(ScanResult.VALID, None, ticket, now)
+    reason = invalid_reason(ticket, door_event_id)
+    result = ScanResult.ALREADY_USED if reason is None else ScanResult.INVALID
+    return ScanOutcome(result, reason, ticket, now)

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ticketflow.db.base import table_of, utc_now
+from ticketflow.db.driver import driver_of
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
@@ -63,12 +64,35 @@ class _SeatsTaken(Exception):
     """Internal: the conditional UPDATE matched no row; the transaction must roll back."""
 
 
-class SaleWindow(Protocol):
+SELECT_SALE_STATE = (
+    "SELECT status, max_per_order, starts_at, sales_start_at, sales_end_at, capacity, tickets_sold,"
+    " tickets_held FROM events WHERE id = %s"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SaleState:
     status: str
+    max_per_order: int
     starts_at: dt.datetime
     sales_start_at: dt.datetime | None
     sales_end_at: dt.datetime | None
-    max_per_order: int
+    capacity: int
+    tickets_sold: int
+    tickets_held: int
+
+
+class SaleWindow(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def starts_at(self) -> dt.datetime: ...
+    @property
+    def sales_start_at(self) -> dt.datetime | None: ...
+    @property
+    def sales_end_at(self) -> dt.datetime | None: ...
+    @property
+    def max_per_order(self) -> int: ...
 
 
 @dataclass(slots=True)
@@ -123,9 +147,9 @@ class PurchaseService:
         self, *, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None
     ) -> PurchaseResult:
         fingerprint = purchase_fingerprint(event_id, quantity)
+        await self._check_first(buyer_id, event_id, quantity, replay_possible=idempotency_key is not None)
         try:
             async with self.connection.begin():
-                await require_role(self.connection, buyer_id, BUYER_ROLES)
                 if idempotency_key is not None:
                     previous = await self._replay(buyer_id, idempotency_key, fingerprint)
                     if previous is not None:
@@ -143,6 +167,26 @@ class PurchaseService:
             if previous is None:
                 raise
             return previous
+
+    async def _check_first(
+        self, buyer_id: int, event_id: int, quantity: int, *, replay_possible: bool
+    ) -> None:
+        """Cheap answers before any write: the buyer's role now, unknown event, closed or sold out.
+
+        Plain reads on the driver; when they pass, the purchase transaction decides for real.
+        """
+        db = await driver_of(self.connection)
+        await require_role(db, buyer_id, BUYER_ROLES)
+        if replay_possible:
+            return  # a retried purchase must get its first answer even if sales closed since
+        row = await db.fetchone(SELECT_SALE_STATE, (event_id,))
+        if row is None:
+            raise EventNotFound
+        state = SaleState(*row[:2], *(db.read_time(value) for value in row[2:5]), *row[5:])
+        check_sales_open(state, quantity, utc_now())
+        available = state.capacity - state.tickets_sold - state.tickets_held
+        if available < quantity and state.tickets_held == 0:
+            raise sold_out(available)
 
     async def _replay(self, buyer_id: int, key: str, fingerprint: str) -> PurchaseResult | None:
         order = (
