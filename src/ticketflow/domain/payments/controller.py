@@ -1,0 +1,187 @@
+"""HTTP endpoints of payments: the simulated checkout page, the Stripe webhook, landing pages.
+
+None of them takes a bearer token: the browser coming back from a checkout has none, and Stripe
+signs its calls instead. The simulated page is reached only through its unguessable URL.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ClientException
+from litestar.params import Body, Parameter
+from litestar.response import Redirect
+
+from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
+from ticketflow.domain.payments.pages import after_cancel_page, after_payment_page, checkout_page
+from ticketflow.domain.payments.providers import PROVIDER_ID_PATTERN
+from ticketflow.domain.payments.service import CheckoutView, PaymentService
+from ticketflow.domain.payments.simulated import (
+    ATTEMPT_PATTERN,
+    SIMULATED,
+    TOKEN_PATTERN,
+    SimulatedProvider,
+    new_attempt_id,
+)
+from ticketflow.domain.payments.stripe_checkout import STRIPE, IgnoredEvent, StripeProvider, WebhookRejected
+
+OrderId = Annotated[int, Parameter(ge=1, le=2**62, description="order id")]
+Token = Annotated[
+    str, Parameter(min_length=16, max_length=64, pattern=TOKEN_PATTERN, description="checkout secret")
+]
+OptionalOrderId = Annotated[int | None, Parameter(ge=1, le=2**62, description="order id (simulated)")]
+OptionalToken = Annotated[
+    str | None, Parameter(min_length=16, max_length=64, pattern=TOKEN_PATTERN, description="checkout secret")
+]
+SessionId = Annotated[
+    str | None,
+    Parameter(
+        min_length=1, max_length=255, pattern=PROVIDER_ID_PATTERN, description="Stripe Checkout Session id"
+    ),
+]
+
+
+class PayForm(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(min_length=16, max_length=64, pattern=TOKEN_PATTERN)]
+    attempt: Annotated[str, msgspec.Meta(min_length=16, max_length=64, pattern=ATTEMPT_PATTERN)]
+
+
+class CancelForm(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(min_length=16, max_length=64, pattern=TOKEN_PATTERN)]
+
+
+class WebhookReceipt(msgspec.Struct, omit_defaults=True):
+    received: bool
+    outcome: str
+    order_id: int | None = None
+    refusal: str | None = None
+    detail: str | None = None
+
+
+def landing_query(order_id: int, token: str) -> str:
+    return f"order_id={order_id}&token={token}"
+
+
+class SimulatedCheckoutController(Controller):
+    path = "/payments/simulated"
+    tags = ["Payments"]
+    opt = EXCLUDE_FROM_AUTH
+
+    @get(
+        "/{order_id:int}",
+        summary="Simulated checkout page",
+        description="HTML page with Pay and Cancel buttons: the `checkout_url` of a purchase.",
+        media_type="text/html",
+    )
+    async def page(
+        self, payment_service: NamedDependency[PaymentService], order_id: OrderId, token: Token
+    ) -> Response[str]:
+        view = await payment_service.find_checkout_by_token(SIMULATED, order_id, token)
+        return checkout_page(view, token, new_attempt_id())
+
+    @post(
+        "/{order_id:int}/pay",
+        summary="Pay on the simulated checkout page",
+        description="Pays the order with the amount the server computed; answers with a redirect.",
+        status_code=303,
+    )
+    async def pay(
+        self,
+        payment_service: NamedDependency[PaymentService],
+        simulated_provider: NamedDependency[SimulatedProvider],
+        order_id: OrderId,
+        data: Annotated[PayForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Redirect:
+        view = await payment_service.find_checkout_by_token(SIMULATED, order_id, data.token)
+        notice = simulated_provider.payment_notice(
+            view.checkout, view.order.amount_cents, view.order.currency, data.attempt
+        )
+        await payment_service.handle_notice(notice)
+        return Redirect(f"/payments/success?{landing_query(order_id, data.token)}", status_code=303)
+
+    @post(
+        "/{order_id:int}/cancel",
+        summary="Leave the simulated checkout without paying",
+        description="Cancels the unpaid order and puts its seats back on sale; answers with a redirect.",
+        status_code=303,
+    )
+    async def cancel(
+        self,
+        payment_service: NamedDependency[PaymentService],
+        order_id: OrderId,
+        data: Annotated[CancelForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Redirect:
+        view = await payment_service.find_checkout_by_token(SIMULATED, order_id, data.token)
+        await payment_service.abandon_checkout(view)
+        return Redirect(f"/payments/cancelled?{landing_query(order_id, data.token)}", status_code=303)
+
+
+async def provide_landing_view(
+    payment_service: NamedDependency[PaymentService],
+    order_id: OptionalOrderId = None,
+    token: OptionalToken = None,
+    session_id: SessionId = None,
+) -> CheckoutView | None:
+    """The checkout a landing page is about: `?order_id=&token=` (simulated) or `?session_id=` (Stripe)."""
+    if order_id is not None and token is not None:
+        return await payment_service.find_checkout_by_token(SIMULATED, order_id, token)
+    if session_id is not None:
+        return await payment_service.find_checkout(provider=STRIPE, external_id=session_id)
+    return None
+
+
+class LandingController(Controller):
+    """Where a checkout sends the buyer back."""
+
+    path = "/payments"
+    tags = ["Payments"]
+    opt = EXCLUDE_FROM_AUTH
+    dependencies = {"landing_view": Provide(provide_landing_view)}
+
+    @get("/success", summary="After paying", media_type="text/html")
+    async def success(self, landing_view: NamedDependency[CheckoutView | None]) -> Response[str]:
+        return after_payment_page(landing_view)
+
+    @get("/cancelled", summary="After leaving a checkout without paying", media_type="text/html")
+    async def cancelled(self, landing_view: NamedDependency[CheckoutView | None]) -> Response[str]:
+        return after_cancel_page(landing_view)
+
+
+class StripeWebhookController(Controller):
+    path = "/payments/stripe"
+    tags = ["Payments"]
+    opt = EXCLUDE_FROM_AUTH
+
+    @post(
+        "/webhook",
+        summary="Stripe webhook",
+        description=(
+            "Receives Stripe events signed with the endpoint secret (`Stripe-Signature`). 400 for an"
+            " unsigned, tampered or stale call; a replayed event changes nothing."
+        ),
+        status_code=200,
+    )
+    async def webhook(
+        self,
+        request: Request[Any, Any, Any],
+        payment_service: NamedDependency[PaymentService],
+        stripe_provider: NamedDependency[StripeProvider],
+    ) -> WebhookReceipt:
+        payload = await request.body()
+        try:
+            parsed = stripe_provider.parse_webhook(payload, request.headers.get("stripe-signature"))
+        except WebhookRejected as exc:
+            raise ClientException(detail=exc.detail) from exc
+        if isinstance(parsed, IgnoredEvent):
+            return WebhookReceipt(received=True, outcome="ignored", detail=parsed.reason)
+        settlement = await payment_service.handle_notice(parsed)
+        return WebhookReceipt(
+            received=True,
+            outcome=settlement.outcome,
+            order_id=settlement.order_id,
+            refusal=settlement.refusal,
+        )

@@ -1,0 +1,186 @@
+"""Seats held by unpaid orders: released on expiry or cancel, turned into sold seats on payment.
+
+Every change of an order's seats happens inside one transaction that first locks the event row
+(`SELECT ... FOR UPDATE`; SQLite serialises writers with `BEGIN IMMEDIATE` instead), then changes
+the order with a conditional UPDATE on its status, then its tickets, then the event counters in a
+single UPDATE. The purchase takes the same locks in the same order (event, order, tickets), so
+expiry, payment, cancellation and new purchases of one event queue up instead of deadlocking, and
+the counters always equal the tickets: `tickets_held` = pending, `tickets_sold` = active + used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.models.events import Event, EventStatus
+from ticketflow.db.models.orders import Order, OrderStatus
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.domain.tickets.codes import new_ticket_code
+
+EXPIRY_BATCH = 200
+"""Orders expired by one call (the sweep comes back for the rest)."""
+
+
+def rowcount(result: Any) -> int:
+    return int(result.rowcount)
+
+
+async def lock_event(session: AsyncSession, event_id: int) -> None:
+    """Take the event row lock first, as the purchase does (no-op on SQLite: writers are serial)."""
+    await session.execute(select(Event.id).where(Event.id == event_id).with_for_update())
+
+
+async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
+    """The order as committed now, locked until the transaction ends."""
+    return await session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+async def release_hold(
+    session: AsyncSession,
+    order_id: int,
+    event_id: int,
+    status: OrderStatus,
+    now: dt.datetime,
+    *,
+    only_if_expired: bool,
+) -> int:
+    """Close a pending order (`expired` or `cancelled`) and put its seats back; returns seats freed."""
+    await lock_event(session, event_id)
+    conditions = [Order.id == order_id, Order.status == OrderStatus.PENDING]
+    if only_if_expired:
+        conditions.append(Order.expires_at <= now)
+    closed = await session.execute(
+        update(Order)
+        .where(*conditions)
+        .values(status=status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(closed) != 1:
+        return 0
+    cancelled = rowcount(
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.order_id == order_id, Ticket.status == TicketStatus.PENDING)
+            .values(status=TicketStatus.CANCELLED, cancelled_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if cancelled:
+        await session.execute(
+            update(Event)
+            .where(Event.id == event_id)
+            .values(tickets_held=Event.tickets_held - cancelled)
+            .execution_options(synchronize_session=False)
+        )
+    return cancelled
+
+
+async def expire_holds(session: AsyncSession, event_id: int | None, now: dt.datetime) -> int:
+    """Expire pending orders past `expires_at` (of one event, or all); returns seats released."""
+    query = select(Order.id, Order.event_id).where(
+        Order.status == OrderStatus.PENDING, Order.expires_at <= now
+    )
+    if event_id is not None:
+        query = query.where(Order.event_id == event_id)
+    due = (await session.execute(query.order_by(Order.event_id, Order.id).limit(EXPIRY_BATCH))).all()
+    released = 0
+    for order_id, order_event_id in due:
+        released += await release_hold(
+            session, order_id, order_event_id, OrderStatus.EXPIRED, now, only_if_expired=True
+        )
+    return released
+
+
+async def activate_order(session: AsyncSession, order: Order, now: dt.datetime) -> int:
+    """Pending order paid: its pending tickets become active, held seats become sold seats.
+
+    Returns how many tickets were activated (fewer than ordered when some were cancelled while
+    the order was unpaid). The caller holds the event and order locks.
+    """
+    paid = await session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.PENDING)
+        .values(status=OrderStatus.PAID, paid_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(paid) != 1:
+        return 0
+    activated = rowcount(
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.PENDING)
+            .values(status=TicketStatus.ACTIVE, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if activated:
+        await session.execute(
+            update(Event)
+            .where(Event.id == order.event_id)
+            .values(
+                tickets_held=Event.tickets_held - activated,
+                tickets_sold=Event.tickets_sold + activated,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return activated
+
+
+async def take_seats_for_late_payment(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
+    """Sell the seats of an expired order again, if the event still has them (one conditional UPDATE)."""
+    taken = await session.execute(
+        update(Event)
+        .where(
+            Event.id == order.event_id,
+            Event.status == EventStatus.SCHEDULED,
+            Event.starts_at > now,
+            Event.capacity - Event.tickets_sold - Event.tickets_held >= order.quantity,
+        )
+        .values(tickets_sold=Event.tickets_sold + order.quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(taken) == 1
+
+
+async def reissue_tickets(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
+    """Expired order paid late: new active tickets (new codes) if seats remain; False if not.
+
+    The tickets cancelled on expiry stay cancelled: a code once withdrawn never admits anyone.
+    """
+    if not await take_seats_for_late_payment(session, order, now):
+        # Other unpaid holds past their time may be what blocks the seats: release them, retry.
+        if not await expire_holds(session, order.event_id, now):
+            return False
+        if not await take_seats_for_late_payment(session, order, now):
+            return False
+    reopened = await session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.EXPIRED)
+        .values(status=OrderStatus.PAID, paid_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(reopened) != 1:  # the caller holds the order lock: cannot happen
+        msg = f"order {order.id} changed under its lock"
+        raise RuntimeError(msg)
+    await session.execute(
+        insert(Ticket),
+        [
+            {
+                "order_id": order.id,
+                "user_id": order.user_id,
+                "event_id": order.event_id,
+                "code": new_ticket_code(),
+                "status": TicketStatus.ACTIVE,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for _ in range(order.quantity)
+        ],
+    )
+    return True

@@ -1,0 +1,105 @@
+"""The one small interface every payment provider implements, and what flows through it.
+
+A provider opens a checkout for an order, tells the application that money arrived (a
+`PaymentNotice`, built from a verified webhook or from its own page) and refunds money. Everything
+else - which order a payment pays, late or duplicate money, refunds owed - is decided once, for
+every provider, by the settlement rules in `settlement.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Protocol
+
+from ticketflow.lib.errors import ConflictError, NotFoundError, RuleViolation
+
+PROVIDER_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+"""The shape of ids providers give out (Stripe: `cs_test_...`, `pi_...`, `evt_...`)."""
+
+
+class ProviderError(Exception):
+    """The provider could not be reached or refused the call; the caller may try again later."""
+
+
+class PaymentProviderUnavailable(ConflictError):
+    detail = "the payment provider is unavailable; retry the purchase with the same Idempotency-Key"
+
+
+class UnknownCheckout(NotFoundError):
+    detail = "no checkout of this order is known"
+
+
+class NoticeRejected(RuleViolation):
+    """A provider notification that cannot be about one of our orders (nothing is stored)."""
+
+    detail = "the payment notification does not match its order"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    """What a provider needs to sell one pending order. Amounts are integer minor units."""
+
+    order_id: int
+    title: str
+    quantity: int
+    unit_amount_cents: int
+    currency: str
+    customer_email: str | None
+    expires_at: dt.datetime
+    """When the seats stop being held; the checkout should not outlive it by much."""
+    idempotency_key: str
+    """Sent with the provider call: a retry returns the same checkout."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedCheckout:
+    external_id: str
+    url: str
+    expires_at: dt.datetime
+    access_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentNotice:
+    """A provider's verified word that money arrived for an order."""
+
+    provider: str
+    event_id: str
+    """Id of the notification itself: a replay carries the same id and changes nothing."""
+    event_type: str
+    checkout_id: str
+    order_id: int
+    payment_id: str
+    """Id of the money movement: the same payment reported twice is counted once."""
+    amount_cents: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    refund_id: int
+    order_id: int
+    provider_payment_id: str
+    amount_cents: int
+    currency: str
+    idempotency_key: str
+    """Sent with the provider call: a retry after a failure never pays twice."""
+
+
+def idempotency_key(kind: str, row_id: int, created_at: dt.datetime) -> str:
+    """Unique across databases too (a reset database reuses ids, never creation times)."""
+    return f"ticketflow-{kind}-{row_id}-{int(created_at.timestamp() * 1_000_000)}"
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def open_checkout(self, request: CheckoutRequest) -> OpenedCheckout:
+        """Create the page where the buyer pays (raises `ProviderError`)."""
+
+    async def refund(self, request: RefundRequest) -> str:
+        """Give money back; returns the provider's refund id (raises `ProviderError`).
+
+        Called again with the same `refund_id` after a failure: the provider must not pay twice.
+        """

@@ -1,0 +1,245 @@
+"""Stripe Checkout through the official `stripe` package, and its signed webhooks.
+
+A pending order becomes one Checkout Session (line items from the order, `client_reference_id`
+and metadata = the order id, success and cancel URLs from settings). Stripe reports the payment
+with a webhook (`checkout.session.completed`, or `checkout.session.async_payment_succeeded` for
+delayed methods) signed with the endpoint secret: `Stripe-Signature: t=<unix time>,v1=<HMAC-SHA256
+of "<t>.<raw body>">`. Anything unsigned, tampered, or signed more than five minutes away from
+now is refused before its body is even parsed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+import stripe
+
+from ticketflow.db.models.payments import CHECKOUT_URL_MAX, EVENT_TYPE_MAX, PROVIDER_ID_MAX
+from ticketflow.domain.payments.providers import (
+    CheckoutRequest,
+    NoticeRejected,
+    OpenedCheckout,
+    PaymentNotice,
+    ProviderError,
+    RefundRequest,
+)
+from ticketflow.lib.errors import DomainError
+from ticketflow.settings import Settings, SettingsError
+
+STRIPE = "stripe"
+SIGNATURE_TOLERANCE_SECONDS = 300
+STRIPE_MIN_SESSION_LIFETIME = dt.timedelta(minutes=31)
+"""Stripe refuses sessions expiring sooner than 30 minutes from creation."""
+STRIPE_MAX_SESSION_LIFETIME = dt.timedelta(hours=23, minutes=55)
+STRIPE_TIMEOUT_SECONDS = 20.0
+MAX_ORDER_ID = 2**62
+PAYMENT_EVENT_TYPES = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
+PAID_STATUSES = frozenset({"paid"})
+"""`payment_status` of a session whose money arrived (`unpaid` waits for the async event)."""
+
+
+class WebhookRejected(DomainError):
+    """Not a genuine, fresh Stripe notification (answered 400; Stripe retries genuine ones)."""
+
+    detail = "invalid Stripe-Signature"
+
+
+StripeId = Annotated[str, msgspec.Meta(min_length=1, max_length=PROVIDER_ID_MAX)]
+MinorUnits = Annotated[int, msgspec.Meta(ge=-(2**62), le=2**62)]
+
+
+class StripeSession(msgspec.Struct):
+    """The fields of a Checkout Session object the application reads."""
+
+    id: StripeId
+    object: str
+    amount_total: MinorUnits | None = None
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$")] | None = None
+    client_reference_id: str | None = None
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+    payment_intent: StripeId | None = None
+    payment_status: str | None = None
+
+
+class CreatedSession(msgspec.Struct):
+    id: StripeId
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=CHECKOUT_URL_MAX)]
+    expires_at: int
+
+
+class StripeEventData(msgspec.Struct):
+    object: msgspec.Raw
+
+
+class StripeEvent(msgspec.Struct):
+    id: StripeId
+    type: Annotated[str, msgspec.Meta(max_length=EVENT_TYPE_MAX)]
+    data: StripeEventData
+    object: str = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredEvent:
+    """A genuine notification that changes nothing here (another type, or money still coming)."""
+
+    event_id: str
+    event_type: str
+    reason: str
+
+
+def stripe_expiry(hold_expires_at: dt.datetime, now: dt.datetime) -> int:
+    """The session's `expires_at`: the hold's end, within the window Stripe accepts."""
+    earliest, latest = now + STRIPE_MIN_SESSION_LIFETIME, now + STRIPE_MAX_SESSION_LIFETIME
+    return int(min(max(hold_expires_at, earliest), latest).timestamp())
+
+
+def order_id_of(session: StripeSession) -> int:
+    """The order a session is for: `client_reference_id` and metadata must agree."""
+    named = {session.client_reference_id, session.metadata.get("order_id")}
+    if len(named) != 1 or None in named:
+        raise NoticeRejected("client_reference_id and metadata.order_id must name the same order")
+    text = named.pop() or ""
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ORDER_ID:
+        raise NoticeRejected("the order id is not a valid id")
+    return int(text)
+
+
+def verify_signature(payload: bytes, header: str | None, secret: str, now: float) -> None:
+    """Stripe's scheme, checked by the `stripe` package; also refuses timestamps in the future."""
+    try:
+        stripe.WebhookSignature.verify_header(payload, header, secret, SIGNATURE_TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError as exc:
+        raise WebhookRejected(str(exc).split(".")[0]) from exc
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected("the body is not UTF-8") from exc
+    timestamp = int(next(part for part in (header or "").split(",") if part.startswith("t="))[2:])
+    if timestamp > now + SIGNATURE_TOLERANCE_SECONDS:
+        raise WebhookRejected("Timestamp outside the tolerance zone")
+
+
+class StripeProvider:
+    name = STRIPE
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.stripe_api_key:
+            msg = "PAYMENT_PROVIDER=stripe needs STRIPE_API_KEY"
+            raise SettingsError(msg)
+        if not settings.stripe_webhook_secret:
+            msg = "PAYMENT_PROVIDER=stripe needs STRIPE_WEBHOOK_SECRET (from the webhook endpoint)"
+            raise SettingsError(msg)
+        base = settings.public_base_url.rstrip("/")
+        self.api_key = settings.stripe_api_key
+        self.webhook_secret = settings.stripe_webhook_secret
+        self.api_base = settings.stripe_api_base.rstrip("/")
+        self.success_url = settings.stripe_success_url or (
+            f"{base}/payments/success?session_id={{CHECKOUT_SESSION_ID}}"
+        )
+        self.cancel_url = settings.stripe_cancel_url or (
+            f"{base}/payments/cancelled?session_id={{CHECKOUT_SESSION_ID}}"
+        )
+
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[stripe.StripeClient]:
+        """A Stripe client on a fresh HTTP client (bound to the running event loop), closed after."""
+        http_client = stripe.HTTPXClient(timeout=STRIPE_TIMEOUT_SECONDS)
+        try:
+            yield stripe.StripeClient(
+                self.api_key,
+                base_addresses={"api": self.api_base} if self.api_base else None,
+                http_client=http_client,
+                max_network_retries=1,
+            )
+        except stripe.StripeError as exc:
+            raise ProviderError(f"Stripe: {exc.user_message or exc}") from exc
+        finally:
+            await http_client.close_async()  # type: ignore[no-untyped-call]
+
+    async def open_checkout(self, request: CheckoutRequest) -> OpenedCheckout:
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": request.quantity,
+                    "price_data": {
+                        "currency": request.currency.lower(),
+                        "unit_amount": request.unit_amount_cents,
+                        "product_data": {"name": request.title[:250]},
+                    },
+                }
+            ],
+            "client_reference_id": str(request.order_id),
+            "metadata": {"order_id": str(request.order_id)},
+            "payment_intent_data": {"metadata": {"order_id": str(request.order_id)}},
+            "success_url": self.success_url,
+            "cancel_url": self.cancel_url,
+            "expires_at": stripe_expiry(request.expires_at, dt.datetime.now(dt.UTC)),
+        }
+        if request.customer_email:
+            params["customer_email"] = request.customer_email
+        async with self._client() as client:
+            session = await client.v1.checkout.sessions.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": request.idempotency_key},
+            )
+        try:
+            created = msgspec.convert(session.to_dict(), CreatedSession)
+        except msgspec.ValidationError as exc:
+            raise ProviderError(f"Stripe answered with an unexpected session: {exc}") from exc
+        return OpenedCheckout(
+            external_id=created.id,
+            url=created.url,
+            expires_at=dt.datetime.fromtimestamp(created.expires_at, dt.UTC),
+        )
+
+    async def refund(self, request: RefundRequest) -> str:
+        params = {
+            "payment_intent": request.provider_payment_id,
+            "amount": request.amount_cents,
+            "metadata": {"order_id": str(request.order_id), "refund_id": str(request.refund_id)},
+        }
+        async with self._client() as client:
+            refund = await client.v1.refunds.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": request.idempotency_key},
+            )
+        if refund.status in {"failed", "canceled"}:
+            raise ProviderError(f"Stripe refund {refund.id} is {refund.status}")
+        return str(refund.id)
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentNotice | IgnoredEvent:
+        """A verified notification: money for an order, or something to acknowledge and ignore."""
+        verify_signature(payload, signature, self.webhook_secret, time.time())
+        try:
+            event = msgspec.json.decode(payload, type=StripeEvent)
+        except msgspec.DecodeError as exc:
+            raise WebhookRejected(f"not a Stripe event: {exc}") from exc
+        if event.object != "event":
+            raise WebhookRejected("not a Stripe event")
+        if event.type not in PAYMENT_EVENT_TYPES:
+            return IgnoredEvent(event.id, event.type, "not a payment event")
+        try:
+            session = msgspec.json.decode(event.data.object, type=StripeSession)
+        except msgspec.DecodeError as exc:
+            raise NoticeRejected(f"not a Checkout Session: {exc}") from exc
+        if session.object != "checkout.session":
+            raise NoticeRejected("not a Checkout Session")
+        if session.payment_status not in PAID_STATUSES:
+            return IgnoredEvent(event.id, event.type, f"payment_status is {session.payment_status}")
+        if session.amount_total is None or session.currency is None:
+            raise NoticeRejected("the session has no amount_total or currency")
+        return PaymentNotice(
+            provider=STRIPE,
+            event_id=event.id,
+            event_type=event.type,
+            checkout_id=session.id,
+            order_id=order_id_of(session),
+            payment_id=session.payment_intent or session.id,
+            amount_cents=session.amount_total,
+            currency=session.currency,
+        )
