@@ -6,8 +6,10 @@ import datetime as dt
 import email
 import email.policy
 import io
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,13 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
+
+    def header(self, name: str) -> str:
+        """A header decoded as RFC 2047 says (adjacent encoded words joined without the space
+        that the `email` package's structured-header parser keeps)."""
+        raw = email.message_from_bytes(self.content)[name]
+        unfolded = re.sub(r"\r?\n[ \t]", " ", str(raw))
+        return str(make_header(decode_header(unfolded))).strip()
 
     def parsed(self) -> EmailMessage:
         message = email.message_from_bytes(self.content, policy=email.policy.default)
@@ -123,7 +132,7 @@ def app_context(app: Litestar) -> AppContext:
 @pytest.fixture
 async def worker(settings: Settings) -> AsyncIterator[AppContext]:
     """What `ticketflow worker` builds: its own engine and context, apart from the server's."""
-    engine = create_engine(settings, null_pool=True)
+    engine = create_engine(settings)
     context = AppContext.build(settings, engine, MemoryStore())
     context.notifier = build_notifier(context)
     yield context

@@ -8,8 +8,11 @@ claim token and, in one short transaction, marks up to `OUTBOX_BATCH_SIZE` due m
 * MySQL/MariaDB: `SELECT ... FOR UPDATE SKIP LOCKED` picks rows no other worker is claiming at
   that moment (READ COMMITTED, so no gap locks slow down purchases inserting messages), then
   one UPDATE marks exactly those rows.
-* SQLite: one conditional `UPDATE ... WHERE id IN (due rows)`; every transaction begins
-  IMMEDIATE there, so claims are serialised by the database lock.
+
+The UPDATE re-checks that each row is still due, and the pass then reads back what carries its
+token: a row is only ever worked on by the pass whose token it carries.
+* SQLite: the same statements without the row locks; every transaction begins IMMEDIATE
+  there, so claims are serialised by the database's write lock.
 
 The message is then sent with no transaction open, and its outcome written with a conditional
 UPDATE (`WHERE claimed_by = token AND status = 'sending'`). A message whose worker died is due
@@ -120,56 +123,57 @@ class OutboxDelivery:
         return report
 
     async def claim(self, token: str, now: dt.datetime) -> list[int]:
-        """Mark up to a batch of due messages as ours; returns their ids."""
+        """Mark up to a batch of due messages as ours; returns their ids.
+
+        Expired claims first (few, and the oldest work), then pending messages, each in index
+        order (`status = :s AND next_attempt_at <= :now ORDER BY next_attempt_at, id`): with
+        no sort step, InnoDB locks only the rows it returns and another worker skips just those.
+        """
         lease_until = now + dt.timedelta(seconds=self.settings.outbox_claim_timeout_seconds)
-        due = (OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.next_attempt_at <= now)
         oldest_first = (OutboxMessage.next_attempt_at, OutboxMessage.id)
-        claim_values: dict[str, Any] = {
-            "status": OutboxStatus.SENDING,
-            "claimed_by": token,
-            "claimed_at": now,
-            "next_attempt_at": lease_until,
-            "attempts": OutboxMessage.attempts + 1,
-        }
         async with self.session_maker() as session:
-            if session.get_bind().dialect.name == "sqlite":
-                batch = select(OutboxMessage.id).where(*due).order_by(*oldest_first)
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(batch.limit(self.settings.outbox_batch_size)), *due)
-                    .values(claim_values)
-                    .execution_options(synchronize_session=False)
-                )
-                ids = list(
-                    await session.scalars(
-                        select(OutboxMessage.id)
-                        .where(
-                            OutboxMessage.claimed_by == token,
-                            OutboxMessage.status == OutboxStatus.SENDING,
-                        )
-                        .order_by(*oldest_first)
-                    )
-                )
-            else:
+            if session.get_bind().dialect.name != "sqlite":
                 await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
-                ids = list(
-                    await session.scalars(
-                        select(OutboxMessage.id)
-                        .where(*due)
-                        .order_by(*oldest_first)
-                        .limit(self.settings.outbox_batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
+            ids: list[int] = []
+            for status in (OutboxStatus.SENDING, OutboxStatus.PENDING):
+                room = self.settings.outbox_batch_size - len(ids)
+                if room <= 0:
+                    break
+                ids += await session.scalars(
+                    select(OutboxMessage.id)
+                    .where(OutboxMessage.status == status, OutboxMessage.next_attempt_at <= now)
+                    .order_by(*oldest_first)
+                    .limit(room)
+                    .with_for_update(skip_locked=True)  # SQLite: no-op, its write lock is held
                 )
-                if ids:
-                    await session.execute(
-                        update(OutboxMessage)
-                        .where(OutboxMessage.id.in_(ids))
-                        .values(claim_values)
-                        .execution_options(synchronize_session=False)
-                    )
+            if not ids:
+                await session.rollback()
+                return []
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status.in_(CLAIMABLE),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .values(
+                    status=OutboxStatus.SENDING,
+                    claimed_by=token,
+                    claimed_at=now,
+                    next_attempt_at=lease_until,
+                    attempts=OutboxMessage.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            claimed = list(
+                await session.scalars(
+                    select(OutboxMessage.id)
+                    .where(OutboxMessage.claimed_by == token, OutboxMessage.status == OutboxStatus.SENDING)
+                    .order_by(OutboxMessage.id)
+                )
+            )
             await session.commit()
-        return ids
+        return claimed
 
     async def _read(self, message_id: int, token: str) -> tuple[int, Letter | NothingToSend] | None:
         """The message's attempt number and letter (or why there is nothing to send); None if

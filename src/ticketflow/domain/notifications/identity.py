@@ -36,6 +36,9 @@ def mail_address(email: str, name: str = "") -> Address:
         msg = f"not a single e-mail address: {email!r}"
         raise InvalidAddress(msg)
     local, domain = email.rsplit("@", 1)
+    if not local.isascii():
+        msg = f"a non-ASCII mailbox name needs SMTPUTF8, which is not supported: {email!r}"
+        raise InvalidAddress(msg)
     try:
         ascii_domain = domain.encode("idna").decode("ascii")
         address = Address(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
-from sqlalchemy import exists, select
+from sqlalchemy import distinct, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event
@@ -39,7 +39,7 @@ class EventFacts:
     """Calendar SEQUENCE: grows with every change, so a newer invitation replaces an older one."""
 
     @classmethod
-    def of(cls, event: Event) -> EventFacts:
+    def of(cls, event: Event, sequence: int) -> EventFacts:
         return cls(
             id=event.id,
             title=event.title,
@@ -48,7 +48,7 @@ class EventFacts:
             ends_at=event.ends_at,
             timezone=event.timezone,
             cancelled=event.is_cancelled,
-            sequence=max(int((event.updated_at - event.created_at).total_seconds()), 0),
+            sequence=sequence,
         )
 
 
@@ -86,7 +86,7 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
         message_id=message.message_id,
         recipient=message.recipient,
         recipient_name=message.recipient_name,
-        event=EventFacts.of(event),
+        event=EventFacts.of(event, await calendar_sequence(session, event.id)),
     )
     match message.kind:
         case MessageKind.TICKETS:
@@ -146,6 +146,21 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
                 previous=dict(payload.get("previous", {})),
             )
     raise NothingToSend(f"unknown message kind {message.kind!r}")
+
+
+async def calendar_sequence(session: AsyncSession, event_id: int) -> int:
+    """How many changes and cancellations of the event were announced so far.
+
+    Each announcement is one batch of outbox rows written by one hook call, all with the same
+    `created_at`; its calendar files carry the count, so the newest one always wins.
+    """
+    announced = await session.scalar(
+        select(func.count(distinct(OutboxMessage.created_at))).where(
+            OutboxMessage.event_id == event_id,
+            OutboxMessage.kind.in_([MessageKind.EVENT_CHANGED, MessageKind.EVENT_CANCELLED]),
+        )
+    )
+    return int(announced or 0)
 
 
 async def _order(session: AsyncSession, order_id: int | None) -> Order:

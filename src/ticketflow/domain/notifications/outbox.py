@@ -13,8 +13,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.events import Event
@@ -153,19 +155,33 @@ class OutboxNotifier:
         return f"<{uuid.uuid4().hex}@{self.identity.domain}>"[:MESSAGE_ID_MAX]
 
 
-def previous_values(event: Event | None, changed: frozenset[str]) -> dict[str, str | None]:
-    """The values `changed` fields had before this transaction (from the unit of work).
+REMEMBERED_FIELDS = ("starts_at", "ends_at", "venue")
+"""Event fields whose value before a change the change message shows."""
+PREVIOUS_VALUES_KEY = "ticketflow.previous_values"
 
-    The hook runs before the change is flushed, so the session still knows the old values.
+
+def remember_previous_value(target: Event, value: Any, previous: Any, initiator: Any) -> None:
+    """Attribute listener: keep the first value a remembered field had before it was set.
+
+    The events service may flush before it calls `event_changed` (which empties the unit of
+    work's history), so the old values are kept on the instance's state until the hook reads them.
     """
+    if previous is NO_VALUE or previous is NEVER_SET:
+        return
+    inspect(target).info.setdefault(PREVIOUS_VALUES_KEY, {}).setdefault(initiator.key, previous)
+
+
+for _name in REMEMBERED_FIELDS:
+    sqlalchemy_event.listen(getattr(Event, _name), "set", remember_previous_value)
+
+
+def previous_values(event: Event | None, changed: frozenset[str]) -> dict[str, Any]:
+    """What the `changed` fields were before this change (JSON-ready), as far as known."""
     if event is None:
         return {}
-    state = inspect(event)
-    previous: dict[str, str | None] = {}
-    for name in sorted(changed):
-        history = state.attrs[name].history
-        if not history.deleted:
-            continue
-        old = history.deleted[0]
-        previous[name] = old.isoformat() if isinstance(old, dt.datetime) else old
-    return previous
+    remembered: dict[str, Any] = inspect(event).info.pop(PREVIOUS_VALUES_KEY, {})
+    return {
+        name: value.isoformat() if isinstance(value, dt.datetime) else value
+        for name, value in remembered.items()
+        if name in changed
+    }

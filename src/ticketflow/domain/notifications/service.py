@@ -95,12 +95,12 @@ class NotificationService:
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            message = await self.session.get(OutboxMessage, message_id)
-            await self.session.rollback()
-            if message is None:
-                raise OutboxMessageNotFound
-            raise ConflictError(
-                f"only failed or skipped messages can be retried; this one is {message.status}"
+            status = await self.session.scalar(
+                select(OutboxMessage.status).where(OutboxMessage.id == message_id)
             )
+            await self.session.rollback()
+            if status is None:
+                raise OutboxMessageNotFound
+            raise ConflictError(f"only failed or skipped messages can be retried; this one is {status}")
         await self.session.commit()
         return await self.session.get_one(OutboxMessage, message_id, populate_existing=True)

@@ -1,0 +1,125 @@
+"""The outbox is transactional: messages commit and roll back with the change that causes them,
+and several workers never deliver one twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.integration.notifications.conftest import (
+    app_context,
+    delivery_for,
+    outbox_rows,
+    worker_pass,
+)
+from tests.support.api import buy, make_actor, make_event
+from ticketflow.db.config import create_engine
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.orders import Order
+from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.domain.notifications.outbox import OutboxNotifier
+from ticketflow.lib.state import AppContext
+
+
+class PurchaseFailsAfterQueueing(Exception):
+    pass
+
+
+class FailingAfterInsert(OutboxNotifier):
+    """The real notifier, followed by a failure later in the same purchase transaction."""
+
+    async def tickets_issued(self, session, order_id: int) -> None:
+        await super().tickets_issued(session, order_id)
+        queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
+        assert queued == 1  # the message is in the transaction...
+        raise PurchaseFailsAfterQueueing
+
+
+async def count(db, model) -> int:
+    async with db() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)))
+
+
+async def test_a_purchase_that_rolls_back_sends_nothing(app, client, db, smtp_server, worker) -> None:
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db)
+    event = await make_event(client, admin, capacity=5)
+    context = app_context(app)
+    context.notifier = FailingAfterInsert(context.notifier.identity)
+
+    response = await buy(client, holder, event["id"], quantity=2)
+
+    assert response.status_code == 500
+    assert await count(db, OutboxMessage) == 0  # ... and went away with it
+    assert await count(db, Order) == 0
+    assert await count(db, Ticket) == 0
+    async with db() as session:
+        stored = await session.get(Event, event["id"])
+    assert (stored.tickets_sold, stored.tickets_held) == (0, 0)
+    assert (await worker_pass(worker)).claimed == 0
+    assert smtp_server.messages == []
+
+
+async def test_hooks_write_in_the_callers_transaction_and_never_commit(client, db, worker) -> None:
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db)
+    event = await make_event(client, admin)
+    order_id = (await buy(client, holder, event["id"])).json()["order"]["id"]
+    assert await count(db, OutboxMessage) == 1
+    notifier = worker.notifier
+
+    async with db() as session:
+        await notifier.tickets_issued(session, order_id)
+        await notifier.event_cancelled(session, event["id"])
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 3
+        await session.rollback()
+
+    assert await count(db, OutboxMessage) == 1
+
+
+async def queue_for_one_order(client, db, notifier, messages: int) -> set[str]:
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db)
+    event = await make_event(client, admin)
+    order_id = (await buy(client, holder, event["id"])).json()["order"]["id"]
+    async with db() as session:
+        for _ in range(messages - 1):
+            await notifier.tickets_issued(session, order_id)
+        await session.commit()
+    return {row.message_id for row in await outbox_rows(db)}
+
+
+@pytest.mark.slow
+async def test_two_workers_racing_deliver_each_message_exactly_once(
+    client, db, settings, smtp_server, worker
+) -> None:
+    queued = await queue_for_one_order(client, db, worker.notifier, 200)
+    assert len(queued) == 200
+    other_engine = create_engine(settings)
+    other = AppContext.build(settings, other_engine, worker.store)
+
+    async def drain(context: AppContext) -> int:
+        delivery = delivery_for(context, outbox_batch_size=7)
+        handled = 0
+        while (report := await delivery.run_once()).claimed:
+            assert report.lost == 0
+            handled += report.sent
+        return handled
+
+    try:
+        first, second = await asyncio.gather(drain(worker), drain(other))
+    finally:
+        await other_engine.dispose()
+
+    assert first + second == 200
+    assert first > 0
+    assert second > 0
+    received = Counter(str(m.parsed()["Message-ID"]) for m in smtp_server.messages)
+    assert set(received) == queued
+    assert set(received.values()) == {1}
+    rows = await outbox_rows(db)
+    assert {(row.status, row.attempts) for row in rows} == {(OutboxStatus.SENT, 1)}
