@@ -3,7 +3,8 @@
     python deploy/start.py api        wait, migrate, serve the API with uvicorn (the image's default)
     python deploy/start.py worker     wait, migrate, run the background jobs until SIGTERM
     python deploy/start.py migrate    wait, migrate, exit (Render's pre-deploy command)
-    python deploy/start.py health     exit 0 when this container's process is healthy (HEALTHCHECK)
+    python deploy/start.py health     exit 0 when this container's process is healthy (HEALTHCHECK):
+                                      the API answers /ready, the worker's process is alive
 
 Settings come from the environment like everywhere else (see `.env.example`). Besides them the
 script reads `PORT` (the port to serve on, default 8000, set by platforms such as Render) and,
@@ -32,16 +33,12 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+if TYPE_CHECKING:  # the rest is imported where needed: `health` runs every 30 s and stays light
+    from sqlalchemy.exc import DBAPIError
 
-from ticketflow.db.config import create_engine
-from ticketflow.lib.observability import MULTIPROCESS_DIR_VARIABLE, process_logging_config
-from ticketflow.settings import Settings, SettingsError
+    from ticketflow.settings import Settings
 
 APP_FACTORY = "ticketflow.app:create_app_from_env"
 DEFAULT_PORT = 8000
@@ -56,7 +53,7 @@ START_VARIABLES = (
     "MYSQL_USER",
     "MYSQL_PASSWORD",
     "MYSQL_DATABASE",
-    MULTIPROCESS_DIR_VARIABLE,
+    "PROMETHEUS_MULTIPROC_DIR",
 )
 """Environment variables this script reads besides the settings (all listed in `.env.example`)."""
 
@@ -69,6 +66,8 @@ class StartError(RuntimeError):
 
 def database_url_from_parts(environ: Mapping[str, str]) -> str | None:
     """`DATABASE_URL` built from the MySQL image's variables, when it is not given itself."""
+    from sqlalchemy.engine import URL  # noqa: PLC0415
+
     if environ.get("DATABASE_URL") or not environ.get("MYSQL_HOST"):
         return None
     url = URL.create(
@@ -84,6 +83,8 @@ def database_url_from_parts(environ: Mapping[str, str]) -> str | None:
 
 
 def load_settings() -> Settings:
+    from ticketflow.settings import Settings, SettingsError  # noqa: PLC0415
+
     composed = database_url_from_parts(os.environ)
     if composed is not None:
         os.environ["DATABASE_URL"] = composed  # the migration and server processes read it too
@@ -100,6 +101,11 @@ def _error_code(exc: DBAPIError) -> int | None:
 
 async def wait_for_database(settings: Settings, wait_seconds: float) -> None:
     """Return once the database answers `SELECT 1`; StartError after `wait_seconds`."""
+    from sqlalchemy import text  # noqa: PLC0415
+    from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
+
+    from ticketflow.db.config import create_engine  # noqa: PLC0415
+
     engine = create_engine(settings, null_pool=True)
     deadline = time.monotonic() + wait_seconds
     try:
@@ -128,11 +134,15 @@ async def wait_for_database(settings: Settings, wait_seconds: float) -> None:
 @contextlib.asynccontextmanager
 async def migration_lock(settings: Settings, wait_seconds: float) -> AsyncIterator[None]:
     """Hold a MySQL named lock while migrating (SQLite lives on one host: nothing to do)."""
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from ticketflow.db.config import create_engine  # noqa: PLC0415
+
     if settings.is_sqlite:
         yield
         return
     engine = create_engine(settings, null_pool=True)
-    connection: AsyncConnection = await engine.connect()
+    connection = await engine.connect()
     try:
         granted = await connection.scalar(
             text("SELECT GET_LOCK(:name, :timeout)"), {"name": MIGRATION_LOCK, "timeout": int(wait_seconds)}
@@ -170,6 +180,8 @@ def prepare_metrics_directory(settings: Settings) -> None:
     """Several uvicorn processes share their metrics through files in one folder."""
     if settings.server_workers <= 1:
         return
+    from ticketflow.lib.observability import MULTIPROCESS_DIR_VARIABLE  # noqa: PLC0415
+
     directory = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
     if directory:
         for stale in Path(directory).glob("*.db"):  # counters of a previous run
@@ -187,6 +199,8 @@ def write_state(state_file: Path, **state: Any) -> None:
 def serve(settings: Settings, host: str, port: int, graceful_seconds: int) -> None:
     import uvicorn  # noqa: PLC0415
 
+    from ticketflow.lib.observability import process_logging_config  # noqa: PLC0415
+
     prepare_metrics_directory(settings)
     logger.info(
         "serving on %s:%d with %d worker process(es); forwarded headers trusted from %s",
@@ -195,6 +209,9 @@ def serve(settings: Settings, host: str, port: int, graceful_seconds: int) -> No
         settings.server_workers,
         settings.forwarded_allow_ips,
     )
+    # uvicorn handles SIGTERM itself (graceful shutdown) and raises it again once done: that
+    # second one needs nothing more, the process then ends normally with exit code 0
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -234,14 +251,9 @@ def check_health(state_file: Path) -> int:
             print(f"{url}: {exc}", file=sys.stderr)  # noqa: T201
             return 1
     try:
-        os.kill(int(state["pid"]), 0)
-    except (OSError, KeyError, ValueError):
+        os.kill(int(state["pid"]), 0)  # the worker: its process is there (its logs and the
+    except (OSError, KeyError, ValueError):  # outbox age in /metrics tell whether it keeps up)
         print("the worker process is gone", file=sys.stderr)  # noqa: T201
-        return 1
-    try:
-        asyncio.run(wait_for_database(load_settings(), wait_seconds=0))
-    except StartError as exc:
-        print(str(exc), file=sys.stderr)  # noqa: T201
         return 1
     return 0
 
@@ -265,6 +277,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def configure_logging(settings: Settings) -> None:
+    """This process logs like the application: JSON lines when LOG_JSON=1."""
+    from ticketflow.lib.observability import process_logging_config  # noqa: PLC0415
+
+    logging.config.dictConfig(process_logging_config(settings))
+
+
 def _stop_on_sigterm() -> None:
     """As PID 1 a process ignores SIGTERM unless it handles it: exit while still preparing."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -277,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     _stop_on_sigterm()
     try:
         settings = load_settings()
-        logging.config.dictConfig(process_logging_config(settings))
+        configure_logging(settings)
         asyncio.run(prepare_database(settings, arguments.wait_seconds, migrate=not arguments.no_migrate))
     except StartError as exc:
         logger.error("cannot start: %s", exc)

@@ -107,7 +107,8 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, No
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line: time, level, logger, message, request id, extra fields, error."""
+    """One JSON object a line: time, level, logger, message, process id, request id, extra fields
+    and the error's traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -115,6 +116,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "process": record.process,
         }
         request_id = getattr(record, "request_id", NO_REQUEST_ID)
         if request_id != NO_REQUEST_ID:

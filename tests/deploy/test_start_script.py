@@ -1,0 +1,284 @@
+"""`deploy/start.py`, the container's entry point, run for real: against MariaDB, on loopback.
+
+What a container does is what these tests do: the script waits for a database that is not there
+yet, migrates it, serves with uvicorn (several processes, proxy headers trusted from loopback),
+answers its health check, and stops gracefully on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from tests.conftest import MySQLProvider, run_async
+from tests.deploy.deploy_support import (
+    StartedProcess,
+    TcpForwarder,
+    launch,
+    production_variables,
+    start_module,
+    wait_until_ready,
+)
+from tests.support.mariadb import free_port
+from ticketflow.db.config import create_engine
+from ticketflow.db.migrate import current_head
+from ticketflow.settings import Settings
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def processes() -> Any:
+    """Every process a test starts is gone when it ends, whatever happened."""
+    started: list[StartedProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+def health(variables: dict[str, str], state_file: Path, cwd: Path) -> int:
+    """The image's HEALTHCHECK command, run with the container's environment."""
+    return launch(["health", "--state-file", str(state_file)], variables, cwd).finish(30)
+
+
+def scalar(database_url: str, statement: str) -> Any:
+    async def read() -> Any:
+        engine = create_engine(Settings(database_url=database_url), null_pool=True)
+        try:
+            async with engine.connect() as connection:
+                return await connection.scalar(text(statement))
+        finally:
+            await engine.dispose()
+
+    return run_async(read)
+
+
+def schema_version(database_url: str) -> str | None:
+    return scalar(database_url, "SELECT version_num FROM alembic_version")
+
+
+def mysql_variables(provider: MySQLProvider, database_url: str, port: int) -> dict[str, str]:
+    """The MYSQL_* variables of a Render deployment, pointing at `port` on loopback."""
+    url = make_url(database_url)
+    return {
+        "MYSQL_HOST": "127.0.0.1",
+        "MYSQL_PORT": str(port),
+        "MYSQL_USER": str(url.username),
+        "MYSQL_PASSWORD": str(url.password),
+        "MYSQL_DATABASE": str(url.database),
+    }
+
+
+def request_counts(body: str, route: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(body)
+        if family.name == "ticketflow_http_requests"
+        for sample in family.samples
+        if sample.name == "ticketflow_http_requests_total" and sample.labels["route"] == route
+    )
+
+
+@pytest.mark.mysql
+def test_api_waits_for_the_database_migrates_and_serves(
+    mysql_provider: MySQLProvider, tmp_path: Path, processes: list[StartedProcess]
+) -> None:
+    database_url = run_async(lambda: mysql_provider.create_database("tf_start"))
+    admin = make_url(mysql_provider.admin_url)
+    database_port, http_port = free_port(), free_port()
+    state_file = tmp_path / "state.json"
+    variables = production_variables(
+        SERVER_WORKERS="2",
+        FORWARDED_ALLOW_IPS="127.0.0.1",
+        **mysql_variables(mysql_provider, database_url, database_port),
+    )
+    api = launch(
+        ["api", "--port", str(http_port), "--state-file", str(state_file), "--wait-seconds", "90"],
+        variables,
+        tmp_path,
+    )
+    processes.append(api)
+
+    # nothing listens on the database port yet: the script waits
+    api.wait_for(
+        lambda p: sum(m.startswith("waiting for the database") for m in p.messages()) >= 2,
+        30,
+        "waiting for the database",
+    )
+    tables = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()"
+    assert scalar(database_url, tables) == 0
+    forwarder = TcpForwarder(database_port, (str(admin.host), int(admin.port or 3306)))
+    forwarder.start()
+    try:
+        wait_until_ready(api, http_port)
+        assert schema_version(database_url) == current_head()
+        assert health(variables, state_file, tmp_path) == 0
+
+        base = f"http://127.0.0.1:{http_port}"
+        for number in range(20):  # a new connection each: both processes take some
+            response = httpx.get(
+                f"{base}/health",
+                headers={"X-Request-ID": f"probe-{number}", "X-Forwarded-For": "203.0.113.7"},
+            )
+            assert response.status_code == 200
+            assert response.headers["X-Request-ID"] == f"probe-{number}"
+
+        # every scrape, whichever process answers it, counts the requests of all processes
+        for _ in range(4):
+            scrape = httpx.get(f"{base}/metrics")
+            assert scrape.status_code == 200
+            assert request_counts(scrape.text, "/health") == 20
+            assert "process_resident_memory_bytes" not in scrape.text  # multiprocess mode
+
+        api.wait_for(lambda p: any(r.get("request_id") == "probe-19" for r in p.records()), 10, "log line")
+        probe = [r for r in api.records() if r.get("request_id") == "probe-3"]
+        assert len(probe) == 1
+        assert probe[0]["logger"] == "ticketflow.access"
+        assert probe[0]["client"] == "203.0.113.7"  # the proxy's header, trusted from loopback
+        assert (probe[0]["route"], probe[0]["status"]) == ("/health", 200)
+        serving = {r["process"] for r in api.records() if r.get("logger") == "ticketflow.access"}
+        started = {r["process"] for r in api.records() if r.get("message") == "Application startup complete."}
+        assert len(started) == 2
+        assert serving <= started
+
+        assert api.terminate() == 0
+        assert "Stopping parent process" in " ".join(api.messages())
+        assert health(variables, state_file, tmp_path) == 1
+    finally:
+        forwarder.stop()
+
+
+@pytest.mark.mysql
+def test_concurrent_starts_migrate_once(
+    mysql_provider: MySQLProvider, tmp_path: Path, processes: list[StartedProcess]
+) -> None:
+    database_url = run_async(lambda: mysql_provider.create_database("tf_lock"))
+    variables = production_variables(DATABASE_URL=database_url)
+    runs = [launch(["migrate", "--wait-seconds", "60"], variables, tmp_path) for _ in range(2)]
+    processes.extend(runs)
+    assert [run.finish(120) for run in runs] == [0, 0]
+    assert schema_version(database_url) == current_head()
+    first_revision = [
+        message for run in runs for message in run.messages() if re.match(r"Running upgrade +-> ", message)
+    ]
+    assert len(first_revision) == 1, "the schema was created by exactly one of the two"
+
+
+@pytest.mark.mysql
+def test_a_refusing_database_fails_at_once(
+    mysql_provider: MySQLProvider, tmp_path: Path, processes: list[StartedProcess]
+) -> None:
+    admin = make_url(mysql_provider.admin_url)
+    wrong = admin.set(password="not-the-password", database="mysql").render_as_string(hide_password=False)
+    run = launch(["migrate", "--wait-seconds", "120"], production_variables(DATABASE_URL=wrong), tmp_path)
+    processes.append(run)
+    assert run.finish(30) == 1
+    assert any("cannot start: the database refuses us" in m for m in run.messages())
+
+
+def test_waiting_for_the_database_gives_up(tmp_path: Path, processes: list[StartedProcess]) -> None:
+    variables = production_variables(MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(free_port()), MYSQL_PASSWORD="x")
+    run = launch(["api", "--wait-seconds", "2"], variables, tmp_path)
+    processes.append(run)
+    assert run.finish(60) == 1
+    messages = run.messages()
+    assert any(m.startswith("waiting for the database") for m in messages)
+    assert any("cannot start: the database did not answer within 2 s" in m for m in messages)
+
+
+def test_unsafe_settings_stop_the_start(tmp_path: Path, processes: list[StartedProcess]) -> None:
+    variables = production_variables(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    del variables["JWT_SECRET"]
+    run = launch(["api"], variables, tmp_path)
+    processes.append(run)
+    assert run.finish(60) == 1
+    assert any(
+        line.startswith("cannot start: invalid settings:") and "JWT_SECRET" in line for line in run.lines
+    )
+    assert not (tmp_path / "t.db").exists(), "nothing was touched"
+
+
+def test_in_flight_requests_finish_after_sigterm(tmp_path: Path, processes: list[StartedProcess]) -> None:
+    port = free_port()
+    variables = production_variables(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/ticketflow.db",
+        ARGON2_MEMORY_KIB="19456",
+        ARGON2_TIME_COST="60",  # a login takes over a second: long enough to be caught in flight
+    )
+    api = launch(["api", "--port", str(port), "--state-file", str(tmp_path / "s.json")], variables, tmp_path)
+    processes.append(api)
+    wait_until_ready(api, port)
+
+    answers: list[httpx.Response] = []
+    login = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(
+                f"http://127.0.0.1:{port}/login",
+                json={"email": "nobody@example.com", "password": "a-wrong-password"},
+                headers={"X-Request-ID": "in-flight"},
+                timeout=30,
+            )
+        )
+    )
+    login.start()
+    threading.Event().wait(0.5)  # the request reached the server and is hashing
+    assert login.is_alive()
+    api.process.send_signal(signal.SIGTERM)
+    login.join(timeout=30)
+    assert api.finish() == 0
+
+    assert [response.status_code for response in answers] == [401]
+    messages = api.messages()
+    shutting_down = messages.index("Shutting down")
+    answered = next(
+        index for index, record in enumerate(api.records()) if record.get("request_id") == "in-flight"
+    )
+    assert answered > shutting_down, "the login was answered after the shutdown began"
+
+
+def test_worker_runs_until_sigterm(tmp_path: Path, processes: list[StartedProcess]) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/ticketflow.db"
+    state_file = tmp_path / "state.json"
+    variables = production_variables(DATABASE_URL=database_url, WORKER_POLL_SECONDS="0.2")
+    worker = launch(["worker", "--state-file", str(state_file)], variables, tmp_path)
+    processes.append(worker)
+    worker.wait_for(lambda p: any(m.startswith("worker started") for m in p.messages()), 60, "worker")
+    assert schema_version(database_url) == current_head()
+    assert health(variables, state_file, tmp_path) == 0
+    assert worker.terminate() == 0
+    assert "worker stopped" in worker.messages()
+    worker_lines = [r for r in worker.records() if r["logger"] == "ticketflow.worker"]
+    assert worker_lines, "the worker logs in JSON like the API"
+    assert health(variables, state_file, tmp_path) == 1
+
+
+def test_health_is_bad_before_the_start(tmp_path: Path) -> None:
+    assert health(production_variables(), tmp_path / "missing.json", tmp_path) == 1
+
+
+def test_database_url_from_the_mysql_variables() -> None:
+    build = start_module().database_url_from_parts
+    url = build(
+        {
+            "MYSQL_HOST": "db.internal",
+            "MYSQL_PORT": "3307",
+            "MYSQL_USER": "tf",
+            "MYSQL_PASSWORD": "p@ss:w/rd+=?#",
+            "MYSQL_DATABASE": "tickets",
+        }
+    )
+    parsed = make_url(url)
+    assert (parsed.drivername, parsed.host, parsed.port) == ("mysql+asyncmy", "db.internal", 3307)
+    assert (parsed.username, parsed.password, parsed.database) == ("tf", "p@ss:w/rd+=?#", "tickets")
+    assert parsed.query == {"charset": "utf8mb4"}
+    assert build({"MYSQL_HOST": "db", "DATABASE_URL": "sqlite+aiosqlite:///x.db"}) is None
+    assert build({"MYSQL_PASSWORD": "x"}) is None
