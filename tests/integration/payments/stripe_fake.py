@@ -83,6 +83,8 @@ class FakeStripe:
     idempotent: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     """Path -> how many of the next calls answer 500 (Stripe having a bad day)."""
+    down: bool = False
+    """Unreachable: every connection is dropped without an answer."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- the API ------------------------------------------------------------------------------
@@ -238,6 +240,9 @@ class FakeStripe:
 def handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self, method: str) -> None:
+            if fake.down:
+                self.close_connection = True
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
             path, _, query = self.path.partition("?")
@@ -271,7 +276,7 @@ def running_fake_stripe() -> Iterator[FakeStripe]:
     fake = FakeStripe()
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(fake))
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield fake
