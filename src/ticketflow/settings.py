@@ -92,6 +92,8 @@ class Settings:
     # serving
     server_workers: int = 1
     forwarded_allow_ips: str = "127.0.0.1"
+    metrics_token: str = field(default="", repr=False)
+    """When set, `GET /metrics` needs `Authorization: Bearer <token>`; empty leaves it public."""
 
     @property
     def is_production(self) -> bool:
