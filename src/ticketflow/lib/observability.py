@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import logging
 import os
@@ -25,11 +26,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException
 from litestar.logging import LoggingConfig
 from litestar.middleware import ASGIMiddleware
+from litestar.openapi import ResponseSpec
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -396,6 +399,20 @@ async def business_exposition(session_maker: async_sessionmaker[AsyncSession]) -
 # --- wiring ----------------------------------------------------------------------------------
 
 
+def check_metrics_token(settings: Settings, authorization: str | None) -> None:
+    """With `METRICS_TOKEN` set, the scraper must present it as a bearer token."""
+    if not settings.metrics_token:
+        return
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), settings.metrics_token.encode()
+    ):
+        raise NotAuthorizedException(
+            "this endpoint needs the metrics token (METRICS_TOKEN) as a bearer token",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+
+
 def observability_extensions(context: AppContext) -> Extensions:
     from ticketflow.extensions import Extensions  # noqa: PLC0415
 
@@ -407,10 +424,13 @@ def observability_extensions(context: AppContext) -> Extensions:
         security=[{}],
         tags=["Operations"],
         summary="Prometheus metrics",
-        description="Requests and latencies, tickets sold, scans by result, e-mail outbox backlog.",
+        description="Requests and latencies, tickets sold, scans by result, e-mail outbox backlog. "
+        "Public unless `METRICS_TOKEN` is set; then send it as `Authorization: Bearer <token>`.",
         media_type=METRICS_MEDIA_TYPE,
+        responses={401: ResponseSpec(None, description="METRICS_TOKEN is set and was not sent")},
     )
-    async def prometheus_metrics() -> Response[bytes]:
+    async def prometheus_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+        check_metrics_token(context.settings, request.headers.get("Authorization"))
         body = metrics.exposition() + await business_exposition(context.session_maker)
         return Response(body, media_type=METRICS_MEDIA_TYPE)
 

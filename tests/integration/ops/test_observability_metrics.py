@@ -155,3 +155,32 @@ async def test_each_request_gets_its_own_id(client: AsyncTestClient[Litestar]) -
     ids = {(await client.get("/health")).headers["X-Request-ID"] for _ in range(5)}
 
     assert len(ids) == 5
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (None, 401),
+        ("Bearer wrong-token", 401),
+        ("Basic c2NyYXBlcjpzM2NyZXQtbWV0cmljcy10b2tlbg==", 401),
+        ("Bearer s3cret-metrics-token", 200),
+        ("bearer s3cret-metrics-token", 200),
+    ],
+)
+async def test_a_metrics_token_closes_the_endpoint(
+    database_url: str, authorization: str | None, status: int
+) -> None:
+    app = create_app(settings_for(database_url, metrics_token="s3cret-metrics-token"))
+    headers = {"Authorization": authorization} if authorization else {}
+    async with AsyncTestClient(app=app) as client:
+        response = await client.get("/metrics", headers=headers)
+        health = await client.get("/health")
+
+    assert response.status_code == status
+    assert health.status_code == 200  # the token guards /metrics only
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "ticketflow_" not in response.text
+        assert response.json()["status_code"] == 401
+    else:
+        assert "ticketflow_tickets_sold" in response.text
