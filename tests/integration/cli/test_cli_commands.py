@@ -93,7 +93,8 @@ def test_users_create_makes_an_admin_who_can_log_in(fresh_database_url: str, tmp
 
 
 def test_users_create_refuses_a_taken_email(fresh_database_url: str, tmp_path: Path) -> None:
-    assert create_user(fresh_database_url, tmp_path, "taken@example.com").returncode == 0
+    first = create_user(fresh_database_url, tmp_path, "taken@example.com")
+    assert first.returncode == 0, first.stdout + first.stderr
 
     again = create_user(fresh_database_url, tmp_path, "TAKEN@example.com", "--role", "staff")
 

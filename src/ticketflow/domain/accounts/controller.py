@@ -26,8 +26,8 @@ from ticketflow.db.models.users import User as UserModel
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only, any_role, optional_user
 from ticketflow.domain.accounts.schemas import AccessToken, LoginRequest, User, UserCreate, UserPage
 from ticketflow.domain.accounts.service import AccountService
-from ticketflow.lib.content_types import is_json, media_type, require_json_body, unsupported_media_type
 from ticketflow.lib.error_handlers import error_responses
+from ticketflow.lib.json_bodies import is_json, media_type, require_json_body, unsupported_media_type
 from ticketflow.lib.state import AppContext
 
 LOGIN_BODY_LIMIT = 4096

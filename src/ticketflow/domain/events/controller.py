@@ -17,8 +17,8 @@ from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only
 from ticketflow.domain.events.schemas import Event, EventCreate, EventPage, EventPatch
 from ticketflow.domain.events.service import EventService
 from ticketflow.domain.tickets.service import TicketService
-from ticketflow.lib.content_types import require_json_body
 from ticketflow.lib.error_handlers import error_responses
+from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.state import AppContext
 
 EventId = Annotated[int, Parameter(ge=1, le=2**62, description="event id")]

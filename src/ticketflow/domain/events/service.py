@@ -125,6 +125,7 @@ class EventService:
         )
         self.session.add(event)
         await self.session.commit()
+        await self.session.refresh(event)  # answer with what was stored (times in UTC)
         return event
 
     async def update(
