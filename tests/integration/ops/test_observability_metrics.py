@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -17,6 +19,7 @@ from tests.support.mariadb import free_port
 from ticketflow.app import create_app
 from ticketflow.db.models.outbox import OutboxMessage
 
+DEPLOYMENT_GUIDE = Path(__file__).resolve().parents[3] / "docs" / "DEPLOYMENT.md"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -184,3 +187,15 @@ async def test_a_metrics_token_closes_the_endpoint(
         assert response.json()["status_code"] == 401
     else:
         assert "ticketflow_tickets_sold" in response.text
+
+
+async def test_every_metric_is_documented(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get("/metrics")
+    families = {family.name for family in text_string_to_metric_families(response.text)}
+    guide = await anyio.Path(DEPLOYMENT_GUIDE).read_text()
+
+    ours = {name for name in families if name.startswith("ticketflow_")}
+    assert len(ours) >= 8
+    for name in ours:
+        documented = name + "_total" if f"{name}_total" in response.text else name
+        assert f"`{documented}`" in guide, f"{documented} is not described in docs/DEPLOYMENT.md"
