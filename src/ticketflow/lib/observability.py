@@ -24,7 +24,8 @@ import uuid
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from litestar import Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
@@ -72,6 +73,8 @@ kept in files in that folder and `/metrics` adds up every process's figures."""
 
 _request_id: ContextVar[str | None] = ContextVar("ticketflow_request_id", default=None)
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}")
+
+MetricFamily = TypeVar("MetricFamily", GaugeMetricFamily, CounterMetricFamily)
 
 access_logger = logging.getLogger("ticketflow.access")
 logger = logging.getLogger("ticketflow.observability")
@@ -340,6 +343,13 @@ async def _count_by(session: AsyncSession, column: InstrumentedAttribute[str]) -
     return dict(rows.all())
 
 
+def _one_sample_each(family: MetricFamily, labels: Iterable[StrEnum], counts: dict[str, int]) -> MetricFamily:
+    """A sample for every label value, 0 for those the database has no rows of."""
+    for label in labels:
+        family.add_metric([label.value], counts.get(label.value, 0))
+    return family
+
+
 async def business_figures(session_maker: async_sessionmaker[AsyncSession]) -> list[Metric]:
     """Tickets, door scans and the e-mail outbox, counted with one aggregate query each."""
     async with session_maker() as session:
@@ -350,24 +360,30 @@ async def business_figures(session_maker: async_sessionmaker[AsyncSession]) -> l
             select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == OutboxStatus.PENDING)
         )
 
-    by_status = GaugeMetricFamily("ticketflow_tickets", "Tickets by status, now.", labels=["status"])
-    for status in TicketStatus:
-        by_status.add_metric([status.value], tickets.get(status.value, 0))
+    by_status = _one_sample_each(
+        GaugeMetricFamily("ticketflow_tickets", "Tickets by status, now.", labels=["status"]),
+        TicketStatus,
+        tickets,
+    )
     sold = GaugeMetricFamily(
         "ticketflow_tickets_sold",
         "Tickets sold and still valid for entry or already used (active + used).",
         value=tickets.get(TicketStatus.ACTIVE, 0) + tickets.get(TicketStatus.USED, 0),
     )
-    scanned = CounterMetricFamily("ticketflow_scans", "Door scans recorded, by result.", labels=["result"])
-    for result in ScanResult:
-        scanned.add_metric([result.value], scans.get(result.value, 0))
-    messages = GaugeMetricFamily(
-        "ticketflow_outbox_messages",
-        "E-mails in the outbox by status; pending + sending + failed is the backlog.",
-        labels=["status"],
+    scanned = _one_sample_each(
+        CounterMetricFamily("ticketflow_scans", "Door scans recorded, by result.", labels=["result"]),
+        ScanResult,
+        scans,
     )
-    for outbox_status in OutboxStatus:
-        messages.add_metric([outbox_status.value], outbox.get(outbox_status.value, 0))
+    messages = _one_sample_each(
+        GaugeMetricFamily(
+            "ticketflow_outbox_messages",
+            "E-mails in the outbox by status; pending + sending + failed is the backlog.",
+            labels=["status"],
+        ),
+        OutboxStatus,
+        outbox,
+    )
     age = 0.0 if oldest_pending is None else max(0.0, (utc_now() - oldest_pending).total_seconds())
     oldest = GaugeMetricFamily(
         "ticketflow_outbox_oldest_pending_age_seconds",
