@@ -21,10 +21,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from icalendar import Calendar
 from litestar import Litestar
 from litestar.stores.memory import MemoryStore
+from litestar.testing import AsyncTestClient
 from PIL import Image
 from sqlalchemy import select
 
 from tests.conftest import test_settings
+from tests.support.api import Actor, buy, make_actor, make_event
 from tests.support.mariadb import free_port
 from ticketflow.db.config import create_engine
 from ticketflow.db.models.outbox import OutboxMessage
@@ -122,6 +124,33 @@ def settings(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Sett
         mail_from="Ticket-Flow Box Office <tickets@example.com>",
         mail_subject_prefix="[Ticket-Flow]",
     )
+
+
+@dataclass
+class Bought:
+    admin: Actor
+    holder: Actor
+    event: dict[str, Any]
+    order: dict[str, Any]
+    tickets: list[dict[str, Any]]
+
+
+async def bought(
+    client: AsyncTestClient[Litestar],
+    db: Any,
+    *,
+    quantity: int = 1,
+    holder_name: str | None = None,
+    **event_fields: Any,
+) -> Bought:
+    """An admin's event (with `event_fields`) and a holder who bought `quantity` free tickets."""
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db, **({"name": holder_name} if holder_name else {}))
+    event = await make_event(client, admin, **event_fields)
+    response = await buy(client, holder, event["id"], quantity=quantity)
+    assert response.status_code == 201, response.text
+    purchase = response.json()
+    return Bought(admin, holder, event, purchase["order"], purchase["tickets"])
 
 
 def app_context(app: Litestar) -> AppContext:

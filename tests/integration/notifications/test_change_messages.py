@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from tests.integration.notifications.conftest import (
     body,
+    bought,
     calendar_event,
     outbox_rows,
     subject,
@@ -79,10 +80,8 @@ async def test_event_moved_then_cancelled_reaches_every_holder(client, db, smtp_
 
 
 async def test_change_queued_before_cancellation_is_skipped(client, db, smtp_server, worker) -> None:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin, venue="Old Hall")
-    assert (await buy(client, holder, event["id"])).status_code == 201
+    purchase = await bought(client, db, venue="Old Hall")
+    admin, event = purchase.admin, purchase.event
     await worker_pass(worker)
     patch = await client.patch(f"/events/{event['id']}", json={"venue": "New Hall"}, headers=admin.headers)
     assert patch.status_code == 200
@@ -100,10 +99,8 @@ async def test_change_queued_before_cancellation_is_skipped(client, db, smtp_ser
 async def test_cancelled_ticket_message_goes_to_the_holder_when_an_admin_cancels(
     client, db, smtp_server, worker
 ) -> None:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin, title="Opera")
-    (ticket,) = (await buy(client, holder, event["id"])).json()["tickets"]
+    purchase = await bought(client, db, title="Opera")
+    admin, holder, (ticket,) = purchase.admin, purchase.holder, purchase.tickets
     await worker_pass(worker)
 
     assert (await client.post(f"/tickets/{ticket['id']}/cancel", headers=admin.headers)).status_code == 200

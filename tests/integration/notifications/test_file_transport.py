@@ -10,8 +10,7 @@ from pathlib import Path
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import test_settings
-from tests.integration.notifications.conftest import body, qr_codes_inline, subject, worker_pass
-from tests.support.api import buy, make_actor, make_event
+from tests.integration.notifications.conftest import body, bought, qr_codes_inline, subject, worker_pass
 from ticketflow.app import create_app
 from ticketflow.settings import Settings
 
@@ -23,10 +22,8 @@ def read_eml(path: Path) -> email.message.EmailMessage:
 
 
 async def test_file_transport_writes_a_readable_eml(client, db, settings, worker, tmp_path) -> None:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db, name="Grace Hopper")
-    event = await make_event(client, admin, title="Compilers Live")
-    tickets = (await buy(client, holder, event["id"], quantity=2)).json()["tickets"]
+    purchase = await bought(client, db, quantity=2, holder_name="Grace Hopper", title="Compilers Live")
+    holder, tickets = purchase.holder, purchase.tickets
     mail_dir = tmp_path / "outgoing"
     worker.settings = settings.with_overrides(mail_transport="file", mail_dir=str(mail_dir))
 
@@ -55,10 +52,7 @@ async def test_the_server_delivers_in_process_in_development(database_url: str, 
     )
     assert settings.mail_transport == "file"
     async with AsyncTestClient(app=create_app(settings)) as client:
-        admin = await make_actor(client, db, role="admin")
-        holder = await make_actor(client, db)
-        event = await make_event(client, admin)
-        assert (await buy(client, holder, event["id"])).status_code == 201
+        holder = (await bought(client, db)).holder
         for _ in range(200):
             if list(mail_dir.glob("*.eml")):
                 break

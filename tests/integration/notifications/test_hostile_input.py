@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from tests.integration.notifications.conftest import body, calendar_event, outbox_rows, subject, worker_pass
-from tests.support.api import buy, make_actor, make_event
+from tests.integration.notifications.conftest import (
+    body,
+    bought,
+    calendar_event,
+    outbox_rows,
+    subject,
+    worker_pass,
+)
 from tests.support.factories import user_body
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.outbox import OutboxStatus
@@ -19,10 +25,9 @@ NON_LATIN_TITLE = "東京 コンサート — Концерт ✨"
 
 
 async def test_html_in_names_and_titles_is_shown_not_run(client, db, smtp_server, worker) -> None:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db, name=HTML_NAME)
-    event = await make_event(client, admin, title=HTML_TITLE, venue="<b>Main</b> stage")
-    assert (await buy(client, holder, event["id"])).status_code == 201
+    holder = (
+        await bought(client, db, holder_name=HTML_NAME, title=HTML_TITLE, venue="<b>Main</b> stage")
+    ).holder
 
     await worker_pass(worker)
 
@@ -41,10 +46,10 @@ async def test_html_in_names_and_titles_is_shown_not_run(client, db, smtp_server
 
 
 async def test_non_latin_scripts_survive_headers_bodies_and_calendar(client, db, smtp_server, worker) -> None:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db, name=NON_LATIN_NAME)
-    event = await make_event(client, admin, title=NON_LATIN_TITLE, venue="Зал «Россия», Москва")
-    assert (await buy(client, holder, event["id"])).status_code == 201
+    purchase = await bought(
+        client, db, holder_name=NON_LATIN_NAME, title=NON_LATIN_TITLE, venue="Зал «Россия», Москва"
+    )
+    holder = purchase.holder
 
     await worker_pass(worker)
 
@@ -76,10 +81,8 @@ async def test_the_api_refuses_line_breaks_in_names(client, db, name) -> None:
 
 async def test_header_injection_from_stored_data_is_impossible(client, db, smtp_server, worker) -> None:
     """Data that reached the database another way (an import, the back office) is defused too."""
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin)
-    assert (await buy(client, holder, event["id"])).status_code == 201
+    purchase = await bought(client, db)
+    holder, event = purchase.holder, purchase.event
     async with db() as session:
         await session.execute(
             update(User)
@@ -115,10 +118,7 @@ async def test_header_injection_from_stored_data_is_impossible(client, db, smtp_
 
 
 async def test_an_unusable_stored_address_fails_without_retrying(client, db, smtp_server, worker) -> None:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin)
-    assert (await buy(client, holder, event["id"])).status_code == 201
+    holder = (await bought(client, db)).holder
     async with db() as session:
         await session.execute(update(User).where(User.id == holder.id).values(email="x"))
         await session.commit()

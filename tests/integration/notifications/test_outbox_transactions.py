@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from tests.integration.notifications.conftest import (
     app_context,
+    bought,
     delivery_for,
     outbox_rows,
     worker_pass,
@@ -65,10 +66,8 @@ async def test_a_purchase_that_rolls_back_sends_nothing(app, client, db, smtp_se
 
 
 async def test_hooks_write_in_the_callers_transaction_and_never_commit(client, db, worker) -> None:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin)
-    order_id = (await buy(client, holder, event["id"])).json()["order"]["id"]
+    purchase = await bought(client, db)
+    order_id, event = purchase.order["id"], purchase.event
     assert await count(db, OutboxMessage) == 1
     notifier = worker.notifier
 
@@ -82,10 +81,7 @@ async def test_hooks_write_in_the_callers_transaction_and_never_commit(client, d
 
 
 async def queue_for_one_order(client, db, notifier, messages: int) -> set[str]:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin)
-    order_id = (await buy(client, holder, event["id"])).json()["order"]["id"]
+    order_id = (await bought(client, db)).order["id"]
     async with db() as session:
         for _ in range(messages - 1):
             await notifier.tickets_issued(session, order_id)

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import msgspec
 
-from tests.integration.notifications.conftest import outbox_rows, qr_codes_inline, subject, worker_pass
-from tests.support.api import buy, make_actor, make_event
+from tests.integration.notifications.conftest import (
+    bought,
+    outbox_rows,
+    qr_codes_inline,
+    subject,
+    worker_pass,
+)
+from tests.support.api import make_actor
 from ticketflow.db.models.outbox import MessageKind, OutboxStatus
 from ticketflow.domain.notifications.service import RESEND_PER_TICKET
 
 
-async def bought(client, db, quantity: int = 1):
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin)
-    response = await buy(client, holder, event["id"], quantity=quantity)
-    assert response.status_code == 201
-    return admin, holder, response.json()["tickets"]
+async def bought_tickets(client, db, quantity: int = 1):
+    purchase = await bought(client, db, quantity=quantity)
+    return purchase.admin, purchase.holder, purchase.tickets
 
 
 async def test_owner_resend_mails_the_whole_order_again(client, db, smtp_server, worker) -> None:
-    _, holder, tickets = await bought(client, db, quantity=2)
+    _, holder, tickets = await bought_tickets(client, db, quantity=2)
     await worker_pass(worker)
 
     response = await client.post(f"/tickets/{tickets[1]['id']}/resend", headers=holder.headers)
@@ -40,7 +42,7 @@ async def test_owner_resend_mails_the_whole_order_again(client, db, smtp_server,
 
 
 async def test_admin_may_resend_to_the_holder(client, db, smtp_server, worker) -> None:
-    admin, holder, (ticket,) = await bought(client, db)
+    admin, holder, (ticket,) = await bought_tickets(client, db)
 
     response = await client.post(f"/tickets/{ticket['id']}/resend", headers=admin.headers)
 
@@ -50,7 +52,7 @@ async def test_admin_may_resend_to_the_holder(client, db, smtp_server, worker) -
 
 
 async def test_others_and_strangers_are_refused(client, db) -> None:
-    _, _, (ticket,) = await bought(client, db)
+    _, _, (ticket,) = await bought_tickets(client, db)
     other = await make_actor(client, db)
     staff = await make_actor(client, db, role="staff")
     before = len(await outbox_rows(db))
@@ -65,7 +67,7 @@ async def test_others_and_strangers_are_refused(client, db) -> None:
 
 
 async def test_resend_is_rate_limited_per_ticket(client, db) -> None:
-    admin, holder, (ticket,) = await bought(client, db)
+    admin, holder, (ticket,) = await bought_tickets(client, db)
     url = f"/tickets/{ticket['id']}/resend"
 
     statuses = [
@@ -83,7 +85,7 @@ async def test_resend_is_rate_limited_per_ticket(client, db) -> None:
 
 
 async def test_a_cancelled_ticket_cannot_be_resent(client, db) -> None:
-    _, holder, (ticket,) = await bought(client, db)
+    _, holder, (ticket,) = await bought_tickets(client, db)
     assert (await client.post(f"/tickets/{ticket['id']}/cancel", headers=holder.headers)).status_code == 200
     before = len(await outbox_rows(db))
 

@@ -6,23 +6,15 @@ import datetime as dt
 
 import pytest
 
-from tests.integration.notifications.conftest import delivery_for, outbox_rows, subject, worker_pass
+from tests.integration.notifications.conftest import bought, delivery_for, outbox_rows, subject, worker_pass
 from tests.support.api import buy, make_actor, make_event
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.outbox import OutboxStatus
 
 
-async def buy_one(client, db):
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin)
-    response = await buy(client, holder, event["id"])
-    assert response.status_code == 201
-    return admin, holder, event
-
-
 async def test_smtp_down_then_up_loses_nothing_and_sends_once(client, db, smtp_server, worker) -> None:
-    _, holder, event = await buy_one(client, db)
+    purchase = await bought(client, db)
+    holder, event = purchase.holder, purchase.event
     smtp_server.stop()
 
     failed = await worker_pass(worker)
@@ -58,7 +50,8 @@ async def test_smtp_down_then_up_loses_nothing_and_sends_once(client, db, smtp_s
 
 
 async def test_gives_up_after_max_attempts_then_admin_retries(client, db, smtp_server, worker) -> None:
-    admin, holder, _ = await buy_one(client, db)
+    purchase = await bought(client, db)
+    admin, holder = purchase.admin, purchase.holder
     smtp_server.stop()
     moment = utc_now()
     for _ in range(3):
@@ -91,7 +84,7 @@ async def test_gives_up_after_max_attempts_then_admin_retries(client, db, smtp_s
 
 
 async def test_a_stuck_claim_is_taken_over_after_the_timeout(client, db, smtp_server, worker) -> None:
-    await buy_one(client, db)
+    await bought(client, db)
     dead_worker = delivery_for(worker)
     claimed_at = utc_now()
     assert len(await dead_worker.claim("dead-worker:1", claimed_at)) == 1  # ... and then it died
@@ -109,7 +102,7 @@ async def test_a_stuck_claim_is_taken_over_after_the_timeout(client, db, smtp_se
 
 
 async def test_a_claim_interrupted_on_the_last_attempt_fails(client, db, smtp_server, worker) -> None:
-    await buy_one(client, db)
+    await bought(client, db)
     claimed_at = utc_now()
     assert await delivery_for(worker, outbox_max_attempts=1).claim("dead-worker:2", claimed_at)
     timeout = dt.timedelta(seconds=worker.settings.outbox_claim_timeout_seconds + 1)

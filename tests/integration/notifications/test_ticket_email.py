@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from tests.integration.notifications.conftest import (
     attachments,
     body,
+    bought,
     calendar_event,
     outbox_rows,
     qr_codes_inline,
@@ -107,10 +108,8 @@ async def test_one_message_per_order(client, db, smtp_server, worker) -> None:
 
 
 async def test_tickets_cancelled_before_delivery_are_not_mailed(client, db, smtp_server, worker) -> None:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin)
-    tickets = (await buy(client, holder, event["id"], quantity=2)).json()["tickets"]
+    purchase = await bought(client, db, quantity=2)
+    holder, event, tickets = purchase.holder, purchase.event, purchase.tickets
     cancel = await client.post(f"/tickets/{tickets[0]['id']}/cancel", headers=holder.headers)
     assert cancel.status_code == 200
 
