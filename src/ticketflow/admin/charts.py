@@ -16,6 +16,7 @@ MAX_DAYS = 366
 MAX_FILLED_SLOTS = 192
 """Up to 48 hours of 15-minute slots are drawn with the empty ones; longer spans only busy slots."""
 MAX_SLOTS = 400
+MAX_BAR_WIDTH = 40.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +48,15 @@ def bar_chart(
     """Stacked bars with a y axis, a few x labels and a tooltip (`<title>`) on every bar."""
     left, right, top, bottom = 48, 12, 24, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = nice_ceiling(max((sum(b.values) for b in bars), default=0))
+    step = nice_ceiling(math.ceil(max((sum(b.values) for b in bars), default=0) / 4))
+    peak = 4 * step
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="tf-chart" viewBox="0 0 {width} {height}"'
         f' width="100%" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
     for i in range(5):
-        value = peak * i // 4
+        value = step * i
         y = top + plot_h - plot_h * i / 4
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e6e7e9"/>'
@@ -62,7 +64,7 @@ def bar_chart(
             f' fill="#667382">{value}</text>'
         )
     slot = plot_w / max(len(bars), 1)
-    bar_w = max(slot * 0.8, 1.0)
+    bar_w = min(max(slot * 0.8, 1.0), MAX_BAR_WIDTH)
     label_every = max(1, math.ceil(len(bars) / 10))
     for index, bar in enumerate(bars):
         x = left + index * slot + (slot - bar_w) / 2

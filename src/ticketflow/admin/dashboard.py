@@ -19,15 +19,6 @@ from ticketflow.lib.state import AppContext
 MAX_ID = 2**62
 
 
-def money(cents: int, currency: str) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) / 100:,.2f} {currency}"
-
-
-def percent(rate: float) -> str:
-    return f"{rate * 100:.1f} %"
-
-
 def event_id_of(request: Request) -> int:
     event_id = request.path_params["event_id"]
     if not isinstance(event_id, int) or not 1 <= event_id <= MAX_ID:

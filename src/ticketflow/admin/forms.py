@@ -72,9 +72,18 @@ def convert(values: dict[str, Any], schema: type[T]) -> T:
         raise AdminInputError(f"{field}: {message}" if field else message) from exc
 
 
+NO_CONTROL_CHARACTERS = Regexp(r"^[^\x00-\x1f\x7f]*$", message="Control characters are not allowed.")
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 class UserCreateForm(Form):  # type: ignore[misc]
-    name = StringField("Name", [InputRequired(), Length(max=NAME_MAX)])
-    email = EmailField("E-mail", [InputRequired(), Length(max=EMAIL_MAX)])
+    name = StringField(
+        "Name", [InputRequired(), Length(max=NAME_MAX), NO_CONTROL_CHARACTERS], filters=[strip]
+    )
+    email = EmailField("E-mail", [InputRequired(), Length(max=EMAIL_MAX)], filters=[strip])
     password = PasswordField("Password", [InputRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)])
     role = SelectField(
         "Role",
@@ -92,8 +101,12 @@ def time_zone_choices() -> list[str]:
 
 
 class EventForm(Form):  # type: ignore[misc]
-    title = StringField("Title", [InputRequired(), Length(max=TITLE_MAX)])
-    venue = StringField("Venue", [InputRequired(), Length(max=VENUE_MAX)])
+    title = StringField(
+        "Title", [InputRequired(), Length(max=TITLE_MAX), NO_CONTROL_CHARACTERS], filters=[strip]
+    )
+    venue = StringField(
+        "Venue", [InputRequired(), Length(max=VENUE_MAX), NO_CONTROL_CHARACTERS], filters=[strip]
+    )
     description = TextAreaField("Description", [Optional(), Length(max=DESCRIPTION_MAX)])
     timezone = SelectField("Time zone of the venue", choices=time_zone_choices, default="UTC")
     starts_at = DateTimeLocalField("Starts (venue time)", [InputRequired()], format=LOCAL_TIME_FORMATS)

@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ticketflow.admin.auth import ADMIN_PATH, AdminAuthentication
-from ticketflow.admin.dashboard import DashboardView, money, percent
+from ticketflow.admin.dashboard import DashboardView
+from ticketflow.admin.display import money, percent
 from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
 from ticketflow.domain.stats.controller import StatsController

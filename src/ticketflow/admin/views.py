@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from ticketflow.admin.display import money, utc_minutes, utc_text
 from ticketflow.admin.forms import (
     EventForm,
     UserCreateForm,
@@ -47,6 +48,52 @@ from ticketflow.lib.state import AppContext
 
 ID_PATTERN = re.compile(r"[0-9]{1,18}")
 """A primary key as it may appear in a URL: digits that fit a BIGINT."""
+
+COLUMN_LABELS: dict[Any, str] = {
+    "id": "ID",
+    "name": "Name",
+    "email": "E-mail",
+    "role": "Role",
+    "title": "Title",
+    "description": "Description",
+    "venue": "Venue",
+    "timezone": "Time zone",
+    "capacity": "Capacity",
+    "currency": "Currency",
+    "status": "Status",
+    "quantity": "Quantity",
+    "code": "Code",
+    "result": "Result",
+    "reason": "Reason",
+    "event_id": "Event",
+    "user_id": "User",
+    "order_id": "Order",
+    "ticket_id": "Ticket",
+    "scanned_by_id": "Scanned by",
+    "door_event_id": "Door of event",
+    "admin_id": "Created by",
+    "created_at": "Created",
+    "updated_at": "Updated",
+    "starts_at": "Starts",
+    "ends_at": "Ends",
+    "sales_start_at": "Sales open",
+    "sales_end_at": "Sales close",
+    "tickets_sold": "Sold",
+    "tickets_held": "Held",
+    "max_per_order": "Per order at most",
+    "price_cents": "Price",
+    "amount_cents": "Amount",
+    "refunded_cents": "Refunded",
+    "paid_at": "Paid",
+    "expires_at": "Hold expires",
+    "used_at": "Used",
+    "cancelled_at": "Cancelled",
+    "scanned_at": "Scanned",
+    "scanned_code": "Scanned code",
+    "payment_provider": "Payment provider",
+    "idempotency_key": "Idempotency key",
+}
+"""Column titles in the product's words (views may override some)."""
 
 LABEL_COLUMNS: dict[str, tuple[Any, Any]] = {
     "user": (User.id, User.email),
@@ -73,8 +120,9 @@ def choice_filter(column: Any, values: type[StrEnum], title: str) -> StaticValue
     return StaticValuesFilter(column, options, title=title)
 
 
-def utc_text(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def money_formatter(obj: Any, prop: str) -> str:
+    """An amount in cents shown in the record's own currency."""
+    return money(getattr(obj, prop), obj.currency)
 
 
 def link_formatter(name: str, identity: str) -> Callable[[Any, str, Request], Markup]:
@@ -164,7 +212,9 @@ class RecordView(ModelView):
         }
         cls.column_formatters = {**formatters, **cls.column_formatters}
         cls.column_formatters_detail = {**formatters, **cls.column_formatters_detail}
-        cls.column_type_formatters = {**cls.column_type_formatters, dt.datetime: utc_text}
+        cls.column_type_formatters = {**cls.column_type_formatters, dt.datetime: utc_minutes}
+        cls.column_type_formatters_detail = {**cls.column_type_formatters_detail, dt.datetime: utc_text}
+        cls.column_labels = {**COLUMN_LABELS, **cls.column_labels}
 
     # Ids in URLs: a malformed or out-of-range id is a 404, not a database error.
     def _stmt_by_identifier(self, identifier: str) -> Select[Any]:
@@ -291,6 +341,8 @@ class EventView(RecordView, model=Event):
         PeriodFilter(Event.starts_at, "Starts", ["upcoming", "past", "week", "month"]),
     ]
     links = {"admin_id": "user"}
+    column_formatters = {Event.price_cents: money_formatter}
+    column_formatters_detail = {Event.price_cents: money_formatter}
     can_create = True
     can_edit = True
     form = EventForm
@@ -327,6 +379,10 @@ class EventView(RecordView, model=Event):
     async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:
         return event_form_data(obj)
 
+    async def check_can_edit(self, request: Request, model: Any) -> bool:
+        """A cancelled event is history: the service refuses changes, the list hides the button."""
+        return bool(model.status != EventStatus.CANCELLED)
+
 
 class OrderView(SearchByRelatedView, model=Order):
     name = "Order"
@@ -334,15 +390,14 @@ class OrderView(SearchByRelatedView, model=Order):
     icon = "fa-solid fa-receipt"
     column_list = [
         Order.id,
-        Order.created_at,
         Order.event_id,
         Order.user_id,
+        Order.status,
         Order.quantity,
         Order.amount_cents,
         Order.refunded_cents,
-        Order.currency,
-        Order.status,
         Order.paid_at,
+        Order.created_at,
     ]
     column_details_exclude_list = [Order.request_fingerprint]
     column_searchable_list = [Order.id]
@@ -355,6 +410,9 @@ class OrderView(SearchByRelatedView, model=Order):
         PeriodFilter(Order.created_at, "Ordered", ["day", "week", "month"]),
     ]
     links = {"event_id": "event", "user_id": "user"}
+    column_labels = {Order.user_id: "Buyer"}
+    column_formatters = {Order.amount_cents: money_formatter, Order.refunded_cents: money_formatter}
+    column_formatters_detail = {Order.amount_cents: money_formatter, Order.refunded_cents: money_formatter}
 
     def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
         return [
@@ -372,10 +430,10 @@ class TicketView(SearchByRelatedView, model=Ticket):
         Ticket.id,
         Ticket.event_id,
         Ticket.user_id,
-        Ticket.order_id,
         Ticket.status,
-        Ticket.created_at,
+        Ticket.order_id,
         Ticket.used_at,
+        Ticket.created_at,
         Ticket.cancelled_at,
     ]
     column_searchable_list = [Ticket.id]
@@ -388,6 +446,7 @@ class TicketView(SearchByRelatedView, model=Ticket):
         PeriodFilter(Ticket.created_at, "Bought", ["day", "week", "month"]),
     ]
     links = {"event_id": "event", "user_id": "user", "order_id": "order"}
+    column_labels = {Ticket.user_id: "Holder", Ticket.created_at: "Bought"}
 
     def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
         return [
