@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import msgspec
 import pytest
 from litestar.stores.memory import MemoryStore
 
+from ticketflow.domain.accounts.schemas import UserCreate
 from ticketflow.domain.events.service import check_event_rules, escape_like
 from ticketflow.lib.errors import RuleViolation, TooManyAttempts
 from ticketflow.lib.passwords import Passwords
@@ -121,3 +123,47 @@ def test_a_started_event_may_keep_its_start() -> None:
 
 def test_escape_like_makes_wildcards_literal() -> None:
     assert escape_like(r"50%_off\now") == r"50\%\_off\\now"
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"),
+    [
+        ("Ada Lovelace", True),
+        ("élève 😀", True),
+        ("O'Brien <b>", True),
+        ("", False),
+        ("   ", False),
+        ("\x00", False),
+        ("ok\n", False),
+        ("a\r\nBcc: victim@example.com", False),
+        ("tab\there", False),
+    ],
+)
+def test_names_have_a_visible_character_and_no_control_character(name: str, accepted: bool) -> None:
+    body = {"name": name, "email": "ada@example.com", "password": "long enough"}
+    if accepted:
+        assert msgspec.convert(body, UserCreate).name == name
+    else:
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert(body, UserCreate)
+
+
+@pytest.mark.parametrize(
+    ("email", "accepted"),
+    [
+        ("ada@example.com", True),
+        ("a.b+tag@sub.example.co.uk", True),
+        ("ada@example.com\n", False),
+        ("ada@example", False),
+        ("ada@@example.com", False),
+        ("ada @example.com", False),
+        ("ada@exa\x00mple.com", False),
+    ],
+)
+def test_email_shape(email: str, accepted: bool) -> None:
+    body = {"name": "Ada", "email": email, "password": "long enough"}
+    if accepted:
+        assert msgspec.convert(body, UserCreate).email == email
+    else:
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert(body, UserCreate)

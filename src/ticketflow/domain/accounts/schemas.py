@@ -9,8 +9,10 @@ import msgspec
 
 from ticketflow.db.models.users import EMAIL_MAX, NAME_MAX, Role
 
-EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
-PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+END = r"$(?!\n)"
+"""End of the text: a plain `$` would also match before a final line break."""
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+" + END
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*" + END
 """At least one visible character and no control characters (no CR/LF: names end up in mail headers)."""
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
@@ -60,7 +62,7 @@ class UserPage(msgspec.Struct):
     offset: int
 
 
-class LoginRequest(msgspec.Struct):
+class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=EMAIL_MAX, examples=["ada@example.com"])]
     password: Annotated[str, msgspec.Meta(max_length=PASSWORD_MAX)]
 

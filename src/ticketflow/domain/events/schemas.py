@@ -14,8 +14,9 @@ from ticketflow.db.models.events import (
     VENUE_MAX,
     EventStatus,
 )
-from ticketflow.domain.accounts.schemas import PRINTABLE_PATTERN
+from ticketflow.domain.accounts.schemas import END, PRINTABLE_PATTERN
 
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*" + END
 MAX_CAPACITY = 1_000_000
 MAX_PRICE_CENTS = 100_000_000
 MAX_PER_ORDER_LIMIT = 100
@@ -28,7 +29,14 @@ Venue = Annotated[
     str,
     msgspec.Meta(min_length=1, max_length=VENUE_MAX, pattern=PRINTABLE_PATTERN, examples=["Blue Hall, Lyon"]),
 ]
-Description = Annotated[str, msgspec.Meta(max_length=DESCRIPTION_MAX)]
+Description = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=DESCRIPTION_MAX,
+        pattern=TEXT_PATTERN,
+        description="Free text; line breaks and tabs allowed, other control characters not.",
+    ),
+]
 AwareDateTime = Annotated[
     dt.datetime,
     msgspec.Meta(tz=True, description="ISO 8601 with offset", examples=["2030-06-01T20:00:00+02:00"]),
