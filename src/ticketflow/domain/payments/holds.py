@@ -29,8 +29,28 @@ def rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
-async def lock_event(session: AsyncSession, event_id: int) -> None:
-    """Take the event row lock first, as the purchase does (no-op on SQLite: writers are serial)."""
+async def lock_event(session: AsyncSession, event_id: int, now: dt.datetime) -> None:
+    """Take the event row lock first, the way the purchase takes it.
+
+    The purchase's conditional UPDATE may reach the row through an index (MariaDB picks
+    `ix_events_starts_at` for its `starts_at > now` condition) and locks that index entry before
+    the row. Locking the row by primary key first and then running such an UPDATE would take the
+    two locks in the opposite order: a deadlock with any buyer in between. So the lock starts with
+    the purchase's own statement shape (changing nothing), then makes sure of the row by primary
+    key (for events not on sale, which that statement does not reach). On SQLite writers are
+    serial and both statements just run.
+    """
+    await session.execute(
+        update(Event)
+        .where(
+            Event.id == event_id,
+            Event.status == EventStatus.SCHEDULED,
+            Event.starts_at > now,
+            Event.capacity - Event.tickets_sold - Event.tickets_held >= 0,
+        )
+        .values(tickets_held=Event.tickets_held)
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(select(Event.id).where(Event.id == event_id).with_for_update())
 
 
@@ -51,7 +71,7 @@ async def release_hold(
     only_if_expired: bool,
 ) -> int:
     """Close a pending order (`expired` or `cancelled`) and put its seats back; returns seats freed."""
-    await lock_event(session, event_id)
+    await lock_event(session, event_id, now)
     conditions = [Order.id == order_id, Order.status == OrderStatus.PENDING]
     if only_if_expired:
         conditions.append(Order.expires_at <= now)

@@ -110,7 +110,7 @@ async def settle(
     event_id = await session.scalar(select(Order.event_id).where(Order.id == order_id))
     if event_id is None:
         raise UnknownCheckout("the checkout's order does not exist")
-    await lock_event(session, event_id)
+    await lock_event(session, event_id, now)
     order = await lock_order(session, order_id)
     if order is None:
         raise UnknownCheckout("the checkout's order does not exist")

@@ -1,0 +1,275 @@
+"""Holds expiring while new buyers arrive: real servers, a real worker, many buyers at once.
+
+Reservations last one second. Buyers keep buying; some pay at once, some too late, some cancel,
+some walk away; the `ticketflow worker` process sweeps expired holds meanwhile and buyers release
+them lazily too. On MariaDB two server processes share the database. At the end no seat is lost
+or sold twice: the counters equal the tickets, every paid order has exactly its tickets, refused
+money is refunded, and the seats left can all be sold again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from tests.conftest import run_async
+from tests.support.api import TEST_PASSWORDS
+from tests.support.factories import event_body, user_body
+from tests.support.live import live_servers, server_environment
+from ticketflow.db.config import create_engine
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.orders import Order
+from ticketflow.db.models.payments import Payment, PaymentStatus, Refund
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.users import Role
+from ticketflow.domain.accounts.service import AccountService
+from ticketflow.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+CAPACITY = 40
+BUYERS = {"mysql": 24, "sqlite": 12}
+"""Simultaneous buyers. On SQLite (one process, a pool of 15 connections) at most 12: a priced
+purchase request holds a pooled connection while its checkout opens on a second one, so more
+simultaneous buyers than the pool holds would wait on the pool itself."""
+ROUNDS_SECONDS = 4.0
+PRICE = 1000
+HOLD_SECONDS = "1"
+ATTEMPT = re.compile(r'name="attempt" value="([^"]+)"')
+LIVE = ("pending", "active", "used")
+
+
+async def create_users(database_url: str, count: int) -> list[tuple[str, str, str]]:
+    """(email, password, role): one admin, then attendees (made directly, as the CLI would)."""
+    engine = create_engine(Settings(database_url=database_url), null_pool=True)
+    made = []
+    async with async_sessionmaker(engine)() as session:
+        for index in range(count + 1):
+            body = user_body()
+            role = Role.ADMIN if index == 0 else Role.ATTENDEE
+            await AccountService(session, TEST_PASSWORDS).create_user(
+                name=body["name"], email=body["email"], password=body["password"], role=role
+            )
+            made.append((body["email"], body["password"], role.value))
+    await engine.dispose()
+    return made
+
+
+async def login(http: httpx.AsyncClient, base: str, email: str, password: str) -> dict[str, str]:
+    response = await http.post(f"{base}/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def local(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+async def buyer_loop(
+    http: httpx.AsyncClient, bases: list[str], headers: dict[str, str], event_id: int, seed: int
+) -> Counter[str]:
+    """Buy and pay (or not) until the time is up; returns what happened."""
+    chance = random.Random(seed)
+    seen: Counter[str] = Counter()
+    deadline = asyncio.get_running_loop().time() + ROUNDS_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        base = chance.choice(bases)
+        bought = await http.post(
+            f"{base}/events/{event_id}/tickets", json={"quantity": chance.randint(1, 3)}, headers=headers
+        )
+        assert bought.status_code in (201, 409), bought.text
+        seen[f"buy {bought.status_code}"] += 1
+        if bought.status_code == 409:
+            await asyncio.sleep(chance.uniform(0.05, 0.2))
+            continue
+        page_url = local(bought.json()["payment"]["checkout_url"])
+        page = await http.get(f"{base}{page_url}")
+        assert page.status_code == 200
+        token = page_url.rsplit("token=", 1)[1]
+        order_id = bought.json()["order"]["id"]
+        choice = chance.random()
+        if choice < 0.3:
+            seen["walked away"] += 1
+            continue
+        if choice < 0.45:
+            response = await http.post(f"{base}/payments/simulated/{order_id}/cancel", data={"token": token})
+            seen["cancelled"] += 1
+        else:
+            late = choice > 0.7
+            await asyncio.sleep(chance.uniform(1.1, 1.8) if late else chance.uniform(0, 0.3))
+            attempt = ATTEMPT.search(page.text)
+            if attempt is None:  # the page was opened after the hold ended: nothing to press
+                continue
+            response = await http.post(
+                f"{base}/payments/simulated/{order_id}/pay",
+                data={"token": token, "attempt": attempt.group(1)},
+            )
+            seen["paid late" if late else "paid"] += 1
+        assert response.status_code == 200, response.text  # redirect followed to the landing page
+    return seen
+
+
+async def final_state(database_url: str, event_id: int) -> dict[str, Any]:
+    engine = create_engine(Settings(database_url=database_url), null_pool=True)
+    async with async_sessionmaker(engine)() as session:
+        event = await session.get(Event, event_id)
+        tickets = Counter(
+            dict(
+                (
+                    await session.execute(
+                        select(Ticket.status, func.count())
+                        .where(Ticket.event_id == event_id)
+                        .group_by(Ticket.status)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+        )
+        orders = list(await session.scalars(select(Order).where(Order.event_id == event_id)))
+        live_by_order = Counter(
+            dict(
+                (
+                    await session.execute(
+                        select(Ticket.order_id, func.count())
+                        .where(Ticket.event_id == event_id, Ticket.status.in_(LIVE))
+                        .group_by(Ticket.order_id)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+        )
+        payments = list(await session.scalars(select(Payment)))
+        refunds = list(await session.scalars(select(Refund)))
+    await engine.dispose()
+    return {
+        "event": event,
+        "tickets": tickets,
+        "orders": orders,
+        "live_by_order": live_by_order,
+        "payments": payments,
+        "refunds": refunds,
+    }
+
+
+def start_worker(database_url: str, tmp_path: Path) -> subprocess.Popen[bytes]:
+    env = server_environment(
+        database_url,
+        RESERVATION_TTL_SECONDS=HOLD_SECONDS,
+        WORKER_POLL_SECONDS="0.05",
+        MAIL_DIR=str(tmp_path / "mail"),
+    )
+    log = (tmp_path / "worker.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "ticketflow", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGINT)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+async def run_buyers(bases: list[str], users: list[tuple[str, str, str]]) -> tuple[int, Counter[str]]:
+    """The admin publishes a priced event; every attendee buys at once. Returns (event id, outcomes)."""
+    async with httpx.AsyncClient(timeout=60, follow_redirects=True) as http:
+        admin = await login(http, bases[0], users[0][0], users[0][1])
+        created = await http.post(
+            f"{bases[0]}/events",
+            json=event_body(capacity=CAPACITY, price_cents=PRICE, max_per_order=3),
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+        event_id = created.json()["id"]
+        buyers = [await login(http, bases[0], email, password) for email, password, _ in users[1:]]
+        outcomes = await asyncio.gather(
+            *(buyer_loop(http, bases, headers, event_id, seed) for seed, headers in enumerate(buyers))
+        )
+    return event_id, sum(outcomes, Counter())
+
+
+def assert_no_seat_lost_or_sold_twice(state: dict[str, Any]) -> None:
+    event, tickets = state["event"], state["tickets"]
+    assert event.tickets_held == tickets["pending"] == 0, (event.tickets_held, tickets)
+    assert event.tickets_sold == tickets["active"] + tickets["used"], (event.tickets_sold, tickets)
+    assert event.tickets_sold <= CAPACITY
+    accepted = Counter(p.order_id for p in state["payments"] if p.status == PaymentStatus.ACCEPTED)
+    assert max(accepted.values(), default=0) <= 1
+    for order in state["orders"]:
+        live = state["live_by_order"][order.id]
+        if order.status == "paid":
+            assert live == order.quantity, order.id
+            assert accepted[order.id] == 1, order.id
+        else:
+            assert order.status in ("expired", "cancelled"), order.status
+            assert live == 0, order.id
+    assert Counter(order.status for order in state["orders"])["expired"] > 0
+    refunded: Counter[int] = Counter()
+    for refund in state["refunds"]:
+        refunded[refund.payment_id] += refund.amount_cents
+    refused = [p for p in state["payments"] if p.status == PaymentStatus.REFUSED]
+    assert all(refunded[p.id] == p.amount_cents for p in refused)
+
+
+async def sell_the_rest(base: str, buyer: tuple[str, str, str], event_id: int) -> tuple[int, int]:
+    """Every seat left can be sold, and not one more: (seats shown available, seats bought)."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        headers = await login(http, base, buyer[0], buyer[1])
+        left = (await http.get(f"{base}/events/{event_id}")).json()["tickets_available"]
+        sold = 0
+        while sold < left:
+            quantity = min(3, left - sold)
+            bought = await http.post(
+                f"{base}/events/{event_id}/tickets", json={"quantity": quantity}, headers=headers
+            )
+            assert bought.status_code == 201, bought.text
+            sold += quantity
+        one_more = await http.post(f"{base}/events/{event_id}/tickets", json={}, headers=headers)
+        assert one_more.status_code == 409
+        return left, sold
+
+
+def test_holds_expire_while_buyers_arrive_and_no_seat_is_lost(database_url: str, tmp_path: Path) -> None:
+    mysql = not database_url.startswith("sqlite")
+    users = run_async(lambda: create_users(database_url, BUYERS["mysql" if mysql else "sqlite"]))
+    env = {"RESERVATION_TTL_SECONDS": HOLD_SECONDS, "MAIL_DIR": str(tmp_path / "mail")}
+    with live_servers(database_url, 2 if mysql else 1, tmp_path, **env) as servers:
+        bases = [server.base_url for server in servers]
+        worker = start_worker(database_url, tmp_path)
+        try:
+            event_id, total = run_async(lambda: run_buyers(bases, users))
+            time.sleep(float(HOLD_SECONDS) + 1.0)  # every hold runs out; the worker sweeps them
+        finally:
+            stop_worker(worker)
+        assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
+        # The scenario really sold, held, expired, paid late and turned buyers away:
+        assert total["buy 201"] > CAPACITY // 3, total
+        assert total["paid"], total
+        assert total["paid late"], total
+        assert total["buy 409"], total
+
+        state = run_async(lambda: final_state(database_url, event_id))
+        assert_no_seat_lost_or_sold_twice(state)
+        left, sold = run_async(lambda: sell_the_rest(bases[0], users[1], event_id))
+        assert left == CAPACITY - state["event"].tickets_sold
+        assert sold == left
