@@ -34,6 +34,21 @@ async def _create_user(settings: Settings, name: str, email: str, password: str,
         await engine.dispose()
 
 
+FIELD_RULES = {
+    "name": "--name needs a visible character and no control characters (120 at most)",
+    "email": "--email must be an e-mail address such as ada@example.com",
+    "password": "--password needs 8 to 1024 characters",
+}
+
+
+def invalid_field_message(error: str) -> str:
+    """A sentence about the option at fault instead of msgspec's regular expression."""
+    for name, rule in FIELD_RULES.items():
+        if error.endswith(f"`$.{name}`"):
+            return rule
+    return error
+
+
 @click.group(name="users", help="Manage user accounts.")
 def users_group() -> None:
     """Manage user accounts."""
@@ -42,7 +57,7 @@ def users_group() -> None:
 @users_group.command(name="create", help="Create a user (e.g. the first admin).")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=False)
+@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option(
     "--role",
     type=click.Choice([r.value for r in Role]),
@@ -51,6 +66,7 @@ def users_group() -> None:
 )
 def create_user_command(email: str, name: str, password: str, role: str) -> None:
     import msgspec  # noqa: PLC0415
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
     from ticketflow.domain.accounts.schemas import UserCreate  # noqa: PLC0415
     from ticketflow.lib.errors import EmailTaken  # noqa: PLC0415
@@ -60,11 +76,15 @@ def create_user_command(email: str, name: str, password: str, role: str) -> None
         settings = Settings.from_env()
         user_id = asyncio.run(_create_user(settings, data.name, data.email, data.password, data.role))
     except msgspec.ValidationError as exc:
-        raise click.ClickException(f"invalid input: {exc}") from exc
+        raise click.ClickException(f"invalid input: {invalid_field_message(str(exc))}") from exc
     except EmailTaken as exc:
         raise click.ClickException(f"a user with the e-mail {email.lower()!r} already exists") from exc
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        hint = "Is it running and migrated (ticketflow database upgrade)?"
+        raise click.ClickException(f"the database cannot be used: {reason}. {hint}") from exc
     click.echo(f"created {role} {data.email.lower()} (id {user_id})")
 
 

@@ -110,8 +110,8 @@ def test_users_create_refuses_a_taken_email(fresh_database_url: str, tmp_path: P
 @pytest.mark.parametrize(
     ("email", "password", "role", "message"),
     [
-        ("not-an-email", "correct horse battery", "admin", "invalid input"),
-        ("short@example.com", "short", "admin", "invalid input"),
+        ("not-an-email", "correct horse battery", "admin", "--email must be an e-mail address"),
+        ("short@example.com", "short", "admin", "--password needs 8 to 1024 characters"),
         ("role@example.com", "correct horse battery", "owner", "owner"),
     ],
 )
@@ -136,6 +136,15 @@ def test_users_create_refuses_invalid_input(
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_users_create_explains_an_unreachable_database(tmp_path: Path) -> None:
+    database_url = f"mysql+asyncmy://ticketflow:db-secret-pw@127.0.0.1:{free_port()}/ticketflow"
+    result = create_user(database_url, tmp_path, "nobody@example.com")
+    assert result.returncode != 0
+    assert "the database cannot be used" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "db-secret-pw" not in result.stdout + result.stderr
 
 
 def stop(process: subprocess.Popen[str]) -> str:
