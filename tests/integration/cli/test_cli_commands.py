@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,6 +26,7 @@ from ticketflow.db.models.users import User
 from ticketflow.settings import DEFAULT_JWT_SECRET, Settings
 
 TICKETFLOW = str(Path(sys.executable).with_name("ticketflow"))
+REPOSITORY = Path(__file__).resolve().parents[3]
 STRONG_SECRETS = {"JWT_SECRET": "jwt-" + "a" * 40, "SESSION_SECRET": "session-" + "b" * 40}
 
 
@@ -147,23 +153,44 @@ def test_users_create_explains_an_unreachable_database(tmp_path: Path) -> None:
     assert "db-secret-pw" not in result.stdout + result.stderr
 
 
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
+@dataclass
+class RunningServer:
+    base_url: str
+    process: subprocess.Popen[str]
+    output: str = ""
+
+
+@contextmanager
+def ticketflow_run(env: dict[str, str], cwd: Path, port: int | None = None) -> Iterator[RunningServer]:
+    """`ticketflow run` as a user starts it; stopped with Ctrl-C; its output kept in `.output`."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        [TICKETFLOW, "run", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = RunningServer(f"http://127.0.0.1:{port}", process)
     try:
-        output, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate(timeout=10)
-    return output
+        yield server
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            server.output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            server.output, _ = process.communicate(timeout=10)
 
 
-def wait_until_ready(base_url: str, process: subprocess.Popen[str], timeout: float = 60) -> httpx.Response:
+def wait_until_ready(server: RunningServer, timeout: float = 60) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"ticketflow run exited early:\n{process.communicate()[0][-3000:]}")
+        if server.process.poll() is not None:
+            pytest.fail(f"ticketflow run exited early:\n{server.process.communicate()[0][-3000:]}")
         try:
-            response = httpx.get(f"{base_url}/ready", timeout=1.0)
+            response = httpx.get(f"{server.base_url}/ready", timeout=1.0)
             if response.status_code == 200:
                 return response
         except httpx.HTTPError:
@@ -174,7 +201,6 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[str], timeout: flo
 
 def test_run_creates_and_migrates_a_fresh_sqlite_database(tmp_path: Path) -> None:
     database = tmp_path / "new" / "folder" / "ticketflow.db"
-    port = free_port()
     env = server_environment(
         f"sqlite+aiosqlite:///{database}",
         DATABASE_AUTO_MIGRATE="1",
@@ -182,19 +208,11 @@ def test_run_creates_and_migrates_a_fresh_sqlite_database(tmp_path: Path) -> Non
         SMTP_PASSWORD="smtp-password-never-logged",
         **STRONG_SECRETS,
     )
-    process = subprocess.Popen(
-        [TICKETFLOW, "run", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        ready = wait_until_ready(base_url, process)
+    with ticketflow_run(env, tmp_path) as server:
+        ready = wait_until_ready(server)
         assert ready.json() == {"status": "ok", "database": "ok"}
         assert database.is_file()
+        base_url = server.base_url
         registered = httpx.post(
             f"{base_url}/register",
             json={"name": "Log Reader", "email": "logs@example.com", "password": "password-never-logged"},
@@ -206,13 +224,42 @@ def test_run_creates_and_migrates_a_fresh_sqlite_database(tmp_path: Path) -> Non
         assert login.status_code == 200
         token = login.json()["access_token"]
         assert httpx.get(f"{base_url}/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    finally:
-        output = stop(process)
     version = run_async(lambda: _alembic_version(f"sqlite+aiosqlite:///{database}"))
     assert version == current_head()
     for secret in (*STRONG_SECRETS.values(), "smtp-password-never-logged", "password-never-logged", token):
-        assert secret not in output, "a secret reached the log"
-    assert "/register" in output  # the log was captured at all
+        assert secret not in server.output, "a secret reached the log"
+    assert "/register" in server.output  # the log was captured at all
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the documented session uses curl")
+def test_documented_curl_session_works_as_written(tmp_path: Path) -> None:
+    """The shell session of docs/sections/foundation.md, run against `ticketflow run`."""
+    text = (REPOSITORY / "docs" / "sections" / "foundation.md").read_text()
+    found = re.search(r"```sh\n(.*?)```", text, re.DOTALL)
+    assert found is not None
+    port = free_port()
+    script = found.group(1).replace(".venv/bin/ticketflow", TICKETFLOW)
+    script = script.replace("http://127.0.0.1:8000", f"http://127.0.0.1:{port}")
+    env = server_environment("sqlite+aiosqlite:///./var/ticketflow.db", DATABASE_AUTO_MIGRATE="1")
+    with ticketflow_run(env, tmp_path, port) as server:
+        wait_until_ready(server)
+        session = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert session.returncode == 0, session.stdout + session.stderr
+    output = session.stdout
+    assert "created admin admin@example.com" in output
+    assert '"email":"grace@example.com","role":"attendee"' in output
+    assert '"title":"Jazz Night"' in output
+    assert '"starts_at":"2031-06-01T18:00:00Z"' in output
+    assert '"date":"2031-06-01","time":"20:00"' in output
+    assert '"total":1,"limit":20,"offset":0' in output
 
 
 async def _alembic_version(database_url: str) -> str | None:
