@@ -61,21 +61,6 @@ def error_responses(*documented: tuple[int, str]) -> dict[int, ResponseSpec]:
     }
 
 
-def expected_errors() -> set[int | type[Exception]]:
-    """Status codes and error types that are answers, not faults: logged without a stack trace.
-
-    Meant for `LoggingConfig(disable_stack_trace=...)`, which matches exact types; call it after
-    every context's errors are imported (i.e. in `create_app`).
-    """
-    found: set[int | type[Exception]] = {400, 401, 403, 404, 405, 409, 413, 415, 422, 429}
-    pending: list[type[Exception]] = [errors.DomainError]
-    while pending:
-        error_type = pending.pop()
-        found.add(error_type)
-        pending.extend(error_type.__subclasses__())
-    return found
-
-
 def error_response(
     status_code: int, detail: str, extra: Any = None, headers: dict[str, str] | None = None
 ) -> Response[dict[str, Any]]:

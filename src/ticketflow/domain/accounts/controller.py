@@ -18,7 +18,7 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.users import Role
@@ -137,7 +137,7 @@ class AccountController(Controller):
     async def register(
         self,
         request: Request[Any, Any, Any],
-        data: UserCreate,
+        data: JSONBody[UserCreate],
         accounts: NamedDependency[AccountService],
         context: NamedDependency[AppContext],
     ) -> User:
@@ -193,7 +193,9 @@ class AccountController(Controller):
         description="Creates an account of any role, e.g. door staff.",
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, EMAIL_TAKEN, NOT_JSON),
     )
-    async def create_user(self, data: UserCreate, accounts: NamedDependency[AccountService]) -> User:
+    async def create_user(
+        self, data: JSONBody[UserCreate], accounts: NamedDependency[AccountService]
+    ) -> User:
         user = await accounts.create_user(
             name=data.name, email=data.email, password=data.password, role=data.role
         )
@@ -209,7 +211,7 @@ class AccountController(Controller):
     async def list_users(
         self,
         accounts: NamedDependency[AccountService],
-        role: Role | None = None,
+        role: Annotated[Role | None, Parameter(description="only users of this role")] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> UserPage:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event as EventModel
@@ -86,7 +86,9 @@ class EventController(Controller):
     async def list_events(
         self,
         events: NamedDependency[EventService],
-        upcoming: bool | None = None,
+        upcoming: Annotated[
+            bool | None, Parameter(description="true: scheduled and not started; false: started")
+        ] = None,
         q: Annotated[str | None, Parameter(max_length=200, description="search text")] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
@@ -115,7 +117,10 @@ class EventController(Controller):
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NOT_JSON, BROKEN_RULE),
     )
     async def create_event(
-        self, request: Request[User, Any, Any], events: NamedDependency[EventService], data: EventCreate
+        self,
+        request: Request[User, Any, Any],
+        events: NamedDependency[EventService],
+        data: JSONBody[EventCreate],
     ) -> Event:
         values = msgspec.structs.asdict(data)
         return to_event(await events.create(values, admin_id=request.user.id))
@@ -136,7 +141,7 @@ class EventController(Controller):
         events: NamedDependency[EventService],
         context: NamedDependency[AppContext],
         event_id: EventId,
-        data: EventCreate,
+        data: JSONBody[EventCreate],
     ) -> Event:
         event, _ = await events.update(event_id, msgspec.structs.asdict(data), notifier=context.notifier)
         return to_event(event)
@@ -154,7 +159,7 @@ class EventController(Controller):
         events: NamedDependency[EventService],
         context: NamedDependency[AppContext],
         event_id: EventId,
-        data: EventPatch,
+        data: JSONBody[EventPatch],
     ) -> Event:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         event, _ = await events.update(event_id, changes, notifier=context.notifier)
