@@ -69,9 +69,11 @@ async def release_hold(
     now: dt.datetime,
     *,
     only_if_expired: bool,
+    event_locked: bool = False,
 ) -> int:
     """Close a pending order (`expired` or `cancelled`) and put its seats back; returns seats freed."""
-    await lock_event(session, event_id, now)
+    if not event_locked:
+        await lock_event(session, event_id, now)
     conditions = [Order.id == order_id, Order.status == OrderStatus.PENDING]
     if only_if_expired:
         conditions.append(Order.expires_at <= now)
@@ -110,9 +112,19 @@ async def expire_holds(session: AsyncSession, event_id: int | None, now: dt.date
         query = query.where(Order.event_id == event_id)
     due = (await session.execute(query.order_by(Order.event_id, Order.id).limit(EXPIRY_BATCH))).all()
     released = 0
-    for order_id, order_event_id in due:
+    locked: set[int] = set()
+    for order_id, order_event_id in due:  # by event: locks are taken in one order everywhere
+        if order_event_id not in locked:
+            await lock_event(session, order_event_id, now)
+            locked.add(order_event_id)
         released += await release_hold(
-            session, order_id, order_event_id, OrderStatus.EXPIRED, now, only_if_expired=True
+            session,
+            order_id,
+            order_event_id,
+            OrderStatus.EXPIRED,
+            now,
+            only_if_expired=True,
+            event_locked=True,
         )
     return released
 
