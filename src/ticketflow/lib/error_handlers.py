@@ -43,7 +43,14 @@ class ErrorBody(msgspec.Struct):
     extra: dict[str, Any] | list[Any]
 
 
-def error_responses(*documented: tuple[int, str]) -> dict[int, ResponseSpec]:
+Documented = tuple[int, str]
+"""A status code and what it means on a route, for `error_responses`."""
+BAD_INPUT: Documented = (400, "malformed or invalid body or parameter (each problem listed in `extra`)")
+NO_TOKEN: Documented = (401, "no bearer token, or an invalid, expired or revoked one")
+NOT_JSON: Documented = (415, "the body must be sent as application/json")
+
+
+def error_responses(*documented: Documented) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the errors a route answers with, each with an example body."""
     return {
         status: ResponseSpec(

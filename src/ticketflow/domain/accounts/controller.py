@@ -26,17 +26,14 @@ from ticketflow.db.models.users import User as UserModel
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only, any_role, optional_user
 from ticketflow.domain.accounts.schemas import AccessToken, LoginRequest, User, UserCreate, UserPage
 from ticketflow.domain.accounts.service import AccountService
-from ticketflow.lib.error_handlers import error_responses
+from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
 from ticketflow.lib.json_bodies import is_json, media_type, require_json_body, unsupported_media_type
 from ticketflow.lib.state import AppContext
 
 LOGIN_BODY_LIMIT = 4096
 FORM_MEDIA_TYPES = (RequestEncodingType.URL_ENCODED.value, RequestEncodingType.MULTI_PART.value)
-BAD_INPUT = (400, "malformed or invalid body (each problem listed in `extra`)")
-NO_TOKEN = (401, "no bearer token, or an invalid, expired or revoked one")
 NOT_ADMIN = (403, "your role does not allow this")
 EMAIL_TAKEN = (409, "a user with this e-mail already exists")
-NOT_JSON = (415, "the body must be sent as application/json")
 
 
 def to_user(user: UserModel) -> User:

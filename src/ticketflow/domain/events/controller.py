@@ -17,17 +17,14 @@ from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only
 from ticketflow.domain.events.schemas import Event, EventCreate, EventPage, EventPatch
 from ticketflow.domain.events.service import EventService
 from ticketflow.domain.tickets.service import TicketService
-from ticketflow.lib.error_handlers import error_responses
+from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.state import AppContext
 
 EventId = Annotated[int, Parameter(ge=1, le=2**62, description="event id")]
-BAD_INPUT = (400, "malformed or invalid body or parameter (each problem listed in `extra`)")
-NO_TOKEN = (401, "no bearer token, or an invalid, expired or revoked one")
 NOT_ADMIN = (403, "only admins manage events")
 NOT_FOUND = (404, "event not found")
 CONFLICT = (409, "capacity below the tickets sold or held, event cancelled, or price already fixed")
-NOT_JSON = (415, "the body must be sent as application/json")
 BROKEN_RULE = (
     422,
     "a rule across fields is broken: starts_at in the past, ends_at before starts_at,"
