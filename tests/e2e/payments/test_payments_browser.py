@@ -6,8 +6,6 @@ No payment account anywhere: the simulated provider's page, served by the app, i
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,10 +13,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from tests.e2e.payments.shop import create_users, login
+from tests.e2e.payments.shop import create_users, local, login
 from tests.support.factories import event_body
-from tests.support.live import LiveServer, server_environment, wait_ready
-from tests.support.mariadb import free_port
+from tests.support.live import LiveServer, live_servers
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -27,39 +24,15 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
 ]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PUBLIC_BASE_URL = "https://tickets.example"
 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    """The app under uvicorn, knowing its own public URL (checkout links point back to it)."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "ticketflow.app:create_app_from_env",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            env=server_environment(database_url, PUBLIC_BASE_URL=base_url, MAIL_DIR=str(tmp_path / "mail")),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    live = LiveServer(base_url, process, log_path)
-    try:
-        wait_ready(live)
+    """The app under uvicorn on loopback; its links name the public address of the deployment."""
+    env = {"PUBLIC_BASE_URL": PUBLIC_BASE_URL, "MAIL_DIR": str(tmp_path / "mail")}
+    with live_servers(database_url, 1, tmp_path, **env) as (live,):
         yield live
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 @pytest.fixture
@@ -84,8 +57,9 @@ async def test_buyer_pays_in_the_browser_and_cancels_another_order(
         event_id = created.json()["id"]
         bought = await http.post(f"/events/{event_id}/tickets", json={"quantity": 2}, headers=buyer)
         assert bought.status_code == 201, bought.text
-        checkout_url = bought.json()["payment"]["checkout_url"]
-        assert checkout_url.startswith(f"{base}/payments/simulated/")
+        link = bought.json()["payment"]["checkout_url"]
+        assert link.startswith(f"{PUBLIC_BASE_URL}/payments/simulated/")
+        checkout_url = base + local(link)  # the public address, reached here on loopback
 
         page = await browser.new_page()
         requested: list[str] = []
@@ -107,7 +81,7 @@ async def test_buyer_pays_in_the_browser_and_cancels_another_order(
 
         second = await http.post(f"/events/{event_id}/tickets", json={"quantity": 2}, headers=buyer)
         assert (await http.get(f"/events/{event_id}")).json()["tickets_available"] == 0
-        await page.goto(second.json()["payment"]["checkout_url"])
+        await page.goto(base + local(second.json()["payment"]["checkout_url"]))
         await page.click("#cancel")
         await page.wait_for_url(f"{base}/payments/cancelled?*")
         assert "nothing was charged" in await page.inner_text("#result")
