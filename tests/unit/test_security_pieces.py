@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import msgspec
@@ -167,3 +168,22 @@ def test_email_shape(email: str, accepted: bool) -> None:
     else:
         with pytest.raises(msgspec.ValidationError):
             msgspec.convert(body, UserCreate)
+
+
+async def test_acquire_counts_before_the_work_and_release_gives_back() -> None:
+    limiter = AttemptLimiter(MemoryStore(), limit=2, window_seconds=60, namespace="t")
+    await limiter.acquire("k")
+    await limiter.acquire("k")
+    with pytest.raises(TooManyAttempts):
+        await limiter.acquire("k")
+    await limiter.release("k")
+    await limiter.acquire("k")
+    with pytest.raises(TooManyAttempts):
+        await limiter.check("k")
+
+
+async def test_parallel_acquires_never_pass_the_limit() -> None:
+    limiter = AttemptLimiter(MemoryStore(), limit=5, window_seconds=60, namespace="t")
+    results = await asyncio.gather(*(limiter.acquire("k") for _ in range(50)), return_exceptions=True)
+    assert sum(1 for r in results if r is None) == 5
+    assert all(isinstance(r, TooManyAttempts) for r in results if r is not None)

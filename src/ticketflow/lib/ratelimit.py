@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from litestar.stores.base import Store
@@ -17,6 +18,7 @@ class AttemptLimiter:
         self._limit = limit
         self._window = window_seconds
         self._namespace = namespace
+        self._lock = asyncio.Lock()
 
     def _key(self, key: str) -> tuple[str, int]:
         window_index = int(time.time()) // self._window
@@ -29,6 +31,29 @@ class AttemptLimiter:
         raw = await self._store.get(store_key)
         if raw is not None and int(raw) >= self._limit:
             raise TooManyAttempts(retry_after=retry_after)
+
+    async def acquire(self, key: str) -> None:
+        """Count one attempt before the work it guards; `TooManyAttempts` past the limit.
+
+        Reading and raising the counter is one step within this process, so a burst of parallel
+        attempts cannot all pass before the first one is counted (as check-then-hit would allow
+        while a password hash is computed).
+        """
+        store_key, retry_after = self._key(key)
+        async with self._lock:
+            raw = await self._store.get(store_key)
+            count = int(raw) if raw is not None else 0
+            if count >= self._limit:
+                raise TooManyAttempts(retry_after=retry_after)
+            await self._store.set(store_key, str(count + 1), expires_in=self._window + 1)
+
+    async def release(self, key: str) -> None:
+        """Give back an attempt taken by `acquire` that turned out well (a successful login)."""
+        store_key, _ = self._key(key)
+        async with self._lock:
+            raw = await self._store.get(store_key)
+            if raw is not None and int(raw) > 0:
+                await self._store.set(store_key, str(int(raw) - 1), expires_in=self._window + 1)
 
     async def hit(self, key: str) -> None:
         """Record one attempt for `key`."""

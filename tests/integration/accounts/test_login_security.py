@@ -3,14 +3,17 @@ attempt limits per client and per account, hashes upgraded on login."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 
+import httpx
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from tests.support.api import TEST_PASSWORDS, make_actor
 from tests.support.factories import user_body
+from tests.support.live import live_servers
 from ticketflow.app import create_app
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.service import AccountService
@@ -125,6 +128,26 @@ async def test_attempts_are_limited_per_account_whatever_the_spelling(client, db
     assert (
         await client.post("/login", json={"email": other.email, "password": other.password})
     ).status_code == 200
+
+
+async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(database_url, db, tmp_path) -> None:
+    """On a real server, guesses sent at once are counted before their hashes are checked."""
+    body = user_body()
+    async with db() as session:
+        await AccountService(session, TEST_PASSWORDS).create_user(
+            name=body["name"], email=body["email"], password=body["password"], role="attendee"
+        )
+    with live_servers(database_url, 1, tmp_path, LOGIN_MAX_ATTEMPTS_PER_ACCOUNT="5") as (server,):
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            guesses = [
+                http.post("/login", json={"email": body["email"], "password": f"guess-{n}"})
+                for n in range(25)
+            ]
+            statuses = [response.status_code for response in await asyncio.gather(*guesses)]
+            correct = await http.post("/login", json={"email": body["email"], "password": body["password"]})
+    assert statuses.count(401) == 5, statuses
+    assert statuses.count(429) == 20, statuses
+    assert correct.status_code == 429
 
 
 async def test_successful_logins_are_not_counted(client, db, settings) -> None:

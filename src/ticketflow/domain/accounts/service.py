@@ -68,16 +68,20 @@ class AccountService:
         client: str,
         account_limiter: AttemptLimiter,
     ) -> User:
-        """The user with these credentials, or `InvalidCredentials` (same answer, same cost)."""
+        """The user with these credentials, or `InvalidCredentials` (same answer, same cost).
+
+        Each attempt is counted before the password is checked, per client and per account, and
+        given back when it succeeds: only failures use up the allowance.
+        """
         email = normalise_email(email)
-        await client_limiter.check(client)
-        await account_limiter.check(email)
+        await client_limiter.acquire(client)
+        await account_limiter.acquire(email)
         user = await self.find_by_email(email)
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if user is None or not ok:
-            await client_limiter.hit(client)
-            await account_limiter.hit(email)
             raise InvalidCredentials
+        await client_limiter.release(client)
+        await account_limiter.release(email)
         if self.passwords.needs_rehash(user.password_hash):
             user.password_hash = await self.passwords.hash(password)
             await self.session.commit()
