@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from litestar import Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.logging import LoggingConfig
 from litestar.middleware import ASGIMiddleware
 from litestar.openapi import ResponseSpec
@@ -58,6 +58,7 @@ from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.settings import Settings
 
 if TYPE_CHECKING:
+    from litestar.config.app import AppConfig
     from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
     from ticketflow.extensions import Extensions
@@ -295,6 +296,9 @@ class RequestObservabilityMiddleware(ASGIMiddleware):
 
         try:
             await next_app(scope, receive, send_with_id)
+        except HTTPException as exc:  # raised by a middleware inside ours; answered further out
+            status = exc.status_code
+            raise
         finally:
             seconds = time.perf_counter() - started
             self._record(cast("HTTPScope", scope), status, seconds)
@@ -427,6 +431,17 @@ def check_metrics_token(settings: Settings, authorization: str | None) -> None:
             "this endpoint needs the metrics token (METRICS_TOKEN) as a bearer token",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
+
+
+def observability_first(app_config: AppConfig) -> AppConfig:
+    """`on_app_init` hook, placed after the authentication's: our middleware becomes the outermost,
+    so requests the authentication middleware refuses (401) are counted and logged with their id,
+    and so are the lines it writes (the user lookup). Their responses, rendered by the app's
+    outermost error handler, still go out without the `X-Request-ID` header."""
+    ours = [m for m in app_config.middleware if isinstance(m, RequestObservabilityMiddleware)]
+    others = [m for m in app_config.middleware if not isinstance(m, RequestObservabilityMiddleware)]
+    app_config.middleware = [*ours, *others]
+    return app_config
 
 
 def observability_extensions(context: AppContext) -> Extensions:

@@ -8,7 +8,8 @@ from typing import Any
 
 import anyio
 import pytest
-from litestar import Litestar
+from litestar import Litestar, get
+from litestar.stores.memory import MemoryStore
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
@@ -17,7 +18,12 @@ from tests.conftest import test_settings as settings_for
 from tests.support.api import buy, make_actor, make_event
 from tests.support.mariadb import free_port
 from ticketflow.app import create_app
+from ticketflow.db.config import create_engine
 from ticketflow.db.models.outbox import OutboxMessage
+from ticketflow.domain.accounts.auth import build_jwt_auth
+from ticketflow.lib.observability import observability_extensions, observability_first
+from ticketflow.lib.state import AppContext
+from ticketflow.settings import Settings
 
 DEPLOYMENT_GUIDE = Path(__file__).resolve().parents[3] / "docs" / "DEPLOYMENT.md"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -199,3 +205,28 @@ async def test_every_metric_is_documented(client: AsyncTestClient[Litestar]) -> 
     for name in ours:
         documented = name + "_total" if f"{name}_total" in response.text else name
         assert f"`{documented}`" in guide, f"{documented} is not described in docs/DEPLOYMENT.md"
+
+
+async def test_placed_first_the_middleware_also_sees_requests_the_authentication_refuses(
+    settings: Settings,
+) -> None:
+    """What `create_app` gets with `on_app_init=[jwt_auth.on_app_init, observability_first]`."""
+    engine = create_engine(settings, null_pool=True)
+    observability = observability_extensions(AppContext.build(settings, engine, MemoryStore()))
+
+    @get("/private")
+    async def private() -> str:
+        return "secret"
+
+    app = Litestar(
+        route_handlers=[private, *observability.route_handlers],
+        middleware=observability.middleware,
+        on_app_init=[build_jwt_auth(settings).on_app_init, observability_first],
+    )
+    async with AsyncTestClient(app=app) as client:
+        refused = await client.get("/private", headers={"X-Request-ID": "refused-1"})
+        samples = await scrape(client)
+    await engine.dispose()
+
+    assert refused.status_code == 401
+    assert value(samples, "ticketflow_http_requests_total", method="GET", route="/private", status="401") == 1
