@@ -44,6 +44,7 @@ class DashboardView(BaseView):
     async def dashboard(self, request: Request) -> Response:
         async with self.context.session_maker() as session:
             overview = await StatsService(session).overview()
+            attention = await StatsService(session).attention()
         chart = self._chart_or_note(
             bar_chart(
                 sales_bars(overview.sales_per_day), title="Tickets sold per day (UTC)", series=["tickets"]
@@ -55,7 +56,13 @@ class DashboardView(BaseView):
         return await self.templates.TemplateResponse(
             request,
             "ticketflow/dashboard.html",
-            {"title": "Dashboard", "subtitle": "Sales and check-ins", "overview": overview, "chart": chart},
+            {
+                "title": "Dashboard",
+                "subtitle": "Sales and check-ins",
+                "overview": overview,
+                "attention": attention,
+                "chart": chart,
+            },
         )
 
     @expose("/dashboard/events/{event_id:int}", identity="event-stats")

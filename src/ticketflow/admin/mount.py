@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ticketflow.admin.auth import ADMIN_PATH, AdminAuthentication
 from ticketflow.admin.dashboard import DashboardView
 from ticketflow.admin.display import money, percent
+from ticketflow.admin.operations import OPERATION_VIEWS
 from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
 from ticketflow.domain.stats.controller import StatsController
@@ -82,7 +83,7 @@ def build_back_office(context: AppContext) -> Starlette:
     admin.templates.env.filters["money"] = money
     admin.templates.env.filters["percent"] = percent
     admin.add_view(bound_to(DashboardView, context))
-    for view in RECORD_VIEWS:
+    for view in (*RECORD_VIEWS, *OPERATION_VIEWS):
         admin.add_view(bound_to(view, context))
     return app
 

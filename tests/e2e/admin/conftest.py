@@ -11,6 +11,20 @@ import pytest
 
 from tests.support.api import Actor, make_actor
 
+VIEW_IDENTITIES = (
+    "user",
+    "event",
+    "order",
+    "ticket",
+    "check-in",
+    "outbox-message",
+    "payment",
+    "refund",
+    "checkout",
+    "provider-event",
+)
+"""Every record view of the back office, by its URL name."""
+
 ROW = re.compile(r'<tr data-event-id="(?P<id>\d+)">(?P<cells>.*?)</tr>', re.DOTALL)
 FIGURE = re.compile(r'data-figure="(?P<name>\w+)"(?P<attrs>[^>]*)>(?P<text>[^<]*)<')
 DATA_ATTR = re.compile(r'data-(?P<name>cents|rate)="(?P<value>[^"]*)"')

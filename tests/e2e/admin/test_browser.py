@@ -18,6 +18,7 @@ import pytest
 from playwright.async_api import Browser, Download, Page, async_playwright
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from tests.e2e.admin.conftest import VIEW_IDENTITIES
 from tests.integration.stats.scenario import Scenario, seed
 from tests.support.live import live_servers
 from ticketflow.db.config import create_engine
@@ -39,7 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "admin"
-VIEWS = ("user", "event", "order", "ticket", "check-in")
 
 
 @dataclass
@@ -120,7 +120,15 @@ async def shot(page: Page, name: str) -> None:
     await page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
-async def test_admin_tour_of_the_back_office(site: Site, page: Page) -> None:
+@pytest.fixture
+async def admin_page(site: Site, page: Page) -> Page:
+    """The page, logged in as the scenario's admin (through the login form)."""
+    await log_in(page, site.scenario.admin.email, site.scenario.admin.password)
+    assert page.url.endswith("/admin/dashboard")
+    return page
+
+
+async def test_login_leads_to_the_dashboard_with_the_right_figures(site: Site, page: Page) -> None:
     scenario = site.scenario
     await page.goto("/admin/")
     assert page.url.endswith("/admin/login")
@@ -136,12 +144,14 @@ async def test_admin_tour_of_the_back_office(site: Site, page: Page) -> None:
         for figure in ("capacity", "tickets_sold", "tickets_held", "tickets_available", "checked_in"):
             text = await row.locator(f'[data-figure="{figure}"]').inner_text()
             assert int(text) == getattr(expected, figure), (name, figure)
-        assert float(await row.locator('[data-figure="check_in_rate"]').get_attribute("data-rate")) == (
-            expected.check_in_rate
-        )
+        rate = await row.locator('[data-figure="check_in_rate"]').get_attribute("data-rate")
+        assert float(rate) == expected.check_in_rate
     assert await page.locator("#sales-chart svg .tf-bar").count() >= 1
 
-    for index, identity in enumerate(VIEWS, start=3):
+
+async def test_every_view_opens(admin_page: Page) -> None:
+    page = admin_page
+    for index, identity in enumerate(VIEW_IDENTITIES, start=3):
         await page.goto(f"/admin/{identity}/list")
         await page.wait_for_selector("table")
         assert await page.locator("tbody tr").count() >= 1, identity
@@ -151,30 +161,52 @@ async def test_admin_tour_of_the_back_office(site: Site, page: Page) -> None:
         assert "argon2" not in await page.content()
         await shot(page, f"{index:02d}-{identity}-details")
 
-    await page.goto(f"/admin/dashboard/events/{scenario.event_id('Alpha')}")
+
+async def test_event_page_and_csv_exports(site: Site, admin_page: Page) -> None:
+    page = admin_page
+    await page.goto(f"/admin/dashboard/events/{site.scenario.event_id('Alpha')}")
     assert await page.locator("#door-chart svg").count() == 1
     assert int(await page.locator('#figures [data-figure="checked_in"]').inner_text()) == 2
-    await shot(page, "08-event-alpha")
+    await shot(page, "13-event-alpha")
     async with page.expect_download() as download_info:
         await page.click("#export-tickets")
-    download = await download_info.value
-    tickets = await saved_text(download)
+    tickets = await saved_text(await download_info.value)
     assert len(list(csv.DictReader(io.StringIO(tickets)))) == 6
     async with page.expect_download() as download_info:
         await page.click("#export-check-ins")
     check_ins = await saved_text(await download_info.value)
     assert len(list(csv.DictReader(io.StringIO(check_ins)))) == 5
 
+
+async def test_admin_creates_a_staff_account(admin_page: Page) -> None:
+    page = admin_page
     await page.goto("/admin/user/create")
     await page.fill("input[name=name]", "Night Door")
     await page.fill("input[name=email]", "night.door@example.com")
     await page.fill("input[name=password]", "long-password-1")
     await page.select_option("select[name=role]", "staff")
-    await shot(page, "09-user-create")
+    await shot(page, "14-user-create")
     await page.click("input[type=submit][value=Save], button[type=submit]:has-text('Save')")
     await page.wait_for_url("**/admin/user/list**")
     assert "night.door@example.com" in await page.content()
 
+
+async def test_failed_email_is_retried_from_the_list(admin_page: Page) -> None:
+    page = admin_page
+    await page.goto("/admin/outbox-message/list?status=failed")
+    await page.check("tbody .select-box")
+    await page.click("#dropdownMenuButton")
+    await page.click("#action-customconfirm-retry")
+    await page.click("#action-custom-modal-retry")
+    await page.wait_for_selector(".toast")
+    await shot(page, "15-outbox-retried")
+    assert "1 message(s) queued again." in await page.content()
+    await page.goto("/admin/outbox-message/list?status=failed")
+    assert await page.locator("tbody .select-box").count() == 0  # nothing failed any more
+
+
+async def test_logout(admin_page: Page) -> None:
+    page = admin_page
     await page.goto("/admin/logout")
     assert page.url.endswith("/admin/login")
     await page.goto("/admin/dashboard")
@@ -186,7 +218,7 @@ async def test_attendee_cannot_log_in(site: Site, page: Page) -> None:
 
     assert page.url.endswith("/admin/login")
     assert "Only administrators can sign in here." in await page.content()
-    await shot(page, "10-attendee-refused")
+    await shot(page, "16-attendee-refused")
     await page.goto("/admin/dashboard")
     assert page.url.endswith("/admin/login")
 
@@ -196,4 +228,4 @@ async def test_wrong_password_shows_the_login_again(site: Site, page: Page) -> N
 
     assert page.url.endswith("/admin/login")
     assert "Invalid credentials." in await page.content()
-    await shot(page, "11-wrong-password")
+    await shot(page, "17-wrong-password")

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tests.support.api import Actor, buy, make_actor, make_event
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
+from ticketflow.db.models.outbox import OutboxMessage
+from ticketflow.db.models.payments import Checkout, Payment, ProviderEvent, Refund
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.domain.tickets.codes import new_ticket_code
 
@@ -69,6 +71,9 @@ class Expected:
 
     def as_figures(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in FIGURE_NAMES}
+
+
+CHECKOUT_SECRET = "checkout-secret-token-not-for-screens"
 
 
 @dataclass
@@ -187,6 +192,7 @@ async def seed(client: httpx.AsyncClient, db: async_sessionmaker[Any]) -> Scenar
     carol = await make_actor(client, db, name='=HYPERLINK("http://evil.example")')
     await free_events(client, s, alice, bob, carol)
     await paid_events(client, db, s, alice, bob, carol)
+    await money_and_mail_records(db, s)
     return s
 
 
@@ -278,3 +284,84 @@ async def paid_events(
         db, user_id=bob.id, event=s.events["Zeta"], ticket_statuses=["active"], order_status="paid"
     )
     z.tickets_sold, z.gross_cents = 1, 1000
+
+
+async def money_and_mail_records(db: async_sessionmaker[Any], s: Scenario) -> None:
+    """What the payments and e-mail contexts record: one of each, a failed e-mail and a failed refund.
+
+    None of it changes the figures: revenue is read from the orders.
+    """
+    now = dt.datetime.now(dt.UTC)
+    epsilon = s.event_id("Epsilon")
+    async with db() as session:
+        paid = await session.scalar(select(Order).where(Order.event_id == epsilon, Order.status == "paid"))
+        pending = await session.scalar(
+            select(Order).where(Order.event_id == epsilon, Order.status == "pending")
+        )
+        assert paid is not None
+        assert pending is not None
+        payment = Payment(
+            order_id=paid.id,
+            provider="simulated",
+            provider_payment_id="sim_pay_1",
+            amount_cents=paid.amount_cents,
+            currency="EUR",
+            status="accepted",
+            refunded_cents=2500,
+        )
+        session.add(payment)
+        await session.flush()
+        session.add_all(
+            [
+                Refund(
+                    payment_id=payment.id,
+                    order_id=paid.id,
+                    amount_cents=2500,
+                    currency="EUR",
+                    reason="ticket_cancelled",
+                    status="failed",
+                    attempts=8,
+                    last_error="card account closed",
+                ),
+                Checkout(
+                    order_id=pending.id,
+                    provider="simulated",
+                    external_id="sim_checkout_1",
+                    url=f"http://127.0.0.1/payments/simulated/{pending.id}?token={CHECKOUT_SECRET}",
+                    access_token=CHECKOUT_SECRET,
+                    expires_at=now + dt.timedelta(minutes=15),
+                ),
+                ProviderEvent(
+                    provider="simulated",
+                    event_id="sim_evt_1",
+                    event_type="payment.succeeded",
+                    order_id=paid.id,
+                    outcome="paid",
+                ),
+                OutboxMessage(
+                    kind="tickets",
+                    status="failed",
+                    message_id="<failed-1@ticketflow.test>",
+                    recipient=s.attendee.email,
+                    recipient_name=s.attendee.name,
+                    user_id=s.attendee.id,
+                    event_id=s.event_id("Alpha"),
+                    attempts=8,
+                    next_attempt_at=now,
+                    last_error="550 5.1.1 mailbox unavailable",
+                ),
+                OutboxMessage(
+                    kind="event_changed",
+                    status="sent",
+                    message_id="<sent-1@ticketflow.test>",
+                    recipient=s.attendee.email,
+                    recipient_name=s.attendee.name,
+                    user_id=s.attendee.id,
+                    event_id=s.event_id("Beta"),
+                    attempts=1,
+                    next_attempt_at=now,
+                    sent_at=now,
+                ),
+            ]
+        )
+        await session.commit()

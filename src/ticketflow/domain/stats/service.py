@@ -25,6 +25,8 @@ from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import CheckIn, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
+from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
+from ticketflow.db.models.payments import Refund, RefundStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.stats.schemas import (
@@ -77,6 +79,14 @@ def rate(part: int, whole: int) -> float:
 def paid_orders() -> ColumnElement[bool]:
     """Orders money was taken for (later refunds are subtracted, not hidden)."""
     return or_(Order.status == OrderStatus.PAID, Order.paid_at.is_not(None))
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """What needs a person: e-mails that gave up, refunds the provider keeps refusing."""
+
+    failed_emails: int
+    failed_refunds: int
 
 
 @dataclass(slots=True)
@@ -141,6 +151,20 @@ class StatsService:
         return EventStats(
             generated_at=utc_now(), figures=figures, sales_per_day=sales, check_ins_per_15_min=slots
         )
+
+    async def attention(self) -> Attention:
+        try:
+            failed_emails = await self.session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == OutboxStatus.FAILED)
+            )
+            failed_refunds = await self.session.scalar(
+                select(func.count()).select_from(Refund).where(Refund.status == RefundStatus.FAILED)
+            )
+        finally:
+            await self.session.rollback()
+        return Attention(failed_emails=int(failed_emails or 0), failed_refunds=int(failed_refunds or 0))
 
     async def event_exists(self, event_id: int) -> bool:
         try:

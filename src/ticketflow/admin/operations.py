@@ -1,0 +1,277 @@
+"""Back office views of the e-mail outbox and of the money (payments, refunds, checkouts).
+
+All read-only: money moves only through the payments context. The one write is the outbox's
+"Retry", which calls `NotificationService.retry`, the same code as `POST /outbox/{id}/retry`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from markupsafe import Markup
+from sqladmin import action
+from sqladmin.flash import Flash
+from sqlalchemy import ColumnElement
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ticketflow.admin.views import (
+    PeriodFilter,
+    RecordView,
+    SearchByRelatedView,
+    choice_filter,
+    contains,
+    event_filter,
+    events_matching,
+    id_equals,
+    money_formatter,
+    parse_id,
+)
+from ticketflow.db.models.outbox import MessageKind, OutboxMessage, OutboxStatus
+from ticketflow.db.models.payments import (
+    Checkout,
+    PaymentRefusal,
+    PaymentStatus,
+    ProviderEvent,
+    RefundReason,
+    RefundStatus,
+)
+from ticketflow.db.models.payments import Payment as PaymentRecord
+from ticketflow.db.models.payments import Refund as RefundRecord
+from ticketflow.domain.notifications.controller import provide_notification_service
+from ticketflow.lib.errors import DomainError
+
+MAX_SELECTED = 100
+STATUS_BADGES = {
+    "failed": "bg-red-lt",
+    "sent": "bg-green-lt",
+    "pending": "bg-blue-lt",
+    "succeeded": "bg-green-lt",
+}
+
+
+def status_badge(obj: Any, prop: str) -> Markup:
+    """A state shown as a coloured badge, so a failure stands out in a long list."""
+    value = str(getattr(obj, prop))
+    return Markup('<span class="badge {}">{}</span>').format(
+        STATUS_BADGES.get(value, "bg-secondary-lt"), value
+    )
+
+
+def same_origin(request: Request) -> bool:
+    """True for a navigation from a back office page (SQLAdmin's actions are GET links)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    referer = request.headers.get("referer", "")
+    return referer.startswith(str(request.base_url))
+
+
+def selected_ids(request: Request) -> list[int]:
+    ids = [parse_id(part) for part in request.query_params.get("pks", "").split(",") if part]
+    if not ids or None in ids or len(ids) > MAX_SELECTED:
+        raise HTTPException(status_code=400, detail=f"select between 1 and {MAX_SELECTED} messages")
+    return [i for i in ids if i is not None]
+
+
+class OutboxView(SearchByRelatedView, model=OutboxMessage):
+    name = "E-mail"
+    name_plural = "E-mail outbox"
+    icon = "fa-solid fa-envelope"
+    column_list = [
+        OutboxMessage.id,
+        OutboxMessage.status,
+        OutboxMessage.kind,
+        OutboxMessage.recipient,
+        OutboxMessage.attempts,
+        OutboxMessage.last_error,
+        OutboxMessage.next_attempt_at,
+        OutboxMessage.sent_at,
+        OutboxMessage.created_at,
+    ]
+    column_details_exclude_list = [OutboxMessage.claimed_by]
+    column_searchable_list = [OutboxMessage.recipient]
+    search_hint = "recipient, event title, message id"
+    column_sortable_list = [
+        OutboxMessage.id,
+        OutboxMessage.status,
+        OutboxMessage.attempts,
+        OutboxMessage.created_at,
+    ]
+    column_default_sort = (OutboxMessage.id, True)
+    column_filters = [
+        choice_filter(OutboxMessage.status, OutboxStatus, "Status"),
+        choice_filter(OutboxMessage.kind, MessageKind, "Kind"),
+        event_filter(OutboxMessage.event_id),
+        PeriodFilter(OutboxMessage.created_at, "Queued", ["day", "week", "month"]),
+    ]
+    links = {"event_id": "event", "user_id": "user", "order_id": "order", "ticket_id": "ticket"}
+    column_labels = {OutboxMessage.user_id: "Recipient account"}
+    column_formatters = {OutboxMessage.status: status_badge}
+
+    def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
+        return [
+            contains(OutboxMessage.recipient, term),
+            OutboxMessage.event_id.in_(events_matching(term)),
+            *id_equals(OutboxMessage.id, term),
+        ]
+
+    @action(
+        name="retry",
+        label="Retry",
+        confirmation_message="Queue the selected failed messages again?",
+        add_in_detail=True,
+        add_in_list=True,
+    )
+    async def retry(self, request: Request) -> Response:
+        """Through `NotificationService.retry` (only failed or skipped messages go back in the queue)."""
+        if not same_origin(request):
+            raise HTTPException(status_code=403, detail="use the button of a back office page")
+        queued, refused = 0, []
+        for message_id in selected_ids(request):
+            async with self.context.session_maker() as session:
+                try:
+                    await provide_notification_service(session, self.context).retry(message_id)
+                    queued += 1
+                except DomainError as exc:
+                    refused.append(f"#{message_id}: {exc.detail}")
+        if queued:
+            Flash.success(request, f"{queued} message(s) queued again.")
+        if refused:
+            Flash.error(request, "Not retried: " + "; ".join(refused))
+        return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=302)
+
+
+class PaymentView(SearchByRelatedView, model=PaymentRecord):
+    name = "Payment"
+    name_plural = "Payments"
+    icon = "fa-solid fa-credit-card"
+    category = "Money"
+    category_icon = "fa-solid fa-coins"
+    column_list = [
+        PaymentRecord.id,
+        PaymentRecord.order_id,
+        PaymentRecord.provider,
+        PaymentRecord.status,
+        PaymentRecord.refusal,
+        PaymentRecord.amount_cents,
+        PaymentRecord.refunded_cents,
+        PaymentRecord.received_at,
+    ]
+    column_searchable_list = [PaymentRecord.provider_payment_id]
+    search_hint = "provider payment id, order id"
+    column_sortable_list = [PaymentRecord.id, PaymentRecord.amount_cents, PaymentRecord.received_at]
+    column_default_sort = (PaymentRecord.id, True)
+    column_filters = [
+        choice_filter(PaymentRecord.status, PaymentStatus, "Status"),
+        choice_filter(PaymentRecord.refusal, PaymentRefusal, "Refusal"),
+        PeriodFilter(PaymentRecord.received_at, "Received", ["day", "week", "month"]),
+    ]
+    links = {"order_id": "order"}
+    column_labels = {
+        PaymentRecord.provider_payment_id: "Provider payment id",
+        PaymentRecord.received_at: "Received",
+    }
+    column_formatters = {
+        PaymentRecord.amount_cents: money_formatter,
+        PaymentRecord.refunded_cents: money_formatter,
+        PaymentRecord.status: status_badge,
+    }
+
+    def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
+        return [PaymentRecord.provider_payment_id == term.strip(), *id_equals(PaymentRecord.order_id, term)]
+
+
+class RefundView(SearchByRelatedView, model=RefundRecord):
+    name = "Refund"
+    name_plural = "Refunds"
+    icon = "fa-solid fa-rotate-left"
+    category = "Money"
+    column_list = [
+        RefundRecord.id,
+        RefundRecord.status,
+        RefundRecord.reason,
+        RefundRecord.order_id,
+        RefundRecord.ticket_id,
+        RefundRecord.amount_cents,
+        RefundRecord.attempts,
+        RefundRecord.last_error,
+        RefundRecord.refunded_at,
+        RefundRecord.created_at,
+    ]
+    column_searchable_list = [RefundRecord.order_id]
+    search_hint = "order id, provider refund id"
+    column_sortable_list = [RefundRecord.id, RefundRecord.status, RefundRecord.created_at]
+    column_default_sort = (RefundRecord.id, True)
+    column_filters = [
+        choice_filter(RefundRecord.status, RefundStatus, "Status"),
+        choice_filter(RefundRecord.reason, RefundReason, "Reason"),
+        PeriodFilter(RefundRecord.created_at, "Recorded", ["day", "week", "month"]),
+    ]
+    links = {"order_id": "order", "ticket_id": "ticket", "payment_id": "payment"}
+    column_labels = {
+        RefundRecord.payment_id: "Payment",
+        RefundRecord.refunded_at: "Refunded",
+        RefundRecord.provider_refund_id: "Provider refund id",
+    }
+    column_formatters = {RefundRecord.amount_cents: money_formatter, RefundRecord.status: status_badge}
+
+    def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
+        return [RefundRecord.provider_refund_id == term.strip(), *id_equals(RefundRecord.order_id, term)]
+
+
+class CheckoutView(RecordView, model=Checkout):
+    """Checkouts opened with the provider. The URL and its access token are secrets: not shown."""
+
+    name = "Checkout"
+    name_plural = "Checkouts"
+    icon = "fa-solid fa-cart-shopping"
+    category = "Money"
+    column_list = [
+        Checkout.id,
+        Checkout.order_id,
+        Checkout.provider,
+        Checkout.external_id,
+        Checkout.expires_at,
+    ]
+    column_details_list = [*column_list, Checkout.created_at]
+    column_sortable_list = [Checkout.id, Checkout.expires_at]
+    column_default_sort = (Checkout.id, True)
+    links = {"order_id": "order"}
+    column_labels = {Checkout.external_id: "Provider checkout id", Checkout.expires_at: "Expires"}
+
+
+class ProviderEventView(RecordView, model=ProviderEvent):
+    """Every provider notification acted upon: where to look when a payment went astray."""
+
+    name = "Provider event"
+    name_plural = "Provider events"
+    icon = "fa-solid fa-bell"
+    category = "Money"
+    column_list = [
+        ProviderEvent.id,
+        ProviderEvent.provider,
+        ProviderEvent.event_type,
+        ProviderEvent.order_id,
+        ProviderEvent.outcome,
+        ProviderEvent.received_at,
+    ]
+    column_searchable_list = [ProviderEvent.event_id, ProviderEvent.event_type]
+    column_sortable_list = [ProviderEvent.id, ProviderEvent.received_at]
+    column_default_sort = (ProviderEvent.id, True)
+    links = {"order_id": "order"}
+    column_labels: ClassVar[dict[Any, str]] = {
+        ProviderEvent.event_id: "Provider event id",
+        ProviderEvent.event_type: "Type",
+        ProviderEvent.received_at: "Received",
+    }
+
+
+OPERATION_VIEWS: tuple[type[RecordView], ...] = (
+    OutboxView,
+    PaymentView,
+    RefundView,
+    CheckoutView,
+    ProviderEventView,
+)
