@@ -97,9 +97,6 @@ def test_upgrade_builds_the_models_schema(empty_database_url: str, tmp_path: Pat
     assert set(Base.metadata.tables) | {"alembic_version"} == set(tables)
     assert differences == [], f"migrations and models disagree: {differences}"
 
-
-def test_upgrade_twice_changes_nothing(empty_database_url: str, tmp_path: Path) -> None:
-    assert run_upgrade(empty_database_url, tmp_path).returncode == 0
-    again = run_upgrade(empty_database_url, tmp_path)
+    again = run_upgrade(empty_database_url, tmp_path)  # a second upgrade is a no-op
     assert again.returncode == 0, again.stdout + again.stderr
-    assert run_async(lambda: inspect_database(empty_database_url))[1] == current_head()
+    assert run_async(lambda: inspect_database(empty_database_url))[:2] == (tables, version)
