@@ -16,8 +16,8 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests migrations bench
-	$(BIN)/ruff format --check src tests migrations bench
+	$(BIN)/ruff check src tests migrations bench deploy
+	$(BIN)/ruff format --check src tests migrations bench deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -33,7 +33,7 @@ from ticketflow.domain.payments.setup import build_payments
 from ticketflow.domain.tickets.controller import TicketController, provide_ticket_service
 from ticketflow.extensions import collect_extensions
 from ticketflow.lib.error_handlers import EXCEPTION_HANDLERS
-from ticketflow.lib.observability import build_logging_config
+from ticketflow.lib.observability import build_logging_config, observability_first
 from ticketflow.lib.state import STATE_KEY, AppContext, provide_context
 from ticketflow.settings import Settings
 from ticketflow.worker import run_worker
@@ -128,7 +128,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         plugins=[SQLAlchemyPlugin(config=alchemy)],
         middleware=extensions.middleware,
-        on_app_init=[jwt_auth.on_app_init],
+        on_app_init=[jwt_auth.on_app_init, observability_first],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "tickets": Provide(provide_ticket_service, sync_to_thread=False),

@@ -118,10 +118,12 @@ async def _run_worker_until_signalled() -> None:
 
 @click.command(name="worker", help="Run background jobs (e-mail outbox, reservation expiry) until stopped.")
 def worker_command() -> None:
-    import logging  # noqa: PLC0415
+    import logging.config  # noqa: PLC0415
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from ticketflow.lib.observability import process_logging_config  # noqa: PLC0415
+
     try:
+        logging.config.dictConfig(process_logging_config(Settings.from_env()))
         asyncio.run(_run_worker_until_signalled())
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
