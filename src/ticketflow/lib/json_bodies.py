@@ -67,4 +67,5 @@ async def require_json_body(request: Request[Any, Any, Any]) -> None:
     except msgspec.ValidationError as exc:
         raise validation_failure(request, exc) from exc
     except msgspec.DecodeError as exc:
-        raise ValidationException(detail=f"JSON is malformed: {exc}") from exc
+        reason = str(exc).removeprefix("JSON is malformed: ")
+        raise ValidationException(detail=f"JSON is malformed: {reason}") from exc

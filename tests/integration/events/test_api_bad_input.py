@@ -37,6 +37,7 @@ MALFORMED: list[bytes] = [
     b"12345",
     b"true",
     b"[" * 5000,
+    b'{"title": "' + b"a" * 2_000_000 + b'"}',  # over the 1 MiB request limit
 ]
 WRONG_CONTENT_TYPES = ["text/plain", "application/xml", "text/html", "application/x-www-form-urlencoded"]
 
@@ -91,7 +92,7 @@ def field_values(kind: str) -> list[Any]:
 def body_cases(valid: dict[str, Any], fields: dict[str, str], required: tuple[str, ...]) -> Iterator[Case]:
     """Malformed, empty and mistyped bodies, missing fields and out-of-range values."""
     for raw in MALFORMED:
-        yield f"malformed {raw[:12]!r}", raw_request(raw)
+        yield f"malformed {raw[:12]!r} ({len(raw)} bytes)", raw_request(raw)
     for content_type in WRONG_CONTENT_TYPES:
         yield f"content type {content_type}", raw_request(json.dumps(valid).encode(), content_type)
     yield "no content type", raw_request(json.dumps(valid).encode(), None)
