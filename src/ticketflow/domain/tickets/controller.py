@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -61,11 +60,10 @@ def to_order(order: OrderModel | Row[Any]) -> Order:
     )
 
 
-async def provide_purchase_service(context: AppContext) -> AsyncIterator[PurchaseService]:
-    async with context.engine.connect() as connection:
-        yield PurchaseService(
-            connection, context.notifier, context.payments, context.settings.reservation_ttl_seconds
-        )
+def provide_purchase_service(context: AppContext) -> PurchaseService:
+    return PurchaseService(
+        context.engine, context.notifier, context.payments, context.settings.reservation_ttl_seconds
+    )
 
 
 def provide_ticket_service(db_session: AsyncSession, context: AppContext) -> TicketService:
@@ -81,7 +79,7 @@ class TicketController(Controller):
         "/events/{event_id:int}/tickets",
         opt=EXCLUDE_FROM_AUTH,  # authenticated inside the purchase transaction (see purchase.py)
         security=[{"BearerToken": []}],
-        dependencies={"purchases": Provide(provide_purchase_service)},
+        dependencies={"purchases": Provide(provide_purchase_service, sync_to_thread=False)},
         summary="Buy tickets (attendee or admin)",
         description=(
             "Creates one order and `quantity` tickets. Never oversells: 409 with"

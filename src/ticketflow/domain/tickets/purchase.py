@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from ticketflow.db.base import table_of, utc_now
 from ticketflow.db.driver import driver_of
@@ -129,7 +129,32 @@ def sold_out(available: int) -> SoldOut:
 
 
 class PurchaseService:
-    """`purchase` is one transaction on one connection."""
+    """Buying tickets; each purchase checks out one pooled connection and gives it back at once."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        notifier: Notifier,
+        payments: Payments,
+        reservation_ttl_seconds: int,
+    ) -> None:
+        self.engine = engine
+        self.notifier = notifier
+        self.payments = payments
+        self.reservation_ttl_seconds = reservation_ttl_seconds
+
+    async def purchase(
+        self, *, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None
+    ) -> PurchaseResult:
+        async with self.engine.connect() as connection:
+            unit = _Purchase(connection, self.notifier, self.payments, self.reservation_ttl_seconds)
+            return await unit.purchase(
+                buyer_id=buyer_id, event_id=event_id, quantity=quantity, idempotency_key=idempotency_key
+            )
+
+
+class _Purchase:
+    """One purchase on one connection: a cheap pre-check, then one transaction."""
 
     def __init__(
         self,

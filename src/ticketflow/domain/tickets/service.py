@@ -19,6 +19,7 @@ from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
+from ticketflow.domain.payments.holds import lock_event
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError
 
@@ -109,6 +110,8 @@ class TicketService:
         if event.starts_at <= now and actor.role != Role.ADMIN:
             raise TicketNotCancellable("the event has already started")
         previous_status = ticket.status
+        # Event row first: the order in which purchase, payment and expiry take their locks.
+        await lock_event(self.session, event.id, now)
         changed = await self.session.execute(
             update(Ticket)
             .where(Ticket.id == ticket_id, Ticket.status == previous_status)
@@ -136,19 +139,20 @@ class TicketService:
         return ticket, event
 
     async def _settle_order(self, order_id: int, now: dt.datetime) -> None:
-        """An order whose tickets are all cancelled is cancelled too."""
+        """An order whose tickets are all cancelled is closed: refunded if money was taken."""
         live = await self.session.scalar(
             select(func.count())
             .select_from(Ticket)
             .where(Ticket.order_id == order_id, Ticket.status != TicketStatus.CANCELLED)
         )
-        if not live:
-            await self.session.execute(
-                update(Order)
-                .where(Order.id == order_id, Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID]))
-                .values(status=OrderStatus.CANCELLED, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
+        if live:
+            return
+        order = await self.session.get(Order, order_id)
+        if order is None or order.status not in (OrderStatus.PENDING, OrderStatus.PAID):
+            return
+        money_taken = order.status == OrderStatus.PAID and order.amount_cents > 0
+        order.status = OrderStatus.REFUNDED if money_taken else OrderStatus.CANCELLED
+        order.updated_at = now
 
     async def cancel_event(self, event_id: int) -> Event:
         """Cancel an event that has orders: every live ticket cancelled, orders closed, holders told.
@@ -159,6 +163,7 @@ class TicketService:
         if event is None:
             raise EventNotFound
         now = utc_now()
+        await lock_event(self.session, event_id, now)
         await self.session.execute(
             update(Event)
             .where(Event.id == event_id)
@@ -182,15 +187,18 @@ class TicketService:
             .values(tickets_sold=int(used or 0), tickets_held=0)
             .execution_options(synchronize_session=False)
         )
-        await self.session.execute(
-            update(Order)
-            .where(
-                Order.event_id == event_id,
-                Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID]),
+        open_orders = await self.session.scalars(
+            select(Order).where(
+                Order.event_id == event_id, Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID])
             )
-            .values(status=OrderStatus.CANCELLED, updated_at=now)
-            .execution_options(synchronize_session=False)
         )
+        for order in open_orders.all():
+            if order.status == OrderStatus.PAID and order.amount_cents > 0:
+                await self.payments.refund_order(self.session, order, event)
+                order.status = OrderStatus.REFUNDED
+            else:
+                order.status = OrderStatus.CANCELLED
+            order.updated_at = now
         await self.notifier.event_cancelled(self.session, event_id)
         await self.session.commit()
         await self.session.refresh(event)
