@@ -49,6 +49,12 @@ SECURITY_HEADERS = [
         b" form-action 'self'; base-uri 'self'",
     ),
 ]
+FAVICON = (
+    "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'>"
+    "<rect width='16' height='16' rx='3' fill='%23206bc4'/>"
+    "<rect x='4' y='5' width='8' height='6' fill='white'/></svg>"
+)
+"""Inline, so the browser does not ask the API for /favicon.ico."""
 ERROR_PAGE = "<!doctype html><title>Error</title><h1>Something went wrong</h1><p>The error was logged.</p>"
 
 V = TypeVar("V")
@@ -76,6 +82,7 @@ def build_back_office(context: AppContext) -> Starlette:
         session_maker=async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
         base_url=ADMIN_PATH,
         title="Ticket-Flow",
+        favicon_url=FAVICON,
         templates_dir=str(TEMPLATES),
         authentication_backend=authentication,
     )
