@@ -74,12 +74,11 @@ def bound_to(view: type[V], context: AppContext) -> type[V]:
 
 
 def build_back_office(context: AppContext) -> Starlette:
-    engine = context.session_maker.kw["bind"]
     app = Starlette()
     authentication = AdminAuthentication(context)
     admin = BackOffice(
         app=app,
-        session_maker=async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
+        session_maker=async_sessionmaker(context.engine, class_=AsyncSession, expire_on_commit=False),
         base_url=ADMIN_PATH,
         title="Ticket-Flow",
         favicon_url=FAVICON,
@@ -104,9 +103,21 @@ def original_path(scope: Scope) -> str:
     return ADMIN_PATH + scope["path"]  # pragma: no cover - every server here sets raw_path
 
 
+def declared_length(scope: Scope) -> int:
+    """The Content-Length the client announced (0 without one, -1 when malformed)."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return -1
+    return 0
+
+
 def back_office_app(context: AppContext) -> Any:
     """The ASGI app behind `/admin`: path restored, body size capped, security headers, no tracebacks."""
     app = build_back_office(context)
+    too_large = HTMLResponse("<h1>Request too large</h1>", status_code=413)
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         root_path = scope.get("root_path", "")
@@ -115,28 +126,29 @@ def back_office_app(context: AppContext) -> Any:
             path = path[len(root_path) :]
         scope["path"] = root_path + path
         scope["raw_path"] = quote(root_path + path).encode()
-        headers = dict(scope.get("headers", []))
-        try:
-            declared = int(headers.get(b"content-length", b"0"))
-        except ValueError:
-            declared = -1
-        if declared < 0 or declared > MAX_BODY_BYTES:
-            await HTMLResponse("<h1>Request too large</h1>", status_code=413)(scope, receive, send)  # type: ignore[arg-type]
+        if not 0 <= declared_length(scope) <= MAX_BODY_BYTES:
+            await too_large(scope, receive, send)  # type: ignore[arg-type]
             return
         received = 0
-        started = False
+        started = refused = False
 
         async def limited_receive() -> Any:
-            nonlocal received
+            """Stops a body without a length at the cap: answers 413, tells the app the client left."""
+            nonlocal received, started, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > MAX_BODY_BYTES:
+                    if not started:
+                        started = refused = True
+                        await too_large(scope, receive, send)  # type: ignore[arg-type]
                     return {"type": "http.disconnect"}
             return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
@@ -145,6 +157,8 @@ def back_office_app(context: AppContext) -> Any:
         try:
             await app(scope, limited_receive, send_with_headers)  # type: ignore[arg-type]
         except Exception:
+            if refused:
+                return
             logger.exception("back office error on %s", path)
             if not started:
                 await HTMLResponse(ERROR_PAGE, status_code=500)(scope, receive, send)  # type: ignore[arg-type]

@@ -165,3 +165,35 @@ async def test_oversized_request_is_refused(client) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 413
+
+
+async def test_oversized_body_without_a_length_is_refused(app) -> None:
+    """A chunked body (no Content-Length) is cut at 1 MB, straight at the ASGI interface."""
+    messages = [{"type": "http.request", "body": b"a" * 65_536, "more_body": True} for _ in range(40)]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/admin/login",
+        "raw_path": b"/admin/login",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/x-www-form-urlencoded")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)
+
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert [m["status"] for m in starts] == [413]
+    assert len(messages) < 40 - 16  # reading stopped soon after the cap
