@@ -19,9 +19,13 @@ def main() -> None:
     from litestar.cli.main import litestar_group  # noqa: PLC0415 - keeps `import ticketflow` light
 
     from ticketflow.cli import register_commands  # noqa: PLC0415
+    from ticketflow.settings import SettingsError  # noqa: PLC0415
 
     register_commands(litestar_group)
-    sys.exit(litestar_group.main(prog_name="ticketflow"))
+    try:
+        sys.exit(litestar_group.main(prog_name="ticketflow"))
+    except SettingsError as exc:
+        sys.exit(f"ticketflow: {exc}")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,10 @@ def build_openapi_config() -> OpenAPIConfig:
             Tag(name="Events", description="Events and their seat inventory"),
             Tag(name="Tickets", description="Buying, listing, QR codes and cancelling tickets"),
             Tag(name="Door", description="Ticket validation at the entrance"),
-            Tag(name="Operations", description="Health and readiness"),
+            Tag(name="Payments", description="Checkout pages, landing pages and provider webhooks"),
+            Tag(name="Notifications", description="Ticket e-mails and the outbox"),
+            Tag(name="Stats", description="Sales and check-in figures (admin)"),
+            Tag(name="Operations", description="Health, readiness and metrics"),
         ],
         render_plugins=[
             SwaggerRenderPlugin(

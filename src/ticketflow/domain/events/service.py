@@ -159,10 +159,12 @@ class EventService:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 await self.session.rollback()
                 raise CapacityBelowTaken
+        announced = frozenset(changed & NOTIFIED_CHANGES)
+        holders_to_tell = bool(announced) and await self.has_orders(event_id)
         for name in changed - {"capacity"}:
             setattr(event, name, changes[name])
-        if changed & NOTIFIED_CHANGES and await self.has_orders(event_id):
-            await notifier.event_changed(self.session, event_id, frozenset(changed & NOTIFIED_CHANGES))
+        if holders_to_tell:
+            await notifier.event_changed(self.session, event_id, announced)
         await self.session.commit()
         await self.session.refresh(event)
         return event, changed
