@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, Parameter
 from litestar.status_codes import (
     HTTP_200_OK,
     HTTP_404_NOT_FOUND,
@@ -27,7 +27,7 @@ from ticketflow.lib.state import AppContext
 SCAN_CODE_MAX = 512
 
 
-async def provide_checkin_service(context: AppContext) -> AsyncIterator[CheckInService]:
+async def provide_checkin_service(context: NamedDependency[AppContext]) -> AsyncIterator[CheckInService]:
     async with driver_transaction(context.engine) as connection:
         yield CheckInService(connection)
 
@@ -82,10 +82,10 @@ class CheckInController(Controller):
     async def validate(
         self,
         request: Request[Any, Any, Any],
-        checkins: CheckInService,
-        context: AppContext,
+        checkins: NamedDependency[CheckInService],
+        context: NamedDependency[AppContext],
         qr_code: Annotated[str, Parameter(description="the ticket code read from the QR")],
-        data: ScanRequest | None = None,
+        data: JSONBody[ScanRequest | None] = None,
     ) -> Response[ScanResponse]:
         outcome = await checkins.validate_ticket(
             code=qr_code[:SCAN_CODE_MAX],

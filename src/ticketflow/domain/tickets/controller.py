@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter, JSONBody, Parameter
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,13 +60,15 @@ def to_order(order: OrderModel | Row[Any]) -> Order:
     )
 
 
-def provide_purchase_service(context: AppContext) -> PurchaseService:
+def provide_purchase_service(context: NamedDependency[AppContext]) -> PurchaseService:
     return PurchaseService(
         context.engine, context.notifier, context.payments, context.settings.reservation_ttl_seconds
     )
 
 
-def provide_ticket_service(db_session: AsyncSession, context: AppContext) -> TicketService:
+def provide_ticket_service(
+    db_session: NamedDependency[AsyncSession], context: NamedDependency[AppContext]
+) -> TicketService:
     return TicketService(
         db_session, context.notifier, context.payments, context.settings.reservation_ttl_seconds
     )
@@ -90,14 +92,14 @@ class TicketController(Controller):
     async def purchase(
         self,
         request: Request[Any, Any, Any],
-        purchases: PurchaseService,
-        context: AppContext,
+        purchases: NamedDependency[PurchaseService],
+        context: NamedDependency[AppContext],
         event_id: EventId,
-        data: PurchaseRequest | None = None,
+        data: JSONBody[PurchaseRequest | None] = None,
         idempotency_key: Annotated[
             str | None,
-            Parameter(
-                header="Idempotency-Key",
+            HeaderParameter(
+                name="Idempotency-Key",
                 required=False,
                 pattern=IDEMPOTENCY_KEY_PATTERN,
                 max_length=64,
@@ -126,7 +128,7 @@ class TicketController(Controller):
     async def list_tickets(
         self,
         request: Request[User, Any, Any],
-        tickets: TicketService,
+        tickets: NamedDependency[TicketService],
         event_id: Annotated[
             int | None, Parameter(ge=1, le=2**62, description="admins: all tickets of this event")
         ] = None,
@@ -140,7 +142,7 @@ class TicketController(Controller):
 
     @get("/tickets/{ticket_id:int}", guards=[any_role], summary="One ticket (owner or admin)")
     async def get_ticket(
-        self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId
+        self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Ticket:
         ticket, event = await tickets.get_visible(ticket_id, request.user)
         return to_ticket(ticket, event)
@@ -152,7 +154,7 @@ class TicketController(Controller):
         media_type="image/png",
     )
     async def qr_png(
-        self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId
+        self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
         ticket, _ = await tickets.get_visible(ticket_id, request.user)
         return Response(
@@ -166,7 +168,7 @@ class TicketController(Controller):
         media_type="image/svg+xml",
     )
     async def qr_svg(
-        self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId
+        self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
         ticket, _ = await tickets.get_visible(ticket_id, request.user)
         return Response(
@@ -182,7 +184,7 @@ class TicketController(Controller):
         summary="Cancel a ticket",
     )
     async def cancel(
-        self, request: Request[User, Any, Any], tickets: TicketService, ticket_id: TicketId
+        self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Ticket:
         ticket, event = await tickets.cancel_ticket(ticket_id, request.user)
         return to_ticket(ticket, event)
