@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
@@ -44,7 +44,9 @@ def to_entry(message: OutboxMessage) -> OutboxEntry:
     )
 
 
-def provide_notification_service(db_session: AsyncSession, context: AppContext) -> NotificationService:
+def provide_notification_service(
+    db_session: NamedDependency[AsyncSession], context: NamedDependency[AppContext]
+) -> NotificationService:
     notifier = context.notifier
     if not isinstance(notifier, OutboxNotifier):
         notifier = OutboxNotifier(MailIdentity.from_settings(context.settings))
@@ -68,7 +70,10 @@ class NotificationController(Controller):
         ),
     )
     async def resend(
-        self, request: Request[User, Any, Any], notifications: NotificationService, ticket_id: TicketId
+        self,
+        request: Request[User, Any, Any],
+        notifications: NamedDependency[NotificationService],
+        ticket_id: TicketId,
     ) -> OutboxEntry:
         return to_entry(await notifications.resend_tickets(ticket_id, request.user))
 
@@ -80,8 +85,8 @@ class NotificationController(Controller):
     )
     async def list_outbox(
         self,
-        notifications: NotificationService,
-        status: OutboxStatus | None = None,
+        notifications: NamedDependency[NotificationService],
+        status: FromQuery[OutboxStatus | None] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> OutboxPage:
@@ -95,5 +100,7 @@ class NotificationController(Controller):
         summary="Retry a failed e-mail (admin)",
         description="Puts a `failed` or `skipped` message back in the queue with a fresh set of attempts.",
     )
-    async def retry(self, notifications: NotificationService, message_id: MessageId) -> OutboxEntry:
+    async def retry(
+        self, notifications: NamedDependency[NotificationService], message_id: MessageId
+    ) -> OutboxEntry:
         return to_entry(await notifications.retry(message_id))
