@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -15,9 +16,9 @@ import asyncmy
 from sqlalchemy.engine import make_url
 
 from bench.loadgen import LoadResult
+from ticketflow.domain.checkin.service import ADMIT, RECORD_SCAN, SELECT_ROLE, SELECT_SCANNED
 from ticketflow.domain.tickets.codes import new_ticket_code
-
-SELECT_USER = "SELECT id, name, email, password_hash, role, created_at, updated_at FROM users WHERE id = %s"
+from ticketflow.domain.tickets.purchase import SELECT_SALE_STATE
 
 
 def naive_utc_now() -> dt.datetime:
@@ -69,27 +70,19 @@ async def run_raw(
 
 
 def validation_transaction(scanner_id: int) -> Callable[[Any, str], Awaitable[int]]:
+    """The statements of `CheckInService.validate_ticket`, verbatim."""
+
     async def transaction(cursor: Any, code: str) -> int:
         now = naive_utc_now()
-        await cursor.execute(SELECT_USER, (scanner_id,))
+        await cursor.execute(SELECT_ROLE, (scanner_id,))
         await cursor.fetchone()
-        await cursor.execute(
-            "UPDATE tickets SET status='used', used_at=%s, updated_at=%s WHERE code=%s AND status='active'"
-            " AND event_id IN (SELECT id FROM events WHERE status='scheduled')",
-            (now, now, code),
-        )
+        await cursor.execute(ADMIT, (now, now, code))
         admitted = cursor.rowcount == 1
-        await cursor.execute(
-            "SELECT tickets.id, tickets.event_id, tickets.status, tickets.used_at, events.title, events.status,"
-            " users.name FROM tickets JOIN events ON events.id = tickets.event_id"
-            " JOIN users ON users.id = tickets.user_id WHERE tickets.code = %s",
-            (code,),
-        )
+        await cursor.execute(SELECT_SCANNED, (code,))
         row = await cursor.fetchone()
         await cursor.execute(
-            "INSERT INTO check_ins (ticket_id, event_id, door_event_id, scanned_code, result, reason,"
-            " scanned_by_id, scanned_at) VALUES (%s, %s, NULL, %s, %s, NULL, %s, %s)",
-            (row[0], row[1], code, "valid" if admitted else "already_used", scanner_id, now),
+            RECORD_SCAN,
+            (row[0], row[2], None, code, "valid" if admitted else "already_used", None, scanner_id, now),
         )
         return 200 if admitted else 409
 
@@ -97,10 +90,16 @@ def validation_transaction(scanner_id: int) -> Callable[[Any, str], Awaitable[in
 
 
 def purchase_transaction(event_id: int) -> Callable[[Any, int], Awaitable[int]]:
+    """The statements of a free single-ticket purchase: pre-check, seat, order, ticket, e-mail."""
+
     async def transaction(cursor: Any, buyer_id: int) -> int:
         now = naive_utc_now()
-        await cursor.execute(SELECT_USER, (buyer_id,))
+        await cursor.execute(SELECT_ROLE, (buyer_id,))
         await cursor.fetchone()
+        await cursor.execute(SELECT_SALE_STATE, (event_id,))
+        state = await cursor.fetchone()
+        if state[5] - state[6] - state[7] < 1:
+            return 409
         await cursor.execute("SELECT * FROM events WHERE id = %s", (event_id,))
         await cursor.fetchone()
         await cursor.execute(
@@ -109,10 +108,6 @@ def purchase_transaction(event_id: int) -> Callable[[Any, int], Awaitable[int]]:
             (event_id, now),
         )
         if cursor.rowcount != 1:
-            await cursor.execute(
-                "SELECT capacity, tickets_sold, tickets_held FROM events WHERE id = %s", (event_id,)
-            )
-            await cursor.fetchone()
             return 409
         await cursor.execute(
             "INSERT INTO orders (user_id, event_id, quantity, amount_cents, currency, status, paid_at,"
@@ -125,6 +120,30 @@ def purchase_transaction(event_id: int) -> Callable[[Any, int], Awaitable[int]]:
             " VALUES (%s, %s, %s, %s, 'active', %s, %s)",
             (order_id, buyer_id, event_id, new_ticket_code(), now, now),
         )
+        await cursor.execute(
+            "SELECT users.id, users.email, users.name, orders.event_id FROM users"
+            " JOIN orders ON orders.user_id = users.id WHERE orders.id = %s",
+            (order_id,),
+        )
+        holder = await cursor.fetchone()
+        await cursor.execute(
+            "INSERT INTO outbox_messages (kind, status, message_id, recipient, recipient_name, user_id,"
+            " event_id, order_id, payload, attempts, next_attempt_at, created_at, updated_at)"
+            " VALUES ('tickets', 'pending', %s, %s, %s, %s, %s, %s, '{}', 0, %s, %s, %s)",
+            (
+                f"<{uuid.uuid4().hex}@bench>",
+                holder[1],
+                holder[2],
+                holder[0],
+                event_id,
+                order_id,
+                now,
+                now,
+                now,
+            ),
+        )
+        await cursor.execute("SELECT * FROM orders WHERE id = %s", (order_id,))
+        await cursor.fetchone()
         await cursor.execute("SELECT * FROM tickets WHERE order_id = %s", (order_id,))
         await cursor.fetchall()
         return 201

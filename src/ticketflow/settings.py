@@ -57,8 +57,6 @@ class Settings:
     login_window_seconds: int = 60
     # back office
     session_secret: str = field(default=DEFAULT_SESSION_SECRET, repr=False)
-    admin_session_ttl_seconds: int = 28_800
-    """How long a back office login lasts (8 hours), counted from the login."""
     # tickets
     reservation_ttl_seconds: int = 900
     # payments

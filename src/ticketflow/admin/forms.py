@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
 import msgspec
-from wtforms import (  # type: ignore[import-untyped]
+from wtforms import (
     EmailField,
     Form,
     IntegerField,
@@ -22,8 +22,8 @@ from wtforms import (  # type: ignore[import-untyped]
     StringField,
     TextAreaField,
 )
-from wtforms.fields import DateTimeLocalField  # type: ignore[import-untyped]
-from wtforms.validators import (  # type: ignore[import-untyped]
+from wtforms.fields import DateTimeLocalField
+from wtforms.validators import (
     InputRequired,
     Length,
     NumberRange,

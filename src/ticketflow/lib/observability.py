@@ -284,6 +284,8 @@ class RequestObservabilityMiddleware(ASGIMiddleware):
         )
         request_id = sane_request_id(incoming) or uuid.uuid4().hex
         token = _request_id.set(request_id)
+        # Mounted apps (the back office) rewrite the scope's path: keep what the client asked for.
+        method, path = str(scope.get("method", "GET")), scope["path"]
         started = time.perf_counter()
         status = 500
 
@@ -301,11 +303,10 @@ class RequestObservabilityMiddleware(ASGIMiddleware):
             raise
         finally:
             seconds = time.perf_counter() - started
-            self._record(cast("HTTPScope", scope), status, seconds)
+            self._record(cast("HTTPScope", scope), method, path, status, seconds)
             _request_id.reset(token)
 
-    def _record(self, scope: HTTPScope, status: int, seconds: float) -> None:
-        method, path = scope["method"], scope["path"]
+    def _record(self, scope: HTTPScope, method: str, path: str, status: int, seconds: float) -> None:
         route = scope.get("path_template") or path
         self.metrics.observe(method, route, status, seconds)
         client = scope.get("client")
