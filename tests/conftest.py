@@ -35,7 +35,7 @@ T = TypeVar("T")
 BACKENDS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
 
 
-def test_settings(database_url: str, **overrides: object) -> Settings:
+def settings_for_tests(database_url: str, **overrides: object) -> Settings:
     """Settings for tests: cheap argon2 parameters (still argon2id), no auto-migration."""
     base = Settings(
         env="test",
@@ -139,7 +139,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return test_settings(database_url)
+    return settings_for_tests(database_url)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import test_settings
+from tests.conftest import settings_for_tests
 from tests.support.mariadb import free_port
 from ticketflow.app import create_app
 
@@ -120,7 +120,7 @@ async def test_health_and_ready(client) -> None:
 
 async def test_ready_is_503_when_the_database_is_unreachable(tmp_path) -> None:
     unreachable = f"mysql+asyncmy://ticketflow:secret-pw@127.0.0.1:{free_port()}/ticketflow"
-    app = create_app(test_settings(unreachable))
+    app = create_app(settings_for_tests(unreachable))
     async with AsyncTestClient(app=app) as client:
         ready = await client.get("/ready")
         assert ready.status_code == 503
@@ -132,7 +132,7 @@ async def test_ready_is_503_when_the_database_is_unreachable(tmp_path) -> None:
 
 async def test_ready_is_503_when_the_sqlite_file_cannot_be_opened(tmp_path) -> None:
     gone = tmp_path / "gone"
-    app = create_app(test_settings(f"sqlite+aiosqlite:///{gone / 'x.db'}"))
+    app = create_app(settings_for_tests(f"sqlite+aiosqlite:///{gone / 'x.db'}"))
     gone.rmdir()  # the engine made the folder; without it SQLite cannot open the file
     async with AsyncTestClient(app=app) as client:
         ready = await client.get("/ready")

@@ -25,7 +25,7 @@ from litestar.testing import AsyncTestClient
 from PIL import Image
 from sqlalchemy import select
 
-from tests.conftest import test_settings
+from tests.conftest import settings_for_tests
 from tests.support.api import Actor, buy, make_actor, make_event
 from tests.support.mariadb import free_port
 from ticketflow.db.config import create_engine
@@ -114,7 +114,7 @@ def smtp_server() -> Iterator[SmtpServer]:
 @pytest.fixture
 def settings(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Settings:
     """The test settings, mailing through the loopback SMTP server."""
-    return test_settings(
+    return settings_for_tests(
         database_url,
         mail_transport="smtp",
         smtp_host="127.0.0.1",

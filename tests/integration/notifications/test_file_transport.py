@@ -9,7 +9,7 @@ from pathlib import Path
 
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import test_settings
+from tests.conftest import settings_for_tests
 from tests.integration.notifications.conftest import body, bought, qr_codes_inline, subject, worker_pass
 from ticketflow.app import create_app
 from ticketflow.settings import Settings
@@ -47,7 +47,7 @@ async def test_file_transport_writes_a_readable_eml(client, db, settings, worker
 async def test_the_server_delivers_in_process_in_development(database_url: str, db, tmp_path: Path) -> None:
     """`ticketflow run` alone is enough: the worker loop runs inside the server process."""
     mail_dir = tmp_path / "mail"
-    settings: Settings = test_settings(
+    settings: Settings = settings_for_tests(
         database_url, worker_in_process=True, worker_poll_seconds=0.05, mail_dir=str(mail_dir)
     )
     assert settings.mail_transport == "file"

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from tests.conftest import test_settings
+from tests.conftest import settings_for_tests
 from ticketflow.domain.notifications.compose import when_text
 from ticketflow.domain.notifications.delivery import retry_delay
 from ticketflow.domain.notifications.identity import InvalidAddress, MailIdentity, header_text, mail_address
@@ -63,11 +63,13 @@ def test_mail_address_keeps_names_and_encodes_international_domains() -> None:
 @pytest.mark.parametrize("mail_from", ["not an address", "Tickets <a@b@c>", ""])
 def test_an_unusable_sender_is_refused_at_startup(mail_from: str) -> None:
     with pytest.raises(SettingsError):
-        MailIdentity.from_settings(test_settings("sqlite+aiosqlite:///:memory:", mail_from=mail_from))
+        MailIdentity.from_settings(settings_for_tests("sqlite+aiosqlite:///:memory:", mail_from=mail_from))
 
 
 def test_sender_subject_prefix_and_domain() -> None:
-    settings = test_settings("sqlite+aiosqlite:///:memory:", mail_from="Box Office <box@tickets.example>")
+    settings = settings_for_tests(
+        "sqlite+aiosqlite:///:memory:", mail_from="Box Office <box@tickets.example>"
+    )
     identity = MailIdentity.from_settings(settings.with_overrides(mail_subject_prefix="[Shows]\r\n"))
     assert identity.domain == "tickets.example"
     assert identity.subject("Your ticket") == "[Shows] Your ticket"

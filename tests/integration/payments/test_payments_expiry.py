@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import test_settings
+from tests.conftest import settings_for_tests
 from tests.integration.payments.flow import (
     PRICE,
     buy_pending,
@@ -26,7 +26,9 @@ from ticketflow.db.models.outbox import MessageKind, OutboxMessage
 @pytest.fixture
 def settings(database_url, request):
     """The app's settings, with the late payment policy a test asks for (indirect parametrize)."""
-    return test_settings(database_url, late_payment_policy=getattr(request, "param", "accept_if_available"))
+    return settings_for_tests(
+        database_url, late_payment_policy=getattr(request, "param", "accept_if_available")
+    )
 
 
 async def test_the_sweep_expires_unpaid_orders_and_puts_the_seats_back(

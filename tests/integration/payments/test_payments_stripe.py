@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import test_settings
+from tests.conftest import settings_for_tests
 from tests.integration.payments.flow import (
     PRICE,
     buy_pending,
@@ -36,7 +36,7 @@ SUCCESS_URL = "https://shop.example/thanks?session_id={CHECKOUT_SESSION_ID}"
 
 @pytest.fixture
 def settings(database_url, fake_stripe):
-    return test_settings(
+    return settings_for_tests(
         database_url,
         payment_provider="stripe",
         stripe_api_key=SECRET_KEY,
@@ -420,6 +420,6 @@ async def test_simulated_page_is_not_served_with_stripe(client, admin, attendee)
 
 async def test_stripe_needs_its_keys(database_url) -> None:
     with pytest.raises(SettingsError, match="STRIPE_API_KEY"):
-        create_app(test_settings(database_url, payment_provider="stripe"))
+        create_app(settings_for_tests(database_url, payment_provider="stripe"))
     with pytest.raises(SettingsError, match="STRIPE_WEBHOOK_SECRET"):
-        create_app(test_settings(database_url, payment_provider="stripe", stripe_api_key=SECRET_KEY))
+        create_app(settings_for_tests(database_url, payment_provider="stripe", stripe_api_key=SECRET_KEY))
