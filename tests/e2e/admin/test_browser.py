@@ -20,25 +20,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tests.e2e.admin.conftest import VIEW_IDENTITIES
 from tests.integration.stats.scenario import Scenario, seed
+from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.live import live_servers
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.settings import Settings
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
+pytestmark = BROWSER_TEST_MARKS
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "admin"
 
 

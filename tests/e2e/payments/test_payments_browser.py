@@ -14,16 +14,11 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from tests.e2e.payments.shop import create_users, local, login
+from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.factories import event_body
 from tests.support.live import LiveServer, live_servers
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+pytestmark = BROWSER_TEST_MARKS
 PUBLIC_BASE_URL = "https://tickets.example"
 
 

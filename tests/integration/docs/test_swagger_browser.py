@@ -10,11 +10,11 @@ import asyncio
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.async_api import async_playwright
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tests.support.api import TEST_PASSWORDS
+from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.live import live_servers
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
@@ -22,14 +22,8 @@ from ticketflow.db.models.users import Role
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.settings import Settings
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "docs"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 
 async def test_swagger_ui_renders_offline_and_authorizes(tmp_path: Path) -> None:
