@@ -66,16 +66,6 @@ class DriverConnection:
             row = await cursor.fetchone()
             return None if row is None else tuple(row)
 
-    async def begin(self) -> None:
-        if self._sqlite:  # autocommit mode (see db.config): take the write lock up front
-            await self._driver.execute("BEGIN IMMEDIATE")
-
-    async def commit(self) -> None:
-        await self._driver.commit()
-
-    async def rollback(self) -> None:
-        await self._driver.rollback()
-
 
 async def driver_of(connection: AsyncConnection) -> DriverConnection:
     """The driver under a pooled SQLAlchemy connection (outside any SQLAlchemy transaction)."""
@@ -85,13 +75,10 @@ async def driver_of(connection: AsyncConnection) -> DriverConnection:
 
 @asynccontextmanager
 async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverConnection]:
-    """A pooled connection's driver, in a transaction committed on success, rolled back on error."""
-    async with engine.connect() as connection:
-        driver = await driver_of(connection)
-        await driver.begin()
-        try:
-            yield driver
-        except BaseException:
-            await driver.rollback()
-            raise
-        await driver.commit()
+    """A pooled connection's driver inside a transaction committed on success, rolled back on error.
+
+    SQLAlchemy opens and ends the transaction (on SQLite its `BEGIN IMMEDIATE`, see db.config), so
+    the pool knows the connection comes back clean and skips its reset round trip.
+    """
+    async with engine.connect() as connection, connection.begin():
+        yield await driver_of(connection)
