@@ -45,32 +45,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def start_server(url: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from tests.support.live import server_environment
+    from tests.support.live import server_environment, uvicorn_command
     from tests.support.mariadb import free_port
 
     port = free_port()
     env = server_environment(url, JWT_SECRET=SECRET, DATABASE_POOL_SIZE="40", DATABASE_MAX_OVERFLOW="20")
+    command = uvicorn_command(port, "--workers", str(workers), "--loop", "uvloop", "--http", "httptools")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "ticketflow.app:create_app_from_env",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-        ],
+        command,
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

@@ -45,6 +45,15 @@ def server_environment(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def uvicorn_command(port: int, *options: str) -> list[str]:
+    """The command serving the app with uvicorn on loopback (quiet: warnings only)."""
+    return [
+        sys.executable, "-m", "uvicorn", "--factory", "ticketflow.app:create_app_from_env",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        *options,
+    ]  # fmt: skip
+
+
 def wait_ready(server: LiveServer, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -73,20 +82,7 @@ def live_servers(
             log_path = log_dir / f"server-{index}.log"
             log = log_path.open("wb")
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "--factory",
-                    "ticketflow.app:create_app_from_env",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                ],
+                uvicorn_command(port),
                 env=server_environment(database_url, **extra_env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
