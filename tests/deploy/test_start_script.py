@@ -212,7 +212,7 @@ def test_in_flight_requests_finish_after_sigterm(tmp_path: Path, processes: list
     variables = production_variables(
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/ticketflow.db",
         ARGON2_MEMORY_KIB="19456",
-        ARGON2_TIME_COST="60",  # a login takes over a second: long enough to be caught in flight
+        ARGON2_TIME_COST="300",  # a login takes seconds: surely still in flight at the SIGTERM
     )
     api = launch(["api", "--port", str(port), "--state-file", str(tmp_path / "s.json")], variables, tmp_path)
     processes.append(api)
