@@ -16,9 +16,10 @@ import asyncmy
 from sqlalchemy.engine import make_url
 
 from bench.loadgen import LoadResult
-from ticketflow.domain.checkin.service import ADMIT, RECORD_SCAN, SELECT_ROLE, SELECT_SCANNED
+from ticketflow.domain.checkin.service import ADMIT, RECORD_SCAN, SELECT_SCANNED
 from ticketflow.domain.tickets.codes import new_ticket_code
 from ticketflow.domain.tickets.purchase import SELECT_SALE_STATE
+from ticketflow.lib.bearer import SELECT_ROLE
 
 
 def naive_utc_now() -> dt.datetime:

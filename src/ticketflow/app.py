@@ -11,7 +11,6 @@ from pathlib import Path
 import anyio.to_thread
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
-from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -91,7 +90,7 @@ def build_openapi_config() -> OpenAPIConfig:
 def create_app(settings: Settings) -> Litestar:
     """Build the application for `settings`. Nothing happens at import time."""
     engine: AsyncEngine = create_engine(settings)
-    alchemy = build_alchemy_config(settings, engine)
+    alchemy = build_alchemy_config(engine)
     context = AppContext.build(settings, engine, MemoryStore())
     context.notifier = build_notifier(context)
     context.payments = build_payments(context)
@@ -139,10 +138,8 @@ def create_app(settings: Settings) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=build_openapi_config(),
         lifespan=[lifespan],
-        state=None,
         debug=settings.debug,
         logging_config=build_logging_config(settings),
-        response_cache_config=ResponseCacheConfig(),
         request_max_body_size=1_048_576,
     )
     app.state[STATE_KEY] = context

@@ -8,7 +8,6 @@ from typing import Any
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
     AsyncSessionConfig,
-    EngineConfig,
     SQLAlchemyAsyncConfig,
 )
 from sqlalchemy import event
@@ -59,7 +58,6 @@ def configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if ":memory:" not in str(engine.url):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -80,11 +78,10 @@ def create_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine
     return engine
 
 
-def build_alchemy_config(settings: Settings, engine: AsyncEngine) -> SQLAlchemyAsyncConfig:
+def build_alchemy_config(engine: AsyncEngine) -> SQLAlchemyAsyncConfig:
     return SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        engine_config=EngineConfig(),
         metadata=Base.metadata,
         create_all=False,
         alembic_config=AlembicAsyncConfig(

@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ticketflow.db.types import from_stored_utc, to_stored_utc
+
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
@@ -33,16 +35,12 @@ class DriverConnection:
         return statement.replace("%s", "?") if self._sqlite else statement
 
     def bind_time(self, value: dt.datetime) -> Any:
-        naive = value.astimezone(dt.UTC).replace(tzinfo=None)
+        naive = to_stored_utc(value)
         return naive.strftime(SQLITE_TIME_FORMAT) if self._sqlite else naive
 
     @staticmethod
-    def read_time(value: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = dt.datetime.fromisoformat(value)
-        return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+    def read_time(value: dt.datetime | str | None) -> dt.datetime | None:
+        return None if value is None else from_stored_utc(value)
 
     async def execute(self, statement: str, params: Sequence[Any]) -> int:
         """Run a statement; returns the number of rows it matched."""

@@ -11,6 +11,21 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
+def to_stored_utc(value: dt.datetime) -> dt.datetime:
+    """An aware time as the naive UTC value the database stores; naive values are refused."""
+    if value.tzinfo is None:
+        msg = "naive datetime given to a UTC column"
+        raise ValueError(msg)
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def from_stored_utc(value: dt.datetime | str) -> dt.datetime:
+    """A stored naive UTC value (SQLite may hand back text) as an aware time."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC)
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timestamp stored as naive UTC with microseconds, returned timezone-aware (UTC).
 
@@ -22,16 +37,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            msg = "naive datetime given to a UTC column"
-            raise ValueError(msg)
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
+        return None if value is None else to_stored_utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):  # SQLite Core results may come back as text
-            value = dt.datetime.fromisoformat(value)
-        return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+        return None if value is None else from_stored_utc(value)

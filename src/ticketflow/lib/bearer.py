@@ -1,4 +1,4 @@
-"""Bearer-token identity for the hot paths that authenticate inside their own transaction.
+"""Bearer-token identity and role for the hot paths that authenticate on their own connection.
 
 Door validation and purchase skip the authentication middleware (which would check out a second
 connection to load the user) and instead read the caller's role with the first statement of
@@ -14,6 +14,8 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import Token
 
+from ticketflow.db.driver import DriverConnection
+from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied
 from ticketflow.settings import Settings
 
 JWT_ALGORITHM = "HS256"
@@ -32,3 +34,15 @@ def bearer_subject(connection: ASGIConnection[Any, Any, Any, Any], settings: Set
         return int(token.sub)
     except ValueError as exc:
         raise NotAuthorizedException("invalid token subject") from exc
+
+
+SELECT_ROLE = "SELECT role FROM users WHERE id = %s"
+
+
+async def require_role(connection: DriverConnection, user_id: int, roles: frozenset[str]) -> None:
+    """Check the caller's role as it is now in the database (a demoted user is refused at once)."""
+    row = await connection.fetchone(SELECT_ROLE, (user_id,))
+    if row is None:
+        raise AuthenticationFailed("unknown user")
+    if row[0] not in roles:
+        raise PermissionDenied("your role does not allow this")

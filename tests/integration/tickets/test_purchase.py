@@ -166,15 +166,12 @@ async def test_idempotency_key_returns_first_result(client, db) -> None:
     assert await counts(db, event["id"]) == (2, 4, 4)
 
 
-@pytest.mark.parametrize("key", ["", "x" * 65, "white space", "é", "a\nb"])
+@pytest.mark.parametrize("key", ["", "x" * 65, "white space", "é".encode(), "a\nb"])
 async def test_bad_idempotency_keys_rejected(client, db, key) -> None:
     admin = await make_actor(client, db, role="admin")
     buyer = await make_actor(client, db)
     event = await make_event(client, admin)
-    try:
-        response = await buy(client, buyer, event["id"], key=key)
-    except Exception:  # the HTTP client itself refuses illegal header values
-        return
+    response = await buy(client, buyer, event["id"], key=key)  # non-ASCII goes as raw bytes
     assert response.status_code == 400
     assert await counts(db, event["id"]) == (0, 0, 0)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, post
@@ -15,7 +14,6 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
 )
 
-from ticketflow.db.driver import driver_transaction
 from ticketflow.db.models.checkins import ScanResult
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
@@ -27,9 +25,8 @@ from ticketflow.lib.state import AppContext
 SCAN_CODE_MAX = 512
 
 
-async def provide_checkin_service(context: NamedDependency[AppContext]) -> AsyncIterator[CheckInService]:
-    async with driver_transaction(context.engine) as connection:
-        yield CheckInService(connection)
+def provide_checkin_service(context: NamedDependency[AppContext]) -> CheckInService:
+    return CheckInService(context.engine)
 
 
 def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:
@@ -64,7 +61,7 @@ def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:
 
 class CheckInController(Controller):
     tags = ["Door"]
-    dependencies = {"checkins": Provide(provide_checkin_service)}
+    dependencies = {"checkins": Provide(provide_checkin_service, sync_to_thread=False)}
 
     @post(
         "/tickets/{qr_code:str}/validate",
@@ -87,9 +84,8 @@ class CheckInController(Controller):
         qr_code: Annotated[str, Parameter(description="the ticket code read from the QR")],
         data: JSONBody[ScanRequest | None] = None,
     ) -> Response[ScanResponse]:
+        scanner_id = bearer_subject(request, context.settings)  # before any connection is taken
         outcome = await checkins.validate_ticket(
-            code=qr_code[:SCAN_CODE_MAX],
-            door_event_id=data.event_id if data else None,
-            scanner_id=bearer_subject(request, context.settings),
+            code=qr_code[:SCAN_CODE_MAX], door_event_id=data.event_id if data else None, scanner_id=scanner_id
         )
         return scan_response(outcome)

@@ -14,17 +14,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from ticketflow.db.base import utc_now
-from ticketflow.db.driver import DriverConnection
+from ticketflow.db.driver import DriverConnection, driver_transaction
 from ticketflow.db.models.checkins import SCANNED_CODE_MAX, InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import Role
-from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied
+from ticketflow.lib.bearer import require_role
 
 SCANNER_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 
-SELECT_ROLE = "SELECT role FROM users WHERE id = %s"
 ADMIT = (
     "UPDATE tickets SET status = 'used', used_at = %s, updated_at = %s"
     " WHERE code = %s AND status = 'active'"
@@ -76,22 +77,18 @@ def invalid_reason(ticket: ScannedTicket, door_event_id: int | None) -> InvalidR
     return None
 
 
-async def require_role(connection: DriverConnection, user_id: int, roles: frozenset[str]) -> None:
-    """Check the caller's role as it is now in the database (a demoted user is refused at once)."""
-    row = await connection.fetchone(SELECT_ROLE, (user_id,))
-    if row is None:
-        raise AuthenticationFailed("unknown user")
-    if row[0] not in roles:
-        raise PermissionDenied("your role does not allow this")
-
-
 class CheckInService:
-    def __init__(self, connection: DriverConnection) -> None:
-        self.connection = connection
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
 
     async def validate_ticket(self, *, code: str, door_event_id: int | None, scanner_id: int) -> ScanOutcome:
         """Admit the ticket with `code` if it may enter now; record the attempt either way."""
-        db = self.connection
+        async with driver_transaction(self.engine) as db:
+            return await self._validate(db, code, door_event_id, scanner_id)
+
+    async def _validate(
+        self, db: DriverConnection, code: str, door_event_id: int | None, scanner_id: int
+    ) -> ScanOutcome:
         await require_role(db, scanner_id, SCANNER_ROLES)
         now = utc_now()
         stamp = db.bind_time(now)

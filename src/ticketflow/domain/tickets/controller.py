@@ -69,9 +69,7 @@ def provide_purchase_service(context: NamedDependency[AppContext]) -> PurchaseSe
 def provide_ticket_service(
     db_session: NamedDependency[AsyncSession], context: NamedDependency[AppContext]
 ) -> TicketService:
-    return TicketService(
-        db_session, context.notifier, context.payments, context.settings.reservation_ttl_seconds
-    )
+    return TicketService(db_session, context.notifier, context.payments)
 
 
 class TicketController(Controller):

@@ -35,10 +35,10 @@ from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role
-from ticketflow.domain.checkin.service import require_role
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.hooks import Payments, PaymentsUnavailable
 from ticketflow.domain.tickets.codes import new_ticket_code
+from ticketflow.lib.bearer import require_role
 from ticketflow.lib.errors import ConflictError, EventNotFound, RuleViolation
 
 BUYER_ROLES = frozenset({Role.ATTENDEE, Role.ADMIN})

@@ -42,12 +42,10 @@ class TicketService:
         session: AsyncSession,
         notifier: Notifier,
         payments: Payments,
-        reservation_ttl_seconds: int,
     ) -> None:
         self.session = session
         self.notifier = notifier
         self.payments = payments
-        self.reservation_ttl = dt.timedelta(seconds=reservation_ttl_seconds)
 
     # -- reading ----------------------------------------------------------------------------
 
