@@ -16,7 +16,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Contact, Tag
 from litestar.static_files import create_static_files_router
-from litestar.stores.memory import MemoryStore
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import ticketflow.db.models  # noqa: F401 - registers every table
@@ -27,13 +26,11 @@ from ticketflow.domain.accounts.controller import AccountController
 from ticketflow.domain.checkin.controller import CheckInController
 from ticketflow.domain.events.controller import EventController
 from ticketflow.domain.health import HealthController
-from ticketflow.domain.notifications.setup import build_notifier
-from ticketflow.domain.payments.setup import build_payments
 from ticketflow.domain.tickets.controller import TicketController, provide_ticket_service
-from ticketflow.extensions import collect_extensions
+from ticketflow.extensions import assemble
 from ticketflow.lib.error_handlers import EXCEPTION_HANDLERS
 from ticketflow.lib.observability import build_logging_config, observability_first
-from ticketflow.lib.state import STATE_KEY, AppContext, provide_context
+from ticketflow.lib.state import STATE_KEY, provide_context
 from ticketflow.settings import Settings
 from ticketflow.worker import run_worker
 
@@ -91,10 +88,7 @@ def create_app(settings: Settings) -> Litestar:
     """Build the application for `settings`. Nothing happens at import time."""
     engine: AsyncEngine = create_engine(settings)
     alchemy = build_alchemy_config(engine)
-    context = AppContext.build(settings, engine, MemoryStore())
-    context.notifier = build_notifier(context)
-    context.payments = build_payments(context)
-    extensions = collect_extensions(context)
+    context, extensions = assemble(settings, engine)
     jwt_auth = build_jwt_auth(settings)
 
     @asynccontextmanager

@@ -91,21 +91,14 @@ def create_user_command(email: str, name: str, password: str, role: str) -> None
 async def _run_worker_until_signalled() -> None:
     import signal  # noqa: PLC0415
 
-    from litestar.stores.memory import MemoryStore  # noqa: PLC0415
-
     from ticketflow.db.config import create_engine  # noqa: PLC0415
-    from ticketflow.domain.notifications.setup import build_notifier  # noqa: PLC0415
-    from ticketflow.domain.payments.setup import build_payments  # noqa: PLC0415
-    from ticketflow.extensions import collect_extensions  # noqa: PLC0415
-    from ticketflow.lib.state import AppContext  # noqa: PLC0415
+    from ticketflow.extensions import assemble  # noqa: PLC0415
     from ticketflow.worker import run_worker  # noqa: PLC0415
 
     settings = Settings.from_env()
     engine = create_engine(settings)
-    context = AppContext.build(settings, engine, MemoryStore())
-    context.notifier = build_notifier(context)
-    context.payments = build_payments(context)
-    jobs = collect_extensions(context).background_jobs
+    context, extensions = assemble(settings, engine)
+    jobs = extensions.background_jobs
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

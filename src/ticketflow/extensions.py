@@ -12,8 +12,10 @@ from typing import Any
 
 from litestar.middleware import DefineMiddleware
 from litestar.types import ControllerRouterHandler
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ticketflow.lib.state import AppContext
+from ticketflow.settings import Settings
 
 BackgroundJob = Callable[[AppContext], Awaitable[int]]
 """One pass of a background job; returns how many items it processed (0 = idle)."""
@@ -24,6 +26,22 @@ class Extensions:
     route_handlers: list[ControllerRouterHandler] = field(default_factory=list)
     middleware: list[DefineMiddleware | Any] = field(default_factory=list)
     background_jobs: list[tuple[str, BackgroundJob]] = field(default_factory=list)
+
+
+def assemble(settings: Settings, engine: AsyncEngine) -> tuple[AppContext, Extensions]:
+    """The application context with its notifier and payments, and every context's extensions.
+
+    The API (`create_app`) and the worker (`ticketflow worker`) are built from the same pieces.
+    """
+    from litestar.stores.memory import MemoryStore  # noqa: PLC0415
+
+    from ticketflow.domain.notifications.setup import build_notifier  # noqa: PLC0415
+    from ticketflow.domain.payments.setup import build_payments  # noqa: PLC0415
+
+    context = AppContext.build(settings, engine, MemoryStore())
+    context.notifier = build_notifier(context)
+    context.payments = build_payments(context)
+    return context, collect_extensions(context)
 
 
 def collect_extensions(context: AppContext) -> Extensions:
