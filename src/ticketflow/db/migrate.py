@@ -31,3 +31,10 @@ def alembic_config(engine: AsyncEngine | None = None, url: str | None = None) ->
 def upgrade_to_head(url: str) -> None:
     """Bring the database at `url` to the newest revision (blocking; call from a thread)."""
     command.upgrade(alembic_config(url=url), "head")
+
+
+def current_head() -> str | None:
+    """The newest revision of the migrations folder."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 - only needed here
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
