@@ -117,20 +117,21 @@ def check_in_bars(slots: Sequence[CheckInSlot]) -> list[Bar]:
     """One bar a 15-minute slot; gaps drawn empty when the span is short enough to read."""
     if not slots:
         return []
-    by_start = {s.starts_at: s for s in slots}
+    # Keyed and stepped in UTC: local times of one zone compare by wall clock, so across a DST
+    # change the repeated hour's slots would collide and the span would be off by an hour.
+    by_start = {s.starts_at.astimezone(dt.UTC): s for s in slots}
+    zone = slots[0].starts_at.tzinfo
     first, last = min(by_start), max(by_start)
     step = dt.timedelta(minutes=15)
     span = int((last - first) / step) + 1
     if span <= MAX_FILLED_SLOTS:
-        # Step in UTC: wall-clock arithmetic would skip or repeat slots across a DST change.
-        first_utc = first.astimezone(dt.UTC)
-        starts = [(first_utc + n * step).astimezone(first.tzinfo) for n in range(span)]
+        starts = [first + n * step for n in range(span)]
     else:
         starts = sorted(by_start)[-MAX_SLOTS:]
-    multi_day = first.date() != last.date()
+    multi_day = first.astimezone(zone).date() != last.astimezone(zone).date()
     bars = []
     for start in starts:
         slot = by_start.get(start)
-        label = start.strftime("%d %b %H:%M" if multi_day else "%H:%M")
+        label = start.astimezone(zone).strftime("%d %b %H:%M" if multi_day else "%H:%M")
         bars.append(Bar(label=label, values=(slot.admitted, slot.refused) if slot else (0, 0)))
     return bars

@@ -43,8 +43,9 @@ class DashboardView(BaseView):
     @expose("/dashboard", identity="dashboard")
     async def dashboard(self, request: Request) -> Response:
         async with self.context.session_maker() as session:
-            overview = await StatsService(session).overview()
-            attention = await StatsService(session).attention()
+            stats = StatsService(session)
+            overview = await stats.overview()
+            attention = await stats.attention()
         chart = self._chart_or_note(
             bar_chart(
                 sales_bars(overview.sales_per_day), title="Tickets sold per day (UTC)", series=["tickets"]

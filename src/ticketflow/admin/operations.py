@@ -48,6 +48,8 @@ STATUS_BADGES = {
     "sent": "bg-green-lt",
     "pending": "bg-blue-lt",
     "succeeded": "bg-green-lt",
+    "accepted": "bg-green-lt",
+    "refused": "bg-red-lt",
 }
 
 
@@ -104,7 +106,7 @@ class OutboxView(SearchByRelatedView, model=OutboxMessage):
         choice_filter(OutboxMessage.status, OutboxStatus, "Status"),
         choice_filter(OutboxMessage.kind, MessageKind, "Kind"),
         event_filter(OutboxMessage.event_id),
-        PeriodFilter(OutboxMessage.created_at, "Queued", ["day", "week", "month"]),
+        PeriodFilter(OutboxMessage.created_at, "Queued"),
     ]
     links = {"event_id": "event", "user_id": "user", "order_id": "order", "ticket_id": "ticket"}
     column_labels = {OutboxMessage.user_id: "Recipient account"}
@@ -166,7 +168,7 @@ class PaymentView(SearchByRelatedView, model=PaymentRecord):
     column_filters = [
         choice_filter(PaymentRecord.status, PaymentStatus, "Status"),
         choice_filter(PaymentRecord.refusal, PaymentRefusal, "Refusal"),
-        PeriodFilter(PaymentRecord.received_at, "Received", ["day", "week", "month"]),
+        PeriodFilter(PaymentRecord.received_at, "Received"),
     ]
     links = {"order_id": "order"}
     column_labels = {
@@ -207,7 +209,7 @@ class RefundView(SearchByRelatedView, model=RefundRecord):
     column_filters = [
         choice_filter(RefundRecord.status, RefundStatus, "Status"),
         choice_filter(RefundRecord.reason, RefundReason, "Reason"),
-        PeriodFilter(RefundRecord.created_at, "Recorded", ["day", "week", "month"]),
+        PeriodFilter(RefundRecord.created_at, "Recorded"),
     ]
     links = {"order_id": "order", "ticket_id": "ticket", "payment_id": "payment"}
     column_labels = {

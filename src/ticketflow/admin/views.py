@@ -3,7 +3,7 @@
 Where a business rule applies the views do not write around the services: tickets, orders,
 check-ins are read-only; users are created through `AccountService.create_user` (the same code
 as `POST /users`); events are created and changed through `EventService` (the same code as
-`POST /events` and `PATCH /events/{id}`). Password hashes and ticket codes never appear in
+`POST /events` and `PUT /events/{id}`). Password hashes and ticket codes never appear in
 lists; hashes appear nowhere.
 """
 
@@ -157,9 +157,7 @@ class SafeForeignKeyFilter(ForeignKeyFilter):
     """A foreign-key filter that treats a malformed id as matching nothing (never a 500)."""
 
     async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
-        if value in (None, "", "__all"):
-            return await super().get_filtered_query(query, value, model)
-        if parse_id(str(value)) is None:
+        if value not in (None, "", "__all") and parse_id(str(value)) is None:
             return query.where(false())
         return await super().get_filtered_query(query, value, model)
 
@@ -179,7 +177,7 @@ class PeriodFilter:
         "upcoming": ("Upcoming", None, True),
     }
 
-    def __init__(self, column: Any, title: str, periods: Sequence[str]) -> None:
+    def __init__(self, column: Any, title: str, periods: Sequence[str] = ("day", "week", "month")) -> None:
         self.column = column
         self.title = title
         self.parameter_name = column.key
@@ -224,7 +222,12 @@ class RecordView(ModelView):
             name: link_formatter(name, identity) for name, identity in cls.links.items()
         }
         cls.column_formatters = {**formatters, **cls.column_formatters}
-        cls.column_formatters_detail = {**formatters, **cls.column_formatters_detail}
+        # Details pages show values as the list does (money with its currency, links, badges).
+        cls.column_formatters_detail = {
+            **formatters,
+            **cls.column_formatters,
+            **cls.column_formatters_detail,
+        }
         cls.column_type_formatters = {**cls.column_type_formatters, dt.datetime: utc_minutes}
         cls.column_type_formatters_detail = {**cls.column_type_formatters_detail, dt.datetime: utc_text}
         cls.column_labels = {**COLUMN_LABELS, **cls.column_labels}
@@ -355,7 +358,6 @@ class EventView(RecordView, model=Event):
     ]
     links = {"admin_id": "user"}
     column_formatters = {Event.price_cents: money_formatter}
-    column_formatters_detail = {Event.price_cents: money_formatter}
     can_create = True
     can_edit = True
     form = EventForm
@@ -420,12 +422,11 @@ class OrderView(SearchByRelatedView, model=Order):
     column_filters = [
         choice_filter(Order.status, OrderStatus, "Status"),
         event_filter(Order.event_id),
-        PeriodFilter(Order.created_at, "Ordered", ["day", "week", "month"]),
+        PeriodFilter(Order.created_at, "Ordered"),
     ]
     links = {"event_id": "event", "user_id": "user"}
     column_labels = {Order.user_id: "Buyer"}
     column_formatters = {Order.amount_cents: money_formatter, Order.refunded_cents: money_formatter}
-    column_formatters_detail = {Order.amount_cents: money_formatter, Order.refunded_cents: money_formatter}
 
     def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
         return [
@@ -456,7 +457,7 @@ class TicketView(SearchByRelatedView, model=Ticket):
     column_filters = [
         choice_filter(Ticket.status, TicketStatus, "Status"),
         event_filter(Ticket.event_id),
-        PeriodFilter(Ticket.created_at, "Bought", ["day", "week", "month"]),
+        PeriodFilter(Ticket.created_at, "Bought"),
     ]
     links = {"event_id": "event", "user_id": "user", "order_id": "order"}
     column_labels = {Ticket.user_id: "Holder", Ticket.created_at: "Bought"}
@@ -491,7 +492,7 @@ class CheckInView(SearchByRelatedView, model=CheckIn):
         choice_filter(CheckIn.result, ScanResult, "Result"),
         choice_filter(CheckIn.reason, InvalidReason, "Reason"),
         event_filter(CheckIn.event_id),
-        PeriodFilter(CheckIn.scanned_at, "Scanned", ["day", "week", "month"]),
+        PeriodFilter(CheckIn.scanned_at, "Scanned"),
     ]
     links = {"event_id": "event", "ticket_id": "ticket", "scanned_by_id": "user"}
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from tests.integration.stats.scenario import insert_order
 from tests.support.api import make_actor, make_event
+from ticketflow.admin.charts import check_in_bars
 from ticketflow.db.models.checkins import CheckIn
+from ticketflow.domain.stats.schemas import CheckInSlot
 
 UTC = dt.UTC
 
@@ -95,3 +98,18 @@ async def test_sales_per_day_follow_the_payment_time_and_the_zone(client, db) ->
         {"date": "2031-03-01", "tickets": 3},
         {"date": "2031-03-02", "tickets": 1},
     ]
+
+
+def test_scan_chart_keeps_every_slot_across_a_dst_change() -> None:
+    """Paris falls back at 03:00: the hour 02:00-03:00 local happens twice, each slot is its own bar."""
+    paris = ZoneInfo("Europe/Paris")
+    first = at("2031-10-26 00:00:00")  # 02:00 summer time
+    slots = [
+        CheckInSlot(starts_at=(first + n * dt.timedelta(minutes=15)).astimezone(paris), admitted=1, refused=0)
+        for n in range(0, 9, 2)
+    ]
+
+    bars = check_in_bars(slots)
+
+    assert [bar.label for bar in bars] == ["02:00", "02:15", "02:30", "02:45"] * 2 + ["03:00"]
+    assert [bar.values[0] for bar in bars] == [1, 0] * 4 + [1]
