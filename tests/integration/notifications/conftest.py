@@ -20,7 +20,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from icalendar import Calendar
 from litestar import Litestar
-from litestar.stores.memory import MemoryStore
 from litestar.testing import AsyncTestClient
 from PIL import Image
 from sqlalchemy import select
@@ -32,8 +31,8 @@ from ticketflow.db.config import create_engine
 from ticketflow.db.models.outbox import OutboxMessage
 from ticketflow.domain.notifications.delivery import OutboxDelivery, PassReport
 from ticketflow.domain.notifications.identity import MailIdentity
-from ticketflow.domain.notifications.setup import build_notifier
 from ticketflow.domain.notifications.transports import build_transport
+from ticketflow.extensions import assemble
 from ticketflow.lib.state import STATE_KEY, AppContext
 from ticketflow.settings import Settings
 
@@ -162,8 +161,7 @@ def app_context(app: Litestar) -> AppContext:
 async def worker(settings: Settings) -> AsyncIterator[AppContext]:
     """What `ticketflow worker` builds: its own engine and context, apart from the server's."""
     engine = create_engine(settings)
-    context = AppContext.build(settings, engine, MemoryStore())
-    context.notifier = build_notifier(context)
+    context, _ = assemble(settings, engine)
     yield context
     await engine.dispose()
 

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 import pytest
 
 from tests.conftest import settings_for_tests
-from ticketflow.domain.notifications.compose import when_text
+from ticketflow.domain.notifications.compose import money_text, when_text
 from ticketflow.domain.notifications.delivery import retry_delay
 from ticketflow.domain.notifications.identity import InvalidAddress, MailIdentity, header_text, mail_address
 from ticketflow.domain.notifications.transports import eml_file_name
@@ -91,6 +91,14 @@ def test_when_text_uses_the_events_time_zone() -> None:
         when_text(start, start + dt.timedelta(days=2), "UTC")
         == "Monday 1 July 2030, 18:30 to Wednesday 3 July 2030, 18:30 (UTC)"
     )
+
+
+def test_prices_are_written_in_each_currencys_minor_units() -> None:
+    """The e-mail shows the amount the checkout page showed (JPY has no cents, KWD has three)."""
+    assert money_text(0, "EUR") == "free"
+    assert money_text(2500, "EUR") == "25.00 EUR"
+    assert money_text(1500, "JPY") == "1,500 JPY"
+    assert money_text(12345, "KWD") == "12.345 KWD"
 
 
 def test_eml_file_names_are_safe() -> None:

@@ -8,16 +8,13 @@ from typing import Any
 
 import pytest
 from litestar import Litestar
-from litestar.stores.memory import MemoryStore
 from litestar.testing import AsyncTestClient
 
 from tests.integration.payments.stripe_fake import FakeStripe, running_fake_stripe
 from tests.support.api import Actor, make_actor
 from ticketflow.db.config import create_engine
-from ticketflow.domain.notifications.setup import build_notifier
 from ticketflow.domain.payments.service import PaymentService
-from ticketflow.domain.payments.setup import build_payments
-from ticketflow.extensions import BackgroundJob, collect_extensions
+from ticketflow.extensions import BackgroundJob, assemble
 from ticketflow.lib.state import AppContext
 from ticketflow.settings import Settings
 
@@ -60,8 +57,6 @@ class Worker:
 @pytest.fixture
 async def worker(settings: Settings) -> AsyncIterator[Worker]:
     engine = create_engine(settings, null_pool=True)
-    context = AppContext.build(settings, engine, MemoryStore())
-    context.notifier = build_notifier(context)
-    context.payments = build_payments(context)
-    yield Worker(context, dict(collect_extensions(context).background_jobs))
+    context, extensions = assemble(settings, engine)
+    yield Worker(context, dict(extensions.background_jobs))
     await engine.dispose()

@@ -32,6 +32,7 @@ from ticketflow.db.models.outbox import MessageKind
 from ticketflow.domain.notifications.calendar import event_calendar
 from ticketflow.domain.notifications.identity import MailIdentity, mail_address
 from ticketflow.domain.notifications.letters import Letter
+from ticketflow.domain.payments.pages import format_money
 from ticketflow.domain.tickets.qr import qr_png
 
 MAIL_POLICY = SMTP.clone(cte_type="7bit")
@@ -75,7 +76,8 @@ def when_text(starts_at: dt.datetime, ends_at: dt.datetime | None, timezone: str
 
 
 def money_text(amount_cents: int, currency: str) -> str:
-    return "free" if amount_cents == 0 else f"{amount_cents / 100:,.2f} {currency}"
+    """The order's price as the checkout page shows it (minor units per currency: 1500 JPY)."""
+    return "free" if amount_cents == 0 else format_money(amount_cents, currency)
 
 
 def subject_of(letter: Letter) -> str:

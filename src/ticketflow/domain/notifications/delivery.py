@@ -8,11 +8,11 @@ claim token and, in one short transaction, marks up to `OUTBOX_BATCH_SIZE` due m
 * MySQL/MariaDB: `SELECT ... FOR UPDATE SKIP LOCKED` picks rows no other worker is claiming at
   that moment (READ COMMITTED, so no gap locks slow down purchases inserting messages), then
   one UPDATE marks exactly those rows.
+* SQLite: the same statements without the row locks; every transaction begins IMMEDIATE
+  there, so claims are serialised by the database's write lock.
 
 The UPDATE re-checks that each row is still due, and the pass then reads back what carries its
 token: a row is only ever worked on by the pass whose token it carries.
-* SQLite: the same statements without the row locks; every transaction begins IMMEDIATE
-  there, so claims are serialised by the database's write lock.
 
 The message is then sent with no transaction open, and its outcome written with a conditional
 UPDATE (`WHERE claimed_by = token AND status = 'sending'`). A message whose worker died is due
