@@ -1,4 +1,4 @@
-"""Fixed-window attempt counters kept in a Litestar store (memory by default, Redis when shared)."""
+"""Fixed-window attempt counters kept in a Litestar store (in process memory; see DEPLOYMENT.md)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,8 @@ class AttemptLimiter:
         self._lock = asyncio.Lock()
 
     def _key(self, key: str) -> tuple[str, int]:
-        window_index = int(time.time()) // self._window
-        retry_after = self._window - int(time.time()) % self._window
-        return f"{self._namespace}:{window_index}:{key}", max(retry_after, 1)
+        window_index, elapsed = divmod(int(time.time()), self._window)
+        return f"{self._namespace}:{window_index}:{key}", self._window - elapsed
 
     async def check(self, key: str) -> None:
         """Raise `TooManyAttempts` when `key` has used up its window."""

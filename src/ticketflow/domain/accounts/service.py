@@ -94,6 +94,3 @@ class AccountService:
             select(User).where(*conditions).order_by(User.id).limit(limit).offset(offset)
         )
         return list(rows), int(total or 0)
-
-    async def count_users(self) -> int:
-        return int(await self.session.scalar(select(func.count()).select_from(User)) or 0)
