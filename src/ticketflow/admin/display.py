@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ticketflow.lib.money import format_money
+
 
 def money(cents: int, currency: str) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) / 100:,.2f} {currency}"
+    return format_money(cents, currency)
 
 
 def percent(rate: float) -> str:

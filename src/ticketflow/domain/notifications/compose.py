@@ -32,8 +32,8 @@ from ticketflow.db.models.outbox import MessageKind
 from ticketflow.domain.notifications.calendar import event_calendar
 from ticketflow.domain.notifications.identity import MailIdentity, mail_address
 from ticketflow.domain.notifications.letters import Letter
-from ticketflow.domain.payments.pages import format_money
 from ticketflow.domain.tickets.qr import qr_png
+from ticketflow.lib.money import format_money
 
 MAIL_POLICY = SMTP.clone(cte_type="7bit")
 """CRLF line ends, headers encoded per RFC 2047, bodies in quoted-printable or base64: any

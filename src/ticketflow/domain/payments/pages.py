@@ -17,6 +17,7 @@ from litestar import MediaType, Response
 from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.payments import PaymentRefusal, PaymentStatus
 from ticketflow.domain.payments.service import CheckoutView
+from ticketflow.lib.money import format_money
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -29,27 +30,6 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 CONFIRMING_REFRESH_SECONDS = 3
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    {
-        "BIF",
-        "CLP",
-        "DJF",
-        "GNF",
-        "ISK",
-        "JPY",
-        "KMF",
-        "KRW",
-        "PYG",
-        "RWF",
-        "UGX",
-        "VND",
-        "VUV",
-        "XAF",
-        "XOF",
-        "XPF",
-    }
-)
-THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 
 STATUS_MESSAGES: dict[str, tuple[str, str]] = {
     OrderStatus.PAID: ("good", "Paid. Your tickets are active and on their way to your inbox."),
@@ -76,15 +56,6 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-def format_money(amount_cents: int, currency: str) -> str:
-    """Integer minor units as a price: 2500 EUR -> "25.00 EUR", 1500 JPY -> "1,500 JPY"."""
-    digits = 0 if currency in ZERO_DECIMAL_CURRENCIES else 3 if currency in THREE_DECIMAL_CURRENCIES else 2
-    sign = "-" if amount_cents < 0 else ""
-    major, minor = divmod(abs(amount_cents), 10**digits)
-    fraction = f".{minor:0{digits}d}" if digits else ""
-    return f"{sign}{major:,}{fraction} {currency}"
 
 
 def format_time(moment: dt.datetime | None, zone_name: str) -> str:
