@@ -49,7 +49,13 @@ def start_server(url: str, workers: int, log: Path) -> tuple[subprocess.Popen[by
     from tests.support.mariadb import free_port
 
     port = free_port()
-    env = server_environment(url, JWT_SECRET=SECRET, DATABASE_POOL_SIZE="40", DATABASE_MAX_OVERFLOW="20")
+    env = server_environment(
+        url,
+        JWT_SECRET=SECRET,
+        DATABASE_POOL_SIZE="40",
+        DATABASE_MAX_OVERFLOW="20",
+        DATABASE_HOT_POOL_SIZE="40",
+    )
     command = uvicorn_command(port, "--workers", str(workers), "--loop", "uvloop", "--http", "httptools")
     process = subprocess.Popen(
         command,

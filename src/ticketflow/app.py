@@ -105,6 +105,7 @@ def create_app(settings: Settings) -> Litestar:
             stop.set()
             if worker is not None:
                 await worker
+            await context.drivers.close()
             await engine.dispose()
 
     app = Litestar(

@@ -106,6 +106,7 @@ async def _run_worker_until_signalled() -> None:
     try:
         await run_worker(context, jobs, stop)
     finally:
+        await context.drivers.close()
         await engine.dispose()
 
 

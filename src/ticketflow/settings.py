@@ -45,6 +45,7 @@ class Settings:
     database_echo: bool = False
     database_pool_size: int = 10
     database_max_overflow: int = 20
+    database_hot_pool_size: int = 10
     database_auto_migrate: bool = True
     # authentication
     jwt_secret: str = field(default=DEFAULT_JWT_SECRET, repr=False)
@@ -176,6 +177,7 @@ MIN_SECRET_LENGTH = 32
 OWASP_MIN_ARGON2_COST = 7168 * 5
 """OWASP's argon2id minimums trade memory for passes (m=19456 t=2, m=12288 t=3, ... m=7168 t=5)."""
 POSITIVE_FIELDS = (
+    "database_hot_pool_size",
     "argon2_memory_kib",
     "argon2_time_cost",
     "argon2_parallelism",

@@ -8,6 +8,7 @@ from litestar.datastructures import State
 from litestar.stores.base import Store
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ticketflow.db.driver_pool import DriverPool, create_driver_pool
 from ticketflow.domain.notifications.notifier import Notifier, SilentNotifier
 from ticketflow.domain.payments.hooks import NoPayments, Payments
 from ticketflow.lib.passwords import Passwords
@@ -23,7 +24,9 @@ class AppContext:
 
     settings: Settings
     engine: AsyncEngine
-    """The pool; hot paths (door validation, purchase) run Core statements on its connections."""
+    """The pool of the ORM and Core statements of every path but the two hot ones."""
+    drivers: DriverPool
+    """Driver connections for the hot paths (door validation, the start of a purchase)."""
     session_maker: async_sessionmaker[AsyncSession]
     """Sessions outside a request's own (authentication, background jobs)."""
     passwords: Passwords
@@ -40,6 +43,7 @@ class AppContext:
         return cls(
             settings=settings,
             engine=engine,
+            drivers=create_driver_pool(engine, settings.database_hot_pool_size),
             session_maker=async_sessionmaker(engine, expire_on_commit=False),
             passwords=Passwords(
                 settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism

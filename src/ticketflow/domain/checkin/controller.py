@@ -26,7 +26,7 @@ SCAN_CODE_MAX = 512
 
 
 def provide_checkin_service(context: NamedDependency[AppContext]) -> CheckInService:
-    return CheckInService(context.engine)
+    return CheckInService(context.drivers)
 
 
 def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:

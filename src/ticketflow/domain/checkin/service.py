@@ -5,8 +5,8 @@ Of any number of simultaneous scans of one ticket, across any number of processe
 lets exactly one of them match the row; the others see `used` and answer `already_used`.
 
 This is the busiest endpoint on the night of a show: it runs five fixed statements in one short
-transaction on the pooled connection's driver (`ticketflow.db.driver`), re-reading the scanner's
-role first so a demoted account is refused at once.
+transaction on a driver connection (`ticketflow.db.driver_pool`), re-reading the scanner's role
+first so a demoted account is refused at once.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from ticketflow.db.base import utc_now
-from ticketflow.db.driver import DriverConnection, driver_transaction
+from ticketflow.db.driver import DriverConnection
+from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import SCANNED_CODE_MAX, InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
@@ -78,12 +77,12 @@ def invalid_reason(ticket: ScannedTicket, door_event_id: int | None) -> InvalidR
 
 
 class CheckInService:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, drivers: DriverPool) -> None:
+        self.drivers = drivers
 
     async def validate_ticket(self, *, code: str, door_event_id: int | None, scanner_id: int) -> ScanOutcome:
         """Admit the ticket with `code` if it may enter now; record the attempt either way."""
-        async with driver_transaction(self.engine) as db:
+        async with self.drivers.transaction() as db:
             return await self._validate(db, code, door_event_id, scanner_id)
 
     async def _validate(

@@ -62,7 +62,11 @@ def to_order(order: OrderModel | Row[Any]) -> Order:
 
 def provide_purchase_service(context: NamedDependency[AppContext]) -> PurchaseService:
     return PurchaseService(
-        context.engine, context.notifier, context.payments, context.settings.reservation_ttl_seconds
+        context.engine,
+        context.drivers,
+        context.notifier,
+        context.payments,
+        context.settings.reservation_ttl_seconds,
     )
 
 

@@ -13,8 +13,9 @@ upgrade: a deadlock. The payments context (expiry, payment, cancellation) takes 
 order. A plain read of the event before the UPDATE answers "sold out" without writing anything,
 which keeps a sold-out flash sale cheap.
 
-This is the second hot path of the product, so it runs Core statements on one pooled connection
-in one short transaction that also re-reads the buyer's role.
+This is the second hot path of the product: the buyer's role and the cheap refusals are read on a
+driver connection (`ticketflow.db.driver_pool`), and a purchase that may succeed runs Core
+statements in one short transaction.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from ticketflow.db.base import table_of, utc_now
-from ticketflow.db.driver import driver_of
+from ticketflow.db.driver import DriverConnection
+from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
@@ -128,17 +130,39 @@ def sold_out(available: int) -> SoldOut:
     return SoldOut(message, tickets_available=max(available, 0))
 
 
+async def check_first(
+    db: DriverConnection, buyer_id: int, event_id: int, quantity: int, *, replay_possible: bool
+) -> None:
+    """Cheap answers before any write: the buyer's role now, unknown event, closed or sold out.
+
+    Plain reads on a driver connection; when they pass, the purchase transaction decides for real.
+    """
+    await require_role(db, buyer_id, BUYER_ROLES)
+    if replay_possible:
+        return  # a retried purchase must get its first answer even if sales closed since
+    row = await db.fetchone(SELECT_SALE_STATE, (event_id,))
+    if row is None:
+        raise EventNotFound
+    state = SaleState(*row[:2], *(db.read_time(value) for value in row[2:5]), *row[5:])
+    check_sales_open(state, quantity, utc_now())
+    available = state.capacity - state.tickets_sold - state.tickets_held
+    if available < quantity and state.tickets_held == 0:
+        raise sold_out(available)
+
+
 class PurchaseService:
     """Buying tickets; each purchase checks out one pooled connection and gives it back at once."""
 
     def __init__(
         self,
         engine: AsyncEngine,
+        drivers: DriverPool,
         notifier: Notifier,
         payments: Payments,
         reservation_ttl_seconds: int,
     ) -> None:
         self.engine = engine
+        self.drivers = drivers
         self.notifier = notifier
         self.payments = payments
         self.reservation_ttl_seconds = reservation_ttl_seconds
@@ -146,6 +170,8 @@ class PurchaseService:
     async def purchase(
         self, *, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None
     ) -> PurchaseResult:
+        async with self.drivers.transaction() as db:
+            await check_first(db, buyer_id, event_id, quantity, replay_possible=idempotency_key is not None)
         async with self.engine.connect() as connection:
             unit = _Purchase(connection, self.notifier, self.payments, self.reservation_ttl_seconds)
             return await unit.purchase(
@@ -172,7 +198,6 @@ class _Purchase:
         self, *, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None
     ) -> PurchaseResult:
         fingerprint = purchase_fingerprint(event_id, quantity)
-        await self._check_first(buyer_id, event_id, quantity, replay_possible=idempotency_key is not None)
         try:
             async with self.connection.begin():
                 if idempotency_key is not None:
@@ -192,26 +217,6 @@ class _Purchase:
             if previous is None:
                 raise
             return previous
-
-    async def _check_first(
-        self, buyer_id: int, event_id: int, quantity: int, *, replay_possible: bool
-    ) -> None:
-        """Cheap answers before any write: the buyer's role now, unknown event, closed or sold out.
-
-        Plain reads on the driver; when they pass, the purchase transaction decides for real.
-        """
-        db = await driver_of(self.connection)
-        await require_role(db, buyer_id, BUYER_ROLES)
-        if replay_possible:
-            return  # a retried purchase must get its first answer even if sales closed since
-        row = await db.fetchone(SELECT_SALE_STATE, (event_id,))
-        if row is None:
-            raise EventNotFound
-        state = SaleState(*row[:2], *(db.read_time(value) for value in row[2:5]), *row[5:])
-        check_sales_open(state, quantity, utc_now())
-        available = state.capacity - state.tickets_sold - state.tickets_held
-        if available < quantity and state.tickets_held == 0:
-            raise sold_out(available)
 
     async def _replay(self, buyer_id: int, key: str, fingerprint: str) -> PurchaseResult | None:
         order = (
