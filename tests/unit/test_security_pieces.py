@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
+from typing import Any
 
 import msgspec
 import pytest
+from litestar import Request
+from litestar.exceptions import NotAuthorizedException
+from litestar.security.jwt import Token
 from litestar.stores.memory import MemoryStore
 
 from ticketflow.domain.accounts.schemas import UserCreate
 from ticketflow.domain.events.service import check_event_rules, escape_like
+from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.errors import RuleViolation, TooManyAttempts
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter
@@ -187,3 +193,36 @@ async def test_parallel_acquires_never_pass_the_limit() -> None:
     results = await asyncio.gather(*(limiter.acquire("k") for _ in range(50)), return_exceptions=True)
     assert sum(1 for r in results if r is None) == 5
     assert all(isinstance(r, TooManyAttempts) for r in results if r is not None)
+
+
+def _request_with(header: str) -> Request[Any, Any, Any]:
+    return Request(
+        {"type": "http", "method": "POST", "path": "/", "headers": [(b"authorization", header.encode())]}
+    )
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    settings = Settings(jwt_secret="remembered-token-secret-" + "r" * 20)
+    expires = int(time.time()) + 2
+    encoded = Token(exp=dt.datetime.fromtimestamp(expires, dt.UTC), sub="42").encode(
+        settings.jwt_secret, "HS256"
+    )
+    request = _request_with(f"Bearer {encoded}")
+    assert bearer_subject(request, settings) == 42
+    assert bearer_subject(request, settings) == 42  # the second time from the verified tokens
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    with pytest.raises(NotAuthorizedException, match="expired"):
+        bearer_subject(request, settings)
+
+
+def test_a_token_signed_with_another_secret_is_refused_even_after_a_valid_use() -> None:
+    settings = Settings(jwt_secret="first-secret-" + "a" * 30)
+    other = Settings(jwt_secret="second-secret-" + "b" * 30)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    encoded = Token(exp=expires, sub="7").encode(settings.jwt_secret, "HS256")
+    request = _request_with(f"Bearer {encoded}")
+    assert bearer_subject(request, settings) == 7
+    with pytest.raises(NotAuthorizedException):
+        bearer_subject(request, other)
+    with pytest.raises(NotAuthorizedException):
+        bearer_subject(_request_with(f"Bearer {encoded[:-2]}xx"), settings)

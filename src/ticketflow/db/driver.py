@@ -30,6 +30,8 @@ class DriverConnection:
     def __init__(self, driver: Any, dialect: str) -> None:
         self._driver = driver
         self._sqlite = dialect == "sqlite"
+        self._cursor: Any = None
+        """MySQL: one buffered cursor serves every statement of the transaction."""
 
     def _sql(self, statement: str) -> str:
         return statement.replace("%s", "?") if self._sqlite else statement
@@ -49,9 +51,9 @@ class DriverConnection:
             count = int(cursor.rowcount)
             await cursor.close()
             return count
-        async with self._driver.cursor() as cursor:
-            await cursor.execute(statement, tuple(params))
-            return int(cursor.rowcount)
+        cursor = self._cursor or self._open_cursor()
+        await cursor.execute(statement, tuple(params))
+        return int(cursor.rowcount)
 
     async def fetchone(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         if self._sqlite:
@@ -59,10 +61,14 @@ class DriverConnection:
             row = await cursor.fetchone()
             await cursor.close()
             return None if row is None else tuple(row)
-        async with self._driver.cursor() as cursor:
-            await cursor.execute(statement, tuple(params))
-            row = await cursor.fetchone()
-            return None if row is None else tuple(row)
+        cursor = self._cursor or self._open_cursor()
+        await cursor.execute(statement, tuple(params))
+        row = await cursor.fetchone()
+        return None if row is None else tuple(row)
+
+    def _open_cursor(self) -> Any:
+        self._cursor = self._driver.cursor()
+        return self._cursor
 
 
 async def driver_of(connection: AsyncConnection) -> DriverConnection:

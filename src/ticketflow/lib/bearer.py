@@ -3,11 +3,14 @@
 Door validation and purchase skip the authentication middleware (which would check out a second
 connection to load the user) and instead read the caller's role with the first statement of
 their transaction. The token is verified exactly as the middleware does it: HS256, the secret
-from settings, expiry checked.
+from settings, expiry checked. A door scanner sends the same token with every scan, so a verified
+token is remembered (its signature is checked once) and only its expiry is checked again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import lru_cache
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -19,6 +22,7 @@ from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied
 from ticketflow.settings import Settings
 
 JWT_ALGORITHM = "HS256"
+VERIFIED_TOKENS_KEPT = 4096
 
 
 def bearer_subject(connection: ASGIConnection[Any, Any, Any, Any], settings: Settings) -> int:
@@ -29,9 +33,19 @@ def bearer_subject(connection: ASGIConnection[Any, Any, Any, Any], settings: Set
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "bearer" or not encoded.strip():
         raise NotAuthorizedException("malformed Authorization header")
-    token = Token.decode(encoded.strip(), secret=settings.jwt_secret, algorithm=JWT_ALGORITHM)
+    subject, expires = _verified(encoded.strip(), settings.jwt_secret)
+    if expires <= dt.datetime.now(dt.UTC):
+        raise NotAuthorizedException("Token has expired")
+    return subject
+
+
+@lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
+def _verified(encoded: str, secret: str) -> tuple[int, dt.datetime]:
+    """The subject and expiry of a token whose signature and claims check out (refusals are
+    raised, so never remembered)."""
+    token = Token.decode(encoded, secret=secret, algorithm=JWT_ALGORITHM)
     try:
-        return int(token.sub)
+        return int(token.sub), token.exp
     except ValueError as exc:
         raise NotAuthorizedException("invalid token subject") from exc
 

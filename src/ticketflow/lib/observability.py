@@ -1,6 +1,7 @@
 """Request ids, structured logs and Prometheus metrics.
 
-* Every HTTP request gets an id: the caller's `X-Request-ID` when it is sane, else a new one. It
+* Every HTTP request gets an id: the caller's `X-Request-ID` when it is sane, else a new one (32
+  hex digits: a random prefix per process and a counter, unique without a system call). It
   is echoed in the response header and attached to every log line written while the request
   runs (a context variable read by a logging filter).
 * `LOG_JSON=1` turns every log line (application, Litestar, uvicorn, alembic) into one JSON
@@ -14,16 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import itertools
 import json
 import logging
 import os
 import re
+import secrets
 import sys
 import time
-import uuid
 from collections.abc import Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -87,6 +89,17 @@ logger = logging.getLogger("ticketflow.observability")
 def current_request_id() -> str | None:
     """The id of the request being served, or None outside a request."""
     return _request_id.get()
+
+
+class RequestIds:
+    """New request ids: this process's random 64-bit prefix, then a 64-bit counter, in hex."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count(secrets.randbelow(2**32))
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
 def sane_request_id(value: str | None) -> str | None:
@@ -227,6 +240,8 @@ class HttpMetrics:
     registry: CollectorRegistry
     requests: Counter
     latency: Histogram
+    _series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(default_factory=dict)
+    """Each label combination's counter and histogram, looked up once."""
 
     @classmethod
     def create(cls) -> HttpMetrics:
@@ -253,8 +268,13 @@ class HttpMetrics:
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route, str(status)).observe(seconds)
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            labels = (method, route, str(status))
+            series = self._series[key] = (self.requests.labels(*labels), self.latency.labels(*labels))
+        series[0].inc()
+        series[1].observe(seconds)
 
     def exposition(self) -> bytes:
         """This process's request metrics, or every process's in multiprocess mode."""
@@ -277,12 +297,13 @@ class RequestObservabilityMiddleware(ASGIMiddleware):
 
     def __init__(self, metrics: HttpMetrics) -> None:
         self.metrics = metrics
+        self.request_ids = RequestIds()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         incoming = next(
             (value.decode("latin-1") for name, value in scope["headers"] if name == b"x-request-id"), None
         )
-        request_id = sane_request_id(incoming) or uuid.uuid4().hex
+        request_id = sane_request_id(incoming) or self.request_ids.new()
         token = _request_id.set(request_id)
         # Mounted apps (the back office) rewrite the scope's path: keep what the client asked for.
         method, path = str(scope.get("method", "GET")), scope["path"]
