@@ -17,8 +17,17 @@ from sqlalchemy.engine import make_url
 
 from bench.loadgen import LoadResult
 from ticketflow.domain.checkin.service import ADMIT, RECORD_SCAN, SELECT_SCANNED
+from ticketflow.domain.notifications.outbox import INSERT_MESSAGE, OUTBOX_COLUMNS
 from ticketflow.domain.tickets.codes import new_ticket_code
-from ticketflow.domain.tickets.purchase import SELECT_SALE_STATE
+from ticketflow.domain.tickets.purchase import (
+    INSERT_PAID_ORDER,
+    SELECT_BUYER,
+    SELECT_ORDER_TICKETS,
+    SELECT_SALE_STATE,
+    TAKE_SOLD_SEATS,
+    insert_active_tickets,
+    purchase_fingerprint,
+)
 from ticketflow.lib.bearer import SELECT_ROLE
 
 
@@ -91,61 +100,36 @@ def validation_transaction(scanner_id: int) -> Callable[[Any, str], Awaitable[in
 
 
 def purchase_transaction(event_id: int) -> Callable[[Any, int], Awaitable[int]]:
-    """The statements of a free single-ticket purchase: pre-check, seat, order, ticket, e-mail."""
+    """The statements of a free single-ticket purchase (`buy_free_tickets`), verbatim: the buyer,
+    the sale state (sold out: stop here), the seat, the order, the ticket, its e-mail, the tickets."""
 
     async def transaction(cursor: Any, buyer_id: int) -> int:
         now = naive_utc_now()
-        await cursor.execute(SELECT_ROLE, (buyer_id,))
-        await cursor.fetchone()
+        await cursor.execute(SELECT_BUYER, (buyer_id,))
+        _, email, name = await cursor.fetchone()
         await cursor.execute(SELECT_SALE_STATE, (event_id,))
         state = await cursor.fetchone()
         if state[5] - state[6] - state[7] < 1:
             return 409
-        await cursor.execute("SELECT * FROM events WHERE id = %s", (event_id,))
-        await cursor.fetchone()
-        await cursor.execute(
-            "UPDATE events SET tickets_sold = tickets_sold + 1 WHERE id = %s AND status = 'scheduled'"
-            " AND starts_at > %s AND capacity - tickets_sold - tickets_held >= 1",
-            (event_id, now),
-        )
+        await cursor.execute(TAKE_SOLD_SEATS, (1, now, event_id, now, 1))
         if cursor.rowcount != 1:
             return 409
         await cursor.execute(
-            "INSERT INTO orders (user_id, event_id, quantity, amount_cents, currency, status, paid_at,"
-            " refunded_cents, created_at, updated_at) VALUES (%s, %s, 1, 0, 'EUR', 'paid', %s, 0, %s, %s)",
-            (buyer_id, event_id, now, now, now),
+            INSERT_PAID_ORDER,
+            (buyer_id, event_id, 1, state[9], now, purchase_fingerprint(event_id, 1), now, now),
         )
         order_id = cursor.lastrowid
         await cursor.execute(
-            "INSERT INTO tickets (order_id, user_id, event_id, code, status, created_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, 'active', %s, %s)",
-            (order_id, buyer_id, event_id, new_ticket_code(), now, now),
+            insert_active_tickets(1), (order_id, buyer_id, event_id, new_ticket_code(), now, now)
         )
-        await cursor.execute(
-            "SELECT users.id, users.email, users.name, orders.event_id FROM users"
-            " JOIN orders ON orders.user_id = users.id WHERE orders.id = %s",
-            (order_id,),
-        )
-        holder = await cursor.fetchone()
-        await cursor.execute(
-            "INSERT INTO outbox_messages (kind, status, message_id, recipient, recipient_name, user_id,"
-            " event_id, order_id, payload, attempts, next_attempt_at, created_at, updated_at)"
-            " VALUES ('tickets', 'pending', %s, %s, %s, %s, %s, %s, '{}', 0, %s, %s, %s)",
-            (
-                f"<{uuid.uuid4().hex}@bench>",
-                holder[1],
-                holder[2],
-                holder[0],
-                event_id,
-                order_id,
-                now,
-                now,
-                now,
-            ),
-        )
-        await cursor.execute("SELECT * FROM orders WHERE id = %s", (order_id,))
-        await cursor.fetchone()
-        await cursor.execute("SELECT * FROM tickets WHERE order_id = %s", (order_id,))
+        message = {
+            "kind": "tickets", "status": "pending", "message_id": f"<{uuid.uuid4().hex}@bench>",
+            "recipient": email, "recipient_name": name, "user_id": buyer_id, "event_id": event_id,
+            "order_id": order_id, "ticket_id": None, "payload": "{}", "attempts": 0,
+            "next_attempt_at": now, "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        await cursor.execute(INSERT_MESSAGE, [message[column] for column in OUTBOX_COLUMNS])
+        await cursor.execute(SELECT_ORDER_TICKETS, (order_id,))
         await cursor.fetchall()
         return 201
 

@@ -55,6 +55,27 @@ class DriverConnection:
         await cursor.execute(statement, tuple(params))
         return int(cursor.rowcount)
 
+    async def insert(self, statement: str, params: Sequence[Any]) -> int:
+        """Run an INSERT of one row; returns the row's new id."""
+        if self._sqlite:
+            cursor = await self._driver.execute(self._sql(statement), tuple(params))
+            row_id = int(cursor.lastrowid)
+            await cursor.close()
+            return row_id
+        cursor = self._cursor or self._open_cursor()
+        await cursor.execute(statement, tuple(params))
+        return int(cursor.lastrowid)
+
+    async def fetchall(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if self._sqlite:
+            cursor = await self._driver.execute(self._sql(statement), tuple(params))
+            rows = await cursor.fetchall()
+            await cursor.close()
+            return [tuple(row) for row in rows]
+        cursor = self._cursor or self._open_cursor()
+        await cursor.execute(statement, tuple(params))
+        return [tuple(row) for row in await cursor.fetchall()]
+
     async def fetchone(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         if self._sqlite:
             cursor = await self._driver.execute(self._sql(statement), tuple(params))

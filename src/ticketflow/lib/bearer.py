@@ -53,10 +53,16 @@ def _verified(encoded: str, secret: str) -> tuple[int, dt.datetime]:
 SELECT_ROLE = "SELECT role FROM users WHERE id = %s"
 
 
-async def require_role(connection: DriverConnection, user_id: int, roles: frozenset[str]) -> None:
-    """Check the caller's role as it is now in the database (a demoted user is refused at once)."""
-    row = await connection.fetchone(SELECT_ROLE, (user_id,))
+async def require_role(
+    connection: DriverConnection, user_id: int, roles: frozenset[str], statement: str = SELECT_ROLE
+) -> tuple[Any, ...]:
+    """Check the caller's role as it is now in the database (a demoted user is refused at once).
+
+    `statement` reads the role first and may read more of the user; returns its row.
+    """
+    row = await connection.fetchone(statement, (user_id,))
     if row is None:
         raise AuthenticationFailed("unknown user")
     if row[0] not in roles:
         raise PermissionDenied("your role does not allow this")
+    return row

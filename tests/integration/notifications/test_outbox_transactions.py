@@ -39,6 +39,12 @@ class FailingAfterInsert(OutboxNotifier):
         assert queued == 1  # the message is in the transaction...
         raise PurchaseFailsAfterQueueing
 
+    async def tickets_issued_to(self, db, holder, *, event_id: int, order_id: int) -> None:
+        """The same on the driver connection of a free purchase."""
+        await super().tickets_issued_to(db, holder, event_id=event_id, order_id=order_id)
+        assert await db.fetchone("SELECT COUNT(*) FROM outbox_messages", ()) == (1,)
+        raise PurchaseFailsAfterQueueing
+
 
 async def count(db, model) -> int:
     async with db() as session:

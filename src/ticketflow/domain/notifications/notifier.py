@@ -11,10 +11,20 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketflow.db.driver import DriverConnection
+
+Recipient = tuple[int, str, str]
+"""(user id, e-mail address, name)"""
+
 
 class Notifier(Protocol):
     async def tickets_issued(self, session: AsyncSession, order_id: int) -> None:
         """An order's tickets became active (free purchase or payment)."""
+
+    async def tickets_issued_to(
+        self, db: DriverConnection, holder: Recipient, *, event_id: int, order_id: int
+    ) -> None:
+        """The same, inside a hot path's transaction on a driver connection (a free purchase)."""
 
     async def ticket_cancelled(self, session: AsyncSession, ticket_id: int) -> None:
         """One ticket was cancelled (by its holder or an admin)."""
@@ -30,6 +40,11 @@ class SilentNotifier:
     """A notifier that sends nothing (for contexts where mail is not wired)."""
 
     async def tickets_issued(self, session: AsyncSession, order_id: int) -> None:
+        return None
+
+    async def tickets_issued_to(
+        self, db: DriverConnection, holder: Recipient, *, event_id: int, order_id: int
+    ) -> None:
         return None
 
     async def ticket_cancelled(self, session: AsyncSession, ticket_id: int) -> None:

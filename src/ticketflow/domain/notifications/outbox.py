@@ -19,14 +19,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
 from ticketflow.db.base import utc_now
+from ticketflow.db.driver import DriverConnection
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import MESSAGE_ID_MAX, MessageKind, OutboxMessage, OutboxStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.notifications.identity import MailIdentity
+from ticketflow.domain.notifications.notifier import Recipient
 
 LIVE_TICKET_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
+OUTBOX_COLUMNS = (
+    "kind", "status", "message_id", "recipient", "recipient_name", "user_id", "event_id", "order_id",
+    "ticket_id", "payload", "attempts", "next_attempt_at", "created_at", "updated_at",
+)  # fmt: skip
+INSERT_MESSAGE = (  # built from the constant column names above
+    f"INSERT INTO outbox_messages ({', '.join(OUTBOX_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join(['%s'] * len(OUTBOX_COLUMNS))})"
+)
+TIME_COLUMNS = frozenset({"next_attempt_at", "created_at", "updated_at"})
 
 
 class OutboxNotifier:
@@ -49,6 +60,15 @@ class OutboxNotifier:
             [(holder.id, holder.email, holder.name)],
             event_id=holder.event_id,
             order_id=order_id,
+        )
+
+    async def tickets_issued_to(
+        self, db: DriverConnection, holder: Recipient, *, event_id: int, order_id: int
+    ) -> None:
+        (row,) = self._rows(MessageKind.TICKETS, [holder], event_id=event_id, order_id=order_id)
+        await db.execute(
+            INSERT_MESSAGE,
+            [db.bind_time(row[name]) if name in TIME_COLUMNS else row[name] for name in OUTBOX_COLUMNS],
         )
 
     async def tickets_resent(self, session: AsyncSession, ticket: Ticket) -> OutboxMessage:
@@ -113,26 +133,33 @@ class OutboxNotifier:
         return [(row.id, row.email, row.name) for row in rows]
 
     async def _queue(
+        self, session: AsyncSession, kind: MessageKind, recipients: Iterable[Recipient], **about: Any
+    ) -> list[str]:
+        """Insert one pending message per recipient (`about`: see `_rows`); returns their
+        `Message-ID`s."""
+        rows = self._rows(kind, recipients, **about)
+        if rows:
+            await session.execute(insert(OutboxMessage), rows)
+        return [row["message_id"] for row in rows]
+
+    def _rows(
         self,
-        session: AsyncSession,
         kind: MessageKind,
-        recipients: Iterable[tuple[int, str, str]],
+        recipients: Iterable[Recipient],
         *,
         event_id: int | None = None,
         order_id: int | None = None,
         ticket_id: int | None = None,
         payload: dict[str, Any] | None = None,
-    ) -> list[str]:
-        """Insert one pending message per recipient; returns their `Message-ID`s."""
+    ) -> list[dict[str, Any]]:
+        """One pending message per recipient, as column values."""
         now = utc_now()
         encoded = msgspec.json.encode(payload or {}).decode()
-        holders = list(recipients)
-        message_ids = [self._new_message_id() for _ in holders]
-        rows = [
+        return [
             {
-                "kind": kind,
-                "status": OutboxStatus.PENDING,
-                "message_id": message_id,
+                "kind": kind.value,
+                "status": OutboxStatus.PENDING.value,
+                "message_id": self._new_message_id(),
                 "recipient": email,
                 "recipient_name": name,
                 "user_id": user_id,
@@ -145,11 +172,8 @@ class OutboxNotifier:
                 "created_at": now,
                 "updated_at": now,
             }
-            for message_id, (user_id, email, name) in zip(message_ids, holders, strict=True)
+            for user_id, email, name in recipients
         ]
-        if rows:
-            await session.execute(insert(OutboxMessage), rows)
-        return message_ids
 
     def _new_message_id(self) -> str:
         return f"<{uuid.uuid4().hex}@{self.identity.domain}>"[:MESSAGE_ID_MAX]

@@ -16,7 +16,7 @@ from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import Ticket as TicketModel
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, any_role, buyer
-from ticketflow.domain.tickets.purchase import PurchaseService
+from ticketflow.domain.tickets.purchase import OrderRecord, PurchaseService, TicketRecord
 from ticketflow.domain.tickets.qr import qr_png, qr_svg
 from ticketflow.domain.tickets.schemas import Order, Purchase, PurchaseRequest, Ticket, TicketPage
 from ticketflow.domain.tickets.service import TicketService
@@ -30,7 +30,7 @@ TicketId = Annotated[int, Parameter(ge=1, le=2**62, description="ticket id")]
 EventId = Annotated[int, Parameter(ge=1, le=2**62, description="event id")]
 
 
-def to_ticket(ticket: TicketModel | Row[Any], event: EventModel | None = None) -> Ticket:
+def to_ticket(ticket: TicketModel | TicketRecord | Row[Any], event: EventModel | None = None) -> Ticket:
     return Ticket(
         id=ticket.id,
         order_id=ticket.order_id,
@@ -46,7 +46,7 @@ def to_ticket(ticket: TicketModel | Row[Any], event: EventModel | None = None) -
     )
 
 
-def to_order(order: OrderModel | Row[Any]) -> Order:
+def to_order(order: OrderModel | OrderRecord | Row[Any]) -> Order:
     return Order(
         id=order.id,
         user_id=order.user_id,

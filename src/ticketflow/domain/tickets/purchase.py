@@ -37,7 +37,7 @@ from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role
-from ticketflow.domain.notifications.notifier import Notifier
+from ticketflow.domain.notifications.notifier import Notifier, Recipient
 from ticketflow.domain.payments.hooks import Payments, PaymentsUnavailable
 from ticketflow.domain.tickets.codes import new_ticket_code
 from ticketflow.lib.bearer import require_role
@@ -66,10 +66,30 @@ class _SeatsTaken(Exception):
     """Internal: the conditional UPDATE matched no row; the transaction must roll back."""
 
 
+SELECT_BUYER = "SELECT role, email, name FROM users WHERE id = %s"
 SELECT_SALE_STATE = (
     "SELECT status, max_per_order, starts_at, sales_start_at, sales_end_at, capacity, tickets_sold,"
-    " tickets_held FROM events WHERE id = %s"
+    " tickets_held, price_cents, currency FROM events WHERE id = %s"
 )
+TAKE_SOLD_SEATS = (
+    "UPDATE events SET tickets_sold = tickets_sold + %s, updated_at = %s WHERE id = %s"
+    " AND status = 'scheduled' AND starts_at > %s AND capacity - tickets_sold - tickets_held >= %s"
+)
+INSERT_PAID_ORDER = (
+    "INSERT INTO orders (user_id, event_id, quantity, amount_cents, currency, status, paid_at,"
+    " request_fingerprint, refunded_cents, created_at, updated_at)"
+    " VALUES (%s, %s, %s, 0, %s, 'paid', %s, %s, 0, %s, %s)"
+)
+INSERT_ACTIVE_TICKETS = (
+    "INSERT INTO tickets (order_id, user_id, event_id, code, status, created_at, updated_at) VALUES "
+)
+ACTIVE_TICKET_VALUES = "(%s, %s, %s, %s, 'active', %s, %s)"
+SELECT_ORDER_TICKETS = "SELECT id, code FROM tickets WHERE order_id = %s ORDER BY id"
+
+
+def insert_active_tickets(quantity: int) -> str:
+    """One INSERT of `quantity` active tickets."""
+    return INSERT_ACTIVE_TICKETS + ", ".join([ACTIVE_TICKET_VALUES] * quantity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +102,39 @@ class SaleState:
     capacity: int
     tickets_sold: int
     tickets_held: int
+    price_cents: int
+    currency: str
+
+    @property
+    def available(self) -> int:
+        return self.capacity - self.tickets_sold - self.tickets_held
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """An order as written by the lean free purchase (the ORM path returns table rows)."""
+
+    id: int
+    user_id: int
+    event_id: int
+    quantity: int
+    amount_cents: int
+    currency: str
+    status: str
+    expires_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    id: int
+    order_id: int
+    user_id: int
+    event_id: int
+    code: str
+    status: str
+    used_at: dt.datetime | None
+    created_at: dt.datetime
 
 
 class SaleWindow(Protocol):
@@ -99,8 +152,8 @@ class SaleWindow(Protocol):
 
 @dataclass(slots=True)
 class PurchaseResult:
-    order: Row[Any]
-    tickets: list[Row[Any]]
+    order: Row[Any] | OrderRecord
+    tickets: list[Row[Any]] | list[TicketRecord]
     replayed: bool = False
 
 
@@ -130,24 +183,62 @@ def sold_out(available: int) -> SoldOut:
     return SoldOut(message, tickets_available=max(available, 0))
 
 
-async def check_first(
-    db: DriverConnection, buyer_id: int, event_id: int, quantity: int, *, replay_possible: bool
-) -> None:
-    """Cheap answers before any write: the buyer's role now, unknown event, closed or sold out.
-
-    Plain reads on a driver connection; when they pass, the purchase transaction decides for real.
-    """
-    await require_role(db, buyer_id, BUYER_ROLES)
-    if replay_possible:
-        return  # a retried purchase must get its first answer even if sales closed since
+async def sale_state(db: DriverConnection, event_id: int) -> SaleState:
     row = await db.fetchone(SELECT_SALE_STATE, (event_id,))
     if row is None:
         raise EventNotFound
-    state = SaleState(*row[:2], *(db.read_time(value) for value in row[2:5]), *row[5:])
+    return SaleState(*row[:2], *(db.read_time(value) for value in row[2:5]), *row[5:])
+
+
+async def check_first(
+    db: DriverConnection, buyer_id: int, event_id: int, quantity: int, *, replay_possible: bool
+) -> tuple[Recipient, SaleState | None]:
+    """Cheap answers before any write: the buyer's role now, unknown event, closed or sold out.
+
+    Plain reads on a driver connection; returns the buyer and what was read of the sale (None for
+    a purchase that may be a retry). When they pass, the purchase transaction decides for real.
+    """
+    _, email, name = await require_role(db, buyer_id, BUYER_ROLES, SELECT_BUYER)
+    buyer = (buyer_id, email, name)
+    if replay_possible:
+        return buyer, None  # a retried purchase must get its first answer even if sales closed since
+    state = await sale_state(db, event_id)
     check_sales_open(state, quantity, utc_now())
-    available = state.capacity - state.tickets_sold - state.tickets_held
-    if available < quantity and state.tickets_held == 0:
-        raise sold_out(available)
+    if state.available < quantity and state.tickets_held == 0:
+        raise sold_out(state.available)
+    return buyer, state
+
+
+async def buy_free_tickets(
+    db: DriverConnection, notifier: Notifier, buyer: Recipient, event_id: int, quantity: int, currency: str
+) -> PurchaseResult:
+    """A free purchase in the transaction of `check_first`: the seats, the paid order, its active
+    tickets and their e-mail, in five statements on the driver (the flash-sale path)."""
+    now = utc_now()
+    stamp = db.bind_time(now)
+    if await db.execute(TAKE_SOLD_SEATS, (quantity, stamp, event_id, stamp, quantity)) != 1:
+        raise _SeatsTaken
+    buyer_id = buyer[0]
+    fingerprint = purchase_fingerprint(event_id, quantity)
+    order_id = await db.insert(
+        INSERT_PAID_ORDER, (buyer_id, event_id, quantity, currency, stamp, fingerprint, stamp, stamp)
+    )
+    await db.execute(
+        insert_active_tickets(quantity),
+        [
+            value
+            for _ in range(quantity)
+            for value in (order_id, buyer_id, event_id, new_ticket_code(), stamp, stamp)
+        ],
+    )
+    await notifier.tickets_issued_to(db, buyer, event_id=event_id, order_id=order_id)
+    issued = await db.fetchall(SELECT_ORDER_TICKETS, (order_id,))
+    order = OrderRecord(order_id, buyer_id, event_id, quantity, 0, currency, OrderStatus.PAID, None, now)
+    tickets = [
+        TicketRecord(ticket_id, order_id, buyer_id, event_id, code, TicketStatus.ACTIVE, None, now)
+        for ticket_id, code in issued
+    ]
+    return PurchaseResult(order=order, tickets=tickets)
 
 
 class PurchaseService:
@@ -170,8 +261,20 @@ class PurchaseService:
     async def purchase(
         self, *, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None
     ) -> PurchaseResult:
-        async with self.drivers.transaction() as db:
-            await check_first(db, buyer_id, event_id, quantity, replay_possible=idempotency_key is not None)
+        """Free tickets without an Idempotency-Key (a flash sale) are bought on the driver
+        connection of the checks; priced, retryable or hold-blocked purchases take the full path."""
+        try:
+            async with self.drivers.transaction() as db:
+                buyer, state = await check_first(
+                    db, buyer_id, event_id, quantity, replay_possible=idempotency_key is not None
+                )
+                if state is not None and state.price_cents == 0 and state.available >= quantity:
+                    return await buy_free_tickets(
+                        db, self.notifier, buyer, event_id, quantity, state.currency
+                    )
+        except _SeatsTaken:
+            async with self.drivers.transaction() as db:
+                raise sold_out((await sale_state(db, event_id)).available) from None
         async with self.engine.connect() as connection:
             unit = _Purchase(connection, self.notifier, self.payments, self.reservation_ttl_seconds)
             return await unit.purchase(
