@@ -94,10 +94,14 @@ class AsyncmyDriverPool:
                 return connection
             try:
                 await connection.ping(reconnect=False)
-            except _CONNECTION_UNUSABLE:
+            except (OperationalError, InterfaceError, OSError):
                 connection.close()
                 pool.release(connection)
                 continue
+            except BaseException:  # cancelled while pinging: the connection's state is unknown
+                connection.close()
+                pool.release(connection)
+                raise
             return connection
         msg = "no live database connection in the pool"
         raise OperationalError(2006, msg)
@@ -123,11 +127,10 @@ class AsyncmyDriverPool:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        pool.close()
         if self._loop is asyncio.get_running_loop():
+            pool.close()
             await pool.wait_closed()
-        else:
-            pool.terminate()
+        # A pool of another (finished) loop went with that loop's transports.
 
 
 async def _rollback_or_close(connection: Any) -> None:
