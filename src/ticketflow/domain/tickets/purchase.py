@@ -14,8 +14,10 @@ order. A plain read of the event before the UPDATE answers "sold out" without wr
 which keeps a sold-out flash sale cheap.
 
 This is the second hot path of the product: the buyer's role and the cheap refusals are read on a
-driver connection (`ticketflow.db.driver_pool`), and a purchase that may succeed runs Core
-statements in one short transaction.
+driver connection (`ticketflow.db.driver_pool`), and a free purchase (a flash sale) continues in
+that transaction with five more fixed statements. Priced, retried (`Idempotency-Key`) and
+hold-blocked purchases run the full path on SQLAlchemy Core and the ORM hooks of payments and
+e-mail. Both paths take seats with the same statement (`take_seats`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from ticketflow.db.base import table_of, utc_now
-from ticketflow.db.driver import DriverConnection
+from ticketflow.db.driver import DriverConnection, driver_of
 from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
@@ -71,10 +73,14 @@ SELECT_SALE_STATE = (
     "SELECT status, max_per_order, starts_at, sales_start_at, sales_end_at, capacity, tickets_sold,"
     " tickets_held, price_cents, currency FROM events WHERE id = %s"
 )
-TAKE_SOLD_SEATS = (
-    "UPDATE events SET tickets_sold = tickets_sold + %s, updated_at = %s WHERE id = %s"
+TAKE_SEATS = (
+    "UPDATE events SET {counter} = {counter} + %s, updated_at = %s WHERE id = %s"
     " AND status = 'scheduled' AND starts_at > %s AND capacity - tickets_sold - tickets_held >= %s"
 )
+TAKE_SOLD_SEATS = TAKE_SEATS.format(counter="tickets_sold")
+"""Seats of a free order: sold at once."""
+TAKE_HELD_SEATS = TAKE_SEATS.format(counter="tickets_held")
+"""Seats of a priced order: held until it is paid or expires."""
 INSERT_PAID_ORDER = (
     "INSERT INTO orders (user_id, event_id, quantity, amount_cents, currency, status, paid_at,"
     " request_fingerprint, refunded_cents, created_at, updated_at)"
@@ -85,6 +91,19 @@ INSERT_ACTIVE_TICKETS = (
 )
 ACTIVE_TICKET_VALUES = "(%s, %s, %s, %s, 'active', %s, %s)"
 SELECT_ORDER_TICKETS = "SELECT id, code FROM tickets WHERE order_id = %s ORDER BY id"
+
+
+async def take_seats(
+    db: DriverConnection, event_id: int, quantity: int, *, held: bool, now: dt.datetime
+) -> None:
+    """The race-free inventory step of every purchase: one conditional UPDATE of the event row.
+
+    Raises `_SeatsTaken` when it matched no row (sold out since the checks, cancelled, started).
+    """
+    stamp = db.bind_time(now)
+    statement = TAKE_HELD_SEATS if held else TAKE_SOLD_SEATS
+    if await db.execute(statement, (quantity, stamp, event_id, stamp, quantity)) != 1:
+        raise _SeatsTaken
 
 
 def insert_active_tickets(quantity: int) -> str:
@@ -216,8 +235,7 @@ async def buy_free_tickets(
     tickets and their e-mail, in five statements on the driver (the flash-sale path)."""
     now = utc_now()
     stamp = db.bind_time(now)
-    if await db.execute(TAKE_SOLD_SEATS, (quantity, stamp, event_id, stamp, quantity)) != 1:
-        raise _SeatsTaken
+    await take_seats(db, event_id, quantity, held=False, now=now)
     buyer_id = buyer[0]
     fingerprint = purchase_fingerprint(event_id, quantity)
     order_id = await db.insert(
@@ -242,7 +260,8 @@ async def buy_free_tickets(
 
 
 class PurchaseService:
-    """Buying tickets; each purchase checks out one pooled connection and gives it back at once."""
+    """Buying tickets: the checks, and a free purchase, on one driver connection; the full path
+    (priced, retried or hold-blocked purchases) on one SQLAlchemy connection after them."""
 
     def __init__(
         self,
@@ -272,18 +291,19 @@ class PurchaseService:
                     return await buy_free_tickets(
                         db, self.notifier, buyer, event_id, quantity, state.currency
                     )
-        except _SeatsTaken:
+            async with self.engine.connect() as connection:
+                unit = _Purchase(connection, self.notifier, self.payments, self.reservation_ttl_seconds)
+                return await unit.purchase(
+                    buyer_id=buyer_id, event_id=event_id, quantity=quantity, idempotency_key=idempotency_key
+                )
+        except _SeatsTaken:  # rolled back; say how many are left now
             async with self.drivers.transaction() as db:
                 raise sold_out((await sale_state(db, event_id)).available) from None
-        async with self.engine.connect() as connection:
-            unit = _Purchase(connection, self.notifier, self.payments, self.reservation_ttl_seconds)
-            return await unit.purchase(
-                buyer_id=buyer_id, event_id=event_id, quantity=quantity, idempotency_key=idempotency_key
-            )
 
 
 class _Purchase:
-    """One purchase on one connection: a cheap pre-check, then one transaction."""
+    """The full path of one purchase on one connection, in one transaction (after `check_first`):
+    idempotent replays, released holds, priced orders with held seats."""
 
     def __init__(
         self,
@@ -308,9 +328,6 @@ class _Purchase:
                     if previous is not None:
                         return previous
                 return await self._buy(buyer_id, event_id, quantity, idempotency_key, fingerprint)
-        except _SeatsTaken:
-            available = await self._available(event_id)
-            raise sold_out(available) from None
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -339,17 +356,6 @@ class _Purchase:
         )
         return list(rows)
 
-    async def _available(self, event_id: int) -> int:
-        async with self.connection.begin():
-            row = (
-                await self.connection.execute(
-                    select(events.c.capacity, events.c.tickets_sold, events.c.tickets_held).where(
-                        events.c.id == event_id
-                    )
-                )
-            ).first()
-        return 0 if row is None else int(row.capacity - row.tickets_sold - row.tickets_held)
-
     async def _buy(
         self, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None, fingerprint: str
     ) -> PurchaseResult:
@@ -365,8 +371,7 @@ class _Purchase:
         # Unpaid holds past their time may be what blocks the sale: release them first.
         if available < quantity and (not event.tickets_held or not await self._expire_holds(event_id)):
             raise sold_out(available)
-        if not await self._take_seats(event_id, quantity, held=priced, now=now):
-            raise _SeatsTaken
+        await take_seats(await driver_of(self.connection), event_id, quantity, held=priced, now=now)
         order_id = await self._insert_order(
             buyer_id, event, quantity, priced=priced, key=idempotency_key, fingerprint=fingerprint, now=now
         )
@@ -390,21 +395,6 @@ class _Purchase:
             await self._in_session(lambda session: self.notifier.tickets_issued(session, order_id))
         order = (await self.connection.execute(select(orders).where(orders.c.id == order_id))).one()
         return PurchaseResult(order=order, tickets=await self._tickets_of(order_id))
-
-    async def _take_seats(self, event_id: int, quantity: int, *, held: bool, now: dt.datetime) -> bool:
-        """The race-free inventory step: one conditional UPDATE; True when the seats were taken."""
-        counter = events.c.tickets_held if held else events.c.tickets_sold
-        taken = await self.connection.execute(
-            update(events)
-            .where(
-                events.c.id == event_id,
-                events.c.status == EventStatus.SCHEDULED,
-                events.c.starts_at > now,
-                events.c.capacity - events.c.tickets_sold - events.c.tickets_held >= quantity,
-            )
-            .values({counter: counter + quantity})
-        )
-        return bool(taken.rowcount == 1)
 
     async def _insert_order(
         self,
