@@ -46,49 +46,42 @@ class DriverConnection:
 
     async def execute(self, statement: str, params: Sequence[Any]) -> int:
         """Run a statement; returns the number of rows it matched."""
+        cursor = await self._run(statement, params)
+        count = int(cursor.rowcount)
         if self._sqlite:
-            cursor = await self._driver.execute(self._sql(statement), tuple(params))
-            count = int(cursor.rowcount)
             await cursor.close()
-            return count
-        cursor = self._cursor or self._open_cursor()
-        await cursor.execute(statement, tuple(params))
-        return int(cursor.rowcount)
+        return count
 
     async def insert(self, statement: str, params: Sequence[Any]) -> int:
         """Run an INSERT of one row; returns the row's new id."""
+        cursor = await self._run(statement, params)
+        row_id = int(cursor.lastrowid)
         if self._sqlite:
-            cursor = await self._driver.execute(self._sql(statement), tuple(params))
-            row_id = int(cursor.lastrowid)
             await cursor.close()
-            return row_id
-        cursor = self._cursor or self._open_cursor()
-        await cursor.execute(statement, tuple(params))
-        return int(cursor.lastrowid)
-
-    async def fetchall(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        if self._sqlite:
-            cursor = await self._driver.execute(self._sql(statement), tuple(params))
-            rows = await cursor.fetchall()
-            await cursor.close()
-            return [tuple(row) for row in rows]
-        cursor = self._cursor or self._open_cursor()
-        await cursor.execute(statement, tuple(params))
-        return [tuple(row) for row in await cursor.fetchall()]
+        return row_id
 
     async def fetchone(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-        if self._sqlite:
-            cursor = await self._driver.execute(self._sql(statement), tuple(params))
-            row = await cursor.fetchone()
-            await cursor.close()
-            return None if row is None else tuple(row)
-        cursor = self._cursor or self._open_cursor()
-        await cursor.execute(statement, tuple(params))
+        cursor = await self._run(statement, params)
         row = await cursor.fetchone()
+        if self._sqlite:
+            await cursor.close()
         return None if row is None else tuple(row)
 
-    def _open_cursor(self) -> Any:
-        self._cursor = self._driver.cursor()
+    async def fetchall(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cursor = await self._run(statement, params)
+        rows = await cursor.fetchall()
+        if self._sqlite:
+            await cursor.close()
+        return [tuple(row) for row in rows]
+
+    async def _run(self, statement: str, params: Sequence[Any]) -> Any:
+        """The cursor that ran `statement`: on SQLite a new one (closed by the caller), on MySQL
+        the transaction's one buffered cursor."""
+        if self._sqlite:
+            return await self._driver.execute(self._sql(statement), tuple(params))
+        if self._cursor is None:
+            self._cursor = self._driver.cursor()
+        await self._cursor.execute(statement, tuple(params))
         return self._cursor
 
 
