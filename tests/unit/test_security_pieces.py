@@ -16,6 +16,7 @@ from litestar.stores.memory import MemoryStore
 
 from ticketflow.domain.accounts.schemas import UserCreate
 from ticketflow.domain.events.service import check_event_rules, escape_like
+from ticketflow.domain.notifications.service import RESEND_PER_TICKET, RESEND_PER_USER, ResendLimits
 from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.errors import RuleViolation, TooManyAttempts
 from ticketflow.lib.passwords import Passwords
@@ -66,7 +67,7 @@ async def test_limiter_refuses_after_the_limit_with_retry_after() -> None:
     limiter = AttemptLimiter(MemoryStore(), limit=3, window_seconds=60, namespace="t")
     for _ in range(3):
         await limiter.check("k")
-        await limiter.hit("k")
+        await limiter.acquire("k")
     with pytest.raises(TooManyAttempts) as raised:
         await limiter.check("k")
     assert 1 <= raised.value.retry_after <= 60
@@ -226,3 +227,15 @@ def test_a_token_signed_with_another_secret_is_refused_even_after_a_valid_use() 
         bearer_subject(request, other)
     with pytest.raises(NotAuthorizedException):
         bearer_subject(_request_with(f"Bearer {encoded[:-2]}xx"), settings)
+
+
+async def test_parallel_resends_never_pass_the_limits_and_a_refusal_gives_the_other_back() -> None:
+    limits = ResendLimits(MemoryStore())
+    results = await asyncio.gather(*(limits.take(1, 9) for _ in range(12)), return_exceptions=True)
+    assert sum(1 for r in results if r is None) == RESEND_PER_TICKET
+    assert all(isinstance(r, TooManyAttempts) for r in results if r is not None)
+    # The user's own allowance was only used by the resends that went through.
+    for ticket_id in range(2, 2 + RESEND_PER_USER - RESEND_PER_TICKET):
+        await limits.take(ticket_id, 9)
+    with pytest.raises(TooManyAttempts):
+        await limits.take(99, 9)

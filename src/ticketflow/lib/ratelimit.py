@@ -54,13 +54,6 @@ class AttemptLimiter:
             if raw is not None and int(raw) > 0:
                 await self._store.set(store_key, str(int(raw) - 1), expires_in=self._window + 1)
 
-    async def hit(self, key: str) -> None:
-        """Record one attempt for `key`."""
-        store_key, _ = self._key(key)
-        raw = await self._store.get(store_key)
-        count = int(raw) + 1 if raw is not None else 1
-        await self._store.set(store_key, str(count), expires_in=self._window + 1)
-
     async def reset(self, key: str) -> None:
         store_key, _ = self._key(key)
         await self._store.delete(store_key)

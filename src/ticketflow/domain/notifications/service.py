@@ -12,7 +12,7 @@ from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.outbox import OutboxNotifier
 from ticketflow.domain.tickets.service import TicketNotFound
-from ticketflow.lib.errors import ConflictError, NotFoundError
+from ticketflow.lib.errors import ConflictError, NotFoundError, TooManyAttempts
 from ticketflow.lib.ratelimit import AttemptLimiter
 
 RESEND_WINDOW_SECONDS = 900
@@ -34,13 +34,20 @@ class ResendLimits:
         self.per_ticket = AttemptLimiter(store, RESEND_PER_TICKET, RESEND_WINDOW_SECONDS, "resend-ticket")
         self.per_user = AttemptLimiter(store, RESEND_PER_USER, RESEND_WINDOW_SECONDS, "resend-user")
 
-    async def check(self, ticket_id: int, user_id: int) -> None:
-        await self.per_ticket.check(str(ticket_id))
-        await self.per_user.check(str(user_id))
+    async def take(self, ticket_id: int, user_id: int) -> None:
+        """Count one resend of the ticket and of the user before it is queued (parallel requests
+        cannot all slip past the limits); `TooManyAttempts` when either is used up."""
+        await self.per_ticket.acquire(str(ticket_id))
+        try:
+            await self.per_user.acquire(str(user_id))
+        except TooManyAttempts:
+            await self.per_ticket.release(str(ticket_id))
+            raise
 
-    async def hit(self, ticket_id: int, user_id: int) -> None:
-        await self.per_ticket.hit(str(ticket_id))
-        await self.per_user.hit(str(user_id))
+    async def give_back(self, ticket_id: int, user_id: int) -> None:
+        """Undo `take` for a resend that was not queued after all."""
+        await self.per_ticket.release(str(ticket_id))
+        await self.per_user.release(str(user_id))
 
 
 class NotificationService:
@@ -64,10 +71,13 @@ class NotificationService:
                 f"only an active ticket's e-mail can be sent again; this one is {ticket.status}",
                 status=ticket.status,
             )
-        await self.limits.check(ticket_id, actor.id)
-        message = await self.outbox.tickets_resent(self.session, ticket)
-        await self.session.commit()
-        await self.limits.hit(ticket_id, actor.id)
+        await self.limits.take(ticket_id, actor.id)
+        try:
+            message = await self.outbox.tickets_resent(self.session, ticket)
+            await self.session.commit()
+        except BaseException:
+            await self.limits.give_back(ticket_id, actor.id)
+            raise
         return message
 
     async def list_messages(
