@@ -9,9 +9,11 @@ from email.message import EmailMessage
 import pytest
 
 from tests.conftest import settings_for_tests
+from ticketflow.db.models.outbox import MessageKind
 from ticketflow.domain.notifications.compose import money_text, when_text
 from ticketflow.domain.notifications.delivery import retry_delay
 from ticketflow.domain.notifications.identity import InvalidAddress, MailIdentity, header_text, mail_address
+from ticketflow.domain.notifications.outbox import INSERT_MESSAGE, OUTBOX_COLUMNS, OutboxNotifier
 from ticketflow.domain.notifications.transports import eml_file_name
 from ticketflow.settings import SettingsError
 
@@ -106,3 +108,10 @@ def test_eml_file_names_are_safe() -> None:
     message["Message-ID"] = "<../../etc/passwd.abc@example.com>"
     message["X-Ticketflow-Kind"] = "tickets/../x"
     assert eml_file_name(message) == "ticketsx-etcpasswdabc.eml"
+
+
+def test_the_driver_insert_names_every_column_of_a_message_in_order() -> None:
+    notifier = OutboxNotifier(MailIdentity.from_settings(settings_for_tests("sqlite+aiosqlite:///:memory:")))
+    (row,) = notifier._rows(MessageKind.TICKETS, [(1, "a@example.com", "A")], event_id=2, order_id=3)
+    assert tuple(row) == OUTBOX_COLUMNS
+    assert INSERT_MESSAGE.count("%s") == len(OUTBOX_COLUMNS)

@@ -29,7 +29,7 @@ from ticketflow.domain.notifications.identity import MailIdentity
 from ticketflow.domain.notifications.notifier import Recipient
 
 LIVE_TICKET_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
-OUTBOX_COLUMNS = (
+OUTBOX_COLUMNS = (  # every column `_rows` fills, in its order (the driver INSERT binds them so)
     "kind", "status", "message_id", "recipient", "recipient_name", "user_id", "event_id", "order_id",
     "ticket_id", "payload", "attempts", "next_attempt_at", "created_at", "updated_at",
 )  # fmt: skip
@@ -37,7 +37,6 @@ INSERT_MESSAGE = (  # built from the constant column names above
     f"INSERT INTO outbox_messages ({', '.join(OUTBOX_COLUMNS)})"  # noqa: S608
     f" VALUES ({', '.join(['%s'] * len(OUTBOX_COLUMNS))})"
 )
-TIME_COLUMNS = frozenset({"next_attempt_at", "created_at", "updated_at"})
 
 
 class OutboxNotifier:
@@ -68,7 +67,7 @@ class OutboxNotifier:
         (row,) = self._rows(MessageKind.TICKETS, [holder], event_id=event_id, order_id=order_id)
         await db.execute(
             INSERT_MESSAGE,
-            [db.bind_time(row[name]) if name in TIME_COLUMNS else row[name] for name in OUTBOX_COLUMNS],
+            [db.bind_time(value) if isinstance(value, dt.datetime) else value for value in row.values()],
         )
 
     async def tickets_resent(self, session: AsyncSession, ticket: Ticket) -> OutboxMessage:
