@@ -36,6 +36,7 @@ from ticketflow.db.models.users import Role
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.domain.stats.service import StatsService
 from ticketflow.domain.tickets.codes import new_ticket_code
+from ticketflow.lib.state import STATE_KEY
 from ticketflow.settings import Settings
 
 SECRET = "bench-secret-" + "s" * 40
@@ -170,7 +171,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
     app = create_app(settings)
     async with AsyncTestClient(app=app) as client:
         async with sessions() as session:
-            admin = await AccountService(session, app.state["ticketflow"].passwords).create_user(
+            admin = await AccountService(session, app.state[STATE_KEY].passwords).create_user(
                 name="Bench Admin", email="bench-admin@example.com", password=ADMIN_PASSWORD, role=Role.ADMIN
             )
         headers = {"Authorization": f"Bearer {mint_token(admin.id, SECRET)}"}

@@ -1,14 +1,8 @@
-"""How figures read in the back office: money with its currency, rates as percentages, UTC times."""
+"""How figures read in the back office: rates as percentages, UTC times (money: `lib.money`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-
-from ticketflow.lib.money import format_money
-
-
-def money(cents: int, currency: str) -> str:
-    return format_money(cents, currency)
 
 
 def percent(rate: float) -> str:

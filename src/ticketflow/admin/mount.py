@@ -17,18 +17,18 @@ from litestar import asgi
 from litestar.types import Message, Receive, Scope, Send
 from sqladmin import Admin
 from sqladmin.authentication import login_required
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ticketflow.admin.auth import ADMIN_PATH, AdminAuthentication
 from ticketflow.admin.dashboard import DashboardView
-from ticketflow.admin.display import money, percent
+from ticketflow.admin.display import percent
 from ticketflow.admin.operations import OPERATION_VIEWS
 from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
 from ticketflow.domain.stats.controller import StatsController
+from ticketflow.lib.money import format_money
 
 if TYPE_CHECKING:
     from ticketflow.extensions import Extensions
@@ -78,7 +78,7 @@ def build_back_office(context: AppContext) -> Starlette:
     authentication = AdminAuthentication(context)
     admin = BackOffice(
         app=app,
-        session_maker=async_sessionmaker(context.engine, class_=AsyncSession, expire_on_commit=False),
+        session_maker=context.session_maker,
         base_url=ADMIN_PATH,
         title="Ticket-Flow",
         favicon_url=FAVICON,
@@ -86,7 +86,7 @@ def build_back_office(context: AppContext) -> Starlette:
         authentication_backend=authentication,
     )
     authentication.templates = admin.templates
-    admin.templates.env.filters["money"] = money
+    admin.templates.env.filters["money"] = format_money
     admin.templates.env.filters["percent"] = percent
     admin.add_view(bound_to(DashboardView, context))
     for view in (*RECORD_VIEWS, *OPERATION_VIEWS):

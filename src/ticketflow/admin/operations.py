@@ -101,7 +101,6 @@ class OutboxView(SearchByRelatedView, model=OutboxMessage):
         OutboxMessage.attempts,
         OutboxMessage.created_at,
     ]
-    column_default_sort = (OutboxMessage.id, True)
     column_filters = [
         choice_filter(OutboxMessage.status, OutboxStatus, "Status"),
         choice_filter(OutboxMessage.kind, MessageKind, "Kind"),
@@ -131,10 +130,11 @@ class OutboxView(SearchByRelatedView, model=OutboxMessage):
         if not same_origin(request):
             raise HTTPException(status_code=403, detail="use the button of a back office page")
         queued, refused = 0, []
-        for message_id in selected_ids(request):
-            async with self.context.session_maker() as session:
+        async with self.context.session_maker() as session:
+            notifications = provide_notification_service(session, self.context)
+            for message_id in selected_ids(request):
                 try:
-                    await provide_notification_service(session, self.context).retry(message_id)
+                    await notifications.retry(message_id)  # commits or rolls back each one
                     queued += 1
                 except DomainError as exc:
                     refused.append(f"#{message_id}: {exc.detail}")
@@ -164,7 +164,6 @@ class PaymentView(SearchByRelatedView, model=PaymentRecord):
     column_searchable_list = [PaymentRecord.provider_payment_id]
     search_hint = "provider payment id, order id"
     column_sortable_list = [PaymentRecord.id, PaymentRecord.amount_cents, PaymentRecord.received_at]
-    column_default_sort = (PaymentRecord.id, True)
     column_filters = [
         choice_filter(PaymentRecord.status, PaymentStatus, "Status"),
         choice_filter(PaymentRecord.refusal, PaymentRefusal, "Refusal"),
@@ -205,7 +204,6 @@ class RefundView(SearchByRelatedView, model=RefundRecord):
     column_searchable_list = [RefundRecord.order_id]
     search_hint = "order id, provider refund id"
     column_sortable_list = [RefundRecord.id, RefundRecord.status, RefundRecord.created_at]
-    column_default_sort = (RefundRecord.id, True)
     column_filters = [
         choice_filter(RefundRecord.status, RefundStatus, "Status"),
         choice_filter(RefundRecord.reason, RefundReason, "Reason"),
@@ -239,7 +237,6 @@ class CheckoutView(RecordView, model=Checkout):
     ]
     column_details_list = [*column_list, Checkout.created_at]
     column_sortable_list = [Checkout.id, Checkout.expires_at]
-    column_default_sort = (Checkout.id, True)
     links = {"order_id": "order"}
     column_labels = {Checkout.external_id: "Provider checkout id", Checkout.expires_at: "Expires"}
 
@@ -261,7 +258,6 @@ class ProviderEventView(RecordView, model=ProviderEvent):
     ]
     column_searchable_list = [ProviderEvent.event_id, ProviderEvent.event_type]
     column_sortable_list = [ProviderEvent.id, ProviderEvent.received_at]
-    column_default_sort = (ProviderEvent.id, True)
     links = {"order_id": "order"}
     column_labels: ClassVar[dict[Any, str]] = {
         ProviderEvent.event_id: "Provider event id",

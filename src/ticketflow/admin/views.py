@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from ticketflow.admin.display import money, utc_minutes, utc_text
+from ticketflow.admin.display import utc_minutes, utc_text
 from ticketflow.admin.forms import (
     EventForm,
     UserCreateForm,
@@ -44,6 +44,7 @@ from ticketflow.domain.accounts.schemas import UserCreate
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.domain.events.schemas import EventCreate
 from ticketflow.domain.events.service import EventService, escape_like
+from ticketflow.lib.money import format_money
 from ticketflow.lib.state import AppContext
 
 ID_PATTERN = re.compile(r"[0-9]{1,18}")
@@ -135,7 +136,7 @@ def choice_filter(column: Any, values: type[StrEnum], title: str) -> StaticValue
 
 def money_formatter(obj: Any, prop: str) -> str:
     """An amount in cents shown in the record's own currency."""
-    return money(getattr(obj, prop), obj.currency)
+    return format_money(getattr(obj, prop), obj.currency)
 
 
 def link_formatter(name: str, identity: str) -> Callable[[Any, str, Request], Markup]:
@@ -213,6 +214,8 @@ class RecordView(ModelView):
     can_edit = False
     can_delete = False
     can_export = False
+    column_default_sort: ClassVar[str | tuple[Any, bool] | list[Any]] = ("id", True)
+    """Newest first."""
     page_size = 25
     page_size_options = [25, 50, 100]
 
@@ -309,7 +312,6 @@ class UserView(RecordView, model=User):
     column_details_list = [User.id, User.name, User.email, User.role, User.created_at, User.updated_at]
     column_searchable_list = [User.name, User.email]
     column_sortable_list = [User.id, User.name, User.email, User.role, User.created_at]
-    column_default_sort = (User.id, True)
     column_filters = [choice_filter(User.role, Role, "Role")]
     can_create = True
     form = UserCreateForm
@@ -418,7 +420,6 @@ class OrderView(SearchByRelatedView, model=Order):
     column_searchable_list = [Order.id]
     search_hint = "buyer e-mail or name, event title, order id"
     column_sortable_list = [Order.id, Order.created_at, Order.amount_cents, Order.status, Order.paid_at]
-    column_default_sort = (Order.id, True)
     column_filters = [
         choice_filter(Order.status, OrderStatus, "Status"),
         event_filter(Order.event_id),
@@ -453,7 +454,6 @@ class TicketView(SearchByRelatedView, model=Ticket):
     column_searchable_list = [Ticket.id]
     search_hint = "holder e-mail or name, event title, ticket id, exact code"
     column_sortable_list = [Ticket.id, Ticket.status, Ticket.created_at, Ticket.used_at]
-    column_default_sort = (Ticket.id, True)
     column_filters = [
         choice_filter(Ticket.status, TicketStatus, "Status"),
         event_filter(Ticket.event_id),
@@ -487,7 +487,6 @@ class CheckInView(SearchByRelatedView, model=CheckIn):
     column_searchable_list = [CheckIn.id]
     search_hint = "event title, scanner e-mail, ticket id"
     column_sortable_list = [CheckIn.id, CheckIn.scanned_at, CheckIn.result]
-    column_default_sort = (CheckIn.id, True)
     column_filters = [
         choice_filter(CheckIn.result, ScanResult, "Result"),
         choice_filter(CheckIn.reason, InvalidReason, "Reason"),

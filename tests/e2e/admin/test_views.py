@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from tests.e2e.admin.conftest import VIEW_IDENTITIES, log_in
 from tests.integration.stats.scenario import CHECKOUT_SECRET, seed
 from tests.support.api import buy, make_actor, make_event
+from ticketflow.admin.operations import OPERATION_VIEWS
+from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.tickets import Ticket
@@ -302,3 +304,8 @@ async def test_search_and_filters_find_what_a_person_looks_for(client, db) -> No
     assert rows(used) == 2
     assert rows(refused) == 3  # cancelled, wrong door, unknown code
     assert rows(by_mail) == 3  # Alice: Alpha, Beta, Epsilon
+
+
+def test_these_tests_open_every_view_the_back_office_mounts() -> None:
+    """A view added later must join `VIEW_IDENTITIES`, or the pages above would skip it."""
+    assert {view.identity for view in (*RECORD_VIEWS, *OPERATION_VIEWS)} == set(VIEW_IDENTITIES)

@@ -153,18 +153,19 @@ class StatsService:
         )
 
     async def attention(self) -> Attention:
+        failed_emails = (
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+        )
+        failed_refunds = select(func.count()).select_from(Refund).where(Refund.status == RefundStatus.FAILED)
         try:
-            failed_emails = await self.session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.status == OutboxStatus.FAILED)
-            )
-            failed_refunds = await self.session.scalar(
-                select(func.count()).select_from(Refund).where(Refund.status == RefundStatus.FAILED)
-            )
+            emails, refunds = (
+                await self.session.execute(
+                    select(failed_emails.scalar_subquery(), failed_refunds.scalar_subquery())
+                )
+            ).one()
         finally:
             await self.session.rollback()
-        return Attention(failed_emails=int(failed_emails or 0), failed_refunds=int(failed_refunds or 0))
+        return Attention(failed_emails=int(emails or 0), failed_refunds=int(refunds or 0))
 
     async def event_exists(self, event_id: int) -> bool:
         try:
