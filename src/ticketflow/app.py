@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import ticketflow.db.models  # noqa: F401 - registers every table
 from ticketflow.db.config import build_alchemy_config, create_engine
 from ticketflow.db.migrate import upgrade_to_head
-from ticketflow.domain.accounts.auth import build_jwt_auth
+from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, build_jwt_auth
 from ticketflow.domain.accounts.controller import AccountController
 from ticketflow.domain.checkin.controller import CheckInController
 from ticketflow.domain.events.controller import EventController
@@ -29,7 +29,7 @@ from ticketflow.domain.health import HealthController
 from ticketflow.domain.tickets.controller import TicketController, provide_ticket_service
 from ticketflow.extensions import assemble
 from ticketflow.lib.error_handlers import EXCEPTION_HANDLERS
-from ticketflow.lib.observability import build_logging_config, observability_first
+from ticketflow.lib.observability import build_logging_config
 from ticketflow.lib.state import STATE_KEY, provide_context
 from ticketflow.settings import Settings
 from ticketflow.worker import run_worker
@@ -120,12 +120,12 @@ def create_app(settings: Settings) -> Litestar:
                 path="/static/swagger",
                 directories=[swagger_assets_directory()],
                 include_in_schema=False,
-                opt={"exclude_from_auth": True},
+                opt=EXCLUDE_FROM_AUTH,
             ),
         ],
         plugins=[SQLAlchemyPlugin(config=alchemy)],
         middleware=extensions.middleware,
-        on_app_init=[jwt_auth.on_app_init, observability_first],
+        on_app_init=[jwt_auth.on_app_init],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "tickets": Provide(provide_ticket_service, sync_to_thread=False),
@@ -137,6 +137,8 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=build_logging_config(settings),
         request_max_body_size=1_048_576,
     )
+    for wrap in extensions.outermost:
+        app.asgi_handler = wrap(app.asgi_handler)
     app.state[STATE_KEY] = context
     app.state["jwt_auth"] = jwt_auth
     app.state["settings"] = settings

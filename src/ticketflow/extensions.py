@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.middleware import DefineMiddleware
-from litestar.types import ControllerRouterHandler
+from litestar.types import ASGIApp, ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ticketflow.lib.state import AppContext
@@ -26,6 +26,8 @@ class Extensions:
     route_handlers: list[ControllerRouterHandler] = field(default_factory=list)
     middleware: list[DefineMiddleware | Any] = field(default_factory=list)
     background_jobs: list[tuple[str, BackgroundJob]] = field(default_factory=list)
+    outermost: list[Callable[[ASGIApp], ASGIApp]] = field(default_factory=list)
+    """Wrappers of the whole application, outside its error handling (request ids, metrics)."""
 
 
 def assemble(settings: Settings, engine: AsyncEngine) -> tuple[AppContext, Extensions]:
@@ -62,4 +64,5 @@ def collect_extensions(context: AppContext) -> Extensions:
         merged.route_handlers += part.route_handlers
         merged.middleware += part.middleware
         merged.background_jobs += part.background_jobs
+        merged.outermost += part.outermost
     return merged

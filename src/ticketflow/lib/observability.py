@@ -27,14 +27,13 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from litestar import Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException
 from litestar.logging import LoggingConfig
-from litestar.middleware import ASGIMiddleware
 from litestar.openapi import ResponseSpec
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -60,7 +59,6 @@ from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.settings import Settings
 
 if TYPE_CHECKING:
-    from litestar.config.app import AppConfig
     from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
     from ticketflow.extensions import Extensions
@@ -240,7 +238,9 @@ class HttpMetrics:
     registry: CollectorRegistry
     requests: Counter
     latency: Histogram
-    _series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(default_factory=dict)
+    _series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(
+        default_factory=dict, init=False, repr=False
+    )
     """Each label combination's counter and histogram, looked up once."""
 
     @classmethod
@@ -290,16 +290,27 @@ def multiprocess_directory() -> str | None:
     return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None
 
 
-class RequestObservabilityMiddleware(ASGIMiddleware):
-    """Request id, access log line and request metrics for every HTTP request."""
+UNMATCHED_ROUTE = "unmatched"
+"""The route label of requests no route matched (404, 405): one series, whatever the paths."""
 
-    scopes = (ScopeType.HTTP,)
 
-    def __init__(self, metrics: HttpMetrics) -> None:
+class RequestObservability:
+    """Request id, access log line and request metrics for every HTTP request.
+
+    It wraps the whole application (see `create_app`), outside Litestar's own error handling, so
+    every answer is counted, logged and carries `X-Request-ID`: unknown paths, wrong methods and
+    the authentication's 401s included, as well as the lines written while they are refused.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
         self.metrics = metrics
         self.request_ids = RequestIds()
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
         incoming = next(
             (value.decode("latin-1") for name, value in scope["headers"] if name == b"x-request-id"), None
         )
@@ -318,17 +329,14 @@ class RequestObservabilityMiddleware(ASGIMiddleware):
             await send(message)
 
         try:
-            await next_app(scope, receive, send_with_id)
-        except HTTPException as exc:  # raised by a middleware inside ours; answered further out
-            status = exc.status_code
-            raise
+            await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            self._record(cast("HTTPScope", scope), method, path, status, seconds)
+            self._record(scope, method, path, status, seconds)
             _request_id.reset(token)
 
     def _record(self, scope: HTTPScope, method: str, path: str, status: int, seconds: float) -> None:
-        route = scope.get("path_template") or path
+        route = scope.get("path_template") or UNMATCHED_ROUTE
         self.metrics.observe(method, route, status, seconds)
         client = scope.get("client")
         access_logger.info(
@@ -455,17 +463,6 @@ def check_metrics_token(settings: Settings, authorization: str | None) -> None:
         )
 
 
-def observability_first(app_config: AppConfig) -> AppConfig:
-    """`on_app_init` hook, placed after the authentication's: our middleware becomes the outermost,
-    so requests the authentication middleware refuses (401) are counted and logged with their id,
-    and so are the lines it writes (the user lookup). Their responses, rendered by the app's
-    outermost error handler, still go out without the `X-Request-ID` header."""
-    ours = [m for m in app_config.middleware if isinstance(m, RequestObservabilityMiddleware)]
-    others = [m for m in app_config.middleware if not isinstance(m, RequestObservabilityMiddleware)]
-    app_config.middleware = [*ours, *others]
-    return app_config
-
-
 def observability_extensions(context: AppContext) -> Extensions:
     from ticketflow.extensions import Extensions  # noqa: PLC0415
 
@@ -473,7 +470,7 @@ def observability_extensions(context: AppContext) -> Extensions:
 
     @get(
         "/metrics",
-        opt={"exclude_from_auth": True},
+        opt={"exclude_from_auth": True},  # lib/ does not import the accounts context
         security=[{}],
         tags=["Operations"],
         summary="Prometheus metrics",
@@ -489,5 +486,5 @@ def observability_extensions(context: AppContext) -> Extensions:
 
     return Extensions(
         route_handlers=[prometheus_metrics],
-        middleware=[RequestObservabilityMiddleware(metrics)],
+        outermost=[lambda app: RequestObservability(app, metrics)],
     )

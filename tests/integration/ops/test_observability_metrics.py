@@ -8,8 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from litestar import Litestar, get
-from litestar.stores.memory import MemoryStore
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
@@ -18,12 +17,8 @@ from tests.conftest import settings_for_tests as settings_for
 from tests.support.api import buy, make_actor, make_event
 from tests.support.mariadb import free_port
 from ticketflow.app import create_app
-from ticketflow.db.config import create_engine
 from ticketflow.db.models.outbox import OutboxMessage
-from ticketflow.domain.accounts.auth import build_jwt_auth
-from ticketflow.lib.observability import observability_extensions, observability_first
-from ticketflow.lib.state import AppContext
-from ticketflow.settings import Settings
+from ticketflow.lib.observability import REQUEST_ID_HEADER
 
 DEPLOYMENT_GUIDE = Path(__file__).resolve().parents[3] / "docs" / "DEPLOYMENT.md"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -207,26 +202,28 @@ async def test_every_metric_is_documented(client: AsyncTestClient[Litestar]) -> 
         assert f"`{documented}`" in guide, f"{documented} is not described in docs/DEPLOYMENT.md"
 
 
-async def test_placed_first_the_middleware_also_sees_requests_the_authentication_refuses(
-    settings: Settings,
+async def test_refused_and_unrouted_requests_are_counted_and_carry_their_id(
+    client: AsyncTestClient[Litestar],
 ) -> None:
-    """What `create_app` gets with `on_app_init=[jwt_auth.on_app_init, observability_first]`."""
-    engine = create_engine(settings, null_pool=True)
-    observability = observability_extensions(AppContext.build(settings, engine, MemoryStore()))
-
-    @get("/private")
-    async def private() -> str:
-        return "secret"
-
-    app = Litestar(
-        route_handlers=[private, *observability.route_handlers],
-        middleware=observability.middleware,
-        on_app_init=[build_jwt_auth(settings).on_app_init, observability_first],
-    )
-    async with AsyncTestClient(app=app) as client:
-        refused = await client.get("/private", headers={"X-Request-ID": "refused-1"})
-        samples = await scrape(client)
-    await engine.dispose()
+    """The observability wraps the whole application: the authentication's 401s, unknown paths
+    and wrong methods are counted, logged and answered with their request id like any other."""
+    refused = await client.get("/me", headers={"X-Request-ID": "refused-1"})
+    unknown = await client.get("/no/such/page/42", headers={"X-Request-ID": "unknown-1"})
+    wrong_method = await client.delete("/health", headers={"X-Request-ID": "method-1"})
+    samples = await scrape(client)
+    requests = "ticketflow_http_requests_total"
 
     assert refused.status_code == 401
-    assert value(samples, "ticketflow_http_requests_total", method="GET", route="/private", status="401") == 1
+    assert refused.headers[REQUEST_ID_HEADER] == "refused-1"
+    assert value(samples, requests, method="GET", route="/me", status="401") == 1
+    assert (unknown.status_code, unknown.headers[REQUEST_ID_HEADER]) == (404, "unknown-1")
+    assert (wrong_method.status_code, wrong_method.headers[REQUEST_ID_HEADER]) == (405, "method-1")
+    # Unrouted requests share one series, so random paths cannot grow the metrics without end.
+    assert (
+        value(samples, "ticketflow_http_requests_total", method="GET", route="unmatched", status="404") == 1
+    )
+    assert (
+        value(samples, "ticketflow_http_requests_total", method="DELETE", route="unmatched", status="405")
+        == 1
+    )
+    assert not any("no/such/page" in str(labels) for _, labels in samples)
