@@ -17,6 +17,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import Token
 
+from ticketflow.db.base import utc_now
 from ticketflow.db.driver import DriverConnection
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied
 from ticketflow.settings import Settings
@@ -34,7 +35,7 @@ def bearer_subject(connection: ASGIConnection[Any, Any, Any, Any], settings: Set
     if scheme.lower() != "bearer" or not encoded.strip():
         raise NotAuthorizedException("malformed Authorization header")
     subject, expires = _verified(encoded.strip(), settings.jwt_secret)
-    if expires <= dt.datetime.now(dt.UTC):
+    if expires <= utc_now():
         raise NotAuthorizedException("Token has expired")
     return subject
 

@@ -31,8 +31,10 @@ class AttemptLimiter:
         if raw is not None and int(raw) >= self._limit:
             raise TooManyAttempts(retry_after=retry_after)
 
-    async def acquire(self, key: str) -> None:
+    async def acquire(self, key: str) -> str:
         """Count one attempt before the work it guards; `TooManyAttempts` past the limit.
+
+        Returns the counter it was taken from, for `release` (the window may end meanwhile).
 
         Reading and raising the counter is one step within this process, so a burst of parallel
         attempts cannot all pass before the first one is counted (as check-then-hit would allow
@@ -45,10 +47,11 @@ class AttemptLimiter:
             if count >= self._limit:
                 raise TooManyAttempts(retry_after=retry_after)
             await self._store.set(store_key, str(count + 1), expires_in=self._window + 1)
+        return store_key
 
-    async def release(self, key: str) -> None:
-        """Give back an attempt taken by `acquire` that turned out well (a successful login)."""
-        store_key, _ = self._key(key)
+    async def release(self, store_key: str) -> None:
+        """Give back an attempt taken by `acquire` (to the counter it returned) that turned out
+        well (a successful login) or was not made after all."""
         async with self._lock:
             raw = await self._store.get(store_key)
             if raw is not None and int(raw) > 0:

@@ -74,14 +74,14 @@ class AccountService:
         given back when it succeeds: only failures use up the allowance.
         """
         email = normalise_email(email)
-        await client_limiter.acquire(client)
-        await account_limiter.acquire(email)
+        client_attempt = await client_limiter.acquire(client)
+        account_attempt = await account_limiter.acquire(email)
         user = await self.find_by_email(email)
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if user is None or not ok:
             raise InvalidCredentials
-        await client_limiter.release(client)
-        await account_limiter.release(email)
+        await client_limiter.release(client_attempt)
+        await account_limiter.release(account_attempt)
         if self.passwords.needs_rehash(user.password_hash):
             user.password_hash = await self.passwords.hash(password)
             await self.session.commit()

@@ -34,20 +34,22 @@ class ResendLimits:
         self.per_ticket = AttemptLimiter(store, RESEND_PER_TICKET, RESEND_WINDOW_SECONDS, "resend-ticket")
         self.per_user = AttemptLimiter(store, RESEND_PER_USER, RESEND_WINDOW_SECONDS, "resend-user")
 
-    async def take(self, ticket_id: int, user_id: int) -> None:
+    async def take(self, ticket_id: int, user_id: int) -> tuple[str, str]:
         """Count one resend of the ticket and of the user before it is queued (parallel requests
-        cannot all slip past the limits); `TooManyAttempts` when either is used up."""
-        await self.per_ticket.acquire(str(ticket_id))
+        cannot all slip past the limits); `TooManyAttempts` when either is used up. Returns the
+        counters taken, for `give_back`."""
+        per_ticket = await self.per_ticket.acquire(str(ticket_id))
         try:
-            await self.per_user.acquire(str(user_id))
+            per_user = await self.per_user.acquire(str(user_id))
         except TooManyAttempts:
-            await self.per_ticket.release(str(ticket_id))
+            await self.per_ticket.release(per_ticket)
             raise
+        return per_ticket, per_user
 
-    async def give_back(self, ticket_id: int, user_id: int) -> None:
+    async def give_back(self, taken: tuple[str, str]) -> None:
         """Undo `take` for a resend that was not queued after all."""
-        await self.per_ticket.release(str(ticket_id))
-        await self.per_user.release(str(user_id))
+        await self.per_ticket.release(taken[0])
+        await self.per_user.release(taken[1])
 
 
 class NotificationService:
@@ -71,12 +73,12 @@ class NotificationService:
                 f"only an active ticket's e-mail can be sent again; this one is {ticket.status}",
                 status=ticket.status,
             )
-        await self.limits.take(ticket_id, actor.id)
+        taken = await self.limits.take(ticket_id, actor.id)
         try:
             message = await self.outbox.tickets_resent(self.session, ticket)
             await self.session.commit()
         except BaseException:
-            await self.limits.give_back(ticket_id, actor.id)
+            await self.limits.give_back(taken)
             raise
         return message
 
