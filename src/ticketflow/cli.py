@@ -7,7 +7,7 @@ import asyncio
 import click
 
 from ticketflow.db.models.users import Role
-from ticketflow.settings import Settings, SettingsError
+from ticketflow.settings import Settings
 
 
 async def _create_user(settings: Settings, name: str, email: str, password: str, role: Role) -> int:
@@ -79,8 +79,6 @@ def create_user_command(email: str, name: str, password: str, role: str) -> None
         raise click.ClickException(f"invalid input: {invalid_field_message(str(exc))}") from exc
     except EmailTaken as exc:
         raise click.ClickException(f"a user with the e-mail {email.lower()!r} already exists") from exc
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         hint = "Is it running and migrated (ticketflow database upgrade)?"
@@ -88,14 +86,13 @@ def create_user_command(email: str, name: str, password: str, role: str) -> None
     click.echo(f"created {role} {data.email.lower()} (id {user_id})")
 
 
-async def _run_worker_until_signalled() -> None:
+async def _run_worker_until_signalled(settings: Settings) -> None:
     import signal  # noqa: PLC0415
 
     from ticketflow.db.config import create_engine  # noqa: PLC0415
     from ticketflow.extensions import assemble  # noqa: PLC0415
     from ticketflow.worker import run_worker  # noqa: PLC0415
 
-    settings = Settings.from_env()
     engine = create_engine(settings)
     context, extensions = assemble(settings, engine)
     jobs = extensions.background_jobs
@@ -116,11 +113,9 @@ def worker_command() -> None:
 
     from ticketflow.lib.observability import process_logging_config  # noqa: PLC0415
 
-    try:
-        logging.config.dictConfig(process_logging_config(Settings.from_env()))
-        asyncio.run(_run_worker_until_signalled())
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = Settings.from_env()  # a refused setting is reported by `ticketflow.__main__`
+    logging.config.dictConfig(process_logging_config(settings))
+    asyncio.run(_run_worker_until_signalled(settings))
 
 
 def register_commands(group: click.Group) -> None:
