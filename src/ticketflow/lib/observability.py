@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hmac
 import itertools
@@ -21,8 +22,9 @@ import logging
 import os
 import re
 import secrets
-import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -169,26 +171,70 @@ def _server_loggers(level: str) -> dict[str, dict[str, Any]]:
     }
 
 
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Lines formatted by the caller, written to the stream by a background thread in batches.
+
+    A busy server logs a line per request. Handing each record to a writer thread (a queue
+    handler) costs the event loop a thread wake-up per line; here the caller only appends the
+    finished line to a deque, and the writer wakes every `interval` seconds to write whatever
+    piled up with one call. The event loop never blocks on a slow log consumer. Lines are at most
+    `interval` late; `flush()` (called at shutdown by `logging`) writes what is left.
+    """
+
+    def __init__(self, stream: Any = None, interval: float = 0.02) -> None:
+        super().__init__(stream)
+        self._lines: deque[str] = deque()
+        self._writing = threading.Lock()
+        """Held while writing; never the handler's own lock, which `emit` callers take."""
+        self._interval = interval
+        self._closed = threading.Event()
+        self._writer = threading.Thread(
+            target=self._write_until_closed, name="ticketflow-log-writer", daemon=True
+        )
+        self._writer.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._lines.append(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        """Write every line queued so far, in order (one flush at a time takes lines)."""
+        if not self._lines:
+            return
+        with self._writing:
+            batch = []
+            while self._lines:
+                batch.append(self._lines.popleft())
+            if batch:
+                self.stream.write("".join(batch))
+                self.stream.flush()
+
+    def close(self) -> None:
+        """Stop the writer after writing what is left (logging calls this at exit and when the
+        configuration is replaced)."""
+        self._closed.set()
+        self.flush()
+        super().close()
+
+    def _write_until_closed(self) -> None:
+        while not self._closed.wait(self._interval):
+            with contextlib.suppress(Exception):  # a closed or broken stream must not stop the writer
+                self.flush()
+
+
 def build_logging_config(settings: Settings) -> LoggingConfig:
     """The application's logging: JSON or text lines, each with the request id, on stderr."""
-    queue_listener: dict[str, Any] = {
-        "class": "litestar.logging.standard.QueueListenerHandler",
-        "level": "DEBUG",
-        "formatter": "ticketflow",
-        "filters": ["request_id"],
-    }
     handlers: dict[str, dict[str, Any]] = {
-        "console": {"class": "logging.StreamHandler", "level": "DEBUG", "formatter": "ticketflow"}
-    }
-    if sys.version_info >= (3, 12):  # the queue handler hands records to `console` to format
-        queue_listener = {
-            "class": "logging.handlers.QueueHandler",
-            "queue": {"()": "queue.Queue", "maxsize": -1},
-            "listener": "litestar.logging.standard.LoggingQueueListener",
-            "handlers": ["console"],
+        # Litestar expects a handler of this name; ours replaces its queue handler and listener.
+        "queue_listener": {
+            "()": f"{__name__}.BatchingStreamHandler",
+            "level": "DEBUG",
+            "formatter": "ticketflow",
             "filters": ["request_id"],
-        }
-    handlers["queue_listener"] = queue_listener
+        },
+    }
     return LoggingConfig(
         formatters={"ticketflow": _formatter(settings)},
         filters={"request_id": {"()": f"{__name__}.RequestIdFilter"}},
