@@ -233,8 +233,9 @@ def test_run_creates_and_migrates_a_fresh_sqlite_database(tmp_path: Path) -> Non
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the documented session uses curl")
 def test_documented_curl_session_works_as_written(tmp_path: Path) -> None:
-    """The shell session of docs/sections/foundation.md, run against `ticketflow run`."""
-    text = (REPOSITORY / "docs" / "sections" / "foundation.md").read_text()
+    """The shell session of the README, run against `ticketflow run`."""
+    readme = (REPOSITORY / "README.md").read_text()
+    text = readme[readme.index("## A first session with curl") :]
     found = re.search(r"```sh\n(.*?)```", text, re.DOTALL)
     assert found is not None
     port = free_port()
