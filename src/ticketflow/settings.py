@@ -62,6 +62,8 @@ class Settings:
     reservation_ttl_seconds: int = 900
     # payments
     payment_provider: Literal["simulated", "stripe"] = "simulated"
+    allow_simulated_payments_in_production: bool = False
+    """A demo only: the simulated checkout's Pay button activates priced tickets for free."""
     late_payment_policy: Literal["accept_if_available", "refund"] = "accept_if_available"
     stripe_api_key: str = field(default="", repr=False)
     stripe_webhook_secret: str = field(default="", repr=False)
@@ -152,28 +154,54 @@ class Settings:
             self._validate_production()
 
     def _validate_production(self) -> None:
-        if self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < MIN_SECRET_LENGTH:
-            msg = "production needs JWT_SECRET set to a random value of at least 32 characters"
-            raise SettingsError(msg)
-        if self.session_secret == DEFAULT_SESSION_SECRET or len(self.session_secret) < MIN_SECRET_LENGTH:
-            msg = "production needs SESSION_SECRET set to a random value of at least 32 characters"
-            raise SettingsError(msg)
+        """Every unsafe production setting, all named in one message."""
+        problems = [
+            *secret_problems("JWT_SECRET", self.jwt_secret, DEFAULT_JWT_SECRET),
+            *secret_problems("SESSION_SECRET", self.session_secret, DEFAULT_SESSION_SECRET),
+            *secret_problems("METRICS_TOKEN", self.metrics_token, ""),
+        ]
+        if not is_https_or_loopback(self.public_base_url):
+            problems.append(
+                "PUBLIC_BASE_URL must be an https:// address (plain http only for localhost):"
+                " the back office cookie and the links in e-mails travel over it"
+            )
         if self.is_sqlite and is_in_memory_sqlite(self.database_url):
-            msg = "production refuses an in-memory SQLite database (DATABASE_URL): its data would vanish"
-            raise SettingsError(msg)
+            problems.append(
+                "DATABASE_URL: production refuses an in-memory SQLite database (its data would vanish)"
+            )
         if self.debug:
-            msg = "production refuses DEBUG=1"
-            raise SettingsError(msg)
+            problems.append("DEBUG: production refuses DEBUG=1")
         if self.argon2_memory_kib * self.argon2_time_cost < OWASP_MIN_ARGON2_COST:
-            msg = (
-                "production needs ARGON2_MEMORY_KIB x ARGON2_TIME_COST of at least"
+            problems.append(
+                "ARGON2_MEMORY_KIB x ARGON2_TIME_COST must be at least"
                 f" {OWASP_MIN_ARGON2_COST} (OWASP's weakest argon2id configuration, m=7168 t=5)"
             )
+        if self.payment_provider == "simulated" and not self.allow_simulated_payments_in_production:
+            problems.append(
+                "PAYMENT_PROVIDER=simulated gives priced tickets away in production: use stripe, or"
+                " set ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION=1 for a demo"
+            )
+        if self.payment_provider == "stripe":
+            problems += [
+                f"{variable} is required with PAYMENT_PROVIDER=stripe"
+                for variable, value in (
+                    ("STRIPE_API_KEY", self.stripe_api_key),
+                    ("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
+                )
+                if not value
+            ]
+        if problems:
+            msg = "production refuses this configuration: " + "; ".join(problems)
             raise SettingsError(msg)
 
 
 SUPPORTED_BACKENDS = frozenset({"sqlite", "mysql", "mariadb"})
 MIN_SECRET_LENGTH = 32
+MIN_DISTINCT_SECRET_CHARACTERS = 10
+"""A random 32-character secret has ~20 distinct characters even from hex digits (at least 10
+in all but ~1e-9 of draws)."""
+PLACEHOLDER_WORDS = ("change-me", "changeme", "secret", "password", "example")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 OWASP_MIN_ARGON2_COST = 7168 * 5
 """OWASP's argon2id minimums trade memory for passes (m=19456 t=2, m=12288 t=3, ... m=7168 t=5)."""
 POSITIVE_FIELDS = (
@@ -185,6 +213,38 @@ POSITIVE_FIELDS = (
     "login_max_attempts_per_account",
     "login_window_seconds",
 )
+
+
+def secret_problems(variable: str, value: str, default: str) -> list[str]:
+    """Why `value` is no production secret (empty when it is one)."""
+    if not value or value == default:
+        return [f"{variable} must be set to a random value of at least {MIN_SECRET_LENGTH} characters"]
+    if len(value) < MIN_SECRET_LENGTH:
+        return [f"{variable} is shorter than {MIN_SECRET_LENGTH} characters"]
+    if is_weak_secret(value):
+        return [f"{variable} is guessable (too few different characters, or a short piece repeated)"]
+    return []
+
+
+def is_weak_secret(value: str) -> bool:
+    """A secret anyone could guess: few distinct characters (`aaaa...`), a piece repeated
+    (`0123456789` x 4), or a placeholder such as `change-me`."""
+    if len(set(value)) < MIN_DISTINCT_SECRET_CHARACTERS:
+        return True
+    if any(value[size:] == value[:-size] for size in range(1, len(value) // 2 + 1)):
+        return True
+    lowered = value.lower()
+    return any(word in lowered for word in PLACEHOLDER_WORDS)
+
+
+def is_https_or_loopback(url: str) -> bool:
+    """True for https:// addresses, and http:// ones whose host is this machine."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() == "https" and rest:
+        return True
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    host = host[1 : host.index("]")] if host.startswith("[") and "]" in host else host.split(":", 1)[0]
+    return scheme.lower() == "http" and host.lower() in LOOPBACK_HOSTS
 
 
 def database_backend(url: str) -> str:

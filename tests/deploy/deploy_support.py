@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.production import STRONG_PRODUCTION
 from ticketflow.settings import Settings, environment_variable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,9 +119,7 @@ def child_environment(**variables: str) -> dict[str, str]:
 def production_variables(**variables: str) -> dict[str, str]:
     """A valid production configuration with JSON logs."""
     return {
-        "TICKETFLOW_ENV": "production",
-        "JWT_SECRET": "deploy-test-jwt-" + "j" * 40,
-        "SESSION_SECRET": "deploy-test-session-" + "s" * 40,
+        **STRONG_PRODUCTION,
         "LOG_JSON": "1",
         "WORKER_IN_PROCESS": "0",
         **variables,

@@ -8,6 +8,7 @@ configuration the production settings accept.
 from __future__ import annotations
 
 import ast
+import ipaddress
 import re
 import secrets
 import tomllib
@@ -20,7 +21,13 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from tests.deploy.deploy_support import ROOT, known_variables, setting_variables, start_module
-from ticketflow.settings import DEFAULT_JWT_SECRET, DEFAULT_SESSION_SECRET, Settings, environment_variable
+from ticketflow.settings import (
+    DEFAULT_JWT_SECRET,
+    DEFAULT_SESSION_SECRET,
+    Settings,
+    SettingsError,
+    environment_variable,
+)
 
 ENV_EXAMPLE = ROOT / ".env.example"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -28,8 +35,8 @@ RENDER_FILE = ROOT / "render.yaml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 ASSIGNMENT = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
 INTERPOLATION = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}")
-REQUIRED_SECRETS = {"JWT_SECRET", "SESSION_SECRET", "MYSQL_PASSWORD", "MYSQL_ROOT_PASSWORD"}
-SECRETS = REQUIRED_SECRETS | {"METRICS_TOKEN"}
+REQUIRED_SECRETS = {"JWT_SECRET", "SESSION_SECRET", "METRICS_TOKEN", "MYSQL_PASSWORD", "MYSQL_ROOT_PASSWORD"}
+SECRETS = REQUIRED_SECRETS
 THIRD_PARTY_SECRETS = {"SMTP_PASSWORD", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET"}
 
 
@@ -166,6 +173,9 @@ def sample_dotenv() -> dict[str, str]:
         "SESSION_SECRET": secrets.token_urlsafe(48),
         "MYSQL_PASSWORD": secrets.token_hex(24),
         "MYSQL_ROOT_PASSWORD": secrets.token_hex(24),
+        "METRICS_TOKEN": secrets.token_urlsafe(32),
+        "STRIPE_API_KEY": "sk_test_" + secrets.token_hex(12),
+        "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(12),
     }
 
 
@@ -209,7 +219,8 @@ def test_compose_sets_only_known_variables_and_a_working_production_config() -> 
     for name in ("api", "worker"):
         environment = compose_environment(compose["services"][name], dotenv)
         assert environment.keys() <= known_variables(), sorted(environment.keys() - known_variables())
-        settings = Settings.from_env(environ=environment, env_file=None)  # validates like production
+        # env_file first, `environment` wins; validated like production
+        settings = Settings.from_env(environ={**dotenv, **environment}, env_file=None)
         assert settings.is_production
         assert settings.log_json
         assert not settings.worker_in_process, "the worker service runs the jobs"
@@ -221,6 +232,8 @@ def test_compose_sets_only_known_variables_and_a_working_production_config() -> 
             dotenv["MYSQL_PASSWORD"],
         )
         assert (settings.mail_transport, settings.smtp_host, settings.smtp_port) == ("smtp", "mailpit", 1025)
+        assert settings.payment_provider == "stripe"
+        assert settings.forwarded_allow_ips == "127.0.0.1"  # no proxy in front of the published port
     mysql = compose_environment(compose["services"]["mysql"], dotenv)
     assert mysql["MYSQL_PASSWORD"] == dotenv["MYSQL_PASSWORD"]
 
@@ -238,6 +251,32 @@ def test_compose_refuses_to_start_without_each_secret(secret: str) -> None:
 
     with pytest.raises(KeyError, match=secret):
         render_all()
+
+
+@pytest.mark.parametrize(
+    ("dotenv_changes", "refused"),
+    [
+        ({"PAYMENT_PROVIDER": "simulated"}, "ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION"),
+        ({"STRIPE_API_KEY": ""}, "STRIPE_API_KEY"),
+        ({"PUBLIC_BASE_URL": "http://tickets.example.org"}, "PUBLIC_BASE_URL"),
+    ],
+)
+def test_compose_does_not_start_giving_tickets_away(dotenv_changes: dict[str, str], refused: str) -> None:
+    compose = load_yaml(COMPOSE_FILE)
+    dotenv = {**sample_dotenv(), **dotenv_changes}
+    environment = compose_environment(compose["services"]["api"], dotenv)
+    with pytest.raises(SettingsError, match=refused):
+        Settings.from_env(environ={**dotenv, **environment}, env_file=None)
+
+
+@pytest.mark.parametrize("path", [COMPOSE_FILE, RENDER_FILE])
+def test_shipped_files_never_allow_simulated_payments_nor_trust_every_proxy(path: Path) -> None:
+    settings_lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
+    text = "\n".join(settings_lines)
+    assert "simulated" not in text
+    assert "ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION" not in text
+    assert "FORWARDED_ALLOW_IPS" in text
+    assert '"*"' not in text
 
 
 # --- render.yaml --------------------------------------------------------------------------------
@@ -346,9 +385,14 @@ def test_render_services_get_a_working_production_config(name: str) -> None:
     assert parsed.username == mysql_values["MYSQL_USER"]
     assert parsed.password == mysql_values["MYSQL_PASSWORD"]  # the same generated password
     assert parsed.database == mysql_values["MYSQL_DATABASE"]
+    assert settings.payment_provider == "stripe"
+    assert not settings.allow_simulated_payments_in_production
+    assert len(settings.metrics_token) >= 32  # the API is public: so would /metrics be
     if name == "ticketflow-api":
-        assert settings.forwarded_allow_ips == "*"  # behind Render's proxy
-        assert len(settings.metrics_token) >= 32  # the API is public: so would /metrics be
+        # behind Render's proxy: private networks only, never every peer
+        assert "*" not in settings.forwarded_allow_ips
+        for network in settings.forwarded_allow_ips.split(","):
+            assert not ipaddress.ip_network(network).is_global, network
 
 
 # --- Dockerfile ---------------------------------------------------------------------------------

@@ -196,14 +196,22 @@ def test_waiting_for_the_database_gives_up(tmp_path: Path, processes: list[Start
 
 
 def test_unsafe_settings_stop_the_start(tmp_path: Path, processes: list[StartedProcess]) -> None:
-    variables = production_variables(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    variables = production_variables(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/t.db",
+        METRICS_TOKEN="",
+        SESSION_SECRET="s" * 48,
+        PUBLIC_BASE_URL="http://tickets.example.org",
+        PAYMENT_PROVIDER="simulated",
+    )
     del variables["JWT_SECRET"]
     run = launch(["api"], variables, tmp_path)
     processes.append(run)
     assert run.finish(60) == 1
-    assert any(
-        line.startswith("cannot start: invalid settings:") and "JWT_SECRET" in line for line in run.lines
-    )
+    refusals = [line for line in run.lines if line.startswith("cannot start: invalid settings:")]
+    assert len(refusals) == 1, run.lines  # one message names them all
+    for variable in ("JWT_SECRET", "SESSION_SECRET", "METRICS_TOKEN", "PUBLIC_BASE_URL", "PAYMENT_PROVIDER"):
+        assert variable in refusals[0]
+    assert "s" * 48 not in "\n".join(run.lines)
     assert not (tmp_path / "t.db").exists(), "nothing was touched"
 
 
@@ -282,3 +290,34 @@ def test_database_url_from_the_mysql_variables() -> None:
     assert parsed.query == {"charset": "utf8mb4"}
     assert build({"MYSQL_HOST": "db", "DATABASE_URL": "sqlite+aiosqlite:///x.db"}) is None
     assert build({"MYSQL_PASSWORD": "x"}) is None
+
+
+@pytest.mark.parametrize(
+    ("trusted_proxies", "forged_header_believed"), [("10.0.0.0/8", False), ("127.0.0.1", True)]
+)
+def test_forwarded_address_counts_only_from_a_trusted_proxy(
+    tmp_path: Path, processes: list[StartedProcess], trusted_proxies: str, forged_header_believed: bool
+) -> None:
+    """A client that is not a trusted proxy cannot escape the login limit with `X-Forwarded-For`."""
+    port = free_port()
+    variables = production_variables(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/ticketflow.db",
+        FORWARDED_ALLOW_IPS=trusted_proxies,
+        LOGIN_MAX_ATTEMPTS_PER_CLIENT="2",
+        ARGON2_MEMORY_KIB="7168",
+        ARGON2_TIME_COST="5",
+    )
+    api = launch(["api", "--port", str(port), "--state-file", str(tmp_path / "s.json")], variables, tmp_path)
+    processes.append(api)
+    wait_until_ready(api, port)
+
+    def attempt(number: int) -> int:
+        return httpx.post(
+            f"http://127.0.0.1:{port}/login",
+            json={"email": f"someone-{number}@example.com", "password": "a-wrong-password"},
+            headers={"X-Forwarded-For": f"198.51.100.{number}"},  # a new address each time
+            timeout=30,
+        ).status_code
+
+    answers = [attempt(number) for number in range(1, 5)]
+    assert answers == ([401] * 4 if forged_header_believed else [401, 401, 429, 429])

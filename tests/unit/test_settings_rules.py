@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.production import STRONG_PRODUCTION
 from ticketflow.settings import (
     DEFAULT_JWT_SECRET,
     DEFAULT_SESSION_SECRET,
@@ -13,9 +14,7 @@ from ticketflow.settings import (
 )
 
 PRODUCTION = {
-    "TICKETFLOW_ENV": "production",
-    "JWT_SECRET": "j" * 40 + "jwt-secret-value",
-    "SESSION_SECRET": "k" * 40 + "session-secret-value",
+    **STRONG_PRODUCTION,
     "DATABASE_URL": "mysql+asyncmy://ticketflow:db-password-123@db.internal:3306/ticketflow",
 }
 
@@ -37,12 +36,25 @@ def test_production_with_strong_secrets_starts() -> None:
         ({"JWT_SECRET": "short-secret"}, "JWT_SECRET"),
         ({"SESSION_SECRET": DEFAULT_SESSION_SECRET}, "SESSION_SECRET"),
         ({"SESSION_SECRET": "x" * 31}, "SESSION_SECRET"),
+        ({"SESSION_SECRET": "Zq8" * 10}, "SESSION_SECRET"),
         ({"DATABASE_URL": "sqlite+aiosqlite:///:memory:"}, "in-memory SQLite"),
         ({"DATABASE_URL": "sqlite+aiosqlite://"}, "in-memory SQLite"),
         ({"DATABASE_URL": "sqlite+aiosqlite:///file::memory:?cache=shared"}, "in-memory SQLite"),
         ({"DATABASE_URL": "sqlite+aiosqlite:///x.db?mode=memory"}, "in-memory SQLite"),
         ({"DEBUG": "1"}, "DEBUG"),
         ({"ARGON2_MEMORY_KIB": "1024", "ARGON2_TIME_COST": "1"}, "ARGON2_MEMORY_KIB"),
+        ({"METRICS_TOKEN": ""}, "METRICS_TOKEN"),
+        ({"METRICS_TOKEN": "0123456789abcdef"}, "METRICS_TOKEN"),
+        ({"JWT_SECRET": "x" * 64}, "JWT_SECRET is guessable"),
+        ({"SESSION_SECRET": "abcd" * 16}, "SESSION_SECRET is guessable"),
+        ({"METRICS_TOKEN": "0123456789" * 4}, "METRICS_TOKEN is guessable"),
+        ({"JWT_SECRET": "change-me-in-production-please-now!"}, "JWT_SECRET is guessable"),
+        ({"PUBLIC_BASE_URL": "http://tickets.example.org"}, "PUBLIC_BASE_URL"),
+        ({"PUBLIC_BASE_URL": "http://localhost.example.org"}, "PUBLIC_BASE_URL"),
+        ({"PUBLIC_BASE_URL": "tickets.example.org"}, "PUBLIC_BASE_URL"),
+        ({"PAYMENT_PROVIDER": "simulated"}, "ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION"),
+        ({"STRIPE_API_KEY": ""}, "STRIPE_API_KEY"),
+        ({"STRIPE_WEBHOOK_SECRET": ""}, "STRIPE_WEBHOOK_SECRET"),
     ],
 )
 def test_production_refuses_unsafe_settings(changes: dict[str, str], message: str) -> None:
@@ -53,6 +65,44 @@ def test_production_refuses_unsafe_settings(changes: dict[str, str], message: st
 def test_default_jwt_secret_is_refused_without_any_other_variable() -> None:
     with pytest.raises(SettingsError, match="JWT_SECRET"):
         Settings.from_env({"TICKETFLOW_ENV": "production"}, env_file=None)
+
+
+def test_every_offending_variable_is_named_in_one_message() -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(
+            {
+                "TICKETFLOW_ENV": "production",
+                "JWT_SECRET": "a" * 40,
+                "SESSION_SECRET": "short",
+                "PUBLIC_BASE_URL": "http://tickets.example.org",
+                "DEBUG": "1",
+            },
+            env_file=None,
+        )
+    message = str(refused.value)
+    for variable in (
+        "JWT_SECRET",
+        "SESSION_SECRET",
+        "METRICS_TOKEN",
+        "PUBLIC_BASE_URL",
+        "DEBUG",
+        "PAYMENT_PROVIDER",
+    ):
+        assert variable in message
+    assert "a" * 40 not in message  # a refused secret is named, never shown
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"PUBLIC_BASE_URL": "http://localhost:8000"},  # docker compose on one's own machine
+        {"PUBLIC_BASE_URL": "http://127.0.0.1:8000/"},
+        {"PAYMENT_PROVIDER": "simulated", "ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION": "1"},
+        {"METRICS_TOKEN": "0f3a9c1e7b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a"},  # a hex token
+    ],
+)
+def test_production_accepts_the_deliberate_exceptions(changes: dict[str, str]) -> None:
+    assert Settings.from_env(production(**changes), env_file=None).is_production
 
 
 def test_development_accepts_the_defaults() -> None:

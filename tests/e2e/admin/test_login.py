@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from tests.e2e.admin.conftest import log_in
 from tests.support.api import make_actor
+from tests.support.production import production_overrides
 from ticketflow.app import create_app
 from ticketflow.db.models.users import User
 
@@ -46,9 +47,7 @@ async def test_admin_logs_in_with_a_safe_cookie(client, admin) -> None:
 
 
 async def test_cookie_is_secure_in_production(settings, db) -> None:
-    production = settings.with_overrides(
-        env="production", session_secret="s" * 40, argon2_memory_kib=7168, argon2_time_cost=5
-    )
+    production = settings.with_overrides(**production_overrides(), argon2_memory_kib=7168, argon2_time_cost=5)
     async with AsyncTestClient(app=create_app(production), base_url="https://testserver.local") as client:
         admin = await make_actor(client, db, role="admin")
         response = await log_in(client, admin.email, admin.password)
