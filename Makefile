@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest worker bench lock clean
+.PHONY: run test lint typecheck pytest worker bench lock clean vendor-jsqr
 
 run: $(STAMP)
 	$(BIN)/ticketflow run --host $(HOST) --port $(PORT)
@@ -46,3 +46,12 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The scanner page's QR decoder, vendored from the npm registry (see the README beside it).
+JSQR_VERSION ?= 1.4.0
+JSQR_DIR := src/ticketflow/domain/checkin/static/scan/vendor/jsqr
+
+vendor-jsqr:
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent jsqr@$(JSQR_VERSION) >/dev/null && tar xzf jsqr-$(JSQR_VERSION).tgz) \
+	  && cp $$tmp/package/dist/jsQR.js $$tmp/package/LICENSE $(JSQR_DIR)/ && rm -rf $$tmp
+	sha256sum $(JSQR_DIR)/jsQR.js

@@ -20,6 +20,7 @@ from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, build_jwt_auth
 from ticketflow.domain.accounts.controller import AccountController
 from ticketflow.domain.checkin.controller import CheckInController
+from ticketflow.domain.checkin.scanner_page import scanner_page_handlers
 from ticketflow.domain.events.controller import EventController
 from ticketflow.domain.health import HealthController
 from ticketflow.domain.tickets.controller import TicketController, provide_ticket_service
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> Litestar:
             EventController,
             TicketController,
             CheckInController,
+            *scanner_page_handlers(),
             HealthController,
             *extensions.route_handlers,
             create_static_files_router(

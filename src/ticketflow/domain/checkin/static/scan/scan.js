@@ -1,0 +1,590 @@
+// The scanner page: sign in (door staff account or a pairing link), pick the event, scan.
+// Decodes with the browser's BarcodeDetector where it reads QR codes, else with the vendored
+// jsQR (loaded on demand). `?decoder=jsqr` forces jsQR. Texts come from the page's JSON block.
+
+const TEXTS = JSON.parse(document.getElementById("scan-texts").textContent);
+const STORE_KEY = "ticketflow.scan";
+const TIMEOUT_MS = 3000;
+const DEBOUNCE_MS = 2000;
+const FRAME_INTERVAL_MS = 120;
+const DECODE_WIDTH = 640;
+const HIDE_AFTER_MS = { valid: 2500, exited: 2500, already_used: 4000, invalid: 4000 };
+const REASONS = ["unknown", "cancelled", "unpaid", "wrong_event", "event_cancelled", "wrong_gate", "transferred"];
+const ICONS = { valid: "✓", already_used: "!", invalid: "✕", exited: "→", offline: "⚠", error: "✕", checking: "…" };
+
+const $ = (id) => document.getElementById(id);
+const lang = document.documentElement.lang || undefined;
+
+function t(key, values = {}) {
+  const text = TEXTS[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
+}
+
+// ---- stored session -------------------------------------------------------------------------
+
+let session = load();
+
+function load() {
+  try {
+    return JSON.parse(localStorage.getItem(STORE_KEY)) || {};
+  } catch {
+    return {};
+  }
+}
+
+function save() {
+  localStorage.setItem(STORE_KEY, JSON.stringify(session));
+}
+
+function signedIn() {
+  return Boolean(session.token) && Date.now() < (session.expiresAt || 0);
+}
+
+function counts() {
+  session.counts ||= {};
+  const key = String(session.eventId);
+  session.counts[key] ||= { admitted: 0, refused: 0 };
+  return session.counts[key];
+}
+
+// ---- the API --------------------------------------------------------------------------------
+
+class Unreachable extends Error {}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  try {
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: abort.signal,
+      cache: "no-store",
+      credentials: "omit",
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+    return { status: response.status, data };
+  } catch (error) {
+    throw new Unreachable(String(error));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function sessionEnded(message) {
+  stopCamera();
+  const keep = session.counts;
+  session = { counts: keep };
+  save();
+  showSignIn(message);
+}
+
+// ---- views ----------------------------------------------------------------------------------
+
+function show(view) {
+  for (const id of ["signin", "setup", "scanner"]) $(id).hidden = id !== view;
+  if (view !== "scanner") stopCamera();
+}
+
+function showSignIn(message = "") {
+  show("signin");
+  $("signin-message").textContent = message;
+  $("signin-submit").disabled = false;
+  $("signin-submit").textContent = t("sign_in");
+  $("signin-email").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  unlockAudio();
+  const email = $("signin-email").value.trim();
+  const password = $("signin-password").value;
+  if (!email || !password) return;
+  $("signin-submit").disabled = true;
+  $("signin-submit").textContent = t("signing_in");
+  $("signin-message").textContent = "";
+  try {
+    session.token = null;
+    const login = await api("POST", "/login", { email, password });
+    if (login.status === 429) return showSignIn(t("sign_in_throttled"));
+    if (login.status !== 200 || !login.data?.access_token) return showSignIn(t("sign_in_failed"));
+    session.token = login.data.access_token;
+    session.expiresAt = Date.now() + Number(login.data.expires_in || 3600) * 1000;
+    const me = await api("GET", "/me");
+    if (me.status !== 200 || !["staff", "admin"].includes(me.data?.role)) {
+      return sessionEnded(t("role_refused"));
+    }
+    session.kind = "user";
+    session.userName = me.data.name;
+    save();
+    $("signin-password").value = "";
+    await showSetup();
+  } catch (error) {
+    if (!(error instanceof Unreachable)) throw error;
+    showSignIn(`${t("offline")}. ${t("offline_detail")}`);
+  }
+}
+
+function formatWhen(iso, withDate = true) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "";
+  const time = when.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+  if (!withDate) return time;
+  return `${when.toLocaleDateString(lang, { day: "numeric", month: "short" })} ${time}`;
+}
+
+async function doorEvents() {
+  // Events not started yet, and the most recent started ones (a door stays open after the start).
+  const upcoming = await api("GET", "/events?upcoming=true&limit=50");
+  const started = await api("GET", "/events?upcoming=false&limit=1");
+  let recent = [];
+  const total = started.data?.total || 0;
+  if (started.status === 200 && total > 0) {
+    const page = await api("GET", `/events?upcoming=false&limit=20&offset=${Math.max(0, total - 20)}`);
+    const since = Date.now() - 24 * 3600 * 1000;
+    recent = (page.data?.items || []).filter(
+      (e) => e.status === "scheduled" && Date.parse(e.ends_at || e.starts_at) > since,
+    );
+  }
+  return [...recent, ...(upcoming.data?.items || [])];
+}
+
+async function showSetup() {
+  if (!signedIn()) return sessionEnded(t("session_expired"));
+  show("setup");
+  const select = $("setup-event");
+  $("setup-message").textContent = "";
+  $("setup-gate-field").hidden = true;
+  select.replaceChildren();
+  try {
+    const events = await doorEvents();
+    for (const item of events) {
+      const option = new Option(`${item.title} · ${formatWhen(item.starts_at)} · ${item.venue}`, item.id);
+      option.dataset.title = item.title;
+      select.append(option);
+    }
+    if (events.length === 0) $("setup-message").textContent = t("no_events");
+    if (session.eventId) select.value = String(session.eventId);
+    $("setup-submit").disabled = events.length === 0;
+    await loadGates(select.value);
+  } catch (error) {
+    if (!(error instanceof Unreachable)) throw error;
+    $("setup-message").textContent = `${t("offline")}. ${t("offline_detail")}`;
+  }
+}
+
+let gates = null; // null: this server has no gates API
+
+async function loadGates(eventId) {
+  gates = null;
+  const field = $("setup-gate-field");
+  field.hidden = true;
+  if (!eventId) return;
+  const answer = await api("GET", `/events/${eventId}/gates`);
+  if (answer.status !== 200) return;
+  gates = Array.isArray(answer.data) ? answer.data : answer.data?.items || [];
+  const select = $("setup-gate");
+  select.replaceChildren(new Option(t("any_gate"), ""));
+  for (const gate of gates) select.append(new Option(gate.name, gate.id));
+  if (session.gateId) select.value = String(session.gateId);
+  field.hidden = gates.length === 0;
+}
+
+function chooseEvent(event) {
+  event.preventDefault();
+  unlockAudio();
+  const option = $("setup-event").selectedOptions[0];
+  if (!option) return;
+  session.eventId = Number(option.value);
+  session.eventTitle = option.dataset.title;
+  const gateId = $("setup-gate-field").hidden ? "" : $("setup-gate").value;
+  session.gateId = gateId ? Number(gateId) : null;
+  session.gateName = gateId ? $("setup-gate").selectedOptions[0].textContent : "";
+  save();
+  showScanner();
+}
+
+function showScanner() {
+  if (!signedIn()) return sessionEnded(t("session_expired"));
+  show("scanner");
+  $("scanner-event").textContent = session.eventTitle || `#${session.eventId}`;
+  const scanner = session.kind === "scanner" ? `${t("paired_as")}: ${session.scanner?.name || ""}` : "";
+  const gate = session.gateName ? `${t("gate")}: ${session.gateName}` : "";
+  $("scanner-gate").textContent = [scanner, gate].filter(Boolean).join(" · ");
+  $("change-event").hidden = session.kind === "scanner";
+  $("direction").hidden = !session.gateId;
+  renderCounts();
+  refreshGateCounts();
+  startCamera();
+}
+
+function renderCounts() {
+  const mine = counts();
+  $("count-admitted").textContent = mine.admitted;
+  $("count-refused").textContent = mine.refused;
+}
+
+async function refreshGateCounts() {
+  const box = $("gate-counters");
+  if (!session.gateId) {
+    box.hidden = true;
+    return;
+  }
+  try {
+    const answer = await api("GET", `/events/${session.eventId}/gates`);
+    const list = answer.status === 200 ? (Array.isArray(answer.data) ? answer.data : answer.data?.items) : null;
+    const gate = (list || []).find((g) => g.id === session.gateId);
+    box.hidden = !gate;
+    if (gate) {
+      if (!session.gateName) $("scanner-gate").textContent += ` · ${t("gate")}: ${gate.name}`;
+      $("count-gate").textContent = `${gate.admitted ?? 0} / ${gate.inside ?? 0} / ${gate.refused ?? 0}`;
+    }
+  } catch {
+    box.hidden = true;
+  }
+}
+
+// ---- pairing (a scanner device opened with /scan#code=...) ------------------------------------
+
+async function pair(code) {
+  show("signin");
+  $("signin-message").textContent = t("pairing");
+  let answer;
+  try {
+    session.token = null;
+    answer = await api("POST", "/scanners/pair", { code });
+  } catch (error) {
+    if (!(error instanceof Unreachable)) throw error;
+    return showSignIn(`${t("offline")}. ${t("offline_detail")}`);
+  }
+  history.replaceState(null, "", location.pathname + location.search); // the code is single-use
+  const scanner = answer.data?.scanner;
+  if (answer.status >= 300 || !answer.data?.access_token || !scanner) return showSignIn(t("pairing_failed"));
+  session = {
+    counts: session.counts,
+    kind: "scanner",
+    token: answer.data.access_token,
+    expiresAt: Date.parse(scanner.expires_at) || Date.now() + 12 * 3600 * 1000,
+    scanner,
+    eventId: scanner.event_id,
+    gateId: scanner.gate_id ?? null,
+    gateName: "",
+  };
+  try {
+    const event = await api("GET", `/events/${scanner.event_id}`);
+    session.eventTitle = event.data?.title || "";
+  } catch {
+    session.eventTitle = "";
+  }
+  save();
+  showScanner();
+}
+
+// ---- camera and decoding --------------------------------------------------------------------
+
+let stream = null;
+let decode = null;
+let loopTimer = null;
+
+function cameraMessage(text) {
+  $("camera-message").textContent = text;
+}
+
+async function startCamera() {
+  if (stream) return;
+  const video = $("camera");
+  if (!navigator.mediaDevices?.getUserMedia) {
+    cameraMessage(window.isSecureContext ? t("camera_unavailable") : t("camera_insecure"));
+    return;
+  }
+  cameraMessage(t("camera_starting"));
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({
+      audio: false,
+      video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+    });
+  } catch (error) {
+    stream = null;
+    cameraMessage(error?.name === "NotAllowedError" ? t("camera_denied") : t("camera_unavailable"));
+    return;
+  }
+  if ($("scanner").hidden) return stopCamera();
+  video.srcObject = stream;
+  await video.play().catch(() => {});
+  decode ||= await chooseDecoder();
+  cameraMessage("");
+  scheduleFrame();
+}
+
+function stopCamera() {
+  clearTimeout(loopTimer);
+  loopTimer = null;
+  if (stream) for (const track of stream.getTracks()) track.stop();
+  stream = null;
+  $("camera").srcObject = null;
+}
+
+async function chooseDecoder() {
+  const forced = new URLSearchParams(location.search).get("decoder");
+  if (forced !== "jsqr" && "BarcodeDetector" in window) {
+    try {
+      const formats = await window.BarcodeDetector.getSupportedFormats();
+      if (formats.includes("qr_code")) {
+        const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+        document.body.dataset.decoder = "barcode-detector";
+        return async (video) => (await detector.detect(video))[0]?.rawValue || null;
+      }
+    } catch {
+      // fall through to jsQR
+    }
+  }
+  await loadScript(document.body.dataset.jsqr);
+  const canvas = document.createElement("canvas");
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  document.body.dataset.decoder = "jsqr";
+  return async (video) => {
+    const scale = Math.min(1, DECODE_WIDTH / video.videoWidth);
+    canvas.width = Math.round(video.videoWidth * scale);
+    canvas.height = Math.round(video.videoHeight * scale);
+    context.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const image = context.getImageData(0, 0, canvas.width, canvas.height);
+    return window.jsQR(image.data, image.width, image.height, { inversionAttempts: "attemptBoth" })?.data || null;
+  };
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.append(script);
+  });
+}
+
+function scheduleFrame() {
+  clearTimeout(loopTimer);
+  loopTimer = setTimeout(readFrame, FRAME_INTERVAL_MS);
+}
+
+async function readFrame() {
+  const video = $("camera");
+  if (!stream) return;
+  if (video.readyState >= 2 && video.videoWidth > 0 && !busy) {
+    try {
+      const code = await decode(video);
+      if (code) await scanned(code, "camera");
+    } catch {
+      // a frame that cannot be read: try the next one
+    }
+  }
+  if (stream) scheduleFrame();
+}
+
+// ---- one scan -------------------------------------------------------------------------------
+
+let busy = false;
+let recent = { code: "", at: 0 };
+let lastScan = null;
+
+async function scanned(raw, source) {
+  const code = raw.trim();
+  if (!code || busy) return;
+  const now = Date.now();
+  if (code === recent.code && now - recent.at < DEBOUNCE_MS) {
+    if (source === "camera") recent.at = now; // a code held in view is read once
+    return;
+  }
+  recent = { code, at: now };
+  await submit(code);
+}
+
+async function submit(code) {
+  if (!signedIn()) return sessionEnded(t("session_expired"));
+  busy = true;
+  lastScan = code;
+  const body = { event_id: session.eventId };
+  if (session.gateId) {
+    body.gate_id = session.gateId;
+    body.direction = document.querySelector("input[name=direction]:checked")?.value || "in";
+  }
+  const checking = setTimeout(() => showResult("checking", t("checking")), 300);
+  let answer;
+  try {
+    answer = await api("POST", `/tickets/${encodeURIComponent(code)}/validate`, body);
+  } catch (error) {
+    if (!(error instanceof Unreachable)) throw error;
+    answer = null;
+  } finally {
+    clearTimeout(checking);
+    busy = false;
+  }
+  if (answer === null) {
+    feedback("refused");
+    showResult("offline", t("offline"), "", t("offline_detail"), { retry: true });
+    return;
+  }
+  if (answer.status === 401) return sessionEnded(t("session_expired"));
+  if (answer.status === 403) return sessionEnded(t("role_refused"));
+  handleAnswer(answer);
+}
+
+function handleAnswer({ status, data }) {
+  const result = data?.result;
+  const ticket = data?.ticket || {};
+  const name = ticket.holder_name || ticket.attendee_name || "";
+  const type = ticket.ticket_type_name ? `${t("ticket_type")}: ${ticket.ticket_type_name}` : "";
+  const mine = counts();
+  if (result === "valid") {
+    mine.admitted += 1;
+    feedback("ok");
+    showResult("valid", t("valid"), name, type);
+  } else if (result === "exited") {
+    feedback("ok");
+    showResult("exited", t("exited"), name, type);
+  } else if (result === "already_used") {
+    mine.refused += 1;
+    feedback("refused");
+    const when = data.used_at || ticket.used_at;
+    showResult("already_used", t("already_used"), name, t("already_used_at", { time: formatUsedAt(when) }));
+  } else if (result === "invalid" || status === 404) {
+    mine.refused += 1;
+    feedback("refused");
+    const reason = data?.reason || "unknown";
+    const words = REASONS.includes(reason) ? t(`reason_${reason}`) : `${t("reason_other")} (${reason})`;
+    showResult("invalid", t("invalid"), name, words, { reason });
+  } else {
+    feedback("refused");
+    showResult("error", t("server_error"), "", `HTTP ${status}`, { retry: true });
+    return;
+  }
+  save();
+  renderCounts();
+  refreshGateCounts();
+}
+
+function formatUsedAt(iso) {
+  if (!iso) return "";
+  const when = new Date(iso);
+  const today = new Date().toDateString() === when.toDateString();
+  const time = when.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return today ? time : `${when.toLocaleDateString(lang)} ${time}`;
+}
+
+// ---- the answer on screen, in sound and in the hand -----------------------------------------
+
+let hideTimer = null;
+
+function showResult(state, title, name = "", detail = "", { retry = false, reason = "" } = {}) {
+  const box = $("result");
+  clearTimeout(hideTimer);
+  box.dataset.state = state;
+  box.dataset.reason = reason;
+  $("result-icon").textContent = ICONS[state] || "";
+  $("result-title").textContent = title;
+  $("result-name").textContent = name;
+  $("result-detail").textContent = detail;
+  $("result-retry").hidden = !retry;
+  box.hidden = false;
+  if (state !== "checking") announce([title, name, detail].filter(Boolean).join(". "));
+  if (HIDE_AFTER_MS[state]) hideTimer = setTimeout(hideResult, HIDE_AFTER_MS[state]);
+}
+
+function hideResult() {
+  clearTimeout(hideTimer);
+  $("result").hidden = true;
+}
+
+function announce(text) {
+  const region = $("announce");
+  region.textContent = "";
+  setTimeout(() => {
+    region.textContent = text;
+  }, 30);
+}
+
+let audio = null;
+
+function unlockAudio() {
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) return;
+  audio ||= new Context();
+  if (audio.state === "suspended") audio.resume().catch(() => {});
+}
+
+function beep(tones) {
+  if (!audio || audio.state !== "running") return;
+  let at = audio.currentTime;
+  for (const [frequency, seconds] of tones) {
+    const oscillator = audio.createOscillator();
+    const gain = audio.createGain();
+    oscillator.type = "square";
+    oscillator.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, at);
+    gain.gain.exponentialRampToValueAtTime(0.25, at + 0.01);
+    gain.gain.exponentialRampToValueAtTime(0.0001, at + seconds);
+    oscillator.connect(gain).connect(audio.destination);
+    oscillator.start(at);
+    oscillator.stop(at + seconds + 0.02);
+    at += seconds + 0.07;
+  }
+}
+
+function feedback(kind) {
+  if (kind === "ok") {
+    beep([[1318, 0.12]]);
+    navigator.vibrate?.(80);
+  } else {
+    beep([[196, 0.22], [196, 0.22]]);
+    navigator.vibrate?.([250, 100, 250]);
+  }
+}
+
+// ---- wiring ---------------------------------------------------------------------------------
+
+function signOut() {
+  sessionEnded("");
+}
+
+function start() {
+  $("signin-form").addEventListener("submit", signIn);
+  $("setup-form").addEventListener("submit", chooseEvent);
+  $("setup-event").addEventListener("change", (e) => loadGates(e.target.value).catch(() => {}));
+  $("change-event").addEventListener("click", () => showSetup());
+  for (const button of document.querySelectorAll("[data-action=sign-out]")) button.addEventListener("click", signOut);
+  $("manual-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    unlockAudio();
+    const input = $("manual-code");
+    const code = input.value;
+    input.value = "";
+    scanned(code, "manual");
+  });
+  $("result-dismiss").addEventListener("click", hideResult);
+  $("result-retry").addEventListener("click", () => {
+    hideResult();
+    if (lastScan) submit(lastScan);
+  });
+  document.addEventListener("pointerdown", unlockAudio, { passive: true });
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) stopCamera();
+    else if (!$("scanner").hidden) startCamera();
+  });
+
+  const code = new URLSearchParams(location.hash.slice(1)).get("code");
+  if (code) return pair(code);
+  if (!signedIn()) return showSignIn(session.token ? t("session_expired") : "");
+  if (session.eventId) return showScanner();
+  return showSetup();
+}
+
+start();
