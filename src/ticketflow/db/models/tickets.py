@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
+from ticketflow.db.models.users import NAME_MAX
 from ticketflow.db.types import UTCDateTime
 
 CODE_MAX = 64
@@ -41,3 +42,5 @@ class Ticket(IdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attendee_name: Mapped[str | None] = mapped_column(String(NAME_MAX), nullable=True)
+    """Who attends with this ticket when the holder named someone; None: the holder."""

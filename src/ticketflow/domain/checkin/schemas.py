@@ -23,6 +23,7 @@ class ScannedTicket(msgspec.Struct):
     event_id: int
     event_title: str
     holder_name: str
+    """The attendee named for the ticket, else the name of the user who holds it."""
     used_at: dt.datetime | None
 
 

@@ -32,7 +32,8 @@ ADMIT = (
 )
 ADMIT_AT_DOOR = ADMIT + " AND event_id = %s"
 SELECT_SCANNED = (
-    "SELECT tickets.id, tickets.status, tickets.event_id, events.title, events.status, users.name,"
+    "SELECT tickets.id, tickets.status, tickets.event_id, events.title, events.status,"
+    " COALESCE(tickets.attendee_name, users.name),"
     " tickets.used_at FROM tickets JOIN events ON events.id = tickets.event_id"
     " JOIN users ON users.id = tickets.user_id WHERE tickets.code = %s"
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, JSONBody, Parameter
 from sqlalchemy import Row
@@ -18,8 +18,15 @@ from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, any_role, buyer
 from ticketflow.domain.tickets.purchase import OrderRecord, PurchaseService, TicketRecord
 from ticketflow.domain.tickets.qr import qr_png, qr_svg
-from ticketflow.domain.tickets.schemas import Order, Purchase, PurchaseRequest, Ticket, TicketPage
-from ticketflow.domain.tickets.service import TicketService
+from ticketflow.domain.tickets.schemas import (
+    Order,
+    Purchase,
+    PurchaseRequest,
+    Ticket,
+    TicketPage,
+    TicketUpdate,
+)
+from ticketflow.domain.tickets.service import HeldTicket, TicketService
 from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.state import AppContext
 
@@ -30,7 +37,9 @@ TicketId = Annotated[int, Parameter(ge=1, le=2**62, description="ticket id")]
 EventId = Annotated[int, Parameter(ge=1, le=2**62, description="event id")]
 
 
-def to_ticket(ticket: TicketModel | TicketRecord | Row[Any], event: EventModel | None = None) -> Ticket:
+def to_ticket(
+    ticket: TicketModel | TicketRecord | Row[Any], event: EventModel | None = None, holder_name: str = ""
+) -> Ticket:
     return Ticket(
         id=ticket.id,
         order_id=ticket.order_id,
@@ -40,10 +49,15 @@ def to_ticket(ticket: TicketModel | TicketRecord | Row[Any], event: EventModel |
         status=ticket.status,  # type: ignore[arg-type]
         used_at=ticket.used_at,
         created_at=ticket.created_at,
+        attendee_name=ticket.attendee_name or holder_name or None,
         event_title=event.title if event else None,
         event_venue=event.venue if event else None,
         event_starts_at=event.starts_at if event else None,
     )
+
+
+def to_held_ticket(held: HeldTicket) -> Ticket:
+    return to_ticket(held.ticket, held.event, held.holder_name)
 
 
 def to_order(order: OrderModel | OrderRecord | Row[Any]) -> Order:
@@ -120,7 +134,7 @@ class TicketController(Controller):
             payment = await context.payments.checkout(result.order.id)
         body = Purchase(
             order=to_order(result.order),
-            tickets=[to_ticket(t) for t in result.tickets],
+            tickets=[to_ticket(t, holder_name=result.holder_name) for t in result.tickets],
             payment=payment,
         )
         headers = {"Idempotent-Replayed": "true"} if result.replayed else None
@@ -140,14 +154,15 @@ class TicketController(Controller):
         rows, total = await tickets.list_tickets(
             viewer=request.user, event_id=event_id, limit=limit, offset=offset
         )
-        return TicketPage(items=[to_ticket(t, e) for t, e in rows], total=total, limit=limit, offset=offset)
+        return TicketPage(
+            items=[to_held_ticket(held) for held in rows], total=total, limit=limit, offset=offset
+        )
 
     @get("/tickets/{ticket_id:int}", guards=[any_role], summary="One ticket (owner or admin)")
     async def get_ticket(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Ticket:
-        ticket, event = await tickets.get_visible(ticket_id, request.user)
-        return to_ticket(ticket, event)
+        return to_held_ticket(await tickets.get_visible(ticket_id, request.user))
 
     @get(
         "/tickets/{ticket_id:int}/qr.png",
@@ -158,7 +173,7 @@ class TicketController(Controller):
     async def qr_png(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
-        ticket, _ = await tickets.get_visible(ticket_id, request.user)
+        ticket = (await tickets.get_visible(ticket_id, request.user)).ticket
         return Response(
             qr_png(ticket.code), media_type="image/png", headers={"Cache-Control": QR_CACHE_CONTROL}
         )
@@ -172,7 +187,7 @@ class TicketController(Controller):
     async def qr_svg(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
-        ticket, _ = await tickets.get_visible(ticket_id, request.user)
+        ticket = (await tickets.get_visible(ticket_id, request.user)).ticket
         return Response(
             qr_svg(ticket.code),
             media_type="image/svg+xml",
@@ -188,5 +203,25 @@ class TicketController(Controller):
     async def cancel(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Ticket:
-        ticket, event = await tickets.cancel_ticket(ticket_id, request.user)
-        return to_ticket(ticket, event)
+        return to_held_ticket(await tickets.cancel_ticket(ticket_id, request.user))
+
+    @patch(
+        "/tickets/{ticket_id:int}",
+        guards=[buyer],
+        summary="Name the ticket's attendee (owner or admin)",
+        description=(
+            "Sets who attends with this ticket: the door, the PDF and the wallet pass show this"
+            " name instead of the holder's. `null` gives the ticket back the holder's name. 409 for"
+            " a used or cancelled ticket; 404 for another user's ticket."
+        ),
+        operation_id="updateTicket",
+    )
+    async def update_ticket(
+        self,
+        request: Request[User, Any, Any],
+        tickets: NamedDependency[TicketService],
+        ticket_id: TicketId,
+        data: TicketUpdate,
+    ) -> Ticket:
+        held = await tickets.name_attendee(ticket_id, request.user, data.attendee_name)
+        return to_held_ticket(held)

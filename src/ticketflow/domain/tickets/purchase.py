@@ -154,6 +154,7 @@ class TicketRecord:
     status: str
     used_at: dt.datetime | None
     created_at: dt.datetime
+    attendee_name: str | None = None
 
 
 class SaleWindow(Protocol):
@@ -174,6 +175,8 @@ class PurchaseResult:
     order: Row[Any] | OrderRecord
     tickets: list[Row[Any]] | list[TicketRecord]
     replayed: bool = False
+    holder_name: str = ""
+    """The buyer's name: every ticket of a new order shows it until an attendee is named."""
 
 
 def purchase_fingerprint(event_id: int, quantity: int) -> str:
@@ -288,14 +291,18 @@ class PurchaseService:
                     db, buyer_id, event_id, quantity, replay_possible=idempotency_key is not None
                 )
                 if state is not None and state.price_cents == 0 and state.available >= quantity:
-                    return await buy_free_tickets(
+                    result = await buy_free_tickets(
                         db, self.notifier, buyer, event_id, quantity, state.currency
                     )
+                    result.holder_name = buyer[2]
+                    return result
             async with self.engine.connect() as connection:
                 unit = _Purchase(connection, self.notifier, self.payments, self.reservation_ttl_seconds)
-                return await unit.purchase(
+                result = await unit.purchase(
                     buyer_id=buyer_id, event_id=event_id, quantity=quantity, idempotency_key=idempotency_key
                 )
+                result.holder_name = buyer[2]
+                return result
         except _SeatsTaken:  # rolled back; say how many are left now
             async with self.drivers.transaction() as db:
                 raise sold_out((await sale_state(db, event_id)).available) from None

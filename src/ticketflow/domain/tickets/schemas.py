@@ -9,6 +9,7 @@ import msgspec
 
 from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import TicketStatus
+from ticketflow.domain.accounts.schemas import Name
 
 
 class PurchaseRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -37,9 +38,20 @@ class Ticket(msgspec.Struct):
     status: TicketStatus
     used_at: dt.datetime | None
     created_at: dt.datetime
+    attendee_name: str | None = None
+    """Who attends with the ticket: the name its holder gave, else the holder's own name."""
     event_title: str | None = None
     event_venue: str | None = None
     event_starts_at: dt.datetime | None = None
+
+
+class TicketUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """What the holder may change on a ticket."""
+
+    attendee_name: Annotated[
+        Name | None,
+        msgspec.Meta(description="who attends with this ticket; null gives it back the holder's name"),
+    ]
 
 
 class Payment(msgspec.Struct):

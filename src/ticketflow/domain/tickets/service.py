@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
@@ -24,6 +25,21 @@ from ticketflow.domain.payments.hooks import Payments
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError
 
 CANCELLABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
+NAMEABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
+"""A ticket that was used or cancelled keeps the name it had: it records who came (or not)."""
+
+
+class HeldTicket(NamedTuple):
+    """A ticket with its event and the name of the user who holds it."""
+
+    ticket: Ticket
+    event: Event
+    holder_name: str
+
+    @property
+    def attendee_name(self) -> str:
+        """Who attends with the ticket: the name given for it, else its holder."""
+        return self.ticket.attendee_name or self.holder_name
 
 
 class TicketNotFound(NotFoundError):
@@ -32,6 +48,10 @@ class TicketNotFound(NotFoundError):
 
 class TicketNotCancellable(ConflictError):
     detail = "this ticket cannot be cancelled"
+
+
+class TicketNotRenamable(ConflictError):
+    detail = "the attendee of a used or cancelled ticket cannot be changed"
 
 
 class TicketService:
@@ -49,18 +69,15 @@ class TicketService:
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def get_visible(self, ticket_id: int, viewer: User) -> tuple[Ticket, Event]:
+    async def get_visible(self, ticket_id: int, viewer: User) -> HeldTicket:
         """The ticket if `viewer` may see it: owner, admin, or staff who scanned it. Else 404."""
-        row = (
-            await self.session.execute(
-                select(Ticket, Event).join(Event, Event.id == Ticket.event_id).where(Ticket.id == ticket_id)
-            )
-        ).first()
+        row = (await self.session.execute(_held_tickets().where(Ticket.id == ticket_id))).first()
         if row is None:
             raise TicketNotFound
-        ticket, event = row.tuple()
+        held = HeldTicket(*row.tuple())
+        ticket = held.ticket
         if viewer.role == Role.ADMIN or ticket.user_id == viewer.id:
-            return ticket, event
+            return held
         if viewer.role == Role.STAFF:
             scanned = await self.session.scalar(
                 select(func.count())
@@ -68,12 +85,19 @@ class TicketService:
                 .where(CheckIn.ticket_id == ticket_id, CheckIn.scanned_by_id == viewer.id)
             )
             if scanned:
-                return ticket, event
+                return held
         raise TicketNotFound
+
+    async def get_own(self, ticket_id: int, viewer: User) -> HeldTicket:
+        """The ticket if `viewer` holds it or is an admin (door staff who scanned it get 404)."""
+        held = await self.get_visible(ticket_id, viewer)
+        if viewer.role != Role.ADMIN and held.ticket.user_id != viewer.id:
+            raise TicketNotFound
+        return held
 
     async def list_tickets(
         self, *, viewer: User, event_id: int | None, limit: int, offset: int
-    ) -> tuple[Sequence[tuple[Ticket, Event]], int]:
+    ) -> tuple[Sequence[HeldTicket], int]:
         """Own tickets newest first; an admin passing `event_id` gets all of that event's."""
         conditions = []
         if event_id is not None and viewer.role == Role.ADMIN:
@@ -84,20 +108,42 @@ class TicketService:
                 conditions.append(Ticket.event_id == event_id)
         total = await self.session.scalar(select(func.count()).select_from(Ticket).where(*conditions))
         rows = await self.session.execute(
-            select(Ticket, Event)
-            .join(Event, Event.id == Ticket.event_id)
+            _held_tickets()
             .where(*conditions)
             .order_by(Ticket.created_at.desc(), Ticket.id.desc())
             .limit(limit)
             .offset(offset)
         )
-        return [row.tuple() for row in rows], int(total or 0)
+        return [HeldTicket(*row.tuple()) for row in rows], int(total or 0)
+
+    # -- naming -----------------------------------------------------------------------------
+
+    async def name_attendee(self, ticket_id: int, actor: User, attendee_name: str | None) -> HeldTicket:
+        """Name who attends with a ticket (None: its holder again). Owner or admin.
+
+        One conditional UPDATE, so a ticket scanned at the door meanwhile is never renamed.
+        """
+        held = await self.get_own(ticket_id, actor)
+        if held.ticket.status not in NAMEABLE_STATUSES:
+            raise TicketNotRenamable
+        changed = await self.session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.status.in_(NAMEABLE_STATUSES))
+            .values(attendee_name=attendee_name, updated_at=utc_now())
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            await self.session.rollback()
+            raise TicketNotRenamable
+        await self.session.commit()
+        await self.session.refresh(held.ticket)
+        return held
 
     # -- cancellation -----------------------------------------------------------------------
 
-    async def cancel_ticket(self, ticket_id: int, actor: User) -> tuple[Ticket, Event]:
+    async def cancel_ticket(self, ticket_id: int, actor: User) -> HeldTicket:
         """Cancel one ticket and put its seat back on sale."""
-        ticket, event = await self.get_visible(ticket_id, actor)
+        ticket, event, holder_name = await self.get_visible(ticket_id, actor)
         if ticket.status == TicketStatus.USED:
             raise TicketNotCancellable("a used ticket cannot be cancelled")
         if ticket.status == TicketStatus.CANCELLED:
@@ -132,7 +178,7 @@ class TicketService:
         await self.session.commit()
         await self.session.refresh(ticket)
         await self.session.refresh(event)
-        return ticket, event
+        return HeldTicket(ticket, event, holder_name)
 
     async def _settle_order(self, order_id: int, now: dt.datetime) -> None:
         """An order whose tickets are all cancelled is closed: refunded if money was taken."""
@@ -199,3 +245,11 @@ class TicketService:
         await self.session.commit()
         await self.session.refresh(event)
         return event
+
+
+def _held_tickets() -> Select[Ticket, Event, str]:
+    return (
+        select(Ticket, Event, User.name)
+        .join(Event, Event.id == Ticket.event_id)
+        .join(User, User.id == Ticket.user_id)
+    )
