@@ -19,7 +19,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import MySQLProvider, run_async
 from tests.deploy.deploy_support import (
     StartedProcess,
     TcpForwarder,
@@ -28,6 +27,7 @@ from tests.deploy.deploy_support import (
     start_module,
     wait_until_ready,
 )
+from tests.support.databases import MySQLProvider, run_async
 from tests.support.mariadb import free_port
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import current_head

@@ -32,3 +32,15 @@ def format_money(amount_cents: int, currency: str) -> str:
     major, minor = divmod(abs(amount_cents), 10**digits)
     fraction = f".{minor:0{digits}d}" if digits else ""
     return f"{sign}{major:,}{fraction} {currency}"
+
+
+def unit_price_cents(amount_cents: int, quantity: int) -> int:
+    """The share of one ticket in an order's amount, rounded down to a whole minor unit.
+
+    An order is always `price_cents * quantity`, so the share is the event's price; rounding down
+    means a refund of single tickets can never add up to more than was paid.
+    """
+    if quantity < 1:
+        msg = "an order has at least one ticket"
+        raise ValueError(msg)
+    return amount_cents // quantity

@@ -1,65 +1,12 @@
-"""Helpers of the back office tests: logging in, reading figures out of the dashboard HTML."""
+"""Fixtures of the back office tests: an admin, and the client logged in as that admin."""
 
 from __future__ import annotations
-
-import html
-import re
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.api import Actor, make_actor
-
-VIEW_IDENTITIES = (
-    "user",
-    "event",
-    "order",
-    "ticket",
-    "check-in",
-    "outbox-message",
-    "payment",
-    "refund",
-    "checkout",
-    "provider-event",
-)
-"""Every record view of the back office, by its URL name."""
-
-ROW = re.compile(r'<tr data-event-id="(?P<id>\d+)">(?P<cells>.*?)</tr>', re.DOTALL)
-FIGURE = re.compile(r'data-figure="(?P<name>\w+)"(?P<attrs>[^>]*)>(?P<text>[^<]*)<')
-DATA_ATTR = re.compile(r'data-(?P<name>cents|rate)="(?P<value>[^"]*)"')
-
-
-async def log_in(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
-    return await client.post(
-        "/admin/login", data={"username": email, "password": password}, follow_redirects=False
-    )
-
-
-def figure_value(name: str, attrs: str, text: str) -> Any:
-    """A figure as the page shows it: cents and rates from their data attributes, counts as ints."""
-    extra = {m["name"]: m["value"] for m in DATA_ATTR.finditer(attrs)}
-    if "cents" in extra:
-        return int(extra["cents"])
-    if "rate" in extra:
-        return float(extra["rate"])
-    text = html.unescape(text).strip()
-    return int(text) if text.lstrip("-").isdigit() else text
-
-
-def dashboard_rows(page: str) -> dict[int, dict[str, Any]]:
-    """`{event_id: {figure: value}}` from the dashboard's events table."""
-    rows = {}
-    for row in ROW.finditer(page):
-        rows[int(row["id"])] = {
-            m["name"]: figure_value(m["name"], m["attrs"], m["text"]) for m in FIGURE.finditer(row["cells"])
-        }
-    return rows
-
-
-def page_figures(page: str) -> dict[str, Any]:
-    """`{figure: value}` of an event's page."""
-    return {m["name"]: figure_value(m["name"], m["attrs"], m["text"]) for m in FIGURE.finditer(page)}
+from tests.support.back_office import log_in
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import pytest
 from playwright.async_api import Browser, Download, Page, async_playwright
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from tests.e2e.admin.conftest import VIEW_IDENTITIES
 from tests.integration.stats.scenario import Scenario, seed
+from tests.support.back_office import VIEW_IDENTITIES
 from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.live import live_servers
 from ticketflow.db.config import create_engine

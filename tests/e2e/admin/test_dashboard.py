@@ -6,9 +6,9 @@ import csv
 import io
 import re
 
-from tests.e2e.admin.conftest import dashboard_rows, log_in, page_figures
 from tests.integration.stats.scenario import Scenario, insert_order, seed
 from tests.support.api import make_actor, make_event
+from tests.support.back_office import dashboard_rows, log_in, page_figures
 
 PAGE_FIGURES = (
     "capacity",

@@ -9,8 +9,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
-from tests.e2e.admin.conftest import log_in
 from tests.support.api import make_actor
+from tests.support.back_office import log_in
 from tests.support.production import production_overrides
 from ticketflow.app import create_app
 from ticketflow.db.models.users import User

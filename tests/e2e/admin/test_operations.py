@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.e2e.admin.conftest import log_in
 from tests.integration.stats.scenario import CHECKOUT_SECRET, Scenario, seed
+from tests.support.back_office import log_in
 from ticketflow.db.models.outbox import OutboxMessage
 
 

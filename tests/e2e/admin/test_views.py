@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from tests.e2e.admin.conftest import VIEW_IDENTITIES, log_in
 from tests.integration.stats.scenario import CHECKOUT_SECRET, seed
 from tests.support.api import buy, make_actor, make_event
+from tests.support.back_office import VIEW_IDENTITIES, log_in
 from ticketflow.admin.operations import OPERATION_VIEWS
 from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.db.models.events import Event

@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from tests.conftest import run_async
 from tests.e2e.payments.shop import create_users, local, login
+from tests.support.databases import run_async
 from tests.support.factories import event_body
 from tests.support.live import live_servers, server_environment
 from ticketflow.db.config import create_engine

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from tests.conftest import run_async
 from tests.support.api import TEST_PASSWORDS
+from tests.support.databases import run_async
 from tests.support.factories import event_body, user_body
 from tests.support.live import LiveServer, live_servers
 from ticketflow.db.config import create_engine

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from tests.conftest import BACKENDS, run_async
+from tests.support.databases import BACKENDS, run_async
 from tests.support.live import server_environment
 from tests.support.mariadb import free_port
 from ticketflow.db.config import create_engine

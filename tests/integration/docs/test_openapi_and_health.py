@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import settings_for_tests
+from tests.support.databases import settings_for_tests
 from tests.support.mariadb import free_port
 from ticketflow.app import create_app
 

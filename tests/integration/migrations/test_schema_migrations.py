@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, String, inspect, text
 from sqlalchemy.engine import Connection
 
 import ticketflow.db.models  # noqa: F401 - every table, including those added later
-from tests.conftest import BACKENDS, run_async
+from tests.support.databases import BACKENDS, run_async
 from tests.support.live import server_environment
 from ticketflow.db.base import Base
 from ticketflow.db.config import create_engine

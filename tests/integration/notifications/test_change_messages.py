@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from tests.integration.notifications.conftest import (
+from tests.support.api import buy, make_actor, make_event
+from tests.support.factories import in_days
+from tests.support.mail import (
     body,
     bought,
     calendar_event,
@@ -13,8 +15,6 @@ from tests.integration.notifications.conftest import (
     subject,
     worker_pass,
 )
-from tests.support.api import buy, make_actor, make_event
-from tests.support.factories import in_days
 from ticketflow.db.models.outbox import MessageKind, OutboxStatus
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import settings_for_tests
-from tests.integration.notifications.conftest import body, bought, qr_codes_inline, subject, worker_pass
+from tests.support.databases import settings_for_tests
+from tests.support.mail import body, bought, qr_codes_inline, subject, worker_pass
 from ticketflow.app import create_app
 from ticketflow.settings import Settings
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from tests.integration.notifications.conftest import (
+from tests.support.factories import user_body
+from tests.support.mail import (
     body,
     bought,
     calendar_event,
@@ -13,7 +14,6 @@ from tests.integration.notifications.conftest import (
     subject,
     worker_pass,
 )
-from tests.support.factories import user_body
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.outbox import OutboxStatus
 from ticketflow.db.models.users import User

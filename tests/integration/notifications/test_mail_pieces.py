@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from tests.conftest import settings_for_tests
+from tests.support.databases import settings_for_tests
 from ticketflow.db.models.outbox import MessageKind
 from ticketflow.domain.notifications.compose import money_text, when_text
 from ticketflow.domain.notifications.delivery import retry_delay

@@ -9,14 +9,14 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from tests.integration.notifications.conftest import (
+from tests.support.api import buy, make_actor, make_event
+from tests.support.mail import (
     app_context,
     bought,
     delivery_for,
     outbox_rows,
     worker_pass,
 )
-from tests.support.api import buy, make_actor, make_event
 from ticketflow.db.config import create_engine
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order

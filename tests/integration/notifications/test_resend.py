@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import msgspec
 
-from tests.integration.notifications.conftest import (
+from tests.support.api import make_actor
+from tests.support.mail import (
     bought,
     outbox_rows,
     qr_codes_inline,
     subject,
     worker_pass,
 )
-from tests.support.api import make_actor
 from ticketflow.db.models.outbox import MessageKind, OutboxStatus
 from ticketflow.domain.notifications.service import RESEND_PER_TICKET
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from tests.integration.notifications.conftest import bought, delivery_for, outbox_rows, subject, worker_pass
 from tests.support.api import buy, make_actor, make_event
+from tests.support.mail import bought, delivery_for, outbox_rows, subject, worker_pass
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.outbox import OutboxStatus
 

@@ -6,7 +6,9 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from tests.integration.notifications.conftest import (
+from tests.support.api import buy, make_actor, make_event
+from tests.support.factories import in_days
+from tests.support.mail import (
     attachments,
     body,
     bought,
@@ -16,8 +18,6 @@ from tests.integration.notifications.conftest import (
     subject,
     worker_pass,
 )
-from tests.support.api import buy, make_actor, make_event
-from tests.support.factories import in_days
 from ticketflow.db.models.outbox import OutboxStatus
 from ticketflow.extensions import collect_extensions
 from ticketflow.worker import run_jobs_once

@@ -13,8 +13,8 @@ from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from tests.conftest import settings_for_tests as settings_for
 from tests.support.api import buy, make_actor, make_event
+from tests.support.databases import settings_for_tests as settings_for
 from tests.support.mariadb import free_port
 from ticketflow.app import create_app
 from ticketflow.db.models.outbox import OutboxMessage

@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import settings_for_tests as settings_for
+from tests.support.databases import settings_for_tests as settings_for
 from ticketflow.app import create_app
 from ticketflow.lib.observability import JsonFormatter, RequestIdFilter
 from ticketflow.settings import Settings

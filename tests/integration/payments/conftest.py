@@ -1,9 +1,8 @@
-"""Fixtures of the payment tests (helpers live in `flow.py`)."""
+"""Fixtures of the payment tests (helpers live in `flow.py` and `tests.support.payments`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,10 +11,9 @@ from litestar.testing import AsyncTestClient
 
 from tests.integration.payments.stripe_fake import FakeStripe, running_fake_stripe
 from tests.support.api import Actor, make_actor
+from tests.support.payments import Worker
 from ticketflow.db.config import create_engine
-from ticketflow.domain.payments.service import PaymentService
-from ticketflow.extensions import BackgroundJob, assemble
-from ticketflow.lib.state import AppContext
+from ticketflow.extensions import assemble
 from ticketflow.settings import Settings
 
 
@@ -33,25 +31,6 @@ async def admin(client: AsyncTestClient[Litestar], db: Any) -> Actor:
 @pytest.fixture
 async def attendee(client: AsyncTestClient[Litestar], db: Any) -> Actor:
     return await make_actor(client, db)
-
-
-@dataclass
-class Worker:
-    """The background worker as `ticketflow worker` builds it, run one pass at a time."""
-
-    context: AppContext
-    jobs: dict[str, BackgroundJob]
-
-    @property
-    def payments(self) -> PaymentService:
-        assert isinstance(self.context.payments, PaymentService)
-        return self.context.payments
-
-    async def expire_holds(self) -> int:
-        return await self.jobs["payments-expire-holds"](self.context)
-
-    async def refunds(self) -> int:
-        return await self.jobs["payments-refunds"](self.context)
 
 
 @pytest.fixture

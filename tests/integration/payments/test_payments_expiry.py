@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import settings_for_tests
 from tests.integration.payments.flow import (
     PRICE,
     buy_pending,
@@ -20,6 +19,7 @@ from tests.integration.payments.flow import (
     ticket_statuses,
 )
 from tests.support.api import buy, make_actor
+from tests.support.databases import settings_for_tests
 from ticketflow.db.models.outbox import MessageKind, OutboxMessage
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import settings_for_tests
 from tests.integration.payments.flow import (
     PRICE,
     buy_pending,
@@ -25,6 +24,7 @@ from tests.integration.payments.flow import (
 )
 from tests.integration.payments.stripe_fake import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, sign
 from tests.support.api import buy, make_actor
+from tests.support.databases import settings_for_tests
 from ticketflow.app import create_app
 from ticketflow.db.models.payments import Refund
 from ticketflow.settings import SettingsError

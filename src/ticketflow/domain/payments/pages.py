@@ -17,7 +17,7 @@ from litestar import MediaType, Response
 from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.payments import PaymentRefusal, PaymentStatus
 from ticketflow.domain.payments.service import CheckoutView
-from ticketflow.lib.money import format_money
+from ticketflow.lib.money import format_money, unit_price_cents
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -75,7 +75,7 @@ def order_context(view: CheckoutView) -> dict[str, Any]:
         "view": view,
         "starts_at": format_time(event.starts_at, event.timezone),
         "expires_at": format_time(order.expires_at, event.timezone),
-        "unit_price": format_money(order.amount_cents // order.quantity, order.currency),
+        "unit_price": format_money(unit_price_cents(order.amount_cents, order.quantity), order.currency),
         "total": format_money(order.amount_cents, order.currency),
     }
 

@@ -33,6 +33,7 @@ from ticketflow.domain.payments.providers import (
     RefundRequest,
     idempotency_key,
 )
+from ticketflow.lib.money import unit_price_cents
 
 logger = logging.getLogger("ticketflow.payments")
 
@@ -116,7 +117,7 @@ async def refund_one_ticket(session: AsyncSession, order: Order, ticket_id: int,
     await record_refund(
         session,
         payment,
-        order.amount_cents // order.quantity,
+        unit_price_cents(order.amount_cents, order.quantity),
         RefundReason.TICKET_CANCELLED,
         now,
         ticket_id=ticket_id,

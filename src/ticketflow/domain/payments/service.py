@@ -35,6 +35,7 @@ from ticketflow.domain.payments.providers import (
 from ticketflow.domain.payments.settlement import LatePaymentPolicy, Settlement, settle
 from ticketflow.domain.tickets.schemas import Payment
 from ticketflow.lib.errors import ConflictError
+from ticketflow.lib.money import unit_price_cents
 from ticketflow.lib.state import AppContext
 
 T = TypeVar("T")
@@ -124,7 +125,7 @@ class PaymentService:
             order_id=order.id,
             title=event.title,
             quantity=order.quantity,
-            unit_amount_cents=order.amount_cents // order.quantity,
+            unit_amount_cents=unit_price_cents(order.amount_cents, order.quantity),
             currency=order.currency,
             customer_email=user.email,
             expires_at=order.expires_at,

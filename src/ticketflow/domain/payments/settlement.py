@@ -34,6 +34,7 @@ from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.holds import activate_order, lock_event, lock_order, reissue_tickets
 from ticketflow.domain.payments.providers import NoticeRejected, PaymentNotice, UnknownCheckout
 from ticketflow.domain.payments.refunds import record_refund
+from ticketflow.lib.money import unit_price_cents
 
 
 class LatePaymentPolicy(StrEnum):
@@ -171,7 +172,7 @@ async def _record_payment(
         return Settlement(NoticeOutcome.REFUNDED, order.id, refusal)
     if not late and activated < order.quantity:
         # Some tickets were cancelled while the order was unpaid: their share goes back.
-        unit = order.amount_cents // order.quantity
+        unit = unit_price_cents(order.amount_cents, order.quantity)
         await record_refund(
             session, payment, unit * (order.quantity - activated), RefundReason.TICKETS_GONE, now
         )

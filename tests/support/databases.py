@@ -1,0 +1,77 @@
+"""Databases and settings for the tests: the backends, test settings, MySQL databases on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.support.mariadb import MariaDBServer
+from ticketflow.db.base import Base
+from ticketflow.db.config import create_engine
+from ticketflow.settings import Settings
+
+T = TypeVar("T")
+BACKENDS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
+
+
+def settings_for_tests(database_url: str, **overrides: object) -> Settings:
+    """Settings for tests: cheap argon2 parameters (still argon2id), no auto-migration."""
+    base = Settings(
+        env="test",
+        database_url=database_url,
+        jwt_secret="test-secret-" + "x" * 40,
+        argon2_memory_kib=1024,
+        argon2_time_cost=1,
+        database_auto_migrate=False,
+        worker_in_process=False,
+    )
+    return base.with_overrides(**overrides) if overrides else base
+
+
+class MySQLProvider:
+    """Creates databases on a MySQL/MariaDB server for the tests."""
+
+    def __init__(self, admin_url: str, server: MariaDBServer | None) -> None:
+        self.admin_url = admin_url
+        self.server = server
+
+    def url_for(self, database: str) -> str:
+        return str(make_url(self.admin_url).set(database=database).render_as_string(hide_password=False))
+
+    async def create_database(self, prefix: str = "tf") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        engine = create_engine(Settings(database_url=self.admin_url), null_pool=True)
+        async with engine.connect() as connection:
+            await connection.execute(
+                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            )
+        await engine.dispose()
+        return self.url_for(name)
+
+
+def run_async(coroutine_function: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from sync code, even while a loop runs in this thread."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine_function()).result()
+
+
+async def truncate_all(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(text(f"TRUNCATE TABLE `{table.name}`"))
+        await connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+async def truncate_database(url: str) -> None:
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    await truncate_all(engine)
+    await engine.dispose()
