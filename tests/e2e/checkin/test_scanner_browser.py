@@ -1,0 +1,178 @@
+"""The scanner page in headless Chromium with a fake camera, against uvicorn on loopback.
+
+The camera shows a real ticket's QR code (its `qr.png`, made into a video), then an empty frame
+long enough for the page to forget it, in a loop: the first sighting admits the ticket (green),
+the next one finds it used (amber). On a second phone whose camera is refused, a code typed by
+hand that is no ticket is refused (red).
+Screenshots of each state land in `test-artifacts/scan/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from PIL import Image
+from playwright.async_api import Page, async_playwright
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from tests.e2e.payments.shop import login
+from tests.support.api import TEST_PASSWORDS
+from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
+from tests.support.factories import event_body, user_body
+from tests.support.fake_camera import blank_frame, on_white_frame, y4m_video
+from tests.support.live import LiveServer, live_servers
+from ticketflow.db.config import create_engine
+from ticketflow.db.migrate import upgrade_to_head
+from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.users import Role
+from ticketflow.domain.accounts.service import AccountService
+from ticketflow.settings import Settings
+
+pytestmark = BROWSER_TEST_MARKS
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "scan"
+CODE_FRAMES = 10
+"""About a second of the code in view..."""
+EMPTY_FRAMES = 60
+"""...then several seconds without it: more than the page's two seconds of forgetting."""
+WAIT_MS = 20_000
+REFUSE_CAMERA = (
+    "navigator.mediaDevices.getUserMedia = () =>"
+    " Promise.reject(new DOMException('refused by the test', 'NotAllowedError'));"
+)
+
+
+async def create_people(database_url: str) -> dict[str, dict[str, str]]:
+    """An admin, a door staff member and an attendee, made as the command line makes them."""
+    engine = create_engine(Settings(database_url=database_url), null_pool=True)
+    people = {}
+    async with async_sessionmaker(engine)() as session:
+        for role in (Role.ADMIN, Role.STAFF, Role.ATTENDEE):
+            body = user_body()
+            await AccountService(session, TEST_PASSWORDS).create_user(
+                name=body["name"], email=body["email"], password=body["password"], role=role
+            )
+            people[role.value] = body
+    await engine.dispose()
+    return people
+
+
+async def sell_a_ticket(base: str, people: dict[str, dict[str, str]]) -> tuple[int, dict[str, Any], bytes]:
+    """A free event with one ticket bought by the attendee: (event id, ticket, its QR PNG)."""
+    admin, attendee = people["admin"], people["attendee"]
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        organiser = await login(http, base, admin["email"], admin["password"])
+        buyer = await login(http, base, attendee["email"], attendee["password"])
+        body = event_body(title="Door Night", price_cents=0)
+        event_id = (await http.post("/events", json=body, headers=organiser)).json()["id"]
+        bought = await http.post(f"/events/{event_id}/tickets", json={"quantity": 1}, headers=buyer)
+        assert bought.status_code == 201, bought.text
+        ticket: dict[str, Any] = bought.json()["tickets"][0]
+        qr = await http.get(f"/tickets/{ticket['id']}/qr.png", headers=buyer)
+        assert qr.status_code == 200
+    return event_id, ticket, qr.content
+
+
+def watch(page: Page) -> tuple[list[str], list[str]]:
+    """Requests off loopback, and script errors or policy refusals (404 answers are expected)."""
+    foreign: list[str] = []
+    problems: list[str] = []
+    page.on("request", lambda r: foreign.append(r.url) if urlsplit(r.url).hostname != "127.0.0.1" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
+        ),
+    )
+    return foreign, problems
+
+
+async def sign_in_and_start(page: Page, staff: dict[str, str], event_id: int) -> None:
+    await page.goto("/scan?decoder=jsqr")
+    await page.fill("#signin-email", staff["email"])
+    await page.fill("#signin-password", staff["password"])
+    await page.screenshot(path=ARTIFACTS / "01-sign-in.png")
+    await page.click("#signin-submit")
+    await page.wait_for_selector(f'#setup-event option[value="{event_id}"]', state="attached")
+    await page.select_option("#setup-event", str(event_id))
+    await page.screenshot(path=ARTIFACTS / "02-event.png")
+    await page.click("#setup-submit")
+
+
+async def shows(page: Page, selector: str, screenshot: str) -> None:
+    await page.wait_for_selector(selector, timeout=WAIT_MS)
+    await page.screenshot(path=ARTIFACTS / screenshot)
+
+
+async def scans_in_database(url: str) -> list[CheckIn]:
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    async with async_sessionmaker(engine)() as session:
+        scans = list((await session.scalars(select(CheckIn).order_by(CheckIn.id))).all())
+    await engine.dispose()
+    return scans
+
+
+async def test_door_staff_scan_a_ticket_with_the_phone_camera(tmp_path: Path) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    people = await create_people(url)
+    server: LiveServer
+    with live_servers(url, 1, tmp_path) as (server,):
+        event_id, ticket, qr_png = await sell_a_ticket(server.base_url, people)
+        code_in_view = on_white_frame(Image.open(io.BytesIO(qr_png)))
+        video = y4m_video(tmp_path / "door.y4m", [(code_in_view, CODE_FRAMES), (blank_frame(), EMPTY_FRAMES)])
+        camera = [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ]
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + camera)
+            phone = {"base_url": server.base_url, "viewport": {"width": 412, "height": 860}}
+
+            # A phone with a camera: the ticket is admitted, then found used.
+            page = await (await browser.new_context(**phone)).new_page()
+            foreign, problems = watch(page)
+            await sign_in_and_start(page, people["staff"], event_id)
+            await shows(page, '#result[data-state="valid"]', "03-valid.png")
+            assert await page.text_content("#result-title") == "Admit"
+            assert await page.inner_text("#result-name") == people["attendee"]["name"]
+            assert await page.get_attribute("body", "data-decoder") == "jsqr"
+            assert people["attendee"]["name"] in await page.inner_text("#announce")
+            await shows(page, '#result[data-state="already_used"]', "04-already-used.png")
+            assert (await page.inner_text("#result-detail")).startswith("First admitted at ")
+            await page.click("#result-dismiss")
+            assert await page.inner_text("#count-admitted") == "1"
+            assert int(await page.inner_text("#count-refused")) >= 1
+            await page.screenshot(path=ARTIFACTS / "05-counters.png")
+
+            # A phone whose camera is refused: the code typed by hand is no ticket.
+            denied = await browser.new_context(**phone)
+            await denied.add_init_script(REFUSE_CAMERA)
+            page = await denied.new_page()
+            more_foreign, more_problems = watch(page)
+            await sign_in_and_start(page, people["staff"], event_id)
+            await page.wait_for_selector("#camera-message:has-text('Camera access was refused')")
+            await page.fill("#manual-code", "tf1.no-such-ticket")
+            await page.press("#manual-code", "Enter")
+            await shows(page, '#result[data-state="invalid"][data-reason="unknown"]', "06-invalid.png")
+            assert "Unknown code" in await page.inner_text("#result-detail")
+            assert await page.inner_text("#count-refused") == "1"
+            await browser.close()
+        assert foreign + more_foreign == []
+        assert problems + more_problems == []
+
+    scans = await scans_in_database(url)
+    mine = [scan.result for scan in scans if scan.ticket_id == ticket["id"]]
+    assert mine.count("valid") == 1
+    assert "already_used" in mine
+    assert [scan.scanned_code for scan in scans if scan.ticket_id is None] == ["tf1.no-such-ticket"]
+    assert {scan.door_event_id for scan in scans} == {event_id}
