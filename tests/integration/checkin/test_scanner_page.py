@@ -16,7 +16,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import settings_for_tests
+from tests.support.databases import settings_for_tests
 from ticketflow.app import create_app
 from ticketflow.domain.checkin.scanner_page import PAGE_TEXTS, STATIC_DIR
 
