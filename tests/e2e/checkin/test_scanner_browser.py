@@ -3,13 +3,15 @@
 The camera shows a real ticket's QR code (its `qr.png`, made into a video), then an empty frame
 long enough for the page to forget it, in a loop: the first sighting admits the ticket (green),
 the next one finds it used (amber). On a second phone whose camera is refused, a code typed by
-hand that is no ticket is refused (red).
+hand that is no ticket is refused (red). A third device is paired by a link, loses the server
+(offline, then retried) and has its session end (back to sign-in).
 Screenshots of each state land in `test-artifacts/scan/`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from PIL import Image
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, Route, async_playwright
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -42,6 +44,7 @@ CODE_FRAMES = 10
 EMPTY_FRAMES = 60
 """...then several seconds without it: more than the page's two seconds of forgetting."""
 WAIT_MS = 20_000
+IN_AN_HOUR = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
 REFUSE_CAMERA = (
     "navigator.mediaDevices.getUserMedia = () =>"
     " Promise.reject(new DOMException('refused by the test', 'NotAllowedError'));"
@@ -79,10 +82,8 @@ async def sell_a_ticket(base: str, people: dict[str, dict[str, str]]) -> tuple[i
     return event_id, ticket, qr.content
 
 
-def watch(page: Page) -> tuple[list[str], list[str]]:
-    """Requests off loopback, and script errors or policy refusals (404 answers are expected)."""
-    foreign: list[str] = []
-    problems: list[str] = []
+def watch(page: Page, foreign: list[str], problems: list[str]) -> None:
+    """Collects requests off loopback, and script errors or policy refusals (404s are expected)."""
     page.on("request", lambda r: foreign.append(r.url) if urlsplit(r.url).hostname != "127.0.0.1" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on(
@@ -91,7 +92,6 @@ def watch(page: Page) -> tuple[list[str], list[str]]:
             problems.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
         ),
     )
-    return foreign, problems
 
 
 async def sign_in_and_start(page: Page, staff: dict[str, str], event_id: int) -> None:
@@ -106,17 +106,67 @@ async def sign_in_and_start(page: Page, staff: dict[str, str], event_id: int) ->
     await page.click("#setup-submit")
 
 
+async def token_of(base: str, person: dict[str, str]) -> str:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        return (await login(http, base, person["email"], person["password"]))["Authorization"].split()[1]
+
+
+async def paired_device(page: Page, token: str, event_id: int, code: str) -> None:
+    """A device opened with a pairing link, then a lost connection, then an ended session.
+
+    The pairing answer is played by the test (`/scanners/pair` is the scanner devices' endpoint),
+    carrying a real door staff token so that the scans that follow reach the real server.
+    """
+    await page.add_init_script(REFUSE_CAMERA)
+    pairings: list[Any] = []
+    scanner = {"id": 7, "event_id": event_id, "gate_id": None, "name": "North door", "expires_at": IN_AN_HOUR}
+
+    async def answer_pairing(route: Route) -> None:
+        pairings.append(route.request.post_data_json)
+        await route.fulfill(json={"access_token": token, "scanner": scanner})
+
+    await page.route("**/scanners/pair", answer_pairing)
+    await page.goto("/scan?decoder=jsqr#code=pairing-code-1")
+    await page.wait_for_selector("#scanner-gate:has-text('North door')")
+    assert pairings == [{"code": "pairing-code-1"}]
+    assert "code=" not in page.url
+    assert await page.is_hidden("#change-event")
+    assert await page.text_content("#scanner-event") == "Door Night"
+
+    await page.route("**/validate", lambda route: route.abort("internetdisconnected"))
+    await page.fill("#manual-code", code)
+    await page.press("#manual-code", "Enter")
+    await shows(page, '#result[data-state="offline"]', "07-offline.png")
+    await page.unroute("**/validate")
+    await page.click("#result-retry")
+    await shows(page, '#result[data-state="already_used"]', "08-retried.png")
+
+    await page.route("**/validate", lambda route: route.fulfill(status=401, json={"status_code": 401}))
+    await page.click("#result-dismiss")
+    await page.fill("#manual-code", "tf1.after-expiry")
+    await page.press("#manual-code", "Enter")
+    await page.wait_for_selector("#signin-message:has-text('Your session has ended')")
+    await page.screenshot(path=ARTIFACTS / "09-session-ended.png")
+    assert await page.evaluate("JSON.parse(localStorage.getItem('ticketflow.scan')).token ?? null") is None
+
+
 async def shows(page: Page, selector: str, screenshot: str) -> None:
     await page.wait_for_selector(selector, timeout=WAIT_MS)
     await page.screenshot(path=ARTIFACTS / screenshot)
 
 
-async def scans_in_database(url: str) -> list[CheckIn]:
+async def scans_are_recorded(url: str, ticket_id: int, event_id: int) -> None:
+    """One admission; the later scans found it used; the unknown code was kept; nothing else."""
     engine = create_engine(Settings(database_url=url), null_pool=True)
     async with async_sessionmaker(engine)() as session:
         scans = list((await session.scalars(select(CheckIn).order_by(CheckIn.id))).all())
     await engine.dispose()
-    return scans
+    mine = [scan.result for scan in scans if scan.ticket_id == ticket_id]
+    assert mine.count("valid") == 1
+    assert mine[0] == "valid"
+    assert set(mine[1:]) == {"already_used"}
+    assert [scan.scanned_code for scan in scans if scan.ticket_id is None] == ["tf1.no-such-ticket"]
+    assert {scan.door_event_id for scan in scans} == {event_id}
 
 
 async def test_door_staff_scan_a_ticket_with_the_phone_camera(tmp_path: Path) -> None:
@@ -139,8 +189,10 @@ async def test_door_staff_scan_a_ticket_with_the_phone_camera(tmp_path: Path) ->
             phone = {"base_url": server.base_url, "viewport": {"width": 412, "height": 860}}
 
             # A phone with a camera: the ticket is admitted, then found used.
+            foreign: list[str] = []
+            problems: list[str] = []
             page = await (await browser.new_context(**phone)).new_page()
-            foreign, problems = watch(page)
+            watch(page, foreign, problems)
             await sign_in_and_start(page, people["staff"], event_id)
             await shows(page, '#result[data-state="valid"]', "03-valid.png")
             assert await page.text_content("#result-title") == "Admit"
@@ -158,7 +210,7 @@ async def test_door_staff_scan_a_ticket_with_the_phone_camera(tmp_path: Path) ->
             denied = await browser.new_context(**phone)
             await denied.add_init_script(REFUSE_CAMERA)
             page = await denied.new_page()
-            more_foreign, more_problems = watch(page)
+            watch(page, foreign, problems)
             await sign_in_and_start(page, people["staff"], event_id)
             await page.wait_for_selector("#camera-message:has-text('Camera access was refused')")
             await page.fill("#manual-code", "tf1.no-such-ticket")
@@ -166,13 +218,14 @@ async def test_door_staff_scan_a_ticket_with_the_phone_camera(tmp_path: Path) ->
             await shows(page, '#result[data-state="invalid"][data-reason="unknown"]', "06-invalid.png")
             assert "Unknown code" in await page.inner_text("#result-detail")
             assert await page.inner_text("#count-refused") == "1"
-            await browser.close()
-        assert foreign + more_foreign == []
-        assert problems + more_problems == []
 
-    scans = await scans_in_database(url)
-    mine = [scan.result for scan in scans if scan.ticket_id == ticket["id"]]
-    assert mine.count("valid") == 1
-    assert "already_used" in mine
-    assert [scan.scanned_code for scan in scans if scan.ticket_id is None] == ["tf1.no-such-ticket"]
-    assert {scan.door_event_id for scan in scans} == {event_id}
+            # A device paired by a link, which then loses the server and later its session.
+            staff_token = await token_of(server.base_url, people["staff"])
+            page = await (await browser.new_context(**phone)).new_page()
+            watch(page, foreign, problems)
+            await paired_device(page, staff_token, event_id, ticket["code"])
+            await browser.close()
+        assert foreign == []
+        assert problems == []
+
+    await scans_are_recorded(url, ticket["id"], event_id)
