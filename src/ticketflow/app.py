@@ -27,6 +27,7 @@ from ticketflow.domain.tickets.controller import TicketController, provide_ticke
 from ticketflow.extensions import assemble
 from ticketflow.lib.error_handlers import EXCEPTION_HANDLERS
 from ticketflow.lib.observability import build_logging_config
+from ticketflow.lib.options import answer_options
 from ticketflow.lib.state import STATE_KEY, provide_context
 from ticketflow.openapi import build_openapi_config, swagger_assets_directory
 from ticketflow.settings import Settings
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> Litestar:
             "tickets": Provide(provide_ticket_service, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=answer_options,
         openapi_config=build_openapi_config(),
         lifespan=[lifespan],
         debug=settings.debug,

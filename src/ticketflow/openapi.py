@@ -1,12 +1,27 @@
-"""The OpenAPI document's settings and the Swagger UI, served from the app's own files."""
+"""The OpenAPI document's settings and the Swagger UI, served from the app's own files.
+
+The document at `/docs/openapi.json` is a contract clients are generated from: every operation
+has a stable camelCase `operationId` (set on its route; a route without one gets its handler's
+name in camelCase), and the security schemes are the two of `lib/api_docs.py` whatever the
+authentication backend would declare itself.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, Contact, Tag
+from litestar.openapi.spec import Components, Contact, OpenAPI, Tag
+
+from ticketflow.lib.api_docs import BEARER, SECURITY_SCHEMES
+
+if TYPE_CHECKING:
+    from litestar.handlers import HTTPRouteHandler
+    from litestar.types import Method
+    from litestar.types.internal_types import PathParameterDefinition
 
 API_DESCRIPTION = """
 Ticket-Flow sells event tickets and checks them at the door.
@@ -17,6 +32,7 @@ Ticket-Flow sells event tickets and checks them at the door.
 * **Admins** publish events, see every ticket, create staff accounts.
 
 Use **Authorize** with your e-mail as user name to call protected endpoints from this page.
+Clients call protected endpoints with `Authorization: Bearer <access_token>`.
 """
 
 
@@ -26,8 +42,27 @@ def swagger_assets_directory() -> Path:
     return Path(swagger_ui.__file__).parent / "static"
 
 
+def camel_case_operation_id(
+    route_handler: HTTPRouteHandler, http_method: Method, path_components: list[str | PathParameterDefinition]
+) -> str:
+    """The operationId of a route that sets none: its handler's name in camelCase."""
+    first, *rest = route_handler.handler_name.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+@dataclass
+class ContractConfig(OpenAPIConfig):
+    """The document's security: one bearer scheme for the API, whatever the auth backend says."""
+
+    def to_openapi_schema(self) -> OpenAPI:
+        document = super().to_openapi_schema()
+        document.security = list(BEARER)
+        document.components.security_schemes = dict(SECURITY_SCHEMES)
+        return document
+
+
 def build_openapi_config() -> OpenAPIConfig:
-    return OpenAPIConfig(
+    return ContractConfig(
         title="Ticket-Flow API",
         version="0.1.0",
         description=API_DESCRIPTION,
@@ -53,4 +88,5 @@ def build_openapi_config() -> OpenAPIConfig:
             )
         ],
         components=Components(),
+        operation_id_creator=camel_case_operation_id,
     )

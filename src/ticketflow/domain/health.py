@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
+from ticketflow.lib.api_docs import PUBLIC
 
 
 class Health(msgspec.Struct, omit_defaults=True):
@@ -21,14 +22,21 @@ class Health(msgspec.Struct, omit_defaults=True):
 class HealthController(Controller):
     tags = ["Operations"]
 
-    @get("/health", opt=EXCLUDE_FROM_AUTH, security=[{}], summary="The process is up")
+    @get(
+        "/health",
+        opt=EXCLUDE_FROM_AUTH,
+        security=PUBLIC,
+        operation_id="getHealth",
+        summary="The process is up",
+    )
     async def health(self) -> Health:
         return Health(status="ok")
 
     @get(
         "/ready",
         opt=EXCLUDE_FROM_AUTH,
-        security=[{}],
+        security=PUBLIC,
+        operation_id="getReadiness",
         summary="The database answers",
         description="200 when a `SELECT 1` succeeds, 503 otherwise (for load balancers).",
         responses={

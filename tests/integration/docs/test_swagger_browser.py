@@ -62,20 +62,21 @@ async def test_swagger_ui_renders_offline_and_authorizes(tmp_path: Path) -> None
             await page.click("button.authorize")
             await page.fill("#oauth_username", "reader@example.com")
             await page.fill("#oauth_password", "correct horse battery")
-            await page.click(".auth-btn-wrapper button.authorize")
-            await page.locator(".auth-btn-wrapper button", has_text="Logout").wait_for(timeout=10_000)
+            login = page.locator(".auth-container", has_text="SwaggerLogin")
+            await login.locator(".auth-btn-wrapper button.authorize").click()
+            await login.locator(".auth-btn-wrapper button", has_text="Logout").wait_for(timeout=10_000)
             await page.screenshot(path=ARTIFACTS / "swagger-authorized.png")
-            await page.locator(".auth-btn-wrapper button", has_text="Close").click()
+            await page.locator(".auth-btn-wrapper button", has_text="Close").first.click()
 
-            await page.click("#operations-Accounts-MeMe .opblock-summary")
-            await page.click("#operations-Accounts-MeMe button.try-out__btn")
-            await page.click("#operations-Accounts-MeMe button.execute")
+            await page.click("#operations-Accounts-getMe .opblock-summary")
+            await page.click("#operations-Accounts-getMe button.try-out__btn")
+            await page.click("#operations-Accounts-getMe button.execute")
             status = page.locator(
-                "#operations-Accounts-MeMe .live-responses-table tbody .response-col_status"
+                "#operations-Accounts-getMe .live-responses-table tbody .response-col_status"
             ).first
             await status.wait_for(timeout=10_000)
             assert (await status.inner_text()).strip().startswith("200")
-            body = await page.inner_text("#operations-Accounts-MeMe .live-responses-table .microlight")
+            body = await page.inner_text("#operations-Accounts-getMe .live-responses-table .microlight")
             assert "reader@example.com" in body
             assert '"role": "staff"' in body
             await page.screenshot(path=ARTIFACTS / "swagger-me.png", full_page=True)

@@ -65,7 +65,7 @@ async def optional_user(connection: ASGIConnection[Any, Any, Any, Any], settings
 
 
 def _require(connection: ASGIConnection[Any, Any, Any, Any], roles: frozenset[str]) -> None:
-    user = connection.user
+    user = connection.scope.get("user")  # absent where the middleware does not run (OPTIONS)
     if not isinstance(user, User):
         raise NotAuthorizedException
     if user.role not in roles:

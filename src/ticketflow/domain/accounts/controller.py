@@ -26,6 +26,7 @@ from ticketflow.db.models.users import User as UserModel
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only, any_role, optional_user
 from ticketflow.domain.accounts.schemas import AccessToken, LoginRequest, User, UserCreate, UserPage
 from ticketflow.domain.accounts.service import AccountService
+from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
 from ticketflow.lib.json_bodies import is_json, media_type, require_json_body, unsupported_media_type
 from ticketflow.lib.state import AppContext
@@ -117,6 +118,7 @@ class AccountController(Controller):
         "/register",
         opt=EXCLUDE_FROM_AUTH,
         before_request=require_json_body,
+        operation_id="register",
         summary="Sign up",
         description=(
             "Creates an attendee account. `role: admin` or `role: staff` needs an admin's bearer"
@@ -129,7 +131,7 @@ class AccountController(Controller):
             EMAIL_TAKEN,
             NOT_JSON,
         ),
-        security=[{}],
+        security=PUBLIC,
     )
     async def register(
         self,
@@ -148,10 +150,11 @@ class AccountController(Controller):
         "/login",
         opt=EXCLUDE_FROM_AUTH,
         status_code=200,
+        operation_id="login",
         summary="Log in",
         description="Returns a bearer token. Accepts JSON or the OAuth2 password form.",
         operation_class=LoginOperation,
-        security=[{}],
+        security=PUBLIC,
     )
     async def login(
         self,
@@ -175,6 +178,7 @@ class AccountController(Controller):
     @get(
         "/me",
         guards=[any_role],
+        operation_id="getMe",
         summary="The current user",
         description="The role is read from the database on every request.",
         responses=error_responses(NO_TOKEN),
@@ -186,6 +190,7 @@ class AccountController(Controller):
         "/users",
         guards=[admin_only],
         before_request=require_json_body,
+        operation_id="createUser",
         summary="Create a user (admin)",
         description="Creates an account of any role, e.g. door staff.",
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, EMAIL_TAKEN, NOT_JSON),
@@ -201,6 +206,7 @@ class AccountController(Controller):
     @get(
         "/users",
         guards=[admin_only],
+        operation_id="listUsers",
         summary="List users (admin)",
         description="Oldest first; `role` keeps one role only.",
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN),
@@ -218,12 +224,13 @@ class AccountController(Controller):
     @get(
         "/users/{user_id:int}",
         guards=[admin_only],
+        operation_id="getUser",
         summary="A user (admin)",
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, (404, "user not found")),
     )
     async def get_user(
         self,
         accounts: NamedDependency[AccountService],
-        user_id: Annotated[int, Parameter(ge=1, le=2**62, description="user id")],
+        user_id: Annotated[int, id_parameter("user id")],
     ) -> User:
         return to_user(await accounts.get_user(user_id))

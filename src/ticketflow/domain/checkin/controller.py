@@ -19,6 +19,7 @@ from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
 from ticketflow.domain.checkin.schemas import ScannedTicket, ScanRequest, ScanResponse
 from ticketflow.domain.checkin.service import CheckInService, ScanOutcome
+from ticketflow.lib.api_docs import BEARER
 from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.state import AppContext
 
@@ -66,7 +67,9 @@ class CheckInController(Controller):
     @post(
         "/tickets/{qr_code:str}/validate",
         opt=EXCLUDE_FROM_AUTH,  # authenticated inside the validation transaction (see service)
-        security=[{"BearerToken": []}],
+        security=BEARER,
+        operation_id="validateTicket",
+        status_code=200,
         summary="Validate a ticket at the door (staff or admin)",
         description=(
             "Admits the ticket if it is active (it becomes `used`) in one atomic step. Answers"

@@ -9,10 +9,11 @@ import msgspec
 
 from ticketflow.db.models.checkins import InvalidReason, ScanResult
 from ticketflow.db.models.tickets import TicketStatus
+from ticketflow.lib.api_docs import MAX_ID
 
 
 class ScanRequest(msgspec.Struct, forbid_unknown_fields=True):
-    event_id: Annotated[int, msgspec.Meta(ge=1, le=2**62, description="the door's event")] | None = None
+    event_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID, description="the door's event")] | None = None
 
 
 class ScannedTicket(msgspec.Struct):

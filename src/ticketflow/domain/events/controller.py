@@ -17,11 +17,12 @@ from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only
 from ticketflow.domain.events.schemas import Event, EventCreate, EventPage, EventPatch
 from ticketflow.domain.events.service import EventService
 from ticketflow.domain.tickets.service import TicketService
+from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.state import AppContext
 
-EventId = Annotated[int, Parameter(ge=1, le=2**62, description="event id")]
+EventId = Annotated[int, id_parameter("event id")]
 NOT_ADMIN = (403, "only admins manage events")
 NOT_FOUND = (404, "event not found")
 CONFLICT = (409, "capacity below the tickets sold or held, event cancelled, or price already fixed")
@@ -72,7 +73,8 @@ class EventController(Controller):
     @get(
         "/",
         opt=EXCLUDE_FROM_AUTH,
-        security=[{}],
+        security=PUBLIC,
+        operation_id="listEvents",
         summary="List events",
         description=(
             "Ordered by start. `upcoming=true`: scheduled events not started yet."
@@ -98,7 +100,8 @@ class EventController(Controller):
     @get(
         "/{event_id:int}",
         opt=EXCLUDE_FROM_AUTH,
-        security=[{}],
+        security=PUBLIC,
+        operation_id="getEvent",
         summary="One event",
         responses=error_responses(BAD_INPUT, NOT_FOUND),
     )
@@ -109,6 +112,7 @@ class EventController(Controller):
         "/",
         guards=[admin_only],
         before_request=require_json_body,
+        operation_id="createEvent",
         summary="Publish an event (admin)",
         description="`starts_at` must be in the future and carry an offset; `ends_at`, if given, after it.",
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NOT_JSON, BROKEN_RULE),
@@ -126,6 +130,7 @@ class EventController(Controller):
         "/{event_id:int}",
         guards=[admin_only],
         before_request=require_json_body,
+        operation_id="replaceEvent",
         summary="Replace an event (admin)",
         description=(
             "Full update: fields left out take their defaults. Capacity cannot go below the"
@@ -147,6 +152,7 @@ class EventController(Controller):
         "/{event_id:int}",
         guards=[admin_only],
         before_request=require_json_body,
+        operation_id="updateEvent",
         summary="Change some fields of an event (admin)",
         description="Only the fields sent change; the rules of a full update apply.",
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NOT_FOUND, CONFLICT, NOT_JSON, BROKEN_RULE),
@@ -165,6 +171,7 @@ class EventController(Controller):
     @delete(
         "/{event_id:int}",
         guards=[admin_only],
+        operation_id="deleteEvent",
         summary="Delete or cancel an event (admin)",
         description=(
             "An event nobody ordered is removed. Otherwise it is cancelled: every live ticket"

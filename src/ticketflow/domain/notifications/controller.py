@@ -21,10 +21,11 @@ from ticketflow.domain.notifications.service import (
     NotificationService,
     ResendLimits,
 )
+from ticketflow.lib.api_docs import id_parameter
 from ticketflow.lib.state import AppContext
 
-TicketId = Annotated[int, Parameter(ge=1, le=2**62, description="ticket id")]
-MessageId = Annotated[int, Parameter(ge=1, le=2**62, description="outbox message id")]
+TicketId = Annotated[int, id_parameter("ticket id")]
+MessageId = Annotated[int, id_parameter("outbox message id")]
 
 
 def to_entry(message: OutboxMessage) -> OutboxEntry:
@@ -61,6 +62,7 @@ class NotificationController(Controller):
         "/tickets/{ticket_id:int}/resend",
         guards=[buyer],
         status_code=202,
+        operation_id="resendTicketEmail",
         summary="Send a ticket e-mail again",
         description=(
             "Queues the ticket e-mail of the ticket's order (every active ticket, QR codes and"
@@ -80,6 +82,7 @@ class NotificationController(Controller):
     @get(
         "/outbox",
         guards=[admin_only],
+        operation_id="listOutbox",
         summary="Queued, sent and failed e-mails (admin)",
         description="Newest first. `status=failed` lists the messages that gave up after every attempt.",
     )
@@ -97,6 +100,7 @@ class NotificationController(Controller):
         "/outbox/{message_id:int}/retry",
         guards=[admin_only],
         status_code=200,
+        operation_id="retryOutboxMessage",
         summary="Retry a failed e-mail (admin)",
         description="Puts a `failed` or `skipped` message back in the queue with a fresh set of attempts.",
     )

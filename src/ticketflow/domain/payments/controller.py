@@ -28,12 +28,13 @@ from ticketflow.domain.payments.simulated import (
     new_attempt_id,
 )
 from ticketflow.domain.payments.stripe_checkout import STRIPE, IgnoredEvent, StripeProvider, WebhookRejected
+from ticketflow.lib.api_docs import PUBLIC, id_parameter
 
-OrderId = Annotated[int, Parameter(ge=1, le=2**62, description="order id")]
+OrderId = Annotated[int, id_parameter("order id")]
 Token = Annotated[
     str, Parameter(min_length=16, max_length=64, pattern=TOKEN_PATTERN, description="checkout secret")
 ]
-OptionalOrderId = Annotated[int | None, Parameter(ge=1, le=2**62, description="order id (simulated)")]
+OptionalOrderId = Annotated[int | None, id_parameter("order id (simulated)")]
 OptionalToken = Annotated[
     str | None, Parameter(min_length=16, max_length=64, pattern=TOKEN_PATTERN, description="checkout secret")
 ]
@@ -70,9 +71,11 @@ class SimulatedCheckoutController(Controller):
     path = "/payments/simulated"
     tags = ["Payments"]
     opt = EXCLUDE_FROM_AUTH
+    security = PUBLIC
 
     @get(
         "/{order_id:int}",
+        operation_id="getSimulatedCheckout",
         summary="Simulated checkout page",
         description="HTML page with Pay and Cancel buttons: the `checkout_url` of a purchase.",
         media_type="text/html",
@@ -85,6 +88,7 @@ class SimulatedCheckoutController(Controller):
 
     @post(
         "/{order_id:int}/pay",
+        operation_id="paySimulatedCheckout",
         summary="Pay on the simulated checkout page",
         description="Pays the order with the amount the server computed; answers with a redirect.",
         status_code=303,
@@ -105,6 +109,7 @@ class SimulatedCheckoutController(Controller):
 
     @post(
         "/{order_id:int}/cancel",
+        operation_id="cancelSimulatedCheckout",
         summary="Leave the simulated checkout without paying",
         description="Cancels the unpaid order and puts its seats back on sale; answers with a redirect.",
         status_code=303,
@@ -140,13 +145,19 @@ class LandingController(Controller):
     path = "/payments"
     tags = ["Payments"]
     opt = EXCLUDE_FROM_AUTH
+    security = PUBLIC
     dependencies = {"landing_view": Provide(provide_landing_view)}
 
-    @get("/success", summary="After paying", media_type="text/html")
+    @get("/success", operation_id="getPaymentSuccessPage", summary="After paying", media_type="text/html")
     async def success(self, landing_view: NamedDependency[CheckoutView | None]) -> Response[str]:
         return after_payment_page(landing_view)
 
-    @get("/cancelled", summary="After leaving a checkout without paying", media_type="text/html")
+    @get(
+        "/cancelled",
+        operation_id="getPaymentCancelledPage",
+        summary="After leaving a checkout without paying",
+        media_type="text/html",
+    )
     async def cancelled(self, landing_view: NamedDependency[CheckoutView | None]) -> Response[str]:
         return after_cancel_page(landing_view)
 
@@ -155,9 +166,11 @@ class StripeWebhookController(Controller):
     path = "/payments/stripe"
     tags = ["Payments"]
     opt = EXCLUDE_FROM_AUTH
+    security = PUBLIC
 
     @post(
         "/webhook",
+        operation_id="receiveStripeWebhook",
         summary="Stripe webhook",
         description=(
             "Receives Stripe events signed with the endpoint secret (`Stripe-Signature`). 400 for an"

@@ -6,16 +6,16 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import Provide
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
-from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.domain.accounts.auth import admin_only
 from ticketflow.domain.stats.schemas import EventStats, StatsOverview
 from ticketflow.domain.stats.service import StatsService
+from ticketflow.lib.api_docs import id_parameter
+from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, error_responses
 
-GUARDED = [NotAuthorizedException, PermissionDeniedException]
-EventId = Annotated[int, Parameter(ge=1, le=2**62, description="event id")]
+NOT_ADMIN = (403, "only admins see the figures")
+EventId = Annotated[int, id_parameter("event id")]
 
 
 def provide_stats_service(db_session: AsyncSession) -> StatsService:
@@ -24,11 +24,12 @@ def provide_stats_service(db_session: AsyncSession) -> StatsService:
 
 class StatsController(Controller):
     tags = ["Stats"]
-    guards = [admin_only]
     dependencies = {"stats": Provide(provide_stats_service, sync_to_thread=False)}
 
     @get(
         "/stats",
+        guards=[admin_only],
+        operation_id="getStats",
         summary="Sales and check-in figures of every event (admin)",
         description=(
             "Per event: capacity, sold, held, available, cancelled, checked in, check-in rate,"
@@ -36,19 +37,21 @@ class StatsController(Controller):
             " currency); the totals over all events (money summed per currency); and tickets sold"
             " per UTC day. Events are listed latest first."
         ),
-        raises=GUARDED,
+        responses=error_responses(NO_TOKEN, NOT_ADMIN),
     )
     async def overview(self, stats: StatsService) -> StatsOverview:
         return await stats.overview()
 
     @get(
         "/events/{event_id:int}/stats",
+        guards=[admin_only],
+        operation_id="getEventStats",
         summary="Sales and check-in figures of one event (admin)",
         description=(
             "The event's figures, tickets sold per day and door scans per 15-minute slot"
             " (admitted and refused), both in the event's time zone."
         ),
-        raises=[*GUARDED, NotFoundException],
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, (404, "event not found")),
     )
     async def event_stats(self, stats: StatsService, event_id: EventId) -> EventStats:
         return await stats.event_stats(event_id)

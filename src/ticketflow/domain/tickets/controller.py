@@ -27,14 +27,15 @@ from ticketflow.domain.tickets.schemas import (
     TicketUpdate,
 )
 from ticketflow.domain.tickets.service import HeldTicket, TicketService
+from ticketflow.lib.api_docs import BEARER, id_parameter
 from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.state import AppContext
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 QR_CACHE_CONTROL = "private, max-age=3600"
 
-TicketId = Annotated[int, Parameter(ge=1, le=2**62, description="ticket id")]
-EventId = Annotated[int, Parameter(ge=1, le=2**62, description="event id")]
+TicketId = Annotated[int, id_parameter("ticket id")]
+EventId = Annotated[int, id_parameter("event id")]
 
 
 def to_ticket(
@@ -96,8 +97,9 @@ class TicketController(Controller):
     @post(
         "/events/{event_id:int}/tickets",
         opt=EXCLUDE_FROM_AUTH,  # authenticated inside the purchase transaction (see purchase.py)
-        security=[{"BearerToken": []}],
+        security=BEARER,
         dependencies={"purchases": Provide(provide_purchase_service, sync_to_thread=False)},
+        operation_id="purchaseTickets",
         summary="Buy tickets (attendee or admin)",
         description=(
             "Creates one order and `quantity` tickets. Never oversells: 409 with"
@@ -140,14 +142,12 @@ class TicketController(Controller):
         headers = {"Idempotent-Replayed": "true"} if result.replayed else None
         return Response(body, status_code=201, headers=headers)
 
-    @get("/tickets", guards=[any_role], summary="My tickets (newest first)")
+    @get("/tickets", guards=[any_role], operation_id="listTickets", summary="My tickets (newest first)")
     async def list_tickets(
         self,
         request: Request[User, Any, Any],
         tickets: NamedDependency[TicketService],
-        event_id: Annotated[
-            int | None, Parameter(ge=1, le=2**62, description="admins: all tickets of this event")
-        ] = None,
+        event_id: Annotated[int | None, id_parameter("admins: all tickets of this event")] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> TicketPage:
@@ -158,7 +158,12 @@ class TicketController(Controller):
             items=[to_held_ticket(held) for held in rows], total=total, limit=limit, offset=offset
         )
 
-    @get("/tickets/{ticket_id:int}", guards=[any_role], summary="One ticket (owner or admin)")
+    @get(
+        "/tickets/{ticket_id:int}",
+        guards=[any_role],
+        operation_id="getTicket",
+        summary="One ticket (owner or admin)",
+    )
     async def get_ticket(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Ticket:
@@ -167,6 +172,7 @@ class TicketController(Controller):
     @get(
         "/tickets/{ticket_id:int}/qr.png",
         guards=[any_role],
+        operation_id="getTicketQrPng",
         summary="QR code of a ticket (PNG)",
         media_type="image/png",
     )
@@ -181,6 +187,7 @@ class TicketController(Controller):
     @get(
         "/tickets/{ticket_id:int}/qr.svg",
         guards=[any_role],
+        operation_id="getTicketQrSvg",
         summary="QR code of a ticket (SVG)",
         media_type="image/svg+xml",
     )
@@ -198,6 +205,7 @@ class TicketController(Controller):
         "/tickets/{ticket_id:int}/cancel",
         guards=[buyer],
         status_code=200,
+        operation_id="cancelTicket",
         summary="Cancel a ticket",
     )
     async def cancel(
