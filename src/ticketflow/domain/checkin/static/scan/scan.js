@@ -569,7 +569,9 @@ function start() {
     input.value = "";
     scanned(code, "manual");
   });
-  $("result-dismiss").addEventListener("click", hideResult);
+  $("result").addEventListener("click", (event) => {
+    if (event.target.id !== "result-retry") hideResult(); // a tap anywhere goes back to scanning
+  });
   $("result-retry").addEventListener("click", () => {
     hideResult();
     if (lastScan) submit(lastScan);
