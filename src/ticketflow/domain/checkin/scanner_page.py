@@ -81,7 +81,7 @@ PAGE_TEXTS: dict[str, str] = {
     "checking": "Checking…",
     "valid": "Admit",
     "already_used": "Already used",
-    "already_used_at": "First admitted at {time}",
+    "already_used_at": "First admitted at %(time)s",
     "invalid": "Do not admit",
     "exited": "Exit recorded",
     "reason_unknown": "Unknown code: not a ticket of this system.",
@@ -99,7 +99,7 @@ PAGE_TEXTS: dict[str, str] = {
     "tap_to_continue": "Tap to continue",
     "ticket_type": "Ticket type",
 }
-"""The page's texts, by key (the script reads them by the same keys); `{time}` is filled in."""
+"""The page's texts, by key (the script reads them by the same keys); `%(time)s` is filled in."""
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

@@ -17,7 +17,7 @@ const lang = document.documentElement.lang || undefined;
 
 function t(key, values = {}) {
   const text = TEXTS[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
+  return text.replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
 }
 
 // ---- stored session -------------------------------------------------------------------------
