@@ -4,7 +4,8 @@ The camera shows a real ticket's QR code (its `qr.png`, made into a video), then
 long enough for the page to forget it, in a loop: the first sighting admits the ticket (green),
 the next one finds it used (amber). On a second phone whose camera is refused, a code typed by
 hand that is no ticket is refused (red). A third device is paired by a link, loses the server
-(offline, then retried) and has its session end (back to sign-in).
+(offline, then retried) and has its session end (back to sign-in); a fourth scans at a gate.
+The endpoints of scanner devices and gates are played by the test where the server has none.
 Screenshots of each state land in `test-artifacts/scan/`.
 """
 
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from PIL import Image
-from playwright.async_api import Page, Route, async_playwright
+from playwright.async_api import Browser, Page, Route, async_playwright
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -82,8 +83,11 @@ async def sell_a_ticket(base: str, people: dict[str, dict[str, str]]) -> tuple[i
     return event_id, ticket, qr.content
 
 
-def watch(page: Page, foreign: list[str], problems: list[str]) -> None:
-    """Collects requests off loopback, and script errors or policy refusals (404s are expected)."""
+async def new_phone(browser: Browser, base_url: str, foreign: list[str], problems: list[str]) -> Page:
+    """A page in a fresh context (its own storage) the size of a phone, watched: requests off
+    loopback go to `foreign`, script errors and policy refusals to `problems` (404s are expected)."""
+    context = await browser.new_context(base_url=base_url, viewport={"width": 412, "height": 860})
+    page = await context.new_page()
     page.on("request", lambda r: foreign.append(r.url) if urlsplit(r.url).hostname != "127.0.0.1" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on(
@@ -92,6 +96,7 @@ def watch(page: Page, foreign: list[str], problems: list[str]) -> None:
             problems.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
         ),
     )
+    return page
 
 
 async def sign_in_and_start(page: Page, staff: dict[str, str], event_id: int) -> None:
@@ -150,6 +155,47 @@ async def paired_device(page: Page, token: str, event_id: int, code: str) -> Non
     assert await page.evaluate("JSON.parse(localStorage.getItem('ticketflow.scan')).token ?? null") is None
 
 
+async def device_at_a_gate(page: Page, staff: dict[str, str], event_id: int) -> None:
+    """Staff pick a gate and scan people out; the gates API's answers are played by the test."""
+    await page.add_init_script(REFUSE_CAMERA)
+    gate = {"id": 3, "event_id": event_id, "name": "Side door", "ticket_type_ids": [], "allow_reentry": True}
+    counters = {"admitted": 5, "inside": 4, "refused": 1}
+    await page.route(f"**/events/{event_id}/gates", lambda route: route.fulfill(json=[gate | counters]))
+    sent: list[Any] = []
+    answers = [
+        (200, {"result": "exited", "ticket": {"holder_name": "Ada Lovelace", "ticket_type_name": "Balcony"}}),
+        (422, {"result": "invalid", "reason": "wrong_gate", "ticket": {"holder_name": "Alan Turing"}}),
+    ]
+
+    async def answer_scan(route: Route) -> None:
+        sent.append(route.request.post_data_json)
+        status, body = answers[len(sent) - 1]
+        await route.fulfill(status=status, json=body)
+
+    await page.route("**/validate", answer_scan)
+    await page.goto("/scan?decoder=jsqr")
+    await page.fill("#signin-email", staff["email"])
+    await page.fill("#signin-password", staff["password"])
+    await page.click("#signin-submit")
+    await page.wait_for_selector("#setup-gate-field:not([hidden])")
+    await page.select_option("#setup-gate", "3")
+    await page.click("#setup-submit")
+    await page.wait_for_selector("#count-gate:has-text('5 / 4 / 1')")
+    await page.check("input[name=direction][value=out]")
+    await page.fill("#manual-code", "tf1.leaving")
+    await page.press("#manual-code", "Enter")
+    await shows(page, '#result[data-state="exited"]', "10-exited.png")
+    assert await page.inner_text("#result-name") == "Ada Lovelace"
+    assert await page.inner_text("#result-detail") == "Ticket type: Balcony"
+    await page.click("#result-dismiss")
+    await page.fill("#manual-code", "tf1.wrong-door")
+    await page.press("#manual-code", "Enter")
+    await shows(page, '#result[data-state="invalid"][data-reason="wrong_gate"]', "11-wrong-gate.png")
+    assert await page.inner_text("#result-detail") == "This ticket is not admitted at this gate."
+    assert sent == [{"event_id": event_id, "gate_id": 3, "direction": "out"}] * 2
+    assert await page.inner_text("#scanner-gate") == "Gate: Side door"
+
+
 async def shows(page: Page, selector: str, screenshot: str) -> None:
     await page.wait_for_selector(selector, timeout=WAIT_MS)
     await page.screenshot(path=ARTIFACTS / screenshot)
@@ -186,13 +232,11 @@ async def test_door_staff_scan_a_ticket_with_the_phone_camera(tmp_path: Path) ->
         ]
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + camera)
-            phone = {"base_url": server.base_url, "viewport": {"width": 412, "height": 860}}
 
             # A phone with a camera: the ticket is admitted, then found used.
             foreign: list[str] = []
             problems: list[str] = []
-            page = await (await browser.new_context(**phone)).new_page()
-            watch(page, foreign, problems)
+            page = await new_phone(browser, server.base_url, foreign, problems)
             await sign_in_and_start(page, people["staff"], event_id)
             await shows(page, '#result[data-state="valid"]', "03-valid.png")
             assert await page.text_content("#result-title") == "Admit"
@@ -207,10 +251,8 @@ async def test_door_staff_scan_a_ticket_with_the_phone_camera(tmp_path: Path) ->
             await page.screenshot(path=ARTIFACTS / "05-counters.png")
 
             # A phone whose camera is refused: the code typed by hand is no ticket.
-            denied = await browser.new_context(**phone)
-            await denied.add_init_script(REFUSE_CAMERA)
-            page = await denied.new_page()
-            watch(page, foreign, problems)
+            page = await new_phone(browser, server.base_url, foreign, problems)
+            await page.add_init_script(REFUSE_CAMERA)
             await sign_in_and_start(page, people["staff"], event_id)
             await page.wait_for_selector("#camera-message:has-text('Camera access was refused')")
             await page.fill("#manual-code", "tf1.no-such-ticket")
@@ -221,9 +263,12 @@ async def test_door_staff_scan_a_ticket_with_the_phone_camera(tmp_path: Path) ->
 
             # A device paired by a link, which then loses the server and later its session.
             staff_token = await token_of(server.base_url, people["staff"])
-            page = await (await browser.new_context(**phone)).new_page()
-            watch(page, foreign, problems)
+            page = await new_phone(browser, server.base_url, foreign, problems)
             await paired_device(page, staff_token, event_id, ticket["code"])
+
+            # A door with gates (when the server offers them): scans name the gate and direction.
+            page = await new_phone(browser, server.base_url, foreign, problems)
+            await device_at_a_gate(page, people["staff"], event_id)
             await browser.close()
         assert foreign == []
         assert problems == []
