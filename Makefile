@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest worker bench lock clean vendor-jsqr
+.PHONY: run test lint typecheck pytest worker bench lock clean vendor-jsqr catalogues
 
 run: $(STAMP)
 	$(BIN)/ticketflow run --host $(HOST) --port $(PORT)
@@ -39,6 +39,18 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Texts for translators: extract every marked text into messages.pot, merge it into each
+# language's messages.po (then translate the new or fuzzy entries), and compile to check them.
+# The application compiles the .po files itself when it starts; no .mo file is kept.
+LOCALE_DIR := src/ticketflow/locale
+catalogues: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --sort-by-file --no-location --no-wrap --project Ticket-Flow \
+		--msgid-bugs-address "" --omit-header -o $(LOCALE_DIR)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -D messages --no-wrap \
+		--no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d $(LOCALE_DIR) -D messages --statistics
+	rm -f $(LOCALE_DIR)/*/LC_MESSAGES/messages.mo
 
 # Re-pin every dependency after changing pyproject.toml (needs network access).
 lock: $(STAMP)

@@ -6,11 +6,13 @@ import asyncio
 
 import click
 
-from ticketflow.db.models.users import Role
+from ticketflow.db.models.users import Language, Role
 from ticketflow.settings import Settings
 
 
-async def _create_user(settings: Settings, name: str, email: str, password: str, role: Role) -> int:
+async def _create_user(
+    settings: Settings, name: str, email: str, password: str, role: Role, locale: Language
+) -> int:
     from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
 
     from ticketflow.db.config import create_engine  # noqa: PLC0415
@@ -27,7 +29,7 @@ async def _create_user(settings: Settings, name: str, email: str, password: str,
         )
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
             user = await AccountService(session, passwords).create_user(
-                name=name, email=email, password=password, role=role
+                name=name, email=email, password=password, role=role, locale=locale
             )
             return user.id
     finally:
@@ -64,7 +66,14 @@ def users_group() -> None:
     default=Role.ATTENDEE.value,
     show_default=True,
 )
-def create_user_command(email: str, name: str, password: str, role: str) -> None:
+@click.option(
+    "--locale",
+    type=click.Choice([language.value for language in Language]),
+    default=Language.EN.value,
+    show_default=True,
+    help="The language of the user's e-mails and pages.",
+)
+def create_user_command(email: str, name: str, password: str, role: str, locale: str) -> None:
     import msgspec  # noqa: PLC0415
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
@@ -72,9 +81,13 @@ def create_user_command(email: str, name: str, password: str, role: str) -> None
     from ticketflow.lib.errors import EmailTaken  # noqa: PLC0415
 
     try:
-        data = msgspec.convert({"name": name, "email": email, "password": password, "role": role}, UserCreate)
+        data = msgspec.convert(
+            {"name": name, "email": email, "password": password, "role": role, "locale": locale}, UserCreate
+        )
         settings = Settings.from_env()
-        user_id = asyncio.run(_create_user(settings, data.name, data.email, data.password, data.role))
+        user_id = asyncio.run(
+            _create_user(settings, data.name, data.email, data.password, data.role, data.locale)
+        )
     except msgspec.ValidationError as exc:
         raise click.ClickException(f"invalid input: {invalid_field_message(str(exc))}") from exc
     except EmailTaken as exc:

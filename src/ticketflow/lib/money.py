@@ -1,6 +1,16 @@
-"""Money as people read it: integer minor units written with their currency's own decimals."""
+"""Money as people read it: integer minor units written with their currency's own decimals.
+
+The number follows the reader's locale (`25.00 EUR`, `25,00 EUR`); the ISO code stays, so a
+back office with several currencies never confuses two dollar signs.
+"""
 
 from __future__ import annotations
+
+from decimal import Decimal
+
+from babel.numbers import parse_pattern
+
+from ticketflow.lib.i18n import DEFAULT_LOCALE, FORMAT_LOCALES, as_language
 
 ZERO_DECIMAL_CURRENCIES = frozenset(
     {
@@ -25,13 +35,16 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 
 
-def format_money(amount_cents: int, currency: str) -> str:
-    """Integer minor units as a price: 2500 EUR -> "25.00 EUR", 1500 JPY -> "1,500 JPY"."""
-    digits = 0 if currency in ZERO_DECIMAL_CURRENCIES else 3 if currency in THREE_DECIMAL_CURRENCIES else 2
-    sign = "-" if amount_cents < 0 else ""
-    major, minor = divmod(abs(amount_cents), 10**digits)
-    fraction = f".{minor:0{digits}d}" if digits else ""
-    return f"{sign}{major:,}{fraction} {currency}"
+def minor_unit_digits(currency: str) -> int:
+    return 0 if currency in ZERO_DECIMAL_CURRENCIES else 3 if currency in THREE_DECIMAL_CURRENCIES else 2
+
+
+def format_money(amount_cents: int, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+    """Integer minor units as a price: 2500 EUR -> "25.00 EUR" (es: "25,00 EUR"), 1500 JPY -> "1,500 JPY"."""
+    digits = minor_unit_digits(currency)
+    pattern = parse_pattern("#,##0" + ("." + "0" * digits if digits else ""))
+    number = pattern.apply(Decimal(amount_cents).scaleb(-digits), FORMAT_LOCALES[as_language(locale)])
+    return f"{number} {currency}"
 
 
 def unit_price_cents(amount_cents: int, quantity: int) -> int:

@@ -86,7 +86,7 @@ def create_user(database_url: str, cwd: Path, email: str, *extra: str) -> subpro
 
 
 def test_users_create_makes_an_admin_who_can_log_in(fresh_database_url: str, tmp_path: Path) -> None:
-    result = create_user(fresh_database_url, tmp_path, "Ada@Example.com", "--role", "admin")
+    result = create_user(fresh_database_url, tmp_path, "Ada@Example.com", "--role", "admin", "--locale", "es")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "created admin ada@example.com" in result.stdout
@@ -95,6 +95,7 @@ def test_users_create_makes_an_admin_who_can_log_in(fresh_database_url: str, tmp
     assert user is not None
     assert user.role == "admin"
     assert user.name == "Ada Admin"
+    assert user.locale == "es"
     assert user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
@@ -110,7 +111,7 @@ def test_users_create_refuses_a_taken_email(fresh_database_url: str, tmp_path: P
     assert "Traceback" not in again.stderr
     user = run_async(lambda: stored_user(fresh_database_url, "taken@example.com"))
     assert user is not None
-    assert user.role == "attendee"  # the first account is untouched
+    assert (user.role, user.locale) == ("attendee", "en")  # the first account is untouched, in English
 
 
 @pytest.mark.parametrize(

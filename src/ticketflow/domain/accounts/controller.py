@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
@@ -21,10 +21,17 @@ from litestar.openapi.spec import (
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketflow.db.models.users import Role
+from ticketflow.db.models.users import Language, Role
 from ticketflow.db.models.users import User as UserModel
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only, any_role, optional_user
-from ticketflow.domain.accounts.schemas import AccessToken, LoginRequest, User, UserCreate, UserPage
+from ticketflow.domain.accounts.schemas import (
+    AccessToken,
+    LoginRequest,
+    User,
+    UserCreate,
+    UserPage,
+    UserUpdate,
+)
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
@@ -39,7 +46,12 @@ EMAIL_TAKEN = (409, "a user with this e-mail already exists")
 
 def to_user(user: UserModel) -> User:
     return User(
-        id=user.id, name=user.name, email=user.email, role=Role(user.role), created_at=user.created_at
+        id=user.id,
+        name=user.name,
+        email=user.email,
+        role=Role(user.role),
+        locale=Language(user.locale),
+        created_at=user.created_at,
     )
 
 
@@ -142,7 +154,12 @@ class AccountController(Controller):
     ) -> User:
         actor = await optional_user(request, context.settings)
         user = await accounts.register(
-            name=data.name, email=data.email, password=data.password, role=data.role, actor=actor
+            name=data.name,
+            email=data.email,
+            password=data.password,
+            role=data.role,
+            actor=actor,
+            locale=data.locale,
         )
         return to_user(user)
 
@@ -186,6 +203,27 @@ class AccountController(Controller):
     async def me(self, request: Request[UserModel, Any, Any]) -> User:
         return to_user(request.user)
 
+    @patch(
+        "/me",
+        guards=[any_role],
+        before_request=require_json_body,
+        summary="Change my name or language",
+        description="Only the fields sent change. `locale` is the language of my e-mails and pages.",
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_JSON),
+    )
+    async def update_me(
+        self,
+        request: Request[UserModel, Any, Any],
+        data: JSONBody[UserUpdate],
+        accounts: NamedDependency[AccountService],
+    ) -> User:
+        user = await accounts.update_profile(
+            request.user.id,
+            name=None if data.name is msgspec.UNSET else data.name,
+            locale=None if data.locale is msgspec.UNSET else data.locale,
+        )
+        return to_user(user)
+
     @post(
         "/users",
         guards=[admin_only],
@@ -199,7 +237,7 @@ class AccountController(Controller):
         self, data: JSONBody[UserCreate], accounts: NamedDependency[AccountService]
     ) -> User:
         user = await accounts.create_user(
-            name=data.name, email=data.email, password=data.password, role=data.role
+            name=data.name, email=data.email, password=data.password, role=data.role, locale=data.locale
         )
         return to_user(user)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from ticketflow.db.models.users import EMAIL_MAX, NAME_MAX, Role
+from ticketflow.db.models.users import EMAIL_MAX, NAME_MAX, Language, Role
 
 END = r"$(?!\n)"
 """End of the text: a plain `$` would also match before a final line break."""
@@ -35,6 +35,14 @@ Password = Annotated[
     ),
 ]
 
+Locale = Annotated[
+    Language,
+    msgspec.Meta(
+        description="The language of the user's e-mails and pages: `en` (English) or `es` (Spanish).",
+        examples=["es"],
+    ),
+]
+
 
 class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     """A new account. `role` other than `attendee` needs an admin's token."""
@@ -43,6 +51,14 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
     password: Password
     role: Role = Role.ATTENDEE
+    locale: Locale = Language.EN
+
+
+class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Changes to one's own account: only the fields sent change."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    locale: Locale | msgspec.UnsetType = msgspec.UNSET
 
 
 class User(msgspec.Struct):
@@ -52,6 +68,7 @@ class User(msgspec.Struct):
     name: str
     email: str
     role: Role
+    locale: Locale
     created_at: dt.datetime
 
 

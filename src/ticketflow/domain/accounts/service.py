@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketflow.db.models.users import Role, User
+from ticketflow.db.models.users import Language, Role, User
 from ticketflow.lib.errors import EmailTaken, InvalidCredentials, NotFoundError, PermissionDenied
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter
@@ -35,13 +35,24 @@ class AccountService:
         result = await self.session.execute(select(User).where(User.email == normalise_email(email)))
         return result.scalar_one_or_none()
 
-    async def register(self, *, name: str, email: str, password: str, role: Role, actor: User | None) -> User:
+    async def register(
+        self,
+        *,
+        name: str,
+        email: str,
+        password: str,
+        role: Role,
+        actor: User | None,
+        locale: Language = Language.EN,
+    ) -> User:
         """Create an account; only an admin may hand out `admin` or `staff`."""
         if role in PRIVILEGED_ROLES and (actor is None or actor.role != Role.ADMIN):
             raise PermissionDenied("only an admin can create admin or staff accounts")
-        return await self.create_user(name=name, email=email, password=password, role=role)
+        return await self.create_user(name=name, email=email, password=password, role=role, locale=locale)
 
-    async def create_user(self, *, name: str, email: str, password: str, role: Role) -> User:
+    async def create_user(
+        self, *, name: str, email: str, password: str, role: Role, locale: Language = Language.EN
+    ) -> User:
         email = normalise_email(email)
         if await self.find_by_email(email) is not None:
             raise EmailTaken
@@ -49,6 +60,7 @@ class AccountService:
             name=name.strip(),
             email=email,
             role=role,
+            locale=locale,
             password_hash=await self.passwords.hash(password),
         )
         self.session.add(user)
@@ -57,6 +69,18 @@ class AccountService:
         except IntegrityError as exc:  # a concurrent registration took the address first
             await self.session.rollback()
             raise EmailTaken from exc
+        return user
+
+    async def update_profile(
+        self, user_id: int, *, name: str | None = None, locale: Language | None = None
+    ) -> User:
+        """Change one's own name or language; fields left `None` stay."""
+        user = await self.get_user(user_id)
+        if name is not None:
+            user.name = name.strip()
+        if locale is not None:
+            user.locale = locale
+        await self.session.commit()
         return user
 
     async def authenticate(

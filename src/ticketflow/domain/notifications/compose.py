@@ -24,7 +24,6 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from typing import Any, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -33,6 +32,15 @@ from ticketflow.domain.notifications.calendar import event_calendar
 from ticketflow.domain.notifications.identity import MailIdentity, mail_address
 from ticketflow.domain.notifications.letters import Letter
 from ticketflow.domain.tickets.qr import qr_png
+from ticketflow.lib.i18n import (
+    format_date,
+    format_time,
+    gettext_for,
+    install_i18n,
+    locale_variable,
+    ngettext_for,
+    zone_of,
+)
 from ticketflow.lib.money import format_money
 
 MAIL_POLICY = SMTP.clone(cte_type="7bit")
@@ -43,7 +51,8 @@ CALENDAR_KINDS = frozenset({MessageKind.TICKETS, MessageKind.EVENT_CHANGED, Mess
 
 @functools.cache
 def templates() -> Environment:
-    return Environment(
+    """The e-mail templates; each render speaks the `locale` it is given."""
+    environment = Environment(
         loader=PackageLoader("ticketflow.domain.notifications", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=StrictUndefined,
@@ -51,49 +60,60 @@ def templates() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    install_i18n(environment, locale_variable)
+    return environment
 
 
-def event_zone(timezone: str) -> dt.tzinfo:
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
-def long_date(moment: dt.datetime) -> str:
-    return f"{moment:%A} {moment.day} {moment:%B %Y}"
-
-
-def when_text(starts_at: dt.datetime, ends_at: dt.datetime | None, timezone: str) -> str:
+def when_text(starts_at: dt.datetime, ends_at: dt.datetime | None, timezone: str, locale: str = "en") -> str:
     """`Saturday 14 March 2026, 20:00-23:00 (Europe/Paris)`, in the event's own time zone."""
-    zone = event_zone(timezone)
-    start = starts_at.astimezone(zone)
-    text = f"{long_date(start)}, {start:%H:%M}"
+    _ = gettext_for(locale)
+    zone = zone_of(timezone)
+    text = f"{format_date(starts_at, timezone, locale)}, {format_time(starts_at, timezone, locale)}"
     if ends_at is not None:
-        end = ends_at.astimezone(zone)
-        text += f"-{end:%H:%M}" if end.date() == start.date() else f" to {long_date(end)}, {end:%H:%M}"
+        end = f"{format_time(ends_at, timezone, locale)}"
+        if ends_at.astimezone(zone).date() == starts_at.astimezone(zone).date():
+            text += f"-{end}"
+        else:
+            text = _("%(start)s to %(end)s") % {
+                "start": text,
+                "end": f"{format_date(ends_at, timezone, locale)}, {end}",
+            }
     return f"{text} ({zone})"
 
 
-def money_text(amount_cents: int, currency: str) -> str:
+def money_text(amount_cents: int, currency: str, locale: str = "en") -> str:
     """The order's price as the checkout page shows it (minor units per currency: 1500 JPY)."""
-    return "free" if amount_cents == 0 else format_money(amount_cents, currency)
+    _ = gettext_for(locale)
+    return _("free") if amount_cents == 0 else format_money(amount_cents, currency, locale)
 
 
 def subject_of(letter: Letter) -> str:
-    title = letter.event.title
+    _, ngettext = gettext_for(letter.locale), ngettext_for(letter.locale)
+    values = {"title": letter.event.title, "count": len(letter.tickets)}
     match letter.kind:
         case MessageKind.TICKETS:
-            count = len(letter.tickets)
-            text = f"Your ticket for {title}" if count == 1 else f"Your {count} tickets for {title}"
-            return f"{text} (sent again)" if letter.resend else text
+            if letter.resend:
+                return (
+                    ngettext(
+                        "Your ticket for %(title)s (sent again)",
+                        "Your %(count)d tickets for %(title)s (sent again)",
+                        len(letter.tickets),
+                    )
+                    % values
+                )
+            return (
+                ngettext(
+                    "Your ticket for %(title)s", "Your %(count)d tickets for %(title)s", len(letter.tickets)
+                )
+                % values
+            )
         case MessageKind.TICKET_CANCELLED:
-            return f"Ticket cancelled: {title}"
+            return _("Ticket cancelled: %(title)s") % values
         case MessageKind.EVENT_CANCELLED:
-            return f"Event cancelled: {title}"
+            return _("Event cancelled: %(title)s") % values
         case MessageKind.EVENT_CHANGED:
-            return f"Event changed: {title}"
-    return title
+            return _("Event changed: %(title)s") % values
+    return letter.event.title
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +125,17 @@ class InlineImage:
 
 
 def template_context(letter: Letter, images: list[InlineImage]) -> dict[str, Any]:
-    event = letter.event
+    event, locale = letter.event, letter.locale
     previous = letter.previous
     previous_start = previous.get("starts_at")
     previous_end = previous.get("ends_at", event.ends_at.isoformat() if event.ends_at else None)
     return {
+        "locale": locale,
         "name": letter.recipient_name,
         "event": {
             "title": event.title,
             "venue": event.venue,
-            "when": when_text(event.starts_at, event.ends_at, event.timezone),
+            "when": when_text(event.starts_at, event.ends_at, event.timezone, locale),
         },
         "tickets": [
             {"number": number, "id": ticket.id, "code": ticket.code, "cid": image.cid[1:-1]}
@@ -123,7 +144,7 @@ def template_context(letter: Letter, images: list[InlineImage]) -> dict[str, Any
         "ticket_count": len(letter.tickets),
         "ticket_ids": [ticket.id for ticket in letter.tickets],
         "order_id": letter.order_id,
-        "price": money_text(letter.amount_cents, letter.currency),
+        "price": money_text(letter.amount_cents, letter.currency, locale),
         "resend": letter.resend,
         "refund_due": letter.refund_due,
         "time_changed": "starts_at" in letter.changed or "ends_at" in letter.changed,
@@ -132,6 +153,7 @@ def template_context(letter: Letter, images: list[InlineImage]) -> dict[str, Any
             dt.datetime.fromisoformat(previous_start),
             dt.datetime.fromisoformat(previous_end) if previous_end else None,
             event.timezone,
+            locale,
         )
         if previous_start
         else None,
@@ -141,10 +163,15 @@ def template_context(letter: Letter, images: list[InlineImage]) -> dict[str, Any
 
 
 def calendar_description(letter: Letter) -> str:
+    _, ngettext = gettext_for(letter.locale), ngettext_for(letter.locale)
     if letter.event.cancelled:
-        return "This event has been cancelled."
+        return _("This event has been cancelled.")
     count = len(letter.tickets)
-    return f"{count} ticket{'s' if count != 1 else ''}; show the QR codes from your e-mail at the entrance."
+    return ngettext(
+        "%(count)d ticket; show the QR code from your e-mail at the entrance.",
+        "%(count)d tickets; show the QR codes from your e-mail at the entrance.",
+        count,
+    ) % {"count": count}
 
 
 def compose_message(letter: Letter, identity: MailIdentity, now: dt.datetime) -> EmailMessage:

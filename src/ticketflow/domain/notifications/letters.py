@@ -19,7 +19,9 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import MessageKind, OutboxMessage
 from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.users import User
 from ticketflow.domain.notifications.outbox import LIVE_TICKET_STATUSES
+from ticketflow.lib.i18n import DEFAULT_LOCALE
 
 
 class NothingToSend(Exception):
@@ -73,6 +75,8 @@ class Letter:
     resend: bool = False
     changed: tuple[str, ...] = ()
     previous: dict[str, Any] = field(default_factory=dict)
+    locale: str = "en"
+    """The recipient's language, read when the message is composed (a later choice applies)."""
 
 
 async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
@@ -87,6 +91,7 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
         recipient=message.recipient,
         recipient_name=message.recipient_name,
         event=EventFacts.of(event, await calendar_sequence(session, event.id)),
+        locale=await recipient_locale(session, message.user_id),
     )
     match message.kind:
         case MessageKind.TICKETS:
@@ -146,6 +151,12 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
                 previous=dict(payload.get("previous", {})),
             )
     raise NothingToSend(f"unknown message kind {message.kind!r}")
+
+
+async def recipient_locale(session: AsyncSession, user_id: int | None) -> str:
+    """The language the recipient chose; English when the account is gone."""
+    locale = await session.scalar(select(User.locale).where(User.id == user_id)) if user_id else None
+    return locale or DEFAULT_LOCALE
 
 
 async def calendar_sequence(session: AsyncSession, event_id: int) -> int:
