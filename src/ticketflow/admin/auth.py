@@ -1,8 +1,11 @@
 """Back office login: admin accounts of the users table, in a signed session cookie.
 
 The cookie (signed with `SESSION_SECRET`, `HttpOnly`, `SameSite=Lax`, `Secure` in production,
-path `/admin`) carries the user id and a key derived from the password hash: every request
-reloads the user, so a demoted or deleted admin, or one whose password changed, is out at once.
+path `/admin`) carries the user id and a key derived from the password hash and the time the
+account last changed: every request reloads the user, so a demoted or deleted admin, or one whose
+password changed, is out at once. Logging out marks the account changed, so the cookie of that
+session - and of every other back office session of the same admin - no longer works, on every
+server process, even when someone kept a copy of it.
 Login attempts share the counters of `POST /login`, so the two doors together allow no more
 guesses than one.
 """
@@ -15,9 +18,11 @@ from typing import Any
 
 from sqladmin.authentication import AuthenticationBackend
 from sqladmin.templating import Jinja2Templates
+from sqlalchemy import update
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ticketflow.db.base import utc_now
 from ticketflow.db.models.users import EMAIL_MAX, Role, User
 from ticketflow.domain.accounts.schemas import PASSWORD_MAX
 from ticketflow.domain.accounts.service import AccountService
@@ -32,8 +37,10 @@ SESSION_TTL_SECONDS = 8 * 3600
 
 
 def session_key(user: User, secret: str) -> str:
-    """Changes when the password changes; reveals nothing about the hash."""
-    return hmac.new(secret.encode(), user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
+    """Changes when the password or anything else of the account changes (a logout too); reveals
+    nothing about the hash."""
+    state = f"{user.password_hash}|{user.updated_at.isoformat()}"
+    return hmac.new(secret.encode(), state.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class AdminAuthentication(AuthenticationBackend):
@@ -86,6 +93,11 @@ class AdminAuthentication(AuthenticationBackend):
         return True
 
     async def logout(self, request: Request) -> Response | bool:
+        user = await self.current_admin(request)
+        if user is not None:  # every cookie issued before now stops working
+            async with self.context.session_maker() as session:
+                await session.execute(update(User).where(User.id == user.id).values(updated_at=utc_now()))
+                await session.commit()
         request.session.clear()
         return RedirectResponse(request.url_for("admin:login"), status_code=302)
 

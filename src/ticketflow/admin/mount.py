@@ -25,6 +25,7 @@ from ticketflow.admin.auth import ADMIN_PATH, AdminAuthentication
 from ticketflow.admin.dashboard import DashboardView
 from ticketflow.admin.display import percent
 from ticketflow.admin.operations import OPERATION_VIEWS
+from ticketflow.admin.same_origin import cross_site_reason
 from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
 from ticketflow.domain.stats.controller import StatsController
@@ -55,6 +56,10 @@ FAVICON = (
     "<rect x='4' y='5' width='8' height='6' fill='white'/></svg>"
 )
 """Inline, so the browser does not ask the API for /favicon.ico."""
+CROSS_SITE_PAGE = (
+    "<!doctype html><title>Refused</title><h1>Refused</h1>"
+    "<p>This form was not sent from the back office itself. Open the back office and try again.</p>"
+)
 ERROR_PAGE = "<!doctype html><title>Error</title><h1>Something went wrong</h1><p>The error was logged.</p>"
 
 V = TypeVar("V")
@@ -118,6 +123,7 @@ def back_office_app(context: AppContext) -> Any:
     """The ASGI app behind `/admin`: path restored, body size capped, security headers, no tracebacks."""
     app = build_back_office(context)
     too_large = HTMLResponse("<h1>Request too large</h1>", status_code=413)
+    cross_site = HTMLResponse(CROSS_SITE_PAGE, status_code=403)
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         root_path = scope.get("root_path", "")
@@ -128,6 +134,11 @@ def back_office_app(context: AppContext) -> Any:
         scope["raw_path"] = quote(root_path + path).encode()
         if not 0 <= declared_length(scope) <= MAX_BODY_BYTES:
             await too_large(scope, receive, send)  # type: ignore[arg-type]
+            return
+        refusal = cross_site_reason(scope)
+        if refusal is not None:
+            logger.warning("back office refused %s %s: %s", scope.get("method"), path, refusal)
+            await cross_site(scope, receive, send)  # type: ignore[arg-type]
             return
         received = 0
         started = refused = False

@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
 from tests.support.api import make_actor
-from tests.support.back_office import log_in
+from tests.support.back_office import log_in, own_origin
 from tests.support.production import production_overrides
 from ticketflow.app import create_app
 from ticketflow.db.models.users import User
@@ -150,7 +150,10 @@ BAD_LOGIN_BODIES = [
 async def test_bad_login_input_is_a_clean_refusal(client, admin) -> None:
     for body, content_type in BAD_LOGIN_BODIES:
         response = await client.post(
-            "/admin/login", content=body, headers={"Content-Type": content_type}, follow_redirects=False
+            "/admin/login",
+            content=body,
+            headers={"Content-Type": content_type, "Origin": own_origin(client)},
+            follow_redirects=False,
         )
         assert response.status_code == 400, body[:40]
         assert "Traceback" not in response.text
@@ -187,7 +190,11 @@ async def test_oversized_body_without_a_length_is_refused(app) -> None:
         "raw_path": b"/admin/login",
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/x-www-form-urlencoded")],
+        "headers": [
+            (b"host", b"testserver"),
+            (b"origin", b"http://testserver"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+        ],
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
