@@ -121,6 +121,26 @@ async def test_a_changed_asset_gets_a_new_address_and_unknown_assets_are_404(
     assert (await client.get("/static/scan/../scanner_page.py")).status_code == 404
 
 
+async def test_the_page_speaks_the_browsers_language(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get("/scan", headers={"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"})
+
+    assert response.headers["content-language"] == "es"
+    assert "accept-language" in response.headers["vary"].lower()
+    page = PageParts()
+    page.feed(response.text)
+    assert page.html_lang == "es"
+    texts = json.loads("".join(page.data_blocks))
+    assert texts.keys() == PAGE_TEXTS.keys()
+    untranslated = [key for key, text in texts.items() if text == PAGE_TEXTS[key]]
+    assert untranslated == []
+    assert texts["already_used_at"] == "Admitida por primera vez a las %(time)s"
+    assert "<title>Escáner de entradas</title>" in response.text
+
+    english = await client.get("/scan", headers={"Accept-Language": "fr, en;q=0.5"})
+    assert english.headers["content-language"] == "en"
+    assert "<title>Ticket scanner</title>" in english.text
+
+
 def test_every_text_the_script_uses_is_in_the_one_dictionary() -> None:
     script = (STATIC_DIR / "scan.js").read_text()
     used = set(re.findall(r"\bt\(\"(\w+)\"", script))

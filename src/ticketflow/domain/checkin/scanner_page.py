@@ -4,10 +4,10 @@ The page is one HTML document, one stylesheet and one script module (`static/sca
 decoder for browsers without `BarcodeDetector` is the vendored jsQR (`static/scan/vendor/jsqr/`,
 with its licence). The page itself is public: the API calls it makes carry the door's token.
 
-Every text on the page is in `PAGE_TEXTS`: the HTML is rendered from it on the server and the
-script reads the same texts from a JSON data block, so translating the page means translating
-that one dictionary. The Content-Security-Policy allows nothing but the app's own files: no
-inline script or style, no `eval` (jsQR needs neither).
+Every text on the page is in `PAGE_TEXTS`, translated through the catalogues into the language
+of the browser's `Accept-Language`: the HTML is rendered from it on the server and the script
+reads the same texts from a JSON data block. The Content-Security-Policy allows nothing but the
+app's own files: no inline script or style, no `eval` (jsQR needs neither).
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import MediaType, Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
+from ticketflow.lib.i18n import N_, gettext_for, negotiate_locale
 
 STATIC_DIR = Path(__file__).parent / "static" / "scan"
 STATIC_PATH = "/static/scan"
@@ -43,63 +45,66 @@ PAGE_HEADERS = {
 }
 
 PAGE_TEXTS: dict[str, str] = {
-    "title": "Ticket scanner",
-    "sign_in_heading": "Sign in to scan",
-    "email": "E-mail",
-    "password": "Password",
-    "sign_in": "Sign in",
-    "signing_in": "Signing in…",
-    "sign_in_failed": "Wrong e-mail or password.",
-    "sign_in_throttled": "Too many attempts. Wait a minute and try again.",
-    "role_refused": "This account may not scan tickets. Use a door staff or admin account.",
-    "session_expired": "Your session has ended. Sign in again.",
-    "pairing": "Pairing this device…",
-    "pairing_failed": "This pairing link is not valid any more. Ask the organiser for a new one.",
-    "paired_as": "Scanner",
-    "choose_event_heading": "Which event?",
-    "event": "Event",
-    "gate": "Gate",
-    "any_gate": "No gate",
-    "no_events": "No events to scan.",
-    "start_scanning": "Start scanning",
-    "change_event": "Change event",
-    "sign_out": "Sign out",
-    "camera_starting": "Starting the camera…",
-    "camera_unavailable": "No camera: type the code below.",
-    "camera_insecure": "The camera needs HTTPS (or localhost). Type the code below.",
-    "camera_denied": "Camera access was refused. Allow it in the browser settings, or type the code below.",
-    "manual_code": "Ticket code",
-    "manual_submit": "Check",
-    "direction": "Direction",
-    "direction_in": "In",
-    "direction_out": "Out",
-    "admitted": "Admitted",
-    "refused": "Refused",
-    "inside": "Inside",
-    "this_device": "This device",
-    "gate_counts": "Gate",
-    "checking": "Checking…",
-    "valid": "Admit",
-    "already_used": "Already used",
-    "already_used_at": "First admitted at %(time)s",
-    "invalid": "Do not admit",
-    "exited": "Exit recorded",
-    "reason_unknown": "Unknown code: not a ticket of this system.",
-    "reason_cancelled": "This ticket was cancelled.",
-    "reason_unpaid": "This ticket is not paid.",
-    "reason_wrong_event": "This ticket is for another event.",
-    "reason_event_cancelled": "The event was cancelled.",
-    "reason_wrong_gate": "This ticket is not admitted at this gate.",
-    "reason_transferred": "This ticket was transferred: its new holder has a new code.",
-    "reason_other": "Refused.",
-    "offline": "Server unreachable",
-    "offline_detail": "The scan was not recorded. Check the connection and try again.",
-    "retry": "Try again",
-    "server_error": "The server could not check this code.",
-    "tap_to_continue": "Tap to continue",
-    "ticket_type": "Ticket type",
+    "title": N_("Ticket scanner"),
+    "sign_in_heading": N_("Sign in to scan"),
+    "email": N_("E-mail"),
+    "password": N_("Password"),
+    "sign_in": N_("Sign in"),
+    "signing_in": N_("Signing in…"),
+    "sign_in_failed": N_("Wrong e-mail or password."),
+    "sign_in_throttled": N_("Too many attempts. Wait a minute and try again."),
+    "role_refused": N_("This account may not scan tickets. Use a door staff or admin account."),
+    "session_expired": N_("Your session has ended. Sign in again."),
+    "pairing": N_("Pairing this device…"),
+    "pairing_failed": N_("This pairing link is not valid any more. Ask the organiser for a new one."),
+    "paired_as": N_("Scanner"),
+    "choose_event_heading": N_("Which event?"),
+    "event": N_("Event"),
+    "gate": N_("Gate"),
+    "any_gate": N_("No gate"),
+    "no_events": N_("No events to scan."),
+    "start_scanning": N_("Start scanning"),
+    "change_event": N_("Change event"),
+    "sign_out": N_("Sign out"),
+    "camera_starting": N_("Starting the camera…"),
+    "camera_unavailable": N_("No camera: type the code below."),
+    "camera_insecure": N_("The camera needs HTTPS (or localhost). Type the code below."),
+    "camera_denied": N_(
+        "Camera access was refused. Allow it in the browser settings, or type the code below."
+    ),
+    "manual_code": N_("Ticket code"),
+    "manual_submit": N_("Check"),
+    "direction": N_("Direction"),
+    "direction_in": N_("In"),
+    "direction_out": N_("Out"),
+    "admitted": N_("Admitted"),
+    "refused": N_("Refused"),
+    "inside": N_("Inside"),
+    "this_device": N_("This device"),
+    "gate_counts": N_("Gate"),
+    "checking": N_("Checking…"),
+    "valid": N_("Admit"),
+    "already_used": N_("Already used"),
+    "already_used_at": N_("First admitted at %(time)s"),
+    "invalid": N_("Do not admit"),
+    "exited": N_("Exit recorded"),
+    "reason_unknown": N_("Unknown code: not a ticket of this system."),
+    "reason_cancelled": N_("This ticket was cancelled."),
+    "reason_unpaid": N_("This ticket is not paid."),
+    "reason_wrong_event": N_("This ticket is for another event."),
+    "reason_event_cancelled": N_("The event was cancelled."),
+    "reason_wrong_gate": N_("This ticket is not admitted at this gate."),
+    "reason_transferred": N_("This ticket was transferred: its new holder has a new code."),
+    "reason_other": N_("Refused."),
+    "offline": N_("Server unreachable"),
+    "offline_detail": N_("The scan was not recorded. Check the connection and try again."),
+    "retry": N_("Try again"),
+    "server_error": N_("The server could not check this code."),
+    "tap_to_continue": N_("Tap to continue"),
+    "ticket_type": N_("Ticket type"),
 }
-"""The page's texts, by key (the script reads them by the same keys); `%(time)s` is filled in."""
+"""The page's texts in English, by key (the script reads them by the same keys); each request
+gets them in the language its `Accept-Language` prefers. `%(time)s` is filled in by the script."""
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -116,13 +121,16 @@ def asset_url(name: str) -> str:
     return f"{STATIC_PATH}/{name}?v={digest}"
 
 
+def page_texts(locale: str) -> dict[str, str]:
+    translate = gettext_for(locale)
+    return {key: translate(text) for key, text in PAGE_TEXTS.items()}
+
+
 @functools.cache
-def render_page() -> str:
+def render_page(locale: str) -> str:
+    texts = page_texts(locale)
     return _templates.get_template("scan.html").render(
-        lang="en",
-        t=PAGE_TEXTS,
-        texts=PAGE_TEXTS,
-        assets={key: asset_url(name) for key, name in ASSETS.items()},
+        lang=locale, t=texts, texts=texts, assets={key: asset_url(name) for key, name in ASSETS.items()}
     )
 
 
@@ -133,9 +141,11 @@ def render_page() -> str:
     media_type=MediaType.HTML,
     sync_to_thread=False,
 )
-def scanner_page() -> Response[str]:
-    """The scanner page for door staff and paired scanner devices."""
-    return Response(render_page(), media_type=MediaType.HTML, headers=PAGE_HEADERS)
+def scanner_page(request: Request[Any, Any, Any]) -> Response[str]:
+    """The scanner page for door staff and paired scanner devices, in the browser's language."""
+    locale = str(negotiate_locale(request.headers.get("accept-language")))
+    headers = {**PAGE_HEADERS, "Content-Language": locale, "Vary": "Accept-Language"}
+    return Response(render_page(locale), media_type=MediaType.HTML, headers=headers)
 
 
 def scanner_page_handlers() -> list[ControllerRouterHandler]:
