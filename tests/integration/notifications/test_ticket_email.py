@@ -7,6 +7,7 @@ import re
 from zoneinfo import ZoneInfo
 
 from tests.support.api import buy, make_actor, make_event
+from tests.support.documents import pdf_pages_text, pdf_qr_codes
 from tests.support.factories import in_days
 from tests.support.mail import (
     attachments,
@@ -122,3 +123,30 @@ async def test_tickets_cancelled_before_delivery_are_not_mailed(client, db, smtp
     ]
     ticket_mail = next(m.parsed() for m in smtp_server.messages if "Your ticket" in subject(m.parsed()))
     assert set(qr_codes_inline(ticket_mail).values()) == {tickets[1]["code"]}
+
+
+async def test_the_ticket_email_carries_the_orders_pdf(client, db, smtp_server, worker) -> None:
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db, name="Ada Lovelace")
+    event = await make_event(client, admin, title="Concierto de Año Nuevo", venue="Auditorio Nacional")
+    purchase = (await buy(client, holder, event["id"], quantity=2)).json()
+    first, second = purchase["tickets"]
+    renamed = await client.patch(
+        f"/tickets/{second['id']}", json={"attendee_name": "Grace Hopper"}, headers=holder.headers
+    )
+    assert renamed.status_code == 200
+
+    await run_jobs_once(worker, collect_extensions(worker).background_jobs)
+
+    (received,) = smtp_server.messages
+    (pdf,) = attachments(received.parsed(), "application/pdf")
+    assert pdf.get_filename() == f"tickets-order-{purchase['order']['id']}.pdf"
+    document = pdf.get_payload(decode=True)
+    assert isinstance(document, bytes)
+    pages = pdf_pages_text(document)
+    assert len(pages) == 2
+    assert all("Concierto de Año Nuevo" in page and "Auditorio Nacional" in page for page in pages)
+    assert "Ada Lovelace" in pages[0]
+    assert "Grace Hopper" in pages[1]
+    assert "Ada Lovelace" not in pages[1]
+    assert pdf_qr_codes(document) == [first["code"], second["code"]]

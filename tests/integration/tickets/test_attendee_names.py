@@ -66,13 +66,8 @@ async def test_null_gives_the_ticket_back_to_the_holder_and_admins_may_name(clie
     assert await attendee_in_db(db, ticket["id"]) is None
 
 
-async def test_only_the_owner_or_an_admin_names_a_ticket(client, db) -> None:
-    admin = await make_actor(client, db, role="admin")
-    staff = await make_actor(client, db, role="staff")
-    owner = await make_actor(client, db)
-    stranger = await make_actor(client, db)
-    event = await make_event(client, admin)
-    ticket = (await buy(client, owner, event["id"])).json()["tickets"][0]
+async def test_only_the_owner_or_an_admin_names_a_ticket(client, db, parties) -> None:
+    staff, owner, stranger, ticket = parties.staff, parties.owner, parties.stranger, parties.ticket
     url = f"/tickets/{ticket['id']}"
     body = {"attendee_name": "Intruder"}
     assert (await client.patch(url, json=body)).status_code == 401

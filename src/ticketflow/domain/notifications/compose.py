@@ -9,10 +9,11 @@ Layout of a ticket e-mail (what mail clients expect for inline images plus attac
           text/html              <img src="cid:..."> per ticket
           image/png (inline)     one QR code per ticket
       image/png (attachment)     the same QR codes, to save or print
+      application/pdf            the order's printable tickets, a page each
       text/calendar (event.ics)
 
 Templates are Jinja2 with autoescaping for HTML, so names and titles are shown, never run.
-Composing is CPU work (QR codes): the worker calls it in a thread.
+Composing is CPU work (QR codes, the PDF): the worker calls it in a thread.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ticketflow.db.models.outbox import MessageKind
 from ticketflow.domain.notifications.calendar import event_calendar
 from ticketflow.domain.notifications.identity import MailIdentity, mail_address
 from ticketflow.domain.notifications.letters import Letter
+from ticketflow.domain.tickets.pdf import PrintedTicket, ticket_pdf
 from ticketflow.domain.tickets.qr import qr_png
 from ticketflow.lib.i18n import (
     format_date,
@@ -174,6 +176,24 @@ def calendar_description(letter: Letter) -> str:
     ) % {"count": count}
 
 
+def printed_tickets(letter: Letter) -> list[PrintedTicket]:
+    """The pages of the order's PDF: each ticket with its attendee, else the recipient."""
+    event = letter.event
+    when = when_text(event.starts_at, event.ends_at, event.timezone)
+    return [
+        PrintedTicket(
+            ticket_id=ticket.id,
+            code=ticket.code,
+            event_title=event.title,
+            venue=event.venue,
+            when=when,
+            attendee_name=ticket.attendee_name or letter.recipient_name,
+            order_id=letter.order_id or 0,
+        )
+        for ticket in letter.tickets
+    ]
+
+
 def compose_message(letter: Letter, identity: MailIdentity, now: dt.datetime) -> EmailMessage:
     """The complete message for `letter`. Raises `InvalidAddress` for an unusable recipient."""
     message = EmailMessage(policy=MAIL_POLICY)
@@ -207,6 +227,12 @@ def compose_message(letter: Letter, identity: MailIdentity, now: dt.datetime) ->
             )
         for image in images:
             message.add_attachment(image.png, "image", "png", filename=image.filename)
+        message.add_attachment(
+            ticket_pdf(printed_tickets(letter)),
+            "application",
+            "pdf",
+            filename=f"tickets-order-{letter.order_id}.pdf",
+        )
     if letter.kind in CALENDAR_KINDS:
         message.add_attachment(
             event_calendar(

@@ -58,6 +58,8 @@ class EventFacts:
 class TicketFacts:
     id: int
     code: str
+    attendee_name: str | None = None
+    """The attendee named for the ticket; None: its holder (the recipient)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
                 raise NothingToSend("the ticket no longer exists")
             return replace(
                 base,
-                tickets=(TicketFacts(ticket.id, ticket.code),),
+                tickets=(TicketFacts(ticket.id, ticket.code, ticket.attendee_name),),
                 order_id=order.id,
                 refund_due=order.paid_at is not None and order.amount_cents > 0,
             )
@@ -182,5 +184,7 @@ async def _order(session: AsyncSession, order_id: int | None) -> Order:
 
 
 async def _tickets(session: AsyncSession, *conditions: Any) -> tuple[TicketFacts, ...]:
-    rows = await session.execute(select(Ticket.id, Ticket.code).where(*conditions).order_by(Ticket.id))
-    return tuple(TicketFacts(row.id, row.code) for row in rows)
+    rows = await session.execute(
+        select(Ticket.id, Ticket.code, Ticket.attendee_name).where(*conditions).order_by(Ticket.id)
+    )
+    return tuple(TicketFacts(row.id, row.code, row.attendee_name) for row in rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio.to_thread
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, JSONBody, Parameter
@@ -16,6 +17,8 @@ from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import Ticket as TicketModel
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, any_role, buyer
+from ticketflow.domain.notifications.compose import when_text
+from ticketflow.domain.tickets.pdf import PrintedTicket, ticket_pdf
 from ticketflow.domain.tickets.purchase import OrderRecord, PurchaseService, TicketRecord
 from ticketflow.domain.tickets.qr import qr_png, qr_svg
 from ticketflow.domain.tickets.schemas import (
@@ -33,6 +36,8 @@ from ticketflow.lib.state import AppContext
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 QR_CACHE_CONTROL = "private, max-age=3600"
+DOCUMENT_CACHE_CONTROL = "private, no-cache"
+"""PDF tickets and wallet passes show the attendee's name, which may change: always revalidate."""
 
 TicketId = Annotated[int, id_parameter("ticket id")]
 EventId = Annotated[int, id_parameter("event id")]
@@ -59,6 +64,19 @@ def to_ticket(
 
 def to_held_ticket(held: HeldTicket) -> Ticket:
     return to_ticket(held.ticket, held.event, held.holder_name)
+
+
+def to_printed_ticket(held: HeldTicket) -> PrintedTicket:
+    ticket, event = held.ticket, held.event
+    return PrintedTicket(
+        ticket_id=ticket.id,
+        code=ticket.code,
+        event_title=event.title,
+        venue=event.venue,
+        when=when_text(event.starts_at, event.ends_at, event.timezone),
+        attendee_name=held.attendee_name,
+        order_id=ticket.order_id,
+    )
 
 
 def to_order(order: OrderModel | OrderRecord | Row[Any]) -> Order:
@@ -199,6 +217,31 @@ class TicketController(Controller):
             qr_svg(ticket.code),
             media_type="image/svg+xml",
             headers={"Cache-Control": QR_CACHE_CONTROL},
+        )
+
+    @get(
+        "/tickets/{ticket_id:int}/ticket.pdf",
+        guards=[any_role],
+        summary="Printable ticket (PDF; owner or admin)",
+        description=(
+            "One A4 page: event, venue, local date and time, attendee, order and the QR code for"
+            " the door. 404 for another user's ticket."
+        ),
+        media_type="application/pdf",
+        operation_id="getTicketPdf",
+    )
+    async def ticket_pdf(
+        self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
+    ) -> Response[bytes]:
+        held = await tickets.get_own(ticket_id, request.user)
+        document = await anyio.to_thread.run_sync(ticket_pdf, [to_printed_ticket(held)])
+        return Response(
+            document,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="ticket-{ticket_id}.pdf"',
+                "Cache-Control": DOCUMENT_CACHE_CONTROL,
+            },
         )
 
     @post(

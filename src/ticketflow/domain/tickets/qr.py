@@ -15,17 +15,29 @@ from qrcode.image.svg import SvgPathImage
 
 QUIET_ZONE_MODULES = 4
 PNG_MODULE_PIXELS = 10
+FIXED_MASK_PATTERN = 0
 
 
-def _qr(code: str) -> qrcode.QRCode:  # type: ignore[type-arg]
+def _qr(code: str, mask_pattern: int | None = None) -> qrcode.QRCode:  # type: ignore[type-arg]
     qr = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_Q,
         box_size=PNG_MODULE_PIXELS,
         border=QUIET_ZONE_MODULES,
+        mask_pattern=mask_pattern,
     )
     qr.add_data(code, optimize=0)
     qr.make(fit=True)
     return qr
+
+
+def qr_matrix(code: str) -> list[list[bool]]:
+    """The modules of the symbol for `code`, quiet zone included, row by row (True: dark).
+
+    The mask pattern is fixed: the search for the best one costs ten times the rest of the
+    encoding, and any mask decodes (the best one only spreads dark and light a little better).
+    """
+    matrix: list[list[bool]] = _qr(code, mask_pattern=FIXED_MASK_PATTERN).get_matrix()
+    return matrix
 
 
 def qr_png(code: str) -> bytes:

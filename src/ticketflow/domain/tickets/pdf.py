@@ -1,0 +1,227 @@
+"""Printable tickets: a PDF with one A4 page a ticket, to print or to show on a phone.
+
+Each page names the event, its venue, the local date and time, the ticket type (when the event
+has types), the attendee and the order, and carries the QR code large enough for a door scanner
+(70 mm, error correction level Q, with its quiet zone). The QR code is drawn as vector squares,
+so it stays sharp at any zoom and on any printer, and no image is encoded or decoded.
+
+Rendering is CPU work (a few milliseconds a page): the API runs it in a worker thread, the
+e-mail worker calls it from the thread that composes the message.
+
+Every word a person reads on the page is in `TicketWording`, so a translated wording can be
+passed in without touching the layout. The PDF's standard fonts cover Western European scripts
+(Windows-1252); a character outside it is shown without its accent, or as `?`.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fpdf import FPDF
+
+from ticketflow.domain.tickets.qr import qr_matrix
+
+TEXT_ENCODING = "windows-1252"
+PAGE_MARGIN_MM = 18.0
+QR_SIZE_MM = 70.0
+LABEL_WIDTH_MM = 34.0
+INK = (17, 24, 39)
+MUTED = (107, 114, 128)
+RULE = (209, 213, 219)
+DOOR_FONT_SIZE = 11.0
+DOOR_LINE_MM = 6.0
+DOOR_PADDING_MM = 4.0
+SEAM_MM = 0.02
+"""Rows of modules overlap by this much, so no hairline shows between them when rasterised."""
+
+
+@dataclass(frozen=True, slots=True)
+class TicketWording:
+    """Every human-readable text of a printed ticket (English by default)."""
+
+    document_title: str = "Tickets for {event}"
+    heading: str = "ADMISSION TICKET"
+    when: str = "When"
+    venue: str = "Where"
+    attendee: str = "Attendee"
+    ticket_type: str = "Ticket type"
+    order: str = "Order"
+    order_value: str = "#{order_id} - ticket #{ticket_id}"
+    door: str = (
+        "Show this page at the entrance, printed or on your phone. The QR code admits one person"
+        " once: do not share it or post it online."
+    )
+    code: str = "Code: {code}"
+
+
+ENGLISH = TicketWording()
+
+
+@dataclass(frozen=True, slots=True)
+class PrintedTicket:
+    """What one page shows, already formatted for the reader."""
+
+    ticket_id: int
+    code: str
+    event_title: str
+    venue: str
+    when: str
+    """The local date and time in the event's time zone."""
+    attendee_name: str
+    order_id: int
+    ticket_type: str | None = None
+
+
+def ticket_pdf(tickets: Sequence[PrintedTicket], wording: TicketWording = ENGLISH) -> bytes:
+    """One PDF with a page per ticket, in the given order."""
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.core_fonts_encoding = TEXT_ENCODING
+    pdf.set_margins(PAGE_MARGIN_MM, PAGE_MARGIN_MM, PAGE_MARGIN_MM)
+    pdf.set_auto_page_break(auto=False)
+    pdf.set_creator("Ticket-Flow")
+    if tickets:
+        pdf.set_title(printable(wording.document_title.format(event=tickets[0].event_title)))
+    for ticket in tickets:
+        _page(pdf, ticket, wording)
+    return bytes(pdf.output())
+
+
+def _page(pdf: FPDF, ticket: PrintedTicket, wording: TicketWording) -> None:
+    pdf.add_page()
+    width = pdf.epw
+    pdf.set_text_color(*MUTED)
+    pdf.set_font("helvetica", "B", 9)
+    pdf.cell(width, 5, printable(wording.heading), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_text_color(*INK)
+    pdf.set_font("helvetica", "B", 22)
+    _text(pdf, width, 9.5, ticket.event_title)
+    pdf.ln(3)
+    _rule(pdf)
+    rows = [
+        (wording.when, ticket.when),
+        (wording.venue, ticket.venue),
+        (wording.attendee, ticket.attendee_name),
+    ]
+    if ticket.ticket_type:
+        rows.append((wording.ticket_type, ticket.ticket_type))
+    rows.append(
+        (wording.order, wording.order_value.format(order_id=ticket.order_id, ticket_id=ticket.ticket_id))
+    )
+    for label, value in rows:
+        _row(pdf, label, value)
+    _rule(pdf)
+    pdf.ln(4)
+    left = pdf.l_margin + (width - QR_SIZE_MM) / 2
+    _qr(pdf, ticket.code, left, pdf.get_y(), QR_SIZE_MM)
+    pdf.set_y(pdf.get_y() + QR_SIZE_MM + 1)
+    pdf.set_text_color(*MUTED)
+    pdf.set_font("courier", "", 8)
+    pdf.cell(
+        width, 4, printable(wording.code.format(code=ticket.code)), align="C", new_x="LMARGIN", new_y="NEXT"
+    )
+    pdf.ln(6)
+    _door_box(pdf, printable(wording.door))
+
+
+def _door_box(pdf: FPDF, text: str) -> None:
+    """The door text centred in a framed box (its lines are broken once per wording)."""
+    lines = _broken_lines(text, DOOR_FONT_SIZE, pdf.epw - 2 * DOOR_PADDING_MM)
+    top = pdf.get_y()
+    height = len(lines) * DOOR_LINE_MM + 2 * DOOR_PADDING_MM
+    pdf.set_draw_color(*RULE)
+    pdf.rect(pdf.l_margin, top, pdf.epw, height)
+    pdf.set_text_color(*INK)
+    pdf.set_font("helvetica", "", DOOR_FONT_SIZE)
+    pdf.set_y(top + DOOR_PADDING_MM)
+    for line in lines:
+        pdf.cell(pdf.epw, DOOR_LINE_MM, line, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(top + height)
+
+
+@functools.lru_cache(maxsize=32)
+def _broken_lines(text: str, font_size: float, width: float) -> tuple[str, ...]:
+    """`text` broken into lines of at most `width` mm in Helvetica (line breaking is the costly
+    part of laying out a paragraph; the door text is the same on every page)."""
+    scratch = FPDF(unit="mm", format="A4")
+    scratch.core_fonts_encoding = TEXT_ENCODING
+    scratch.add_page()
+    scratch.set_font("helvetica", "", font_size)
+    lines = scratch.multi_cell(width, DOOR_LINE_MM, text, dry_run=True, output="LINES")
+    assert isinstance(lines, list)  # noqa: S101 - what output="LINES" returns
+    return tuple(lines)
+
+
+def _row(pdf: FPDF, label: str, value: str) -> None:
+    pdf.set_text_color(*MUTED)
+    pdf.set_font("helvetica", "", 10)
+    top = pdf.get_y()
+    pdf.cell(LABEL_WIDTH_MM, 7, printable(label))
+    pdf.set_text_color(*INK)
+    pdf.set_font("helvetica", "B", 12)
+    pdf.set_xy(pdf.l_margin + LABEL_WIDTH_MM, top)
+    _text(pdf, pdf.epw - LABEL_WIDTH_MM, 7, value)
+    pdf.ln(1)
+
+
+def _text(pdf: FPDF, width: float, height: float, text: str) -> None:
+    """`text` on one line when it fits (cheap), else wrapped; the cursor goes to the next line."""
+    text = printable(text)
+    if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+        pdf.cell(width, height, text, new_x="LMARGIN", new_y="NEXT")
+    else:
+        pdf.multi_cell(width, height, text, align="L", new_x="LMARGIN", new_y="NEXT")
+
+
+def _rule(pdf: FPDF) -> None:
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.3)
+    y = pdf.get_y() + 1
+    pdf.line(pdf.l_margin, y, pdf.l_margin + pdf.epw, y)
+    pdf.set_y(y + 3)
+
+
+def _qr(pdf: FPDF, code: str, left: float, top: float, size: float) -> None:
+    """The QR symbol (quiet zone included) as black squares, one rectangle per run of modules."""
+    matrix = qr_matrix(code)
+    module = size / len(matrix)
+    pdf.set_fill_color(0, 0, 0)
+    for row_index, row in enumerate(matrix):
+        column = 0
+        while column < len(row):
+            if not row[column]:
+                column += 1
+                continue
+            start = column
+            while column < len(row) and row[column]:
+                column += 1
+            pdf.rect(
+                left + start * module,
+                top + row_index * module,
+                (column - start) * module,
+                module + SEAM_MM,
+                style="F",
+            )
+
+
+def printable(text: str) -> str:
+    """`text` in the standard fonts' character set: accents dropped where needed, else `?`."""
+    try:
+        text.encode(TEXT_ENCODING)
+    except UnicodeEncodeError:
+        pass
+    else:
+        return text
+    return "".join(_printable_character(character) for character in text)
+
+
+def _printable_character(character: str) -> str:
+    try:
+        character.encode(TEXT_ENCODING)
+    except UnicodeEncodeError:
+        plain = "".join(c for c in unicodedata.normalize("NFKD", character) if not unicodedata.combining(c))
+        return plain if plain and plain.isascii() and plain.isprintable() else "?"
+    return character

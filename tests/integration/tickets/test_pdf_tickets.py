@@ -1,0 +1,77 @@
+"""PDF tickets: opened, read and scanned as a holder's printer and the door scanner would."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from tests.support.api import buy, make_actor, make_event
+from tests.support.documents import pdf_pages_text, pdf_qr_codes
+from tests.support.factories import in_days
+
+
+async def test_the_holder_downloads_a_printable_ticket(client, db) -> None:
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db, name="Ada Lovelace")
+    starts_at = in_days(12).replace(hour=18, minute=30, second=0)
+    event = await make_event(
+        client,
+        admin,
+        title="Noche de Flamenco",
+        venue="Teatro Real, Madrid",
+        starts_at=starts_at,
+        timezone="Europe/Madrid",
+    )
+    first, second = (await buy(client, holder, event["id"], quantity=2)).json()["tickets"]
+    named = await client.patch(
+        f"/tickets/{second['id']}", json={"attendee_name": "José Núñez"}, headers=holder.headers
+    )
+    assert named.status_code == 200
+
+    response = await client.get(f"/tickets/{second['id']}/ticket.pdf", headers=holder.headers)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == f'inline; filename="ticket-{second["id"]}.pdf"'
+    assert "no-cache" in response.headers["cache-control"]
+    (text,) = pdf_pages_text(response.content)
+    local = starts_at.astimezone(ZoneInfo("Europe/Madrid"))
+    assert "Noche de Flamenco" in text
+    assert "Teatro Real, Madrid" in text
+    assert "José Núñez" in text
+    assert "Ada Lovelace" not in text
+    assert f"{local.day} {local:%B %Y}, {local:%H:%M} (Europe/Madrid)" in text
+    assert f"#{second['order_id']} - ticket #{second['id']}" in text
+    assert pdf_qr_codes(response.content) == [second["code"]]
+
+    mine = await client.get(f"/tickets/{first['id']}/ticket.pdf", headers=admin.headers)
+    assert mine.status_code == 200
+    assert "Ada Lovelace" in pdf_pages_text(mine.content)[0]
+    assert pdf_qr_codes(mine.content) == [first["code"]]
+
+
+async def test_only_the_owner_or_an_admin_gets_the_pdf(client, db, parties) -> None:
+    staff, owner, stranger, ticket = parties.staff, parties.owner, parties.stranger, parties.ticket
+    url = f"/tickets/{ticket['id']}/ticket.pdf"
+    # Door staff who scanned the ticket may read it, but not print it.
+    assert (
+        await client.post(f"/tickets/{ticket['code']}/validate", headers=staff.headers)
+    ).status_code == 200
+    assert (await client.get(f"/tickets/{ticket['id']}", headers=staff.headers)).status_code == 200
+    assert (await client.get(url, headers=staff.headers)).status_code == 404
+    assert (await client.get(url, headers=stranger.headers)).status_code == 404
+    assert (await client.get(url)).status_code == 401
+    assert (await client.get("/tickets/987654/ticket.pdf", headers=owner.headers)).status_code == 404
+    assert (await client.get("/tickets/0/ticket.pdf", headers=owner.headers)).status_code == 400
+
+
+async def test_long_titles_and_names_wrap_and_the_code_still_scans(client, db) -> None:
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db, name="Ω" * 3 + " Zoë " + "日本語")
+    event = await make_event(client, admin, title="A" * 60 + " " + "very long title " * 8, venue="V" * 200)
+    ticket = (await buy(client, holder, event["id"])).json()["tickets"][0]
+    response = await client.get(f"/tickets/{ticket['id']}/ticket.pdf", headers=holder.headers)
+    assert response.status_code == 200
+    (text,) = pdf_pages_text(response.content)
+    assert "Zoë" in text
+    assert "very long title" in text
+    assert pdf_qr_codes(response.content) == [ticket["code"]]

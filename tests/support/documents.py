@@ -1,0 +1,40 @@
+"""Reading what the product hands to holders as a person's software would: PDF text, QR codes
+decoded from the rendered pages (pdftoppm from poppler-utils), wallet pass archives."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tempfile
+from pathlib import Path
+
+import zxingcpp
+from PIL import Image
+from pypdf import PdfReader
+
+RENDER_DPI = 150
+
+
+def pdf_pages_text(document: bytes) -> list[str]:
+    """The text of each page, whitespace folded to single spaces."""
+    reader = PdfReader(io.BytesIO(document))
+    return [" ".join(page.extract_text().split()) for page in reader.pages]
+
+
+def pdf_qr_codes(document: bytes) -> list[str]:
+    """The QR code read from each page rendered as a scanner would see a print (150 dpi)."""
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "document.pdf"
+        source.write_bytes(document)
+        subprocess.run(
+            ["pdftoppm", "-r", str(RENDER_DPI), "-gray", "-png", str(source), str(Path(folder) / "page")],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        codes = []
+        for page in sorted(Path(folder).glob("page-*.png")):
+            found = zxingcpp.read_barcodes(Image.open(page), formats=zxingcpp.BarcodeFormat.QRCode)
+            assert len(found) == 1, f"{page.name}: {len(found)} QR codes"
+            codes.append(found[0].text)
+        return codes
