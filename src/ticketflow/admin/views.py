@@ -445,6 +445,7 @@ class TicketView(SearchByRelatedView, model=Ticket):
         Ticket.id,
         Ticket.event_id,
         Ticket.user_id,
+        Ticket.attendee_name,
         Ticket.status,
         Ticket.order_id,
         Ticket.used_at,
@@ -452,7 +453,7 @@ class TicketView(SearchByRelatedView, model=Ticket):
         Ticket.cancelled_at,
     ]
     column_searchable_list = [Ticket.id]
-    search_hint = "holder e-mail or name, event title, ticket id, exact code"
+    search_hint = "holder e-mail or name, attendee name, event title, ticket id, exact code"
     column_sortable_list = [Ticket.id, Ticket.status, Ticket.created_at, Ticket.used_at]
     column_filters = [
         choice_filter(Ticket.status, TicketStatus, "Status"),
@@ -460,11 +461,12 @@ class TicketView(SearchByRelatedView, model=Ticket):
         PeriodFilter(Ticket.created_at, "Bought"),
     ]
     links = {"event_id": "event", "user_id": "user", "order_id": "order"}
-    column_labels = {Ticket.user_id: "Holder", Ticket.created_at: "Bought"}
+    column_labels = {Ticket.user_id: "Holder", Ticket.attendee_name: "Attendee", Ticket.created_at: "Bought"}
 
     def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
         return [
             Ticket.user_id.in_(users_matching(term)),
+            contains(Ticket.attendee_name, term),
             Ticket.event_id.in_(events_matching(term)),
             Ticket.code == term,
             *id_equals(Ticket.id, term),

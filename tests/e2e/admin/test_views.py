@@ -305,6 +305,14 @@ async def test_search_and_filters_find_what_a_person_looks_for(client, db) -> No
     assert rows(refused) == 3  # cancelled, wrong door, unknown code
     assert rows(by_mail) == 3  # Alice: Alpha, Beta, Epsilon
 
+    async with db() as session:
+        named = await session.scalar(select(Ticket).where(Ticket.event_id == alpha).limit(1))
+        named.attendee_name = "Zebedee Quill"
+        await session.commit()
+    by_attendee = await client.get("/admin/ticket/list?search=zebedee&pageSize=100")
+    assert rows(by_attendee) == 1
+    assert "Zebedee Quill" in by_attendee.text
+
 
 def test_these_tests_open_every_view_the_back_office_mounts() -> None:
     """A view added later must join `VIEW_IDENTITIES`, or the pages above would skip it."""
