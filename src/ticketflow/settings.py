@@ -60,6 +60,18 @@ class Settings:
     session_secret: str = field(default=DEFAULT_SESSION_SECRET, repr=False)
     # tickets
     reservation_ttl_seconds: int = 900
+    # Apple Wallet passes: all of the first five, or none (then wallet.pkpass answers 503)
+    wallet_pass_type_id: str = ""
+    """The Pass Type ID registered with Apple, e.g. `pass.com.example.tickets`."""
+    wallet_team_id: str = ""
+    wallet_certificate: str = ""
+    """Path of the Pass Type ID certificate (PEM or DER)."""
+    wallet_private_key: str = field(default="", repr=False)
+    """Path of the certificate's private key (PEM, optionally encrypted)."""
+    wallet_wwdr_certificate: str = ""
+    """Path of Apple's WWDR intermediate certificate (PEM or DER, as Apple hands it out)."""
+    wallet_private_key_password: str = field(default="", repr=False)
+    wallet_organization_name: str = "Ticket-Flow"
     # payments
     payment_provider: Literal["simulated", "stripe"] = "simulated"
     allow_simulated_payments_in_production: bool = False
@@ -150,6 +162,11 @@ class Settings:
         if self.argon2_memory_kib < 8 * self.argon2_parallelism:
             msg = "ARGON2_MEMORY_KIB must be at least 8 x ARGON2_PARALLELISM"
             raise SettingsError(msg)
+        wallet = {name: getattr(self, name) for name in WALLET_REQUIRED_FIELDS}
+        if any(wallet.values()) and not all(wallet.values()):
+            missing = ", ".join(environment_variable(name) for name, value in wallet.items() if not value)
+            msg = f"wallet passes need every WALLET_* setting; missing: {missing}"
+            raise SettingsError(msg)
         if self.is_production:
             self._validate_production()
 
@@ -195,6 +212,13 @@ class Settings:
             raise SettingsError(msg)
 
 
+WALLET_REQUIRED_FIELDS = (
+    "wallet_pass_type_id",
+    "wallet_team_id",
+    "wallet_certificate",
+    "wallet_private_key",
+    "wallet_wwdr_certificate",
+)
 SUPPORTED_BACKENDS = frozenset({"sqlite", "mysql", "mariadb"})
 MIN_SECRET_LENGTH = 32
 MIN_DISTINCT_SECRET_CHARACTERS = 10

@@ -19,6 +19,7 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 from ticketflow.lib import errors
@@ -32,6 +33,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.PermissionDenied, HTTP_403_FORBIDDEN),
     (errors.AuthenticationFailed, HTTP_401_UNAUTHORIZED),
     (errors.TooManyAttempts, HTTP_429_TOO_MANY_REQUESTS),
+    (errors.ServiceUnavailable, HTTP_503_SERVICE_UNAVAILABLE),
 )
 
 

@@ -35,6 +35,12 @@ class RuleViolation(DomainError):
     detail = "request breaks a business rule"
 
 
+class ServiceUnavailable(DomainError):
+    """A feature this deployment is not configured for, or cannot reach now (503)."""
+
+    detail = "service unavailable"
+
+
 class PermissionDenied(DomainError):
     detail = "not allowed"
 

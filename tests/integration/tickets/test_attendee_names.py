@@ -101,6 +101,16 @@ async def test_bad_names_are_refused_and_change_nothing(client, db, body) -> Non
     assert await attendee_in_db(db, ticket["id"]) is None
 
 
+async def test_a_name_must_come_as_json(client, db, parties) -> None:
+    response = await client.patch(
+        f"/tickets/{parties.ticket['id']}",
+        content=b"attendee_name=Mallory",
+        headers={**parties.owner.headers, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 415
+    assert await attendee_in_db(db, parties.ticket["id"]) is None
+
+
 @pytest.mark.parametrize("status", ["used", "cancelled"])
 async def test_used_or_cancelled_tickets_keep_their_name(client, db, status) -> None:
     admin = await make_actor(client, db, role="admin")

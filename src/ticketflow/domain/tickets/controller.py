@@ -15,6 +15,7 @@ from ticketflow.db.models.events import Event as EventModel
 from ticketflow.db.models.orders import Order as OrderModel
 from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import Ticket as TicketModel
+from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, any_role, buyer
 from ticketflow.domain.notifications.compose import when_text
@@ -30,14 +31,23 @@ from ticketflow.domain.tickets.schemas import (
     TicketUpdate,
 )
 from ticketflow.domain.tickets.service import HeldTicket, TicketService
+from ticketflow.domain.tickets.wallet import MEDIA_TYPE as PKPASS_MEDIA_TYPE
+from ticketflow.domain.tickets.wallet import PassTicket, WalletConfig, pass_signer, wallet_pass
 from ticketflow.lib.api_docs import BEARER, id_parameter
 from ticketflow.lib.bearer import bearer_subject
+from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
+from ticketflow.lib.i18n import zone_of
+from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.state import AppContext
+from ticketflow.settings import Settings
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 QR_CACHE_CONTROL = "private, max-age=3600"
 DOCUMENT_CACHE_CONTROL = "private, no-cache"
 """PDF tickets and wallet passes show the attendee's name, which may change: always revalidate."""
+
+TICKET_NOT_FOUND = (404, "no such ticket, or another user's")
+DOOR_STAFF = (403, "door staff may not change tickets")
 
 TicketId = Annotated[int, id_parameter("ticket id")]
 EventId = Annotated[int, id_parameter("event id")]
@@ -76,6 +86,28 @@ def to_printed_ticket(held: HeldTicket) -> PrintedTicket:
         when=when_text(event.starts_at, event.ends_at, event.timezone),
         attendee_name=held.attendee_name,
         order_id=ticket.order_id,
+    )
+
+
+def to_pass_ticket(held: HeldTicket) -> PassTicket:
+    event = held.event
+    return PassTicket(
+        printed=to_printed_ticket(held),
+        event_id=event.id,
+        starts_at_local=event.starts_at.astimezone(zone_of(event.timezone)).isoformat(),
+        voided=held.ticket.status in (TicketStatus.CANCELLED, TicketStatus.USED),
+    )
+
+
+def wallet_config(settings: Settings) -> WalletConfig:
+    return WalletConfig(
+        pass_type_id=settings.wallet_pass_type_id,
+        team_id=settings.wallet_team_id,
+        organization_name=settings.wallet_organization_name,
+        certificate_path=settings.wallet_certificate,
+        private_key_path=settings.wallet_private_key,
+        private_key_password=settings.wallet_private_key_password,
+        wwdr_certificate_path=settings.wallet_wwdr_certificate,
     )
 
 
@@ -229,6 +261,7 @@ class TicketController(Controller):
         ),
         media_type="application/pdf",
         operation_id="getTicketPdf",
+        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND),
     )
     async def ticket_pdf(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
@@ -240,6 +273,43 @@ class TicketController(Controller):
             media_type="application/pdf",
             headers={
                 "Content-Disposition": f'inline; filename="ticket-{ticket_id}.pdf"',
+                "Cache-Control": DOCUMENT_CACHE_CONTROL,
+            },
+        )
+
+    @get(
+        "/tickets/{ticket_id:int}/wallet.pkpass",
+        guards=[any_role],
+        summary="Apple Wallet pass (owner or admin)",
+        description=(
+            "A signed event-ticket pass whose barcode is the ticket's QR code, with the event,"
+            " venue, start, attendee and order. 404 for another user's ticket; 503 when this server"
+            " has no Pass Type ID certificate configured (or cannot load it)."
+        ),
+        media_type=PKPASS_MEDIA_TYPE,
+        operation_id="getTicketWalletPass",
+        responses=error_responses(
+            BAD_INPUT,
+            NO_TOKEN,
+            TICKET_NOT_FOUND,
+            (503, "wallet passes are not configured on this server, or its certificate cannot be loaded"),
+        ),
+    )
+    async def wallet_pass(
+        self,
+        request: Request[User, Any, Any],
+        tickets: NamedDependency[TicketService],
+        context: NamedDependency[AppContext],
+        ticket_id: TicketId,
+    ) -> Response[bytes]:
+        held = await tickets.get_own(ticket_id, request.user)
+        signer = await anyio.to_thread.run_sync(pass_signer, wallet_config(context.settings))
+        archive = await anyio.to_thread.run_sync(wallet_pass, to_pass_ticket(held), signer)
+        return Response(
+            archive,
+            media_type=PKPASS_MEDIA_TYPE,
+            headers={
+                "Content-Disposition": f'attachment; filename="ticket-{ticket_id}.pkpass"',
                 "Cache-Control": DOCUMENT_CACHE_CONTROL,
             },
         )
@@ -266,6 +336,15 @@ class TicketController(Controller):
             " a used or cancelled ticket; 404 for another user's ticket."
         ),
         operation_id="updateTicket",
+        before_request=require_json_body,
+        responses=error_responses(
+            BAD_INPUT,
+            NO_TOKEN,
+            DOOR_STAFF,
+            TICKET_NOT_FOUND,
+            (409, "the ticket is used or cancelled"),
+            NOT_JSON,
+        ),
     )
     async def update_ticket(
         self,
