@@ -10,7 +10,8 @@ The small API the rest of the product uses:
 * `gettext_for(locale)` / `ngettext_for(locale)`: translation functions for one locale.
 * `install_i18n(env, locale_of)`: Jinja2's i18n extension on an environment whose `{% trans %}`
   blocks and `_()` calls follow `locale_of(template context)` (e.g. a `locale` variable).
-* `negotiate_locale(accept_language)`: the best supported locale for an `Accept-Language` header.
+* `negotiate_locale(accept_language)`: the best supported locale for an `Accept-Language` header;
+  `request_locale(request)` the same for a request (a Litestar dependency).
 * `format_date`, `format_time`, `format_datetime`: Babel's formatting for a locale and time zone
   (money: `ticketflow.lib.money.format_money`).
 
@@ -36,6 +37,7 @@ from babel.messages.pofile import read_po
 from babel.support import LazyProxy
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
+from litestar.connection import ASGIConnection
 
 from ticketflow.db.models.users import Language
 
@@ -120,6 +122,14 @@ def negotiate_locale(accept_language: str | None) -> Language:
     preferred = parse_accept_language(accept_language or "")
     chosen = Locale.negotiate(preferred, [str(locale) for locale in LOCALES], sep="-")
     return as_language(chosen.language if chosen is not None else None)
+
+
+def request_locale(request: ASGIConnection[Any, Any, Any, Any]) -> Language:
+    """The language of a page for a request without a known user: its `Accept-Language`.
+
+    Usable as a Litestar dependency (`Provide(request_locale, sync_to_thread=False)`).
+    """
+    return negotiate_locale(request.headers.get("accept-language"))
 
 
 def zone_of(timezone: str) -> dt.tzinfo:

@@ -16,6 +16,7 @@ from litestar.exceptions import ClientException
 from litestar.params import Body, Parameter
 from litestar.response import Redirect
 
+from ticketflow.db.models.users import Language
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
 from ticketflow.domain.payments.pages import after_cancel_page, after_payment_page, checkout_page
 from ticketflow.domain.payments.providers import PROVIDER_ID_PATTERN
@@ -29,6 +30,7 @@ from ticketflow.domain.payments.simulated import (
 )
 from ticketflow.domain.payments.stripe_checkout import STRIPE, IgnoredEvent, StripeProvider, WebhookRejected
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
+from ticketflow.lib.i18n import request_locale
 
 OrderId = Annotated[int, id_parameter("order id")]
 Token = Annotated[
@@ -72,6 +74,7 @@ class SimulatedCheckoutController(Controller):
     tags = ["Payments"]
     opt = EXCLUDE_FROM_AUTH
     security = PUBLIC
+    dependencies = {"page_locale": Provide(request_locale, sync_to_thread=False)}
 
     @get(
         "/{order_id:int}",
@@ -81,10 +84,14 @@ class SimulatedCheckoutController(Controller):
         media_type="text/html",
     )
     async def page(
-        self, payment_service: NamedDependency[PaymentService], order_id: OrderId, token: Token
+        self,
+        payment_service: NamedDependency[PaymentService],
+        page_locale: NamedDependency[Language],
+        order_id: OrderId,
+        token: Token,
     ) -> Response[str]:
         view = await payment_service.find_checkout_by_token(SIMULATED, order_id, token)
-        return checkout_page(view, token, new_attempt_id())
+        return checkout_page(view, token, new_attempt_id(), page_locale)
 
     @post(
         "/{order_id:int}/pay",
@@ -146,11 +153,16 @@ class LandingController(Controller):
     tags = ["Payments"]
     opt = EXCLUDE_FROM_AUTH
     security = PUBLIC
-    dependencies = {"landing_view": Provide(provide_landing_view)}
+    dependencies = {
+        "landing_view": Provide(provide_landing_view),
+        "page_locale": Provide(request_locale, sync_to_thread=False),
+    }
 
     @get("/success", operation_id="getPaymentSuccessPage", summary="After paying", media_type="text/html")
-    async def success(self, landing_view: NamedDependency[CheckoutView | None]) -> Response[str]:
-        return after_payment_page(landing_view)
+    async def success(
+        self, landing_view: NamedDependency[CheckoutView | None], page_locale: NamedDependency[Language]
+    ) -> Response[str]:
+        return after_payment_page(landing_view, page_locale)
 
     @get(
         "/cancelled",
@@ -158,8 +170,10 @@ class LandingController(Controller):
         summary="After leaving a checkout without paying",
         media_type="text/html",
     )
-    async def cancelled(self, landing_view: NamedDependency[CheckoutView | None]) -> Response[str]:
-        return after_cancel_page(landing_view)
+    async def cancelled(
+        self, landing_view: NamedDependency[CheckoutView | None], page_locale: NamedDependency[Language]
+    ) -> Response[str]:
+        return after_cancel_page(landing_view, page_locale)
 
 
 class StripeWebhookController(Controller):
