@@ -24,7 +24,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
-from ticketflow.lib.i18n import N_, gettext_for, negotiate_locale
+from ticketflow.lib.i18n import N_, gettext_for, request_locale
 
 STATIC_DIR = Path(__file__).parent / "static" / "scan"
 STATIC_PATH = "/static/scan"
@@ -143,7 +143,7 @@ def render_page(locale: str) -> str:
 )
 def scanner_page(request: Request[Any, Any, Any]) -> Response[str]:
     """The scanner page for door staff and paired scanner devices, in the browser's language."""
-    locale = str(negotiate_locale(request.headers.get("accept-language")))
+    locale = str(request_locale(request))
     headers = {**PAGE_HEADERS, "Content-Language": locale, "Vary": "Accept-Language"}
     return Response(render_page(locale), media_type=MediaType.HTML, headers=headers)
 
