@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Enum
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -41,3 +42,21 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         return None if value is None else from_stored_utc(value)
+
+
+def state_column(states: type[StrEnum], length: int = 16) -> Enum:
+    """A state column: `VARCHAR(length)` in the database, a member of `states` in Python.
+
+    The values (not the member names) are stored, so the rows, the CHECK constraints and the
+    hand-written statements of the hot paths all read the same words. The table's CHECK
+    constraint refuses a value outside `states`; a comparison with an unknown word (a filter
+    typed into a URL) simply matches nothing instead of failing in Python.
+    """
+    return Enum(
+        states,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        validate_strings=False,
+        values_callable=lambda members: [member.value for member in members],
+    )

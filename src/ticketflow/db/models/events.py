@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
-from ticketflow.db.types import UTCDateTime
+from ticketflow.db.types import UTCDateTime, state_column
 
 TITLE_MAX = 200
 VENUE_MAX = 200
@@ -56,7 +56,9 @@ class Event(IdMixin, TimestampMixin, Base):
     price_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="EUR")
     max_per_order: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default=EventStatus.SCHEDULED)
+    status: Mapped[EventStatus] = mapped_column(
+        state_column(EventStatus), nullable=False, default=EventStatus.SCHEDULED
+    )
     admin_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
-from ticketflow.db.types import UTCDateTime
+from ticketflow.db.types import UTCDateTime, state_column
 
 IDEMPOTENCY_KEY_MAX = 64
 
@@ -47,7 +47,7 @@ class Order(IdMixin, TimestampMixin, Base):
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
     amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[OrderStatus] = mapped_column(state_column(OrderStatus), nullable=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_MAX), nullable=True)
     """Client-chosen key; unique per user, so a retried purchase buys nothing more."""
     request_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -16,7 +16,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
-from ticketflow.db.types import UTCDateTime
+from ticketflow.db.types import UTCDateTime, state_column
 
 KIND_MAX = 32
 RECIPIENT_MAX = 254
@@ -54,8 +54,10 @@ class OutboxMessage(IdMixin, TimestampMixin, Base):
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
-    kind: Mapped[str] = mapped_column(String(KIND_MAX), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default=OutboxStatus.PENDING)
+    kind: Mapped[MessageKind] = mapped_column(state_column(MessageKind, KIND_MAX), nullable=False)
+    status: Mapped[OutboxStatus] = mapped_column(
+        state_column(OutboxStatus), nullable=False, default=OutboxStatus.PENDING
+    )
     message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_MAX), nullable=False, unique=True)
     """The `Message-ID` header, fixed when queued: a repeated delivery carries the same one."""
     recipient: Mapped[str] = mapped_column(String(RECIPIENT_MAX), nullable=False)

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin, utc_now
-from ticketflow.db.types import UTCDateTime
+from ticketflow.db.types import UTCDateTime, state_column
 
 PROVIDER_MAX = 32
 PROVIDER_ID_MAX = 255
@@ -92,7 +92,7 @@ class Payment(IdMixin, TimestampMixin, Base):
     """The provider's id of the money movement (a Stripe PaymentIntent): one row per payment."""
     amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[PaymentStatus] = mapped_column(state_column(PaymentStatus), nullable=False)
     refusal: Mapped[str | None] = mapped_column(String(32), nullable=True)
     refunded_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     """Sum of the refunds recorded against this payment (pending ones included)."""
@@ -117,7 +117,9 @@ class Refund(IdMixin, TimestampMixin, Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     reason: Mapped[str] = mapped_column(String(32), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default=RefundStatus.PENDING)
+    status: Mapped[RefundStatus] = mapped_column(
+        state_column(RefundStatus), nullable=False, default=RefundStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utc_now)
     last_error: Mapped[str | None] = mapped_column(String(REFUND_ERROR_MAX), nullable=True)

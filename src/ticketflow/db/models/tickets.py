@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
 from ticketflow.db.models.users import NAME_MAX
-from ticketflow.db.types import UTCDateTime
+from ticketflow.db.types import UTCDateTime, state_column
 
 CODE_MAX = 64
 
@@ -39,7 +39,7 @@ class Ticket(IdMixin, TimestampMixin, Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), nullable=False)
     code: Mapped[str] = mapped_column(String(CODE_MAX), nullable=False, unique=True)
     """The string in the QR code: a version prefix and 256 random bits, URL-safe."""
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[TicketStatus] = mapped_column(state_column(TicketStatus), nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     attendee_name: Mapped[str | None] = mapped_column(String(NAME_MAX), nullable=True)

@@ -52,7 +52,7 @@ def to_event(event: EventModel) -> Event:
         price_cents=event.price_cents,
         currency=event.currency,
         max_per_order=event.max_per_order,
-        status=event.status,  # type: ignore[arg-type]
+        status=event.status,
         sales_start_at=event.sales_start_at,
         sales_end_at=event.sales_end_at,
         admin_id=event.admin_id,

@@ -31,8 +31,8 @@ MessageId = Annotated[int, id_parameter("outbox message id")]
 def to_entry(message: OutboxMessage) -> OutboxEntry:
     return OutboxEntry(
         id=message.id,
-        kind=message.kind,  # type: ignore[arg-type]
-        status=message.status,  # type: ignore[arg-type]
+        kind=message.kind,
+        status=message.status,
         recipient=message.recipient,
         attempts=message.attempts,
         next_attempt_at=message.next_attempt_at,

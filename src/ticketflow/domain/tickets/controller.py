@@ -62,7 +62,7 @@ def to_ticket(
         user_id=ticket.user_id,
         event_id=ticket.event_id,
         code=ticket.code,
-        status=ticket.status,  # type: ignore[arg-type]
+        status=TicketStatus(ticket.status),
         used_at=ticket.used_at,
         created_at=ticket.created_at,
         attendee_name=ticket.attendee_name or holder_name or None,
@@ -119,7 +119,7 @@ def to_order(order: OrderModel | OrderRecord | Row[Any]) -> Order:
         quantity=order.quantity,
         amount_cents=order.amount_cents,
         currency=order.currency,
-        status=order.status,  # type: ignore[arg-type]
+        status=OrderStatus(order.status),
         expires_at=order.expires_at,
         created_at=order.created_at,
     )
