@@ -365,22 +365,22 @@ class EventView(RecordView, model=Event):
     form = EventForm
 
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
-        """Through `EventService.create`, as `POST /events` does."""
+        """Through `EventService.publish`, as `POST /events` does."""
         event = convert(event_values(data), EventCreate)
         async with self.context.session_maker() as session:
-            return await EventService(session).create(
+            return await EventService(session).publish(
                 msgspec.structs.asdict(event), admin_id=request.state.admin.id
             )
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
-        """Through `EventService.update`, as `PUT /events/{id}` does (capacity never below sold)."""
+        """Through `EventService.change`, as `PUT /events/{id}` does (capacity never below sold)."""
         event_id = parse_id(pk)
         if event_id is None:
             raise HTTPException(status_code=404)
         changes = msgspec.structs.asdict(convert(event_values(data), EventCreate))
         async with self.context.session_maker() as session:
             service = EventService(session)
-            current = await service.get(event_id)
+            current = await service.get_event(event_id)
             for name, value in changes.items():
                 before = getattr(current, name)
                 # The form shows whole seconds: an unchanged time must not count as a change.
@@ -390,7 +390,7 @@ class EventView(RecordView, model=Event):
                     and value == before.replace(microsecond=0)
                 ):
                     changes[name] = before
-            event, _ = await service.update(event_id, changes, notifier=self.context.notifier)
+            event, _ = await service.change(event_id, changes, notifier=self.context.notifier)
             return event
 
     async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
@@ -36,6 +37,7 @@ from ticketflow.domain.accounts.service import AccountService
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
 from ticketflow.lib.json_bodies import is_json, media_type, require_json_body, unsupported_media_type
+from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.state import AppContext
 
 LOGIN_BODY_LIMIT = 4096
@@ -124,6 +126,7 @@ class AccountController(Controller):
     tags = ["Accounts"]
     dependencies = {
         "accounts": Provide(provide_account_service, sync_to_thread=False),
+        "limit_offset": Provide(provide_limit_offset, sync_to_thread=False),
     }
 
     @post(
@@ -252,12 +255,10 @@ class AccountController(Controller):
     async def list_users(
         self,
         accounts: NamedDependency[AccountService],
+        limit_offset: NamedDependency[LimitOffset],
         role: Annotated[Role | None, Parameter(description="only users of this role")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> UserPage:
-        users, total = await accounts.list_users(role=role, limit=limit, offset=offset)
-        return UserPage(items=[to_user(u) for u in users], total=total, limit=limit, offset=offset)
+        return page_of(await accounts.list_users(role=role, limit_offset=limit_offset), to_user)
 
     @get(
         "/users/{user_id:int}",

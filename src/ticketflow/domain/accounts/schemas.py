@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 
 from ticketflow.db.models.users import EMAIL_MAX, NAME_MAX, Language, Role
+from ticketflow.lib.pagination import Page, schema_name
 
 END = r"$(?!\n)"
 """End of the text: a plain `$` would also match before a final line break."""
@@ -72,11 +73,7 @@ class User(msgspec.Struct):
     created_at: dt.datetime
 
 
-class UserPage(msgspec.Struct):
-    items: list[User]
-    total: int
-    limit: int
-    offset: int
+UserPage = Annotated[Page[User], schema_name("UserPage")]
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):

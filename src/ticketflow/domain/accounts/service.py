@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import OffsetPagination
+from advanced_alchemy.service.typing import ModelDictT
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,6 +15,7 @@ from ticketflow.db.models.users import Language, Role, User
 from ticketflow.lib.errors import EmailTaken, InvalidCredentials, NotFoundError, PermissionDenied
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter
+from ticketflow.lib.repository import RepositoryService
 
 PRIVILEGED_ROLES = frozenset({Role.ADMIN, Role.STAFF})
 
@@ -18,22 +24,36 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-class AccountService:
+class UserRepository(SQLAlchemyAsyncRepository[User]):
+    model_type = User
+
+
+class AccountService(RepositoryService[User, UserRepository]):
     """Use cases of accounts. Each public method is one transaction."""
 
-    def __init__(self, session: AsyncSession, passwords: Passwords) -> None:
-        self.session = session
+    repository_type = UserRepository
+
+    def __init__(self, session: AsyncSession, passwords: Passwords, **options: Any) -> None:
+        super().__init__(session, auto_refresh=False, **options)
         self.passwords = passwords
 
     async def get_user(self, user_id: int) -> User:
-        user = await self.session.get(User, user_id)
+        user = await self.get_one_or_none(User.id == user_id)
         if user is None:
             raise NotFoundError("user not found")
         return user
 
     async def find_by_email(self, email: str) -> User | None:
-        result = await self.session.execute(select(User).where(User.email == normalise_email(email)))
-        return result.scalar_one_or_none()
+        return await self.get_one_or_none(User.email == normalise_email(email))
+
+    async def to_model_on_create(self, data: ModelDictT[User]) -> ModelDictT[User]:
+        """A new account as stored: trimmed name, lower-case e-mail, argon2 hash instead of the password."""
+        if isinstance(data, dict):
+            data = dict(data)
+            data["name"] = data["name"].strip()
+            data["email"] = normalise_email(data["email"])
+            data["password_hash"] = await self.passwords.hash(data.pop("password"))
+        return data
 
     async def register(
         self,
@@ -53,18 +73,11 @@ class AccountService:
     async def create_user(
         self, *, name: str, email: str, password: str, role: Role, locale: Language = Language.EN
     ) -> User:
-        email = normalise_email(email)
         if await self.find_by_email(email) is not None:
             raise EmailTaken
-        user = User(
-            name=name.strip(),
-            email=email,
-            role=role,
-            locale=locale,
-            password_hash=await self.passwords.hash(password),
-        )
-        self.session.add(user)
         try:
+            values = {"name": name, "email": email, "password": password, "role": role, "locale": locale}
+            user = await self.create(values)
             await self.session.commit()
         except IntegrityError as exc:  # a concurrent registration took the address first
             await self.session.rollback()
@@ -111,10 +124,7 @@ class AccountService:
             await self.session.commit()
         return user
 
-    async def list_users(self, *, role: Role | None, limit: int, offset: int) -> tuple[list[User], int]:
+    async def list_users(self, *, role: Role | None, limit_offset: LimitOffset) -> OffsetPagination[User]:
+        """Oldest first, optionally of one role."""
         conditions = [] if role is None else [User.role == role]
-        total = await self.session.scalar(select(func.count()).select_from(User).where(*conditions))
-        rows = await self.session.scalars(
-            select(User).where(*conditions).order_by(User.id).limit(limit).offset(offset)
-        )
-        return list(rows), int(total or 0)
+        return await self.page(*conditions, limit_offset=limit_offset, order_by=[User.id.asc()])

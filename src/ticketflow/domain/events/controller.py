@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import msgspec
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, Parameter
@@ -20,6 +21,7 @@ from ticketflow.domain.tickets.service import TicketService
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
 from ticketflow.lib.json_bodies import require_json_body
+from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.state import AppContext
 
 EventId = Annotated[int, id_parameter("event id")]
@@ -68,7 +70,10 @@ def provide_event_service(db_session: NamedDependency[AsyncSession]) -> EventSer
 class EventController(Controller):
     path = "/events"
     tags = ["Events"]
-    dependencies = {"events": Provide(provide_event_service, sync_to_thread=False)}
+    dependencies = {
+        "events": Provide(provide_event_service, sync_to_thread=False),
+        "limit_offset": Provide(provide_limit_offset, sync_to_thread=False),
+    }
 
     @get(
         "/",
@@ -85,16 +90,14 @@ class EventController(Controller):
     async def list_events(
         self,
         events: NamedDependency[EventService],
+        limit_offset: NamedDependency[LimitOffset],
         upcoming: Annotated[
             bool | None, Parameter(description="true: scheduled and not started; false: started")
         ] = None,
         q: Annotated[str | None, Parameter(max_length=200, description="search text")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> EventPage:
-        page = await events.list(upcoming=upcoming, query=q, limit=limit, offset=offset)
-        return EventPage(
-            items=[to_event(e) for e in page.items], total=page.total, limit=limit, offset=offset
+        return page_of(
+            await events.list_events(upcoming=upcoming, query=q, limit_offset=limit_offset), to_event
         )
 
     @get(
@@ -106,7 +109,7 @@ class EventController(Controller):
         responses=error_responses(BAD_INPUT, NOT_FOUND),
     )
     async def get_event(self, events: NamedDependency[EventService], event_id: EventId) -> Event:
-        return to_event(await events.get(event_id))
+        return to_event(await events.get_event(event_id))
 
     @post(
         "/",
@@ -124,7 +127,7 @@ class EventController(Controller):
         data: JSONBody[EventCreate],
     ) -> Event:
         values = msgspec.structs.asdict(data)
-        return to_event(await events.create(values, admin_id=request.user.id))
+        return to_event(await events.publish(values, admin_id=request.user.id))
 
     @put(
         "/{event_id:int}",
@@ -145,7 +148,7 @@ class EventController(Controller):
         event_id: EventId,
         data: JSONBody[EventCreate],
     ) -> Event:
-        event, _ = await events.update(event_id, msgspec.structs.asdict(data), notifier=context.notifier)
+        event, _ = await events.change(event_id, msgspec.structs.asdict(data), notifier=context.notifier)
         return to_event(event)
 
     @patch(
@@ -165,7 +168,7 @@ class EventController(Controller):
         data: JSONBody[EventPatch],
     ) -> Event:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        event, _ = await events.update(event_id, changes, notifier=context.notifier)
+        event, _ = await events.change(event_id, changes, notifier=context.notifier)
         return to_event(event)
 
     @delete(

@@ -15,6 +15,7 @@ from ticketflow.db.models.events import (
     EventStatus,
 )
 from ticketflow.domain.accounts.schemas import END, PRINTABLE_PATTERN
+from ticketflow.lib.pagination import Page, schema_name
 
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*" + END
 MAX_CAPACITY = 1_000_000
@@ -117,8 +118,4 @@ class Event(msgspec.Struct):
     updated_at: dt.datetime
 
 
-class EventPage(msgspec.Struct):
-    items: list[Event]
-    total: int
-    limit: int
-    offset: int
+EventPage = Annotated[Page[Event], schema_name("EventPage")]

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import OffsetPagination
+from advanced_alchemy.service.typing import ModelDictT
+from sqlalchemy import ColumnElement, UnaryExpression, delete, exists, func, or_, select, update
 
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.lib.errors import CapacityBelowTaken, ConflictError, EventNotFound, RuleViolation
+from ticketflow.lib.repository import RepositoryService
 
 EVENT_FIELDS = (
     "title",
@@ -35,12 +38,6 @@ NOTIFIED_CHANGES = frozenset({"starts_at", "ends_at", "venue"})
 DATE_FIELDS = ("starts_at", "ends_at", "sales_start_at", "sales_end_at")
 LAST_YEAR = 2999
 """Dates after this are refused: they are typing mistakes, and year 9999 plus an offset overflows."""
-
-
-@dataclass(frozen=True, slots=True)
-class EventPageResult:
-    items: list[Event]
-    total: int
 
 
 def escape_like(text: str) -> str:
@@ -79,56 +76,64 @@ def check_event_rules(values: dict[str, Any], *, now: dt.datetime, starts_at_cha
         raise RuleViolation("unknown time zone", field="timezone") from exc
 
 
-class EventService:
+def listing_conditions(
+    *, upcoming: bool | None, query: str | None, now: dt.datetime
+) -> list[ColumnElement[bool]]:
+    """The filters of `GET /events`: started or not, and a search in title, venue and description."""
+    conditions: list[ColumnElement[bool]] = []
+    if upcoming is True:
+        conditions += [Event.starts_at > now, Event.status == EventStatus.SCHEDULED]
+    elif upcoming is False:
+        conditions.append(Event.starts_at <= now)
+    if query:
+        pattern = f"%{escape_like(query.lower())}%"
+        conditions.append(
+            or_(
+                func.lower(Event.title).like(pattern, escape="\\"),
+                func.lower(Event.venue).like(pattern, escape="\\"),
+                func.lower(Event.description).like(pattern, escape="\\"),
+            )
+        )
+    return conditions
+
+
+class EventRepository(SQLAlchemyAsyncRepository[Event]):
+    model_type = Event
+
+
+class EventService(RepositoryService[Event, EventRepository]):
     """Use cases of events. Each public method is one transaction."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    repository_type = EventRepository
 
-    async def get(self, event_id: int) -> Event:
-        event = await self.session.get(Event, event_id)
+    async def get_event(self, event_id: int) -> Event:
+        event = await self.get_one_or_none(Event.id == event_id)
         if event is None:
             raise EventNotFound
         return event
 
-    async def list(
-        self, *, upcoming: bool | None, query: str | None, limit: int, offset: int
-    ) -> EventPageResult:
-        conditions = []
-        if upcoming is True:
-            conditions += [Event.starts_at > utc_now(), Event.status == EventStatus.SCHEDULED]
-        elif upcoming is False:
-            conditions.append(Event.starts_at <= utc_now())
-        if query:
-            pattern = f"%{escape_like(query.lower())}%"
-            conditions.append(
-                or_(
-                    func.lower(Event.title).like(pattern, escape="\\"),
-                    func.lower(Event.venue).like(pattern, escape="\\"),
-                    func.lower(Event.description).like(pattern, escape="\\"),
-                )
-            )
-        total = await self.session.scalar(select(func.count()).select_from(Event).where(*conditions))
-        rows = await self.session.scalars(
-            select(Event).where(*conditions).order_by(Event.starts_at, Event.id).limit(limit).offset(offset)
-        )
-        return EventPageResult(items=list(rows), total=int(total or 0))
+    async def list_events(
+        self, *, upcoming: bool | None, query: str | None, limit_offset: LimitOffset
+    ) -> OffsetPagination[Event]:
+        """Ordered by start (then id)."""
+        conditions = listing_conditions(upcoming=upcoming, query=query, now=utc_now())
+        order: list[UnaryExpression[Any]] = [Event.starts_at.asc(), Event.id.asc()]
+        return await self.page(*conditions, limit_offset=limit_offset, order_by=order)
 
-    async def create(self, values: dict[str, Any], *, admin_id: int) -> Event:
-        check_event_rules(values, now=utc_now(), starts_at_changed=True)
-        event = Event(
-            **values,
-            admin_id=admin_id,
-            status=EventStatus.SCHEDULED,
-            tickets_sold=0,
-            tickets_held=0,
-        )
-        self.session.add(event)
+    async def to_model_on_create(self, data: ModelDictT[Event]) -> ModelDictT[Event]:
+        """A new event: the rules across its fields hold, it is scheduled and nothing is sold yet."""
+        if isinstance(data, dict):
+            check_event_rules(data, now=utc_now(), starts_at_changed=True)
+            data = data | {"status": EventStatus.SCHEDULED, "tickets_sold": 0, "tickets_held": 0}
+        return data
+
+    async def publish(self, values: dict[str, Any], *, admin_id: int) -> Event:
+        """Create an event; the answer is what was stored (times in UTC)."""
+        event = await self.create(values | {"admin_id": admin_id})
         await self.session.commit()
-        await self.session.refresh(event)  # answer with what was stored (times in UTC)
         return event
 
-    async def update(
+    async def change(
         self, event_id: int, changes: dict[str, Any], *, notifier: Notifier
     ) -> tuple[Event, set[str]]:
         """Apply `changes`; returns the event and the names of the fields that really changed.
@@ -136,7 +141,7 @@ class EventService:
         The capacity change is one conditional UPDATE, so it cannot slip under seats sold
         concurrently.
         """
-        event = await self.get(event_id)
+        event = await self.get_event(event_id)
         if event.is_cancelled:
             raise ConflictError("a cancelled event cannot be changed")
         merged = {name: getattr(event, name) for name in EVENT_FIELDS} | changes
@@ -173,7 +178,7 @@ class EventService:
 
     async def delete_unsold(self, event_id: int) -> bool:
         """Remove an event nobody ordered; False when orders exist (then it must be cancelled)."""
-        await self.get(event_id)
+        await self.get_event(event_id)
         result = await self.session.execute(
             delete(Event).where(Event.id == event_id, ~exists().where(Order.event_id == event_id))
         )

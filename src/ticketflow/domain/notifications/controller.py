@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
@@ -22,6 +23,7 @@ from ticketflow.domain.notifications.service import (
     ResendLimits,
 )
 from ticketflow.lib.api_docs import id_parameter
+from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.state import AppContext
 
 TicketId = Annotated[int, id_parameter("ticket id")]
@@ -56,7 +58,10 @@ def provide_notification_service(
 
 class NotificationController(Controller):
     tags = ["Notifications"]
-    dependencies = {"notifications": Provide(provide_notification_service, sync_to_thread=False)}
+    dependencies = {
+        "notifications": Provide(provide_notification_service, sync_to_thread=False),
+        "limit_offset": Provide(provide_limit_offset, sync_to_thread=False),
+    }
 
     @post(
         "/tickets/{ticket_id:int}/resend",
@@ -89,12 +94,10 @@ class NotificationController(Controller):
     async def list_outbox(
         self,
         notifications: NamedDependency[NotificationService],
+        limit_offset: NamedDependency[LimitOffset],
         status: FromQuery[OutboxStatus | None] = None,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> OutboxPage:
-        messages, total = await notifications.list_messages(status=status, limit=limit, offset=offset)
-        return OutboxPage(items=[to_entry(m) for m in messages], total=total, limit=limit, offset=offset)
+        return page_of(await notifications.list_messages(status=status, limit_offset=limit_offset), to_entry)
 
     @post(
         "/outbox/{message_id:int}/retry",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import msgspec
 
 from ticketflow.db.models.outbox import MessageKind, OutboxStatus
+from ticketflow.lib.pagination import Page, schema_name
 
 
 class OutboxEntry(msgspec.Struct):
@@ -27,8 +29,4 @@ class OutboxEntry(msgspec.Struct):
     ticket_id: int | None
 
 
-class OutboxPage(msgspec.Struct):
-    items: list[OutboxEntry]
-    total: int
-    limit: int
-    offset: int
+OutboxPage = Annotated[Page[OutboxEntry], schema_name("OutboxPage")]

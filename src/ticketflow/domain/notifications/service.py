@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import OffsetPagination
 from litestar.stores.base import Store
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
@@ -14,6 +19,7 @@ from ticketflow.domain.notifications.outbox import OutboxNotifier
 from ticketflow.domain.tickets.service import TicketNotFound
 from ticketflow.lib.errors import ConflictError, NotFoundError, TooManyAttempts
 from ticketflow.lib.ratelimit import AttemptLimiter
+from ticketflow.lib.repository import RepositoryService
 
 RESEND_WINDOW_SECONDS = 900
 RESEND_PER_TICKET = 3
@@ -52,11 +58,19 @@ class ResendLimits:
         await self.per_user.release(taken[1])
 
 
-class NotificationService:
+class OutboxRepository(SQLAlchemyAsyncRepository[OutboxMessage]):
+    model_type = OutboxMessage
+
+
+class NotificationService(RepositoryService[OutboxMessage, OutboxRepository]):
     """Use cases of notifications. Each public method is one transaction."""
 
-    def __init__(self, session: AsyncSession, outbox: OutboxNotifier, limits: ResendLimits) -> None:
-        self.session = session
+    repository_type = OutboxRepository
+
+    def __init__(
+        self, session: AsyncSession, outbox: OutboxNotifier, limits: ResendLimits, **options: Any
+    ) -> None:
+        super().__init__(session, **options)
         self.outbox = outbox
         self.limits = limits
 
@@ -83,19 +97,11 @@ class NotificationService:
         return message
 
     async def list_messages(
-        self, *, status: OutboxStatus | None, limit: int, offset: int
-    ) -> tuple[list[OutboxMessage], int]:
+        self, *, status: OutboxStatus | None, limit_offset: LimitOffset
+    ) -> OffsetPagination[OutboxMessage]:
         """Newest first, optionally of one status (e.g. `failed`)."""
         conditions = [OutboxMessage.status == status] if status is not None else []
-        total = await self.session.scalar(select(func.count()).select_from(OutboxMessage).where(*conditions))
-        rows = await self.session.scalars(
-            select(OutboxMessage)
-            .where(*conditions)
-            .order_by(OutboxMessage.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return list(rows), int(total or 0)
+        return await self.page(*conditions, limit_offset=limit_offset, order_by=[OutboxMessage.id.desc()])
 
     async def retry(self, message_id: int) -> OutboxMessage:
         """Queue a failed (or skipped) message again, with a fresh set of attempts."""

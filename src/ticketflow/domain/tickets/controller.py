@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio.to_thread
+from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import HeaderParameter, JSONBody, Parameter
+from litestar.params import HeaderParameter, JSONBody
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +39,7 @@ from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
 from ticketflow.lib.i18n import zone_of
 from ticketflow.lib.json_bodies import require_json_body
+from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.state import AppContext
 from ticketflow.settings import Settings
 
@@ -143,6 +145,7 @@ def provide_ticket_service(
 
 class TicketController(Controller):
     tags = ["Tickets"]
+    dependencies = {"limit_offset": Provide(provide_limit_offset, sync_to_thread=False)}
 
     @post(
         "/events/{event_id:int}/tickets",
@@ -197,16 +200,11 @@ class TicketController(Controller):
         self,
         request: Request[User, Any, Any],
         tickets: NamedDependency[TicketService],
+        limit_offset: NamedDependency[LimitOffset],
         event_id: Annotated[int | None, id_parameter("admins: all tickets of this event")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> TicketPage:
-        rows, total = await tickets.list_tickets(
-            viewer=request.user, event_id=event_id, limit=limit, offset=offset
-        )
-        return TicketPage(
-            items=[to_held_ticket(held) for held in rows], total=total, limit=limit, offset=offset
-        )
+        found = await tickets.list_tickets(viewer=request.user, event_id=event_id, limit_offset=limit_offset)
+        return page_of(found, to_held_ticket)
 
     @get(
         "/tickets/{ticket_id:int}",

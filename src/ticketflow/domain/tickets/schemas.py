@@ -10,6 +10,7 @@ import msgspec
 from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.accounts.schemas import Name
+from ticketflow.lib.pagination import Page, schema_name
 
 
 class PurchaseRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -66,8 +67,4 @@ class Purchase(msgspec.Struct):
     payment: Payment | None
 
 
-class TicketPage(msgspec.Struct):
-    items: list[Ticket]
-    total: int
-    limit: int
-    offset: int
+TicketPage = Annotated[Page[Ticket], schema_name("TicketPage")]

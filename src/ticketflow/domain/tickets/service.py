@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, func, select, update
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import OffsetPagination
+from sqlalchemy import UnaryExpression, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
@@ -23,6 +26,7 @@ from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.holds import lock_event
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError
+from ticketflow.lib.repository import RepositoryService
 
 CANCELLABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
 NAMEABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
@@ -54,16 +58,28 @@ class TicketNotRenamable(ConflictError):
     detail = "the attendee of a used or cancelled ticket cannot be changed"
 
 
-class TicketService:
+class TicketRepository(SQLAlchemyAsyncRepository[Ticket]):
+    model_type = Ticket
+
+
+class OrderRepository(SQLAlchemyAsyncRepository[Order]):
+    model_type = Order
+
+
+class TicketService(RepositoryService[Ticket, TicketRepository]):
     """Use cases of tickets. Each public method is one transaction."""
+
+    repository_type = TicketRepository
 
     def __init__(
         self,
         session: AsyncSession,
         notifier: Notifier,
         payments: Payments,
+        **options: Any,
     ) -> None:
-        self.session = session
+        super().__init__(session, **options)
+        self.orders = OrderRepository(session=session, wrap_exceptions=False)
         self.notifier = notifier
         self.payments = payments
 
@@ -71,11 +87,10 @@ class TicketService:
 
     async def get_visible(self, ticket_id: int, viewer: User) -> HeldTicket:
         """The ticket if `viewer` may see it: owner, admin, or staff who scanned it. Else 404."""
-        row = (await self.session.execute(_held_tickets().where(Ticket.id == ticket_id))).first()
-        if row is None:
+        ticket = await self.get_one_or_none(Ticket.id == ticket_id)
+        if ticket is None:
             raise TicketNotFound
-        held = HeldTicket(*row.tuple())
-        ticket = held.ticket
+        (held,) = await self._held([ticket])
         if viewer.role == Role.ADMIN or ticket.user_id == viewer.id:
             return held
         if viewer.role == Role.STAFF:
@@ -96,8 +111,8 @@ class TicketService:
         return held
 
     async def list_tickets(
-        self, *, viewer: User, event_id: int | None, limit: int, offset: int
-    ) -> tuple[Sequence[HeldTicket], int]:
+        self, *, viewer: User, event_id: int | None, limit_offset: LimitOffset
+    ) -> OffsetPagination[HeldTicket]:
         """Own tickets newest first; an admin passing `event_id` gets all of that event's."""
         conditions = []
         if event_id is not None and viewer.role == Role.ADMIN:
@@ -106,15 +121,23 @@ class TicketService:
             conditions.append(Ticket.user_id == viewer.id)
             if event_id is not None:
                 conditions.append(Ticket.event_id == event_id)
-        total = await self.session.scalar(select(func.count()).select_from(Ticket).where(*conditions))
+        order: list[UnaryExpression[Any]] = [Ticket.created_at.desc(), Ticket.id.desc()]
+        found = await self.page(*conditions, limit_offset=limit_offset, order_by=order)
+        held = await self._held(found.items)
+        return OffsetPagination(items=held, total=found.total, limit=found.limit, offset=found.offset)
+
+    async def _held(self, tickets: Sequence[Ticket]) -> list[HeldTicket]:
+        """The tickets with their events and their holders' names, in the order given."""
+        if not tickets:
+            return []
         rows = await self.session.execute(
-            _held_tickets()
-            .where(*conditions)
-            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-            .limit(limit)
-            .offset(offset)
+            select(Ticket.id, Event, User.name)
+            .join(Event, Event.id == Ticket.event_id)
+            .join(User, User.id == Ticket.user_id)
+            .where(Ticket.id.in_([ticket.id for ticket in tickets]))
         )
-        return [HeldTicket(*row.tuple()) for row in rows], int(total or 0)
+        found = {ticket_id: (event, name) for ticket_id, event, name in rows.tuples()}
+        return [HeldTicket(ticket, *found[ticket.id]) for ticket in tickets]
 
     # -- naming -----------------------------------------------------------------------------
 
@@ -170,7 +193,7 @@ class TicketService:
             .values({counter: counter - 1})
             .execution_options(synchronize_session=False)
         )
-        order = await self.session.get(Order, ticket.order_id)
+        order = await self.orders.get_one_or_none(Order.id == ticket.order_id)
         if order is not None and order.status == OrderStatus.PAID and order.amount_cents > 0:
             await self.payments.refund_ticket(self.session, order, ticket)
         await self._settle_order(ticket.order_id, now)
@@ -189,7 +212,7 @@ class TicketService:
         )
         if live:
             return
-        order = await self.session.get(Order, order_id)
+        order = await self.orders.get_one_or_none(Order.id == order_id)
         if order is None or order.status not in (OrderStatus.PENDING, OrderStatus.PAID):
             return
         money_taken = order.status == OrderStatus.PAID and order.amount_cents > 0
@@ -229,12 +252,10 @@ class TicketService:
             .values(tickets_sold=int(used or 0), tickets_held=0)
             .execution_options(synchronize_session=False)
         )
-        open_orders = await self.session.scalars(
-            select(Order).where(
-                Order.event_id == event_id, Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID])
-            )
+        open_orders = await self.orders.get_many(
+            Order.event_id == event_id, Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID])
         )
-        for order in open_orders.all():
+        for order in open_orders:
             if order.status == OrderStatus.PAID and order.amount_cents > 0:
                 await self.payments.refund_order(self.session, order, event)
                 order.status = OrderStatus.REFUNDED
@@ -245,11 +266,3 @@ class TicketService:
         await self.session.commit()
         await self.session.refresh(event)
         return event
-
-
-def _held_tickets() -> Select[Ticket, Event, str]:
-    return (
-        select(Ticket, Event, User.name)
-        .join(Event, Event.id == Ticket.event_id)
-        .join(User, User.id == Ticket.user_id)
-    )
