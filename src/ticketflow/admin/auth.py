@@ -27,6 +27,7 @@ from ticketflow.db.models.users import EMAIL_MAX, Role, User
 from ticketflow.domain.accounts.schemas import PASSWORD_MAX
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.lib.errors import InvalidCredentials, TooManyAttempts
+from ticketflow.lib.i18n import as_language, current_language, current_locale, gettext_for
 from ticketflow.lib.state import AppContext
 
 SESSION_COOKIE = "ticketflow_admin"
@@ -79,13 +80,16 @@ class AdminAuthentication(AuthenticationBackend):
             except InvalidCredentials:
                 return False
             except TooManyAttempts as exc:
-                response = await self._login_page(
-                    request, f"Too many attempts. Try again in {exc.retry_after} seconds.", 429
-                )
+                _ = gettext_for(current_language())
+                text = _("Too many attempts. Try again in %(seconds)s seconds.") % {
+                    "seconds": exc.retry_after
+                }
+                response = await self._login_page(request, text, 429)
                 response.headers["Retry-After"] = str(exc.retry_after)
                 return response
         if user.role != Role.ADMIN:
-            return await self._login_page(request, "Only administrators can sign in here.", 403)
+            _ = gettext_for(current_language())
+            return await self._login_page(request, _("Only administrators can sign in here."), 403)
         request.session.clear()
         request.session.update(
             {"user_id": user.id, "key": session_key(user, context.settings.session_secret)}
@@ -107,6 +111,7 @@ class AdminAuthentication(AuthenticationBackend):
             request.session.clear()
             return False
         request.state.admin = user
+        current_locale.set(as_language(user.locale))  # the back office speaks the admin's language
         return True
 
     async def current_admin(self, request: Request) -> User | None:

@@ -7,9 +7,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from babel.dates import format_date, format_datetime
 from markupsafe import Markup, escape
 
 from ticketflow.domain.stats.schemas import CheckInSlot, DailySales
+from ticketflow.lib.i18n import DEFAULT_LOCALE, FORMAT_LOCALES, as_language
 
 SERIES_COLOURS = ("#206bc4", "#d63939")
 MAX_DAYS = 366
@@ -99,7 +101,7 @@ def bar_chart(
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
 
 
-def sales_bars(days: Sequence[DailySales]) -> list[Bar]:
+def sales_bars(days: Sequence[DailySales], locale: str = DEFAULT_LOCALE) -> list[Bar]:
     """One bar a day from the first sale to the last (the most recent year at most)."""
     if not days:
         return []
@@ -108,12 +110,15 @@ def sales_bars(days: Sequence[DailySales]) -> list[Bar]:
     first = max(min(counts), last - dt.timedelta(days=MAX_DAYS - 1))
     span = (last - first).days + 1
     return [
-        Bar(label=day.strftime("%d %b"), values=(counts.get(day, 0),))
+        Bar(
+            label=format_date(day, "dd MMM", locale=FORMAT_LOCALES[as_language(locale)]),
+            values=(counts.get(day, 0),),
+        )
         for day in (first + dt.timedelta(days=n) for n in range(span))
     ]
 
 
-def check_in_bars(slots: Sequence[CheckInSlot]) -> list[Bar]:
+def check_in_bars(slots: Sequence[CheckInSlot], locale: str = DEFAULT_LOCALE) -> list[Bar]:
     """One bar a 15-minute slot; gaps drawn empty when the span is short enough to read."""
     if not slots:
         return []
@@ -132,6 +137,10 @@ def check_in_bars(slots: Sequence[CheckInSlot]) -> list[Bar]:
     bars = []
     for start in starts:
         slot = by_start.get(start)
-        label = start.astimezone(zone).strftime("%d %b %H:%M" if multi_day else "%H:%M")
+        label = format_datetime(
+            start.astimezone(zone),
+            "dd MMM HH:mm" if multi_day else "HH:mm",
+            locale=FORMAT_LOCALES[as_language(locale)],
+        )
         bars.append(Bar(label=label, values=(slot.admitted, slot.refused) if slot else (0, 0)))
     return bars

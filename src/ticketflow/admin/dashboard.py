@@ -14,6 +14,7 @@ from ticketflow.admin.charts import bar_chart, check_in_bars, sales_bars
 from ticketflow.admin.exports import check_in_csv, ticket_csv
 from ticketflow.domain.stats.service import StatsService
 from ticketflow.lib.errors import EventNotFound
+from ticketflow.lib.i18n import current_language, gettext_for, lazy_gettext
 from ticketflow.lib.state import AppContext
 
 MAX_ID = 2**62
@@ -35,31 +36,34 @@ def csv_response(body: Any, filename: str) -> StreamingResponse:
 
 
 class DashboardView(BaseView):
-    name = "Dashboard"
+    name = lazy_gettext("Dashboard")
     icon = "fa-solid fa-chart-line"
     context: ClassVar[AppContext]
     """Set on the per-application subclass (see `mount.py`)."""
 
     @expose("/dashboard", identity="dashboard")
     async def dashboard(self, request: Request) -> Response:
+        _ = gettext_for(current_language())
         async with self.context.session_maker() as session:
             stats = StatsService(session)
             overview = await stats.overview()
             attention = await stats.attention()
         chart = self._chart_or_note(
             bar_chart(
-                sales_bars(overview.sales_per_day), title="Tickets sold per day (UTC)", series=["tickets"]
+                sales_bars(overview.sales_per_day, current_language()),
+                title=_("Tickets sold per day (%(zone)s)") % {"zone": "UTC"},
+                series=[_("tickets")],
             )
             if overview.sales_per_day
             else None,
-            "No tickets sold yet.",
+            _("No tickets sold yet."),
         )
         return await self.templates.TemplateResponse(
             request,
             "ticketflow/dashboard.html",
             {
-                "title": "Dashboard",
-                "subtitle": "Sales and check-ins",
+                "title": _("Dashboard"),
+                "subtitle": _("Sales and check-ins"),
                 "overview": overview,
                 "attention": attention,
                 "chart": chart,
@@ -75,30 +79,33 @@ class DashboardView(BaseView):
             except EventNotFound as exc:
                 raise HTTPException(status_code=404, detail="event not found") from exc
         zone = stats.figures.timezone
+        _ = gettext_for(current_language())
         sales = self._chart_or_note(
             bar_chart(
-                sales_bars(stats.sales_per_day), title=f"Tickets sold per day ({zone})", series=["tickets"]
+                sales_bars(stats.sales_per_day, current_language()),
+                title=_("Tickets sold per day (%(zone)s)") % {"zone": zone},
+                series=[_("tickets")],
             )
             if stats.sales_per_day
             else None,
-            "No tickets sold yet.",
+            _("No tickets sold yet."),
         )
         door = self._chart_or_note(
             bar_chart(
-                check_in_bars(stats.check_ins_per_15_min),
-                title=f"Scans per 15 minutes ({zone})",
-                series=["admitted", "refused"],
+                check_in_bars(stats.check_ins_per_15_min, current_language()),
+                title=_("Scans per 15 minutes (%(zone)s)") % {"zone": zone},
+                series=[_("admitted"), _("refused")],
             )
             if stats.check_ins_per_15_min
             else None,
-            "Nobody has been scanned yet.",
+            _("Nobody has been scanned yet."),
         )
         return await self.templates.TemplateResponse(
             request,
             "ticketflow/event.html",
             {
                 "title": stats.figures.title,
-                "subtitle": "Event figures",
+                "subtitle": _("Event figures"),
                 "stats": stats,
                 "e": stats.figures,
                 "sales_chart": sales,

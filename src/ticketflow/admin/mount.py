@@ -29,6 +29,7 @@ from ticketflow.admin.same_origin import cross_site_reason
 from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
 from ticketflow.domain.stats.controller import StatsController
+from ticketflow.lib.i18n import current_language, in_reader_language, install_i18n
 from ticketflow.lib.money import format_money
 
 if TYPE_CHECKING:
@@ -91,12 +92,18 @@ def build_back_office(context: AppContext) -> Starlette:
         authentication_backend=authentication,
     )
     authentication.templates = admin.templates
-    admin.templates.env.filters["money"] = format_money
+    install_i18n(admin.templates.env, current_language)
+    admin.templates.env.filters["money"] = money_text
     admin.templates.env.filters["percent"] = percent
     admin.add_view(bound_to(DashboardView, context))
     for view in (*RECORD_VIEWS, *OPERATION_VIEWS):
         admin.add_view(bound_to(view, context))
     return app
+
+
+def money_text(amount_cents: int, currency: str) -> str:
+    """Money in the back office reader's language."""
+    return format_money(amount_cents, currency, current_language())
 
 
 def original_path(scope: Scope) -> str:
@@ -120,7 +127,8 @@ def declared_length(scope: Scope) -> int:
 
 
 def back_office_app(context: AppContext) -> Any:
-    """The ASGI app behind `/admin`: path restored, body size capped, security headers, no tracebacks."""
+    """The ASGI app behind `/admin`: path restored, body size capped, security headers, no tracebacks,
+    texts in the reader's language."""
     app = build_back_office(context)
     too_large = HTMLResponse("<h1>Request too large</h1>", status_code=413)
     cross_site = HTMLResponse(CROSS_SITE_PAGE, status_code=403)
@@ -174,7 +182,7 @@ def back_office_app(context: AppContext) -> Any:
             if not started:
                 await HTMLResponse(ERROR_PAGE, status_code=500)(scope, receive, send)  # type: ignore[arg-type]
 
-    return serve
+    return in_reader_language(serve)
 
 
 def admin_extensions(context: AppContext) -> Extensions:

@@ -41,6 +41,7 @@ from ticketflow.db.models.payments import Payment as PaymentRecord
 from ticketflow.db.models.payments import Refund as RefundRecord
 from ticketflow.domain.notifications.controller import provide_notification_service
 from ticketflow.lib.errors import DomainError
+from ticketflow.lib.i18n import lazy_gettext
 
 MAX_SELECTED = 100
 STATUS_BADGES = {
@@ -78,8 +79,8 @@ def selected_ids(request: Request) -> list[int]:
 
 
 class OutboxView(SearchByRelatedView, model=OutboxMessage):
-    name = "E-mail"
-    name_plural = "E-mail outbox"
+    name = lazy_gettext("E-mail")
+    name_plural = lazy_gettext("E-mail outbox")
     icon = "fa-solid fa-envelope"
     column_list = [
         OutboxMessage.id,
@@ -94,7 +95,7 @@ class OutboxView(SearchByRelatedView, model=OutboxMessage):
     ]
     column_details_exclude_list = [OutboxMessage.claimed_by]
     column_searchable_list = [OutboxMessage.recipient]
-    search_hint = "recipient, event title, message id"
+    search_hint = lazy_gettext("recipient, event title, message id")
     column_sortable_list = [
         OutboxMessage.id,
         OutboxMessage.status,
@@ -102,13 +103,13 @@ class OutboxView(SearchByRelatedView, model=OutboxMessage):
         OutboxMessage.created_at,
     ]
     column_filters = [
-        choice_filter(OutboxMessage.status, OutboxStatus, "Status"),
-        choice_filter(OutboxMessage.kind, MessageKind, "Kind"),
+        choice_filter(OutboxMessage.status, OutboxStatus, lazy_gettext("Status")),
+        choice_filter(OutboxMessage.kind, MessageKind, lazy_gettext("Kind")),
         event_filter(OutboxMessage.event_id),
-        PeriodFilter(OutboxMessage.created_at, "Queued"),
+        PeriodFilter(OutboxMessage.created_at, lazy_gettext("Queued")),
     ]
     links = {"event_id": "event", "user_id": "user", "order_id": "order", "ticket_id": "ticket"}
-    column_labels = {OutboxMessage.user_id: "Recipient account"}
+    column_labels = {OutboxMessage.user_id: lazy_gettext("Recipient account")}
     column_formatters = {OutboxMessage.status: status_badge}
 
     def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
@@ -120,8 +121,8 @@ class OutboxView(SearchByRelatedView, model=OutboxMessage):
 
     @action(
         name="retry",
-        label="Retry",
-        confirmation_message="Queue the selected failed messages again?",
+        label=lazy_gettext("Retry"),
+        confirmation_message=lazy_gettext("Queue the selected failed messages again?"),
         add_in_detail=True,
         add_in_list=True,
     )
@@ -146,10 +147,10 @@ class OutboxView(SearchByRelatedView, model=OutboxMessage):
 
 
 class PaymentView(SearchByRelatedView, model=PaymentRecord):
-    name = "Payment"
-    name_plural = "Payments"
+    name = lazy_gettext("Payment")
+    name_plural = lazy_gettext("Payments")
     icon = "fa-solid fa-credit-card"
-    category = "Money"
+    category = lazy_gettext("Money")
     category_icon = "fa-solid fa-coins"
     column_list = [
         PaymentRecord.id,
@@ -162,17 +163,17 @@ class PaymentView(SearchByRelatedView, model=PaymentRecord):
         PaymentRecord.received_at,
     ]
     column_searchable_list = [PaymentRecord.provider_payment_id]
-    search_hint = "provider payment id, order id"
+    search_hint = lazy_gettext("provider payment id, order id")
     column_sortable_list = [PaymentRecord.id, PaymentRecord.amount_cents, PaymentRecord.received_at]
     column_filters = [
-        choice_filter(PaymentRecord.status, PaymentStatus, "Status"),
-        choice_filter(PaymentRecord.refusal, PaymentRefusal, "Refusal"),
-        PeriodFilter(PaymentRecord.received_at, "Received"),
+        choice_filter(PaymentRecord.status, PaymentStatus, lazy_gettext("Status")),
+        choice_filter(PaymentRecord.refusal, PaymentRefusal, lazy_gettext("Refusal")),
+        PeriodFilter(PaymentRecord.received_at, lazy_gettext("Received")),
     ]
     links = {"order_id": "order"}
     column_labels = {
-        PaymentRecord.provider_payment_id: "Provider payment id",
-        PaymentRecord.received_at: "Received",
+        PaymentRecord.provider_payment_id: lazy_gettext("Provider payment id"),
+        PaymentRecord.received_at: lazy_gettext("Received"),
     }
     column_formatters = {
         PaymentRecord.amount_cents: money_formatter,
@@ -185,10 +186,10 @@ class PaymentView(SearchByRelatedView, model=PaymentRecord):
 
 
 class RefundView(SearchByRelatedView, model=RefundRecord):
-    name = "Refund"
-    name_plural = "Refunds"
+    name = lazy_gettext("Refund")
+    name_plural = lazy_gettext("Refunds")
     icon = "fa-solid fa-rotate-left"
-    category = "Money"
+    category = lazy_gettext("Money")
     column_list = [
         RefundRecord.id,
         RefundRecord.status,
@@ -202,18 +203,18 @@ class RefundView(SearchByRelatedView, model=RefundRecord):
         RefundRecord.created_at,
     ]
     column_searchable_list = [RefundRecord.order_id]
-    search_hint = "order id, provider refund id"
+    search_hint = lazy_gettext("order id, provider refund id")
     column_sortable_list = [RefundRecord.id, RefundRecord.status, RefundRecord.created_at]
     column_filters = [
-        choice_filter(RefundRecord.status, RefundStatus, "Status"),
-        choice_filter(RefundRecord.reason, RefundReason, "Reason"),
-        PeriodFilter(RefundRecord.created_at, "Recorded"),
+        choice_filter(RefundRecord.status, RefundStatus, lazy_gettext("Status")),
+        choice_filter(RefundRecord.reason, RefundReason, lazy_gettext("Reason")),
+        PeriodFilter(RefundRecord.created_at, lazy_gettext("Recorded")),
     ]
     links = {"order_id": "order", "ticket_id": "ticket", "payment_id": "payment"}
     column_labels = {
-        RefundRecord.payment_id: "Payment",
-        RefundRecord.refunded_at: "Refunded",
-        RefundRecord.provider_refund_id: "Provider refund id",
+        RefundRecord.payment_id: lazy_gettext("Payment"),
+        RefundRecord.refunded_at: lazy_gettext("Refunded"),
+        RefundRecord.provider_refund_id: lazy_gettext("Provider refund id"),
     }
     column_formatters = {RefundRecord.amount_cents: money_formatter, RefundRecord.status: status_badge}
 
@@ -224,10 +225,10 @@ class RefundView(SearchByRelatedView, model=RefundRecord):
 class CheckoutView(RecordView, model=Checkout):
     """Checkouts opened with the provider. The URL and its access token are secrets: not shown."""
 
-    name = "Checkout"
-    name_plural = "Checkouts"
+    name = lazy_gettext("Checkout")
+    name_plural = lazy_gettext("Checkouts")
     icon = "fa-solid fa-cart-shopping"
-    category = "Money"
+    category = lazy_gettext("Money")
     column_list = [
         Checkout.id,
         Checkout.order_id,
@@ -238,16 +239,19 @@ class CheckoutView(RecordView, model=Checkout):
     column_details_list = [*column_list, Checkout.created_at]
     column_sortable_list = [Checkout.id, Checkout.expires_at]
     links = {"order_id": "order"}
-    column_labels = {Checkout.external_id: "Provider checkout id", Checkout.expires_at: "Expires"}
+    column_labels = {
+        Checkout.external_id: lazy_gettext("Provider checkout id"),
+        Checkout.expires_at: lazy_gettext("Expires"),
+    }
 
 
 class ProviderEventView(RecordView, model=ProviderEvent):
     """Every provider notification acted upon: where to look when a payment went astray."""
 
-    name = "Provider event"
-    name_plural = "Provider events"
+    name = lazy_gettext("Provider event")
+    name_plural = lazy_gettext("Provider events")
     icon = "fa-solid fa-bell"
-    category = "Money"
+    category = lazy_gettext("Money")
     column_list = [
         ProviderEvent.id,
         ProviderEvent.provider,

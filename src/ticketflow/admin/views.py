@@ -44,6 +44,7 @@ from ticketflow.domain.accounts.schemas import UserCreate
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.domain.events.schemas import EventCreate
 from ticketflow.domain.events.service import EventService, escape_like
+from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 from ticketflow.lib.money import format_money
 from ticketflow.lib.state import AppContext
 
@@ -51,61 +52,61 @@ ID_PATTERN = re.compile(r"[0-9]{1,18}")
 """A primary key as it may appear in a URL: digits that fit a BIGINT."""
 
 COLUMN_LABELS: dict[Any, str] = {
-    "id": "ID",
-    "name": "Name",
-    "email": "E-mail",
-    "role": "Role",
-    "title": "Title",
-    "description": "Description",
-    "venue": "Venue",
-    "timezone": "Time zone",
-    "capacity": "Capacity",
-    "currency": "Currency",
-    "status": "Status",
-    "quantity": "Quantity",
-    "code": "Code",
-    "result": "Result",
-    "reason": "Reason",
-    "kind": "Kind",
-    "recipient": "Recipient",
-    "recipient_name": "Recipient name",
-    "message_id": "Message-ID",
-    "payload": "Payload",
-    "attempts": "Attempts",
-    "next_attempt_at": "Next attempt",
-    "claimed_at": "Claimed",
-    "sent_at": "Sent",
-    "last_error": "Last error",
-    "provider": "Provider",
-    "refusal": "Refusal",
-    "outcome": "Outcome",
-    "event_id": "Event",
-    "user_id": "User",
-    "order_id": "Order",
-    "ticket_id": "Ticket",
-    "scanned_by_id": "Scanned by",
-    "door_event_id": "Door of event",
-    "admin_id": "Created by",
-    "created_at": "Created",
-    "updated_at": "Updated",
-    "starts_at": "Starts",
-    "ends_at": "Ends",
-    "sales_start_at": "Sales open",
-    "sales_end_at": "Sales close",
-    "tickets_sold": "Sold",
-    "tickets_held": "Held",
-    "max_per_order": "Per order at most",
-    "price_cents": "Price",
-    "amount_cents": "Amount",
-    "refunded_cents": "Refunded",
-    "paid_at": "Paid",
-    "expires_at": "Hold expires",
-    "used_at": "Used",
-    "cancelled_at": "Cancelled",
-    "scanned_at": "Scanned",
-    "scanned_code": "Scanned code",
-    "payment_provider": "Payment provider",
-    "idempotency_key": "Idempotency key",
+    "id": lazy_gettext("ID"),
+    "name": lazy_gettext("Name"),
+    "email": lazy_gettext("E-mail"),
+    "role": lazy_gettext("Role"),
+    "title": lazy_gettext("Title"),
+    "description": lazy_gettext("Description"),
+    "venue": lazy_gettext("Venue"),
+    "timezone": lazy_gettext("Time zone"),
+    "capacity": lazy_gettext("Capacity"),
+    "currency": lazy_gettext("Currency"),
+    "status": lazy_gettext("Status"),
+    "quantity": lazy_gettext("Quantity"),
+    "code": lazy_gettext("Code"),
+    "result": lazy_gettext("Result"),
+    "reason": lazy_gettext("Reason"),
+    "kind": lazy_gettext("Kind"),
+    "recipient": lazy_gettext("Recipient"),
+    "recipient_name": lazy_gettext("Recipient name"),
+    "message_id": lazy_gettext("Message-ID"),
+    "payload": lazy_gettext("Payload"),
+    "attempts": lazy_gettext("Attempts"),
+    "next_attempt_at": lazy_gettext("Next attempt"),
+    "claimed_at": lazy_gettext("Claimed"),
+    "sent_at": lazy_gettext("Sent"),
+    "last_error": lazy_gettext("Last error"),
+    "provider": lazy_gettext("Provider"),
+    "refusal": lazy_gettext("Refusal"),
+    "outcome": lazy_gettext("Outcome"),
+    "event_id": lazy_gettext("Event"),
+    "user_id": lazy_gettext("User"),
+    "order_id": lazy_gettext("Order"),
+    "ticket_id": lazy_gettext("Ticket"),
+    "scanned_by_id": lazy_gettext("Scanned by"),
+    "door_event_id": lazy_gettext("Door of event"),
+    "admin_id": lazy_gettext("Created by"),
+    "created_at": lazy_gettext("Created"),
+    "updated_at": lazy_gettext("Updated"),
+    "starts_at": lazy_gettext("Starts"),
+    "ends_at": lazy_gettext("Ends"),
+    "sales_start_at": lazy_gettext("Sales open"),
+    "sales_end_at": lazy_gettext("Sales close"),
+    "tickets_sold": lazy_gettext("Sold"),
+    "tickets_held": lazy_gettext("Held"),
+    "max_per_order": lazy_gettext("Per order at most"),
+    "price_cents": lazy_gettext("Price"),
+    "amount_cents": lazy_gettext("Amount"),
+    "refunded_cents": lazy_gettext("Refunded"),
+    "paid_at": lazy_gettext("Paid"),
+    "expires_at": lazy_gettext("Hold expires"),
+    "used_at": lazy_gettext("Used"),
+    "cancelled_at": lazy_gettext("Cancelled"),
+    "scanned_at": lazy_gettext("Scanned"),
+    "scanned_code": lazy_gettext("Scanned code"),
+    "payment_provider": lazy_gettext("Payment provider"),
+    "idempotency_key": lazy_gettext("Idempotency key"),
 }
 """Column titles in the product's words (views may override some)."""
 
@@ -171,11 +172,11 @@ class PeriodFilter:
     template = "sqladmin/filters/lookup_filter.html"
     PERIODS: ClassVar[dict[str, tuple[str, dt.timedelta | None, bool]]] = {
         # key: (label, how far back, or None for "from now on"; True = future)
-        "day": ("Last 24 hours", dt.timedelta(days=1), False),
-        "week": ("Last 7 days", dt.timedelta(days=7), False),
-        "month": ("Last 30 days", dt.timedelta(days=30), False),
-        "past": ("Past", None, False),
-        "upcoming": ("Upcoming", None, True),
+        "day": (N_("Last 24 hours"), dt.timedelta(days=1), False),
+        "week": (N_("Last 7 days"), dt.timedelta(days=7), False),
+        "month": (N_("Last 30 days"), dt.timedelta(days=30), False),
+        "past": (N_("Past"), None, False),
+        "upcoming": (N_("Upcoming"), None, True),
     }
 
     def __init__(self, column: Any, title: str, periods: Sequence[str] = ("day", "week", "month")) -> None:
@@ -187,7 +188,8 @@ class PeriodFilter:
     async def lookups(
         self, request: Request, model: Any, run_query: Callable[..., Any]
     ) -> list[tuple[str, str]]:
-        return [("__all", "All"), *((key, self.PERIODS[key][0]) for key in self.periods)]
+        _ = gettext_for(current_language())
+        return [("__all", _("All")), *((key, _(self.PERIODS[key][0])) for key in self.periods)]
 
     async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
         if value not in self.periods:
@@ -235,6 +237,10 @@ class RecordView(ModelView):
         cls.column_type_formatters_detail = {**cls.column_type_formatters_detail, dt.datetime: utc_text}
         cls.column_labels = {**COLUMN_LABELS, **cls.column_labels}
 
+    def search_placeholder(self) -> str:
+        """The searched columns' labels, in the reader's language."""
+        return ", ".join(str(self._column_labels.get(field, field)) for field in self._search_fields)
+
     # Ids in URLs: a malformed or out-of-range id is a 404, not a database error.
     def _stmt_by_identifier(self, identifier: str) -> Select[Any]:
         if parse_id(identifier) is None:
@@ -275,7 +281,7 @@ class SearchByRelatedView(RecordView):
     search_hint: ClassVar[str] = ""
 
     def search_placeholder(self) -> str:
-        return self.search_hint
+        return str(self.search_hint)
 
     def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
         term = term.strip()[:200]
@@ -301,18 +307,18 @@ def id_equals(column: Any, term: str) -> list[ColumnElement[bool]]:
 
 
 def event_filter(column: Any) -> SafeForeignKeyFilter:
-    return SafeForeignKeyFilter(column, Event.title, foreign_model=Event, title="Event")
+    return SafeForeignKeyFilter(column, Event.title, foreign_model=Event, title=lazy_gettext("Event"))
 
 
 class UserView(RecordView, model=User):
-    name = "User"
-    name_plural = "Users"
+    name = lazy_gettext("User")
+    name_plural = lazy_gettext("Users")
     icon = "fa-solid fa-users"
     column_list = [User.id, User.name, User.email, User.role, User.created_at]
     column_details_list = [User.id, User.name, User.email, User.role, User.created_at, User.updated_at]
     column_searchable_list = [User.name, User.email]
     column_sortable_list = [User.id, User.name, User.email, User.role, User.created_at]
-    column_filters = [choice_filter(User.role, Role, "Role")]
+    column_filters = [choice_filter(User.role, Role, lazy_gettext("Role"))]
     can_create = True
     form = UserCreateForm
 
@@ -328,8 +334,8 @@ class UserView(RecordView, model=User):
 
 
 class EventView(RecordView, model=Event):
-    name = "Event"
-    name_plural = "Events"
+    name = lazy_gettext("Event")
+    name_plural = lazy_gettext("Events")
     icon = "fa-solid fa-calendar"
     column_list = [
         Event.id,
@@ -355,8 +361,8 @@ class EventView(RecordView, model=Event):
     ]
     column_default_sort = (Event.starts_at, True)
     column_filters = [
-        choice_filter(Event.status, EventStatus, "Status"),
-        PeriodFilter(Event.starts_at, "Starts", ["upcoming", "past", "week", "month"]),
+        choice_filter(Event.status, EventStatus, lazy_gettext("Status")),
+        PeriodFilter(Event.starts_at, lazy_gettext("Starts"), ["upcoming", "past", "week", "month"]),
     ]
     links = {"admin_id": "user"}
     column_formatters = {Event.price_cents: money_formatter}
@@ -402,8 +408,8 @@ class EventView(RecordView, model=Event):
 
 
 class OrderView(SearchByRelatedView, model=Order):
-    name = "Order"
-    name_plural = "Orders"
+    name = lazy_gettext("Order")
+    name_plural = lazy_gettext("Orders")
     icon = "fa-solid fa-receipt"
     column_list = [
         Order.id,
@@ -418,15 +424,15 @@ class OrderView(SearchByRelatedView, model=Order):
     ]
     column_details_exclude_list = [Order.request_fingerprint]
     column_searchable_list = [Order.id]
-    search_hint = "buyer e-mail or name, event title, order id"
+    search_hint = lazy_gettext("buyer e-mail or name, event title, order id")
     column_sortable_list = [Order.id, Order.created_at, Order.amount_cents, Order.status, Order.paid_at]
     column_filters = [
-        choice_filter(Order.status, OrderStatus, "Status"),
+        choice_filter(Order.status, OrderStatus, lazy_gettext("Status")),
         event_filter(Order.event_id),
-        PeriodFilter(Order.created_at, "Ordered"),
+        PeriodFilter(Order.created_at, lazy_gettext("Ordered")),
     ]
     links = {"event_id": "event", "user_id": "user"}
-    column_labels = {Order.user_id: "Buyer"}
+    column_labels = {Order.user_id: lazy_gettext("Buyer")}
     column_formatters = {Order.amount_cents: money_formatter, Order.refunded_cents: money_formatter}
 
     def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
@@ -438,8 +444,8 @@ class OrderView(SearchByRelatedView, model=Order):
 
 
 class TicketView(SearchByRelatedView, model=Ticket):
-    name = "Ticket"
-    name_plural = "Tickets"
+    name = lazy_gettext("Ticket")
+    name_plural = lazy_gettext("Tickets")
     icon = "fa-solid fa-ticket"
     column_list = [
         Ticket.id,
@@ -453,15 +459,19 @@ class TicketView(SearchByRelatedView, model=Ticket):
         Ticket.cancelled_at,
     ]
     column_searchable_list = [Ticket.id]
-    search_hint = "holder e-mail or name, attendee name, event title, ticket id, exact code"
+    search_hint = lazy_gettext("holder e-mail or name, attendee name, event title, ticket id, exact code")
     column_sortable_list = [Ticket.id, Ticket.status, Ticket.created_at, Ticket.used_at]
     column_filters = [
-        choice_filter(Ticket.status, TicketStatus, "Status"),
+        choice_filter(Ticket.status, TicketStatus, lazy_gettext("Status")),
         event_filter(Ticket.event_id),
-        PeriodFilter(Ticket.created_at, "Bought"),
+        PeriodFilter(Ticket.created_at, lazy_gettext("Bought")),
     ]
     links = {"event_id": "event", "user_id": "user", "order_id": "order"}
-    column_labels = {Ticket.user_id: "Holder", Ticket.attendee_name: "Attendee", Ticket.created_at: "Bought"}
+    column_labels = {
+        Ticket.user_id: lazy_gettext("Holder"),
+        Ticket.attendee_name: lazy_gettext("Attendee"),
+        Ticket.created_at: lazy_gettext("Bought"),
+    }
 
     def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
         return [
@@ -474,8 +484,8 @@ class TicketView(SearchByRelatedView, model=Ticket):
 
 
 class CheckInView(SearchByRelatedView, model=CheckIn):
-    name = "Check-in"
-    name_plural = "Check-ins"
+    name = lazy_gettext("Check-in")
+    name_plural = lazy_gettext("Check-ins")
     icon = "fa-solid fa-door-open"
     column_list = [
         CheckIn.id,
@@ -487,13 +497,13 @@ class CheckInView(SearchByRelatedView, model=CheckIn):
         CheckIn.scanned_by_id,
     ]
     column_searchable_list = [CheckIn.id]
-    search_hint = "event title, scanner e-mail, ticket id"
+    search_hint = lazy_gettext("event title, scanner e-mail, ticket id")
     column_sortable_list = [CheckIn.id, CheckIn.scanned_at, CheckIn.result]
     column_filters = [
-        choice_filter(CheckIn.result, ScanResult, "Result"),
-        choice_filter(CheckIn.reason, InvalidReason, "Reason"),
+        choice_filter(CheckIn.result, ScanResult, lazy_gettext("Result")),
+        choice_filter(CheckIn.reason, InvalidReason, lazy_gettext("Reason")),
         event_filter(CheckIn.event_id),
-        PeriodFilter(CheckIn.scanned_at, "Scanned"),
+        PeriodFilter(CheckIn.scanned_at, lazy_gettext("Scanned")),
     ]
     links = {"event_id": "event", "ticket_id": "ticket", "scanned_by_id": "user"}
 

@@ -28,16 +28,16 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, dates
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import LazyProxy
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from litestar.connection import ASGIConnection
+from markupsafe import escape
 
 from ticketflow.db.models.users import Language
 
@@ -93,9 +93,48 @@ def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
     return message
 
 
-def lazy_gettext(message: str) -> LazyProxy:
-    """A text translated into `current_locale` each time it is read (labels set on classes)."""
-    return LazyProxy(lambda: translations(current_locale.get()).gettext(message), enable_cache=False)
+class LazyText:
+    """A text translated into `current_locale` each time it is shown.
+
+    For labels defined once on classes (the back office's views and columns): hashable by its
+    English text, shown through `str()` or, escaped, through `__html__` in templates.
+    """
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __str__(self) -> str:
+        return translations(current_locale.get()).gettext(self.message)
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+    def __repr__(self) -> str:
+        return f"LazyText({self.message!r})"
+
+    def __hash__(self) -> int:
+        return hash(self.message)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyText):
+            return other.message == self.message
+        return str(self) == other
+
+    def __add__(self, other: str) -> str:
+        return str(self) + other
+
+    def __radd__(self, other: str) -> str:
+        return other + str(self)
+
+    def __len__(self) -> int:
+        return len(str(self))
+
+
+def lazy_gettext(message: str) -> str:
+    """A `LazyText`, typed as the `str` it stands for wherever a label is expected."""
+    return cast(str, LazyText(message))
 
 
 def parse_accept_language(header: str) -> list[str]:
@@ -130,6 +169,26 @@ def request_locale(request: ASGIConnection[Any, Any, Any, Any]) -> Language:
     Usable as a Litestar dependency (`Provide(request_locale, sync_to_thread=False)`).
     """
     return negotiate_locale(request.headers.get("accept-language"))
+
+
+def in_reader_language(app: Any) -> Any:
+    """An ASGI app that serves `app` with `current_locale` set from the request's `Accept-Language`
+    (a signed-in user's own choice may replace it while the request is handled)."""
+
+    async def localised(scope: Any, receive: Any, send: Any) -> None:
+        header = next((value for name, value in scope.get("headers", []) if name == b"accept-language"), b"")
+        token = current_locale.set(negotiate_locale(header.decode("latin-1")))
+        try:
+            await app(scope, receive, send)
+        finally:
+            current_locale.reset(token)
+
+    return localised
+
+
+def current_language(context: Context | None = None) -> str:
+    """`locale_of` for templates that follow `current_locale` (the back office)."""
+    return current_locale.get()
 
 
 def zone_of(timezone: str) -> dt.tzinfo:

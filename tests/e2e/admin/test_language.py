@@ -1,0 +1,43 @@
+"""The back office speaks the signed-in admin's language; its login page the browser's."""
+
+from __future__ import annotations
+
+from tests.support.api import make_actor, make_event
+from tests.support.back_office import log_in
+
+SPANISH = {"Accept-Language": "es-ES,es;q=0.9"}
+
+
+async def test_login_page_follows_the_browser(client) -> None:
+    spanish = await client.get("/admin/login", headers=SPANISH)
+    assert "Contraseña" in spanish.text
+    assert "Solo para administradores" in spanish.text
+    english = await client.get("/admin/login", headers={"Accept-Language": "de, en;q=0.5"})
+    assert "Password" in english.text
+    assert "Contraseña" not in english.text
+
+
+async def test_back_office_follows_the_admins_locale(client, db) -> None:
+    admin = await make_actor(client, db, role="admin")
+    await make_event(client, admin, title="Zarzuela", capacity=8)
+    assert (await client.patch("/me", json={"locale": "es"}, headers=admin.headers)).status_code == 200
+    assert (await log_in(client, admin.email, admin.password)).status_code == 302
+
+    # the admin's choice wins over the browser's
+    dashboard = await client.get("/admin/dashboard", headers={"Accept-Language": "en"})
+    assert dashboard.status_code == 200
+    assert "Entradas vendidas por día" in dashboard.text
+    assert 'de <span data-total="capacity">8</span> plazas' in dashboard.text
+    assert "0,0 %" in dashboard.text  # the check-in rate, written the Spanish way
+    assert "Tickets sold per day" not in dashboard.text
+
+    users = await client.get("/admin/user/list", headers={"Accept-Language": "en"})
+    assert users.status_code == 200
+    assert ">Usuarios<" in users.text  # the view's title
+    assert "Nombre" in users.text  # a column label
+
+    assert (await client.patch("/me", json={"locale": "en"}, headers=admin.headers)).status_code == 200
+    assert (await log_in(client, admin.email, admin.password)).status_code == 302  # the account changed
+    english = await client.get("/admin/dashboard", headers=SPANISH)
+    assert "Tickets sold per day" in english.text
+    assert "Entradas vendidas por día" not in english.text
