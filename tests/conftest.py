@@ -26,6 +26,7 @@ from tests.support.databases import (
     truncate_database,
 )
 from tests.support.mariadb import start_mariadb
+from tests.support.redis import redis_server
 from ticketflow.app import create_app
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
@@ -49,6 +50,23 @@ def mysql_provider() -> Iterator[MySQLProvider]:
         yield MySQLProvider(server.url("mysql"), server)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One throwaway redis-server for the session (skipped without the binary unless REQUIRE_REDIS=1)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The session's redis-server, emptied for this test."""
+    import redis
+
+    with redis.Redis.from_url(redis_server_url) as connection:
+        connection.flushdb()
+    return redis_server_url
 
 
 @pytest.fixture(scope="session")

@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> Litestar:
             if worker is not None:
                 await worker
             await context.drivers.close()
+            await context.store.close()
             await engine.dispose()
 
     app = Litestar(

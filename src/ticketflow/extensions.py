@@ -14,6 +14,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ticketflow.lib.ratelimit import build_limit_store
 from ticketflow.lib.state import AppContext
 from ticketflow.settings import Settings
 
@@ -35,12 +36,10 @@ def assemble(settings: Settings, engine: AsyncEngine) -> tuple[AppContext, Exten
 
     The API (`create_app`) and the worker (`ticketflow worker`) are built from the same pieces.
     """
-    from litestar.stores.memory import MemoryStore  # noqa: PLC0415
-
     from ticketflow.domain.notifications.setup import build_notifier  # noqa: PLC0415
     from ticketflow.domain.payments.setup import build_payments  # noqa: PLC0415
 
-    context = AppContext.build(settings, engine, MemoryStore())
+    context = AppContext.build(settings, engine, build_limit_store(settings))
     context.notifier = build_notifier(context)
     context.payments = build_payments(context)
     return context, collect_extensions(context)

@@ -56,6 +56,12 @@ class Settings:
     login_max_attempts_per_client: int = 20
     login_max_attempts_per_account: int = 5
     login_window_seconds: int = 60
+    register_max_per_client: int = 10
+    register_window_seconds: int = 3600
+    password_hash_concurrency: int = 4
+    """Password hashes computed at once per process (each takes ARGON2_MEMORY_KIB); more wait."""
+    redis_url: str = field(default="", repr=False)
+    """Shared store of every attempt limit (`redis://host:6379/0`); empty keeps them in memory."""
     # back office
     session_secret: str = field(default=DEFAULT_SESSION_SECRET, repr=False)
     # tickets
@@ -159,6 +165,9 @@ class Settings:
             if getattr(self, name) < 1:
                 msg = f"{environment_variable(name)} must be at least 1"
                 raise SettingsError(msg)
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            msg = "REDIS_URL must start with redis://, rediss:// or unix://"
+            raise SettingsError(msg)
         if self.argon2_memory_kib < 8 * self.argon2_parallelism:
             msg = "ARGON2_MEMORY_KIB must be at least 8 x ARGON2_PARALLELISM"
             raise SettingsError(msg)
@@ -236,6 +245,9 @@ POSITIVE_FIELDS = (
     "login_max_attempts_per_client",
     "login_max_attempts_per_account",
     "login_window_seconds",
+    "register_max_per_client",
+    "register_window_seconds",
+    "password_hash_concurrency",
 )
 
 

@@ -291,7 +291,7 @@ def render_environment(blueprint: dict[str, Any], service: dict[str, Any]) -> di
     """Variable -> its Render definition, with the env groups the service uses expanded."""
     groups = {group["name"]: group["envVars"] for group in blueprint["envVarGroups"]}
     resolved: dict[str, dict[str, Any]] = {}
-    for entry in service["envVars"]:
+    for entry in service.get("envVars", []):
         if "fromGroup" in entry:
             resolved.update({item["key"]: item for item in groups[entry["fromGroup"]]})
         else:
@@ -320,7 +320,11 @@ def simulated_render_values(
                 assert origin[source["envVarKey"]].get("sync") is False, entry
                 values[key] = f"entered-{source['envVarKey'].lower()}"
             else:
-                values[key] = {"host": "ticketflow-mysql", "port": "3306"}[source["property"]]
+                values[key] = {
+                    "host": "ticketflow-mysql",
+                    "port": "3306",
+                    "connectionString": "redis://red-ticketflow-limits:6379",
+                }[source["property"]]
         else:
             assert entry.get("sync") is False, entry
             values[key] = f"entered-{key.lower()}"
@@ -389,6 +393,12 @@ def test_render_services_get_a_working_production_config(name: str) -> None:
     assert not settings.allow_simulated_payments_in_production
     assert len(settings.metrics_token) >= 32  # the API is public: so would /metrics be
     if name == "ticketflow-api":
+        # two processes: the attempt limits live in the Blueprint's private Key Value instance
+        assert settings.server_workers > 1
+        assert settings.redis_url.startswith("redis://")
+        limits = render_service(blueprint, "ticketflow-limits")
+        assert limits["type"] == "keyvalue"
+        assert limits["ipAllowList"] == []
         # behind Render's proxy: private networks only, never every peer
         assert "*" not in settings.forwarded_allow_ips
         for network in settings.forwarded_allow_ips.split(","):

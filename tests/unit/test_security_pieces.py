@@ -11,7 +11,6 @@ import pytest
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import Token
-from litestar.stores.memory import MemoryStore
 
 from ticketflow.domain.accounts.schemas import UserCreate
 from ticketflow.domain.events.service import check_event_rules, escape_like
@@ -20,7 +19,7 @@ from ticketflow.lib import bearer
 from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.errors import RuleViolation, TooManyAttempts
 from ticketflow.lib.passwords import Passwords
-from ticketflow.lib.ratelimit import AttemptLimiter
+from ticketflow.lib.ratelimit import AttemptLimiter, MemoryLimitStore
 from ticketflow.settings import Settings
 
 NOW = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -64,7 +63,7 @@ async def test_weaker_hash_needs_rehash() -> None:
 
 
 async def test_limiter_refuses_after_the_limit_with_retry_after() -> None:
-    limiter = AttemptLimiter(MemoryStore(), limit=3, window_seconds=60, namespace="t")
+    limiter = AttemptLimiter(MemoryLimitStore(), limit=3, window_seconds=60, namespace="t")
     for _ in range(3):
         await limiter.check("k")
         await limiter.acquire("k")
@@ -178,7 +177,7 @@ def test_email_shape(email: str, accepted: bool) -> None:
 
 
 async def test_acquire_counts_before_the_work_and_release_gives_back() -> None:
-    limiter = AttemptLimiter(MemoryStore(), limit=2, window_seconds=60, namespace="t")
+    limiter = AttemptLimiter(MemoryLimitStore(), limit=2, window_seconds=60, namespace="t")
     await limiter.acquire("k")
     taken = await limiter.acquire("k")
     with pytest.raises(TooManyAttempts):
@@ -190,7 +189,7 @@ async def test_acquire_counts_before_the_work_and_release_gives_back() -> None:
 
 
 async def test_parallel_acquires_never_pass_the_limit() -> None:
-    limiter = AttemptLimiter(MemoryStore(), limit=5, window_seconds=60, namespace="t")
+    limiter = AttemptLimiter(MemoryLimitStore(), limit=5, window_seconds=60, namespace="t")
     results = await asyncio.gather(*(limiter.acquire("k") for _ in range(50)), return_exceptions=True)
     assert sum(1 for r in results if not isinstance(r, BaseException)) == 5
     assert all(isinstance(r, TooManyAttempts) for r in results if isinstance(r, BaseException))
@@ -228,7 +227,7 @@ def test_a_token_signed_with_another_secret_is_refused_even_after_a_valid_use() 
 
 
 async def test_parallel_resends_never_pass_the_limits_and_a_refusal_gives_the_other_back() -> None:
-    limits = ResendLimits(MemoryStore())
+    limits = ResendLimits(MemoryLimitStore())
     results = await asyncio.gather(*(limits.take(1, 9) for _ in range(12)), return_exceptions=True)
     assert sum(1 for r in results if not isinstance(r, BaseException)) == RESEND_PER_TICKET
     assert all(isinstance(r, TooManyAttempts) for r in results if isinstance(r, BaseException))

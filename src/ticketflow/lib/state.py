@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from litestar.datastructures import State
-from litestar.stores.base import Store
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketflow.db.driver_pool import DriverPool, create_driver_pool
 from ticketflow.domain.notifications.notifier import Notifier, SilentNotifier
 from ticketflow.domain.payments.hooks import NoPayments, Payments
 from ticketflow.lib.passwords import Passwords
-from ticketflow.lib.ratelimit import AttemptLimiter
+from ticketflow.lib.ratelimit import AttemptLimiter, LimitStore
 from ticketflow.settings import Settings
 
 STATE_KEY = "ticketflow"
@@ -30,23 +29,29 @@ class AppContext:
     session_maker: async_sessionmaker[AsyncSession]
     """Sessions outside a request's own (authentication, background jobs)."""
     passwords: Passwords
-    store: Store
+    store: LimitStore
+    """Counters of every attempt limit (`build_limit_store`)."""
     login_client_limiter: AttemptLimiter
     login_account_limiter: AttemptLimiter
+    """Keyed by account and client together: a stranger's failures never lock the owner out."""
+    register_limiter: AttemptLimiter
     notifier: Notifier = field(default_factory=SilentNotifier)
     """Set by `create_app` from the notifications context."""
     payments: Payments = field(default_factory=NoPayments)
     """Set by `create_app` from the payments context."""
 
     @classmethod
-    def build(cls, settings: Settings, engine: AsyncEngine, store: Store) -> AppContext:
+    def build(cls, settings: Settings, engine: AsyncEngine, store: LimitStore) -> AppContext:
         return cls(
             settings=settings,
             engine=engine,
             drivers=create_driver_pool(engine, settings.database_hot_pool_size),
             session_maker=async_sessionmaker(engine, expire_on_commit=False),
             passwords=Passwords(
-                settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+                settings.argon2_memory_kib,
+                settings.argon2_time_cost,
+                settings.argon2_parallelism,
+                concurrency=settings.password_hash_concurrency,
             ),
             store=store,
             login_client_limiter=AttemptLimiter(
@@ -60,6 +65,12 @@ class AppContext:
                 settings.login_max_attempts_per_account,
                 settings.login_window_seconds,
                 "login-account",
+            ),
+            register_limiter=AttemptLimiter(
+                store,
+                settings.register_max_per_client,
+                settings.register_window_seconds,
+                "register-client",
             ),
         )
 

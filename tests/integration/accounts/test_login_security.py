@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from typing import Any
 
 import httpx
 from litestar.testing import AsyncTestClient
@@ -170,3 +171,60 @@ async def test_weak_hash_is_upgraded_on_login(settings, db) -> None:
         assert (await client.post("/login", json=credentials)).status_code == 200
         assert "$m=2048,t=2,p=1$" in await stored_hash(db, user.id)
         assert (await client.post("/login", json=credentials)).status_code == 200
+
+
+def client_address_from(header: str, asgi: Any) -> Any:
+    """The app as seen behind a trusted proxy: the client address is taken from `header`."""
+
+    async def handler(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == header.encode():
+                    scope["client"] = (value.decode(), 50000)  # as uvicorn's proxy support does
+        await asgi(scope, receive, send)
+
+    return handler
+
+
+async def test_a_strangers_wrong_passwords_do_not_lock_the_owner_out(settings, db) -> None:
+    app = create_app(settings)
+    app.asgi_handler = client_address_from("x-test-client", app.asgi_handler)
+    stranger, home = {"X-Test-Client": "203.0.113.66"}, {"X-Test-Client": "198.51.100.7"}
+    async with AsyncTestClient(app=app) as client:
+        owner = await make_actor(client, db, role="admin")
+        right = {"email": owner.email, "password": owner.password}
+        guesses = [
+            (
+                await client.post("/login", json={**right, "password": f"guess-{n}"}, headers=stranger)
+            ).status_code
+            for n in range(settings.login_max_attempts_per_account + 1)
+        ]
+        # guessing stays limited for the stranger, even with the right password now
+        assert guesses == [401] * settings.login_max_attempts_per_account + [429]
+        assert (await client.post("/login", json=right, headers=stranger)).status_code == 429
+
+        # the owner signs in from elsewhere, on both doors
+        assert (await client.post("/login", json=right, headers=home)).status_code == 200
+        back_office = await client.post(
+            "/admin/login",
+            data={"username": owner.email, "password": owner.password},
+            headers={**home, "Origin": f"{client.base_url.scheme}://{client.base_url.netloc.decode()}"},
+            follow_redirects=False,
+        )
+        assert back_office.status_code == 302
+        assert back_office.headers["location"].endswith("/admin/")
+
+
+async def test_sign_ups_are_limited_per_client(settings, db) -> None:
+    limited = settings.with_overrides(register_max_per_client=2, register_window_seconds=600)
+    async with AsyncTestClient(app=create_app(limited)) as client:
+        statuses = [(await client.post("/register", json=user_body())).status_code for _ in range(2)]
+        refused_body = user_body()
+        refused = await client.post("/register", json=refused_body)
+        assert statuses == [201, 201]
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 600
+        async with db() as session:
+            emails = set(await session.scalars(select(User.email)))
+        assert len(emails) == 2
+        assert refused_body["email"].lower() not in emails

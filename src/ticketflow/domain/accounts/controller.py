@@ -145,6 +145,7 @@ class AccountController(Controller):
             (403, "only an admin may create admin or staff accounts"),
             EMAIL_TAKEN,
             NOT_JSON,
+            (429, "too many sign-ups from this address; see the Retry-After header"),
         ),
         security=PUBLIC,
     )
@@ -163,6 +164,8 @@ class AccountController(Controller):
             role=data.role,
             actor=actor,
             locale=data.locale,
+            client_limiter=context.register_limiter,
+            client=request.client.host if request.client else "unknown",
         )
         return to_user(user)
 

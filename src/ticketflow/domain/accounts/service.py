@@ -12,7 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.users import Language, Role, User
-from ticketflow.lib.errors import EmailTaken, InvalidCredentials, NotFoundError, PermissionDenied
+from ticketflow.lib.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    NotFoundError,
+    PermissionDenied,
+    TooManyAttempts,
+)
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter
 from ticketflow.lib.repository import RepositoryService
@@ -63,11 +69,20 @@ class AccountService(RepositoryService[User, UserRepository]):
         password: str,
         role: Role,
         actor: User | None,
+        client_limiter: AttemptLimiter,
+        client: str,
         locale: Language = Language.EN,
     ) -> User:
-        """Create an account; only an admin may hand out `admin` or `staff`."""
-        if role in PRIVILEGED_ROLES and (actor is None or actor.role != Role.ADMIN):
+        """Create an account; only an admin may hand out `admin` or `staff`.
+
+        Each sign-up but an admin's is counted per client address before the password is hashed
+        (a hash costs ARGON2_MEMORY_KIB): a client past its allowance gets `TooManyAttempts`.
+        """
+        is_admin = actor is not None and actor.role == Role.ADMIN
+        if role in PRIVILEGED_ROLES and not is_admin:
             raise PermissionDenied("only an admin can create admin or staff accounts")
+        if not is_admin:
+            await client_limiter.acquire(client)
         return await self.create_user(name=name, email=email, password=password, role=role, locale=locale)
 
     async def create_user(
@@ -107,12 +122,18 @@ class AccountService(RepositoryService[User, UserRepository]):
     ) -> User:
         """The user with these credentials, or `InvalidCredentials` (same answer, same cost).
 
-        Each attempt is counted before the password is checked, per client and per account, and
-        given back when it succeeds: only failures use up the allowance.
+        Each attempt is counted before the password is checked, per client and per account and
+        client together, and given back when it succeeds: only failures use up the allowance.
+        Counting the account per client means a stranger's wrong passwords lock out the stranger,
+        never the owner signing in from elsewhere; guessing stays bounded by both allowances.
         """
         email = normalise_email(email)
         client_attempt = await client_limiter.acquire(client)
-        account_attempt = await account_limiter.acquire(email)
+        try:
+            account_attempt = await account_limiter.acquire(f"{email}|{client}")
+        except TooManyAttempts:
+            await client_limiter.release(client_attempt)
+            raise
         user = await self.find_by_email(email)
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if user is None or not ok:

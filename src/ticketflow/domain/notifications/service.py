@@ -7,7 +7,6 @@ from typing import Any
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import OffsetPagination
-from litestar.stores.base import Store
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +17,7 @@ from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.outbox import OutboxNotifier
 from ticketflow.domain.tickets.service import TicketNotFound
 from ticketflow.lib.errors import ConflictError, NotFoundError, TooManyAttempts
-from ticketflow.lib.ratelimit import AttemptLimiter
+from ticketflow.lib.ratelimit import AttemptLimiter, LimitStore
 from ticketflow.lib.repository import RepositoryService
 
 RESEND_WINDOW_SECONDS = 900
@@ -36,7 +35,7 @@ class OutboxMessageNotFound(NotFoundError):
 class ResendLimits:
     """Fixed-window limits on resends, kept in the application's store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: LimitStore) -> None:
         self.per_ticket = AttemptLimiter(store, RESEND_PER_TICKET, RESEND_WINDOW_SECONDS, "resend-ticket")
         self.per_user = AttemptLimiter(store, RESEND_PER_USER, RESEND_WINDOW_SECONDS, "resend-user")
 
