@@ -36,6 +36,7 @@ from ticketflow.db.models.events import DESCRIPTION_MAX, TITLE_MAX, VENUE_MAX, E
 from ticketflow.db.models.users import EMAIL_MAX, NAME_MAX, Role
 from ticketflow.domain.accounts.schemas import PASSWORD_MAX, PASSWORD_MIN
 from ticketflow.domain.events.schemas import MAX_CAPACITY, MAX_PER_ORDER_LIMIT, MAX_PRICE_CENTS
+from ticketflow.lib.i18n import lazy_gettext
 
 T = TypeVar("T")
 
@@ -73,7 +74,9 @@ def convert(values: dict[str, Any], schema: type[T]) -> T:
         raise AdminInputError(f"{field}: {message}" if field else message) from exc
 
 
-NO_CONTROL_CHARACTERS = Regexp(r"^[^\x00-\x1f\x7f]*$", message="Control characters are not allowed.")
+NO_CONTROL_CHARACTERS = Regexp(
+    r"^[^\x00-\x1f\x7f]*$", message=lazy_gettext("Control characters are not allowed.")
+)
 
 
 def strip(value: str | None) -> str | None:
@@ -82,16 +85,18 @@ def strip(value: str | None) -> str | None:
 
 class UserCreateForm(Form):  # type: ignore[misc]
     name = StringField(
-        "Name", [InputRequired(), Length(max=NAME_MAX), NO_CONTROL_CHARACTERS], filters=[strip]
+        lazy_gettext("Name"), [InputRequired(), Length(max=NAME_MAX), NO_CONTROL_CHARACTERS], filters=[strip]
     )
-    email = EmailField("E-mail", [InputRequired(), Length(max=EMAIL_MAX)], filters=[strip])
-    password = PasswordField("Password", [InputRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)])
+    email = EmailField(lazy_gettext("E-mail"), [InputRequired(), Length(max=EMAIL_MAX)], filters=[strip])
+    password = PasswordField(
+        lazy_gettext("Password"), [InputRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)]
+    )
     role = SelectField(
-        "Role",
+        lazy_gettext("Role"),
         choices=[
-            (Role.STAFF.value, "Door staff"),
-            (Role.ADMIN.value, "Admin"),
-            (Role.ATTENDEE.value, "Attendee"),
+            (Role.STAFF.value, lazy_gettext("Door staff")),
+            (Role.ADMIN.value, lazy_gettext("Admin")),
+            (Role.ATTENDEE.value, lazy_gettext("Attendee")),
         ],
         default=Role.STAFF.value,
     )
@@ -105,24 +110,36 @@ def time_zone_choices() -> tuple[str, ...]:
 
 class EventForm(Form):  # type: ignore[misc]
     title = StringField(
-        "Title", [InputRequired(), Length(max=TITLE_MAX), NO_CONTROL_CHARACTERS], filters=[strip]
+        lazy_gettext("Title"),
+        [InputRequired(), Length(max=TITLE_MAX), NO_CONTROL_CHARACTERS],
+        filters=[strip],
     )
     venue = StringField(
-        "Venue", [InputRequired(), Length(max=VENUE_MAX), NO_CONTROL_CHARACTERS], filters=[strip]
+        lazy_gettext("Venue"),
+        [InputRequired(), Length(max=VENUE_MAX), NO_CONTROL_CHARACTERS],
+        filters=[strip],
     )
-    description = TextAreaField("Description", [Optional(), Length(max=DESCRIPTION_MAX)])
-    timezone = SelectField("Time zone of the venue", choices=time_zone_choices, default="UTC")
-    starts_at = DateTimeLocalField("Starts (venue time)", [InputRequired()], format=LOCAL_TIME_FORMATS)
-    ends_at = DateTimeLocalField("Ends (venue time)", [Optional()], format=LOCAL_TIME_FORMATS)
-    sales_start_at = DateTimeLocalField("Sales open (venue time)", [Optional()], format=LOCAL_TIME_FORMATS)
-    sales_end_at = DateTimeLocalField("Sales close (venue time)", [Optional()], format=LOCAL_TIME_FORMATS)
-    capacity = IntegerField("Capacity", [InputRequired(), NumberRange(1, MAX_CAPACITY)])
+    description = TextAreaField(lazy_gettext("Description"), [Optional(), Length(max=DESCRIPTION_MAX)])
+    timezone = SelectField(lazy_gettext("Time zone of the venue"), choices=time_zone_choices, default="UTC")
+    starts_at = DateTimeLocalField(
+        lazy_gettext("Starts (venue time)"), [InputRequired()], format=LOCAL_TIME_FORMATS
+    )
+    ends_at = DateTimeLocalField(lazy_gettext("Ends (venue time)"), [Optional()], format=LOCAL_TIME_FORMATS)
+    sales_start_at = DateTimeLocalField(
+        lazy_gettext("Sales open (venue time)"), [Optional()], format=LOCAL_TIME_FORMATS
+    )
+    sales_end_at = DateTimeLocalField(
+        lazy_gettext("Sales close (venue time)"), [Optional()], format=LOCAL_TIME_FORMATS
+    )
+    capacity = IntegerField(lazy_gettext("Capacity"), [InputRequired(), NumberRange(1, MAX_CAPACITY)])
     price_cents = IntegerField(
-        "Price in cents (0 = free)", [Optional(), NumberRange(0, MAX_PRICE_CENTS)], default=0
+        lazy_gettext("Price in cents (0 = free)"), [Optional(), NumberRange(0, MAX_PRICE_CENTS)], default=0
     )
-    currency = StringField("Currency", [InputRequired(), Regexp(r"^[A-Z]{3}$")], default="EUR")
+    currency = StringField(lazy_gettext("Currency"), [InputRequired(), Regexp(r"^[A-Z]{3}$")], default="EUR")
     max_per_order = IntegerField(
-        "Tickets per order at most", [Optional(), NumberRange(1, MAX_PER_ORDER_LIMIT)], default=10
+        lazy_gettext("Tickets per order at most"),
+        [Optional(), NumberRange(1, MAX_PER_ORDER_LIMIT)],
+        default=10,
     )
 
 

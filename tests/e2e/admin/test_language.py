@@ -35,6 +35,9 @@ async def test_back_office_follows_the_admins_locale(client, db) -> None:
     assert users.status_code == 200
     assert ">Usuarios<" in users.text  # the view's title
     assert "Nombre" in users.text  # a column label
+    form = await client.get("/admin/event/create")
+    assert form.status_code == 200
+    assert "Zona horaria del lugar" in form.text  # a form field's label
 
     assert (await client.patch("/me", json={"locale": "en"}, headers=admin.headers)).status_code == 200
     assert (await log_in(client, admin.email, admin.password)).status_code == 302  # the account changed
