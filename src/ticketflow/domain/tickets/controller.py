@@ -22,7 +22,7 @@ from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, any_role, buyer
 from ticketflow.domain.notifications.compose import when_text
 from ticketflow.domain.tickets.pdf import PrintedTicket, ticket_pdf
 from ticketflow.domain.tickets.purchase import OrderRecord, PurchaseService, TicketRecord
-from ticketflow.domain.tickets.qr import qr_png, qr_svg
+from ticketflow.domain.tickets.qr import render_png, render_svg
 from ticketflow.domain.tickets.schemas import (
     Order,
     Purchase,
@@ -229,7 +229,7 @@ class TicketController(Controller):
     ) -> Response[bytes]:
         ticket = (await tickets.get_visible(ticket_id, request.user)).ticket
         return Response(
-            qr_png(ticket.code), media_type="image/png", headers={"Cache-Control": QR_CACHE_CONTROL}
+            await render_png(ticket.code), media_type="image/png", headers={"Cache-Control": QR_CACHE_CONTROL}
         )
 
     @get(
@@ -244,7 +244,7 @@ class TicketController(Controller):
     ) -> Response[bytes]:
         ticket = (await tickets.get_visible(ticket_id, request.user)).ticket
         return Response(
-            qr_svg(ticket.code),
+            await render_svg(ticket.code),
             media_type="image/svg+xml",
             headers={"Cache-Control": QR_CACHE_CONTROL},
         )
