@@ -20,6 +20,7 @@ API error `detail` texts and machine-readable codes are not translated.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import gettext
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, dates
@@ -42,6 +43,7 @@ from markupsafe import escape
 from ticketflow.db.models.users import Language
 
 DEFAULT_LOCALE = Language.EN
+W = TypeVar("W")
 LOCALES = tuple(Language)
 DOMAIN = "messages"
 FORMAT_LOCALES = {Language.EN: "en_GB", Language.ES: "es_ES"}
@@ -130,6 +132,17 @@ class LazyText:
 
     def __len__(self) -> int:
         return len(str(self))
+
+
+def translated(wording: W, locale: str) -> W:
+    """A copy of `wording` (a dataclass whose fields are texts marked with `N_`) in `locale`."""
+    _ = gettext_for(locale)
+    texts = {
+        field.name: _(value)
+        for field in dataclasses.fields(wording)  # type: ignore[arg-type]
+        if isinstance(value := getattr(wording, field.name), str)
+    }
+    return dataclasses.replace(wording, **texts)  # type: ignore[type-var]
 
 
 def lazy_gettext(message: str) -> str:

@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 
 from tests.integration.payments.flow import buy_pending, pay_order, priced_event
 from tests.support.api import make_actor
+from tests.support.documents import pdf_pages_text
 from tests.support.factories import in_days
-from tests.support.mail import body, subject, worker_pass
+from tests.support.mail import attachments, body, subject, worker_pass
 
 MONTHS = [
     "enero",
@@ -56,3 +57,11 @@ async def test_ticket_email_follows_the_holders_language(client, db, smtp_server
         assert "3.000,00 EUR" in text  # the order's total, written the Spanish way
         assert "Thank you" not in text
     assert '<html lang="es">' in body(message, "html")
+
+    (pdf,) = attachments(message, "application/pdf")
+    first_page = " ".join(pdf_pages_text(pdf.get_payload(decode=True))[0].split())
+    assert "ENTRADA" in first_page
+    assert "Asistente" in first_page
+    assert f"{spanish_date}, {local:%H:%M}" in first_page
+    assert "Muestra esta página en el acceso" in first_page
+    assert "ADMISSION TICKET" not in first_page

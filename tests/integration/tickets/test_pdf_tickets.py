@@ -75,3 +75,27 @@ async def test_long_titles_and_names_wrap_and_the_code_still_scans(client, db) -
     assert "Zoë" in text
     assert "very long title" in text
     assert pdf_qr_codes(response.content) == [ticket["code"]]
+
+
+async def test_printable_ticket_is_in_the_readers_language(client, db) -> None:
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db)
+    assert (await client.patch("/me", json={"locale": "es"}, headers=holder.headers)).status_code == 200
+    event = await make_event(client, admin, title="Zarzuela", timezone="Europe/Madrid")
+    (ticket,) = (await buy(client, holder, event["id"])).json()["tickets"]
+
+    spanish = " ".join(
+        pdf_pages_text(
+            (await client.get(f"/tickets/{ticket['id']}/ticket.pdf", headers=holder.headers)).content
+        )[0].split()
+    )
+    english = " ".join(
+        pdf_pages_text(
+            (await client.get(f"/tickets/{ticket['id']}/ticket.pdf", headers=admin.headers)).content
+        )[0].split()
+    )
+
+    assert "ENTRADA" in spanish
+    assert " de 20" in spanish  # "sábado, 14 de marzo de 2026"
+    assert "ADMISSION TICKET" not in spanish
+    assert "ADMISSION TICKET" in english  # an admin reads it in the admin's own language

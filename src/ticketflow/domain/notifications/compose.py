@@ -32,6 +32,7 @@ from ticketflow.db.models.outbox import MessageKind
 from ticketflow.domain.notifications.calendar import event_calendar
 from ticketflow.domain.notifications.identity import MailIdentity, mail_address
 from ticketflow.domain.notifications.letters import Letter
+from ticketflow.domain.tickets.pdf import ENGLISH as PDF_WORDING
 from ticketflow.domain.tickets.pdf import PrintedTicket, ticket_pdf
 from ticketflow.domain.tickets.qr import qr_png
 from ticketflow.lib.i18n import (
@@ -41,6 +42,7 @@ from ticketflow.lib.i18n import (
     install_i18n,
     locale_variable,
     ngettext_for,
+    translated,
     zone_of,
 )
 from ticketflow.lib.money import format_money
@@ -179,7 +181,7 @@ def calendar_description(letter: Letter) -> str:
 def printed_tickets(letter: Letter) -> list[PrintedTicket]:
     """The pages of the order's PDF: each ticket with its attendee, else the recipient."""
     event = letter.event
-    when = when_text(event.starts_at, event.ends_at, event.timezone)
+    when = when_text(event.starts_at, event.ends_at, event.timezone, letter.locale)
     return [
         PrintedTicket(
             ticket_id=ticket.id,
@@ -228,7 +230,7 @@ def compose_message(letter: Letter, identity: MailIdentity, now: dt.datetime) ->
         for image in images:
             message.add_attachment(image.png, "image", "png", filename=image.filename)
         message.add_attachment(
-            ticket_pdf(printed_tickets(letter)),
+            ticket_pdf(printed_tickets(letter), translated(PDF_WORDING, letter.locale)),
             "application",
             "pdf",
             filename=f"tickets-order-{letter.order_id}.pdf",

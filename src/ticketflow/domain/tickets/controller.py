@@ -20,6 +20,7 @@ from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, any_role, buyer
 from ticketflow.domain.notifications.compose import when_text
+from ticketflow.domain.tickets.pdf import ENGLISH as PDF_WORDING
 from ticketflow.domain.tickets.pdf import PrintedTicket, ticket_pdf
 from ticketflow.domain.tickets.purchase import OrderRecord, PurchaseService, TicketRecord
 from ticketflow.domain.tickets.qr import render_png, render_svg
@@ -32,12 +33,13 @@ from ticketflow.domain.tickets.schemas import (
     TicketUpdate,
 )
 from ticketflow.domain.tickets.service import HeldTicket, TicketService
+from ticketflow.domain.tickets.wallet import ENGLISH as PASS_WORDING
 from ticketflow.domain.tickets.wallet import MEDIA_TYPE as PKPASS_MEDIA_TYPE
 from ticketflow.domain.tickets.wallet import PassTicket, WalletConfig, pass_signer, wallet_pass
 from ticketflow.lib.api_docs import BEARER, id_parameter
 from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
-from ticketflow.lib.i18n import zone_of
+from ticketflow.lib.i18n import DEFAULT_LOCALE, translated, zone_of
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.state import AppContext
@@ -78,23 +80,23 @@ def to_held_ticket(held: HeldTicket) -> Ticket:
     return to_ticket(held.ticket, held.event, held.holder_name)
 
 
-def to_printed_ticket(held: HeldTicket) -> PrintedTicket:
+def to_printed_ticket(held: HeldTicket, locale: str = DEFAULT_LOCALE) -> PrintedTicket:
     ticket, event = held.ticket, held.event
     return PrintedTicket(
         ticket_id=ticket.id,
         code=ticket.code,
         event_title=event.title,
         venue=event.venue,
-        when=when_text(event.starts_at, event.ends_at, event.timezone),
+        when=when_text(event.starts_at, event.ends_at, event.timezone, locale),
         attendee_name=held.attendee_name,
         order_id=ticket.order_id,
     )
 
 
-def to_pass_ticket(held: HeldTicket) -> PassTicket:
+def to_pass_ticket(held: HeldTicket, locale: str = DEFAULT_LOCALE) -> PassTicket:
     event = held.event
     return PassTicket(
-        printed=to_printed_ticket(held),
+        printed=to_printed_ticket(held, locale),
         event_id=event.id,
         starts_at_local=event.starts_at.astimezone(zone_of(event.timezone)).isoformat(),
         voided=held.ticket.status in (TicketStatus.CANCELLED, TicketStatus.USED),
@@ -265,7 +267,10 @@ class TicketController(Controller):
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
         held = await tickets.get_own(ticket_id, request.user)
-        document = await anyio.to_thread.run_sync(ticket_pdf, [to_printed_ticket(held)])
+        locale = request.user.locale  # the reader's language (the holder's, or the admin's)
+        document = await anyio.to_thread.run_sync(
+            ticket_pdf, [to_printed_ticket(held, locale)], translated(PDF_WORDING, locale)
+        )
         return Response(
             document,
             media_type="application/pdf",
@@ -302,7 +307,10 @@ class TicketController(Controller):
     ) -> Response[bytes]:
         held = await tickets.get_own(ticket_id, request.user)
         signer = await anyio.to_thread.run_sync(pass_signer, wallet_config(context.settings))
-        archive = await anyio.to_thread.run_sync(wallet_pass, to_pass_ticket(held), signer)
+        locale = request.user.locale
+        archive = await anyio.to_thread.run_sync(
+            wallet_pass, to_pass_ticket(held, locale), signer, translated(PASS_WORDING, locale)
+        )
         return Response(
             archive,
             media_type=PKPASS_MEDIA_TYPE,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from fpdf import FPDF
 
 from ticketflow.domain.tickets.qr import qr_matrix
+from ticketflow.lib.i18n import N_
 
 TEXT_ENCODING = "windows-1252"
 PAGE_MARGIN_MM = 18.0
@@ -40,21 +41,22 @@ SEAM_MM = 0.02
 
 @dataclass(frozen=True, slots=True)
 class TicketWording:
-    """Every human-readable text of a printed ticket (English by default)."""
+    """Every human-readable text of a printed ticket (English by default; `translated` gives
+    another language)."""
 
-    document_title: str = "Tickets for {event}"
-    heading: str = "ADMISSION TICKET"
-    when: str = "When"
-    venue: str = "Where"
-    attendee: str = "Attendee"
-    ticket_type: str = "Ticket type"
-    order: str = "Order"
-    order_value: str = "#{order_id} - ticket #{ticket_id}"
-    door: str = (
+    document_title: str = N_("Tickets for {event}")
+    heading: str = N_("ADMISSION TICKET")
+    when: str = N_("When")
+    venue: str = N_("Where")
+    attendee: str = N_("Attendee")
+    ticket_type: str = N_("Ticket type")
+    order: str = N_("Order")
+    order_value: str = N_("#{order_id} - ticket #{ticket_id}")
+    door: str = N_(
         "Show this page at the entrance, printed or on your phone. The QR code admits one person"
         " once: do not share it or post it online."
     )
-    code: str = "Code: {code}"
+    code: str = N_("Code: {code}")
 
 
 ENGLISH = TicketWording()

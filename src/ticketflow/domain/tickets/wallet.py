@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 
 from ticketflow.domain.tickets.pdf import PrintedTicket
 from ticketflow.lib.errors import ServiceUnavailable
+from ticketflow.lib.i18n import N_
 
 logger = logging.getLogger("ticketflow.wallet")
 
@@ -50,24 +51,25 @@ class WalletUnavailable(ServiceUnavailable):
 
 @dataclass(frozen=True, slots=True)
 class PassWording:
-    """Every human-readable text of a wallet pass (English by default)."""
+    """Every human-readable text of a wallet pass (English by default; `translated` gives another
+    language)."""
 
-    description: str = "Ticket for {event}"
-    event: str = "EVENT"
-    starts: str = "STARTS"
-    attendee: str = "ATTENDEE"
-    venue: str = "VENUE"
-    ticket_type: str = "TICKET TYPE"
-    order: str = "ORDER"
-    order_value: str = "#{order_id}"
-    ticket: str = "TICKET"
-    ticket_value: str = "#{ticket_id}"
-    when: str = "DATE AND TIME"
-    door: str = "AT THE DOOR"
-    door_text: str = (
+    description: str = N_("Ticket for {event}")
+    event: str = N_("EVENT")
+    starts: str = N_("STARTS")
+    attendee: str = N_("ATTENDEE")
+    venue: str = N_("VENUE")
+    ticket_type: str = N_("TICKET TYPE")
+    order: str = N_("ORDER")
+    order_value: str = N_("#{order_id}")
+    ticket: str = N_("TICKET")
+    ticket_value: str = N_("#{ticket_id}")
+    when: str = N_("DATE AND TIME")
+    door: str = N_("AT THE DOOR")
+    door_text: str = N_(
         "Show this QR code at the entrance. It admits one person once: do not share it or post it online."
     )
-    code: str = "CODE"
+    code: str = N_("CODE")
 
 
 ENGLISH = PassWording()
