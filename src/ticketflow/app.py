@@ -29,7 +29,7 @@ from ticketflow.lib.error_handlers import EXCEPTION_HANDLERS
 from ticketflow.lib.observability import build_logging_config
 from ticketflow.lib.options import answer_options
 from ticketflow.lib.state import STATE_KEY, provide_context
-from ticketflow.openapi import build_openapi_config, swagger_assets_directory
+from ticketflow.openapi import ClosedStructSchemaPlugin, build_openapi_config, swagger_assets_directory
 from ticketflow.settings import Settings
 from ticketflow.worker import run_worker
 
@@ -77,7 +77,7 @@ def create_app(settings: Settings) -> Litestar:
                 opt=EXCLUDE_FROM_AUTH,
             ),
         ],
-        plugins=[SQLAlchemyPlugin(config=alchemy)],
+        plugins=[SQLAlchemyPlugin(config=alchemy), ClosedStructSchemaPlugin()],
         middleware=extensions.middleware,
         on_app_init=[jwt_auth.on_app_init],
         dependencies={

@@ -8,20 +8,24 @@ authentication backend would declare itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import msgspec
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, Contact, OpenAPI, Tag
+from litestar.openapi.spec import Components, Contact, OpenAPI, Schema, Tag
 
-from ticketflow.lib.api_docs import BEARER, SECURITY_SCHEMES
+from ticketflow.lib.api_docs import BEARER, PUBLIC, SECURITY_SCHEMES
 
 if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
     from litestar.handlers import HTTPRouteHandler
     from litestar.types import Method
     from litestar.types.internal_types import PathParameterDefinition
+    from litestar.typing import FieldDefinition
 
 API_DESCRIPTION = """
 Ticket-Flow sells event tickets and checks them at the door.
@@ -51,14 +55,55 @@ def camel_case_operation_id(
 
 
 @dataclass
+class ContractDocument(OpenAPI):
+    """The document as served: every operation states its own security.
+
+    A public route is written `security: []` (OpenAPI's "no authentication"; Litestar cannot emit
+    an empty list, so routes mark themselves public with `[{}]`) and every other one names the
+    bearer schemes, so a client generator need not resolve the document-wide default. A body that
+    may be `null` may also be left out (`require_json_body` takes no body for a `data` with a
+    default), which Litestar does not say.
+    """
+
+    def to_schema(self) -> dict[str, Any]:
+        document = super().to_schema()
+        for item in document.get("paths", {}).values():
+            for operation in item.values():
+                if isinstance(operation, dict) and "responses" in operation:
+                    security = operation.get("security")
+                    operation["security"] = [] if security == PUBLIC else security or list(BEARER)
+                    body = operation.get("requestBody", {})
+                    for content in body.get("content", {}).values():
+                        if {"type": "null"} in content.get("schema", {}).get("oneOf", []):
+                            body["required"] = False
+        return document
+
+
+@dataclass
 class ContractConfig(OpenAPIConfig):
     """The document's security: one bearer scheme for the API, whatever the auth backend says."""
 
     def to_openapi_schema(self) -> OpenAPI:
-        document = super().to_openapi_schema()
+        base = super().to_openapi_schema()
+        document = ContractDocument(**{field.name: getattr(base, field.name) for field in fields(base)})
         document.security = list(BEARER)
         document.components.security_schemes = dict(SECURITY_SCHEMES)
         return document
+
+
+class ClosedStructSchemaPlugin(StructSchemaPlugin):
+    """Request bodies that refuse unknown fields say so: `additionalProperties: false`."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        if not super().is_plugin_supported_field(field_definition):
+            return False
+        config: msgspec.structs.StructConfig = field_definition.type_.__struct_config__
+        return config.forbid_unknown_fields
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
 
 
 def build_openapi_config() -> OpenAPIConfig:

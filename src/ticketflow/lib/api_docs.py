@@ -16,8 +16,12 @@ from litestar.openapi.spec import (
     Link,
     OAuthFlow,
     OAuthFlows,
+    OpenAPIFormat,
+    OpenAPIMediaType,
     OpenAPIResponse,
+    OpenAPIType,
     Operation,
+    Schema,
     SecurityScheme,
 )
 from litestar.params import KwargDefinition, Parameter
@@ -73,3 +77,19 @@ def links_on(status: int, **links: Link) -> type[Operation]:
                 response.links = dict(links)
 
     return LinkedOperation
+
+
+def binary_answer(media_type: str) -> type[Operation]:
+    """An `operation_class` whose 200 answer is a file of `media_type` (a client gets bytes)."""
+
+    @dataclass
+    class BinaryOperation(Operation):
+        def __post_init__(self) -> None:
+            response = (self.responses or {}).get("200")
+            if isinstance(response, OpenAPIResponse):
+                schema = Schema(
+                    type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, content_media_type=media_type
+                )
+                response.content = {media_type: OpenAPIMediaType(schema=schema)}
+
+    return BinaryOperation

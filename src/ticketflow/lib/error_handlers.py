@@ -50,6 +50,9 @@ Documented = tuple[int, str]
 BAD_INPUT: Documented = (400, "malformed or invalid body or parameter (each problem listed in `extra`)")
 NO_TOKEN: Documented = (401, "no bearer token, or an invalid, expired or revoked one")
 NOT_JSON: Documented = (415, "the body must be sent as application/json")
+TOO_LARGE: Documented = (413, "the body is larger than the server accepts (1 MiB)")
+JSON_BODY_ERRORS: tuple[Documented, ...] = (BAD_INPUT, TOO_LARGE, NOT_JSON)
+"""What every route that takes a JSON body may answer before it looks at the body's meaning."""
 
 
 def error_responses(*documented: Documented) -> dict[int, ResponseSpec]:

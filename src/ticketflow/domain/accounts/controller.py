@@ -10,22 +10,23 @@ from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import ValidationException
+from litestar.exceptions import ClientException, ValidationException
 from litestar.openapi.spec import (
     OpenAPIMediaType,
-    OpenAPIResponse,
     OpenAPIType,
     Operation,
     RequestBody,
     Schema,
 )
 from litestar.params import JSONBody, Parameter
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketflow.db.models.users import Language, Role
+from ticketflow.db.models.users import EMAIL_MAX, Language, Role
 from ticketflow.db.models.users import User as UserModel
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only, any_role, optional_user
 from ticketflow.domain.accounts.schemas import (
+    PASSWORD_MAX,
     AccessToken,
     LoginRequest,
     User,
@@ -35,12 +36,13 @@ from ticketflow.domain.accounts.schemas import (
 )
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
-from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
+from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import is_json, media_type, require_json_body, unsupported_media_type
 from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.state import AppContext
 
-LOGIN_BODY_LIMIT = 4096
+LOGIN_BODY_LIMIT = 16_384
+"""Room for the longest e-mail and password the document allows, every character escaped."""
 FORM_MEDIA_TYPES = (RequestEncodingType.URL_ENCODED.value, RequestEncodingType.MULTI_PART.value)
 NOT_ADMIN = (403, "your role does not allow this")
 EMAIL_TAKEN = (409, "a user with this e-mail already exists")
@@ -65,7 +67,12 @@ def provide_account_service(
 
 @dataclass
 class LoginOperation(Operation):
-    """Documents that /login takes JSON or Swagger's OAuth2 password form."""
+    """Documents the JSON body of /login.
+
+    The handler also takes the OAuth2 password form (`username`, `password`) that Swagger's
+    Authorize dialog posts to the `SwaggerLogin` scheme's token URL; the document names JSON only,
+    so that a generated client has one way to log in.
+    """
 
     def __post_init__(self) -> None:
         self.request_body = RequestBody(
@@ -76,30 +83,20 @@ class LoginOperation(Operation):
                         type=OpenAPIType.OBJECT,
                         required=["email", "password"],
                         properties={
-                            "email": Schema(type=OpenAPIType.STRING),
-                            "password": Schema(type=OpenAPIType.STRING),
+                            "email": Schema(
+                                type=OpenAPIType.STRING, max_length=EMAIL_MAX, examples=["ada@example.com"]
+                            ),
+                            "password": Schema(
+                                type=OpenAPIType.STRING,
+                                max_length=PASSWORD_MAX,
+                                examples=["correct horse battery"],
+                            ),
                         },
-                    )
-                ),
-                RequestEncodingType.URL_ENCODED.value: OpenAPIMediaType(
-                    schema=Schema(
-                        type=OpenAPIType.OBJECT,
-                        required=["username", "password"],
-                        properties={
-                            "username": Schema(type=OpenAPIType.STRING, description="the e-mail address"),
-                            "password": Schema(type=OpenAPIType.STRING),
-                        },
+                        additional_properties=False,
                     )
                 ),
             },
         )
-        if self.responses is not None:
-            self.responses.setdefault("400", OpenAPIResponse(description="malformed body"))
-            self.responses.setdefault("401", OpenAPIResponse(description="wrong e-mail or password"))
-            self.responses.setdefault("415", OpenAPIResponse(description="neither JSON nor a form"))
-            self.responses.setdefault(
-                "429", OpenAPIResponse(description="too many attempts; see the Retry-After header")
-            )
 
 
 async def read_login_request(request: Request[Any, Any, Any]) -> LoginRequest:
@@ -109,7 +106,7 @@ async def read_login_request(request: Request[Any, Any, Any]) -> LoginRequest:
         raise unsupported_media_type("application/json or application/x-www-form-urlencoded")
     body = await request.body()
     if len(body) > LOGIN_BODY_LIMIT:
-        raise ValidationException("request body too large")
+        raise ClientException("request body too large", status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     try:
         if content_type in FORM_MEDIA_TYPES:
             form = await request.form()
@@ -140,11 +137,10 @@ class AccountController(Controller):
             " token (403 otherwise)."
         ),
         responses=error_responses(
-            BAD_INPUT,
+            *JSON_BODY_ERRORS,
             (401, "an invalid or expired bearer token was sent"),
             (403, "only an admin may create admin or staff accounts"),
             EMAIL_TAKEN,
-            NOT_JSON,
             (429, "too many sign-ups from this address; see the Retry-After header"),
         ),
         security=PUBLIC,
@@ -175,9 +171,19 @@ class AccountController(Controller):
         status_code=200,
         operation_id="login",
         summary="Log in",
-        description="Returns a bearer token. Accepts JSON or the OAuth2 password form.",
+        description=(
+            "Returns a bearer token for `Authorization: Bearer <access_token>`. Also takes the OAuth2"
+            " password form (`username` = e-mail, `password`), as Swagger's Authorize dialog sends it."
+        ),
         operation_class=LoginOperation,
         security=PUBLIC,
+        responses=error_responses(
+            (400, "malformed body, or a field longer than documented"),
+            (401, "wrong e-mail or password (the same answer for both)"),
+            (413, "the body is larger than 16 KiB"),
+            (415, "neither JSON nor the OAuth2 password form"),
+            (429, "too many attempts; see the Retry-After header"),
+        ),
     )
     async def login(
         self,
@@ -213,9 +219,10 @@ class AccountController(Controller):
         "/me",
         guards=[any_role],
         before_request=require_json_body,
+        operation_id="updateMe",
         summary="Change my name or language",
         description="Only the fields sent change. `locale` is the language of my e-mails and pages.",
-        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_JSON),
+        responses=error_responses(*JSON_BODY_ERRORS, NO_TOKEN),
     )
     async def update_me(
         self,
@@ -237,7 +244,7 @@ class AccountController(Controller):
         operation_id="createUser",
         summary="Create a user (admin)",
         description="Creates an account of any role, e.g. door staff.",
-        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, EMAIL_TAKEN, NOT_JSON),
+        responses=error_responses(*JSON_BODY_ERRORS, NO_TOKEN, NOT_ADMIN, EMAIL_TAKEN),
     )
     async def create_user(
         self, data: JSONBody[UserCreate], accounts: NamedDependency[AccountService]

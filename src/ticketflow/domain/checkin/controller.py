@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import (
     HTTP_200_OK,
@@ -21,9 +23,35 @@ from ticketflow.domain.checkin.schemas import ScannedTicket, ScanRequest, ScanRe
 from ticketflow.domain.checkin.service import CheckInService, ScanOutcome
 from ticketflow.lib.api_docs import BEARER
 from ticketflow.lib.bearer import bearer_subject
+from ticketflow.lib.error_handlers import JSON_BODY_ERRORS, NO_TOKEN, error_responses
+from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.state import AppContext
 
 SCAN_CODE_MAX = 512
+
+
+def scan_answers() -> dict[int, ResponseSpec]:
+    """The refusals of a scan, each a `ScanResponse` (the door shows it as it is)."""
+    refusals = {
+        HTTP_404_NOT_FOUND: ("invalid: no ticket has this code", {"result": "invalid", "reason": "unknown"}),
+        HTTP_409_CONFLICT: (
+            "already_used: the ticket was admitted before, at `used_at`",
+            {"result": "already_used", "used_at": "2030-06-01T19:42:10Z"},
+        ),
+        HTTP_422_UNPROCESSABLE_ENTITY: (
+            "invalid: the ticket exists but may not enter (`reason`)",
+            {"result": "invalid", "reason": "cancelled"},
+        ),
+    }
+    return {
+        status: ResponseSpec(
+            data_container=ScanResponse,
+            description=meaning,
+            generate_examples=False,
+            examples=[Example(summary=str(value["result"]), value=value)],
+        )
+        for status, (meaning, value) in refusals.items()
+    }
 
 
 def provide_checkin_service(context: NamedDependency[AppContext]) -> CheckInService:
@@ -68,6 +96,7 @@ class CheckInController(Controller):
         "/tickets/{qr_code:str}/validate",
         opt=EXCLUDE_FROM_AUTH,  # authenticated inside the validation transaction (see service)
         security=BEARER,
+        before_request=require_json_body,
         operation_id="validateTicket",
         status_code=200,
         summary="Validate a ticket at the door (staff or admin)",
@@ -77,7 +106,10 @@ class CheckInController(Controller):
             " or 422 `invalid` with `reason` `cancelled`, `unpaid`, `wrong_event` or"
             " `event_cancelled`. Every scan is recorded."
         ),
-        responses={},
+        responses={
+            **error_responses(*JSON_BODY_ERRORS, NO_TOKEN, (403, "only door staff and admins validate")),
+            **scan_answers(),
+        },
     )
     async def validate(
         self,

@@ -9,6 +9,7 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import Link
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,8 +19,8 @@ from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only
 from ticketflow.domain.events.schemas import Event, EventCreate, EventPage, EventPatch
 from ticketflow.domain.events.service import EventService
 from ticketflow.domain.tickets.service import TicketService
-from ticketflow.lib.api_docs import PUBLIC, id_parameter
-from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
+from ticketflow.lib.api_docs import PUBLIC, id_parameter, links_on
+from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.state import AppContext
@@ -116,9 +117,16 @@ class EventController(Controller):
         guards=[admin_only],
         before_request=require_json_body,
         operation_id="createEvent",
+        operation_class=links_on(
+            201,
+            getCreatedEvent=Link(operation_id="getEvent", parameters={"event_id": "$response.body#/id"}),
+            buyTicketsOfCreatedEvent=Link(
+                operation_id="purchaseTickets", parameters={"event_id": "$response.body#/id"}
+            ),
+        ),
         summary="Publish an event (admin)",
         description="`starts_at` must be in the future and carry an offset; `ends_at`, if given, after it.",
-        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NOT_JSON, BROKEN_RULE),
+        responses=error_responses(*JSON_BODY_ERRORS, NO_TOKEN, NOT_ADMIN, BROKEN_RULE),
     )
     async def create_event(
         self,
@@ -139,7 +147,7 @@ class EventController(Controller):
             "Full update: fields left out take their defaults. Capacity cannot go below the"
             " tickets sold or held; price and currency are fixed once tickets were ordered."
         ),
-        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NOT_FOUND, CONFLICT, NOT_JSON, BROKEN_RULE),
+        responses=error_responses(*JSON_BODY_ERRORS, NO_TOKEN, NOT_ADMIN, NOT_FOUND, CONFLICT, BROKEN_RULE),
     )
     async def replace_event(
         self,
@@ -158,7 +166,7 @@ class EventController(Controller):
         operation_id="updateEvent",
         summary="Change some fields of an event (admin)",
         description="Only the fields sent change; the rules of a full update apply.",
-        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NOT_FOUND, CONFLICT, NOT_JSON, BROKEN_RULE),
+        responses=error_responses(*JSON_BODY_ERRORS, NO_TOKEN, NOT_ADMIN, NOT_FOUND, CONFLICT, BROKEN_RULE),
     )
     async def patch_event(
         self,

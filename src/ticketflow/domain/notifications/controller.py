@@ -23,11 +23,13 @@ from ticketflow.domain.notifications.service import (
     ResendLimits,
 )
 from ticketflow.lib.api_docs import id_parameter
+from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, error_responses
 from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.state import AppContext
 
 TicketId = Annotated[int, id_parameter("ticket id")]
 MessageId = Annotated[int, id_parameter("outbox message id")]
+NOT_ADMIN = (403, "only admins see the outbox")
 
 
 def to_entry(message: OutboxMessage) -> OutboxEntry:
@@ -68,6 +70,14 @@ class NotificationController(Controller):
         guards=[buyer],
         status_code=202,
         operation_id="resendTicketEmail",
+        responses=error_responses(
+            BAD_INPUT,
+            NO_TOKEN,
+            (403, "door staff do not resend tickets"),
+            (404, "no such ticket, or another user's"),
+            (409, "the ticket is not active"),
+            (429, "sent too often; see the Retry-After header"),
+        ),
         summary="Send a ticket e-mail again",
         description=(
             "Queues the ticket e-mail of the ticket's order (every active ticket, QR codes and"
@@ -88,6 +98,7 @@ class NotificationController(Controller):
         "/outbox",
         guards=[admin_only],
         operation_id="listOutbox",
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN),
         summary="Queued, sent and failed e-mails (admin)",
         description="Newest first. `status=failed` lists the messages that gave up after every attempt.",
     )
@@ -104,6 +115,13 @@ class NotificationController(Controller):
         guards=[admin_only],
         status_code=200,
         operation_id="retryOutboxMessage",
+        responses=error_responses(
+            BAD_INPUT,
+            NO_TOKEN,
+            NOT_ADMIN,
+            (404, "no such message"),
+            (409, "the message is not failed or skipped"),
+        ),
         summary="Retry a failed e-mail (admin)",
         description="Puts a `failed` or `skipped` message back in the queue with a fresh set of attempts.",
     )

@@ -30,6 +30,7 @@ from ticketflow.domain.payments.simulated import (
 )
 from ticketflow.domain.payments.stripe_checkout import STRIPE, IgnoredEvent, StripeProvider, WebhookRejected
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
+from ticketflow.lib.error_handlers import BAD_INPUT, TOO_LARGE, error_responses
 from ticketflow.lib.i18n import request_locale
 
 OrderId = Annotated[int, id_parameter("order id")]
@@ -46,6 +47,12 @@ SessionId = Annotated[
         min_length=1, max_length=255, pattern=PROVIDER_ID_PATTERN, description="Stripe Checkout Session id"
     ),
 ]
+
+
+UNKNOWN_CHECKOUT = (404, "no checkout of this order with this token")
+NOT_PAYABLE = (409, "the order is no longer waiting for payment")
+REFUSED = (422, "the payment notice does not match the order")
+FORM_ERRORS = ((400, "the form (application/x-www-form-urlencoded) lacks a field or is malformed"), TOO_LARGE)
 
 
 class PayForm(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,6 +86,7 @@ class SimulatedCheckoutController(Controller):
     @get(
         "/{order_id:int}",
         operation_id="getSimulatedCheckout",
+        responses=error_responses(BAD_INPUT, UNKNOWN_CHECKOUT),
         summary="Simulated checkout page",
         description="HTML page with Pay and Cancel buttons: the `checkout_url` of a purchase.",
         media_type="text/html",
@@ -96,6 +104,7 @@ class SimulatedCheckoutController(Controller):
     @post(
         "/{order_id:int}/pay",
         operation_id="paySimulatedCheckout",
+        responses=error_responses(*FORM_ERRORS, UNKNOWN_CHECKOUT, NOT_PAYABLE, REFUSED),
         summary="Pay on the simulated checkout page",
         description="Pays the order with the amount the server computed; answers with a redirect.",
         status_code=303,
@@ -117,6 +126,7 @@ class SimulatedCheckoutController(Controller):
     @post(
         "/{order_id:int}/cancel",
         operation_id="cancelSimulatedCheckout",
+        responses=error_responses(*FORM_ERRORS, UNKNOWN_CHECKOUT, NOT_PAYABLE),
         summary="Leave the simulated checkout without paying",
         description="Cancels the unpaid order and puts its seats back on sale; answers with a redirect.",
         status_code=303,
@@ -158,7 +168,13 @@ class LandingController(Controller):
         "page_locale": Provide(request_locale, sync_to_thread=False),
     }
 
-    @get("/success", operation_id="getPaymentSuccessPage", summary="After paying", media_type="text/html")
+    @get(
+        "/success",
+        operation_id="getPaymentSuccessPage",
+        summary="After paying",
+        media_type="text/html",
+        responses=error_responses(BAD_INPUT, UNKNOWN_CHECKOUT),
+    )
     async def success(
         self, landing_view: NamedDependency[CheckoutView | None], page_locale: NamedDependency[Language]
     ) -> Response[str]:
@@ -169,6 +185,7 @@ class LandingController(Controller):
         operation_id="getPaymentCancelledPage",
         summary="After leaving a checkout without paying",
         media_type="text/html",
+        responses=error_responses(BAD_INPUT, UNKNOWN_CHECKOUT),
     )
     async def cancelled(
         self, landing_view: NamedDependency[CheckoutView | None], page_locale: NamedDependency[Language]
@@ -185,6 +202,7 @@ class StripeWebhookController(Controller):
     @post(
         "/webhook",
         operation_id="receiveStripeWebhook",
+        responses=error_responses((400, "unsigned, tampered or stale call"), TOO_LARGE, REFUSED),
         summary="Stripe webhook",
         description=(
             "Receives Stripe events signed with the endpoint secret (`Stripe-Signature`). 400 for an"

@@ -8,6 +8,7 @@ import anyio.to_thread
 from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import Link
 from litestar.params import HeaderParameter, JSONBody
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,9 +37,9 @@ from ticketflow.domain.tickets.service import HeldTicket, TicketService
 from ticketflow.domain.tickets.wallet import ENGLISH as PASS_WORDING
 from ticketflow.domain.tickets.wallet import MEDIA_TYPE as PKPASS_MEDIA_TYPE
 from ticketflow.domain.tickets.wallet import PassTicket, WalletConfig, pass_signer, wallet_pass
-from ticketflow.lib.api_docs import BEARER, id_parameter
+from ticketflow.lib.api_docs import BEARER, binary_answer, id_parameter, links_on
 from ticketflow.lib.bearer import bearer_subject
-from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
+from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.i18n import DEFAULT_LOCALE, translated, zone_of
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
@@ -154,7 +155,35 @@ class TicketController(Controller):
         opt=EXCLUDE_FROM_AUTH,  # authenticated inside the purchase transaction (see purchase.py)
         security=BEARER,
         dependencies={"purchases": Provide(provide_purchase_service, sync_to_thread=False)},
+        before_request=require_json_body,
         operation_id="purchaseTickets",
+        operation_class=links_on(
+            201,
+            getPurchasedTicket=Link(
+                operation_id="getTicket",
+                parameters={"ticket_id": "$response.body#/tickets/0/id"},
+                description="The first ticket of the order",
+            ),
+            renamePurchasedTicket=Link(
+                operation_id="updateTicket", parameters={"ticket_id": "$response.body#/tickets/0/id"}
+            ),
+            cancelPurchasedTicket=Link(
+                operation_id="cancelTicket", parameters={"ticket_id": "$response.body#/tickets/0/id"}
+            ),
+            validatePurchasedTicket=Link(
+                operation_id="validateTicket",
+                parameters={"qr_code": "$response.body#/tickets/0/code"},
+                description="Scan the first ticket at the door",
+            ),
+        ),
+        responses=error_responses(
+            *JSON_BODY_ERRORS,
+            NO_TOKEN,
+            (403, "door staff do not buy tickets"),
+            (404, "event not found"),
+            (409, "sold out or not enough left (`extra.tickets_available`), or the provider is unavailable"),
+            (422, "quantity above the event's max_per_order, event cancelled, started or sales closed"),
+        ),
         summary="Buy tickets (attendee or admin)",
         description=(
             "Creates one order and `quantity` tickets. Never oversells: 409 with"
@@ -197,7 +226,13 @@ class TicketController(Controller):
         headers = {"Idempotent-Replayed": "true"} if result.replayed else None
         return Response(body, status_code=201, headers=headers)
 
-    @get("/tickets", guards=[any_role], operation_id="listTickets", summary="My tickets (newest first)")
+    @get(
+        "/tickets",
+        guards=[any_role],
+        operation_id="listTickets",
+        summary="My tickets (newest first)",
+        responses=error_responses(BAD_INPUT, NO_TOKEN),
+    )
     async def list_tickets(
         self,
         request: Request[User, Any, Any],
@@ -213,6 +248,7 @@ class TicketController(Controller):
         guards=[any_role],
         operation_id="getTicket",
         summary="One ticket (owner or admin)",
+        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND),
     )
     async def get_ticket(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
@@ -224,6 +260,8 @@ class TicketController(Controller):
         guards=[any_role],
         operation_id="getTicketQrPng",
         summary="QR code of a ticket (PNG)",
+        operation_class=binary_answer("image/png"),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND),
         media_type="image/png",
     )
     async def qr_png(
@@ -239,6 +277,8 @@ class TicketController(Controller):
         guards=[any_role],
         operation_id="getTicketQrSvg",
         summary="QR code of a ticket (SVG)",
+        operation_class=binary_answer("image/svg+xml"),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND),
         media_type="image/svg+xml",
     )
     async def qr_svg(
@@ -261,6 +301,7 @@ class TicketController(Controller):
         ),
         media_type="application/pdf",
         operation_id="getTicketPdf",
+        operation_class=binary_answer("application/pdf"),
         responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND),
     )
     async def ticket_pdf(
@@ -291,6 +332,7 @@ class TicketController(Controller):
         ),
         media_type=PKPASS_MEDIA_TYPE,
         operation_id="getTicketWalletPass",
+        operation_class=binary_answer(PKPASS_MEDIA_TYPE),
         responses=error_responses(
             BAD_INPUT,
             NO_TOKEN,
@@ -326,6 +368,13 @@ class TicketController(Controller):
         status_code=200,
         operation_id="cancelTicket",
         summary="Cancel a ticket",
+        responses=error_responses(
+            BAD_INPUT,
+            NO_TOKEN,
+            (403, "door staff do not cancel tickets"),
+            TICKET_NOT_FOUND,
+            (409, "the ticket is used or cancelled, or its event has started"),
+        ),
     )
     async def cancel(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
@@ -344,12 +393,11 @@ class TicketController(Controller):
         operation_id="updateTicket",
         before_request=require_json_body,
         responses=error_responses(
-            BAD_INPUT,
+            *JSON_BODY_ERRORS,
             NO_TOKEN,
             DOOR_STAFF,
             TICKET_NOT_FOUND,
             (409, "the ticket is used or cancelled"),
-            NOT_JSON,
         ),
     )
     async def update_ticket(
