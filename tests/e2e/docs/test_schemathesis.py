@@ -1,0 +1,42 @@
+"""Schemathesis finds nothing: every check, stateful links, a fixed seed, a live server on each
+database. The settings are the repository's schemathesis.toml, so `st run` by hand does the same."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.contract import REPOSITORY, contract_server, create_account
+from ticketflow.db.models.users import Role
+
+pytestmark = pytest.mark.slow
+
+
+def test_schemathesis_finds_nothing(tmp_path: Path, database_url: str) -> None:
+    email, password = create_account(database_url, Role.ADMIN)
+    with contract_server(database_url, tmp_path) as server:
+        login = httpx.post(f"{server.base_url}/login", json={"email": email, "password": password})
+        assert login.status_code == 200, login.text
+        result = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "st"), "run", f"{server.base_url}/docs/openapi.json",
+                "--report", "junit", "--report-dir", str(tmp_path / "reports"),
+            ],
+            cwd=REPOSITORY,
+            env={**os.environ, "TICKETFLOW_TOKEN": login.json()["access_token"], "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )  # fmt: skip
+        server_log = server.log()
+    summary = result.stdout[-6000:]
+    assert result.returncode == 0, summary + result.stderr[-2000:]
+    assert "generated" in summary
+    assert "failures" not in summary.rsplit("SUMMARY", 1)[-1].lower()
+    assert "Traceback" not in server_log, server_log[-3000:]
