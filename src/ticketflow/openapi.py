@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import msgspec.inspect
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -54,6 +55,9 @@ def camel_case_operation_id(
     return first + "".join(word.title() for word in rest)
 
 
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+
+
 @dataclass
 class ContractDocument(OpenAPI):
     """The document as served: every operation states its own security.
@@ -62,7 +66,8 @@ class ContractDocument(OpenAPI):
     an empty list, so routes mark themselves public with `[{}]`) and every other one names the
     bearer schemes, so a client generator need not resolve the document-wide default. A body that
     may be `null` may also be left out (`require_json_body` takes no body for a `data` with a
-    default), which Litestar does not say.
+    default), which Litestar does not say. Every error goes through the one error handler, so a
+    4xx declared without a body gets the `ErrorBody` it has.
     """
 
     def to_schema(self) -> dict[str, Any]:
@@ -72,6 +77,9 @@ class ContractDocument(OpenAPI):
                 if isinstance(operation, dict) and "responses" in operation:
                     security = operation.get("security")
                     operation["security"] = [] if security == PUBLIC else security or list(BEARER)
+                    for status, response in operation["responses"].items():
+                        if status.startswith("4") and not response.get("content"):
+                            response["content"] = ERROR_CONTENT
                     body = operation.get("requestBody", {})
                     for content in body.get("content", {}).values():
                         if {"type": "null"} in content.get("schema", {}).get("oneOf", []):
@@ -103,7 +111,23 @@ class ClosedStructSchemaPlugin(StructSchemaPlugin):
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         schema.additional_properties = False
+        restore_zero_minimums(field_definition.type_, schema)
         return schema
+
+
+def restore_zero_minimums(struct: type[msgspec.Struct], schema: Schema) -> None:
+    """Litestar drops a bound of 0 (`ge=0`) on a field whose type is a union (`int | UnsetType`):
+    put it back, or the document would allow the negative numbers the server refuses."""
+    info = msgspec.inspect.type_info(struct)
+    fields = info.fields if isinstance(info, msgspec.inspect.StructType) else ()
+    for field in fields:
+        kinds = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+        for kind in kinds:
+            if isinstance(kind, msgspec.inspect.Metadata):
+                kind = kind.type  # noqa: PLW2901 - the constraint sits inside the annotation
+            prop = (schema.properties or {}).get(field.encode_name)
+            if isinstance(kind, msgspec.inspect.IntType) and kind.ge == 0 and isinstance(prop, Schema):
+                prop.minimum = prop.minimum if prop.minimum is not None else 0
 
 
 def build_openapi_config() -> OpenAPIConfig:
