@@ -23,14 +23,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ticketflow.admin.auth import ADMIN_PATH, AdminAuthentication
 from ticketflow.admin.dashboard import DashboardView
-from ticketflow.admin.display import percent
+from ticketflow.admin.display import money_text, percent
 from ticketflow.admin.operations import OPERATION_VIEWS
 from ticketflow.admin.same_origin import cross_site_reason
 from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
 from ticketflow.domain.stats.controller import StatsController
 from ticketflow.lib.i18n import current_language, in_reader_language, install_i18n
-from ticketflow.lib.money import format_money
 
 if TYPE_CHECKING:
     from ticketflow.extensions import Extensions
@@ -99,11 +98,6 @@ def build_back_office(context: AppContext) -> Starlette:
     for view in (*RECORD_VIEWS, *OPERATION_VIEWS):
         admin.add_view(bound_to(view, context))
     return app
-
-
-def money_text(amount_cents: int, currency: str) -> str:
-    """Money in the back office reader's language."""
-    return format_money(amount_cents, currency, current_language())
 
 
 def original_path(scope: Scope) -> str:

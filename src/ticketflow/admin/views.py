@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from ticketflow.admin.display import utc_minutes, utc_text
+from ticketflow.admin.display import money_text, utc_minutes, utc_text
 from ticketflow.admin.forms import (
     EventForm,
     UserCreateForm,
@@ -45,7 +45,6 @@ from ticketflow.domain.accounts.service import AccountService
 from ticketflow.domain.events.schemas import EventCreate
 from ticketflow.domain.events.service import EventService, escape_like
 from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
-from ticketflow.lib.money import format_money
 from ticketflow.lib.state import AppContext
 
 ID_PATTERN = re.compile(r"[0-9]{1,18}")
@@ -137,7 +136,7 @@ def choice_filter(column: Any, values: type[StrEnum], title: str) -> StaticValue
 
 def money_formatter(obj: Any, prop: str) -> str:
     """An amount in cents shown in the record's own currency."""
-    return format_money(getattr(obj, prop), obj.currency)
+    return money_text(getattr(obj, prop), obj.currency)
 
 
 def link_formatter(name: str, identity: str) -> Callable[[Any, str, Request], Markup]:

@@ -19,7 +19,7 @@ async def test_login_page_follows_the_browser(client) -> None:
 
 async def test_back_office_follows_the_admins_locale(client, db) -> None:
     admin = await make_actor(client, db, role="admin")
-    await make_event(client, admin, title="Zarzuela", capacity=8)
+    await make_event(client, admin, title="Zarzuela", capacity=8, price_cents=150_000)
     assert (await client.patch("/me", json={"locale": "es"}, headers=admin.headers)).status_code == 200
     assert (await log_in(client, admin.email, admin.password)).status_code == 302
 
@@ -35,6 +35,9 @@ async def test_back_office_follows_the_admins_locale(client, db) -> None:
     assert users.status_code == 200
     assert ">Usuarios<" in users.text  # the view's title
     assert "Nombre" in users.text  # a column label
+    events = await client.get("/admin/event/list")
+    assert "1.500,00 EUR" in events.text  # a price in a record list
+
     form = await client.get("/admin/event/create")
     assert form.status_code == 200
     assert "Zona horaria del lugar" in form.text  # a form field's label
