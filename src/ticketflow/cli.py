@@ -117,6 +117,7 @@ async def _run_worker_until_signalled(settings: Settings) -> None:
         await run_worker(context, jobs, stop)
     finally:
         await context.drivers.close()
+        await context.store.close()
         await engine.dispose()
 
 

@@ -23,7 +23,8 @@ BACKENDS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
 
 
 def settings_for_tests(database_url: str, **overrides: object) -> Settings:
-    """Settings for tests: cheap argon2 parameters (still argon2id), no auto-migration."""
+    """Settings for tests: cheap argon2 parameters (still argon2id), no auto-migration, day-long
+    attempt windows."""
     base = Settings(
         env="test",
         database_url=database_url,
@@ -32,6 +33,9 @@ def settings_for_tests(database_url: str, **overrides: object) -> Settings:
         argon2_time_cost=1,
         database_auto_migrate=False,
         worker_in_process=False,
+        # attempt windows far longer than a test, so none straddles the turn of one
+        login_window_seconds=86_400,
+        register_window_seconds=86_400,
     )
     return base.with_overrides(**overrides) if overrides else base
 
