@@ -11,8 +11,8 @@ import argparse
 import platform
 import time
 
-from ticketflow.domain.tickets.codes import new_ticket_code
-from ticketflow.domain.tickets.pdf import PrintedTicket, ticket_pdf
+from ticketflow.lib.ticket_codes import new_ticket_code
+from ticketflow.lib.ticket_pdf import PrintedTicket, ticket_pdf
 
 
 def order_of(count: int) -> list[PrintedTicket]:

@@ -18,7 +18,6 @@ from sqlalchemy.engine import make_url
 from bench.loadgen import LoadResult
 from ticketflow.domain.checkin.service import ADMIT, RECORD_SCAN, SELECT_SCANNED
 from ticketflow.domain.notifications.outbox import INSERT_MESSAGE, OUTBOX_COLUMNS
-from ticketflow.domain.tickets.codes import new_ticket_code
 from ticketflow.domain.tickets.purchase import (
     INSERT_PAID_ORDER,
     SELECT_BUYER,
@@ -29,6 +28,7 @@ from ticketflow.domain.tickets.purchase import (
     purchase_fingerprint,
 )
 from ticketflow.lib.bearer import SELECT_ROLE
+from ticketflow.lib.ticket_codes import new_ticket_code
 
 
 def naive_utc_now() -> dt.datetime:

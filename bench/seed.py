@@ -13,7 +13,7 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
-from ticketflow.domain.tickets.codes import new_ticket_code
+from ticketflow.lib.ticket_codes import new_ticket_code
 
 BATCH = 2000
 

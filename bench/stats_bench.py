@@ -35,8 +35,8 @@ from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import Role
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.domain.stats.service import StatsService
-from ticketflow.domain.tickets.codes import new_ticket_code
 from ticketflow.lib.state import STATE_KEY
+from ticketflow.lib.ticket_codes import new_ticket_code
 from ticketflow.settings import Settings
 
 SECRET = "bench-secret-" + "s" * 40

@@ -180,7 +180,7 @@ def prepare_metrics_directory(settings: Settings) -> None:
     """Several uvicorn processes share their metrics through files in one folder."""
     if settings.server_workers <= 1:
         return
-    from ticketflow.lib.observability import MULTIPROCESS_DIR_VARIABLE  # noqa: PLC0415
+    from ticketflow.lib.metrics import MULTIPROCESS_DIR_VARIABLE  # noqa: PLC0415
 
     directory = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
     if directory:
@@ -199,7 +199,7 @@ def write_state(state_file: Path, **state: Any) -> None:
 def serve(settings: Settings, host: str, port: int, graceful_seconds: int) -> None:
     import uvicorn  # noqa: PLC0415
 
-    from ticketflow.lib.observability import process_logging_config  # noqa: PLC0415
+    from ticketflow.lib.logs import process_logging_config  # noqa: PLC0415
 
     prepare_metrics_directory(settings)
     logger.info(
@@ -279,7 +279,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 
 def configure_logging(settings: Settings) -> None:
     """This process logs like the application: JSON lines when LOG_JSON=1."""
-    from ticketflow.lib.observability import process_logging_config  # noqa: PLC0415
+    from ticketflow.lib.logs import process_logging_config  # noqa: PLC0415
 
     logging.config.dictConfig(process_logging_config(settings))
 

@@ -17,19 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import ticketflow.db.models  # noqa: F401 - registers every table
 from ticketflow.db.config import build_alchemy_config, create_engine
 from ticketflow.db.migrate import upgrade_to_head
-from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, build_jwt_auth
-from ticketflow.domain.accounts.controller import AccountController
-from ticketflow.domain.checkin.controller import CheckInController
-from ticketflow.domain.checkin.scanner_page import scanner_page_handlers
-from ticketflow.domain.events.controller import EventController
-from ticketflow.domain.health import HealthController
-from ticketflow.domain.tickets.controller import TicketController, provide_ticket_service
-from ticketflow.extensions import assemble
+from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.error_handlers import EXCEPTION_HANDLERS
-from ticketflow.lib.observability import build_logging_config
+from ticketflow.lib.logs import build_logging_config
+from ticketflow.lib.observability import RequestObservability
 from ticketflow.lib.options import answer_options
 from ticketflow.lib.state import STATE_KEY, provide_context
 from ticketflow.openapi import ClosedStructSchemaPlugin, build_openapi_config, swagger_assets_directory
+from ticketflow.plugins import assemble
 from ticketflow.settings import Settings
 from ticketflow.worker import run_worker
 
@@ -40,8 +35,7 @@ def create_app(settings: Settings) -> Litestar:
     """Build the application for `settings`. Nothing happens at import time."""
     engine: AsyncEngine = create_engine(settings)
     alchemy = build_alchemy_config(engine)
-    context, extensions = assemble(settings, engine)
-    jwt_auth = build_jwt_auth(settings)
+    context, plugins = assemble(settings, engine)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -49,8 +43,9 @@ def create_app(settings: Settings) -> Litestar:
             await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
         stop = asyncio.Event()
         worker: asyncio.Task[None] | None = None
-        if settings.worker_in_process and extensions.background_jobs:
-            worker = asyncio.create_task(run_worker(context, extensions.background_jobs, stop))
+        jobs = plugins.background_jobs
+        if settings.worker_in_process and jobs:
+            worker = asyncio.create_task(run_worker(context, jobs, stop))
         try:
             yield
         finally:
@@ -63,27 +58,15 @@ def create_app(settings: Settings) -> Litestar:
 
     app = Litestar(
         route_handlers=[
-            AccountController,
-            EventController,
-            TicketController,
-            CheckInController,
-            *scanner_page_handlers(),
-            HealthController,
-            *extensions.route_handlers,
             create_static_files_router(
                 path="/static/swagger",
                 directories=[swagger_assets_directory()],
                 include_in_schema=False,
-                opt=EXCLUDE_FROM_AUTH,
+                opt=PUBLIC_ROUTE,
             ),
         ],
-        plugins=[SQLAlchemyPlugin(config=alchemy), ClosedStructSchemaPlugin()],
-        middleware=extensions.middleware,
-        on_app_init=[jwt_auth.on_app_init],
-        dependencies={
-            "context": Provide(provide_context, sync_to_thread=False),
-            "tickets": Provide(provide_ticket_service, sync_to_thread=False),
-        },
+        plugins=[SQLAlchemyPlugin(config=alchemy), ClosedStructSchemaPlugin(), *plugins.all],
+        dependencies={"context": Provide(provide_context, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=answer_options,
         openapi_config=build_openapi_config(),
@@ -92,10 +75,9 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=build_logging_config(settings),
         request_max_body_size=1_048_576,
     )
-    for wrap in extensions.outermost:
-        app.asgi_handler = wrap(app.asgi_handler)
+    # Outside Litestar's error handling, so every answer is counted and logged (see the module).
+    app.asgi_handler = RequestObservability(app.asgi_handler, plugins.metrics.http)
     app.state[STATE_KEY] = context
-    app.state["jwt_auth"] = jwt_auth
     app.state["settings"] = settings
     return app
 

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging.config
+import signal
 
 import click
+import msgspec
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ticketflow.db.config import create_engine
+from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.users import Language, Role
+from ticketflow.domain.accounts.schemas import UserCreate
+from ticketflow.domain.accounts.service import AccountService
+from ticketflow.lib.errors import EmailTaken
+from ticketflow.lib.logs import process_logging_config
+from ticketflow.lib.passwords import Passwords
+from ticketflow.plugins import assemble
 from ticketflow.settings import Settings
+from ticketflow.worker import run_worker
 
 
 async def _create_user(
     settings: Settings, name: str, email: str, password: str, role: Role, locale: Language
 ) -> int:
-    from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
-
-    from ticketflow.db.config import create_engine  # noqa: PLC0415
-    from ticketflow.db.migrate import upgrade_to_head  # noqa: PLC0415
-    from ticketflow.domain.accounts.service import AccountService  # noqa: PLC0415
-    from ticketflow.lib.passwords import Passwords  # noqa: PLC0415
-
     if settings.is_sqlite and settings.database_auto_migrate:
         await asyncio.to_thread(upgrade_to_head, settings.database_url)
     engine = create_engine(settings, null_pool=True)
@@ -74,12 +81,6 @@ def users_group() -> None:
     help="The language of the user's e-mails and pages.",
 )
 def create_user_command(email: str, name: str, password: str, role: str, locale: str) -> None:
-    import msgspec  # noqa: PLC0415
-    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
-
-    from ticketflow.domain.accounts.schemas import UserCreate  # noqa: PLC0415
-    from ticketflow.lib.errors import EmailTaken  # noqa: PLC0415
-
     try:
         data = msgspec.convert(
             {"name": name, "email": email, "password": password, "role": role, "locale": locale}, UserCreate
@@ -100,15 +101,9 @@ def create_user_command(email: str, name: str, password: str, role: str, locale:
 
 
 async def _run_worker_until_signalled(settings: Settings) -> None:
-    import signal  # noqa: PLC0415
-
-    from ticketflow.db.config import create_engine  # noqa: PLC0415
-    from ticketflow.extensions import assemble  # noqa: PLC0415
-    from ticketflow.worker import run_worker  # noqa: PLC0415
-
     engine = create_engine(settings)
-    context, extensions = assemble(settings, engine)
-    jobs = extensions.background_jobs
+    context, plugins = assemble(settings, engine)
+    jobs = plugins.background_jobs
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -123,10 +118,6 @@ async def _run_worker_until_signalled(settings: Settings) -> None:
 
 @click.command(name="worker", help="Run background jobs (e-mail outbox, reservation expiry) until stopped.")
 def worker_command() -> None:
-    import logging.config  # noqa: PLC0415
-
-    from ticketflow.lib.observability import process_logging_config  # noqa: PLC0415
-
     settings = Settings.from_env()  # a refused setting is reported by `ticketflow.__main__`
     logging.config.dictConfig(process_logging_config(settings))
     asyncio.run(_run_worker_until_signalled(settings))

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 
-from ticketflow.extensions import BackgroundJob
+from ticketflow.lib.plugins import BackgroundJob
 from ticketflow.lib.state import AppContext
 
 logger = logging.getLogger("ticketflow.worker")

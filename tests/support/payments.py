@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ticketflow.domain.payments.service import PaymentService
-from ticketflow.extensions import BackgroundJob
+from ticketflow.lib.plugins import BackgroundJob
 from ticketflow.lib.state import AppContext
 
 

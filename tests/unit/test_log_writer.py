@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 
-from ticketflow.lib.observability import BatchingStreamHandler
+from ticketflow.lib.logs import BatchingStreamHandler
 
 
 def record(message: str) -> logging.LogRecord:

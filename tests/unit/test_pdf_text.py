@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ticketflow.domain.tickets.pdf import printable
+from ticketflow.lib.ticket_pdf import printable
 
 
 @pytest.mark.parametrize(

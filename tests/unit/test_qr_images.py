@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from ticketflow.domain.tickets.qr import PNG_IMAGES, QR_CACHE_SIZE, ImageCache, qr_png, render_png
+from ticketflow.lib.qr import PNG_IMAGES, QR_CACHE_SIZE, ImageCache, qr_png, render_png
 
 
 class Drawing:

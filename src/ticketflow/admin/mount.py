@@ -1,4 +1,4 @@
-"""The back office mount (SQLAdmin) and the stats endpoints.
+"""The back office mount (SQLAdmin).
 
 SQLAdmin is a Starlette application. It is mounted under `/admin` with a Litestar ASGI handler
 around a `Starlette()` app. Litestar hands a mounted app the path without its prefix and with
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from litestar import asgi
+from litestar.config.app import AppConfig
 from litestar.types import Message, Receive, Scope, Send
 from sqladmin import Admin
 from sqladmin.authentication import login_required
@@ -27,13 +28,11 @@ from ticketflow.admin.display import money_text, percent
 from ticketflow.admin.operations import OPERATION_VIEWS
 from ticketflow.admin.same_origin import cross_site_reason
 from ticketflow.admin.views import RECORD_VIEWS
-from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
-from ticketflow.domain.stats.controller import StatsController
+from ticketflow.domain.notifications.plugin import NotificationsPlugin
+from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.i18n import current_language, in_reader_language, install_i18n
-
-if TYPE_CHECKING:
-    from ticketflow.extensions import Extensions
-    from ticketflow.lib.state import AppContext
+from ticketflow.lib.plugins import ContextPlugin
+from ticketflow.lib.state import AppContext
 
 logger = logging.getLogger("ticketflow.admin")
 
@@ -73,12 +72,12 @@ class BackOffice(Admin):
         return RedirectResponse(request.url_for("admin:view-dashboard"), status_code=302)
 
 
-def bound_to(view: type[V], context: AppContext) -> type[V]:
+def bound_to(view: type[V], context: AppContext, notifications: NotificationsPlugin) -> type[V]:
     """A subclass of `view` for one application: SQLAdmin keeps its state on view classes."""
-    return type(view.__name__, (view,), {"context": context})
+    return type(view.__name__, (view,), {"context": context, "notifications": notifications})
 
 
-def build_back_office(context: AppContext) -> Starlette:
+def build_back_office(context: AppContext, notifications: NotificationsPlugin) -> Starlette:
     app = Starlette()
     authentication = AdminAuthentication(context)
     admin = BackOffice(
@@ -94,9 +93,9 @@ def build_back_office(context: AppContext) -> Starlette:
     install_i18n(admin.templates.env, current_language)
     admin.templates.env.filters["money"] = money_text
     admin.templates.env.filters["percent"] = percent
-    admin.add_view(bound_to(DashboardView, context))
+    admin.add_view(bound_to(DashboardView, context, notifications))
     for view in (*RECORD_VIEWS, *OPERATION_VIEWS):
-        admin.add_view(bound_to(view, context))
+        admin.add_view(bound_to(view, context, notifications))
     return app
 
 
@@ -120,10 +119,10 @@ def declared_length(scope: Scope) -> int:
     return 0
 
 
-def back_office_app(context: AppContext) -> Any:
+def back_office_app(context: AppContext, notifications: NotificationsPlugin) -> Any:
     """The ASGI app behind `/admin`: path restored, body size capped, security headers, no tracebacks,
     texts in the reader's language."""
-    app = build_back_office(context)
+    app = build_back_office(context, notifications)
     too_large = HTMLResponse("<h1>Request too large</h1>", status_code=413)
     cross_site = HTMLResponse(CROSS_SITE_PAGE, status_code=403)
 
@@ -179,13 +178,19 @@ def back_office_app(context: AppContext) -> Any:
     return in_reader_language(serve)
 
 
-def admin_extensions(context: AppContext) -> Extensions:
-    from ticketflow.extensions import Extensions  # noqa: PLC0415
+class AdminPlugin(ContextPlugin):
+    """Mounts the back office under `/admin` (it has its own session login)."""
 
-    serve = back_office_app(context)
+    def __init__(self, context: AppContext, notifications: NotificationsPlugin) -> None:
+        self.context = context
+        self.notifications = notifications
 
-    @asgi(ADMIN_PATH, is_mount=True, copy_scope=True, opt=EXCLUDE_FROM_AUTH, include_in_schema=False)
-    async def back_office(scope: Scope, receive: Receive, send: Send) -> None:
-        await serve(scope, receive, send)
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        serve = back_office_app(self.context, self.notifications)
 
-    return Extensions(route_handlers=[back_office, StatsController])
+        @asgi(ADMIN_PATH, is_mount=True, copy_scope=True, opt=PUBLIC_ROUTE, include_in_schema=False)
+        async def back_office(scope: Scope, receive: Receive, send: Send) -> None:
+            await serve(scope, receive, send)
+
+        app_config.route_handlers.append(back_office)
+        return app_config

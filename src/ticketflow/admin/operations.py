@@ -132,7 +132,7 @@ class OutboxView(SearchByRelatedView, model=OutboxMessage):
             raise HTTPException(status_code=403, detail="use the button of a back office page")
         queued, refused = 0, []
         async with self.context.session_maker() as session:
-            notifications = provide_notification_service(session, self.context)
+            notifications = provide_notification_service(session, self.context, self.notifications.notifier)
             for message_id in selected_ids(request):
                 try:
                     await notifications.retry(message_id)  # commits or rolls back each one

@@ -44,6 +44,7 @@ from ticketflow.domain.accounts.schemas import UserCreate
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.domain.events.schemas import EventCreate
 from ticketflow.domain.events.service import EventService, escape_like
+from ticketflow.domain.notifications.plugin import NotificationsPlugin
 from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 from ticketflow.lib.state import AppContext
 
@@ -207,7 +208,8 @@ class RecordView(ModelView):
     linked records shown as links named by e-mail or title (loaded once a page)."""
 
     context: ClassVar[AppContext]
-    """Set on the per-application subclass (see `mount.py`)."""
+    """Set on the per-application subclass (see `mount.py`), as is:"""
+    notifications: ClassVar[NotificationsPlugin]
     links: ClassVar[dict[str, str]] = {}
     """Foreign-key column -> identity of the view it points to."""
 
@@ -395,7 +397,7 @@ class EventView(RecordView, model=Event):
                     and value == before.replace(microsecond=0)
                 ):
                     changes[name] = before
-            event, _ = await service.change(event_id, changes, notifier=self.context.notifier)
+            event, _ = await service.change(event_id, changes, notifier=self.notifications.notifier)
             return event
 
     async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.config.app import AppConfig
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
+from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.api_docs import PUBLIC
+from ticketflow.lib.plugins import ContextPlugin
 
 
 class Health(msgspec.Struct, omit_defaults=True):
@@ -24,7 +26,7 @@ class HealthController(Controller):
 
     @get(
         "/health",
-        opt=EXCLUDE_FROM_AUTH,
+        opt=PUBLIC_ROUTE,
         security=PUBLIC,
         operation_id="getHealth",
         summary="The process is up",
@@ -34,7 +36,7 @@ class HealthController(Controller):
 
     @get(
         "/ready",
-        opt=EXCLUDE_FROM_AUTH,
+        opt=PUBLIC_ROUTE,
         security=PUBLIC,
         operation_id="getReadiness",
         summary="The database answers",
@@ -57,3 +59,11 @@ class HealthController(Controller):
         except Exception:
             return Response(Health(status="unavailable", database="unreachable"), status_code=503)
         return Response(Health(status="ok", database="ok"))
+
+
+class HealthPlugin(ContextPlugin):
+    """The probes of load balancers and orchestrators."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.append(HealthController)
+        return app_config

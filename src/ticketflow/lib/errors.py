@@ -69,5 +69,9 @@ class EventNotFound(NotFoundError):
     detail = "event not found"
 
 
+class TicketNotFound(NotFoundError):
+    detail = "ticket not found"
+
+
 class CapacityBelowTaken(ConflictError):
     detail = "capacity cannot go below the tickets already sold or held"

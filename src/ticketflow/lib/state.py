@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Self
 
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketflow.db.driver_pool import DriverPool, create_driver_pool
-from ticketflow.domain.notifications.notifier import Notifier, SilentNotifier
-from ticketflow.domain.payments.hooks import NoPayments, Payments
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter, LimitStore
 from ticketflow.settings import Settings
@@ -17,31 +15,58 @@ from ticketflow.settings import Settings
 STATE_KEY = "ticketflow"
 
 
-@dataclass(slots=True)
 class AppContext:
-    """What request handlers and services need besides a database session."""
+    """What request handlers and services need besides a database session: the shared pieces
+    every context uses. What one context offers the others (the notifier, the payments hooks)
+    is offered by that context's plugin, as a dependency of the routes that need it.
 
-    settings: Settings
-    engine: AsyncEngine
-    """The pool of the ORM and Core statements of every path but the two hot ones."""
-    drivers: DriverPool
-    """Driver connections for the hot paths (door validation, the start of a purchase)."""
-    session_maker: async_sessionmaker[AsyncSession]
-    """Sessions outside a request's own (authentication, background jobs)."""
-    passwords: Passwords
-    store: LimitStore
-    """Counters of every attempt limit (`build_limit_store`)."""
-    login_client_limiter: AttemptLimiter
-    login_account_limiter: AttemptLimiter
-    """Keyed by account and client together: a stranger's failures never lock the owner out."""
-    register_limiter: AttemptLimiter
-    notifier: Notifier = field(default_factory=SilentNotifier)
-    """Set by `create_app` from the notifications context."""
-    payments: Payments = field(default_factory=NoPayments)
-    """Set by `create_app` from the payments context."""
+    A plain class, not a dataclass: Litestar checks a dependency's value against its declared
+    type, and takes an instance of a subclass (the application's, see `ticketflow.plugins`) for
+    a plain class only.
+    """
+
+    __slots__ = (
+        "drivers",
+        "engine",
+        "login_account_limiter",
+        "login_client_limiter",
+        "passwords",
+        "register_limiter",
+        "session_maker",
+        "settings",
+        "store",
+    )
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: AsyncEngine,
+        drivers: DriverPool,
+        session_maker: async_sessionmaker[AsyncSession],
+        passwords: Passwords,
+        store: LimitStore,
+        login_client_limiter: AttemptLimiter,
+        login_account_limiter: AttemptLimiter,
+        register_limiter: AttemptLimiter,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        """The pool of the ORM and Core statements of every path but the two hot ones."""
+        self.drivers = drivers
+        """Driver connections for the hot paths (door validation, the start of a purchase)."""
+        self.session_maker = session_maker
+        """Sessions outside a request's own (authentication, background jobs)."""
+        self.passwords = passwords
+        self.store = store
+        """Counters of every attempt limit (`build_limit_store`)."""
+        self.login_client_limiter = login_client_limiter
+        self.login_account_limiter = login_account_limiter
+        """Keyed by account and client together: a stranger's failures never lock the owner out."""
+        self.register_limiter = register_limiter
 
     @classmethod
-    def build(cls, settings: Settings, engine: AsyncEngine, store: LimitStore) -> AppContext:
+    def build(cls, settings: Settings, engine: AsyncEngine, store: LimitStore) -> Self:
         return cls(
             settings=settings,
             engine=engine,
@@ -78,7 +103,3 @@ class AppContext:
 def provide_context(state: State) -> AppContext:
     context: AppContext = state[STATE_KEY]
     return context
-
-
-def provide_settings(state: State) -> Settings:
-    return provide_context(state).settings

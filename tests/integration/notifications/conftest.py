@@ -11,8 +11,8 @@ from tests.support.databases import settings_for_tests
 from tests.support.mail import SmtpServer
 from tests.support.mariadb import free_port
 from ticketflow.db.config import create_engine
-from ticketflow.extensions import assemble
 from ticketflow.lib.state import AppContext
+from ticketflow.plugins import assemble
 from ticketflow.settings import Settings
 
 

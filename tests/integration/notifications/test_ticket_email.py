@@ -20,7 +20,7 @@ from tests.support.mail import (
     worker_pass,
 )
 from ticketflow.db.models.outbox import OutboxStatus
-from ticketflow.extensions import collect_extensions
+from ticketflow.plugins import plugins_of as collect_extensions
 from ticketflow.worker import run_jobs_once
 
 

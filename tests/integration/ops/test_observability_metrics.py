@@ -18,7 +18,7 @@ from tests.support.databases import settings_for_tests as settings_for
 from tests.support.mariadb import free_port
 from ticketflow.app import create_app
 from ticketflow.db.models.outbox import OutboxMessage
-from ticketflow.lib.observability import REQUEST_ID_HEADER
+from ticketflow.lib.request_ids import REQUEST_ID_HEADER
 
 DEPLOYMENT_GUIDE = Path(__file__).resolve().parents[3] / "docs" / "DEPLOYMENT.md"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -14,7 +14,9 @@ from litestar.testing import AsyncTestClient
 
 from tests.support.databases import settings_for_tests as settings_for
 from ticketflow.app import create_app
-from ticketflow.lib.observability import JsonFormatter, RequestIdFilter
+from ticketflow.lib.logs import JsonFormatter
+from ticketflow.lib.request_ids import RequestIdFilter
+from ticketflow.lib.ticket_codes import new_ticket_code
 from ticketflow.settings import Settings
 
 
@@ -122,3 +124,38 @@ def test_json_lines_keep_extra_fields_and_the_traceback() -> None:
     assert line["unserialisable"].startswith("<object object")
     assert "ValueError: boom" in line["exception"]
     assert "request_id" not in line
+
+
+async def test_access_lines_never_show_a_ticket_code(settings: Settings) -> None:
+    code = new_ticket_code()
+    app = create_app(settings.with_overrides(log_json=True))
+    async with AsyncTestClient(app=app) as client:
+        with application_log() as buffer:
+            scanned = await client.post(f"/tickets/{code}/validate")
+            mistyped = await client.get(f"/tickets/{code}/validat")
+            lines = wait_for_lines(
+                buffer, lambda lines: sum("ticketflow.access" in line for line in lines) >= 2
+            )
+
+    assert (scanned.status_code, mistyped.status_code) == (401, 404)
+    records = [json.loads(line) for line in lines]
+    access = [r for r in records if r["logger"] == "ticketflow.access"]
+    assert not [r for r in records if code in json.dumps(r) and r["logger"].startswith("ticketflow")]
+    assert [(r["path"], r["route"]) for r in access] == [
+        ("/tickets/{qr_code}/validate", "/tickets/{qr_code}/validate"),
+        ("/tickets/{redacted}/validat", "unmatched"),
+    ]
+
+
+async def test_a_line_break_in_a_path_cannot_forge_a_text_line(database_url: str) -> None:
+    forged = "2026-01-01 00:00:00,000 INFO ticketflow.access [forged] GET /admin 200 1.0 ms"
+    app = create_app(settings_for(database_url, env="development", log_json=False))
+    async with AsyncTestClient(app=app) as client:
+        with application_log() as buffer:
+            response = await client.get(f"/nowhere%0A{forged.replace(' ', '%20')}%0D%1B[31m")
+            lines = wait_for_lines(buffer, lambda lines: any("ticketflow.access" in line for line in lines))
+
+    assert response.status_code == 404
+    assert not any(line.startswith("2026-01-01") for line in lines)
+    (line,) = [line for line in lines if line.split(" ")[3:4] == ["ticketflow.access"]]
+    assert f"GET /nowhere\\n{forged}\\r\\x1b[31m 404 " in line

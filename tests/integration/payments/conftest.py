@@ -13,7 +13,7 @@ from tests.integration.payments.stripe_fake import FakeStripe, running_fake_stri
 from tests.support.api import Actor, make_actor
 from tests.support.payments import Worker
 from ticketflow.db.config import create_engine
-from ticketflow.extensions import assemble
+from ticketflow.plugins import assemble
 from ticketflow.settings import Settings
 
 

@@ -23,7 +23,7 @@ from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import OutboxMessage
 from ticketflow.db.models.payments import Checkout, Payment, ProviderEvent, Refund
 from ticketflow.db.models.tickets import Ticket
-from ticketflow.domain.tickets.codes import new_ticket_code
+from ticketflow.lib.ticket_codes import new_ticket_code
 
 FIGURE_NAMES = (
     "capacity",

@@ -10,7 +10,7 @@ from tests.support.api import buy, make_actor, make_event
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.tickets import Ticket
-from ticketflow.domain.tickets.codes import looks_like_ticket_code
+from ticketflow.lib.ticket_codes import looks_like_ticket_code
 
 
 async def counts(db, event_id: int) -> tuple[int, int, int]:

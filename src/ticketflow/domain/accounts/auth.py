@@ -11,12 +11,11 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import OAuth2PasswordBearerAuth, Token
 
 from ticketflow.db.models.users import Role, User
+from ticketflow.lib.access import ACCESS_OPT_KEY
 from ticketflow.lib.bearer import JWT_ALGORITHM, bearer_subject
 from ticketflow.lib.state import STATE_KEY, AppContext
 from ticketflow.settings import Settings
 
-EXCLUDE_FROM_AUTH = {"exclude_from_auth": True}
-"""Handler `opt` that makes a route public."""
 MAX_USER_ID = 2**62
 
 
@@ -47,8 +46,8 @@ def build_jwt_auth(settings: Settings) -> OAuth2PasswordBearerAuth[User, Token]:
         token_url="/login",
         algorithm=JWT_ALGORITHM,
         default_token_expiration=dt.timedelta(seconds=settings.jwt_ttl_seconds),
-        exclude_opt_key="exclude_from_auth",
-        exclude=["^/admin", "^/docs", "^/schema"],  # our own public routes carry EXCLUDE_FROM_AUTH
+        exclude_opt_key=ACCESS_OPT_KEY,
+        exclude=["^/admin", "^/docs", "^/schema"],  # our own public routes carry PUBLIC_ROUTE
         description="Bearer token from `POST /login` (Swagger's Authorize dialog uses the form).",
         openapi_security_scheme_name="BearerToken",
     )
@@ -74,10 +73,6 @@ def _require(connection: ASGIConnection[Any, Any, Any, Any], roles: frozenset[st
 
 def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     _require(connection, frozenset({Role.ADMIN}))
-
-
-def staff_or_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    _require(connection, frozenset({Role.ADMIN, Role.STAFF}))
 
 
 def buyer(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

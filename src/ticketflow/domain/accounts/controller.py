@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.users import EMAIL_MAX, Language, Role
 from ticketflow.db.models.users import User as UserModel
-from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only, any_role, optional_user
+from ticketflow.domain.accounts.auth import admin_only, any_role, optional_user
 from ticketflow.domain.accounts.schemas import (
     PASSWORD_MAX,
     AccessToken,
@@ -35,6 +35,7 @@ from ticketflow.domain.accounts.schemas import (
     UserUpdate,
 )
 from ticketflow.domain.accounts.service import AccountService
+from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import is_json, media_type, require_json_body, unsupported_media_type
@@ -128,7 +129,7 @@ class AccountController(Controller):
 
     @post(
         "/register",
-        opt=EXCLUDE_FROM_AUTH,
+        opt=PUBLIC_ROUTE,
         before_request=require_json_body,
         operation_id="register",
         summary="Sign up",
@@ -167,7 +168,7 @@ class AccountController(Controller):
 
     @post(
         "/login",
-        opt=EXCLUDE_FROM_AUTH,
+        opt=PUBLIC_ROUTE,
         status_code=200,
         operation_id="login",
         summary="Log in",

@@ -18,9 +18,9 @@ from litestar.status_codes import (
 
 from ticketflow.db.models.checkins import ScanResult
 from ticketflow.db.models.tickets import TicketStatus
-from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
 from ticketflow.domain.checkin.schemas import ScannedTicket, ScanRequest, ScanResponse
 from ticketflow.domain.checkin.service import CheckInService, ScanOutcome
+from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.api_docs import BEARER
 from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.error_handlers import JSON_BODY_ERRORS, NO_TOKEN, error_responses
@@ -94,7 +94,7 @@ class CheckInController(Controller):
 
     @post(
         "/tickets/{qr_code:str}/validate",
-        opt=EXCLUDE_FROM_AUTH,  # authenticated inside the validation transaction (see service)
+        opt=PUBLIC_ROUTE,  # authenticated inside the validation transaction (see service)
         security=BEARER,
         before_request=require_json_body,
         operation_id="validateTicket",

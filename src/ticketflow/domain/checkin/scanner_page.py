@@ -23,7 +23,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
-from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
+from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.i18n import N_, gettext_for, request_locale
 
 STATIC_DIR = Path(__file__).parent / "static" / "scan"
@@ -136,7 +136,7 @@ def render_page(locale: str) -> str:
 
 @get(
     "/scan",
-    opt=EXCLUDE_FROM_AUTH,
+    opt=PUBLIC_ROUTE,
     include_in_schema=False,
     media_type=MediaType.HTML,
     sync_to_thread=False,
@@ -156,7 +156,7 @@ def scanner_page_handlers() -> list[ControllerRouterHandler]:
             path=STATIC_PATH,
             directories=[STATIC_DIR],
             include_in_schema=False,
-            opt=EXCLUDE_FROM_AUTH,
+            opt=PUBLIC_ROUTE,
             cache_control=CacheControlHeader(public=True, max_age=ASSET_MAX_AGE),
             name="scanner-assets",
         ),

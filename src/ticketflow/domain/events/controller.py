@@ -15,15 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event as EventModel
 from ticketflow.db.models.users import User
-from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, admin_only
+from ticketflow.domain.accounts.auth import admin_only
 from ticketflow.domain.events.schemas import Event, EventCreate, EventPage, EventPatch
 from ticketflow.domain.events.service import EventService
+from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.tickets.service import TicketService
+from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.api_docs import PUBLIC, id_parameter, links_on
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
-from ticketflow.lib.state import AppContext
 
 EventId = Annotated[int, id_parameter("event id")]
 NOT_ADMIN = (403, "only admins manage events")
@@ -78,7 +79,7 @@ class EventController(Controller):
 
     @get(
         "/",
-        opt=EXCLUDE_FROM_AUTH,
+        opt=PUBLIC_ROUTE,
         security=PUBLIC,
         operation_id="listEvents",
         summary="List events",
@@ -103,7 +104,7 @@ class EventController(Controller):
 
     @get(
         "/{event_id:int}",
-        opt=EXCLUDE_FROM_AUTH,
+        opt=PUBLIC_ROUTE,
         security=PUBLIC,
         operation_id="getEvent",
         summary="One event",
@@ -152,11 +153,11 @@ class EventController(Controller):
     async def replace_event(
         self,
         events: NamedDependency[EventService],
-        context: NamedDependency[AppContext],
+        notifier: NamedDependency[Notifier],
         event_id: EventId,
         data: JSONBody[EventCreate],
     ) -> Event:
-        event, _ = await events.change(event_id, msgspec.structs.asdict(data), notifier=context.notifier)
+        event, _ = await events.change(event_id, msgspec.structs.asdict(data), notifier=notifier)
         return to_event(event)
 
     @patch(
@@ -171,12 +172,12 @@ class EventController(Controller):
     async def patch_event(
         self,
         events: NamedDependency[EventService],
-        context: NamedDependency[AppContext],
+        notifier: NamedDependency[Notifier],
         event_id: EventId,
         data: JSONBody[EventPatch],
     ) -> Event:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        event, _ = await events.change(event_id, changes, notifier=context.notifier)
+        event, _ = await events.change(event_id, changes, notifier=notifier)
         return to_event(event)
 
     @delete(

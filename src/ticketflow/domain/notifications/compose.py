@@ -32,9 +32,6 @@ from ticketflow.db.models.outbox import MessageKind
 from ticketflow.domain.notifications.calendar import event_calendar
 from ticketflow.domain.notifications.identity import MailIdentity, mail_address
 from ticketflow.domain.notifications.letters import Letter
-from ticketflow.domain.tickets.pdf import ENGLISH as PDF_WORDING
-from ticketflow.domain.tickets.pdf import PrintedTicket, ticket_pdf
-from ticketflow.domain.tickets.qr import qr_png
 from ticketflow.lib.i18n import (
     format_date,
     format_time,
@@ -46,6 +43,9 @@ from ticketflow.lib.i18n import (
     zone_of,
 )
 from ticketflow.lib.money import format_money
+from ticketflow.lib.qr import qr_png
+from ticketflow.lib.ticket_pdf import ENGLISH as PDF_WORDING
+from ticketflow.lib.ticket_pdf import PrintedTicket, ticket_pdf
 
 MAIL_POLICY = SMTP.clone(cte_type="7bit")
 """CRLF line ends, headers encoded per RFC 2047, bodies in quoted-printable or base64: any

@@ -14,6 +14,7 @@ from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import admin_only, buyer
 from ticketflow.domain.notifications.identity import MailIdentity
+from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.notifications.outbox import OutboxNotifier
 from ticketflow.domain.notifications.schemas import OutboxEntry, OutboxPage
 from ticketflow.domain.notifications.service import (
@@ -50,9 +51,10 @@ def to_entry(message: OutboxMessage) -> OutboxEntry:
 
 
 def provide_notification_service(
-    db_session: NamedDependency[AsyncSession], context: NamedDependency[AppContext]
+    db_session: NamedDependency[AsyncSession],
+    context: NamedDependency[AppContext],
+    notifier: NamedDependency[Notifier],
 ) -> NotificationService:
-    notifier = context.notifier
     if not isinstance(notifier, OutboxNotifier):
         notifier = OutboxNotifier(MailIdentity.from_settings(context.settings))
     return NotificationService(db_session, notifier, ResendLimits(context.store))

@@ -7,7 +7,7 @@ sends nothing, a commit always sends eventually.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ Recipient = tuple[int, str, str]
 """(user id, e-mail address, name)"""
 
 
+@runtime_checkable  # the `notifier` dependency is checked against it
 class Notifier(Protocol):
     async def tickets_issued(self, session: AsyncSession, order_id: int) -> None:
         """An order's tickets became active (free purchase or payment)."""

@@ -194,8 +194,12 @@ def remember_previous_value(target: Event, value: Any, previous: Any, initiator:
     inspect(target).info.setdefault(PREVIOUS_VALUES_KEY, {}).setdefault(initiator.key, previous)
 
 
-for _name in REMEMBERED_FIELDS:
-    sqlalchemy_event.listen(getattr(Event, _name), "set", remember_previous_value)
+def remember_previous_values() -> None:
+    """Install the listener on the remembered fields of `Event` (once, however often called)."""
+    for name in REMEMBERED_FIELDS:
+        attribute = getattr(Event, name)
+        if not sqlalchemy_event.contains(attribute, "set", remember_previous_value):
+            sqlalchemy_event.listen(attribute, "set", remember_previous_value)
 
 
 def previous_values(event: Event | None, changed: frozenset[str]) -> dict[str, Any]:

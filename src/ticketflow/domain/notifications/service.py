@@ -15,8 +15,7 @@ from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.outbox import OutboxNotifier
-from ticketflow.domain.tickets.service import TicketNotFound
-from ticketflow.lib.errors import ConflictError, NotFoundError, TooManyAttempts
+from ticketflow.lib.errors import ConflictError, NotFoundError, TicketNotFound, TooManyAttempts
 from ticketflow.lib.ratelimit import AttemptLimiter, LimitStore
 from ticketflow.lib.repository import RepositoryService
 

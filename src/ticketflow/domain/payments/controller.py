@@ -17,7 +17,6 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect
 
 from ticketflow.db.models.users import Language
-from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH
 from ticketflow.domain.payments.pages import after_cancel_page, after_payment_page, checkout_page
 from ticketflow.domain.payments.providers import PROVIDER_ID_PATTERN
 from ticketflow.domain.payments.service import CheckoutView, PaymentService
@@ -29,6 +28,7 @@ from ticketflow.domain.payments.simulated import (
     new_attempt_id,
 )
 from ticketflow.domain.payments.stripe_checkout import STRIPE, IgnoredEvent, StripeProvider, WebhookRejected
+from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, TOO_LARGE, error_responses
 from ticketflow.lib.i18n import request_locale
@@ -79,7 +79,7 @@ def landing_query(order_id: int, token: str) -> str:
 class SimulatedCheckoutController(Controller):
     path = "/payments/simulated"
     tags = ["Payments"]
-    opt = EXCLUDE_FROM_AUTH
+    opt = PUBLIC_ROUTE
     security = PUBLIC
     dependencies = {"page_locale": Provide(request_locale, sync_to_thread=False)}
 
@@ -161,7 +161,7 @@ class LandingController(Controller):
 
     path = "/payments"
     tags = ["Payments"]
-    opt = EXCLUDE_FROM_AUTH
+    opt = PUBLIC_ROUTE
     security = PUBLIC
     dependencies = {
         "landing_view": Provide(provide_landing_view),
@@ -196,7 +196,7 @@ class LandingController(Controller):
 class StripeWebhookController(Controller):
     path = "/payments/stripe"
     tags = ["Payments"]
-    opt = EXCLUDE_FROM_AUTH
+    opt = PUBLIC_ROUTE
     security = PUBLIC
 
     @post(

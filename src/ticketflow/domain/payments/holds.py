@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
-from ticketflow.domain.tickets.codes import new_ticket_code
+from ticketflow.lib.ticket_codes import new_ticket_code
 
 EXPIRY_BATCH = 200
 """Orders expired by one call (the sweep comes back for the rest)."""

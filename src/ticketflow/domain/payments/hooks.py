@@ -8,14 +8,14 @@ external services: they record work (e.g. a refund row) that the worker carries 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.tickets import Ticket
-from ticketflow.domain.tickets.schemas import Payment
+from ticketflow.domain.payments.schemas import Payment
 from ticketflow.lib.errors import ConflictError
 
 
@@ -23,6 +23,7 @@ class PaymentsUnavailable(ConflictError):
     detail = "paid tickets cannot be sold: no payment provider is configured"
 
 
+@runtime_checkable  # the `payments` dependency is checked against it
 class Payments(Protocol):
     provider_name: str
 
@@ -44,24 +45,3 @@ class Payments(Protocol):
 
     async def refund_order(self, session: AsyncSession, order: Order, event: Event) -> None:
         """Record the refund of what remains paid of an order (event cancelled)."""
-
-
-class NoPayments:
-    """Free events only."""
-
-    provider_name = "none"
-
-    def accepts_priced_orders(self) -> bool:
-        return False
-
-    async def checkout(self, order_id: int) -> Payment:
-        raise PaymentsUnavailable
-
-    async def expire_holds(self, session: AsyncSession, event_id: int | None) -> int:
-        return 0
-
-    async def refund_ticket(self, session: AsyncSession, order: Order, ticket: Ticket) -> None:
-        return None
-
-    async def refund_order(self, session: AsyncSession, order: Order, event: Event) -> None:
-        return None

@@ -22,6 +22,7 @@ from ticketflow.db.models.payments import Checkout
 from ticketflow.db.models.payments import Payment as PaymentRecord
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
+from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments import holds, refunds
 from ticketflow.domain.payments.providers import (
     CheckoutRequest,
@@ -32,8 +33,8 @@ from ticketflow.domain.payments.providers import (
     UnknownCheckout,
     idempotency_key,
 )
+from ticketflow.domain.payments.schemas import Payment
 from ticketflow.domain.payments.settlement import LatePaymentPolicy, Settlement, settle
-from ticketflow.domain.tickets.schemas import Payment
 from ticketflow.lib.errors import ConflictError
 from ticketflow.lib.money import unit_price_cents
 from ticketflow.lib.state import AppContext
@@ -73,10 +74,13 @@ class PaymentService:
     def __init__(
         self,
         context: AppContext,
+        notifier: Callable[[], Notifier],
         provider: PaymentProvider,
         providers: Mapping[str, PaymentProvider],
     ) -> None:
         self.context = context
+        self.notifier = notifier
+        """The notifications context's notifier in use (read when a payment is settled)."""
         self.provider = provider
         self.provider_name = provider.name
         self.providers = providers
@@ -186,7 +190,7 @@ class PaymentService:
                 session,
                 notice,
                 policy=self.late_payment_policy,
-                notifier=self.context.notifier,
+                notifier=self.notifier(),
                 now=utc_now(),
             )
 

@@ -19,12 +19,11 @@ from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import Ticket as TicketModel
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import User
-from ticketflow.domain.accounts.auth import EXCLUDE_FROM_AUTH, any_role, buyer
+from ticketflow.domain.accounts.auth import any_role, buyer
 from ticketflow.domain.notifications.compose import when_text
-from ticketflow.domain.tickets.pdf import ENGLISH as PDF_WORDING
-from ticketflow.domain.tickets.pdf import PrintedTicket, ticket_pdf
+from ticketflow.domain.notifications.notifier import Notifier
+from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.purchase import OrderRecord, PurchaseService, TicketRecord
-from ticketflow.domain.tickets.qr import render_png, render_svg
 from ticketflow.domain.tickets.schemas import (
     Order,
     Purchase,
@@ -37,13 +36,17 @@ from ticketflow.domain.tickets.service import HeldTicket, TicketService
 from ticketflow.domain.tickets.wallet import ENGLISH as PASS_WORDING
 from ticketflow.domain.tickets.wallet import MEDIA_TYPE as PKPASS_MEDIA_TYPE
 from ticketflow.domain.tickets.wallet import PassTicket, WalletConfig, pass_signer, wallet_pass
+from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.api_docs import BEARER, binary_answer, id_parameter, links_on
 from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.i18n import DEFAULT_LOCALE, translated, zone_of
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
+from ticketflow.lib.qr import render_png, render_svg
 from ticketflow.lib.state import AppContext
+from ticketflow.lib.ticket_pdf import ENGLISH as PDF_WORDING
+from ticketflow.lib.ticket_pdf import PrintedTicket, ticket_pdf
 from ticketflow.settings import Settings
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -130,20 +133,26 @@ def to_order(order: OrderModel | OrderRecord | Row[Any]) -> Order:
     )
 
 
-def provide_purchase_service(context: NamedDependency[AppContext]) -> PurchaseService:
+def provide_purchase_service(
+    context: NamedDependency[AppContext],
+    notifier: NamedDependency[Notifier],
+    payments: NamedDependency[Payments],
+) -> PurchaseService:
     return PurchaseService(
         context.engine,
         context.drivers,
-        context.notifier,
-        context.payments,
+        notifier,
+        payments,
         context.settings.reservation_ttl_seconds,
     )
 
 
 def provide_ticket_service(
-    db_session: NamedDependency[AsyncSession], context: NamedDependency[AppContext]
+    db_session: NamedDependency[AsyncSession],
+    notifier: NamedDependency[Notifier],
+    payments: NamedDependency[Payments],
 ) -> TicketService:
-    return TicketService(db_session, context.notifier, context.payments)
+    return TicketService(db_session, notifier, payments)
 
 
 class TicketController(Controller):
@@ -152,7 +161,7 @@ class TicketController(Controller):
 
     @post(
         "/events/{event_id:int}/tickets",
-        opt=EXCLUDE_FROM_AUTH,  # authenticated inside the purchase transaction (see purchase.py)
+        opt=PUBLIC_ROUTE,  # authenticated inside the purchase transaction (see purchase.py)
         security=BEARER,
         dependencies={"purchases": Provide(provide_purchase_service, sync_to_thread=False)},
         before_request=require_json_body,
@@ -196,6 +205,7 @@ class TicketController(Controller):
         request: Request[Any, Any, Any],
         purchases: NamedDependency[PurchaseService],
         context: NamedDependency[AppContext],
+        payments: NamedDependency[Payments],
         event_id: EventId,
         data: JSONBody[PurchaseRequest | None] = None,
         idempotency_key: Annotated[
@@ -217,7 +227,7 @@ class TicketController(Controller):
         )
         payment = None
         if result.order.status == OrderStatus.PENDING:
-            payment = await context.payments.checkout(result.order.id)
+            payment = await payments.checkout(result.order.id)
         body = Purchase(
             order=to_order(result.order),
             tickets=[to_ticket(t, holder_name=result.holder_name) for t in result.tickets],

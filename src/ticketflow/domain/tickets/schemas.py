@@ -10,6 +10,7 @@ import msgspec
 from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.accounts.schemas import Name
+from ticketflow.domain.payments.schemas import Payment
 from ticketflow.lib.pagination import Page, schema_name
 
 
@@ -53,12 +54,6 @@ class TicketUpdate(msgspec.Struct, forbid_unknown_fields=True):
         Name | None,
         msgspec.Meta(description="who attends with this ticket; null gives it back the holder's name"),
     ]
-
-
-class Payment(msgspec.Struct):
-    provider: str
-    checkout_url: str
-    expires_at: dt.datetime
 
 
 class Purchase(msgspec.Struct):

@@ -25,7 +25,7 @@ from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.holds import lock_event
 from ticketflow.domain.payments.hooks import Payments
-from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError
+from ticketflow.lib.errors import ConflictError, EventNotFound, TicketNotFound
 from ticketflow.lib.repository import RepositoryService
 
 CANCELLABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
@@ -44,10 +44,6 @@ class HeldTicket(NamedTuple):
     def attendee_name(self) -> str:
         """Who attends with the ticket: the name given for it, else its holder."""
         return self.ticket.attendee_name or self.holder_name
-
-
-class TicketNotFound(NotFoundError):
-    detail = "ticket not found"
 
 
 class TicketNotCancellable(ConflictError):

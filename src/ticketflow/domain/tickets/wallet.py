@@ -32,9 +32,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from PIL import Image, ImageDraw
 
-from ticketflow.domain.tickets.pdf import PrintedTicket
 from ticketflow.lib.errors import ServiceUnavailable
 from ticketflow.lib.i18n import N_
+from ticketflow.lib.ticket_pdf import PrintedTicket
 
 logger = logging.getLogger("ticketflow.wallet")
 

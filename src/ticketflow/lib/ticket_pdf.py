@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from fpdf import FPDF
 
-from ticketflow.domain.tickets.qr import qr_matrix
 from ticketflow.lib.i18n import N_
+from ticketflow.lib.qr import qr_matrix
 
 TEXT_ENCODING = "windows-1252"
 PAGE_MARGIN_MM = 18.0
