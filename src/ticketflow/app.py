@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,6 +30,19 @@ from ticketflow.settings import Settings
 from ticketflow.worker import run_worker
 
 logger = logging.getLogger("ticketflow")
+
+
+def public_documentation(config: OpenAPIConfig) -> OpenAPIConfig:
+    """The schema and Swagger UI are served by a router marked public, like every public route."""
+    config.openapi_router = Router(
+        path=config.path or "/schema",
+        route_handlers=[],
+        include_in_schema=False,
+        dto=None,
+        return_dto=None,
+        opt=PUBLIC_ROUTE,
+    )
+    return config
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -69,7 +83,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={"context": Provide(provide_context, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=answer_options,
-        openapi_config=build_openapi_config(),
+        openapi_config=public_documentation(build_openapi_config()),
         lifespan=[lifespan],
         debug=settings.debug,
         logging_config=build_logging_config(settings),

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
 
 import msgspec
 import pytest
-from litestar import Request
 from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import Token
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ticketflow.domain.accounts import auth
+from ticketflow.domain.accounts.auth import UserTokens
 from ticketflow.domain.accounts.schemas import UserCreate
 from ticketflow.domain.events.service import check_event_rules, escape_like
 from ticketflow.domain.notifications.service import RESEND_PER_TICKET, RESEND_PER_USER, ResendLimits
-from ticketflow.lib import bearer
-from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.errors import RuleViolation, TooManyAttempts
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter, MemoryLimitStore
@@ -195,22 +194,17 @@ async def test_parallel_acquires_never_pass_the_limit() -> None:
     assert all(isinstance(r, TooManyAttempts) for r in results if isinstance(r, BaseException))
 
 
-def _request_with(header: str) -> Request[Any, Any, Any]:
-    return Request(
-        {"type": "http", "method": "POST", "path": "/", "headers": [(b"authorization", header.encode())]}
-    )
-
-
 def test_a_remembered_token_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(jwt_secret="remembered-token-secret-" + "r" * 20)
+    tokens = UserTokens(settings, async_sessionmaker())
     expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=5)
     encoded = Token(exp=expires, sub="42").encode(settings.jwt_secret, "HS256")
-    request = _request_with(f"Bearer {encoded}")
-    assert bearer_subject(request, settings) == 42
-    assert bearer_subject(request, settings) == 42  # the second time from the verified tokens
-    monkeypatch.setattr(bearer, "utc_now", lambda: expires)  # the moment it expires
+    assert tokens.verify(encoded).subject == 42
+    monkeypatch.setattr(Token, "decode", None)  # the second time from the verified tokens
+    assert tokens.verify(encoded).subject == 42
+    monkeypatch.setattr(auth, "utc_now", lambda: expires)  # the moment it expires
     with pytest.raises(NotAuthorizedException, match="expired"):
-        bearer_subject(request, settings)
+        tokens.verify(encoded)
 
 
 def test_a_token_signed_with_another_secret_is_refused_even_after_a_valid_use() -> None:
@@ -218,12 +212,11 @@ def test_a_token_signed_with_another_secret_is_refused_even_after_a_valid_use() 
     other = Settings(jwt_secret="second-secret-" + "b" * 30)
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
     encoded = Token(exp=expires, sub="7").encode(settings.jwt_secret, "HS256")
-    request = _request_with(f"Bearer {encoded}")
-    assert bearer_subject(request, settings) == 7
+    assert UserTokens(settings, async_sessionmaker()).verify(encoded).subject == 7
     with pytest.raises(NotAuthorizedException):
-        bearer_subject(request, other)
+        UserTokens(other, async_sessionmaker()).verify(encoded)
     with pytest.raises(NotAuthorizedException):
-        bearer_subject(_request_with(f"Bearer {encoded[:-2]}xx"), settings)
+        UserTokens(settings, async_sessionmaker()).verify(f"{encoded[:-2]}xx")
 
 
 async def test_parallel_resends_never_pass_the_limits_and_a_refusal_gives_the_other_back() -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.users import EMAIL_MAX, Language, Role
 from ticketflow.db.models.users import User as UserModel
-from ticketflow.domain.accounts.auth import admin_only, any_role, optional_user
+from ticketflow.domain.accounts.auth import UserTokens, admin_only, any_role
 from ticketflow.domain.accounts.schemas import (
     PASSWORD_MAX,
     AccessToken,
@@ -35,7 +35,7 @@ from ticketflow.domain.accounts.schemas import (
     UserUpdate,
 )
 from ticketflow.domain.accounts.service import AccountService
-from ticketflow.lib.access import PUBLIC_ROUTE
+from ticketflow.lib.access import PUBLIC_ROUTE, TOKEN_OPTIONAL_ROUTE
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import is_json, media_type, require_json_body, unsupported_media_type
@@ -129,7 +129,7 @@ class AccountController(Controller):
 
     @post(
         "/register",
-        opt=PUBLIC_ROUTE,
+        opt=TOKEN_OPTIONAL_ROUTE,
         before_request=require_json_body,
         operation_id="register",
         summary="Sign up",
@@ -148,18 +148,17 @@ class AccountController(Controller):
     )
     async def register(
         self,
-        request: Request[Any, Any, Any],
+        request: Request[UserModel | None, Any, Any],
         data: JSONBody[UserCreate],
         accounts: NamedDependency[AccountService],
         context: NamedDependency[AppContext],
     ) -> User:
-        actor = await optional_user(request, context.settings)
         user = await accounts.register(
             name=data.name,
             email=data.email,
             password=data.password,
             role=data.role,
-            actor=actor,
+            actor=request.user,
             locale=data.locale,
             client_limiter=context.register_limiter,
             client=request.client.host if request.client else "unknown",
@@ -191,6 +190,7 @@ class AccountController(Controller):
         request: Request[Any, Any, Any],
         accounts: NamedDependency[AccountService],
         context: NamedDependency[AppContext],
+        user_tokens: NamedDependency[UserTokens],
     ) -> AccessToken:
         credentials = await read_login_request(request)
         client = request.client.host if request.client else "unknown"
@@ -201,8 +201,7 @@ class AccountController(Controller):
             client=client,
             account_limiter=context.login_account_limiter,
         )
-        jwt_auth = request.app.state["jwt_auth"]
-        token = jwt_auth.create_token(identifier=str(user.id))
+        token = user_tokens.issue(user.id)
         return AccessToken(access_token=token, expires_in=context.settings.jwt_ttl_seconds)
 
     @get(

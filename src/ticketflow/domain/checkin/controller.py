@@ -18,11 +18,11 @@ from litestar.status_codes import (
 
 from ticketflow.db.models.checkins import ScanResult
 from ticketflow.db.models.tickets import TicketStatus
+from ticketflow.domain.accounts.auth import Credentials
 from ticketflow.domain.checkin.schemas import ScannedTicket, ScanRequest, ScanResponse
 from ticketflow.domain.checkin.service import CheckInService, ScanOutcome
-from ticketflow.lib.access import PUBLIC_ROUTE
+from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE
 from ticketflow.lib.api_docs import BEARER
-from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.error_handlers import JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.state import AppContext
@@ -94,7 +94,7 @@ class CheckInController(Controller):
 
     @post(
         "/tickets/{qr_code:str}/validate",
-        opt=PUBLIC_ROUTE,  # authenticated inside the validation transaction (see service)
+        opt=ROLE_READ_IN_TRANSACTION_ROUTE,  # the scanner's role is read in the validation transaction
         security=BEARER,
         before_request=require_json_body,
         operation_id="validateTicket",
@@ -113,14 +113,14 @@ class CheckInController(Controller):
     )
     async def validate(
         self,
-        request: Request[Any, Any, Any],
+        request: Request[Any, Credentials, Any],
         checkins: NamedDependency[CheckInService],
-        context: NamedDependency[AppContext],
         qr_code: Annotated[str, Parameter(description="the ticket code read from the QR")],
         data: JSONBody[ScanRequest | None] = None,
     ) -> Response[ScanResponse]:
-        scanner_id = bearer_subject(request, context.settings)  # before any connection is taken
         outcome = await checkins.validate_ticket(
-            code=qr_code[:SCAN_CODE_MAX], door_event_id=data.event_id if data else None, scanner_id=scanner_id
+            code=qr_code[:SCAN_CODE_MAX],
+            door_event_id=data.event_id if data else None,
+            scanner_id=request.auth.subject,
         )
         return scan_response(outcome)

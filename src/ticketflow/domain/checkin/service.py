@@ -21,7 +21,7 @@ from ticketflow.db.models.checkins import SCANNED_CODE_MAX, InvalidReason, ScanR
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import Role
-from ticketflow.lib.bearer import require_role
+from ticketflow.lib.roles import require_role
 
 SCANNER_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 

@@ -19,7 +19,7 @@ from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import Ticket as TicketModel
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import User
-from ticketflow.domain.accounts.auth import any_role, buyer
+from ticketflow.domain.accounts.auth import Credentials, any_role, buyer
 from ticketflow.domain.notifications.compose import when_text
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.hooks import Payments
@@ -36,9 +36,8 @@ from ticketflow.domain.tickets.service import HeldTicket, TicketService
 from ticketflow.domain.tickets.wallet import ENGLISH as PASS_WORDING
 from ticketflow.domain.tickets.wallet import MEDIA_TYPE as PKPASS_MEDIA_TYPE
 from ticketflow.domain.tickets.wallet import PassTicket, WalletConfig, pass_signer, wallet_pass
-from ticketflow.lib.access import PUBLIC_ROUTE
+from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE
 from ticketflow.lib.api_docs import BEARER, binary_answer, id_parameter, links_on
-from ticketflow.lib.bearer import bearer_subject
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.i18n import DEFAULT_LOCALE, translated, zone_of
 from ticketflow.lib.json_bodies import require_json_body
@@ -161,7 +160,7 @@ class TicketController(Controller):
 
     @post(
         "/events/{event_id:int}/tickets",
-        opt=PUBLIC_ROUTE,  # authenticated inside the purchase transaction (see purchase.py)
+        opt=ROLE_READ_IN_TRANSACTION_ROUTE,  # the buyer's role is read in the purchase (purchase.py)
         security=BEARER,
         dependencies={"purchases": Provide(provide_purchase_service, sync_to_thread=False)},
         before_request=require_json_body,
@@ -202,9 +201,8 @@ class TicketController(Controller):
     )
     async def purchase(
         self,
-        request: Request[Any, Any, Any],
+        request: Request[Any, Credentials, Any],
         purchases: NamedDependency[PurchaseService],
-        context: NamedDependency[AppContext],
         payments: NamedDependency[Payments],
         event_id: EventId,
         data: JSONBody[PurchaseRequest | None] = None,
@@ -220,7 +218,7 @@ class TicketController(Controller):
     ) -> Response[Purchase]:
         quantity = data.quantity if data else 1
         result = await purchases.purchase(
-            buyer_id=bearer_subject(request, context.settings),
+            buyer_id=request.auth.subject,
             event_id=event_id,
             quantity=quantity,
             idempotency_key=idempotency_key,

@@ -41,8 +41,8 @@ from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role
 from ticketflow.domain.notifications.notifier import Notifier, Recipient
 from ticketflow.domain.payments.hooks import Payments, PaymentsUnavailable
-from ticketflow.lib.bearer import require_role
 from ticketflow.lib.errors import ConflictError, EventNotFound, RuleViolation
+from ticketflow.lib.roles import require_role
 from ticketflow.lib.ticket_codes import new_ticket_code
 
 BUYER_ROLES = frozenset({Role.ATTENDEE, Role.ADMIN})
