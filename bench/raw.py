@@ -27,7 +27,7 @@ from ticketflow.domain.tickets.purchase import (
     insert_active_tickets,
     purchase_fingerprint,
 )
-from ticketflow.lib.bearer import SELECT_ROLE
+from ticketflow.lib.roles import SELECT_ROLE
 from ticketflow.lib.ticket_codes import new_ticket_code
 
 

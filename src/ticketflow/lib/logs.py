@@ -5,8 +5,8 @@
   escaped, so nothing a client sends can start a line of its own.
 * `BatchingStreamHandler` writes the lines from a background thread: a request only appends its
   finished line.
-* `access_path` is what an access line shows of the requested path: the route with its numeric
-  parameters, never a text parameter such as a ticket code.
+* `access_path` is what an access line shows of the requested path: the route with its typed
+  parameters filled in, never a text parameter such as a ticket code.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ def escape_control_characters(text: str) -> str:
 
 
 def access_path(scope: HTTPScope, requested: str) -> str:
-    """The path an access line shows: the matched route's template with its numeric parameters
-    filled in (text parameters such as ticket codes stay placeholders); for a mounted app or an
-    unmatched path the requested path, with anything shaped like a ticket code redacted."""
+    """The path an access line shows: the matched route's template with its typed parameters
+    (numbers, file paths) filled in and its text parameters, such as ticket codes, left as
+    placeholders; for a mounted app or an unmatched path the requested path, with anything
+    shaped like a ticket code redacted."""
     template = scope.get("path_template")
     handler = scope.get("route_handler")
     if not template or getattr(handler, "is_mount", False):
@@ -51,7 +52,7 @@ def access_path(scope: HTTPScope, requested: str) -> str:
 
     def fill(found: re.Match[str]) -> str:
         value = values.get(found.group(1))
-        return str(value) if isinstance(value, int) else found.group()
+        return found.group() if value is None or isinstance(value, str) else str(value)
 
     return _PARAMETER.sub(fill, template)
 
