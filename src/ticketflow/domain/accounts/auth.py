@@ -147,7 +147,9 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
             if access == TOKEN_OPTIONAL:
                 return AuthenticationResult(user=None, auth=None)
             raise NotAuthorizedException("No JWT token found in request header")
-        kind = next(kind for kind in self.kinds if kind.accepts(encoded))
+        kind = next((kind for kind in self.kinds if kind.accepts(encoded)), None)
+        if kind is None:
+            raise NotAuthorizedException("unknown kind of token")
         credentials = kind.verify(encoded)
         if access == ROLE_READ_IN_TRANSACTION:
             return AuthenticationResult(user=None, auth=credentials)
