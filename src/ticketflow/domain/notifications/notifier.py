@@ -35,24 +35,3 @@ class Notifier(Protocol):
 
     async def event_changed(self, session: AsyncSession, event_id: int, changed: frozenset[str]) -> None:
         """The event moved (time or venue)."""
-
-
-class SilentNotifier:
-    """A notifier that sends nothing (for contexts where mail is not wired)."""
-
-    async def tickets_issued(self, session: AsyncSession, order_id: int) -> None:
-        return None
-
-    async def tickets_issued_to(
-        self, db: DriverConnection, holder: Recipient, *, event_id: int, order_id: int
-    ) -> None:
-        return None
-
-    async def ticket_cancelled(self, session: AsyncSession, ticket_id: int) -> None:
-        return None
-
-    async def event_cancelled(self, session: AsyncSession, event_id: int) -> None:
-        return None
-
-    async def event_changed(self, session: AsyncSession, event_id: int, changed: frozenset[str]) -> None:
-        return None
