@@ -6,10 +6,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Enum
+from sqlalchemy import DateTime, Enum, LargeBinary
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 def to_stored_utc(value: dt.datetime) -> dt.datetime:
@@ -60,3 +60,9 @@ def state_column(states: type[StrEnum], length: int = 16) -> Enum:
         validate_strings=False,
         values_callable=lambda members: [member.value for member in members],
     )
+
+
+def secret_digest(length: int = 32) -> TypeEngine[bytes]:
+    """A digest of a secret: fixed-length BINARY on MySQL/MariaDB (compared byte for byte, can be
+    unique), BLOB on SQLite."""
+    return LargeBinary(length).with_variant(mysql.BINARY(length), "mysql", "mariadb")

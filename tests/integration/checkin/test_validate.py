@@ -62,8 +62,11 @@ async def test_unknown_code(client, db, door) -> None:
     _, staff, _, _ = door
     response = await client.post("/tickets/tf1.notarealcode/validate", headers=staff.headers)
     assert response.status_code == 404
-    assert response.json() == {"result": "invalid", "reason": "unknown"}
+    body = response.json()
+    assert body == {"result": "invalid", "reason": "unknown", "check_in_id": body["check_in_id"]}
     assert await check_ins(db) == [(None, "invalid", "unknown", staff.id)]
+    async with db() as session:
+        assert await session.scalar(select(CheckIn.id)) == body["check_in_id"]
 
 
 async def test_cancelled_ticket(client, db, door) -> None:

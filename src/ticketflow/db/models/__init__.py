@@ -2,10 +2,11 @@
 
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.events import Event
+from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import OutboxMessage  # noqa: F401
 from ticketflow.db.models.payments import Checkout, Payment, ProviderEvent, Refund  # noqa: F401
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
 
-__all__ = ["CheckIn", "Event", "Order", "Ticket", "User"]
+__all__ = ["CheckIn", "Event", "Gate", "Order", "Scanner", "Ticket", "User"]

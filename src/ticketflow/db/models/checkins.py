@@ -18,6 +18,9 @@ class ScanResult(StrEnum):
     VALID = "valid"
     ALREADY_USED = "already_used"
     INVALID = "invalid"
+    EXITED = "exited"
+    REVERTED = "reverted"
+    """Not a scan: an admin undid the admission `reverts_id`."""
 
 
 class InvalidReason(StrEnum):
@@ -26,12 +29,16 @@ class InvalidReason(StrEnum):
     UNPAID = "unpaid"
     WRONG_EVENT = "wrong_event"
     EVENT_CANCELLED = "event_cancelled"
+    WRONG_GATE = "wrong_gate"
+
+
+RESULTS_KNOWN = "result IN ('valid', 'already_used', 'invalid', 'exited', 'reverted')"
 
 
 class CheckIn(IdMixin, Base):
     __tablename__ = "check_ins"
     __table_args__ = (
-        CheckConstraint("result IN ('valid', 'already_used', 'invalid')", name="result_known"),
+        CheckConstraint(RESULTS_KNOWN, name="result_known"),
         Index("ix_check_ins_event_id_scanned_at", "event_id", "scanned_at"),
     )
 
@@ -47,4 +54,11 @@ class CheckIn(IdMixin, Base):
     scanned_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
+    gate_id: Mapped[int | None] = mapped_column(ForeignKey("gates.id", ondelete="SET NULL"), nullable=True)
+    scanner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("scanners.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    """The paired device that scanned (None: a staff or admin account)."""
+    reverts_id: Mapped[int | None] = mapped_column(ForeignKey("check_ins.id"), nullable=True, unique=True)
+    """For a `reverted` row: the admission it undid (each admission is undone at most once)."""
     scanned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utc_now)

@@ -171,6 +171,10 @@ def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandl
     _require(connection, frozenset({Role.ADMIN}))
 
 
+def staff_or_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    _require(connection, frozenset({Role.ADMIN, Role.STAFF}))
+
+
 def buyer(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Attendees and admins buy tickets; door staff do not."""
     _require(connection, frozenset({Role.ADMIN, Role.ATTENDEE}))

@@ -79,6 +79,7 @@ def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:
         status = HTTP_422_UNPROCESSABLE_ENTITY
     body = ScanResponse(
         result=outcome.result,
+        check_in_id=outcome.check_in_id,
         reason=outcome.reason,
         used_at=outcome.ticket.used_at
         if outcome.result == ScanResult.ALREADY_USED and outcome.ticket

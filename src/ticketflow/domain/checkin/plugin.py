@@ -1,15 +1,23 @@
-"""How the check-in context plugs into the app: the door's validation route and the scanner page."""
+"""How the check-in context plugs into the app: the door's validation route, gates,
+scanner devices, the scan log and the scanner page."""
 
 from __future__ import annotations
 
 from litestar.config.app import AppConfig
 
 from ticketflow.domain.checkin.controller import CheckInController
+from ticketflow.domain.checkin.door_controller import GateController, ScanLogController, ScannerController
 from ticketflow.domain.checkin.scanner_page import scanner_page_handlers
 from ticketflow.lib.plugins import ContextPlugin
 
 
 class CheckInPlugin(ContextPlugin):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers += [CheckInController, *scanner_page_handlers()]
+        app_config.route_handlers += [
+            CheckInController,
+            GateController,
+            ScannerController,
+            ScanLogController,
+            *scanner_page_handlers(),
+        ]
         return app_config

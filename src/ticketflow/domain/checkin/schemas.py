@@ -30,6 +30,8 @@ class ScannedTicket(msgspec.Struct):
 
 class ScanResponse(msgspec.Struct, omit_defaults=True):
     result: ScanResult
+    check_in_id: int = 0
+    """The scan-log row of this scan (`GET /check-ins`, `POST /check-ins/{id}/revert`)."""
     reason: InvalidReason | None = None
     used_at: dt.datetime | None = None
     ticket: ScannedTicket | None = None

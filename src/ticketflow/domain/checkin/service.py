@@ -12,7 +12,7 @@ first so a demoted account is refused at once.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ticketflow.db.base import utc_now
 from ticketflow.db.driver import DriverConnection
@@ -62,6 +62,8 @@ class ScanOutcome:
     reason: InvalidReason | None
     ticket: ScannedTicket | None
     scanned_at: dt.datetime
+    check_in_id: int = 0
+    """The scan-log row of this scan."""
 
 
 def invalid_reason(ticket: ScannedTicket, door_event_id: int | None) -> InvalidReason | None:
@@ -104,7 +106,7 @@ class CheckInService:
                 ticket_id, status, event_id, title, event_status, holder, used_at=db.read_time(used_at)
             )
         outcome = scan_outcome(ticket, admitted == 1, door_event_id, now)
-        await db.execute(
+        check_in_id = await db.insert(
             RECORD_SCAN,
             (
                 ticket.id if ticket else None,
@@ -117,7 +119,7 @@ class CheckInService:
                 stamp,
             ),
         )
-        return outcome
+        return replace(outcome, check_in_id=check_in_id)
 
 
 def scan_outcome(

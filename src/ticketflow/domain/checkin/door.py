@@ -1,0 +1,302 @@
+"""The door's back office: gates, scanner devices and their pairing, the scan log and its undo.
+
+Pairing: an admin creates a scanner and is shown a one-time code once; only its SHA-256 digest is
+stored. `pair` swaps the code's digest for the digest of a fresh device token in one conditional
+UPDATE (`... WHERE pairing_code_hash = ? AND <not expired, not revoked>`), so of two devices
+racing with one code exactly one is paired, and a used code matches nothing.
+
+Undo: an admission is undone by a conditional UPDATE of its ticket back to `active`
+(`... WHERE status = 'used'`) and a `reverted` row naming the admission (`reverts_id` is unique:
+an admission is undone at most once). Only a ticket's latest admission can be undone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import OffsetPagination
+from sqlalchemy import ColumnElement, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.base import utc_now
+from ticketflow.db.models.checkins import SCANNED_CODE_MAX, CheckIn, ScanResult
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.gates import Gate, Scanner
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.users import User
+from ticketflow.domain.events.service import escape_like
+from ticketflow.lib.errors import (
+    AuthenticationFailed,
+    ConflictError,
+    EventNotFound,
+    NotFoundError,
+    RuleViolation,
+)
+from ticketflow.lib.repository import RepositoryService
+
+SCANNER_TOKEN_PREFIX = "tfs."
+SCANNER_DEFAULT_LIFETIME = dt.timedelta(hours=24)
+SCANNER_LONGEST_LIFETIME = dt.timedelta(days=30)
+PAIRING_LIFETIME = dt.timedelta(hours=24)
+"""A pairing code works until the scanner expires, and at most this long."""
+LOOKUP_LIMIT = 50
+
+
+class GateNotFound(NotFoundError):
+    detail = "gate not found"
+
+
+class ScannerNotFound(NotFoundError):
+    detail = "scanner not found"
+
+
+class CheckInNotFound(NotFoundError):
+    detail = "check-in not found"
+
+
+class PairingRefused(AuthenticationFailed):
+    detail = "this pairing code is unknown, used, expired or revoked"
+
+
+class NotRevertible(ConflictError):
+    detail = "only a ticket's latest admission, not yet undone, of a ticket still used can be undone"
+
+
+def digest(secret: str) -> bytes:
+    """The stored form of a pairing code or scanner token."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+async def require_event(session: AsyncSession, event_id: int) -> None:
+    if await session.scalar(select(Event.id).where(Event.id == event_id)) is None:
+        raise EventNotFound
+
+
+class GateService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _gate(self, gate_id: int) -> Gate:
+        gate = await self.session.get(Gate, gate_id)
+        if gate is None:
+            raise GateNotFound
+        return gate
+
+    async def create_gate(
+        self, event_id: int, *, name: str, ticket_type_ids: list[int], allow_reentry: bool
+    ) -> Gate:
+        await require_event(self.session, event_id)
+        gate = Gate(
+            event_id=event_id,
+            name=name,
+            ticket_type_ids=sorted(set(ticket_type_ids)),
+            allow_reentry=allow_reentry,
+            admitted=0,
+            inside=0,
+            refused=0,
+        )
+        self.session.add(gate)
+        await self.session.commit()
+        return gate
+
+    async def list_gates(self, event_id: int) -> Sequence[Gate]:
+        await require_event(self.session, event_id)
+        return (
+            await self.session.scalars(select(Gate).where(Gate.event_id == event_id).order_by(Gate.id))
+        ).all()
+
+    async def update_gate(self, gate_id: int, changes: dict[str, Any]) -> Gate:
+        gate = await self._gate(gate_id)
+        if "ticket_type_ids" in changes:
+            changes["ticket_type_ids"] = sorted(set(changes["ticket_type_ids"]))
+        for field, value in changes.items():
+            setattr(gate, field, value)
+        await self.session.commit()
+        return gate
+
+    async def delete_gate(self, gate_id: int) -> None:
+        """Removes the gate; its scanners are revoked (they would otherwise open every gate)."""
+        gate = await self._gate(gate_id)
+        await self.session.execute(
+            update(Scanner)
+            .where(Scanner.gate_id == gate_id, Scanner.revoked_at.is_(None))
+            .values(revoked_at=utc_now())
+        )
+        await self.session.delete(gate)
+        await self.session.commit()
+
+
+class ScannerService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create_scanner(
+        self, event_id: int, *, name: str, gate_id: int | None, expires_at: dt.datetime | None
+    ) -> tuple[Scanner, str]:
+        """A new scanner and its pairing code (returned once, stored as a digest)."""
+        await require_event(self.session, event_id)
+        now = utc_now()
+        expires_at = expires_at or now + SCANNER_DEFAULT_LIFETIME
+        if not now < expires_at <= now + SCANNER_LONGEST_LIFETIME:
+            raise RuleViolation("expires_at must be in the future and at most 30 days away")
+        if gate_id is not None:
+            gate = await self.session.get(Gate, gate_id)
+            if gate is None or gate.event_id != event_id:
+                raise RuleViolation("gate_id is not a gate of this event")
+        code = secrets.token_urlsafe(24)
+        scanner = Scanner(
+            event_id=event_id,
+            gate_id=gate_id,
+            name=name,
+            pairing_code_hash=digest(code),
+            pairing_expires_at=min(expires_at, now + PAIRING_LIFETIME),
+            expires_at=expires_at,
+        )
+        self.session.add(scanner)
+        await self.session.commit()
+        return scanner, code
+
+    async def list_scanners(self, event_id: int) -> Sequence[Scanner]:
+        await require_event(self.session, event_id)
+        found = await self.session.scalars(
+            select(Scanner).where(Scanner.event_id == event_id).order_by(Scanner.id)
+        )
+        return found.all()
+
+    async def scan_counts(self, scanner_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """Per scanner: its scans, and how many of them admitted."""
+        if not scanner_ids:
+            return {}
+        rows = await self.session.execute(
+            select(
+                CheckIn.scanner_id,
+                func.count(),
+                func.sum(case((CheckIn.result == ScanResult.VALID.value, 1), else_=0)),
+            )
+            .where(CheckIn.scanner_id.in_(scanner_ids))
+            .group_by(CheckIn.scanner_id)
+        )
+        return {int(row[0]): (int(row[1]), int(row[2] or 0)) for row in rows}
+
+    async def pair(self, code: str) -> tuple[Scanner, str]:
+        """Trade a pairing code for the device's token (once)."""
+        token = SCANNER_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = utc_now()
+        paired = await self.session.execute(
+            update(Scanner)
+            .where(
+                Scanner.pairing_code_hash == digest(code),
+                Scanner.pairing_expires_at > now,
+                Scanner.expires_at > now,
+                Scanner.revoked_at.is_(None),
+            )
+            .values(pairing_code_hash=None, token_hash=digest(token), paired_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if paired.rowcount != 1:  # type: ignore[attr-defined]
+            await self.session.rollback()
+            raise PairingRefused
+        scanner = await self.session.scalar(select(Scanner).where(Scanner.token_hash == digest(token)))
+        await self.session.commit()
+        if scanner is None:  # pragma: no cover - just written in this transaction
+            raise PairingRefused
+        return scanner, token
+
+    async def revoke(self, scanner_id: int) -> Scanner:
+        scanner = await self.session.get(Scanner, scanner_id)
+        if scanner is None:
+            raise ScannerNotFound
+        if scanner.revoked_at is None:
+            scanner.revoked_at = utc_now()
+            scanner.pairing_code_hash = None
+            await self.session.commit()
+        return scanner
+
+
+class CheckInRepository(SQLAlchemyAsyncRepository[CheckIn]):
+    model_type = CheckIn
+
+
+class ScanLogService(RepositoryService[CheckIn, CheckInRepository]):
+    repository_type = CheckInRepository
+
+    async def list_check_ins(
+        self, filters: dict[str, Any], *, limit_offset: LimitOffset
+    ) -> OffsetPagination[CheckIn]:
+        conditions = [
+            getattr(CheckIn, column) == value for column, value in filters.items() if value is not None
+        ]
+        return await self.page(*conditions, limit_offset=limit_offset, order_by=[CheckIn.id.desc()])
+
+    async def revert(self, check_in_id: int, *, admin_id: int) -> CheckIn:
+        """Undo an admission: its ticket is active again, the undo is its own scan-log row."""
+        admission = await self.session.get(CheckIn, check_in_id)
+        if admission is None:
+            raise CheckInNotFound
+        if admission.result != ScanResult.VALID or admission.ticket_id is None:
+            raise NotRevertible("only an admission can be undone")
+        latest = await self.session.scalar(
+            select(func.max(CheckIn.id)).where(
+                CheckIn.ticket_id == admission.ticket_id, CheckIn.result == ScanResult.VALID.value
+            )
+        )
+        undone = await self.session.scalar(select(CheckIn.id).where(CheckIn.reverts_id == admission.id))
+        if latest != admission.id or undone is not None:
+            raise NotRevertible
+        now = utc_now()
+        reopened = await self.session.execute(
+            update(Ticket)
+            .where(Ticket.id == admission.ticket_id, Ticket.status == TicketStatus.USED)
+            .values(status=TicketStatus.ACTIVE, used_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if reopened.rowcount != 1:  # type: ignore[attr-defined]
+            await self.session.rollback()
+            raise NotRevertible
+        if admission.gate_id is not None:
+            await self.session.execute(
+                update(Gate)
+                .where(Gate.id == admission.gate_id, Gate.admitted > 0)
+                .values(admitted=Gate.admitted - 1, inside=case((Gate.inside > 0, Gate.inside - 1), else_=0))
+                .execution_options(synchronize_session=False)
+            )
+        revert = CheckIn(
+            ticket_id=admission.ticket_id,
+            event_id=admission.event_id,
+            door_event_id=admission.door_event_id,
+            gate_id=admission.gate_id,
+            scanned_code=admission.scanned_code[:SCANNED_CODE_MAX],
+            result=ScanResult.REVERTED.value,
+            reverts_id=admission.id,
+            scanned_by_id=admin_id,
+            scanned_at=now,
+        )
+        self.session.add(revert)
+        await self.session.commit()
+        return revert
+
+    async def lookup(self, event_id: int, query: str) -> Sequence[tuple[Ticket, User]]:
+        """The door desk's search: an event's tickets by holder or attendee name, e-mail or order id."""
+        await require_event(self.session, event_id)
+        pattern = f"%{escape_like(query)}%"
+        matches: list[ColumnElement[bool]] = [
+            User.name.ilike(pattern, escape="\\"),
+            Ticket.attendee_name.ilike(pattern, escape="\\"),
+            User.email.ilike(pattern, escape="\\"),
+        ]
+        if query.isdigit() and len(query) < 16:
+            matches.append(Ticket.order_id == int(query))
+        rows = await self.session.execute(
+            select(Ticket, User)
+            .join(User, User.id == Ticket.user_id)
+            .where(Ticket.event_id == event_id, or_(*matches))
+            .order_by(Ticket.id)
+            .limit(LOOKUP_LIMIT)
+        )
+        return [(ticket, user) for ticket, user in rows.tuples()]
