@@ -114,11 +114,11 @@ def provide_scan_log(db_session: NamedDependency[AsyncSession]) -> ScanLogServic
 
 class GateController(Controller):
     tags = ["Door"]
-    guards = [admin_only]
     dependencies = {"gates": Provide(provide_gates, sync_to_thread=False)}
 
     @post(
         "/events/{event_id:int}/gates",
+        guards=[admin_only],
         before_request=require_json_body,
         operation_id="createGate",
         summary="Add a gate to an event (admin)",
@@ -132,6 +132,7 @@ class GateController(Controller):
 
     @get(
         "/events/{event_id:int}/gates",
+        guards=[admin_only],
         operation_id="listGates",
         summary="An event's gates with their counters (admin)",
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NO_EVENT),
@@ -141,6 +142,7 @@ class GateController(Controller):
 
     @patch(
         "/gates/{gate_id:int}",
+        guards=[admin_only],
         before_request=require_json_body,
         operation_id="updateGate",
         summary="Change a gate (admin)",
@@ -154,6 +156,7 @@ class GateController(Controller):
 
     @delete(
         "/gates/{gate_id:int}",
+        guards=[admin_only],
         operation_id="deleteGate",
         summary="Remove a gate (admin)",
         description="The gate's scanners are revoked; its scans stay in the log.",
