@@ -32,6 +32,7 @@ PUBLIC_ROUTES = {
     ("POST", "/payments/simulated/{order_id:int}/cancel"),
     ("POST", "/payments/stripe/webhook"),  # signed by Stripe (only with PAYMENT_PROVIDER=stripe)
     ("*", "/admin"),  # the back office has its own session login
+    ("POST", "/scanners/pair"),  # the one-time pairing code is the credential (rate-limited)
     ("GET", "/scan"),  # the scanner page; its scans send the staff member's token
     ("GET", "/static/scan/{file_path:path}"),
     ("HEAD", "/static/scan/{file_path:path}"),
