@@ -134,7 +134,9 @@ def test_api_waits_for_the_database_migrates_and_serves(
 
         # every scrape, whichever process answers it, counts the requests of all processes
         for _ in range(4):
-            scrape = httpx.get(f"{base}/metrics")
+            scrape = httpx.get(
+                f"{base}/metrics", headers={"Authorization": f"Bearer {variables['METRICS_TOKEN']}"}
+            )
             assert scrape.status_code == 200
             assert request_counts(scrape.text, "/health") == 20
             assert "process_resident_memory_bytes" not in scrape.text  # multiprocess mode
