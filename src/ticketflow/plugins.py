@@ -76,14 +76,15 @@ def assemble(
     metrics = Metrics()
     notifications = NotificationsPlugin(context)
     payments = PaymentsPlugin(context, notifications)
+    accounts = AccountsPlugin(context)
     context.plugins = Plugins(
         all=[
             MetricsPlugin(settings, metrics),
             HealthPlugin(),
-            AccountsPlugin(context),
+            accounts,
             EventsPlugin(),
             TicketsPlugin(),
-            CheckInPlugin(),
+            CheckInPlugin(accounts),
             notifications,
             payments,
             StatsPlugin(context, metrics),

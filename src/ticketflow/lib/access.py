@@ -23,3 +23,7 @@ ROLE_READ_IN_TRANSACTION = "role-read-in-transaction"
 ROLE_READ_IN_TRANSACTION_ROUTE: dict[str, Any] = {ACCESS_OPT_KEY: ROLE_READ_IN_TRANSACTION}
 """A bearer token is required and verified, but the caller is not loaded: the route's service
 reads the caller's role with the first statement of its own transaction (the fast paths)."""
+
+TOKEN_KINDS_OPT_KEY = "token_kinds"
+"""Kinds of token besides user tokens that a route takes (`opt={TOKEN_KINDS_OPT_KEY: ("scanner",)}`);
+every other route refuses them (401)."""

@@ -33,7 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.users import Role, User
-from ticketflow.lib.access import ACCESS_OPT_KEY, PUBLIC, ROLE_READ_IN_TRANSACTION, TOKEN_OPTIONAL
+from ticketflow.lib.access import (
+    ACCESS_OPT_KEY,
+    PUBLIC,
+    ROLE_READ_IN_TRANSACTION,
+    TOKEN_KINDS_OPT_KEY,
+    TOKEN_OPTIONAL,
+)
 from ticketflow.settings import Settings
 
 JWT_ALGORITHM = "HS256"
@@ -151,6 +157,10 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
         if kind is None:
             raise NotAuthorizedException("unknown kind of token")
         credentials = kind.verify(encoded)
+        if kind.name != USER_TOKEN and kind.name not in connection.route_handler.opt.get(
+            TOKEN_KINDS_OPT_KEY, ()
+        ):
+            raise NotAuthorizedException("this token may not call this route")
         if access == ROLE_READ_IN_TRANSACTION:
             return AuthenticationResult(user=None, auth=credentials)
         user = await kind.caller(credentials)

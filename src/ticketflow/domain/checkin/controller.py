@@ -18,10 +18,12 @@ from litestar.status_codes import (
 
 from ticketflow.db.models.checkins import ScanResult
 from ticketflow.db.models.tickets import TicketStatus
-from ticketflow.domain.accounts.auth import Credentials
+from ticketflow.domain.accounts.auth import Credentials, bearer_token
+from ticketflow.domain.checkin.door import digest
+from ticketflow.domain.checkin.scanner_tokens import SCANNER_TOKEN
 from ticketflow.domain.checkin.schemas import ScannedTicket, ScanRequest, ScanResponse
-from ticketflow.domain.checkin.service import CheckInService, ScanOutcome
-from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE
+from ticketflow.domain.checkin.service import CheckInService, Device, ScanOutcome
+from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE, TOKEN_KINDS_OPT_KEY
 from ticketflow.lib.api_docs import BEARER
 from ticketflow.lib.error_handlers import JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import require_json_body
@@ -95,17 +97,18 @@ class CheckInController(Controller):
 
     @post(
         "/tickets/{qr_code:str}/validate",
-        opt=ROLE_READ_IN_TRANSACTION_ROUTE,  # the scanner's role is read in the validation transaction
+        # the caller's role (or the paired device's row) is read in the validation transaction
+        opt={**ROLE_READ_IN_TRANSACTION_ROUTE, TOKEN_KINDS_OPT_KEY: (SCANNER_TOKEN,)},
         security=BEARER,
         before_request=require_json_body,
         operation_id="validateTicket",
         status_code=200,
-        summary="Validate a ticket at the door (staff or admin)",
+        summary="Validate a ticket at the door (staff, admin or a paired scanner)",
         description=(
             "Admits the ticket if it is active (it becomes `used`) in one atomic step. Answers"
             " 200 `valid`, 409 `already_used` (with the first `used_at`), 404 `invalid`/`unknown`,"
             " or 422 `invalid` with `reason` `cancelled`, `unpaid`, `wrong_event` or"
-            " `event_cancelled`. Every scan is recorded."
+            " `event_cancelled`. Every scan is recorded. A paired scanner's token scans only for its event."
         ),
         responses={
             **error_responses(*JSON_BODY_ERRORS, NO_TOKEN, (403, "only door staff and admins validate")),
@@ -119,9 +122,13 @@ class CheckInController(Controller):
         qr_code: Annotated[str, Parameter(description="the ticket code read from the QR")],
         data: JSONBody[ScanRequest | None] = None,
     ) -> Response[ScanResponse]:
+        device = None
+        if request.auth.kind == SCANNER_TOKEN:
+            device = Device(request.auth.subject, digest(bearer_token(request) or ""))
         outcome = await checkins.validate_ticket(
             code=qr_code[:SCAN_CODE_MAX],
             door_event_id=data.event_id if data else None,
-            scanner_id=request.auth.subject,
+            scanner_id=None if device else request.auth.subject,
+            device=device,
         )
         return scan_response(outcome)

@@ -30,6 +30,7 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
+from ticketflow.domain.checkin.scanner_tokens import new_scanner_token
 from ticketflow.domain.events.service import escape_like
 from ticketflow.lib.errors import (
     AuthenticationFailed,
@@ -40,7 +41,6 @@ from ticketflow.lib.errors import (
 )
 from ticketflow.lib.repository import RepositoryService
 
-SCANNER_TOKEN_PREFIX = "tfs."
 SCANNER_DEFAULT_LIFETIME = dt.timedelta(hours=24)
 SCANNER_LONGEST_LIFETIME = dt.timedelta(days=30)
 PAIRING_LIFETIME = dt.timedelta(hours=24)
@@ -186,25 +186,29 @@ class ScannerService:
 
     async def pair(self, code: str) -> tuple[Scanner, str]:
         """Trade a pairing code for the device's token (once)."""
-        token = SCANNER_TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = utc_now()
+        pairable = (
+            Scanner.pairing_code_hash == digest(code),
+            Scanner.pairing_expires_at > now,
+            Scanner.expires_at > now,
+            Scanner.revoked_at.is_(None),
+        )
+        scanner_id = await self.session.scalar(select(Scanner.id).where(*pairable))
+        if scanner_id is None:
+            raise PairingRefused
+        token = new_scanner_token(scanner_id)
         paired = await self.session.execute(
             update(Scanner)
-            .where(
-                Scanner.pairing_code_hash == digest(code),
-                Scanner.pairing_expires_at > now,
-                Scanner.expires_at > now,
-                Scanner.revoked_at.is_(None),
-            )
+            .where(Scanner.id == scanner_id, *pairable)
             .values(pairing_code_hash=None, token_hash=digest(token), paired_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         if paired.rowcount != 1:  # type: ignore[attr-defined]
             await self.session.rollback()
             raise PairingRefused
-        scanner = await self.session.scalar(select(Scanner).where(Scanner.token_hash == digest(token)))
         await self.session.commit()
-        if scanner is None:  # pragma: no cover - just written in this transaction
+        scanner = await self.session.get(Scanner, scanner_id, populate_existing=True)
+        if scanner is None:  # pragma: no cover - just written
             raise PairingRefused
         return scanner, token
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from litestar.config.app import AppConfig
 
+from ticketflow.domain.accounts.plugin import AccountsPlugin
 from ticketflow.domain.checkin.controller import CheckInController
 from ticketflow.domain.checkin.door_controller import GateController, ScanLogController, ScannerController
 from ticketflow.domain.checkin.scanner_page import scanner_page_handlers
+from ticketflow.domain.checkin.scanner_tokens import ScannerTokens
 from ticketflow.lib.plugins import ContextPlugin
 
 
 class CheckInPlugin(ContextPlugin):
+    def __init__(self, accounts: AccountsPlugin) -> None:
+        accounts.token_kinds.insert(0, ScannerTokens())  # before user tokens, which take any token
+
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers += [
             CheckInController,

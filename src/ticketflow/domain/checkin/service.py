@@ -21,6 +21,7 @@ from ticketflow.db.models.checkins import SCANNED_CODE_MAX, InvalidReason, ScanR
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import Role
+from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied
 from ticketflow.lib.roles import require_role
 
 SCANNER_ROLES = frozenset({Role.STAFF, Role.ADMIN})
@@ -39,8 +40,23 @@ SELECT_SCANNED = (
 )
 RECORD_SCAN = (
     "INSERT INTO check_ins (ticket_id, event_id, door_event_id, scanned_code, result, reason,"
-    " scanned_by_id, scanned_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " scanned_by_id, scanner_id, scanned_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+SELECT_DEVICE = (
+    "SELECT event_id, last_seen_at FROM scanners WHERE id = %s AND token_hash = %s"
+    " AND revoked_at IS NULL AND expires_at > %s"
+)
+TOUCH_DEVICE = "UPDATE scanners SET last_seen_at = %s WHERE id = %s"
+DEVICE_SEEN_EVERY = dt.timedelta(minutes=1)
+"""`last_seen_at` is written at most this often per device, not with every scan."""
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A paired scanner device's credentials: its id and the digest of the token it sent."""
+
+    id: int
+    token_digest: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,17 +99,32 @@ class CheckInService:
     def __init__(self, drivers: DriverPool) -> None:
         self.drivers = drivers
 
-    async def validate_ticket(self, *, code: str, door_event_id: int | None, scanner_id: int) -> ScanOutcome:
-        """Admit the ticket with `code` if it may enter now; record the attempt either way."""
+    async def validate_ticket(
+        self, *, code: str, door_event_id: int | None, scanner_id: int | None, device: Device | None = None
+    ) -> ScanOutcome:
+        """Admit the ticket with `code` if it may enter now; record the attempt either way.
+
+        The caller is a staff or admin account (`scanner_id`, the user) or a paired `device`.
+        """
         async with self.drivers.transaction() as db:
-            return await self._validate(db, code, door_event_id, scanner_id)
+            return await self._validate(db, code, door_event_id, scanner_id, device)
 
     async def _validate(
-        self, db: DriverConnection, code: str, door_event_id: int | None, scanner_id: int
+        self,
+        db: DriverConnection,
+        code: str,
+        door_event_id: int | None,
+        scanner_id: int | None,
+        device: Device | None,
     ) -> ScanOutcome:
-        await require_role(db, scanner_id, SCANNER_ROLES)
         now = utc_now()
         stamp = db.bind_time(now)
+        if device is None:
+            if scanner_id is None:
+                raise AuthenticationFailed
+            await require_role(db, scanner_id, SCANNER_ROLES)
+        else:
+            door_event_id = await self._device_event(db, device, door_event_id, now)
         if door_event_id is None:
             admitted = await db.execute(ADMIT, (stamp, stamp, code))
         else:
@@ -115,11 +146,27 @@ class CheckInService:
                 code[:SCANNED_CODE_MAX],
                 outcome.result.value,
                 outcome.reason.value if outcome.reason else None,
-                scanner_id,
+                scanner_id if device is None else None,
+                device.id if device else None,
                 stamp,
             ),
         )
         return replace(outcome, check_in_id=check_in_id)
+
+    @staticmethod
+    async def _device_event(
+        db: DriverConnection, device: Device, door_event_id: int | None, now: dt.datetime
+    ) -> int:
+        """The event of a paired device that may scan now (revoked or expired: refused at once)."""
+        row = await db.fetchone(SELECT_DEVICE, (device.id, device.token_digest, db.bind_time(now)))
+        if row is None:
+            raise AuthenticationFailed("this scanner is revoked or expired")
+        event_id, last_seen = int(row[0]), db.read_time(row[1])
+        if door_event_id is not None and door_event_id != event_id:
+            raise PermissionDenied("this scanner scans for another event")
+        if last_seen is None or last_seen <= now - DEVICE_SEEN_EVERY:
+            await db.execute(TOUCH_DEVICE, (db.bind_time(now), device.id))
+        return event_id
 
 
 def scan_outcome(
