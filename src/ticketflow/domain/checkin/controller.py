@@ -71,7 +71,7 @@ def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:
             holder_name=outcome.ticket.holder_name,
             used_at=outcome.ticket.used_at,
         )
-    if outcome.result == ScanResult.VALID:
+    if outcome.result in (ScanResult.VALID, ScanResult.EXITED):
         status = HTTP_200_OK
     elif outcome.result == ScanResult.ALREADY_USED:
         status = HTTP_409_CONFLICT
@@ -130,5 +130,7 @@ class CheckInController(Controller):
             door_event_id=data.event_id if data else None,
             scanner_id=None if device else request.auth.subject,
             device=device,
+            gate_id=data.gate_id if data else None,
+            leaving=data is not None and data.direction == "out",
         )
         return scan_response(outcome)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -14,6 +14,9 @@ from ticketflow.lib.api_docs import MAX_ID
 
 class ScanRequest(msgspec.Struct, forbid_unknown_fields=True):
     event_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID, description="the door's event")] | None = None
+    gate_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID, description="the gate scanning")] | None = None
+    direction: Literal["in", "out"] = "in"
+    """`out`: the ticket leaves through `gate_id` (a re-entry gate lets it in again later)."""
 
 
 class ScannedTicket(msgspec.Struct):

@@ -21,7 +21,7 @@ from ticketflow.db.models.checkins import SCANNED_CODE_MAX, InvalidReason, ScanR
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import Role
-from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied
+from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
 from ticketflow.lib.roles import require_role
 
 SCANNER_ROLES = frozenset({Role.STAFF, Role.ADMIN})
@@ -40,11 +40,20 @@ SELECT_SCANNED = (
 )
 RECORD_SCAN = (
     "INSERT INTO check_ins (ticket_id, event_id, door_event_id, scanned_code, result, reason,"
-    " scanned_by_id, scanner_id, scanned_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " scanned_by_id, scanner_id, gate_id, scanned_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 SELECT_DEVICE = (
-    "SELECT event_id, last_seen_at FROM scanners WHERE id = %s AND token_hash = %s"
+    "SELECT event_id, last_seen_at, gate_id FROM scanners WHERE id = %s AND token_hash = %s"
     " AND revoked_at IS NULL AND expires_at > %s"
+)
+SELECT_GATE = "SELECT event_id, allow_reentry FROM gates WHERE id = %s"
+LEAVE = (
+    "UPDATE tickets SET status = 'active', updated_at = %s"
+    " WHERE code = %s AND status = 'used' AND event_id = %s"
+)
+COUNT_AT_GATE = (
+    "UPDATE gates SET admitted = admitted + %s, refused = refused + %s,"
+    " inside = CASE WHEN inside + %s < 0 THEN 0 ELSE inside + %s END WHERE id = %s"
 )
 TOUCH_DEVICE = "UPDATE scanners SET last_seen_at = %s WHERE id = %s"
 DEVICE_SEEN_EVERY = dt.timedelta(minutes=1)
@@ -100,14 +109,22 @@ class CheckInService:
         self.drivers = drivers
 
     async def validate_ticket(
-        self, *, code: str, door_event_id: int | None, scanner_id: int | None, device: Device | None = None
+        self,
+        *,
+        code: str,
+        door_event_id: int | None,
+        scanner_id: int | None,
+        device: Device | None = None,
+        gate_id: int | None = None,
+        leaving: bool = False,
     ) -> ScanOutcome:
         """Admit the ticket with `code` if it may enter now; record the attempt either way.
 
         The caller is a staff or admin account (`scanner_id`, the user) or a paired `device`.
+        `leaving`: an out-scan at `gate_id` (a re-entry gate makes the ticket active again).
         """
         async with self.drivers.transaction() as db:
-            return await self._validate(db, code, door_event_id, scanner_id, device)
+            return await self._validate(db, code, door_event_id, scanner_id, device, gate_id, leaving)
 
     async def _validate(
         self,
@@ -116,6 +133,8 @@ class CheckInService:
         door_event_id: int | None,
         scanner_id: int | None,
         device: Device | None,
+        gate_id: int | None,
+        leaving: bool,
     ) -> ScanOutcome:
         now = utc_now()
         stamp = db.bind_time(now)
@@ -124,7 +143,21 @@ class CheckInService:
                 raise AuthenticationFailed
             await require_role(db, scanner_id, SCANNER_ROLES)
         else:
-            door_event_id = await self._device_event(db, device, door_event_id, now)
+            door_event_id, device_gate = await self._device_event(db, device, door_event_id, now)
+            if device_gate is not None:
+                if gate_id not in (None, device_gate):
+                    raise PermissionDenied("this scanner scans at another gate")
+                gate_id = device_gate
+        reentry = False
+        if gate_id is not None:
+            gate = await db.fetchone(SELECT_GATE, (gate_id,))
+            if gate is None or door_event_id not in (None, int(gate[0])):
+                raise RuleViolation("gate_id is not a gate of this event")
+            door_event_id, reentry = int(gate[0]), bool(gate[1])
+        elif leaving:
+            raise RuleViolation("an out-scan names its gate")
+        if leaving:
+            return await self._leave(db, code, door_event_id, scanner_id, device, gate_id, reentry, now)
         if door_event_id is None:
             admitted = await db.execute(ADMIT, (stamp, stamp, code))
         else:
@@ -137,6 +170,52 @@ class CheckInService:
                 ticket_id, status, event_id, title, event_status, holder, used_at=db.read_time(used_at)
             )
         outcome = scan_outcome(ticket, admitted == 1, door_event_id, now)
+        return await self._record(db, code, outcome, door_event_id, scanner_id, device, gate_id)
+
+    async def _scanned(self, db: DriverConnection, code: str) -> ScannedTicket | None:
+        row = await db.fetchone(SELECT_SCANNED, (code,))
+        if row is None:
+            return None
+        ticket_id, status, event_id, title, event_status, holder, used_at = row
+        return ScannedTicket(
+            ticket_id, status, event_id, title, event_status, holder, used_at=db.read_time(used_at)
+        )
+
+    async def _leave(
+        self,
+        db: DriverConnection,
+        code: str,
+        door_event_id: int | None,
+        scanner_id: int | None,
+        device: Device | None,
+        gate_id: int | None,
+        reentry: bool,
+        now: dt.datetime,
+    ) -> ScanOutcome:
+        """An out-scan: a used ticket of the gate's event leaves; at a re-entry gate it becomes
+        active again (one conditional UPDATE, so of simultaneous out-scans one wins)."""
+        ticket = await self._scanned(db, code)
+        left = ticket is not None and ticket.status == TicketStatus.USED and ticket.event_id == door_event_id
+        if left and reentry:
+            left = await db.execute(LEAVE, (db.bind_time(now), code, door_event_id)) == 1
+        if left:
+            outcome = ScanOutcome(ScanResult.EXITED, None, ticket, now)
+        else:
+            outcome = scan_outcome(ticket, False, door_event_id, now)
+        return await self._record(db, code, outcome, door_event_id, scanner_id, device, gate_id)
+
+    async def _record(
+        self,
+        db: DriverConnection,
+        code: str,
+        outcome: ScanOutcome,
+        door_event_id: int | None,
+        scanner_id: int | None,
+        device: Device | None,
+        gate_id: int | None,
+    ) -> ScanOutcome:
+        """The scan's log row and its gate's counters, in the scan's transaction."""
+        ticket = outcome.ticket
         check_in_id = await db.insert(
             RECORD_SCAN,
             (
@@ -148,25 +227,32 @@ class CheckInService:
                 outcome.reason.value if outcome.reason else None,
                 scanner_id if device is None else None,
                 device.id if device else None,
-                stamp,
+                gate_id,
+                db.bind_time(outcome.scanned_at),
             ),
         )
+        if gate_id is not None:
+            admitted = int(outcome.result == ScanResult.VALID)
+            refused = int(outcome.result in (ScanResult.INVALID, ScanResult.ALREADY_USED))
+            inside = admitted - int(outcome.result == ScanResult.EXITED)
+            await db.execute(COUNT_AT_GATE, (admitted, refused, inside, inside, gate_id))
         return replace(outcome, check_in_id=check_in_id)
 
     @staticmethod
     async def _device_event(
         db: DriverConnection, device: Device, door_event_id: int | None, now: dt.datetime
-    ) -> int:
-        """The event of a paired device that may scan now (revoked or expired: refused at once)."""
+    ) -> tuple[int, int | None]:
+        """The event and gate of a paired device that may scan now (revoked or expired: refused
+        at once)."""
         row = await db.fetchone(SELECT_DEVICE, (device.id, device.token_digest, db.bind_time(now)))
         if row is None:
             raise AuthenticationFailed("this scanner is revoked or expired")
-        event_id, last_seen = int(row[0]), db.read_time(row[1])
+        event_id, last_seen, gate_id = int(row[0]), db.read_time(row[1]), row[2]
         if door_event_id is not None and door_event_id != event_id:
             raise PermissionDenied("this scanner scans for another event")
         if last_seen is None or last_seen <= now - DEVICE_SEEN_EVERY:
             await db.execute(TOUCH_DEVICE, (db.bind_time(now), device.id))
-        return event_id
+        return event_id, None if gate_id is None else int(gate_id)
 
 
 def scan_outcome(
