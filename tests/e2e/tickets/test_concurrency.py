@@ -133,6 +133,36 @@ async def run_scenario(database_url: str, servers: list[LiveServer]) -> None:
         results = Counter(s.json()["result"] for s in scans)
         assert results == {"valid": 1, "already_used": 49}, results
 
+        # 4. 50 simultaneous scans of another ticket at two gates: one admission, counted once.
+        second = next(r for r in responses if r.status_code == 201 and len(r.json()["tickets"]) > 1).json()[
+            "tickets"
+        ][1]["code"]
+        gates = [
+            (
+                await http.post(
+                    f"{servers[0].base_url}/events/{mixed}/gates",
+                    json={"name": name, "allow_reentry": True},
+                    headers=admin,
+                )
+            ).json()["id"]
+            for name in ("North", "South")
+        ]
+        scans = await asyncio.gather(
+            *(
+                http.post(
+                    f"{servers[i % len(servers)].base_url}/tickets/{second}/validate",
+                    json={"gate_id": gates[i % 2]},
+                    headers=admin,
+                )
+                for i in range(50)
+            )
+        )
+        results = Counter(s.json()["result"] for s in scans)
+        assert results == {"valid": 1, "already_used": 49}, results
+        listed = (await http.get(f"{servers[0].base_url}/events/{mixed}/gates", headers=admin)).json()
+        assert sum(g["admitted"] for g in listed) == sum(g["inside"] for g in listed) == 1
+        assert sum(g["refused"] for g in listed) == 49
+
 
 @pytest.mark.mysql
 def test_two_processes_on_mariadb_never_oversell_or_double_admit(mysql_provider, tmp_path: Path) -> None:
