@@ -19,6 +19,7 @@ from ticketflow.domain.accounts.service import AccountService
 from ticketflow.lib.errors import EmailTaken
 from ticketflow.lib.logs import process_logging_config
 from ticketflow.lib.passwords import Passwords
+from ticketflow.lib.signed_codes import generate_signing_key
 from ticketflow.plugins import assemble
 from ticketflow.settings import Settings
 from ticketflow.worker import run_worker
@@ -123,6 +124,21 @@ def worker_command() -> None:
     asyncio.run(_run_worker_until_signalled(settings))
 
 
+@click.group(name="keys", help="Manage the keys of signed ticket codes.")
+def keys_group() -> None:
+    """Manage the keys of signed ticket codes."""
+
+
+@keys_group.command(
+    name="generate",
+    help="Print a new `kid:key` entry for TICKET_SIGNING_KEYS (put it first to sign with it).",
+)
+@click.option("--kid", type=click.IntRange(1, 255), required=True, help="A key id (1-255) not used before.")
+def generate_key_command(kid: int) -> None:
+    click.echo(generate_signing_key(kid))
+
+
 def register_commands(group: click.Group) -> None:
     group.add_command(users_group)
+    group.add_command(keys_group)
     group.add_command(worker_command)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -66,6 +68,11 @@ class Settings:
     session_secret: str = field(default=DEFAULT_SESSION_SECRET, repr=False)
     # tickets
     reservation_ttl_seconds: int = 900
+    ticket_signing_keys: str = field(default="", repr=False)
+    """Keys of signed (`tf2.`) ticket codes: `kid:key` entries separated by commas, each kid a
+    number from 1 to 255 and each key the unpadded base64url of a 32-byte Ed25519 private key
+    (`ticketflow keys generate`). The first signs new codes; the others only verify until removed.
+    Empty outside production: a fixed, public, development-only key (kid 0)."""
     # Apple Wallet passes: all of the first five, or none (then wallet.pkpass answers 503)
     wallet_pass_type_id: str = ""
     """The Pass Type ID registered with Apple, e.g. `pass.com.example.tickets`."""
@@ -176,6 +183,7 @@ class Settings:
             missing = ", ".join(environment_variable(name) for name, value in wallet.items() if not value)
             msg = f"wallet passes need every WALLET_* setting; missing: {missing}"
             raise SettingsError(msg)
+        signing_key_entries(self.ticket_signing_keys)  # refuses a malformed list
         if self.is_production:
             self._validate_production()
 
@@ -186,6 +194,11 @@ class Settings:
             *secret_problems("SESSION_SECRET", self.session_secret, DEFAULT_SESSION_SECRET),
             *secret_problems("METRICS_TOKEN", self.metrics_token, ""),
         ]
+        if not self.ticket_signing_keys:
+            problems.append(
+                "TICKET_SIGNING_KEYS must hold at least one key (`ticketflow keys generate`):"
+                " the development key is public, anyone could forge tickets with it"
+            )
         if not is_https_or_loopback(self.public_base_url):
             problems.append(
                 "PUBLIC_BASE_URL must be an https:// address (plain http only for localhost):"
@@ -249,6 +262,36 @@ POSITIVE_FIELDS = (
     "register_window_seconds",
     "password_hash_concurrency",
 )
+
+
+SIGNING_KID_RANGE = range(1, 256)
+"""Kids of configured keys; 0 is the development key's."""
+SIGNING_KEY_BYTES = 32
+SIGNING_KEY_PATTERN = re.compile(r"^([0-9]{1,3}):([A-Za-z0-9_-]{43})$")
+"""`kid:key`, the key the unpadded base64url of 32 bytes (43 characters)."""
+
+
+def signing_key_entries(raw: str) -> tuple[tuple[int, bytes], ...]:
+    """(kid, 32-byte private key) for each entry of TICKET_SIGNING_KEYS, the signing key first."""
+    entries: list[tuple[int, bytes]] = []
+    for number, entry in enumerate(filter(None, (part.strip() for part in raw.split(","))), start=1):
+        match = SIGNING_KEY_PATTERN.fullmatch(entry)
+        kid = int(match[1]) if match else 0
+        if match is None or kid not in SIGNING_KID_RANGE:
+            msg = (
+                f"TICKET_SIGNING_KEYS entry {number} must be `kid:key` with a kid from 1 to 255 and"
+                " the key as 43 base64url characters (`ticketflow keys generate`)"
+            )
+            raise SettingsError(msg)
+        key = base64.urlsafe_b64decode(match[2] + "=")
+        if base64.urlsafe_b64encode(key).rstrip(b"=").decode() != match[2]:
+            msg = f"TICKET_SIGNING_KEYS entry {number}: the key is not canonical base64url"
+            raise SettingsError(msg)
+        if kid in (known for known, _ in entries):
+            msg = f"TICKET_SIGNING_KEYS lists kid {kid} twice"
+            raise SettingsError(msg)
+        entries.append((kid, key))
+    return tuple(entries)
 
 
 def secret_problems(variable: str, value: str, default: str) -> list[str]:

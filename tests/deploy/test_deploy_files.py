@@ -21,6 +21,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from tests.deploy.deploy_support import ROOT, known_variables, setting_variables, start_module
+from ticketflow.lib.signed_codes import generate_signing_key
 from ticketflow.settings import (
     DEFAULT_JWT_SECRET,
     DEFAULT_SESSION_SECRET,
@@ -176,6 +177,7 @@ def sample_dotenv() -> dict[str, str]:
         "METRICS_TOKEN": secrets.token_urlsafe(32),
         "STRIPE_API_KEY": "sk_test_" + secrets.token_hex(12),
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(12),
+        "TICKET_SIGNING_KEYS": generate_signing_key(1),
     }
 
 
@@ -299,6 +301,11 @@ def render_environment(blueprint: dict[str, Any], service: dict[str, Any]) -> di
     return resolved
 
 
+def entered_value(key: str) -> str:
+    """What a user types for a `sync: false` variable when applying the Blueprint."""
+    return generate_signing_key(1) if key == "TICKET_SIGNING_KEYS" else f"entered-{key.lower()}"
+
+
 def simulated_render_values(
     blueprint: dict[str, Any], environment: dict[str, dict[str, Any]], generated: dict[str, str]
 ) -> dict[str, str]:
@@ -318,7 +325,7 @@ def simulated_render_values(
                 origin = render_environment(blueprint, render_service(blueprint, source["name"]))
                 assert source["envVarKey"] in origin, entry
                 assert origin[source["envVarKey"]].get("sync") is False, entry
-                values[key] = f"entered-{source['envVarKey'].lower()}"
+                values[key] = entered_value(source["envVarKey"])
             else:
                 values[key] = {
                     "host": "ticketflow-mysql",
@@ -327,7 +334,7 @@ def simulated_render_values(
                 }[source["property"]]
         else:
             assert entry.get("sync") is False, entry
-            values[key] = f"entered-{key.lower()}"
+            values[key] = entered_value(key)
     values["PUBLIC_BASE_URL"] = "https://tickets.example.org"
     return values
 

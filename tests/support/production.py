@@ -11,6 +11,7 @@ STRONG_PRODUCTION = {
     "PAYMENT_PROVIDER": "stripe",
     "STRIPE_API_KEY": "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
     "STRIPE_WEBHOOK_SECRET": "whsec_9Xa2Lm7Qp4Rt8Vw1Zb6Nc3Jk5",
+    "TICKET_SIGNING_KEYS": "1:tNvbHpYlTgL70bNiGezFueLkCZv4UZe55D0we5g35ds",
 }
 """Every variable production checks, set to an acceptable value."""
 

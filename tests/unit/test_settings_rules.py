@@ -55,6 +55,8 @@ def test_production_with_strong_secrets_starts() -> None:
         ({"PAYMENT_PROVIDER": "simulated"}, "ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION"),
         ({"STRIPE_API_KEY": ""}, "STRIPE_API_KEY"),
         ({"STRIPE_WEBHOOK_SECRET": ""}, "STRIPE_WEBHOOK_SECRET"),
+        ({"TICKET_SIGNING_KEYS": ""}, "TICKET_SIGNING_KEYS must hold at least one key"),
+        ({"TICKET_SIGNING_KEYS": "1:not-a-key"}, "TICKET_SIGNING_KEYS entry 1"),
     ],
 )
 def test_production_refuses_unsafe_settings(changes: dict[str, str], message: str) -> None:

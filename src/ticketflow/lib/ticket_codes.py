@@ -2,14 +2,16 @@
 
 Format `tf1.<43 URL-safe characters>`: a version prefix and 256 bits from `secrets` (CSPRNG), so a
 code is unguessable, unique in practice (and by a unique index), and says nothing about ids or
-e-mails. The prefix leaves room for a later offline-verifiable form (e.g. `tf2.` with an Ed25519
-signature) without breaking tickets already issued.
+e-mails. Signed `tf2.` codes (lib/signed_codes.py) carry their ticket and a signature a scanner
+checks offline; `tf1.` codes already issued stay valid online.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+
+from ticketflow.lib.signed_codes import SIGNED_CODE_PATTERN
 
 CODE_VERSION = "tf1"
 CODE_RANDOM_BYTES = 32
@@ -21,5 +23,5 @@ def new_ticket_code() -> str:
 
 
 def looks_like_ticket_code(text: str) -> bool:
-    """True when `text` has the shape of a code this version issues (no database needed)."""
-    return CODE_PATTERN.fullmatch(text) is not None
+    """True when `text` has the exact shape of a `tf1.` or `tf2.` code (no database needed)."""
+    return CODE_PATTERN.fullmatch(text) is not None or SIGNED_CODE_PATTERN.fullmatch(text) is not None
