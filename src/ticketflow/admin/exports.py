@@ -1,7 +1,6 @@
 """CSV exports of an event's tickets and door scans, streamed page by page.
 
-Cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or
-carriage return) are prefixed with a quote, so a buyer named `=HYPERLINK(...)` stays text.
+Cells are made safe for spreadsheets (`ticketflow.lib.csv_cells`).
 Ticket codes are not exported: they are admission credentials.
 """
 
@@ -9,27 +8,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as dt
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
 
 from ticketflow.domain.stats.service import CheckInExportRow, StatsService, TicketExportRow
+from ticketflow.lib.csv_cells import safe_cell
 from ticketflow.lib.state import AppContext
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
 ExportRow = TicketExportRow | CheckInExportRow
-
-
-def safe_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 async def stream_csv(

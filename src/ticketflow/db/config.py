@@ -65,6 +65,8 @@ def configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # e.g. a migration's PRAGMA foreign_keys, which only works outside a transaction
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -6,7 +6,20 @@ from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import OutboxMessage  # noqa: F401
 from ticketflow.db.models.payments import Checkout, Payment, ProviderEvent, Refund  # noqa: F401
+from ticketflow.db.models.ticket_types import OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
+from ticketflow.db.models.vouchers import Voucher
 
-__all__ = ["CheckIn", "Event", "Gate", "Order", "Scanner", "Ticket", "User"]
+__all__ = [
+    "CheckIn",
+    "Event",
+    "Gate",
+    "Order",
+    "OrderLine",
+    "Scanner",
+    "Ticket",
+    "TicketType",
+    "User",
+    "Voucher",
+]

@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
+from ticketflow.db.models.vouchers import VOUCHER_CODE_MAX
 from ticketflow.db.types import UTCDateTime, state_column
 
 IDEMPOTENCY_KEY_MAX = 64
@@ -57,3 +58,9 @@ class Order(IdMixin, TimestampMixin, Base):
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     payment_provider: Mapped[str | None] = mapped_column(String(32), nullable=True)
     refunded_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    voucher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("vouchers.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    """The voucher this order redeemed (one use of it while the order lives)."""
+    voucher_code: Mapped[str | None] = mapped_column(String(VOUCHER_CODE_MAX), nullable=True)
+    """The code as redeemed, kept when the voucher is deleted."""

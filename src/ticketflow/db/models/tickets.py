@@ -37,6 +37,7 @@ class Ticket(IdMixin, TimestampMixin, Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), nullable=False, index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), nullable=False)
+    ticket_type_id: Mapped[int] = mapped_column(ForeignKey("ticket_types.id"), nullable=False, index=True)
     code: Mapped[str] = mapped_column(String(CODE_MAX), nullable=False, unique=True)
     """The string in the QR code: a version prefix and 256 random bits, URL-safe."""
     status: Mapped[TicketStatus] = mapped_column(state_column(TicketStatus), nullable=False)

@@ -14,13 +14,16 @@ from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event as EventModel
-from ticketflow.db.models.users import User
+from ticketflow.db.models.ticket_types import TicketType as TicketTypeModel
+from ticketflow.db.models.users import Role, User
 from ticketflow.domain.accounts.auth import admin_only
 from ticketflow.domain.events.schemas import Event, EventCreate, EventPage, EventPatch
 from ticketflow.domain.events.service import EventService
+from ticketflow.domain.events.ticket_types import types_of
+from ticketflow.domain.events.ticket_types_controller import to_ticket_type
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.tickets.service import TicketService
-from ticketflow.lib.access import PUBLIC_ROUTE
+from ticketflow.lib.access import PUBLIC_ROUTE, TOKEN_OPTIONAL_ROUTE
 from ticketflow.lib.api_docs import PUBLIC, id_parameter, links_on
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import require_json_body
@@ -37,7 +40,7 @@ BROKEN_RULE = (
 )
 
 
-def to_event(event: EventModel) -> Event:
+def to_event(event: EventModel, ticket_types: list[TicketTypeModel] | None = None) -> Event:
     local = event.starts_at.astimezone(ZoneInfo(event.timezone))
     return Event(
         id=event.id,
@@ -62,6 +65,7 @@ def to_event(event: EventModel) -> Event:
         admin_id=event.admin_id,
         created_at=event.created_at,
         updated_at=event.updated_at,
+        ticket_types=None if ticket_types is None else [to_ticket_type(t, event) for t in ticket_types],
     )
 
 
@@ -104,14 +108,23 @@ class EventController(Controller):
 
     @get(
         "/{event_id:int}",
-        opt=PUBLIC_ROUTE,
+        opt=TOKEN_OPTIONAL_ROUTE,
         security=PUBLIC,
         operation_id="getEvent",
-        summary="One event",
-        responses=error_responses(BAD_INPUT, NOT_FOUND),
+        summary="One event, with its ticket types",
+        description="Embeds the visible active `ticket_types` (with an admin's token: all of them).",
+        responses=error_responses(BAD_INPUT, (401, "a token was sent but is not valid"), NOT_FOUND),
     )
-    async def get_event(self, events: NamedDependency[EventService], event_id: EventId) -> Event:
-        return to_event(await events.get_event(event_id))
+    async def get_event(
+        self,
+        request: Request[Any, Any, Any],
+        events: NamedDependency[EventService],
+        event_id: EventId,
+    ) -> Event:
+        viewer = request.scope.get("user")
+        event = await events.get_event(event_id)
+        everything = viewer is not None and viewer.role == Role.ADMIN
+        return to_event(event, await types_of(events.session, event_id, everything=everything))
 
     @post(
         "/",

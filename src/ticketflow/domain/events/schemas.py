@@ -14,6 +14,8 @@ from ticketflow.db.models.events import (
     VENUE_MAX,
     EventStatus,
 )
+from ticketflow.db.models.ticket_types import TYPE_DESCRIPTION_MAX, TYPE_NAME_MAX
+from ticketflow.db.models.vouchers import VoucherKind
 from ticketflow.domain.accounts.schemas import END, PRINTABLE_PATTERN
 from ticketflow.lib.pagination import Page, schema_name
 
@@ -116,6 +118,130 @@ class Event(msgspec.Struct):
     admin_id: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    ticket_types: list[TicketType] | None = None
+    """The visible types on sale (all types for admins); only on single-event reads."""
 
 
 EventPage = Annotated[Page[Event], schema_name("EventPage")]
+
+
+TypeName = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=TYPE_NAME_MAX, pattern=PRINTABLE_PATTERN, examples=["Early bird"]),
+]
+TypeDescription = Annotated[str, msgspec.Meta(max_length=TYPE_DESCRIPTION_MAX, pattern=TEXT_PATTERN)]
+TaxRate = Annotated[
+    float,
+    msgspec.Meta(
+        ge=0, le=100, description="percent included in the price, up to two decimals", examples=[20, 5.5]
+    ),
+]
+TypeCapacity = Annotated[
+    int, msgspec.Meta(ge=0, le=MAX_CAPACITY, description="its own cap inside the event's capacity")
+]
+Position = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
+
+
+class TicketTypeCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: TypeName
+    price_cents: PriceCents = 0
+    description: TypeDescription = ""
+    tax_rate: TaxRate = 0
+    capacity: TypeCapacity | None = None
+    max_per_order: MaxPerOrder | None = None
+    sales_start_at: AwareDateTime | None = None
+    sales_end_at: AwareDateTime | None = None
+    hidden: bool = False
+    position: Position | None = None
+    active: bool = True
+
+
+class TicketTypePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    name: TypeName | msgspec.UnsetType = msgspec.UNSET
+    price_cents: PriceCents | msgspec.UnsetType = msgspec.UNSET
+    description: TypeDescription | msgspec.UnsetType = msgspec.UNSET
+    tax_rate: TaxRate | msgspec.UnsetType = msgspec.UNSET
+    capacity: TypeCapacity | msgspec.UnsetType | None = msgspec.UNSET
+    max_per_order: MaxPerOrder | msgspec.UnsetType | None = msgspec.UNSET
+    sales_start_at: AwareDateTime | msgspec.UnsetType | None = msgspec.UNSET
+    sales_end_at: AwareDateTime | msgspec.UnsetType | None = msgspec.UNSET
+    hidden: bool | msgspec.UnsetType = msgspec.UNSET
+    position: Position | msgspec.UnsetType = msgspec.UNSET
+    active: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class TicketType(msgspec.Struct):
+    id: int
+    event_id: int
+    name: str
+    description: str
+    price_cents: int
+    currency: str
+    tax_rate: float
+    """Percent included in the price."""
+    capacity: int | None
+    sold: int
+    held: int
+    available: int
+    """The smaller of this type's and the event's remaining seats."""
+    max_per_order: int
+    sales_start_at: dt.datetime | None
+    sales_end_at: dt.datetime | None
+    hidden: bool
+    position: int
+    active: bool
+
+
+VoucherCode = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9_-]{3,64}$",
+        description="letters, digits, `-` and `_`; compared exactly (case counts)",
+        examples=["EARLY-2031"],
+    ),
+]
+VoucherValue = Annotated[
+    int, msgspec.Meta(ge=0, le=MAX_PRICE_CENTS, description="percent for `percent`, else cents")
+]
+MaxUses = Annotated[int, msgspec.Meta(ge=1, le=MAX_CAPACITY)]
+TypeIds = Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]], msgspec.Meta(max_length=100)]
+
+
+class VoucherCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """One voucher with `code`, or `count` vouchers with random codes (not both)."""
+
+    kind: VoucherKind
+    value: VoucherValue = 0
+    code: VoucherCode | None = None
+    count: Annotated[int, msgspec.Meta(ge=1, le=1000, description="random codes to create")] | None = None
+    ticket_type_ids: TypeIds = msgspec.field(default_factory=list)
+    max_uses: MaxUses | None = 1
+    valid_from: AwareDateTime | None = None
+    valid_until: AwareDateTime | None = None
+    unlocks_hidden: bool = False
+
+
+class VoucherPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    kind: VoucherKind | msgspec.UnsetType = msgspec.UNSET
+    value: VoucherValue | msgspec.UnsetType = msgspec.UNSET
+    ticket_type_ids: TypeIds | msgspec.UnsetType = msgspec.UNSET
+    max_uses: MaxUses | msgspec.UnsetType | None = msgspec.UNSET
+    valid_from: AwareDateTime | msgspec.UnsetType | None = msgspec.UNSET
+    valid_until: AwareDateTime | msgspec.UnsetType | None = msgspec.UNSET
+    unlocks_hidden: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class Voucher(msgspec.Struct):
+    id: int
+    event_id: int
+    code: str
+    kind: VoucherKind
+    value: int
+    ticket_type_ids: list[int]
+    """Empty: every type of the event."""
+    max_uses: int | None
+    uses: int
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None
+    unlocks_hidden: bool
+    created_at: dt.datetime

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, UnaryExpression, delete, exists, func, or_
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order
+from ticketflow.domain.events.ticket_types import default_type, follow_single_type
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.lib.errors import CapacityBelowTaken, ConflictError, EventNotFound, RuleViolation
 from ticketflow.lib.repository import RepositoryService
@@ -130,6 +131,7 @@ class EventService(RepositoryService[Event, EventRepository]):
     async def publish(self, values: dict[str, Any], *, admin_id: int) -> Event:
         """Create an event; the answer is what was stored (times in UTC)."""
         event = await self.create(values | {"admin_id": admin_id})
+        self.session.add(default_type(event, utc_now()))
         await self.session.commit()
         return event
 
@@ -167,6 +169,7 @@ class EventService(RepositoryService[Event, EventRepository]):
                 raise CapacityBelowTaken
         for name in changed - {"capacity"}:
             setattr(event, name, changes[name])
+        await follow_single_type(self.session, event_id, {name: changes[name] for name in changed})
         if announced and ordered:
             await notifier.event_changed(self.session, event_id, announced)
         await self.session.commit()

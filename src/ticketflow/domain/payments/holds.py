@@ -6,6 +6,8 @@ the order with a conditional UPDATE on its status, then its tickets, then the ev
 single UPDATE. The purchase takes the same locks in the same order (event, order, tickets), so
 expiry, payment, cancellation and new purchases of one event queue up instead of deadlocking, and
 the counters always equal the tickets: `tickets_held` = pending, `tickets_sold` = active + used.
+The ticket types' `held` and `sold` move in the same transactions, after the event's, type by
+type in id order (`shift_types`).
 """
 
 from __future__ import annotations
@@ -13,20 +15,49 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
+from ticketflow.db.models.ticket_types import OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.lib.ticket_codes import new_ticket_code
 
+SOLD_STATUSES = (TicketStatus.ACTIVE, TicketStatus.USED)
 EXPIRY_BATCH = 200
 """Orders expired by one call (the sweep comes back for the rest)."""
 
 
 def rowcount(result: Any) -> int:
     return int(result.rowcount)
+
+
+async def tickets_by_type(session: AsyncSession, *conditions: Any) -> dict[int, int]:
+    """How many tickets matching `conditions` each type has (read before their status changes)."""
+    rows = await session.execute(
+        select(Ticket.ticket_type_id, func.count()).where(*conditions).group_by(Ticket.ticket_type_id)
+    )
+    return {int(type_id): int(count) for type_id, count in rows}
+
+
+async def pending_by_type(session: AsyncSession, order_id: int) -> dict[int, int]:
+    return await tickets_by_type(session, Ticket.order_id == order_id, Ticket.status == TicketStatus.PENDING)
+
+
+async def shift_types(session: AsyncSession, counts: dict[int, int], *, held: int = 0, sold: int = 0) -> None:
+    """Move the types' counters by `counts` times `held` / `sold` (+1, -1 or 0), in id order.
+
+    The caller holds the event row lock, so these follow the event's counters without a race.
+    """
+    for type_id in sorted(counts):
+        count = counts[type_id]
+        await session.execute(
+            update(TicketType)
+            .where(TicketType.id == type_id)
+            .values(held=TicketType.held + held * count, sold=TicketType.sold + sold * count)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def lock_event(session: AsyncSession, event_id: int, now: dt.datetime) -> None:
@@ -85,6 +116,9 @@ async def release_hold(
     )
     if rowcount(closed) != 1:
         return 0
+    by_type = await tickets_by_type(
+        session, Ticket.order_id == order_id, Ticket.status == TicketStatus.PENDING
+    )
     cancelled = rowcount(
         await session.execute(
             update(Ticket)
@@ -100,6 +134,7 @@ async def release_hold(
             .values(tickets_held=Event.tickets_held - cancelled)
             .execution_options(synchronize_session=False)
         )
+        await shift_types(session, by_type, held=-1)
     return cancelled
 
 
@@ -143,6 +178,9 @@ async def activate_order(session: AsyncSession, order: Order, now: dt.datetime) 
     )
     if rowcount(paid) != 1:
         return 0
+    by_type = await tickets_by_type(
+        session, Ticket.order_id == order.id, Ticket.status == TicketStatus.PENDING
+    )
     activated = rowcount(
         await session.execute(
             update(Ticket)
@@ -161,11 +199,50 @@ async def activate_order(session: AsyncSession, order: Order, now: dt.datetime) 
             )
             .execution_options(synchronize_session=False)
         )
+        await shift_types(session, by_type, held=-1, sold=1)
     return activated
 
 
+async def order_lines(session: AsyncSession, order_id: int) -> list[OrderLine]:
+    return list(
+        await session.scalars(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id))
+    )
+
+
 async def take_seats_for_late_payment(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
-    """Sell the seats of an expired order again, if the event still has them (one conditional UPDATE)."""
+    """Sell the seats of an expired order again, if the event and each type still have them.
+
+    Conditional UPDATEs: the event's first, then each type's in id order; when a type has too few
+    left, the event's seats are put back (same transaction, locks still held).
+    """
+    if not await _take_event_seats_late(session, order, now):
+        return False
+    lines = sorted(await order_lines(session, order.id), key=lambda line: line.ticket_type_id)
+    for taken_lines, line in enumerate(lines):
+        type_taken = await session.execute(
+            update(TicketType)
+            .where(
+                TicketType.id == line.ticket_type_id,
+                (TicketType.capacity.is_(None))
+                | (TicketType.capacity - TicketType.sold - TicketType.held >= line.quantity),
+            )
+            .values(sold=TicketType.sold + line.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(type_taken) != 1:
+            given_back = {earlier.ticket_type_id: earlier.quantity for earlier in lines[:taken_lines]}
+            await shift_types(session, given_back, sold=-1)
+            await session.execute(
+                update(Event)
+                .where(Event.id == order.event_id)
+                .values(tickets_sold=Event.tickets_sold - order.quantity)
+                .execution_options(synchronize_session=False)
+            )
+            return False
+    return True
+
+
+async def _take_event_seats_late(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
     taken = await session.execute(
         update(Event)
         .where(
@@ -207,12 +284,30 @@ async def reissue_tickets(session: AsyncSession, order: Order, now: dt.datetime)
                 "order_id": order.id,
                 "user_id": order.user_id,
                 "event_id": order.event_id,
+                "ticket_type_id": line.ticket_type_id,
                 "code": new_ticket_code(),
                 "status": TicketStatus.ACTIVE,
                 "created_at": now,
                 "updated_at": now,
             }
-            for _ in range(order.quantity)
+            for line in await order_lines(session, order.id)
+            for _ in range(line.quantity)
         ],
     )
     return True
+
+
+async def recount_types(session: AsyncSession, event_id: int) -> None:
+    """Set every type's counters of the event from its tickets (after a bulk change, under the lock)."""
+    for status_group, column in ((SOLD_STATUSES, "sold"), ((TicketStatus.PENDING,), "held")):
+        count = (
+            select(func.count())
+            .where(Ticket.ticket_type_id == TicketType.id, Ticket.status.in_(status_group))
+            .scalar_subquery()
+        )
+        await session.execute(
+            update(TicketType)
+            .where(TicketType.event_id == event_id)
+            .values({column: count})
+            .execution_options(synchronize_session=False)
+        )

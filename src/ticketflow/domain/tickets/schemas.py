@@ -18,6 +18,20 @@ class PurchaseRequest(msgspec.Struct, forbid_unknown_fields=True):
     quantity: Annotated[int, msgspec.Meta(ge=1, le=100, description="1..the event's max_per_order")] = 1
 
 
+class OrderLine(msgspec.Struct):
+    ticket_type_id: int
+    name: str
+    """The type's name when the order was placed."""
+    quantity: int
+    unit_price_cents: int
+    discount_cents: int
+    """Discount on the whole line."""
+    tax_rate: float
+    """Percent included in the amount."""
+    amount_cents: int
+    """quantity x unit price - discount."""
+
+
 class Order(msgspec.Struct):
     id: int
     user_id: int
@@ -28,6 +42,15 @@ class Order(msgspec.Struct):
     status: OrderStatus
     expires_at: dt.datetime | None
     created_at: dt.datetime
+    lines: list[OrderLine] = msgspec.field(default_factory=list)
+    voucher_code: str | None = None
+
+
+class OrderPage(msgspec.Struct):
+    items: list[Order]
+    total: int
+    limit: int
+    offset: int
 
 
 class Ticket(msgspec.Struct):
@@ -40,6 +63,8 @@ class Ticket(msgspec.Struct):
     status: TicketStatus
     used_at: dt.datetime | None
     created_at: dt.datetime
+    ticket_type_id: int | None = None
+    ticket_type_name: str | None = None
     attendee_name: str | None = None
     """Who attends with the ticket: the name its holder gave, else the holder's own name."""
     event_title: str | None = None

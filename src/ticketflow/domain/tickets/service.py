@@ -20,10 +20,11 @@ from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
+from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
-from ticketflow.domain.payments.holds import lock_event
+from ticketflow.domain.payments.holds import lock_event, recount_types, shift_types
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.lib.errors import ConflictError, EventNotFound, TicketNotFound
 from ticketflow.lib.repository import RepositoryService
@@ -39,6 +40,8 @@ class HeldTicket(NamedTuple):
     ticket: Ticket
     event: Event
     holder_name: str
+    type_name: str = ""
+    """The name of the ticket's type."""
 
     @property
     def attendee_name(self) -> str:
@@ -127,12 +130,13 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         if not tickets:
             return []
         rows = await self.session.execute(
-            select(Ticket.id, Event, User.name)
+            select(Ticket.id, Event, User.name, TicketType.name)
             .join(Event, Event.id == Ticket.event_id)
             .join(User, User.id == Ticket.user_id)
+            .join(TicketType, TicketType.id == Ticket.ticket_type_id)
             .where(Ticket.id.in_([ticket.id for ticket in tickets]))
         )
-        found = {ticket_id: (event, name) for ticket_id, event, name in rows.tuples()}
+        found = {ticket_id: (event, name, type_name) for ticket_id, event, name, type_name in rows.tuples()}
         return [HeldTicket(ticket, *found[ticket.id]) for ticket in tickets]
 
     # -- naming -----------------------------------------------------------------------------
@@ -162,7 +166,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
 
     async def cancel_ticket(self, ticket_id: int, actor: User) -> HeldTicket:
         """Cancel one ticket and put its seat back on sale."""
-        ticket, event, holder_name = await self.get_visible(ticket_id, actor)
+        ticket, event, holder_name, type_name = await self.get_visible(ticket_id, actor)
         if ticket.status == TicketStatus.USED:
             raise TicketNotCancellable("a used ticket cannot be cancelled")
         if ticket.status == TicketStatus.CANCELLED:
@@ -189,6 +193,8 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
             .values({counter: counter - 1})
             .execution_options(synchronize_session=False)
         )
+        pending = previous_status == TicketStatus.PENDING
+        await shift_types(self.session, {ticket.ticket_type_id: 1}, held=-pending, sold=-(not pending))
         order = await self.orders.get_one_or_none(Order.id == ticket.order_id)
         if order is not None and order.status == OrderStatus.PAID and order.amount_cents > 0:
             await self.payments.refund_ticket(self.session, order, ticket)
@@ -197,7 +203,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         await self.session.commit()
         await self.session.refresh(ticket)
         await self.session.refresh(event)
-        return HeldTicket(ticket, event, holder_name)
+        return HeldTicket(ticket, event, holder_name, type_name)
 
     async def _settle_order(self, order_id: int, now: dt.datetime) -> None:
         """An order whose tickets are all cancelled is closed: refunded if money was taken."""
@@ -248,6 +254,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
             .values(tickets_sold=int(used or 0), tickets_held=0)
             .execution_options(synchronize_session=False)
         )
+        await recount_types(self.session, event_id)
         open_orders = await self.orders.get_many(
             Order.event_id == event_id, Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID])
         )

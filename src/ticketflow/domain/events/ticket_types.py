@@ -1,0 +1,220 @@
+"""Ticket types of an event: what it sells, at which price, within which caps.
+
+An event always has at least one type; one created with a single price and capacity gets
+"General admission" with them, and while it has exactly one type, changing the event's price or
+capacity changes that type too. The event's `price_cents` is kept equal to the lowest price of
+its visible active types, so listings need no join.
+
+Counters (`sold`, `held`) change only with the event's, under the event row lock (see
+`ticketflow.db.models.ticket_types`); a capacity change is one conditional UPDATE, so it cannot
+slip under seats taken concurrently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.base import utc_now
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, OrderLine, TicketType
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
+
+TYPE_FIELDS = (
+    "name",
+    "description",
+    "price_cents",
+    "tax_rate_bp",
+    "capacity",
+    "max_per_order",
+    "sales_start_at",
+    "sales_end_at",
+    "hidden",
+    "position",
+    "active",
+)
+
+
+class TicketTypeNotFound(NotFoundError):
+    detail = "ticket type not found"
+
+
+class TicketTypeHasSales(ConflictError):
+    detail = "this ticket type has sales: deactivate it instead (active: false)"
+
+
+class TypeCapacityBelowTaken(ConflictError):
+    detail = "capacity cannot go below the tickets of this type already sold or held"
+
+
+def type_available(ticket_type: TicketType, event: Event) -> int:
+    """Seats a buyer can get of this type now: the smaller of its own and the event's remaining."""
+    own = ticket_type.remaining
+    left = event.tickets_available
+    return left if own is None else min(own, left)
+
+
+def check_type_rules(values: dict[str, Any], event: Event) -> None:
+    start, end = values.get("sales_start_at"), values.get("sales_end_at")
+    if start is not None and start >= event.starts_at:
+        raise RuleViolation("sales_start_at must be before the event starts", field="sales_start_at")
+    if end is not None and end > event.starts_at:
+        raise RuleViolation("sales_end_at cannot be after the event starts", field="sales_end_at")
+    if start is not None and end is not None and end <= start:
+        raise RuleViolation("sales_end_at must be after sales_start_at", field="sales_end_at")
+    capacity = values.get("capacity")
+    if capacity is not None and capacity > event.capacity:
+        raise RuleViolation("a type's capacity cannot exceed the event's capacity", field="capacity")
+
+
+def default_type(event: Event, now: dt.datetime) -> TicketType:
+    """The one type of an event published with a single price and capacity."""
+    return TicketType(
+        event_id=event.id,
+        name=DEFAULT_TYPE_NAME,
+        description="",
+        price_cents=event.price_cents,
+        tax_rate_bp=0,
+        capacity=event.capacity,
+        sold=event.tickets_sold,
+        held=event.tickets_held,
+        max_per_order=None,
+        sales_start_at=None,
+        sales_end_at=None,
+        hidden=False,
+        position=0,
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def types_of(session: AsyncSession, event_id: int, *, everything: bool) -> list[TicketType]:
+    """The event's types by position; the public sees only visible active ones."""
+    query = select(TicketType).where(TicketType.event_id == event_id)
+    if not everything:
+        query = query.where(TicketType.active.is_(True), TicketType.hidden.is_(False))
+    return list(await session.scalars(query.order_by(TicketType.position, TicketType.id)))
+
+
+async def sync_event_price(session: AsyncSession, event_id: int) -> None:
+    """The event's `price_cents` = the lowest price of its visible active types (unchanged if none)."""
+    lowest = await session.scalar(
+        select(func.min(TicketType.price_cents)).where(
+            TicketType.event_id == event_id, TicketType.active.is_(True), TicketType.hidden.is_(False)
+        )
+    )
+    if lowest is not None:
+        await session.execute(
+            update(Event)
+            .where(Event.id == event_id)
+            .values(price_cents=lowest)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def follow_single_type(session: AsyncSession, event_id: int, changes: dict[str, Any]) -> None:
+    """An event with exactly one type: its price and capacity follow the event's. With several,
+    the event's price stays the lowest of theirs."""
+    follow = {name: changes[name] for name in ("price_cents", "capacity") if name in changes}
+    if not follow:
+        return
+    count = await session.scalar(select(func.count()).where(TicketType.event_id == event_id))
+    if count != 1:
+        await sync_event_price(session, event_id)
+    else:
+        await session.execute(
+            update(TicketType)
+            .where(TicketType.event_id == event_id)
+            .values(**follow, updated_at=utc_now())
+            .execution_options(synchronize_session=False)
+        )
+
+
+class TicketTypeService:
+    """Use cases of ticket types. Each public method is one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def event(self, event_id: int) -> Event:
+        event = await self.session.get(Event, event_id)
+        if event is None:
+            raise EventNotFound
+        return event
+
+    async def get(self, type_id: int) -> tuple[TicketType, Event]:
+        ticket_type = await self.session.get(TicketType, type_id)
+        if ticket_type is None:
+            raise TicketTypeNotFound
+        return ticket_type, await self.event(ticket_type.event_id)
+
+    async def list(self, event_id: int, *, everything: bool) -> tuple[Event, list[TicketType]]:
+        event = await self.event(event_id)
+        return event, await types_of(self.session, event_id, everything=everything)
+
+    async def create(self, event_id: int, values: dict[str, Any]) -> tuple[TicketType, Event]:
+        event = await self.event(event_id)
+        if event.is_cancelled:
+            raise ConflictError("a cancelled event cannot be changed")
+        check_type_rules(values, event)
+        if values.get("position") is None:
+            last = await self.session.scalar(
+                select(func.max(TicketType.position)).where(TicketType.event_id == event_id)
+            )
+            values["position"] = 0 if last is None else last + 1
+        ticket_type = TicketType(event_id=event_id, sold=0, held=0, **values)
+        self.session.add(ticket_type)
+        await self.session.flush()
+        await sync_event_price(self.session, event_id)
+        await self.session.commit()
+        await self.session.refresh(event)
+        await self.session.refresh(ticket_type)
+        return ticket_type, event
+
+    async def update(self, type_id: int, changes: dict[str, Any]) -> tuple[TicketType, Event]:
+        ticket_type, event = await self.get(type_id)
+        merged = {name: getattr(ticket_type, name) for name in TYPE_FIELDS} | changes
+        check_type_rules(merged, event)
+        if "capacity" in changes and changes["capacity"] is not None:
+            resized = await self.session.execute(
+                update(TicketType)
+                .where(TicketType.id == type_id, TicketType.sold + TicketType.held <= changes["capacity"])
+                .values(capacity=changes["capacity"])
+                .execution_options(synchronize_session=False)
+            )
+            if resized.rowcount != 1:  # type: ignore[attr-defined]
+                await self.session.rollback()
+                raise TypeCapacityBelowTaken
+        for name, value in changes.items():
+            if name != "capacity" or value is None:
+                setattr(ticket_type, name, value)
+        ticket_type.updated_at = utc_now()
+        await self.session.flush()
+        await sync_event_price(self.session, event.id)
+        await self.session.commit()
+        await self.session.refresh(ticket_type)
+        await self.session.refresh(event)
+        return ticket_type, event
+
+    async def delete(self, type_id: int) -> None:
+        """Remove a type nothing was sold of; a type with sales is deactivated instead (409)."""
+        ticket_type, event = await self.get(type_id)
+        sold = await self.session.scalar(
+            select(
+                or_(
+                    exists().where(OrderLine.ticket_type_id == type_id),
+                    exists().where(Ticket.ticket_type_id == type_id),
+                )
+            )
+        )
+        if sold:
+            raise TicketTypeHasSales
+        await self.session.delete(ticket_type)
+        await self.session.flush()
+        await sync_event_price(self.session, event.id)
+        await self.session.commit()

@@ -1,0 +1,189 @@
+"""Vouchers of an event: created by admins one by one or in bulk, redeemed by orders.
+
+Random codes come from the operating system's CSPRNG (`secrets`) over an alphabet without
+look-alikes (no 0/O, 1/I/L), 10 characters: 32^10 = 2^50 codes, and guessing is rate-limited.
+Codes compare byte for byte. Redeeming (taking a use) happens in the purchase transaction with
+one conditional UPDATE (see `take_use`); a use is given back when its order closes without
+being honoured (cancelled, expired, refunded).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.base import utc_now
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.orders import Order
+from ticketflow.db.models.ticket_types import TicketType
+from ticketflow.db.models.vouchers import Voucher, VoucherKind, voucher_ticket_types
+from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+"""Letters and digits a person reads back without doubt (no 0/O, 1/I/L)."""
+RANDOM_CODE_LENGTH = 10
+MAX_BULK = 1000
+VOUCHER_FIELDS = ("kind", "value", "max_uses", "valid_from", "valid_until", "unlocks_hidden")
+
+
+class VoucherNotFound(NotFoundError):
+    detail = "voucher not found"
+
+
+class VoucherCodeTaken(ConflictError):
+    detail = "this event already has a voucher with this code"
+
+
+class VoucherUsed(ConflictError):
+    detail = "this voucher was redeemed: limit it (max_uses, valid_until) instead of deleting it"
+
+
+@dataclass(slots=True)
+class VoucherView:
+    """A voucher with the types it applies to (empty: every type of its event)."""
+
+    voucher: Voucher
+    ticket_type_ids: list[int] = field(default_factory=list)
+
+
+def random_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(RANDOM_CODE_LENGTH))
+
+
+def check_voucher_rules(values: dict[str, Any]) -> None:
+    if values["kind"] == VoucherKind.PERCENT and values["value"] > 100:
+        raise RuleViolation("a percentage cannot exceed 100", field="value")
+    start, end = values.get("valid_from"), values.get("valid_until")
+    if start is not None and end is not None and end <= start:
+        raise RuleViolation("valid_until must be after valid_from", field="valid_until")
+
+
+class VoucherService:
+    """Use cases of vouchers (admin). Each public method is one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _event(self, event_id: int) -> Event:
+        event = await self.session.get(Event, event_id)
+        if event is None:
+            raise EventNotFound
+        return event
+
+    async def _types_of(self, voucher_ids: list[int]) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {voucher_id: [] for voucher_id in voucher_ids}
+        if voucher_ids:
+            rows = await self.session.execute(
+                select(voucher_ticket_types.c.voucher_id, voucher_ticket_types.c.ticket_type_id)
+                .where(voucher_ticket_types.c.voucher_id.in_(voucher_ids))
+                .order_by(voucher_ticket_types.c.ticket_type_id)
+            )
+            for voucher_id, type_id in rows:
+                found[voucher_id].append(type_id)
+        return found
+
+    async def _check_types(self, event_id: int, type_ids: list[int]) -> None:
+        if not type_ids:
+            return
+        known = set(
+            await self.session.scalars(
+                select(TicketType.id).where(TicketType.event_id == event_id, TicketType.id.in_(type_ids))
+            )
+        )
+        unknown = sorted(set(type_ids) - known)
+        if unknown:
+            raise RuleViolation("ticket types not of this event", field="ticket_type_ids", unknown=unknown)
+
+    async def _link(self, voucher_ids: list[int], type_ids: list[int]) -> None:
+        await self.session.execute(
+            delete(voucher_ticket_types).where(voucher_ticket_types.c.voucher_id.in_(voucher_ids))
+        )
+        rows = [{"voucher_id": v, "ticket_type_id": t} for v in voucher_ids for t in sorted(set(type_ids))]
+        if rows:
+            await self.session.execute(insert(voucher_ticket_types), rows)
+
+    async def create(
+        self, event_id: int, values: dict[str, Any], codes: list[str], type_ids: list[int]
+    ) -> list[VoucherView]:
+        """One voucher per code, all alike; a code the event already has is a 409."""
+        await self._event(event_id)
+        check_voucher_rules(values)
+        await self._check_types(event_id, type_ids)
+        now = utc_now()
+        vouchers = [
+            Voucher(event_id=event_id, code=code, uses=0, created_at=now, updated_at=now, **values)
+            for code in codes
+        ]
+        self.session.add_all(vouchers)
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            await self.session.rollback()
+            raise VoucherCodeTaken from None
+        await self._link([v.id for v in vouchers], type_ids)
+        await self.session.commit()
+        return [VoucherView(v, sorted(set(type_ids))) for v in vouchers]
+
+    async def of_event(self, event_id: int) -> list[VoucherView]:
+        await self._event(event_id)
+        vouchers = list(
+            await self.session.scalars(
+                select(Voucher).where(Voucher.event_id == event_id).order_by(Voucher.id)
+            )
+        )
+        types = await self._types_of([v.id for v in vouchers])
+        return [VoucherView(v, types[v.id]) for v in vouchers]
+
+    async def get(self, voucher_id: int) -> VoucherView:
+        voucher = await self.session.get(Voucher, voucher_id)
+        if voucher is None:
+            raise VoucherNotFound
+        return VoucherView(voucher, (await self._types_of([voucher_id]))[voucher_id])
+
+    async def update(
+        self, voucher_id: int, changes: dict[str, Any], type_ids: list[int] | None
+    ) -> VoucherView:
+        view = await self.get(voucher_id)
+        voucher = view.voucher
+        merged = {name: getattr(voucher, name) for name in VOUCHER_FIELDS} | changes
+        check_voucher_rules(merged)
+        if "max_uses" in changes and changes["max_uses"] is not None:
+            limited = await self.session.execute(
+                update(Voucher)
+                .where(Voucher.id == voucher_id, Voucher.uses <= changes["max_uses"])
+                .values(max_uses=changes["max_uses"])
+                .execution_options(synchronize_session=False)
+            )
+            if limited.rowcount != 1:  # type: ignore[attr-defined]
+                await self.session.rollback()
+                raise ConflictError("max_uses cannot go below the uses already made", uses=voucher.uses)
+        for name, value in changes.items():
+            if name != "max_uses" or value is None:
+                setattr(voucher, name, value)
+        voucher.updated_at = utc_now()
+        if type_ids is not None:
+            await self._check_types(voucher.event_id, type_ids)
+            await self._link([voucher_id], type_ids)
+        await self.session.commit()
+        await self.session.refresh(voucher)
+        return await self.get(voucher_id)
+
+    async def delete(self, voucher_id: int) -> None:
+        """Remove a voucher no order redeemed; a redeemed one is kept (409), limit it instead."""
+        view = await self.get(voucher_id)
+        if await self.session.scalar(select(exists().where(Order.voucher_id == voucher_id))):
+            raise VoucherUsed
+        await self.session.delete(view.voucher)
+        await self.session.commit()
+
+
+def voucher_valid_at(voucher: Voucher, now: dt.datetime) -> bool:
+    return (voucher.valid_from is None or voucher.valid_from <= now) and (
+        voucher.valid_until is None or now < voucher.valid_until
+    )

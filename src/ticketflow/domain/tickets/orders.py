@@ -1,0 +1,168 @@
+"""Order use cases: the buyer's orders, one order with its lines, cancelling a whole order.
+
+Cancelling takes the locks in the order every seat change takes them (event row, then order,
+tickets, types): a pending order is closed like an expired hold (`release_hold`), a paid one has
+each live ticket cancelled and refunded the way a single ticket is (`TicketService`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketflow.db.base import utc_now
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.orders import Order, OrderStatus
+from ticketflow.db.models.ticket_types import OrderLine
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.users import Role, User
+from ticketflow.domain.notifications.notifier import Notifier
+from ticketflow.domain.payments.holds import lock_event, release_hold, shift_types, tickets_by_type
+from ticketflow.domain.payments.hooks import Payments
+from ticketflow.lib.errors import ConflictError, NotFoundError
+
+OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.PAID)
+
+
+class OrderNotFound(NotFoundError):
+    detail = "order not found"
+
+
+class OrderNotCancellable(ConflictError):
+    detail = "this order cannot be cancelled"
+
+
+@dataclass(slots=True)
+class OrderView:
+    order: Order
+    lines: list[OrderLine]
+
+
+async def lines_of(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:
+    found: dict[int, list[OrderLine]] = {order_id: [] for order_id in order_ids}
+    if order_ids:
+        query = select(OrderLine).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.id)
+        for line in await session.scalars(query):
+            found[line.order_id].append(line)
+    return found
+
+
+class OrderService:
+    """Use cases of orders. Each public method is one transaction."""
+
+    def __init__(self, session: AsyncSession, notifier: Notifier, payments: Payments) -> None:
+        self.session = session
+        self.notifier = notifier
+        self.payments = payments
+
+    async def list_orders(
+        self,
+        *,
+        viewer: User,
+        event_id: int | None,
+        status: OrderStatus | None,
+        user_id: int | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[OrderView], int]:
+        """Own orders newest first; admins see everyone's and may filter by user."""
+        conditions = []
+        if viewer.role != Role.ADMIN:
+            conditions.append(Order.user_id == viewer.id)
+        elif user_id is not None:
+            conditions.append(Order.user_id == user_id)
+        if event_id is not None:
+            conditions.append(Order.event_id == event_id)
+        if status is not None:
+            conditions.append(Order.status == status)
+        total = await self.session.scalar(select(func.count()).select_from(Order).where(*conditions))
+        orders = list(
+            await self.session.scalars(
+                select(Order)
+                .where(*conditions)
+                .order_by(Order.created_at.desc(), Order.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        lines = await lines_of(self.session, [o.id for o in orders])
+        return [OrderView(o, lines[o.id]) for o in orders], int(total or 0)
+
+    async def get(self, order_id: int, viewer: User) -> OrderView:
+        """The order if `viewer` placed it or is an admin; else 404."""
+        order = await self.session.get(Order, order_id)
+        if order is None or (viewer.role != Role.ADMIN and order.user_id != viewer.id):
+            raise OrderNotFound
+        return OrderView(order, (await lines_of(self.session, [order_id]))[order_id])
+
+    async def cancel(self, order_id: int, actor: User) -> OrderView:
+        """Every live ticket of the order cancelled, its seats back, refunded when paid.
+
+        The buyer may cancel before the event starts; an admin at any time. Used tickets stay
+        used (they record who came).
+        """
+        order = (await self.get(order_id, actor)).order
+        event = await self.session.get(Event, order.event_id)
+        now = utc_now()
+        if event is None or order.status not in OPEN_STATUSES:
+            raise OrderNotCancellable(f"the order is {order.status}")
+        if event.starts_at <= now and actor.role != Role.ADMIN:
+            raise OrderNotCancellable("the event has already started")
+        await lock_event(self.session, event.id, now)
+        if order.status == OrderStatus.PENDING:
+            await release_hold(
+                self.session,
+                order.id,
+                event.id,
+                OrderStatus.CANCELLED,
+                now,
+                only_if_expired=False,
+                event_locked=True,
+            )
+        else:
+            await self._cancel_paid(order, event, now)
+        await self.session.commit()
+        await self.session.refresh(order)
+        return await self.get(order_id, actor)
+
+    async def _cancel_paid(self, order: Order, event: Event, now: dt.datetime) -> None:
+        live = list(
+            await self.session.scalars(
+                select(Ticket).where(Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE)
+            )
+        )
+        if not live:
+            raise OrderNotCancellable("the order has no ticket left to cancel")
+        by_type = await tickets_by_type(
+            self.session, Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE
+        )
+        cancelled = await self.session.execute(
+            update(Ticket)
+            .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE)
+            .values(status=TicketStatus.CANCELLED, cancelled_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        count = int(cancelled.rowcount)  # type: ignore[attr-defined]
+        await self.session.execute(
+            update(Event)
+            .where(Event.id == event.id)
+            .values(tickets_sold=Event.tickets_sold - count)
+            .execution_options(synchronize_session=False)
+        )
+        await shift_types(self.session, by_type, sold=-1)
+        for ticket in live:
+            if order.amount_cents > 0:
+                await self.payments.refund_ticket(self.session, order, ticket)
+            await self.notifier.ticket_cancelled(self.session, ticket.id)
+        remaining = await self.session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.order_id == order.id, Ticket.status != TicketStatus.CANCELLED)
+        )
+        if not remaining:
+            order.status = OrderStatus.REFUNDED if order.amount_cents > 0 else OrderStatus.CANCELLED
+            order.updated_at = now
