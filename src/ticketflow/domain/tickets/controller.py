@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketflow.db.models.events import Event as EventModel
 from ticketflow.db.models.orders import Order as OrderModel
 from ticketflow.db.models.orders import OrderStatus
+from ticketflow.db.models.ticket_types import BASIS_POINTS_PER_PERCENT
+from ticketflow.db.models.ticket_types import OrderLine as OrderLineModel
 from ticketflow.db.models.tickets import Ticket as TicketModel
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import User
@@ -23,9 +26,11 @@ from ticketflow.domain.accounts.auth import Credentials, any_role, buyer
 from ticketflow.domain.notifications.compose import when_text
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.hooks import Payments
-from ticketflow.domain.tickets.purchase import OrderRecord, PurchaseService, TicketRecord
+from ticketflow.domain.tickets.orders import OrderView
+from ticketflow.domain.tickets.purchase import LineRecord, OrderRecord, PurchaseService, TicketRecord
 from ticketflow.domain.tickets.schemas import (
     Order,
+    OrderLine,
     Purchase,
     PurchaseRequest,
     Ticket,
@@ -61,7 +66,10 @@ EventId = Annotated[int, id_parameter("event id")]
 
 
 def to_ticket(
-    ticket: TicketModel | TicketRecord | Row[Any], event: EventModel | None = None, holder_name: str = ""
+    ticket: TicketModel | TicketRecord | Row[Any],
+    event: EventModel | None = None,
+    holder_name: str = "",
+    type_name: str | None = None,
 ) -> Ticket:
     return Ticket(
         id=ticket.id,
@@ -72,6 +80,8 @@ def to_ticket(
         status=TicketStatus(ticket.status),
         used_at=ticket.used_at,
         created_at=ticket.created_at,
+        ticket_type_id=ticket.ticket_type_id,
+        ticket_type_name=type_name,
         attendee_name=ticket.attendee_name or holder_name or None,
         event_title=event.title if event else None,
         event_venue=event.venue if event else None,
@@ -80,7 +90,7 @@ def to_ticket(
 
 
 def to_held_ticket(held: HeldTicket) -> Ticket:
-    return to_ticket(held.ticket, held.event, held.holder_name)
+    return to_ticket(held.ticket, held.event, held.holder_name, held.type_name or None)
 
 
 def to_printed_ticket(held: HeldTicket, locale: str = DEFAULT_LOCALE) -> PrintedTicket:
@@ -118,7 +128,21 @@ def wallet_config(settings: Settings) -> WalletConfig:
     )
 
 
-def to_order(order: OrderModel | OrderRecord | Row[Any]) -> Order:
+def to_line(line: OrderLineModel | LineRecord) -> OrderLine:
+    return OrderLine(
+        ticket_type_id=line.ticket_type_id,
+        name=line.name,
+        quantity=line.quantity,
+        unit_price_cents=line.unit_price_cents,
+        discount_cents=line.discount_cents,
+        tax_rate=line.tax_rate_bp / BASIS_POINTS_PER_PERCENT,
+        amount_cents=line.amount_cents,
+    )
+
+
+def to_order(
+    order: OrderModel | OrderRecord | Row[Any], lines: Sequence[OrderLineModel | LineRecord] = ()
+) -> Order:
     return Order(
         id=order.id,
         user_id=order.user_id,
@@ -129,7 +153,13 @@ def to_order(order: OrderModel | OrderRecord | Row[Any]) -> Order:
         status=OrderStatus(order.status),
         expires_at=order.expires_at,
         created_at=order.created_at,
+        lines=[to_line(line) for line in lines],
+        voucher_code=getattr(order, "voucher_code", None),
     )
+
+
+def to_order_view(view: OrderView) -> Order:
+    return to_order(view.order, view.lines)
 
 
 def provide_purchase_service(
@@ -226,9 +256,13 @@ class TicketController(Controller):
         payment = None
         if result.order.status == OrderStatus.PENDING:
             payment = await payments.checkout(result.order.id)
+        type_names = {line.ticket_type_id: line.name for line in result.lines}
         body = Purchase(
-            order=to_order(result.order),
-            tickets=[to_ticket(t, holder_name=result.holder_name) for t in result.tickets],
+            order=to_order(result.order, result.lines),
+            tickets=[
+                to_ticket(t, holder_name=result.holder_name, type_name=type_names.get(t.ticket_type_id or 0))
+                for t in result.tickets
+            ],
             payment=payment,
         )
         headers = {"Idempotent-Replayed": "true"} if result.replayed else None

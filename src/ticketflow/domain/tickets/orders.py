@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, update
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.service import OffsetPagination
+from sqlalchemy import UnaryExpression, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
@@ -23,7 +26,9 @@ from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.holds import lock_event, release_hold, shift_types, tickets_by_type
 from ticketflow.domain.payments.hooks import Payments
+from ticketflow.domain.tickets.service import OrderRepository
 from ticketflow.lib.errors import ConflictError, NotFoundError
+from ticketflow.lib.repository import RepositoryService
 
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.PAID)
 
@@ -51,11 +56,13 @@ async def lines_of(session: AsyncSession, order_ids: Sequence[int]) -> dict[int,
     return found
 
 
-class OrderService:
+class OrderService(RepositoryService[Order, OrderRepository]):
     """Use cases of orders. Each public method is one transaction."""
 
-    def __init__(self, session: AsyncSession, notifier: Notifier, payments: Payments) -> None:
-        self.session = session
+    repository_type = OrderRepository
+
+    def __init__(self, session: AsyncSession, notifier: Notifier, payments: Payments, **options: Any) -> None:
+        super().__init__(session, **options)
         self.notifier = notifier
         self.payments = payments
 
@@ -66,11 +73,10 @@ class OrderService:
         event_id: int | None,
         status: OrderStatus | None,
         user_id: int | None,
-        limit: int,
-        offset: int,
-    ) -> tuple[list[OrderView], int]:
+        limit_offset: LimitOffset,
+    ) -> OffsetPagination[OrderView]:
         """Own orders newest first; admins see everyone's and may filter by user."""
-        conditions = []
+        conditions: list[Any] = []
         if viewer.role != Role.ADMIN:
             conditions.append(Order.user_id == viewer.id)
         elif user_id is not None:
@@ -79,33 +85,26 @@ class OrderService:
             conditions.append(Order.event_id == event_id)
         if status is not None:
             conditions.append(Order.status == status)
-        total = await self.session.scalar(select(func.count()).select_from(Order).where(*conditions))
-        orders = list(
-            await self.session.scalars(
-                select(Order)
-                .where(*conditions)
-                .order_by(Order.created_at.desc(), Order.id.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-        )
-        lines = await lines_of(self.session, [o.id for o in orders])
-        return [OrderView(o, lines[o.id]) for o in orders], int(total or 0)
+        order: list[UnaryExpression[Any]] = [Order.created_at.desc(), Order.id.desc()]
+        found = await self.page(*conditions, limit_offset=limit_offset, order_by=order)
+        lines = await lines_of(self.session, [o.id for o in found.items])
+        views = [OrderView(o, lines[o.id]) for o in found.items]
+        return OffsetPagination(items=views, total=found.total, limit=found.limit, offset=found.offset)
 
-    async def get(self, order_id: int, viewer: User) -> OrderView:
+    async def get_order(self, order_id: int, viewer: User) -> OrderView:
         """The order if `viewer` placed it or is an admin; else 404."""
-        order = await self.session.get(Order, order_id)
+        order = await self.get_one_or_none(Order.id == order_id)
         if order is None or (viewer.role != Role.ADMIN and order.user_id != viewer.id):
             raise OrderNotFound
         return OrderView(order, (await lines_of(self.session, [order_id]))[order_id])
 
-    async def cancel(self, order_id: int, actor: User) -> OrderView:
+    async def cancel_order(self, order_id: int, actor: User) -> OrderView:
         """Every live ticket of the order cancelled, its seats back, refunded when paid.
 
         The buyer may cancel before the event starts; an admin at any time. Used tickets stay
         used (they record who came).
         """
-        order = (await self.get(order_id, actor)).order
+        order = (await self.get_order(order_id, actor)).order
         event = await self.session.get(Event, order.event_id)
         now = utc_now()
         if event is None or order.status not in OPEN_STATUSES:
@@ -127,7 +126,7 @@ class OrderService:
             await self._cancel_paid(order, event, now)
         await self.session.commit()
         await self.session.refresh(order)
-        return await self.get(order_id, actor)
+        return await self.get_order(order_id, actor)
 
     async def _cancel_paid(self, order: Order, event: Event, now: dt.datetime) -> None:
         live = list(

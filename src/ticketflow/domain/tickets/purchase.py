@@ -22,6 +22,7 @@ e-mail. Both paths take seats with the same statement (`take_seats`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -81,29 +82,90 @@ TAKE_SOLD_SEATS = TAKE_SEATS.format(counter="tickets_sold")
 """Seats of a free order: sold at once."""
 TAKE_HELD_SEATS = TAKE_SEATS.format(counter="tickets_held")
 """Seats of a priced order: held until it is paid or expires."""
+SELECT_SALE_TYPES = (
+    "SELECT id, name, price_cents, tax_rate_bp, capacity, sold, held FROM ticket_types"
+    " WHERE event_id = %s AND active = %s AND hidden = %s ORDER BY position, id"
+)
+"""The types a buyer sees: `{quantity}` alone buys the only one."""
+TAKE_TYPE_SEATS = (
+    "UPDATE ticket_types SET {counter} = {counter} + %s, updated_at = %s WHERE id = %s"
+    " AND (capacity IS NULL OR capacity - sold - held >= %s)"
+)
+INSERT_ORDER_LINE = (
+    "INSERT INTO order_lines (order_id, ticket_type_id, name, quantity, unit_price_cents, discount_cents,"
+    " tax_rate_bp, amount_cents) VALUES (%s, %s, %s, %s, %s, 0, %s, %s)"
+)
 INSERT_PAID_ORDER = (
     "INSERT INTO orders (user_id, event_id, quantity, amount_cents, currency, status, paid_at,"
     " request_fingerprint, refunded_cents, created_at, updated_at)"
     " VALUES (%s, %s, %s, 0, %s, 'paid', %s, %s, 0, %s, %s)"
 )
 INSERT_ACTIVE_TICKETS = (
-    "INSERT INTO tickets (order_id, user_id, event_id, code, status, created_at, updated_at) VALUES "
+    "INSERT INTO tickets (order_id, user_id, event_id, ticket_type_id, code, status, created_at,"
+    " updated_at) VALUES "
 )
-ACTIVE_TICKET_VALUES = "(%s, %s, %s, %s, 'active', %s, %s)"
+ACTIVE_TICKET_VALUES = "(%s, %s, %s, %s, %s, 'active', %s, %s)"
 SELECT_ORDER_TICKETS = "SELECT id, code FROM tickets WHERE order_id = %s ORDER BY id"
 
 
 async def take_seats(
-    db: DriverConnection, event_id: int, quantity: int, *, held: bool, now: dt.datetime
+    db: DriverConnection, event_id: int, sale_type: SaleType, quantity: int, *, held: bool, now: dt.datetime
 ) -> None:
-    """The race-free inventory step of every purchase: one conditional UPDATE of the event row.
+    """The race-free inventory step of every purchase: one conditional UPDATE of the event row,
+    then one of the type's row (event first: the lock order of every seat change).
 
-    Raises `_SeatsTaken` when it matched no row (sold out since the checks, cancelled, started).
+    Raises `_SeatsTaken` when either matched no row (sold out since the checks, cancelled,
+    started); the caller's transaction then rolls back whatever the first one took.
     """
     stamp = db.bind_time(now)
     statement = TAKE_HELD_SEATS if held else TAKE_SOLD_SEATS
     if await db.execute(statement, (quantity, stamp, event_id, stamp, quantity)) != 1:
         raise _SeatsTaken
+    type_statement = TAKE_TYPE_SEATS.format(counter="held" if held else "sold")
+    if await db.execute(type_statement, (quantity, stamp, sale_type.id, quantity)) != 1:
+        raise _SeatsTaken
+
+
+@dataclass(frozen=True, slots=True)
+class SaleType:
+    """The ticket type a purchase buys, as read before the seats are taken."""
+
+    id: int
+    name: str
+    price_cents: int
+    tax_rate_bp: int
+    capacity: int | None
+    sold: int
+    held: int
+
+    def available(self, event_available: int) -> int:
+        if self.capacity is None:
+            return event_available
+        return min(self.capacity - self.sold - self.held, event_available)
+
+
+class SeveralTypes(RuleViolation):
+    detail = "this event sells several ticket types: choose them with `items`"
+
+
+def single_type(rows: list[Any]) -> SaleType:
+    """The only visible type on sale; `{quantity}` alone cannot choose among several."""
+    if len(rows) != 1:
+        raise SeveralTypes if rows else SalesClosed("no ticket type of this event is on sale")
+    return SaleType(*rows[0])
+
+
+async def sale_type(db: DriverConnection, event_id: int) -> SaleType:
+    return single_type(await db.fetchall(SELECT_SALE_TYPES, (event_id, True, False)))
+
+
+async def insert_line(db: DriverConnection, order_id: int, sale: SaleType, quantity: int) -> LineRecord:
+    line = line_of(sale, quantity)
+    await db.execute(
+        INSERT_ORDER_LINE,
+        (order_id, sale.id, sale.name, quantity, line.unit_price_cents, line.tax_rate_bp, line.amount_cents),
+    )
+    return line
 
 
 def insert_active_tickets(quantity: int) -> str:
@@ -123,10 +185,12 @@ class SaleState:
     tickets_held: int
     price_cents: int
     currency: str
+    sale_type: SaleType | None = None
 
     @property
     def available(self) -> int:
-        return self.capacity - self.tickets_sold - self.tickets_held
+        left = self.capacity - self.tickets_sold - self.tickets_held
+        return left if self.sale_type is None else self.sale_type.available(left)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +218,7 @@ class TicketRecord:
     status: str
     used_at: dt.datetime | None
     created_at: dt.datetime
+    ticket_type_id: int | None = None
     attendee_name: str | None = None
 
 
@@ -177,6 +242,35 @@ class PurchaseResult:
     replayed: bool = False
     holder_name: str = ""
     """The buyer's name: every ticket of a new order shows it until an attendee is named."""
+    lines: list[LineRecord] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LineRecord:
+    """An order line as written (or read back for a replay)."""
+
+    ticket_type_id: int
+    name: str
+    quantity: int
+    unit_price_cents: int
+    discount_cents: int
+    tax_rate_bp: int
+    amount_cents: int
+
+
+SELECT_ORDER_LINES = (
+    "SELECT ticket_type_id, name, quantity, unit_price_cents, discount_cents, tax_rate_bp, amount_cents"
+    " FROM order_lines WHERE order_id = %s ORDER BY id"
+)
+
+
+def line_of(sale: SaleType, quantity: int) -> LineRecord:
+    amount = sale.price_cents * quantity
+    return LineRecord(sale.id, sale.name, quantity, sale.price_cents, 0, sale.tax_rate_bp, amount)
+
+
+async def lines_of_order(db: DriverConnection, order_id: int) -> list[LineRecord]:
+    return [LineRecord(*row) for row in await db.fetchall(SELECT_ORDER_LINES, (order_id,))]
 
 
 def purchase_fingerprint(event_id: int, quantity: int) -> str:
@@ -209,7 +303,8 @@ async def sale_state(db: DriverConnection, event_id: int) -> SaleState:
     row = await db.fetchone(SELECT_SALE_STATE, (event_id,))
     if row is None:
         raise EventNotFound
-    return SaleState(*row[:2], *(db.read_time(value) for value in row[2:5]), *row[5:])
+    state = SaleState(*row[:2], *(db.read_time(value) for value in row[2:5]), *row[5:])
+    return dataclasses.replace(state, sale_type=await sale_type(db, event_id))
 
 
 async def check_first(
@@ -232,34 +327,40 @@ async def check_first(
 
 
 async def buy_free_tickets(
-    db: DriverConnection, notifier: Notifier, buyer: Recipient, event_id: int, quantity: int, currency: str
+    db: DriverConnection, notifier: Notifier, buyer: Recipient, event_id: int, quantity: int, state: SaleState
 ) -> PurchaseResult:
-    """A free purchase in the transaction of `check_first`: the seats, the paid order, its active
-    tickets and their e-mail, in five statements on the driver (the flash-sale path)."""
+    """A free purchase in the transaction of `check_first`: the seats, the paid order, its line,
+    its active tickets and their e-mail, in a few fixed statements on the driver (the flash-sale
+    path)."""
     now = utc_now()
     stamp = db.bind_time(now)
-    await take_seats(db, event_id, quantity, held=False, now=now)
+    sale = state.sale_type
+    currency = state.currency
+    if sale is None:  # pragma: no cover - sale_state always reads it
+        raise SalesClosed
+    await take_seats(db, event_id, sale, quantity, held=False, now=now)
     buyer_id = buyer[0]
     fingerprint = purchase_fingerprint(event_id, quantity)
     order_id = await db.insert(
         INSERT_PAID_ORDER, (buyer_id, event_id, quantity, currency, stamp, fingerprint, stamp, stamp)
     )
+    line = await insert_line(db, order_id, sale, quantity)
     await db.execute(
         insert_active_tickets(quantity),
         [
             value
             for _ in range(quantity)
-            for value in (order_id, buyer_id, event_id, new_ticket_code(), stamp, stamp)
+            for value in (order_id, buyer_id, event_id, sale.id, new_ticket_code(), stamp, stamp)
         ],
     )
     await notifier.tickets_issued_to(db, buyer, event_id=event_id, order_id=order_id)
     issued = await db.fetchall(SELECT_ORDER_TICKETS, (order_id,))
     order = OrderRecord(order_id, buyer_id, event_id, quantity, 0, currency, OrderStatus.PAID, None, now)
     tickets = [
-        TicketRecord(ticket_id, order_id, buyer_id, event_id, code, TicketStatus.ACTIVE, None, now)
+        TicketRecord(ticket_id, order_id, buyer_id, event_id, code, TicketStatus.ACTIVE, None, now, sale.id)
         for ticket_id, code in issued
     ]
-    return PurchaseResult(order=order, tickets=tickets)
+    return PurchaseResult(order=order, tickets=tickets, lines=[line])
 
 
 class PurchaseService:
@@ -290,10 +391,9 @@ class PurchaseService:
                 buyer, state = await check_first(
                     db, buyer_id, event_id, quantity, replay_possible=idempotency_key is not None
                 )
-                if state is not None and state.price_cents == 0 and state.available >= quantity:
-                    result = await buy_free_tickets(
-                        db, self.notifier, buyer, event_id, quantity, state.currency
-                    )
+                free = state is not None and state.sale_type is not None and state.sale_type.price_cents == 0
+                if state is not None and free and state.available >= quantity:
+                    result = await buy_free_tickets(db, self.notifier, buyer, event_id, quantity, state)
                     result.holder_name = buyer[2]
                     return result
             async with self.engine.connect() as connection:
@@ -305,7 +405,8 @@ class PurchaseService:
                 return result
         except _SeatsTaken:  # rolled back; say how many are left now
             async with self.drivers.transaction() as db:
-                raise sold_out((await sale_state(db, event_id)).available) from None
+                state = await sale_state(db, event_id)
+            raise sold_out(state.available) from None
 
 
 class _Purchase:
@@ -355,7 +456,10 @@ class _Purchase:
             return None
         if order.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused
-        return PurchaseResult(order=order, tickets=await self._tickets_of(order.id), replayed=True)
+        lines = await lines_of_order(await driver_of(self.connection), order.id)
+        return PurchaseResult(
+            order=order, tickets=await self._tickets_of(order.id), replayed=True, lines=lines
+        )
 
     async def _tickets_of(self, order_id: int) -> list[Row[Any]]:
         rows = await self.connection.execute(
@@ -371,17 +475,27 @@ class _Purchase:
         if event is None:
             raise EventNotFound
         check_sales_open(event, quantity, now)
-        priced = event.price_cents > 0
+        db = await driver_of(self.connection)
+        sale = await sale_type(db, event_id)
+        priced = sale.price_cents > 0
         if priced and not self.payments.accepts_priced_orders():
             raise PaymentsUnavailable
-        available = event.capacity - event.tickets_sold - event.tickets_held
+        available = sale.available(event.capacity - event.tickets_sold - event.tickets_held)
         # Unpaid holds past their time may be what blocks the sale: release them first.
         if available < quantity and (not event.tickets_held or not await self._expire_holds(event_id)):
             raise sold_out(available)
-        await take_seats(await driver_of(self.connection), event_id, quantity, held=priced, now=now)
+        await take_seats(db, event_id, sale, quantity, held=priced, now=now)
         order_id = await self._insert_order(
-            buyer_id, event, quantity, priced=priced, key=idempotency_key, fingerprint=fingerprint, now=now
+            buyer_id,
+            event,
+            sale,
+            quantity,
+            priced=priced,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            now=now,
         )
+        line = await insert_line(db, order_id, sale, quantity)
         status = TicketStatus.PENDING if priced else TicketStatus.ACTIVE
         await self.connection.execute(
             insert(tickets),
@@ -390,6 +504,7 @@ class _Purchase:
                     "order_id": order_id,
                     "user_id": buyer_id,
                     "event_id": event_id,
+                    "ticket_type_id": sale.id,
                     "code": new_ticket_code(),
                     "status": status,
                     "created_at": now,
@@ -401,12 +516,13 @@ class _Purchase:
         if not priced:
             await self._in_session(lambda session: self.notifier.tickets_issued(session, order_id))
         order = (await self.connection.execute(select(orders).where(orders.c.id == order_id))).one()
-        return PurchaseResult(order=order, tickets=await self._tickets_of(order_id))
+        return PurchaseResult(order=order, tickets=await self._tickets_of(order_id), lines=[line])
 
     async def _insert_order(
         self,
         buyer_id: int,
         event: Row[Any],
+        sale: SaleType,
         quantity: int,
         *,
         priced: bool,
@@ -419,7 +535,7 @@ class _Purchase:
                 user_id=buyer_id,
                 event_id=event.id,
                 quantity=quantity,
-                amount_cents=event.price_cents * quantity,
+                amount_cents=sale.price_cents * quantity,
                 currency=event.currency,
                 status=OrderStatus.PENDING if priced else OrderStatus.PAID,
                 paid_at=None if priced else now,

@@ -46,13 +46,6 @@ class Order(msgspec.Struct):
     voucher_code: str | None = None
 
 
-class OrderPage(msgspec.Struct):
-    items: list[Order]
-    total: int
-    limit: int
-    offset: int
-
-
 class Ticket(msgspec.Struct):
     id: int
     order_id: int
@@ -88,3 +81,4 @@ class Purchase(msgspec.Struct):
 
 
 TicketPage = Annotated[Page[Ticket], schema_name("TicketPage")]
+OrderPage = Annotated[Page[Order], schema_name("OrderPage")]
