@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
+from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
 from ticketflow.lib.ticket_codes import new_ticket_code
@@ -66,7 +67,25 @@ async def insert_event(engine: AsyncEngine, admin_id: int, capacity: int, title:
     }
     async with engine.begin() as connection:
         result = await connection.execute(insert(Event).values(**values))
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+        event_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        await connection.execute(
+            insert(TicketType).values(
+                event_id=event_id,
+                name=DEFAULT_TYPE_NAME,
+                description="",
+                price_cents=0,
+                tax_rate_bp=0,
+                capacity=capacity,
+                sold=sold,
+                held=0,
+                hidden=False,
+                position=0,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return event_id
 
 
 async def insert_active_tickets(engine: AsyncEngine, event_id: int, user_id: int, count: int) -> list[str]:
@@ -88,12 +107,14 @@ async def insert_active_tickets(engine: AsyncEngine, event_id: int, user_id: int
             )
         )
         order_id = int(order.inserted_primary_key[0])  # type: ignore[index]
+        type_id = await connection.scalar(select(TicketType.id).where(TicketType.event_id == event_id))
         codes = [new_ticket_code() for _ in range(count)]
         rows = [
             {
                 "order_id": order_id,
                 "user_id": user_id,
                 "event_id": event_id,
+                "ticket_type_id": type_id,
                 "code": code,
                 "status": "active",
                 "created_at": now,

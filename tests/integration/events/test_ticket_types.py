@@ -71,7 +71,9 @@ async def test_changing_and_deleting_types(client, db) -> None:
     admin = await make_actor(client, db, role="admin")
     event = await make_event(client, admin, capacity=100)
     created = await client.post(
-        f"/events/{event['id']}/ticket-types", json={"name": "Student", "price_cents": 500}, headers=admin.headers
+        f"/events/{event['id']}/ticket-types",
+        json={"name": "Student", "price_cents": 500},
+        headers=admin.headers,
     )
     type_id = created.json()["id"]
 
@@ -80,7 +82,9 @@ async def test_changing_and_deleting_types(client, db) -> None:
     )
     assert changed.status_code == 200, changed.text
     assert (changed.json()["capacity"], changed.json()["active"]) == (20, False)
-    assert "Student" not in [t["name"] for t in (await client.get(f"/events/{event['id']}/ticket-types")).json()]
+    assert "Student" not in [
+        t["name"] for t in (await client.get(f"/events/{event['id']}/ticket-types")).json()
+    ]
 
     deleted = await client.delete(f"/ticket-types/{type_id}", headers=admin.headers)
     assert deleted.status_code == 204
@@ -122,9 +126,13 @@ async def test_bad_type_input_changes_nothing(client, db) -> None:
         assert response.status_code in (400, 422), (body, response.text)
     assert (await client.post(url, json={"name": "X"}, headers=attendee.headers)).status_code == 403
     assert (await client.post(url, json={"name": "X"})).status_code == 401
-    assert (await client.post("/events/999999/ticket-types", json={"name": "X"}, headers=admin.headers)).status_code == 404
+    assert (
+        await client.post("/events/999999/ticket-types", json={"name": "X"}, headers=admin.headers)
+    ).status_code == 404
     async with db() as session:
-        count = len((await session.scalars(select(TicketType).where(TicketType.event_id == event["id"]))).all())
+        count = len(
+            (await session.scalars(select(TicketType).where(TicketType.event_id == event["id"]))).all()
+        )
         stored = await session.get(Event, event["id"])
     assert count == 1
     assert stored is not None

@@ -18,6 +18,7 @@ from ticketflow.db.base import Base
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.payments import Payment, Refund
+from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket
 
 PRICE = 2500
@@ -88,12 +89,18 @@ class Inventory:
     sold: int
     held: int
     tickets: Counter[str]
+    types: dict[int, tuple[int, int, Counter[str]]]
+    """Per ticket type: its sold and held counters and its tickets by status."""
 
     def assert_consistent(self) -> None:
-        """The counters are the tickets: held = pending, sold = active + used, within capacity."""
+        """The counters are the tickets: held = pending, sold = active + used, within capacity;
+        the same for every ticket type."""
         assert self.held == self.tickets["pending"], self
         assert self.sold == self.tickets["active"] + self.tickets["used"], self
         assert self.sold + self.held <= self.capacity, self
+        for sold, held, tickets in self.types.values():
+            assert held == tickets["pending"], self
+            assert sold == tickets["active"] + tickets["used"], self
 
 
 async def inventory(db: Any, event_id: int) -> Inventory:
@@ -103,7 +110,20 @@ async def inventory(db: Any, event_id: int) -> Inventory:
             select(Ticket.status, func.count()).where(Ticket.event_id == event_id).group_by(Ticket.status)
         )
         counts: Counter[str] = Counter(dict(statuses.tuples().all()))
-    return Inventory(event.capacity, event.tickets_sold, event.tickets_held, counts)
+        types = {
+            type_id: (sold, held, Counter[str]())
+            for type_id, sold, held in await session.execute(
+                select(TicketType.id, TicketType.sold, TicketType.held).where(TicketType.event_id == event_id)
+            )
+        }
+        by_type = await session.execute(
+            select(Ticket.ticket_type_id, Ticket.status, func.count())
+            .where(Ticket.event_id == event_id)
+            .group_by(Ticket.ticket_type_id, Ticket.status)
+        )
+        for type_id, status, count in by_type:
+            types[type_id][2][status] = count
+    return Inventory(event.capacity, event.tickets_sold, event.tickets_held, counts, types)
 
 
 async def order_row(db: Any, order_id: int) -> Order:

@@ -22,6 +22,7 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import OutboxMessage
 from ticketflow.db.models.payments import Checkout, Payment, ProviderEvent, Refund
+from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.lib.ticket_codes import new_ticket_code
 
@@ -160,12 +161,16 @@ async def insert_order(
         )
         session.add(order)
         await session.flush()
+        type_id = await session.scalar(
+            select(TicketType.id).where(TicketType.event_id == event["id"]).order_by(TicketType.id).limit(1)
+        )
         for code, status in zip(codes, ticket_statuses, strict=True):
             session.add(
                 Ticket(
                     order_id=order.id,
                     user_id=user_id,
                     event_id=event["id"],
+                    ticket_type_id=type_id,
                     code=code,
                     status=status,
                     cancelled_at=now if status == "cancelled" else None,
@@ -178,6 +183,11 @@ async def insert_order(
             update(Event)
             .where(Event.id == event["id"])
             .values(tickets_sold=Event.tickets_sold + sold, tickets_held=Event.tickets_held + held)
+        )
+        await session.execute(
+            update(TicketType)
+            .where(TicketType.id == type_id)
+            .values(sold=TicketType.sold + sold, held=TicketType.held + held)
         )
         await session.commit()
     return codes

@@ -69,6 +69,11 @@ def to_event(event: EventModel, ticket_types: list[TicketTypeModel] | None = Non
     )
 
 
+async def with_types(events: EventService, event: EventModel) -> Event:
+    """An admin's answer: the event with all its ticket types."""
+    return to_event(event, await types_of(events.session, event.id, everything=True))
+
+
 def provide_event_service(db_session: NamedDependency[AsyncSession]) -> EventService:
     return EventService(db_session)
 
@@ -149,7 +154,7 @@ class EventController(Controller):
         data: JSONBody[EventCreate],
     ) -> Event:
         values = msgspec.structs.asdict(data)
-        return to_event(await events.publish(values, admin_id=request.user.id))
+        return await with_types(events, await events.publish(values, admin_id=request.user.id))
 
     @put(
         "/{event_id:int}",
@@ -171,7 +176,7 @@ class EventController(Controller):
         data: JSONBody[EventCreate],
     ) -> Event:
         event, _ = await events.change(event_id, msgspec.structs.asdict(data), notifier=notifier)
-        return to_event(event)
+        return await with_types(events, event)
 
     @patch(
         "/{event_id:int}",
@@ -191,7 +196,7 @@ class EventController(Controller):
     ) -> Event:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         event, _ = await events.change(event_id, changes, notifier=notifier)
-        return to_event(event)
+        return await with_types(events, event)
 
     @delete(
         "/{event_id:int}",

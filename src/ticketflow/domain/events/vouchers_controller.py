@@ -78,11 +78,11 @@ def provide_voucher_service(db_session: NamedDependency[AsyncSession]) -> Vouche
 
 class VoucherController(Controller):
     tags = ["Vouchers"]
-    guards = [admin_only]
     dependencies = {"vouchers": Provide(provide_voucher_service, sync_to_thread=False)}
 
     @post(
         "/events/{event_id:int}/vouchers",
+        guards=[admin_only],
         before_request=require_json_body,
         operation_id="createVouchers",
         summary="Create a voucher, or many with random codes (admin)",
@@ -112,6 +112,7 @@ class VoucherController(Controller):
 
     @get(
         "/events/{event_id:int}/vouchers",
+        guards=[admin_only],
         operation_id="listVouchers",
         summary="The vouchers of an event (admin; JSON or CSV)",
         description="`format=csv` answers a spreadsheet-safe CSV file of the same vouchers.",
@@ -136,6 +137,7 @@ class VoucherController(Controller):
 
     @patch(
         "/vouchers/{voucher_id:int}",
+        guards=[admin_only],
         before_request=require_json_body,
         operation_id="updateVoucher",
         summary="Change a voucher (admin)",
@@ -158,6 +160,7 @@ class VoucherController(Controller):
 
     @delete(
         "/vouchers/{voucher_id:int}",
+        guards=[admin_only],
         operation_id="deleteVoucher",
         summary="Delete a voucher no order redeemed (admin)",
         responses=error_responses(
