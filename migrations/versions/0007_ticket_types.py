@@ -7,7 +7,8 @@ Create Date: 2026-12-06
 Reviewed by hand for MySQL/MariaDB and SQLite. Moves data: every existing event gets one type,
 "General admission", with the event's price, capacity and counters; every order gets one line of
 that type (unit price the event's price, amount the order's amount, the difference as discount);
-every ticket points at its event's type. Tax rates are basis points (integers).
+every ticket points at its event's type. Tax rates are basis points (integers). Voucher codes
+compare by their bytes (`utf8mb4_bin` on MySQL/MariaDB).
 
 `tickets.ticket_type_id` is added nullable, filled, then made NOT NULL. On SQLite that last step
 rebuilds `tickets`, which other tables reference: foreign keys are switched off around the rebuild
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 import ticketflow.db.types
 
@@ -65,9 +67,13 @@ def create_tables() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         *timestamps(),
-        sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name=op.f("ck_ticket_types_capacity_not_negative")),
+        sa.CheckConstraint(
+            "capacity IS NULL OR capacity >= 0", name=op.f("ck_ticket_types_capacity_not_negative")
+        ),
         sa.CheckConstraint("sold >= 0 AND held >= 0", name=op.f("ck_ticket_types_counters_not_negative")),
-        sa.CheckConstraint("capacity IS NULL OR sold + held <= capacity", name=op.f("ck_ticket_types_not_oversold")),
+        sa.CheckConstraint(
+            "capacity IS NULL OR sold + held <= capacity", name=op.f("ck_ticket_types_not_oversold")
+        ),
         sa.CheckConstraint("price_cents >= 0", name=op.f("ck_ticket_types_price_not_negative")),
         sa.CheckConstraint(
             "tax_rate_bp >= 0 AND tax_rate_bp <= 10000", name=op.f("ck_ticket_types_tax_rate_in_range")
@@ -86,7 +92,13 @@ def create_tables() -> None:
         "vouchers",
         id_column(),
         id_column("event_id"),
-        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column(
+            "code",
+            sa.String(length=64).with_variant(
+                mysql.VARCHAR(64, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+            ),
+            nullable=False,
+        ),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.Column("max_uses", sa.Integer(), nullable=True),
@@ -95,7 +107,9 @@ def create_tables() -> None:
         sa.Column("valid_until", ticketflow.db.types.UTCDateTime(), nullable=True),
         sa.Column("unlocks_hidden", sa.Boolean(), nullable=False),
         *timestamps(),
-        sa.CheckConstraint("kind IN ('percent', 'amount', 'fixed_price')", name=op.f("ck_vouchers_kind_known")),
+        sa.CheckConstraint(
+            "kind IN ('percent', 'amount', 'fixed_price')", name=op.f("ck_vouchers_kind_known")
+        ),
         sa.CheckConstraint("value >= 0", name=op.f("ck_vouchers_value_not_negative")),
         sa.CheckConstraint("kind <> 'percent' OR value <= 100", name=op.f("ck_vouchers_percent_in_range")),
         sa.CheckConstraint("max_uses IS NULL OR max_uses >= 1", name=op.f("ck_vouchers_max_uses_positive")),

@@ -19,7 +19,7 @@ from ticketflow.domain.events.schemas import TicketType, TicketTypeCreate, Ticke
 from ticketflow.domain.events.ticket_types import TicketTypeService, type_available
 from ticketflow.lib.access import TOKEN_OPTIONAL_ROUTE
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
-from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
+from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, TOO_LARGE, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 
 EventId = Annotated[int, id_parameter("event id")]
@@ -103,6 +103,7 @@ class TicketTypeController(Controller):
             NOT_ADMIN,
             EVENT_NOT_FOUND,
             (409, "the event is cancelled"),
+            TOO_LARGE,
             NOT_JSON,
             BROKEN_RULE,
         ),
@@ -129,6 +130,7 @@ class TicketTypeController(Controller):
             NOT_ADMIN,
             TYPE_NOT_FOUND,
             (409, "capacity below the tickets sold or held"),
+            TOO_LARGE,
             NOT_JSON,
             BROKEN_RULE,
         ),

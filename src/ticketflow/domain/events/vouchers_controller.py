@@ -15,7 +15,7 @@ from ticketflow.domain.events.schemas import Voucher, VoucherCreate, VoucherPatc
 from ticketflow.domain.events.vouchers import MAX_BULK, VoucherService, VoucherView, random_code
 from ticketflow.lib.api_docs import id_parameter
 from ticketflow.lib.csv_cells import csv_text
-from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, error_responses
+from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, TOO_LARGE, error_responses
 from ticketflow.lib.errors import RuleViolation
 from ticketflow.lib.json_bodies import require_json_body
 
@@ -96,6 +96,7 @@ class VoucherController(Controller):
             NOT_ADMIN,
             (404, "event not found"),
             (409, "the event already has a voucher with this code"),
+            TOO_LARGE,
             NOT_JSON,
             (422, "code and count both or neither, percent above 100, types of another event"),
         ),
@@ -147,6 +148,7 @@ class VoucherController(Controller):
             NOT_ADMIN,
             VOUCHER_NOT_FOUND,
             (409, "max_uses below the uses already made"),
+            TOO_LARGE,
             NOT_JSON,
             (422, "percent above 100, window reversed, types of another event"),
         ),
