@@ -140,7 +140,10 @@ def build_openapi_config() -> OpenAPIConfig:
         tags=[
             Tag(name="Accounts", description="Sign-up, login, users and roles"),
             Tag(name="Events", description="Events and their seat inventory"),
+            Tag(name="Ticket types", description="What an event sells: types, prices, caps"),
+            Tag(name="Vouchers", description="Discount and unlock codes of an event (admin)"),
             Tag(name="Tickets", description="Buying, listing, QR codes and cancelling tickets"),
+            Tag(name="Orders", description="Orders with their lines; cancelling a whole order"),
             Tag(name="Door", description="Ticket validation at the entrance"),
             Tag(name="Payments", description="Checkout pages, landing pages and provider webhooks"),
             Tag(name="Notifications", description="Ticket e-mails and the outbox"),

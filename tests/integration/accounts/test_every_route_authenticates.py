@@ -24,7 +24,8 @@ PUBLIC_ROUTES = {
     ("POST", "/login"),
     ("POST", "/register"),  # reads an admin's token when one is sent
     ("GET", "/events"),
-    ("GET", "/events/{event_id:int}"),
+    ("GET", "/events/{event_id:int}"),  # admins (with a token) see every ticket type
+    ("GET", "/events/{event_id:int}/ticket-types"),
     ("GET", "/payments/success"),  # the browser back from a checkout has no token
     ("GET", "/payments/cancelled"),
     ("GET", "/payments/simulated/{order_id:int}"),  # the checkout's secret is in its address
