@@ -44,6 +44,7 @@ from ticketflow.domain.tickets.wallet import PassTicket, WalletConfig, pass_sign
 from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE
 from ticketflow.lib.api_docs import BEARER, binary_answer, id_parameter, links_on
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
+from ticketflow.lib.errors import RuleViolation
 from ticketflow.lib.i18n import DEFAULT_LOCALE, translated, zone_of
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
@@ -246,8 +247,16 @@ class TicketController(Controller):
             ),
         ] = None,
     ) -> Response[Purchase]:
-        quantity = data.quantity if data else 1
+        if data is not None and data.items is not None and data.quantity is not None:
+            raise RuleViolation("send either quantity or items, not both", field="items")
+        quantity = data.quantity if data and data.quantity else 1
+        items = (
+            None
+            if data is None or data.items is None
+            else [(i.ticket_type_id, i.quantity) for i in data.items]
+        )
         result = await purchases.purchase(
+            items=items,
             buyer_id=request.auth.subject,
             event_id=event_id,
             quantity=quantity,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -109,21 +109,24 @@ SELECT_ORDER_TICKETS = "SELECT id, code FROM tickets WHERE order_id = %s ORDER B
 
 
 async def take_seats(
-    db: DriverConnection, event_id: int, sale_type: SaleType, quantity: int, *, held: bool, now: dt.datetime
+    db: DriverConnection, event_id: int, lots: Sequence[Lot], *, held: bool, now: dt.datetime
 ) -> None:
-    """The race-free inventory step of every purchase: one conditional UPDATE of the event row,
-    then one of the type's row (event first: the lock order of every seat change).
+    """The race-free inventory step of every purchase: one conditional UPDATE of the event row for
+    the whole order, then one of each type's row in id order (event first, then types by id: the
+    lock order of every seat change).
 
-    Raises `_SeatsTaken` when either matched no row (sold out since the checks, cancelled,
-    started); the caller's transaction then rolls back whatever the first one took.
+    Raises `_SeatsTaken` when any matched no row (sold out since the checks, cancelled, started);
+    the caller's transaction then rolls back whatever the earlier ones took.
     """
     stamp = db.bind_time(now)
+    quantity = sum(lot.quantity for lot in lots)
     statement = TAKE_HELD_SEATS if held else TAKE_SOLD_SEATS
     if await db.execute(statement, (quantity, stamp, event_id, stamp, quantity)) != 1:
         raise _SeatsTaken
     type_statement = TAKE_TYPE_SEATS.format(counter="held" if held else "sold")
-    if await db.execute(type_statement, (quantity, stamp, sale_type.id, quantity)) != 1:
-        raise _SeatsTaken
+    for lot in sorted(lots, key=lambda lot: lot.sale.id):
+        if await db.execute(type_statement, (lot.quantity, stamp, lot.sale.id, lot.quantity)) != 1:
+            raise _SeatsTaken
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,64 @@ class SaleType:
         if self.capacity is None:
             return event_available
         return min(self.capacity - self.sold - self.held, event_available)
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """So many tickets of one type in an order."""
+
+    sale: SaleType
+    quantity: int
+
+
+class TypeNotOnSale(RuleViolation):
+    detail = "a ticket type asked for is not on sale for this event"
+
+
+class TypesSoldOut(ConflictError):
+    detail = "not enough tickets left of the types asked for"
+
+
+SELECT_TYPES_FOR_SALE = (
+    "SELECT id, name, price_cents, tax_rate_bp, capacity, sold, held, max_per_order, sales_start_at,"
+    " sales_end_at, hidden, active FROM ticket_types WHERE event_id = %s ORDER BY id"
+)
+
+
+async def lots_for_items(
+    db: DriverConnection,
+    event_id: int,
+    items: Sequence[tuple[int, int]],
+    max_per_order: int,
+    now: dt.datetime,
+) -> list[Lot]:
+    """The types an order of `items` (type id, quantity) buys, checked: each visible, active, in
+    its sale window and within its `max_per_order`; the same type twice counts once."""
+    wanted: dict[int, int] = {}
+    for type_id, quantity in items:
+        wanted[type_id] = wanted.get(type_id, 0) + quantity
+    rows = {row[0]: row for row in await db.fetchall(SELECT_TYPES_FOR_SALE, (event_id,))}
+    lots = []
+    for type_id, quantity in sorted(wanted.items()):
+        row = rows.get(type_id)
+        if row is None or not row[11] or row[10]:
+            raise TypeNotOnSale(ticket_type_id=type_id)
+        start, end = db.read_time(row[8]), db.read_time(row[9])
+        if (start is not None and now < start) or (end is not None and now >= end):
+            raise SalesClosed("ticket sales of this type are closed", ticket_type_id=type_id)
+        limit = min(row[7] or max_per_order, max_per_order)
+        if quantity > limit:
+            raise RuleViolation(
+                f"at most {limit} tickets of this type per order", ticket_type_id=type_id, max_per_order=limit
+            )
+        lots.append(Lot(SaleType(*row[:7]), quantity))
+    return lots
+
+
+def types_sold_out(lots: Sequence[Lot], event_available: int) -> TypesSoldOut:
+    return TypesSoldOut(
+        available={str(lot.sale.id): max(lot.sale.available(event_available), 0) for lot in lots}
+    )
 
 
 class SeveralTypes(RuleViolation):
@@ -273,8 +334,10 @@ async def lines_of_order(db: DriverConnection, order_id: int) -> list[LineRecord
     return [LineRecord(*row) for row in await db.fetchall(SELECT_ORDER_LINES, (order_id,))]
 
 
-def purchase_fingerprint(event_id: int, quantity: int) -> str:
-    return hashlib.sha256(f"{event_id}:{quantity}".encode()).hexdigest()
+def purchase_fingerprint(event_id: int, quantity: int, items: Sequence[tuple[int, int]] | None = None) -> str:
+    """What a retried purchase must repeat; a `{quantity}` purchase keeps its historic form."""
+    asked = f"{event_id}:{quantity}" if items is None else f"{event_id}:{sorted(items)}"
+    return hashlib.sha256(asked.encode()).hexdigest()
 
 
 def check_sales_open(event: SaleWindow, quantity: int, now: dt.datetime) -> None:
@@ -299,12 +362,13 @@ def sold_out(available: int) -> SoldOut:
     return SoldOut(message, tickets_available=max(available, 0))
 
 
-async def sale_state(db: DriverConnection, event_id: int) -> SaleState:
+async def sale_state(db: DriverConnection, event_id: int, *, single: bool = True) -> SaleState:
+    """The event's sale state; with `single`, the one visible type `{quantity}` buys."""
     row = await db.fetchone(SELECT_SALE_STATE, (event_id,))
     if row is None:
         raise EventNotFound
     state = SaleState(*row[:2], *(db.read_time(value) for value in row[2:5]), *row[5:])
-    return dataclasses.replace(state, sale_type=await sale_type(db, event_id))
+    return dataclasses.replace(state, sale_type=await sale_type(db, event_id)) if single else state
 
 
 async def check_first(
@@ -338,7 +402,7 @@ async def buy_free_tickets(
     currency = state.currency
     if sale is None:  # pragma: no cover - sale_state always reads it
         raise SalesClosed
-    await take_seats(db, event_id, sale, quantity, held=False, now=now)
+    await take_seats(db, event_id, [Lot(sale, quantity)], held=False, now=now)
     buyer_id = buyer[0]
     fingerprint = purchase_fingerprint(event_id, quantity)
     order_id = await db.insert(
@@ -382,14 +446,25 @@ class PurchaseService:
         self.reservation_ttl_seconds = reservation_ttl_seconds
 
     async def purchase(
-        self, *, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None
+        self,
+        *,
+        buyer_id: int,
+        event_id: int,
+        quantity: int,
+        idempotency_key: str | None,
+        items: Sequence[tuple[int, int]] | None = None,
     ) -> PurchaseResult:
-        """Free tickets without an Idempotency-Key (a flash sale) are bought on the driver
-        connection of the checks; priced, retryable or hold-blocked purchases take the full path."""
+        """Free tickets of the single type without an Idempotency-Key (a flash sale) are bought on
+        the driver connection of the checks; priced, retryable, hold-blocked or several-type
+        (`items`) purchases take the full path."""
         try:
             async with self.drivers.transaction() as db:
                 buyer, state = await check_first(
-                    db, buyer_id, event_id, quantity, replay_possible=idempotency_key is not None
+                    db,
+                    buyer_id,
+                    event_id,
+                    quantity,
+                    replay_possible=idempotency_key is not None or items is not None,
                 )
                 free = state is not None and state.sale_type is not None and state.sale_type.price_cents == 0
                 if state is not None and free and state.available >= quantity:
@@ -399,12 +474,23 @@ class PurchaseService:
             async with self.engine.connect() as connection:
                 unit = _Purchase(connection, self.notifier, self.payments, self.reservation_ttl_seconds)
                 result = await unit.purchase(
-                    buyer_id=buyer_id, event_id=event_id, quantity=quantity, idempotency_key=idempotency_key
+                    buyer_id=buyer_id,
+                    event_id=event_id,
+                    quantity=quantity,
+                    idempotency_key=idempotency_key,
+                    items=items,
                 )
                 result.holder_name = buyer[2]
                 return result
         except _SeatsTaken:  # rolled back; say how many are left now
             async with self.drivers.transaction() as db:
+                if items is not None:
+                    state = await sale_state(db, event_id, single=False)
+                    now = utc_now()
+                    lots = await lots_for_items(db, event_id, items, state.max_per_order, now)
+                    raise types_sold_out(
+                        lots, state.capacity - state.tickets_sold - state.tickets_held
+                    ) from None
                 state = await sale_state(db, event_id)
             raise sold_out(state.available) from None
 
@@ -426,16 +512,22 @@ class _Purchase:
         self.reservation_ttl = dt.timedelta(seconds=reservation_ttl_seconds)
 
     async def purchase(
-        self, *, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None
+        self,
+        *,
+        buyer_id: int,
+        event_id: int,
+        quantity: int,
+        idempotency_key: str | None,
+        items: Sequence[tuple[int, int]] | None = None,
     ) -> PurchaseResult:
-        fingerprint = purchase_fingerprint(event_id, quantity)
+        fingerprint = purchase_fingerprint(event_id, quantity, items)
         try:
             async with self.connection.begin():
                 if idempotency_key is not None:
                     previous = await self._replay(buyer_id, idempotency_key, fingerprint)
                     if previous is not None:
                         return previous
-                return await self._buy(buyer_id, event_id, quantity, idempotency_key, fingerprint)
+                return await self._buy(buyer_id, event_id, quantity, items, idempotency_key, fingerprint)
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -468,34 +560,47 @@ class _Purchase:
         return list(rows)
 
     async def _buy(
-        self, buyer_id: int, event_id: int, quantity: int, idempotency_key: str | None, fingerprint: str
+        self,
+        buyer_id: int,
+        event_id: int,
+        quantity: int,
+        items: Sequence[tuple[int, int]] | None,
+        idempotency_key: str | None,
+        fingerprint: str,
     ) -> PurchaseResult:
         now = utc_now()
         event = (await self.connection.execute(select(events).where(events.c.id == event_id))).first()
         if event is None:
             raise EventNotFound
+        if items is not None:
+            quantity = sum(q for _, q in items)
         check_sales_open(event, quantity, now)
         db = await driver_of(self.connection)
-        sale = await sale_type(db, event_id)
-        priced = sale.price_cents > 0
+        if items is None:
+            lots = [Lot(await sale_type(db, event_id), quantity)]
+        else:
+            lots = await lots_for_items(db, event_id, items, event.max_per_order, now)
+        priced = any(lot.sale.price_cents > 0 for lot in lots)
         if priced and not self.payments.accepts_priced_orders():
             raise PaymentsUnavailable
-        available = sale.available(event.capacity - event.tickets_sold - event.tickets_held)
+        event_left = event.capacity - event.tickets_sold - event.tickets_held
+        short = event_left < quantity or any(lot.sale.available(event_left) < lot.quantity for lot in lots)
         # Unpaid holds past their time may be what blocks the sale: release them first.
-        if available < quantity and (not event.tickets_held or not await self._expire_holds(event_id)):
-            raise sold_out(available)
-        await take_seats(db, event_id, sale, quantity, held=priced, now=now)
+        if short and (not event.tickets_held or not await self._expire_holds(event_id)):
+            if items is None:
+                raise sold_out(lots[0].sale.available(event_left))
+            raise types_sold_out(lots, event_left)
+        await take_seats(db, event_id, lots, held=priced, now=now)
         order_id = await self._insert_order(
             buyer_id,
             event,
-            sale,
-            quantity,
+            lots,
             priced=priced,
             key=idempotency_key,
             fingerprint=fingerprint,
             now=now,
         )
-        line = await insert_line(db, order_id, sale, quantity)
+        lines = [await insert_line(db, order_id, lot.sale, lot.quantity) for lot in lots]
         status = TicketStatus.PENDING if priced else TicketStatus.ACTIVE
         await self.connection.execute(
             insert(tickets),
@@ -504,26 +609,26 @@ class _Purchase:
                     "order_id": order_id,
                     "user_id": buyer_id,
                     "event_id": event_id,
-                    "ticket_type_id": sale.id,
+                    "ticket_type_id": lot.sale.id,
                     "code": new_ticket_code(),
                     "status": status,
                     "created_at": now,
                     "updated_at": now,
                 }
-                for _ in range(quantity)
+                for lot in lots
+                for _ in range(lot.quantity)
             ],
         )
         if not priced:
             await self._in_session(lambda session: self.notifier.tickets_issued(session, order_id))
         order = (await self.connection.execute(select(orders).where(orders.c.id == order_id))).one()
-        return PurchaseResult(order=order, tickets=await self._tickets_of(order_id), lines=[line])
+        return PurchaseResult(order=order, tickets=await self._tickets_of(order_id), lines=lines)
 
     async def _insert_order(
         self,
         buyer_id: int,
         event: Row[Any],
-        sale: SaleType,
-        quantity: int,
+        lots: Sequence[Lot],
         *,
         priced: bool,
         key: str | None,
@@ -534,8 +639,8 @@ class _Purchase:
             insert(orders).values(
                 user_id=buyer_id,
                 event_id=event.id,
-                quantity=quantity,
-                amount_cents=sale.price_cents * quantity,
+                quantity=sum(lot.quantity for lot in lots),
+                amount_cents=sum(lot.sale.price_cents * lot.quantity for lot in lots),
                 currency=event.currency,
                 status=OrderStatus.PENDING if priced else OrderStatus.PAID,
                 paid_at=None if priced else now,

@@ -13,9 +13,19 @@ from ticketflow.domain.accounts.schemas import Name
 from ticketflow.domain.payments.schemas import Payment
 from ticketflow.lib.pagination import Page, schema_name
 
+Quantity = Annotated[int, msgspec.Meta(ge=1, le=100, description="1..the event's max_per_order")]
+
+
+class PurchaseItem(msgspec.Struct, forbid_unknown_fields=True):
+    ticket_type_id: Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]
+    quantity: Quantity
+
 
 class PurchaseRequest(msgspec.Struct, forbid_unknown_fields=True):
-    quantity: Annotated[int, msgspec.Meta(ge=1, le=100, description="1..the event's max_per_order")] = 1
+    """`{quantity}` buys the event's single visible type; `{items}` chooses among several."""
+
+    quantity: Quantity | None = None
+    items: Annotated[list[PurchaseItem], msgspec.Meta(min_length=1, max_length=20)] | None = None
 
 
 class OrderLine(msgspec.Struct):
