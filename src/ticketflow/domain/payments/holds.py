@@ -22,6 +22,7 @@ from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.ticket_types import OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.vouchers import Voucher
 from ticketflow.lib.ticket_codes import new_ticket_code
 
 SOLD_STATUSES = (TicketStatus.ACTIVE, TicketStatus.USED)
@@ -39,6 +40,18 @@ async def tickets_by_type(session: AsyncSession, *conditions: Any) -> dict[int, 
         select(Ticket.ticket_type_id, func.count()).where(*conditions).group_by(Ticket.ticket_type_id)
     )
     return {int(type_id): int(count) for type_id, count in rows}
+
+
+async def give_back_voucher(session: AsyncSession, order_id: int) -> None:
+    """The order closes without being honoured (expired, cancelled, refunded): its voucher use
+    is free again. Call once, when the order's status leaves pending or paid."""
+    voucher_of_order = select(Order.voucher_id).where(Order.id == order_id).scalar_subquery()
+    await session.execute(
+        update(Voucher)
+        .where(Voucher.id == voucher_of_order, Voucher.uses > 0)
+        .values(uses=Voucher.uses - 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def pending_by_type(session: AsyncSession, order_id: int) -> dict[int, int]:

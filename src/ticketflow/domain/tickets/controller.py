@@ -257,6 +257,7 @@ class TicketController(Controller):
         )
         result = await purchases.purchase(
             items=items,
+            voucher_code=None if data is None else data.voucher_code,
             buyer_id=request.auth.subject,
             event_id=event_id,
             quantity=quantity,

@@ -24,7 +24,13 @@ from ticketflow.db.models.ticket_types import OrderLine
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
-from ticketflow.domain.payments.holds import lock_event, release_hold, shift_types, tickets_by_type
+from ticketflow.domain.payments.holds import (
+    give_back_voucher,
+    lock_event,
+    release_hold,
+    shift_types,
+    tickets_by_type,
+)
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.service import OrderRepository
 from ticketflow.lib.errors import ConflictError, NotFoundError
@@ -163,5 +169,6 @@ class OrderService(RepositoryService[Order, OrderRepository]):
             .where(Ticket.order_id == order.id, Ticket.status != TicketStatus.CANCELLED)
         )
         if not remaining:
+            await give_back_voucher(self.session, order.id)
             order.status = OrderStatus.REFUNDED if order.amount_cents > 0 else OrderStatus.CANCELLED
             order.updated_at = now

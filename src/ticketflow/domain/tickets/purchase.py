@@ -93,7 +93,7 @@ TAKE_TYPE_SEATS = (
 )
 INSERT_ORDER_LINE = (
     "INSERT INTO order_lines (order_id, ticket_type_id, name, quantity, unit_price_cents, discount_cents,"
-    " tax_rate_bp, amount_cents) VALUES (%s, %s, %s, %s, %s, 0, %s, %s)"
+    " tax_rate_bp, amount_cents) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
 INSERT_PAID_ORDER = (
     "INSERT INTO orders (user_id, event_id, quantity, amount_cents, currency, status, paid_at,"
@@ -175,6 +175,7 @@ async def lots_for_items(
     items: Sequence[tuple[int, int]],
     max_per_order: int,
     now: dt.datetime,
+    voucher: SaleVoucher | None = None,
 ) -> list[Lot]:
     """The types an order of `items` (type id, quantity) buys, checked: each visible, active, in
     its sale window and within its `max_per_order`; the same type twice counts once."""
@@ -185,7 +186,13 @@ async def lots_for_items(
     lots = []
     for type_id, quantity in sorted(wanted.items()):
         row = rows.get(type_id)
-        if row is None or not row[11] or row[10]:
+        if row is None or not row[11]:
+            raise TypeNotOnSale(ticket_type_id=type_id)
+        if row[10] and not (voucher is not None and voucher.unlocks_hidden and voucher.applies_to(type_id)):
+            if voucher is not None:
+                raise VoucherRefused(
+                    "voucher_not_applicable", "this voucher does not unlock this ticket type"
+                )
             raise TypeNotOnSale(ticket_type_id=type_id)
         start, end = db.read_time(row[8]), db.read_time(row[9])
         if (start is not None and now < start) or (end is not None and now >= end):
@@ -220,11 +227,22 @@ async def sale_type(db: DriverConnection, event_id: int) -> SaleType:
     return single_type(await db.fetchall(SELECT_SALE_TYPES, (event_id, True, False)))
 
 
-async def insert_line(db: DriverConnection, order_id: int, sale: SaleType, quantity: int) -> LineRecord:
-    line = line_of(sale, quantity)
+async def insert_line(
+    db: DriverConnection, order_id: int, sale: SaleType, quantity: int, discount: int = 0
+) -> LineRecord:
+    line = line_of(sale, quantity, discount)
     await db.execute(
         INSERT_ORDER_LINE,
-        (order_id, sale.id, sale.name, quantity, line.unit_price_cents, line.tax_rate_bp, line.amount_cents),
+        (
+            order_id,
+            sale.id,
+            sale.name,
+            quantity,
+            line.unit_price_cents,
+            line.discount_cents,
+            line.tax_rate_bp,
+            line.amount_cents,
+        ),
     )
     return line
 
@@ -325,18 +343,84 @@ SELECT_ORDER_LINES = (
 )
 
 
-def line_of(sale: SaleType, quantity: int) -> LineRecord:
-    amount = sale.price_cents * quantity
-    return LineRecord(sale.id, sale.name, quantity, sale.price_cents, 0, sale.tax_rate_bp, amount)
+def line_of(sale: SaleType, quantity: int, discount: int = 0) -> LineRecord:
+    amount = sale.price_cents * quantity - discount
+    return LineRecord(sale.id, sale.name, quantity, sale.price_cents, discount, sale.tax_rate_bp, amount)
+
+
+SELECT_VOUCHER = (
+    "SELECT id, code, kind, value, max_uses, uses, valid_from, valid_until, unlocks_hidden FROM vouchers"
+    " WHERE event_id = %s AND code = %s"
+)
+SELECT_VOUCHER_TYPES = "SELECT ticket_type_id FROM voucher_ticket_types WHERE voucher_id = %s"
+TAKE_VOUCHER_USE = (
+    "UPDATE vouchers SET uses = uses + 1, updated_at = %s WHERE id = %s"
+    " AND (max_uses IS NULL OR uses < max_uses)"
+)
+"""One use, never past `max_uses` whatever the concurrency (taken after the seats: lock order)."""
+
+
+class VoucherRefused(RuleViolation):
+    """422 with `extra.reason`: unknown_voucher, voucher_expired, voucher_used_up, voucher_not_applicable."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class SaleVoucher:
+    id: int
+    code: str
+    kind: str
+    value: int
+    unlocks_hidden: bool
+    type_ids: frozenset[int]
+
+    def applies_to(self, type_id: int) -> bool:
+        return not self.type_ids or type_id in self.type_ids
+
+    def discount(self, price_cents: int) -> int:
+        """Off one ticket of a type it applies to, never below a price of 0."""
+        if self.kind == "percent":
+            return price_cents * self.value // 100
+        if self.kind == "amount":
+            return min(self.value, price_cents)
+        return max(price_cents - self.value, 0)
+
+
+async def find_voucher(db: DriverConnection, event_id: int, code: str, now: dt.datetime) -> SaleVoucher:
+    row = await db.fetchone(SELECT_VOUCHER, (event_id, code))
+    if row is None or row[1] != code:
+        raise VoucherRefused("unknown_voucher", "no such voucher for this event")
+    voucher_id, _, kind, value, max_uses, uses, valid_from, valid_until, unlocks = row
+    start, end = db.read_time(valid_from), db.read_time(valid_until)
+    if (start is not None and now < start) or (end is not None and now >= end):
+        raise VoucherRefused("voucher_expired", "this voucher is not valid now")
+    if max_uses is not None and uses >= max_uses:
+        raise VoucherRefused("voucher_used_up", "this voucher has been used up")
+    types = frozenset(int(r[0]) for r in await db.fetchall(SELECT_VOUCHER_TYPES, (voucher_id,)))
+    return SaleVoucher(voucher_id, code, kind, value, bool(unlocks), types)
+
+
+async def take_voucher_use(db: DriverConnection, voucher: SaleVoucher, now: dt.datetime) -> None:
+    if await db.execute(TAKE_VOUCHER_USE, (db.bind_time(now), voucher.id)) != 1:
+        raise VoucherRefused("voucher_used_up", "this voucher has been used up")
 
 
 async def lines_of_order(db: DriverConnection, order_id: int) -> list[LineRecord]:
     return [LineRecord(*row) for row in await db.fetchall(SELECT_ORDER_LINES, (order_id,))]
 
 
-def purchase_fingerprint(event_id: int, quantity: int, items: Sequence[tuple[int, int]] | None = None) -> str:
+def purchase_fingerprint(
+    event_id: int,
+    quantity: int,
+    items: Sequence[tuple[int, int]] | None = None,
+    voucher_code: str | None = None,
+) -> str:
     """What a retried purchase must repeat; a `{quantity}` purchase keeps its historic form."""
     asked = f"{event_id}:{quantity}" if items is None else f"{event_id}:{sorted(items)}"
+    if voucher_code is not None:
+        asked += f":{voucher_code}"
     return hashlib.sha256(asked.encode()).hexdigest()
 
 
@@ -453,6 +537,7 @@ class PurchaseService:
         quantity: int,
         idempotency_key: str | None,
         items: Sequence[tuple[int, int]] | None = None,
+        voucher_code: str | None = None,
     ) -> PurchaseResult:
         """Free tickets of the single type without an Idempotency-Key (a flash sale) are bought on
         the driver connection of the checks; priced, retryable, hold-blocked or several-type
@@ -464,7 +549,9 @@ class PurchaseService:
                     buyer_id,
                     event_id,
                     quantity,
-                    replay_possible=idempotency_key is not None or items is not None,
+                    replay_possible=idempotency_key is not None
+                    or items is not None
+                    or voucher_code is not None,
                 )
                 free = state is not None and state.sale_type is not None and state.sale_type.price_cents == 0
                 if state is not None and free and state.available >= quantity:
@@ -479,6 +566,7 @@ class PurchaseService:
                     quantity=quantity,
                     idempotency_key=idempotency_key,
                     items=items,
+                    voucher_code=voucher_code,
                 )
                 result.holder_name = buyer[2]
                 return result
@@ -519,15 +607,18 @@ class _Purchase:
         quantity: int,
         idempotency_key: str | None,
         items: Sequence[tuple[int, int]] | None = None,
+        voucher_code: str | None = None,
     ) -> PurchaseResult:
-        fingerprint = purchase_fingerprint(event_id, quantity, items)
+        fingerprint = purchase_fingerprint(event_id, quantity, items, voucher_code)
         try:
             async with self.connection.begin():
                 if idempotency_key is not None:
                     previous = await self._replay(buyer_id, idempotency_key, fingerprint)
                     if previous is not None:
                         return previous
-                return await self._buy(buyer_id, event_id, quantity, items, idempotency_key, fingerprint)
+                return await self._buy(
+                    buyer_id, event_id, quantity, items, voucher_code, idempotency_key, fingerprint
+                )
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -565,6 +656,7 @@ class _Purchase:
         event_id: int,
         quantity: int,
         items: Sequence[tuple[int, int]] | None,
+        voucher_code: str | None,
         idempotency_key: str | None,
         fingerprint: str,
     ) -> PurchaseResult:
@@ -576,11 +668,23 @@ class _Purchase:
             quantity = sum(q for _, q in items)
         check_sales_open(event, quantity, now)
         db = await driver_of(self.connection)
+        voucher = None if voucher_code is None else await find_voucher(db, event_id, voucher_code, now)
         if items is None:
             lots = [Lot(await sale_type(db, event_id), quantity)]
         else:
-            lots = await lots_for_items(db, event_id, items, event.max_per_order, now)
-        priced = any(lot.sale.price_cents > 0 for lot in lots)
+            lots = await lots_for_items(db, event_id, items, event.max_per_order, now, voucher)
+        discounts = [0] * len(lots)
+        if voucher is not None:
+            if not any(voucher.applies_to(lot.sale.id) for lot in lots):
+                raise VoucherRefused("voucher_not_applicable", "this voucher is not valid for these tickets")
+            discounts = [
+                voucher.discount(lot.sale.price_cents) * lot.quantity
+                if voucher.applies_to(lot.sale.id)
+                else 0
+                for lot in lots
+            ]
+        total = sum(lot.sale.price_cents * lot.quantity for lot in lots) - sum(discounts)
+        priced = total > 0
         if priced and not self.payments.accepts_priced_orders():
             raise PaymentsUnavailable
         event_left = event.capacity - event.tickets_sold - event.tickets_held
@@ -591,16 +695,23 @@ class _Purchase:
                 raise sold_out(lots[0].sale.available(event_left))
             raise types_sold_out(lots, event_left)
         await take_seats(db, event_id, lots, held=priced, now=now)
+        if voucher is not None:
+            await take_voucher_use(db, voucher, now)
         order_id = await self._insert_order(
             buyer_id,
             event,
             lots,
+            total,
+            voucher,
             priced=priced,
             key=idempotency_key,
             fingerprint=fingerprint,
             now=now,
         )
-        lines = [await insert_line(db, order_id, lot.sale, lot.quantity) for lot in lots]
+        lines = [
+            await insert_line(db, order_id, lot.sale, lot.quantity, discount)
+            for lot, discount in zip(lots, discounts, strict=True)
+        ]
         status = TicketStatus.PENDING if priced else TicketStatus.ACTIVE
         await self.connection.execute(
             insert(tickets),
@@ -629,6 +740,8 @@ class _Purchase:
         buyer_id: int,
         event: Row[Any],
         lots: Sequence[Lot],
+        total: int,
+        voucher: SaleVoucher | None,
         *,
         priced: bool,
         key: str | None,
@@ -640,7 +753,9 @@ class _Purchase:
                 user_id=buyer_id,
                 event_id=event.id,
                 quantity=sum(lot.quantity for lot in lots),
-                amount_cents=sum(lot.sale.price_cents * lot.quantity for lot in lots),
+                amount_cents=total,
+                voucher_id=None if voucher is None else voucher.id,
+                voucher_code=None if voucher is None else voucher.code,
                 currency=event.currency,
                 status=OrderStatus.PENDING if priced else OrderStatus.PAID,
                 paid_at=None if priced else now,

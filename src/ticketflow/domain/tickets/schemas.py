@@ -26,6 +26,7 @@ class PurchaseRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     quantity: Quantity | None = None
     items: Annotated[list[PurchaseItem], msgspec.Meta(min_length=1, max_length=20)] | None = None
+    voucher_code: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
 
 
 class OrderLine(msgspec.Struct):

@@ -24,7 +24,7 @@ from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
-from ticketflow.domain.payments.holds import lock_event, recount_types, shift_types
+from ticketflow.domain.payments.holds import give_back_voucher, lock_event, recount_types, shift_types
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.lib.errors import ConflictError, EventNotFound, TicketNotFound
 from ticketflow.lib.repository import RepositoryService
@@ -218,6 +218,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         if order is None or order.status not in (OrderStatus.PENDING, OrderStatus.PAID):
             return
         money_taken = order.status == OrderStatus.PAID and order.amount_cents > 0
+        await give_back_voucher(self.session, order_id)
         order.status = OrderStatus.REFUNDED if money_taken else OrderStatus.CANCELLED
         order.updated_at = now
 
@@ -259,6 +260,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
             Order.event_id == event_id, Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID])
         )
         for order in open_orders:
+            await give_back_voucher(self.session, order.id)
             if order.status == OrderStatus.PAID and order.amount_cents > 0:
                 await self.payments.refund_order(self.session, order, event)
                 order.status = OrderStatus.REFUNDED
