@@ -129,9 +129,8 @@ async def release_hold(
     )
     if rowcount(closed) != 1:
         return 0
-    by_type = await tickets_by_type(
-        session, Ticket.order_id == order_id, Ticket.status == TicketStatus.PENDING
-    )
+    await give_back_voucher(session, order_id)
+    by_type = await pending_by_type(session, order_id)
     cancelled = rowcount(
         await session.execute(
             update(Ticket)
@@ -191,9 +190,7 @@ async def activate_order(session: AsyncSession, order: Order, now: dt.datetime) 
     )
     if rowcount(paid) != 1:
         return 0
-    by_type = await tickets_by_type(
-        session, Ticket.order_id == order.id, Ticket.status == TicketStatus.PENDING
-    )
+    by_type = await pending_by_type(session, order.id)
     activated = rowcount(
         await session.execute(
             update(Ticket)
