@@ -27,7 +27,13 @@ from ticketflow.domain.notifications.compose import when_text
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.orders import OrderView
-from ticketflow.domain.tickets.purchase import LineRecord, OrderRecord, PurchaseService, TicketRecord
+from ticketflow.domain.tickets.purchase import (
+    LineRecord,
+    OrderRecord,
+    PurchaseService,
+    TicketRecord,
+    VoucherRefused,
+)
 from ticketflow.domain.tickets.schemas import (
     Order,
     OrderLine,
@@ -49,6 +55,7 @@ from ticketflow.lib.i18n import DEFAULT_LOCALE, translated, zone_of
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.qr import render_png, render_svg
+from ticketflow.lib.ratelimit import AttemptLimiter
 from ticketflow.lib.state import AppContext
 from ticketflow.lib.ticket_pdf import ENGLISH as PDF_WORDING
 from ticketflow.lib.ticket_pdf import PrintedTicket, ticket_pdf
@@ -163,6 +170,17 @@ def to_order_view(view: OrderView) -> Order:
     return to_order(view.order, view.lines)
 
 
+VOUCHER_GUESSES_PER_CLIENT = 20
+VOUCHER_GUESS_WINDOW_SECONDS = 3600
+
+
+def voucher_guesses(context: AppContext) -> AttemptLimiter:
+    """Unknown voucher codes tried from one client address: 20 an hour, then 429."""
+    return AttemptLimiter(
+        context.store, VOUCHER_GUESSES_PER_CLIENT, VOUCHER_GUESS_WINDOW_SECONDS, "voucher-client"
+    )
+
+
 def provide_purchase_service(
     context: NamedDependency[AppContext],
     notifier: NamedDependency[Notifier],
@@ -235,6 +253,7 @@ class TicketController(Controller):
         request: Request[Any, Credentials, Any],
         purchases: NamedDependency[PurchaseService],
         payments: NamedDependency[Payments],
+        context: NamedDependency[AppContext],
         event_id: EventId,
         data: JSONBody[PurchaseRequest | None] = None,
         idempotency_key: Annotated[
@@ -255,14 +274,24 @@ class TicketController(Controller):
             if data is None or data.items is None
             else [(i.ticket_type_id, i.quantity) for i in data.items]
         )
-        result = await purchases.purchase(
-            items=items,
-            voucher_code=None if data is None else data.voucher_code,
-            buyer_id=request.auth.subject,
-            event_id=event_id,
-            quantity=quantity,
-            idempotency_key=idempotency_key,
-        )
+        voucher_code = None if data is None else data.voucher_code
+        guesses = voucher_guesses(context)
+        client = request.client.host if request.client else "unknown"
+        if voucher_code is not None:
+            await guesses.check(client)
+        try:
+            result = await purchases.purchase(
+                items=items,
+                voucher_code=voucher_code,
+                buyer_id=request.auth.subject,
+                event_id=event_id,
+                quantity=quantity,
+                idempotency_key=idempotency_key,
+            )
+        except VoucherRefused as refused:
+            if refused.extra.get("reason") == "unknown_voucher":
+                await guesses.acquire(client)  # a wrong code counts; past the limit: 429
+            raise
         payment = None
         if result.order.status == OrderStatus.PENDING:
             payment = await payments.checkout(result.order.id)

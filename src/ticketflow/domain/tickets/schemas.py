@@ -24,8 +24,10 @@ class PurchaseItem(msgspec.Struct, forbid_unknown_fields=True):
 class PurchaseRequest(msgspec.Struct, forbid_unknown_fields=True):
     """`{quantity}` buys the event's single visible type; `{items}` chooses among several."""
 
-    quantity: Quantity | None = None
-    items: Annotated[list[PurchaseItem], msgspec.Meta(min_length=1, max_length=20)] | None = None
+    quantity: Quantity | msgspec.UnsetType = msgspec.UNSET
+    items: Annotated[list[PurchaseItem], msgspec.Meta(min_length=1, max_length=20)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
     voucher_code: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
 
 
