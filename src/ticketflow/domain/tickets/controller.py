@@ -266,14 +266,12 @@ class TicketController(Controller):
             ),
         ] = None,
     ) -> Response[Purchase]:
-        if data is not None and data.items is not None and data.quantity is not None:
+        chosen = data.items if data is not None and isinstance(data.items, list) else None
+        asked = data.quantity if data is not None and isinstance(data.quantity, int) else None
+        if chosen is not None and asked is not None:
             raise RuleViolation("send either quantity or items, not both", field="items")
-        quantity = data.quantity if data and data.quantity else 1
-        items = (
-            None
-            if data is None or data.items is None
-            else [(i.ticket_type_id, i.quantity) for i in data.items]
-        )
+        quantity = asked or 1
+        items = None if chosen is None else [(i.ticket_type_id, i.quantity) for i in chosen]
         voucher_code = None if data is None else data.voucher_code
         guesses = voucher_guesses(context)
         client = request.client.host if request.client else "unknown"
