@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, LargeBinary
+from sqlalchemy import DateTime, Enum, LargeBinary, String
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -66,3 +66,37 @@ def secret_digest(length: int = 32) -> TypeEngine[bytes]:
     """A digest of a secret: fixed-length BINARY on MySQL/MariaDB (compared byte for byte, can be
     unique), BLOB on SQLite."""
     return LargeBinary(length).with_variant(mysql.BINARY(length), "mysql", "mariadb")
+
+
+MARIADB_EXACT_COLLATION = "utf8mb4_nopad_bin"
+"""MariaDB: its `_bin` collations still ignore trailing spaces; the `_nopad_bin` ones do not."""
+MYSQL_EXACT_COLLATION = "utf8mb4_0900_bin"
+"""MySQL 8: binary and NO PAD."""
+
+
+def exact_collation(dialect: Dialect) -> str:
+    """The collation under which two strings are equal only when their bytes are."""
+    return MARIADB_EXACT_COLLATION if getattr(dialect, "is_mariadb", False) else MYSQL_EXACT_COLLATION
+
+
+class ExactString(TypeDecorator[str]):
+    """A string compared byte for byte: ticket codes, keys, provider ids, tokens.
+
+    MySQL/MariaDB compare strings under the table's collation (`utf8mb4_unicode_ci`): case, trailing
+    spaces and control characters are ignored there, so `TF1.ABC ` would find the ticket `tf1.abc`.
+    Such columns get a binary NO PAD collation instead; SQLite compares bytes already.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        length = self.length
+        if dialect.name in ("mysql", "mariadb"):
+            exact = mysql.VARCHAR(length, charset="utf8mb4", collation=exact_collation(dialect))
+            return dialect.type_descriptor(exact)
+        return dialect.type_descriptor(String(length))

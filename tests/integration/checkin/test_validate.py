@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select, update
@@ -67,6 +68,42 @@ async def test_unknown_code(client, db, door) -> None:
     assert await check_ins(db) == [(None, "invalid", "unknown", staff.id)]
     async with db() as session:
         assert await session.scalar(select(CheckIn.id)) == body["check_in_id"]
+
+
+def look_alikes(code: str) -> list[str]:
+    """Texts a careless comparison would take for `code`."""
+    prefix, _, random_part = code.partition(".")
+    return [
+        code.upper(),
+        f"{prefix}.{random_part.swapcase()}",  # still has the code's shape: only the database decides
+        code + " ",
+        code + "\t",
+        code + "\x01",
+        "tf9." + random_part,
+        "TF1." + random_part,
+    ]
+
+
+async def test_look_alike_codes_are_unknown_and_recorded(client, db, door) -> None:
+    _, staff, holder, event = door
+    code = (await buy(client, holder, event["id"])).json()["tickets"][0]["code"]
+    variants = look_alikes(code)
+
+    answers = [
+        await client.post(f"/tickets/{quote(variant, safe='')}/validate", headers=staff.headers)
+        for variant in variants
+    ]
+
+    assert [(a.status_code, a.json()["result"], a.json()["reason"]) for a in answers] == [
+        (404, "invalid", "unknown")
+    ] * len(variants)
+    async with db() as session:
+        assert await session.scalar(select(Ticket.status).where(Ticket.code == code)) == "active"
+        scanned = list(await session.scalars(select(CheckIn.scanned_code).order_by(CheckIn.id)))
+    assert scanned == variants
+    assert await check_ins(db) == [(None, "invalid", "unknown", staff.id)] * len(variants)
+    real = await client.post(f"/tickets/{code}/validate", headers=staff.headers)
+    assert real.json()["result"] == "valid"
 
 
 async def test_cancelled_ticket(client, db, door) -> None:

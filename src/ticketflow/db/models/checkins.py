@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, BigIntId, IdMixin, utc_now
-from ticketflow.db.types import UTCDateTime
+from ticketflow.db.types import ExactString, UTCDateTime
 
 SCANNED_CODE_MAX = 128
 
@@ -47,7 +47,7 @@ class CheckIn(IdMixin, Base):
     """The ticket's event (None for unknown codes)."""
     door_event_id: Mapped[int | None] = mapped_column(BigIntId, nullable=True)
     """The event the door declared (`event_id` in the scan request), as sent."""
-    scanned_code: Mapped[str] = mapped_column(String(SCANNED_CODE_MAX), nullable=False)
+    scanned_code: Mapped[str] = mapped_column(ExactString(SCANNED_CODE_MAX), nullable=False)
     """The code as scanned (cut to 128 characters) - kept for unknown codes too."""
     result: Mapped[str] = mapped_column(String(16), nullable=False)
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
 from ticketflow.db.models.vouchers import VOUCHER_CODE_MAX
-from ticketflow.db.types import UTCDateTime, state_column
+from ticketflow.db.types import ExactString, UTCDateTime, state_column
 
 IDEMPOTENCY_KEY_MAX = 64
 
@@ -49,9 +49,9 @@ class Order(IdMixin, TimestampMixin, Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     status: Mapped[OrderStatus] = mapped_column(state_column(OrderStatus), nullable=False)
-    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_MAX), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(ExactString(IDEMPOTENCY_KEY_MAX), nullable=True)
     """Client-chosen key; unique per user, so a retried purchase buys nothing more."""
-    request_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(ExactString(64), nullable=True)
     """SHA-256 of the purchase request, to refuse the same key reused for another purchase."""
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     """Until when a pending order holds its seats."""

@@ -16,7 +16,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
-from ticketflow.db.types import UTCDateTime, state_column
+from ticketflow.db.types import ExactString, UTCDateTime, state_column
 
 KIND_MAX = 32
 RECIPIENT_MAX = 254
@@ -58,7 +58,7 @@ class OutboxMessage(IdMixin, TimestampMixin, Base):
     status: Mapped[OutboxStatus] = mapped_column(
         state_column(OutboxStatus), nullable=False, default=OutboxStatus.PENDING
     )
-    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_MAX), nullable=False, unique=True)
+    message_id: Mapped[str] = mapped_column(ExactString(MESSAGE_ID_MAX), nullable=False, unique=True)
     """The `Message-ID` header, fixed when queued: a repeated delivery carries the same one."""
     recipient: Mapped[str] = mapped_column(String(RECIPIENT_MAX), nullable=False)
     """The address the message goes to, as it was when the message was queued."""
@@ -82,7 +82,7 @@ class OutboxMessage(IdMixin, TimestampMixin, Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
     """When the message is due; while `sending`, when the worker's claim expires."""
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    claimed_by: Mapped[str | None] = mapped_column(String(CLAIM_TOKEN_MAX), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(ExactString(CLAIM_TOKEN_MAX), nullable=True)
     """The claim token of the worker pass that holds (or last held) the message."""
     last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX), nullable=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin, utc_now
-from ticketflow.db.types import UTCDateTime, state_column
+from ticketflow.db.types import ExactString, UTCDateTime, state_column
 
 PROVIDER_MAX = 32
 PROVIDER_ID_MAX = 255
@@ -65,10 +65,10 @@ class Checkout(IdMixin, TimestampMixin, Base):
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), nullable=False)
     provider: Mapped[str] = mapped_column(String(PROVIDER_MAX), nullable=False)
-    external_id: Mapped[str] = mapped_column(String(PROVIDER_ID_MAX), nullable=False)
+    external_id: Mapped[str] = mapped_column(ExactString(PROVIDER_ID_MAX), nullable=False)
     """The provider's id of the checkout (a Stripe Checkout Session id)."""
     url: Mapped[str] = mapped_column(String(CHECKOUT_URL_MAX), nullable=False)
-    access_token: Mapped[str | None] = mapped_column(String(CHECKOUT_TOKEN_MAX), nullable=True)
+    access_token: Mapped[str | None] = mapped_column(ExactString(CHECKOUT_TOKEN_MAX), nullable=True)
     """Secret in the URL of the simulated checkout page (the browser has no bearer token)."""
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
 
@@ -88,7 +88,7 @@ class Payment(IdMixin, TimestampMixin, Base):
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), nullable=False, index=True)
     provider: Mapped[str] = mapped_column(String(PROVIDER_MAX), nullable=False)
-    provider_payment_id: Mapped[str] = mapped_column(String(PROVIDER_ID_MAX), nullable=False)
+    provider_payment_id: Mapped[str] = mapped_column(ExactString(PROVIDER_ID_MAX), nullable=False)
     """The provider's id of the money movement (a Stripe PaymentIntent): one row per payment."""
     amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
@@ -123,7 +123,7 @@ class Refund(IdMixin, TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utc_now)
     last_error: Mapped[str | None] = mapped_column(String(REFUND_ERROR_MAX), nullable=True)
-    provider_refund_id: Mapped[str | None] = mapped_column(String(PROVIDER_ID_MAX), nullable=True)
+    provider_refund_id: Mapped[str | None] = mapped_column(ExactString(PROVIDER_ID_MAX), nullable=True)
     refunded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
@@ -134,7 +134,7 @@ class ProviderEvent(IdMixin, Base):
     __table_args__ = (UniqueConstraint("provider", "event_id"),)
 
     provider: Mapped[str] = mapped_column(String(PROVIDER_MAX), nullable=False)
-    event_id: Mapped[str] = mapped_column(String(PROVIDER_ID_MAX), nullable=False)
+    event_id: Mapped[str] = mapped_column(ExactString(PROVIDER_ID_MAX), nullable=False)
     event_type: Mapped[str] = mapped_column(String(EVENT_TYPE_MAX), nullable=False)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), nullable=True, index=True)
     outcome: Mapped[str] = mapped_column(String(32), nullable=False)

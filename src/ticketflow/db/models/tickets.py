@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
 from ticketflow.db.models.users import NAME_MAX
-from ticketflow.db.types import UTCDateTime, state_column
+from ticketflow.db.types import ExactString, UTCDateTime, state_column
 
 CODE_MAX = 64
 
@@ -38,7 +38,7 @@ class Ticket(IdMixin, TimestampMixin, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), nullable=False)
     ticket_type_id: Mapped[int] = mapped_column(ForeignKey("ticket_types.id"), nullable=False, index=True)
-    code: Mapped[str] = mapped_column(String(CODE_MAX), nullable=False, unique=True)
+    code: Mapped[str] = mapped_column(ExactString(CODE_MAX), nullable=False, unique=True)
     """The string in the QR code: a version prefix and 256 random bits, URL-safe."""
     status: Mapped[TicketStatus] = mapped_column(state_column(TicketStatus), nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -7,6 +7,11 @@ lets exactly one of them match the row; the others see `used` and answer `alread
 This is the busiest endpoint on the night of a show: it runs five fixed statements in one short
 transaction on a driver connection (`ticketflow.db.driver_pool`), re-reading the scanner's role
 first so a demoted account is refused at once.
+
+A scanned text that does not have the shape of a ticket code (`lib/ticket_codes.py`) is
+`invalid`/`unknown` without a look-up: no ticket was ever issued with it. It is still recorded.
+Codes are compared byte for byte (a binary NO PAD collation on MySQL/MariaDB, see
+`db.types.ExactString`): another case or a trailing space is another code.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import Role
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
 from ticketflow.lib.roles import require_role
+from ticketflow.lib.ticket_codes import looks_like_ticket_code
 
 SCANNER_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 
@@ -158,11 +164,13 @@ class CheckInService:
             raise RuleViolation("an out-scan names its gate")
         if leaving:
             return await self._leave(db, code, door_event_id, scanner_id, device, gate_id, reentry, now)
-        if door_event_id is None:
-            admitted = await db.execute(ADMIT, (stamp, stamp, code))
-        else:
-            admitted = await db.execute(ADMIT_AT_DOOR, (stamp, stamp, code, door_event_id))
-        row = await db.fetchone(SELECT_SCANNED, (code,))
+        admitted, row = 0, None
+        if looks_like_ticket_code(code):  # anything else was never issued: nothing to look up
+            if door_event_id is None:
+                admitted = await db.execute(ADMIT, (stamp, stamp, code))
+            else:
+                admitted = await db.execute(ADMIT_AT_DOOR, (stamp, stamp, code, door_event_id))
+            row = await db.fetchone(SELECT_SCANNED, (code,))
         ticket = None
         if row is not None:
             ticket_id, status, event_id, title, event_status, holder, used_at = row
