@@ -73,6 +73,8 @@ class Settings:
     number from 1 to 255 and each key the unpadded base64url of a 32-byte Ed25519 private key
     (`ticketflow keys generate`). The first signs new codes; the others only verify until removed.
     Empty outside production: a fixed, public, development-only key (kid 0)."""
+    max_held_seats_per_user: int = 0
+    """Unpaid seats one user may hold for one event at a time; 0: the event's `max_per_order`."""
     # Apple Wallet passes: all of the first five, or none (then wallet.pkpass answers 503)
     wallet_pass_type_id: str = ""
     """The Pass Type ID registered with Apple, e.g. `pass.com.example.tickets`."""
@@ -164,6 +166,9 @@ class Settings:
         backend = database_backend(self.database_url)
         if backend not in SUPPORTED_BACKENDS:
             msg = "DATABASE_URL must start with sqlite+aiosqlite:// or mysql+asyncmy://"
+            raise SettingsError(msg)
+        if self.max_held_seats_per_user < 0:
+            msg = "MAX_HELD_SEATS_PER_USER must be 0 (the event's max_per_order) or more"
             raise SettingsError(msg)
         if self.jwt_ttl_seconds < 60:
             msg = "JWT_TTL_SECONDS must be at least 60"

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 BUYERS = 60
 REQUESTS = 300
 CAPACITY = 100
+HELD_CAP = 4
 
 
 async def create_admin(database_url: str) -> tuple[str, str]:
@@ -162,6 +163,24 @@ async def run_scenario(database_url: str, servers: list[LiveServer]) -> None:
         listed = (await http.get(f"{servers[0].base_url}/events/{mixed}/gates", headers=admin)).json()
         assert sum(g["admitted"] for g in listed) == sum(g["inside"] for g in listed) == 1
         assert sum(g["refused"] for g in listed) == 49
+
+        # 5. One buyer's 30 simultaneous unpaid purchases: held seats stay within the cap per buyer
+        # (by default the event's max_per_order).
+        body = event_body(capacity=CAPACITY, max_per_order=HELD_CAP, price_cents=1500)
+        priced = (await http.post(f"{servers[0].base_url}/events", json=body, headers=admin)).json()["id"]
+        hoarding = await asyncio.gather(
+            *(
+                http.post(
+                    f"{servers[i % len(servers)].base_url}/events/{priced}/tickets",
+                    json={"quantity": 1},
+                    headers=buyers[0],
+                )
+                for i in range(30)
+            )
+        )
+        assert Counter(r.status_code for r in hoarding) == {201: HELD_CAP, 409: 30 - HELD_CAP}
+        _, _, held = await inventory(database_url, priced)
+        assert held == {"pending": HELD_CAP}
 
 
 @pytest.mark.mysql

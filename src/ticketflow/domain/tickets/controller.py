@@ -192,6 +192,7 @@ def provide_purchase_service(
         notifier,
         payments,
         context.settings.reservation_ttl_seconds,
+        context.settings.max_held_seats_per_user,
     )
 
 

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -59,6 +59,10 @@ class SoldOut(ConflictError):
 
 class SalesClosed(ConflictError):
     detail = "ticket sales are closed for this event"
+
+
+class TooManySeatsHeld(ConflictError):
+    detail = "too many unpaid seats held for this event"
 
 
 class IdempotencyKeyReused(RuleViolation):
@@ -522,12 +526,14 @@ class PurchaseService:
         notifier: Notifier,
         payments: Payments,
         reservation_ttl_seconds: int,
+        max_held_seats_per_user: int = 0,
     ) -> None:
         self.engine = engine
         self.drivers = drivers
         self.notifier = notifier
         self.payments = payments
         self.reservation_ttl_seconds = reservation_ttl_seconds
+        self.max_held_seats_per_user = max_held_seats_per_user
 
     async def purchase(
         self,
@@ -559,7 +565,13 @@ class PurchaseService:
                     result.holder_name = buyer[2]
                     return result
             async with self.engine.connect() as connection:
-                unit = _Purchase(connection, self.notifier, self.payments, self.reservation_ttl_seconds)
+                unit = _Purchase(
+                    connection,
+                    self.notifier,
+                    self.payments,
+                    self.reservation_ttl_seconds,
+                    self.max_held_seats_per_user,
+                )
                 result = await unit.purchase(
                     buyer_id=buyer_id,
                     event_id=event_id,
@@ -593,11 +605,13 @@ class _Purchase:
         notifier: Notifier,
         payments: Payments,
         reservation_ttl_seconds: int,
+        max_held_seats_per_user: int,
     ) -> None:
         self.connection = connection
         self.notifier = notifier
         self.payments = payments
         self.reservation_ttl = dt.timedelta(seconds=reservation_ttl_seconds)
+        self.max_held_seats_per_user = max_held_seats_per_user
 
     async def purchase(
         self,
@@ -694,7 +708,10 @@ class _Purchase:
             if items is None:
                 raise sold_out(lots[0].sale.available(event_left))
             raise types_sold_out(lots, event_left)
+        # Take seats (and, for an unpaid order, stay within the buyer's share of held seats).
         await take_seats(db, event_id, lots, held=priced, now=now)
+        if priced:
+            await self._check_held_seats(buyer_id, event_id, quantity, event.max_per_order, now)
         if voucher is not None:
             await take_voucher_use(db, voucher, now)
         order_id = await self._insert_order(
@@ -734,6 +751,39 @@ class _Purchase:
             await self._in_session(lambda session: self.notifier.tickets_issued(session, order_id))
         order = (await self.connection.execute(select(orders).where(orders.c.id == order_id))).one()
         return PurchaseResult(order=order, tickets=await self._tickets_of(order_id), lines=lines)
+
+    async def _check_held_seats(
+        self, buyer_id: int, event_id: int, quantity: int, max_per_order: int, now: dt.datetime
+    ) -> None:
+        """Refuse an unpaid order that would let one buyer hold more than their share of the event.
+
+        Counted after `take_seats`, which locks the event row: purchases of the event run this
+        check one after another, and the locking read sees every hold committed before (a plain
+        read of REPEATABLE READ would not), so concurrent purchases by one buyer never exceed the
+        cap. The refusal rolls the seats back.
+        """
+        cap = self.max_held_seats_per_user or max_per_order
+        held_now = (
+            select(func.count())
+            .select_from(tickets.join(orders, orders.c.id == tickets.c.order_id))
+            .where(
+                tickets.c.user_id == buyer_id,
+                tickets.c.event_id == event_id,
+                tickets.c.status == TicketStatus.PENDING,
+                orders.c.status == OrderStatus.PENDING,
+                orders.c.expires_at > now,
+            )
+            .with_for_update()
+        )
+        held = int(await self.connection.scalar(held_now) or 0)
+        if held + quantity > cap:
+            message = (
+                f"you already hold {held} unpaid seats for this event and may hold at most {cap}:"
+                " pay for or cancel them first"
+                if held
+                else f"at most {cap} unpaid seats may be held for this event at a time"
+            )
+            raise TooManySeatsHeld(message, held_seats=held, max_held_seats=cap)
 
     async def _insert_order(
         self,
