@@ -111,23 +111,45 @@ class ClosedStructSchemaPlugin(StructSchemaPlugin):
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         schema.additional_properties = False
-        restore_zero_minimums(field_definition.type_, schema)
+        restore_dropped_bounds(field_definition.type_, schema)
         return schema
 
 
-def restore_zero_minimums(struct: type[msgspec.Struct], schema: Schema) -> None:
-    """Litestar drops a bound of 0 (`ge=0`) on a field whose type is a union (`int | UnsetType`):
-    put it back, or the document would allow the negative numbers the server refuses."""
+def restore_dropped_bounds(struct: type[msgspec.Struct], schema: Schema) -> None:
+    """Put back the bounds Litestar leaves out of a request body's schema, or the document would
+    allow what the server refuses: a bound of 0 (`ge=0`) on a field whose type is a union
+    (`int | UnsetType`, `float | UnsetType`), and the bounds of a list's items (`list[id >= 1]`)."""
     info = msgspec.inspect.type_info(struct)
     fields = info.fields if isinstance(info, msgspec.inspect.StructType) else ()
     for field in fields:
-        kinds = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
-        for kind in kinds:
-            if isinstance(kind, msgspec.inspect.Metadata):
-                kind = kind.type  # noqa: PLW2901 - the constraint sits inside the annotation
-            prop = (schema.properties or {}).get(field.encode_name)
-            if isinstance(kind, msgspec.inspect.IntType) and kind.ge == 0 and isinstance(prop, Schema):
-                prop.minimum = prop.minimum if prop.minimum is not None else 0
+        prop = (schema.properties or {}).get(field.encode_name)
+        if not isinstance(prop, Schema):
+            continue
+        # an optional field (`X | UnsetType`) is rendered as a `oneOf` of X alone: bound X too
+        shapes = [prop, *(s for s in prop.one_of or () if isinstance(s, Schema))]
+        for kind in _member_types(field.type):
+            if isinstance(kind, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+                for shape in shapes:
+                    _bound(shape, kind)
+            if isinstance(kind, msgspec.inspect.ListType):
+                item = _member_types(kind.item_type)[0]
+                if isinstance(item, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+                    for shape in shapes:
+                        if isinstance(shape.items, Schema):
+                            _bound(shape.items, item)
+
+
+def _bound(shape: Schema, kind: msgspec.inspect.IntType | msgspec.inspect.FloatType) -> None:
+    if kind.ge is not None and shape.minimum is None:
+        shape.minimum = kind.ge
+    if kind.le is not None and shape.maximum is None:
+        shape.maximum = kind.le
+
+
+def _member_types(kind: msgspec.inspect.Type) -> tuple[msgspec.inspect.Type, ...]:
+    """The types a field may hold, each without its annotation wrapper."""
+    kinds = kind.types if isinstance(kind, msgspec.inspect.UnionType) else (kind,)
+    return tuple(k.type if isinstance(k, msgspec.inspect.Metadata) else k for k in kinds)
 
 
 def build_openapi_config() -> OpenAPIConfig:

@@ -25,11 +25,16 @@ from ticketflow.domain.checkin.schemas import ScannedTicket, ScanRequest, ScanRe
 from ticketflow.domain.checkin.service import CheckInService, Device, ScanOutcome
 from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE, TOKEN_KINDS_OPT_KEY
 from ticketflow.lib.api_docs import BEARER
-from ticketflow.lib.error_handlers import JSON_BODY_ERRORS, NO_TOKEN, error_responses
+from ticketflow.lib.error_handlers import JSON_BODY_ERRORS, NO_TOKEN, ErrorBody, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.state import AppContext
 
 SCAN_CODE_MAX = 512
+
+
+REFUSAL_OR_ERROR: Any = ScanResponse | ErrorBody
+"""A 422 of the door is a scan's refusal, or the plain error body when the request itself is wrong
+(a gate of another event)."""
 
 
 def scan_answers() -> dict[int, ResponseSpec]:
@@ -47,7 +52,7 @@ def scan_answers() -> dict[int, ResponseSpec]:
     }
     return {
         status: ResponseSpec(
-            data_container=ScanResponse,
+            data_container=REFUSAL_OR_ERROR if status == HTTP_422_UNPROCESSABLE_ENTITY else ScanResponse,
             description=meaning,
             generate_examples=False,
             examples=[Example(summary=str(value["result"]), value=value)],
