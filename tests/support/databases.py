@@ -6,9 +6,11 @@ import asyncio
 import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.support.mariadb import MariaDBServer
 from ticketflow.db.base import Base
 from ticketflow.db.config import create_engine
+from ticketflow.db.migrate import alembic_config
 from ticketflow.settings import Settings
 
 T = TypeVar("T")
@@ -79,3 +82,25 @@ async def truncate_database(url: str) -> None:
     engine = create_engine(Settings(database_url=url), null_pool=True)
     await truncate_all(engine)
     await engine.dispose()
+
+
+def database_at_revision(request: pytest.FixtureRequest, tmp_path: Path, name: str, revision: str) -> str:
+    """A fresh database of the fixture's backend (`request.param`), migrated only up to `revision`:
+    the starting point of a test that puts rows in before a later migration runs."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / f'{name}.db'}"
+    else:
+        url = run_async(lambda: request.getfixturevalue("mysql_provider").create_database(name))
+    command.upgrade(alembic_config(url=url), revision)
+    return url
+
+
+async def execute_statements(url: str, statements: list[str]) -> None:
+    """Run `statements` in one transaction through a throwaway engine."""
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    try:
+        async with engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()

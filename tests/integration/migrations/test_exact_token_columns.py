@@ -9,7 +9,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import BACKENDS, run_async
+from tests.support.databases import BACKENDS, database_at_revision, execute_statements, run_async
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import alembic_config
 from ticketflow.settings import Settings
@@ -44,22 +44,7 @@ LOOK_ALIKES = [CODE.upper(), CODE.lower(), CODE + " ", CODE + "  ", CODE + "\t",
 
 @pytest.fixture(params=BACKENDS)
 def database_at_before(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'before.db'}"
-    else:
-        url = run_async(lambda: request.getfixturevalue("mysql_provider").create_database("tf_exact"))
-    command.upgrade(alembic_config(url=url), BEFORE)
-    return url
-
-
-async def execute(url: str, statements: list[str]) -> None:
-    engine = create_engine(Settings(database_url=url), null_pool=True)
-    try:
-        async with engine.begin() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
+    return database_at_revision(request, tmp_path, "tf_exact", BEFORE)
 
 
 async def matches(url: str) -> dict[str, int]:
@@ -80,23 +65,23 @@ async def matches(url: str) -> dict[str, int]:
 
 def test_upgrade_keeps_rows_and_compares_them_exactly(database_at_before: str) -> None:
     url = database_at_before
-    run_async(lambda: execute(url, ROWS))
+    run_async(lambda: execute_statements(url, ROWS))
 
     command.upgrade(alembic_config(url=url), "head")
 
     assert run_async(lambda: matches(url)) == {CODE: 1, **dict.fromkeys(LOOK_ALIKES, 0), "key upper": 0}
     # Keys that differ only in case are different keys now: the unique index lets both in.
     other_key = ROWS[2].replace("(1, 1, 1,", "(2, 1, 1,").replace(KEY, KEY.upper())
-    run_async(lambda: execute(url, [other_key]))
+    run_async(lambda: execute_statements(url, [other_key]))
     # ...and the very same code still cannot be issued twice.
     duplicate = ROWS[4].replace("VALUES (1,", "VALUES (2,")
     with pytest.raises(IntegrityError):
-        run_async(lambda: execute(url, [duplicate]))
+        run_async(lambda: execute_statements(url, [duplicate]))
 
 
 def test_downgrade_returns_to_the_table_collation(database_at_before: str) -> None:
     url = database_at_before
-    run_async(lambda: execute(url, ROWS))
+    run_async(lambda: execute_statements(url, ROWS))
     command.upgrade(alembic_config(url=url), "head")
 
     command.downgrade(alembic_config(url=url), BEFORE)

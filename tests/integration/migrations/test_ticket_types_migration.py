@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from tests.support.databases import BACKENDS, run_async
+from tests.support.databases import BACKENDS, database_at_revision, execute_statements, run_async
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import alembic_config
 from ticketflow.settings import Settings
@@ -65,22 +65,7 @@ ROWS = [
 
 @pytest.fixture(params=BACKENDS)
 def database_at_before(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'before.db'}"
-    else:
-        url = run_async(lambda: request.getfixturevalue("mysql_provider").create_database("tf_types"))
-    command.upgrade(alembic_config(url=url), BEFORE)
-    return url
-
-
-async def execute(url: str, statements: list[str]) -> None:
-    engine = create_engine(Settings(database_url=url), null_pool=True)
-    try:
-        async with engine.begin() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
+    return database_at_revision(request, tmp_path, "tf_types", BEFORE)
 
 
 async def fetch(url: str, query: str) -> list[tuple[Any, ...]]:
@@ -94,7 +79,7 @@ async def fetch(url: str, query: str) -> list[tuple[Any, ...]]:
 
 def test_every_event_order_and_ticket_lands_on_a_type(database_at_before: str) -> None:
     url = database_at_before
-    run_async(lambda: execute(url, ROWS))
+    run_async(lambda: execute_statements(url, ROWS))
 
     command.upgrade(alembic_config(url=url), "head")
 
@@ -133,16 +118,16 @@ def test_every_event_order_and_ticket_lands_on_a_type(database_at_before: str) -
 
 def test_a_ticket_without_a_type_is_refused_after_the_upgrade(database_at_before: str) -> None:
     url = database_at_before
-    run_async(lambda: execute(url, ROWS))
+    run_async(lambda: execute_statements(url, ROWS))
     command.upgrade(alembic_config(url=url), "head")
 
     with pytest.raises(Exception, match=r"(?i)null|constraint"):
-        run_async(lambda: execute(url, [ticket_row(9, 1, 1, "active")]))
+        run_async(lambda: execute_statements(url, [ticket_row(9, 1, 1, "active")]))
 
 
 def test_downgrade_restores_the_previous_schema_with_the_rows(database_at_before: str) -> None:
     url = database_at_before
-    run_async(lambda: execute(url, ROWS))
+    run_async(lambda: execute_statements(url, ROWS))
     command.upgrade(alembic_config(url=url), "head")
 
     command.downgrade(alembic_config(url=url), BEFORE)
