@@ -8,11 +8,13 @@ import threading
 
 import pytest
 
+from tests.support.mariadb import free_port
 from ticketflow.lib.errors import TooManyAttempts
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import (
     PURGE_EVERY_SECONDS,
     AttemptLimiter,
+    LimitStoreUnavailable,
     MemoryLimitStore,
     RedisLimitStore,
     build_limit_store,
@@ -120,3 +122,13 @@ async def test_password_hashes_run_no_more_than_the_bound_at_once() -> None:
     hashes = await asyncio.gather(*(passwords.hash(f"password-{n}") for n in range(6)))
     assert len(set(hashes)) == 6
     assert peak == 2
+
+
+async def test_redis_out_of_reach_is_a_clear_unavailable_error() -> None:
+    store = RedisLimitStore(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
+    try:
+        for operation in (store.hit("k", 60), store.count("k"), store.give_back("k"), store.delete("k")):
+            with pytest.raises(LimitStoreUnavailable):
+                await operation
+    finally:
+        await store.close()

@@ -8,7 +8,9 @@ pass before the first is counted (a read followed by a write would let them).
   one process; expired windows are purged as time passes, so memory does not grow with the
   number of clients ever seen.
 - With `REDIS_URL` they live in Redis (`RedisLimitStore`), shared by every process and instance:
-  `INCR` and the window's expiry run as one Lua script, one round trip.
+  `INCR` and the window's expiry run as one Lua script, one round trip. When Redis cannot be
+  reached (down, or slower than `REDIS_TIMEOUT_SECONDS`) the guarded request is refused with 503
+  (`LimitStoreUnavailable`): limits are never silently skipped, and nothing waits for long.
 
 `build_limit_store(settings)` is the one place that chooses.
 """
@@ -16,16 +18,25 @@ pass before the first is counted (a read followed by a write would let them).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from ticketflow.lib.errors import TooManyAttempts
+from ticketflow.lib.errors import ServiceUnavailable, TooManyAttempts
 
 if TYPE_CHECKING:
     from ticketflow.settings import Settings
 
 REDIS_PREFIX = "ticketflow:limit:"
 PURGE_EVERY_SECONDS = 30.0
+REDIS_TIMEOUT_SECONDS = 2.0
+"""How long one Redis connect or command may take before the request is refused with 503."""
+
+Result = TypeVar("Result")
+
+
+class LimitStoreUnavailable(ServiceUnavailable):
+    detail = "attempt limits cannot be checked right now, try again shortly"
+
 
 HIT_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
@@ -103,27 +114,39 @@ class MemoryLimitStore:
 
 
 class RedisLimitStore:
-    """Counters in Redis, shared by every process; each operation is one atomic script."""
+    """Counters in Redis, shared by every process; each operation is one atomic script.
 
-    def __init__(self, url: str) -> None:
+    A Redis that is down or too slow raises `LimitStoreUnavailable` (503), never a 500.
+    """
+
+    def __init__(self, url: str, timeout: float = REDIS_TIMEOUT_SECONDS) -> None:
         from redis.asyncio import Redis  # noqa: PLC0415 - only deployments with REDIS_URL need it
 
-        self._redis = Redis.from_url(url)
+        self._redis = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
         self._hit = self._redis.register_script(HIT_SCRIPT)
         self._give_back = self._redis.register_script(GIVE_BACK_SCRIPT)
 
+    @staticmethod
+    async def _reached(operation: Awaitable[Result]) -> Result:
+        from redis.exceptions import ConnectionError, TimeoutError  # noqa: PLC0415
+
+        try:
+            return await operation
+        except (ConnectionError, TimeoutError) as exc:
+            raise LimitStoreUnavailable() from exc
+
     async def hit(self, key: str, expires_in: int) -> int:
-        return int(await self._hit(keys=[REDIS_PREFIX + key], args=[expires_in]))
+        return int(await self._reached(self._hit(keys=[REDIS_PREFIX + key], args=[expires_in])))
 
     async def give_back(self, key: str) -> None:
-        await self._give_back(keys=[REDIS_PREFIX + key])
+        await self._reached(self._give_back(keys=[REDIS_PREFIX + key]))
 
     async def count(self, key: str) -> int:
-        raw = await self._redis.get(REDIS_PREFIX + key)
+        raw = await self._reached(self._redis.get(REDIS_PREFIX + key))
         return int(raw) if raw is not None else 0
 
     async def delete(self, key: str) -> None:
-        await self._redis.delete(REDIS_PREFIX + key)
+        await self._reached(self._redis.delete(REDIS_PREFIX + key))
 
     async def close(self) -> None:
         await self._redis.aclose()

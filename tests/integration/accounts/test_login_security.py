@@ -15,6 +15,7 @@ from sqlalchemy import select
 from tests.support.api import TEST_PASSWORDS, make_actor
 from tests.support.factories import user_body
 from tests.support.live import live_servers
+from tests.support.mariadb import free_port
 from ticketflow.app import create_app
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.service import AccountService
@@ -228,3 +229,16 @@ async def test_sign_ups_are_limited_per_client(settings, db) -> None:
             emails = set(await session.scalars(select(User.email)))
         assert len(emails) == 2
         assert refused_body["email"].lower() not in emails
+
+
+async def test_an_unreachable_limit_store_refuses_with_503_and_creates_nothing(settings, db) -> None:
+    unreachable = settings.with_overrides(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with AsyncTestClient(app=create_app(unreachable)) as client:
+        login = await client.post("/login", json={"email": "someone@example.com", "password": "guess-123"})
+        body = user_body()
+        register = await client.post("/register", json=body)
+    for response in (login, register):
+        assert response.status_code == 503, response.text
+        assert response.json()["detail"].startswith("attempt limits cannot be checked")
+    async with db() as session:
+        assert await session.scalar(select(User.id).where(User.email == body["email"])) is None
