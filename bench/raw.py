@@ -16,7 +16,7 @@ import asyncmy
 from sqlalchemy.engine import make_url
 
 from bench.loadgen import LoadResult
-from ticketflow.domain.checkin.service import ADMIT, RECORD_SCAN, SELECT_SCANNED
+from ticketflow.domain.checkin.statements import ADMIT, RECORD_SCAN, SELECT_ROLE, SELECT_SCANNED
 from ticketflow.domain.notifications.outbox import INSERT_MESSAGE, OUTBOX_COLUMNS
 from ticketflow.domain.tickets.purchase import (
     INSERT_PAID_ORDER,
@@ -27,7 +27,6 @@ from ticketflow.domain.tickets.purchase import (
     insert_active_tickets,
     purchase_fingerprint,
 )
-from ticketflow.lib.roles import SELECT_ROLE
 from ticketflow.lib.ticket_codes import new_ticket_code
 
 
@@ -90,10 +89,9 @@ def validation_transaction(scanner_id: int) -> Callable[[Any, str], Awaitable[in
         admitted = cursor.rowcount == 1
         await cursor.execute(SELECT_SCANNED, (code,))
         row = await cursor.fetchone()
-        await cursor.execute(
-            RECORD_SCAN,
-            (row[0], row[2], None, code, "valid" if admitted else "already_used", None, scanner_id, now),
-        )
+        result = "valid" if admitted else "already_used"
+        scan = (row[0], row[2], None, code, result, None, scanner_id)
+        await cursor.execute(RECORD_SCAN, (*scan, None, None, now))  # not a device, at no gate
         return 200 if admitted else 409
 
     return transaction

@@ -9,7 +9,8 @@ import pytest
 from ticketflow.db.models.checkins import InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
-from ticketflow.domain.checkin.service import ScannedTicket, invalid_reason, scan_outcome
+from ticketflow.domain.checkin.service import invalid_reason, scan_outcome
+from ticketflow.domain.checkin.statements import ScannedTicket
 
 NOW = dt.datetime(2030, 5, 1, 20, 0, tzinfo=dt.UTC)
 EVENT_ID = 7

@@ -15,6 +15,14 @@ from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied
 SELECT_ROLE = "SELECT role FROM users WHERE id = %s"
 
 
+def check_role(role: str | None, roles: frozenset[str]) -> None:
+    """Refuse a caller whose role, as read now (None: no such user), is not one of `roles`."""
+    if role is None:
+        raise AuthenticationFailed("unknown user")
+    if role not in roles:
+        raise PermissionDenied("your role does not allow this")
+
+
 async def require_role(
     connection: DriverConnection, user_id: int, roles: frozenset[str], statement: str = SELECT_ROLE
 ) -> tuple[Any, ...]:
@@ -23,8 +31,6 @@ async def require_role(
     `statement` reads the role first and may read more of the user; returns its row.
     """
     row = await connection.fetchone(statement, (user_id,))
-    if row is None:
-        raise AuthenticationFailed("unknown user")
-    if row[0] not in roles:
-        raise PermissionDenied("your role does not allow this")
+    check_role(None if row is None else row[0], roles)
+    assert row is not None  # noqa: S101 - check_role refused an unknown user
     return row

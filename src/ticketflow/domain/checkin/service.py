@@ -4,9 +4,9 @@ The state change is a single conditional UPDATE (`... WHERE code = %s AND status
 Of any number of simultaneous scans of one ticket, across any number of processes, the database
 lets exactly one of them match the row; the others see `used` and answer `already_used`.
 
-This is the busiest endpoint on the night of a show: it runs five fixed statements in one short
-transaction on a driver connection (`ticketflow.db.driver_pool`), re-reading the scanner's role
-first so a demoted account is refused at once.
+This is the busiest endpoint on the night of a show: it runs a handful of fixed statements
+(`statements.py`) in one short transaction on a driver connection (`ticketflow.db.driver_pool`),
+re-reading the scanner's role first so a demoted account is refused at once.
 
 A scanned text that does not have the shape of a ticket code (`lib/ticket_codes.py`) is
 `invalid`/`unknown` without a look-up: no ticket was ever issued with it. It is still recorded.
@@ -20,48 +20,17 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from ticketflow.db.base import utc_now
-from ticketflow.db.driver import DriverConnection
 from ticketflow.db.driver_pool import DriverPool
-from ticketflow.db.models.checkins import SCANNED_CODE_MAX, InvalidReason, ScanResult
+from ticketflow.db.models.checkins import InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import Role
+from ticketflow.domain.checkin.statements import DoorStatements, ScannedTicket, ScanRecord, door_transaction
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
-from ticketflow.lib.roles import require_role
+from ticketflow.lib.roles import check_role
 from ticketflow.lib.ticket_codes import looks_like_ticket_code
 
 SCANNER_ROLES = frozenset({Role.STAFF, Role.ADMIN})
-
-ADMIT = (
-    "UPDATE tickets SET status = 'used', used_at = %s, updated_at = %s"
-    " WHERE code = %s AND status = 'active'"
-    " AND event_id IN (SELECT id FROM events WHERE status = 'scheduled')"
-)
-ADMIT_AT_DOOR = ADMIT + " AND event_id = %s"
-SELECT_SCANNED = (
-    "SELECT tickets.id, tickets.status, tickets.event_id, events.title, events.status,"
-    " COALESCE(tickets.attendee_name, users.name),"
-    " tickets.used_at FROM tickets JOIN events ON events.id = tickets.event_id"
-    " JOIN users ON users.id = tickets.user_id WHERE tickets.code = %s"
-)
-RECORD_SCAN = (
-    "INSERT INTO check_ins (ticket_id, event_id, door_event_id, scanned_code, result, reason,"
-    " scanned_by_id, scanner_id, gate_id, scanned_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-)
-SELECT_DEVICE = (
-    "SELECT event_id, last_seen_at, gate_id FROM scanners WHERE id = %s AND token_hash = %s"
-    " AND revoked_at IS NULL AND expires_at > %s"
-)
-SELECT_GATE = "SELECT event_id, allow_reentry FROM gates WHERE id = %s"
-LEAVE = (
-    "UPDATE tickets SET status = 'active', updated_at = %s"
-    " WHERE code = %s AND status = 'used' AND event_id = %s"
-)
-COUNT_AT_GATE = (
-    "UPDATE gates SET admitted = admitted + %s, refused = refused + %s,"
-    " inside = CASE WHEN inside + %s < 0 THEN 0 ELSE inside + %s END WHERE id = %s"
-)
-TOUCH_DEVICE = "UPDATE scanners SET last_seen_at = %s WHERE id = %s"
 DEVICE_SEEN_EVERY = dt.timedelta(minutes=1)
 """`last_seen_at` is written at most this often per device, not with every scan."""
 
@@ -72,19 +41,6 @@ class Device:
 
     id: int
     token_digest: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ScannedTicket:
-    """What the door needs to know of a scanned ticket."""
-
-    id: int
-    status: str
-    event_id: int
-    event_title: str
-    event_status: str
-    holder_name: str
-    used_at: dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +85,12 @@ class CheckInService:
         The caller is a staff or admin account (`scanner_id`, the user) or a paired `device`.
         `leaving`: an out-scan at `gate_id` (a re-entry gate makes the ticket active again).
         """
-        async with self.drivers.transaction() as db:
-            return await self._validate(db, code, door_event_id, scanner_id, device, gate_id, leaving)
+        async with door_transaction(self.drivers) as door:
+            return await self._validate(door, code, door_event_id, scanner_id, device, gate_id, leaving)
 
     async def _validate(
         self,
-        db: DriverConnection,
+        door: DoorStatements,
         code: str,
         door_event_id: int | None,
         scanner_id: int | None,
@@ -143,55 +99,36 @@ class CheckInService:
         leaving: bool,
     ) -> ScanOutcome:
         now = utc_now()
-        stamp = db.bind_time(now)
         if device is None:
             if scanner_id is None:
                 raise AuthenticationFailed
-            await require_role(db, scanner_id, SCANNER_ROLES)
+            check_role(await door.role_of(scanner_id), SCANNER_ROLES)
         else:
-            door_event_id, device_gate = await self._device_event(db, device, door_event_id, now)
+            door_event_id, device_gate = await self._device_event(door, device, door_event_id, now)
             if device_gate is not None:
                 if gate_id not in (None, device_gate):
                     raise PermissionDenied("this scanner scans at another gate")
                 gate_id = device_gate
         reentry = False
         if gate_id is not None:
-            gate = await db.fetchone(SELECT_GATE, (gate_id,))
-            if gate is None or door_event_id not in (None, int(gate[0])):
+            gate = await door.gate(gate_id)
+            if gate is None or door_event_id not in (None, gate.event_id):
                 raise RuleViolation("gate_id is not a gate of this event")
-            door_event_id, reentry = int(gate[0]), bool(gate[1])
+            door_event_id, reentry = gate.event_id, gate.allow_reentry
         elif leaving:
             raise RuleViolation("an out-scan names its gate")
         if leaving:
-            return await self._leave(db, code, door_event_id, scanner_id, device, gate_id, reentry, now)
-        admitted, row = 0, None
+            return await self._leave(door, code, door_event_id, scanner_id, device, gate_id, reentry, now)
+        admitted, ticket = False, None
         if looks_like_ticket_code(code):  # anything else was never issued: nothing to look up
-            if door_event_id is None:
-                admitted = await db.execute(ADMIT, (stamp, stamp, code))
-            else:
-                admitted = await db.execute(ADMIT_AT_DOOR, (stamp, stamp, code, door_event_id))
-            row = await db.fetchone(SELECT_SCANNED, (code,))
-        ticket = None
-        if row is not None:
-            ticket_id, status, event_id, title, event_status, holder, used_at = row
-            ticket = ScannedTicket(
-                ticket_id, status, event_id, title, event_status, holder, used_at=db.read_time(used_at)
-            )
-        outcome = scan_outcome(ticket, admitted == 1, door_event_id, now)
-        return await self._record(db, code, outcome, door_event_id, scanner_id, device, gate_id)
-
-    async def _scanned(self, db: DriverConnection, code: str) -> ScannedTicket | None:
-        row = await db.fetchone(SELECT_SCANNED, (code,))
-        if row is None:
-            return None
-        ticket_id, status, event_id, title, event_status, holder, used_at = row
-        return ScannedTicket(
-            ticket_id, status, event_id, title, event_status, holder, used_at=db.read_time(used_at)
-        )
+            admitted = await door.admit(code, door_event_id, now)
+            ticket = await door.scanned_ticket(code)
+        outcome = scan_outcome(ticket, admitted, door_event_id, now)
+        return await self._record(door, code, outcome, door_event_id, scanner_id, device, gate_id)
 
     async def _leave(
         self,
-        db: DriverConnection,
+        door: DoorStatements,
         code: str,
         door_event_id: int | None,
         scanner_id: int | None,
@@ -202,19 +139,19 @@ class CheckInService:
     ) -> ScanOutcome:
         """An out-scan: a used ticket of the gate's event leaves; at a re-entry gate it becomes
         active again (one conditional UPDATE, so of simultaneous out-scans one wins)."""
-        ticket = await self._scanned(db, code)
+        ticket = await door.scanned_ticket(code)
         left = ticket is not None and ticket.status == TicketStatus.USED and ticket.event_id == door_event_id
-        if left and reentry:
-            left = await db.execute(LEAVE, (db.bind_time(now), code, door_event_id)) == 1
+        if left and reentry and door_event_id is not None:
+            left = await door.leave(code, door_event_id, now)
         if left:
             outcome = ScanOutcome(ScanResult.EXITED, None, ticket, now)
         else:
             outcome = scan_outcome(ticket, False, door_event_id, now)
-        return await self._record(db, code, outcome, door_event_id, scanner_id, device, gate_id)
+        return await self._record(door, code, outcome, door_event_id, scanner_id, device, gate_id)
 
     async def _record(
         self,
-        db: DriverConnection,
+        door: DoorStatements,
         code: str,
         outcome: ScanOutcome,
         door_event_id: int | None,
@@ -223,44 +160,40 @@ class CheckInService:
         gate_id: int | None,
     ) -> ScanOutcome:
         """The scan's log row and its gate's counters, in the scan's transaction."""
-        ticket = outcome.ticket
-        check_in_id = await db.insert(
-            RECORD_SCAN,
-            (
-                ticket.id if ticket else None,
-                ticket.event_id if ticket else None,
-                door_event_id,
-                code[:SCANNED_CODE_MAX],
-                outcome.result.value,
-                outcome.reason.value if outcome.reason else None,
-                scanner_id if device is None else None,
-                device.id if device else None,
-                gate_id,
-                db.bind_time(outcome.scanned_at),
-            ),
+        check_in_id = await door.record_scan(
+            ScanRecord(
+                code=code,
+                result=outcome.result,
+                reason=outcome.reason,
+                ticket=outcome.ticket,
+                door_event_id=door_event_id,
+                scanned_by_id=scanner_id if device is None else None,
+                scanner_id=device.id if device else None,
+                gate_id=gate_id,
+                scanned_at=outcome.scanned_at,
+            )
         )
         if gate_id is not None:
             admitted = int(outcome.result == ScanResult.VALID)
             refused = int(outcome.result in (ScanResult.INVALID, ScanResult.ALREADY_USED))
             inside = admitted - int(outcome.result == ScanResult.EXITED)
-            await db.execute(COUNT_AT_GATE, (admitted, refused, inside, inside, gate_id))
+            await door.count_at_gate(gate_id, admitted=admitted, refused=refused, inside=inside)
         return replace(outcome, check_in_id=check_in_id)
 
     @staticmethod
     async def _device_event(
-        db: DriverConnection, device: Device, door_event_id: int | None, now: dt.datetime
+        door: DoorStatements, device: Device, door_event_id: int | None, now: dt.datetime
     ) -> tuple[int, int | None]:
         """The event and gate of a paired device that may scan now (revoked or expired: refused
         at once)."""
-        row = await db.fetchone(SELECT_DEVICE, (device.id, device.token_digest, db.bind_time(now)))
-        if row is None:
+        found = await door.device(device.id, device.token_digest, now)
+        if found is None:
             raise AuthenticationFailed("this scanner is revoked or expired")
-        event_id, last_seen, gate_id = int(row[0]), db.read_time(row[1]), row[2]
-        if door_event_id is not None and door_event_id != event_id:
+        if door_event_id is not None and door_event_id != found.event_id:
             raise PermissionDenied("this scanner scans for another event")
-        if last_seen is None or last_seen <= now - DEVICE_SEEN_EVERY:
-            await db.execute(TOUCH_DEVICE, (db.bind_time(now), device.id))
-        return event_id, None if gate_id is None else int(gate_id)
+        if found.last_seen_at is None or found.last_seen_at <= now - DEVICE_SEEN_EVERY:
+            await door.touch_device(device.id, now)
+        return found.event_id, found.gate_id
 
 
 def scan_outcome(

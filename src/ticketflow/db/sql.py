@@ -1,0 +1,74 @@
+"""Hand-written statements of the two hot paths, with their names taken from the models.
+
+The door and the start of a purchase run fixed statements straight on a driver connection
+(`db.driver`). Each context keeps them in one `statements` module next to the models they mirror
+(`domain/checkin/statements.py`, `domain/tickets/statements.py`). They are written with `sql`:
+
+    ADMIT = sql(
+        "UPDATE {t} SET {t.status} = {used} WHERE {t.code} = %s",
+        t=Ticket, used=TicketStatus.USED,
+    )
+
+`{t}` is the model's table name and `{t.status}` one of its column names (an unknown column raises
+`KeyError` when the module is imported); an enum member is written as its quoted value. Values
+that change per call stay `%s` parameters (SQLite gets `?`, see `DriverConnection`).
+`tests/integration/test_hand_statements.py` has both databases prepare every `Statement` of every
+statements module against the migrated schema, so a model, a migration and a statement that
+disagree fail a test.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from enum import Enum
+from typing import Any
+
+from ticketflow.db.base import Base, table_of
+
+_PLAIN_LITERAL = re.compile(r"[a-z_]+")
+_FIELDS = string.Formatter()
+
+
+class Statement(str):
+    """One hand-written statement's SQL text (`%s` placeholders), built by `sql`."""
+
+    __slots__ = ()
+
+    @property
+    def parameters(self) -> int:
+        """How many `%s` parameters the statement takes."""
+        return self.count("%s")
+
+
+class _TableNames:
+    """`{t}`: the table's name; `{t.column}`: a column's name (unknown: `KeyError`)."""
+
+    def __init__(self, model: type[Base]) -> None:
+        self._table = table_of(model)
+
+    def __getattr__(self, column: str) -> str:
+        return str(self._table.c[column].name)
+
+    def __format__(self, spec: str) -> str:
+        return str(self._table.name)
+
+
+def _literal(value: Enum) -> str:
+    text = str(value.value)
+    if not _PLAIN_LITERAL.fullmatch(text):  # pragma: no cover - state values are plain words
+        raise ValueError(text)
+    return f"'{text}'"
+
+
+def sql(template: str, **names: type[Base] | Enum) -> Statement:
+    """The statement `template` with its `{...}` fields named by the models and enums given."""
+    values: dict[str, Any] = {
+        key: _literal(value) if isinstance(value, Enum) else _TableNames(value)
+        for key, value in names.items()
+    }
+    used = {field.split(".", 1)[0] for _, field, _, _ in _FIELDS.parse(template) if field}
+    if used != set(values):
+        msg = f"fields {sorted(used)} but names {sorted(values)}"
+        raise ValueError(msg)
+    return Statement(template.format_map(values))

@@ -1,0 +1,206 @@
+"""The door's hand-written statements, run on a driver connection in one short transaction.
+
+Door validation is the busiest endpoint on the night of a show (see `service.py` for its rules:
+admission is one conditional UPDATE). Its statements are written here and nowhere else, with the
+table and column names of the models (`ticketflow.db.sql`), and `DoorStatements` runs them and
+answers with plain records: the service sees neither SQL nor the driver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import Enum
+
+from ticketflow.db.base import Base
+from ticketflow.db.driver import DriverConnection
+from ticketflow.db.driver_pool import DriverPool
+from ticketflow.db.models.checkins import SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
+from ticketflow.db.models.events import Event, EventStatus
+from ticketflow.db.models.gates import Gate, Scanner
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.users import User
+from ticketflow.db.sql import sql
+
+SELECT_ROLE = sql("SELECT {u.role} FROM {u} WHERE {u.id} = %s", u=User)
+"""The scanner's role as it is now: a demoted account is refused at once."""
+_ADMIT = (
+    "UPDATE {t} SET {t.status} = {used}, {t.used_at} = %s, {t.updated_at} = %s"
+    " WHERE {t.code} = %s AND {t.status} = {active}"
+    " AND {t.event_id} IN (SELECT {e.id} FROM {e} WHERE {e.status} = {scheduled})"
+)
+_ADMIT_NAMES: dict[str, type[Base] | Enum] = {
+    "t": Ticket,
+    "e": Event,
+    "used": TicketStatus.USED,
+    "active": TicketStatus.ACTIVE,
+    "scheduled": EventStatus.SCHEDULED,
+}
+ADMIT = sql(_ADMIT, **_ADMIT_NAMES)
+"""`active -> used` in one step: of simultaneous scans of one ticket exactly one matches."""
+ADMIT_AT_DOOR = sql(_ADMIT + " AND {t.event_id} = %s", **_ADMIT_NAMES)
+SELECT_SCANNED = sql(
+    "SELECT {t}.{t.id}, {t}.{t.status}, {t}.{t.event_id}, {e}.{e.title}, {e}.{e.status},"
+    " COALESCE({t}.{t.attendee_name}, {u}.{u.name}), {t}.{t.used_at}"
+    " FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
+    " JOIN {u} ON {u}.{u.id} = {t}.{t.user_id} WHERE {t}.{t.code} = %s",
+    t=Ticket,
+    e=Event,
+    u=User,
+)
+"""The fields of `ScannedTicket`, in order."""
+LEAVE = sql(
+    "UPDATE {t} SET {t.status} = {active}, {t.updated_at} = %s"
+    " WHERE {t.code} = %s AND {t.status} = {used} AND {t.event_id} = %s",
+    t=Ticket,
+    active=TicketStatus.ACTIVE,
+    used=TicketStatus.USED,
+)
+"""An out-scan at a re-entry gate: `used -> active`, so the ticket may enter again."""
+RECORD_SCAN = sql(
+    "INSERT INTO {c} ({c.ticket_id}, {c.event_id}, {c.door_event_id}, {c.scanned_code}, {c.result},"
+    " {c.reason}, {c.scanned_by_id}, {c.scanner_id}, {c.gate_id}, {c.scanned_at})"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    c=CheckIn,
+)
+SELECT_DEVICE = sql(
+    "SELECT {s.event_id}, {s.last_seen_at}, {s.gate_id} FROM {s} WHERE {s.id} = %s AND {s.token_hash} = %s"
+    " AND {s.revoked_at} IS NULL AND {s.expires_at} > %s",
+    s=Scanner,
+)
+"""A paired device that may scan now (not revoked, not expired): the fields of `ScannerDevice`."""
+TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
+SELECT_GATE = sql("SELECT {g.event_id}, {g.allow_reentry} FROM {g} WHERE {g.id} = %s", g=Gate)
+COUNT_AT_GATE = sql(
+    "UPDATE {g} SET {g.admitted} = {g.admitted} + %s, {g.refused} = {g.refused} + %s,"
+    " {g.inside} = CASE WHEN {g.inside} + %s < 0 THEN 0 ELSE {g.inside} + %s END WHERE {g.id} = %s",
+    g=Gate,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedTicket:
+    """What the door needs to know of a scanned ticket."""
+
+    id: int
+    status: str
+    event_id: int
+    event_title: str
+    event_status: str
+    holder_name: str
+    used_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerDevice:
+    """A paired scanner device that may scan now: its event, gate and when it was last seen."""
+
+    event_id: int
+    gate_id: int | None
+    last_seen_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class GateRule:
+    """What a scan at a gate needs of the gate."""
+
+    event_id: int
+    allow_reentry: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    """One row of the scan log, as the door writes it."""
+
+    code: str
+    """The scanned text (cut to the column's length when written)."""
+    result: ScanResult
+    reason: InvalidReason | None
+    ticket: ScannedTicket | None
+    door_event_id: int | None
+    scanned_by_id: int | None
+    scanner_id: int | None
+    gate_id: int | None
+    scanned_at: dt.datetime
+
+
+class DoorStatements:
+    """The door's statements on one driver transaction (see `door_transaction`)."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: DriverConnection) -> None:
+        self._db = db
+
+    async def role_of(self, user_id: int) -> str | None:
+        """The user's role now (None: no such user)."""
+        row = await self._db.fetchone(SELECT_ROLE, (user_id,))
+        return None if row is None else str(row[0])
+
+    async def device(self, device_id: int, token_digest: bytes, now: dt.datetime) -> ScannerDevice | None:
+        """The paired device with this token, if it may scan `now`."""
+        db = self._db
+        row = await db.fetchone(SELECT_DEVICE, (device_id, token_digest, db.bind_time(now)))
+        if row is None:
+            return None
+        gate_id = row[2]
+        return ScannerDevice(int(row[0]), None if gate_id is None else int(gate_id), db.read_time(row[1]))
+
+    async def touch_device(self, device_id: int, now: dt.datetime) -> None:
+        await self._db.execute(TOUCH_DEVICE, (self._db.bind_time(now), device_id))
+
+    async def gate(self, gate_id: int) -> GateRule | None:
+        row = await self._db.fetchone(SELECT_GATE, (gate_id,))
+        return None if row is None else GateRule(int(row[0]), bool(row[1]))
+
+    async def admit(self, code: str, door_event_id: int | None, now: dt.datetime) -> bool:
+        """Mark the ticket with `code` used if it may enter now (at the door of `door_event_id`)."""
+        stamp = self._db.bind_time(now)
+        if door_event_id is None:
+            return await self._db.execute(ADMIT, (stamp, stamp, code)) == 1
+        return await self._db.execute(ADMIT_AT_DOOR, (stamp, stamp, code, door_event_id)) == 1
+
+    async def leave(self, code: str, event_id: int, now: dt.datetime) -> bool:
+        """Make the used ticket with `code` of `event_id` active again; False if another scan won."""
+        return await self._db.execute(LEAVE, (self._db.bind_time(now), code, event_id)) == 1
+
+    async def scanned_ticket(self, code: str) -> ScannedTicket | None:
+        row = await self._db.fetchone(SELECT_SCANNED, (code,))
+        if row is None:
+            return None
+        ticket_id, status, event_id, title, event_status, holder, used_at = row
+        return ScannedTicket(
+            ticket_id, status, event_id, title, event_status, holder, used_at=self._db.read_time(used_at)
+        )
+
+    async def record_scan(self, scan: ScanRecord) -> int:
+        """Write the scan-log row; returns its id."""
+        ticket = scan.ticket
+        return await self._db.insert(
+            RECORD_SCAN,
+            (
+                ticket.id if ticket else None,
+                ticket.event_id if ticket else None,
+                scan.door_event_id,
+                scan.code[:SCANNED_CODE_MAX],
+                scan.result.value,
+                scan.reason.value if scan.reason else None,
+                scan.scanned_by_id,
+                scan.scanner_id,
+                scan.gate_id,
+                self._db.bind_time(scan.scanned_at),
+            ),
+        )
+
+    async def count_at_gate(self, gate_id: int, *, admitted: int, refused: int, inside: int) -> None:
+        """Add to the gate's counters (`inside` never goes below zero)."""
+        await self._db.execute(COUNT_AT_GATE, (admitted, refused, inside, inside, gate_id))
+
+
+@asynccontextmanager
+async def door_transaction(drivers: DriverPool) -> AsyncIterator[DoorStatements]:
+    """The door's statements in one transaction: committed on success, rolled back on error."""
+    async with drivers.transaction() as db:
+        yield DoorStatements(db)

@@ -1,0 +1,102 @@
+"""The hand-written statements of the hot paths agree with the models and the migrated schema.
+
+Every `Statement` of every context's `statements` module is prepared by each database (`EXPLAIN`:
+a table or column the schema lacks fails), and every INSERT names each column the database needs
+a value for (hand SQL gets none of the models' Python-side defaults).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+
+import pytest
+from sqlalchemy import Table
+
+import ticketflow.domain
+from ticketflow.db.base import Base
+from ticketflow.db.config import create_engine
+from ticketflow.db.driver import driver_transaction
+from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.sql import Statement, sql
+from ticketflow.settings import Settings
+
+INSERT_COLUMNS = re.compile(r"INSERT INTO (\w+) \(([^)]*)\)")
+
+
+def hand_statements() -> dict[str, Statement]:
+    """Every statement of every `ticketflow.domain.<context>.statements` module, by name."""
+    found = {}
+    for context in pkgutil.iter_modules(ticketflow.domain.__path__):
+        if not context.ispkg:
+            continue
+        name = f"ticketflow.domain.{context.name}.statements"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as missing:
+            if missing.name != name:
+                raise
+            continue
+        for attribute, value in vars(module).items():
+            if isinstance(value, Statement):
+                found[f"{context.name}.{attribute}"] = value
+    return found
+
+
+STATEMENTS = hand_statements()
+INSERTS = {name: statement for name, statement in STATEMENTS.items() if statement.startswith("INSERT ")}
+
+
+def required_columns(table: Table) -> set[str]:
+    """Columns an INSERT must name: NOT NULL, no server default, not the generated id."""
+    return {
+        column.name
+        for column in table.columns
+        if not column.nullable
+        and column.server_default is None
+        and not (column.primary_key and column.autoincrement in (True, "auto"))
+    }
+
+
+def test_every_context_has_its_statements_found() -> None:
+    assert {"checkin.ADMIT", "checkin.SELECT_SCANNED", "checkin.RECORD_SCAN", "checkin.COUNT_AT_GATE"} <= set(
+        STATEMENTS
+    )
+
+
+@pytest.mark.parametrize("name", sorted(INSERTS))
+def test_inserts_fill_every_required_column(name: str) -> None:
+    match = INSERT_COLUMNS.match(INSERTS[name])
+    assert match is not None
+    table = Base.metadata.tables[match[1]]
+    named = {column.strip() for column in match[2].split(",")}
+    assert named <= set(table.columns.keys())
+    assert required_columns(table) <= named, "the database would refuse this row"
+
+
+def test_a_column_the_model_lacks_fails_at_once() -> None:
+    assert sql("SELECT {t.code} FROM {t} WHERE {t.status} = {s}", t=Ticket, s=TicketStatus.USED) == (
+        "SELECT code FROM tickets WHERE status = 'used'"
+    )
+    with pytest.raises(KeyError):
+        sql("SELECT {t.serial} FROM {t}", t=Ticket)
+    with pytest.raises(ValueError, match="fields"):
+        sql("SELECT {t.code} FROM {t} WHERE {u.id} = 1", t=Ticket)
+
+
+async def test_the_database_prepares_every_statement(database_url: str) -> None:
+    engine = create_engine(Settings(database_url=database_url), null_pool=True)
+    try:
+        async with driver_transaction(engine) as db:
+            refused = {}
+            for name, statement in STATEMENTS.items():
+                try:
+                    await db.fetchall(f"EXPLAIN {statement}", [None] * statement.parameters)
+                except Exception as error:
+                    refused[name] = str(error)
+            assert refused == {}
+            with pytest.raises(Exception, match="serial"):  # the control: a wrong column fails
+                await db.fetchall("EXPLAIN SELECT serial FROM tickets WHERE id = %s", [None])
+    finally:
+        await engine.dispose()
