@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from tests.support.api import make_actor, make_event
 from ticketflow.db.models.vouchers import Voucher
+from ticketflow.domain.tickets.controller import VOUCHER_GUESSES_PER_CLIENT
 
 
 async def setup(client, admin, **voucher) -> tuple[dict, dict, dict, dict]:
@@ -102,3 +103,26 @@ async def test_a_zero_percent_voucher_unlocks_a_hidden_type(client, db) -> None:
     assert with_code.status_code == 201, with_code.text
     assert [t["ticket_type_name"] for t in with_code.json()["tickets"]] == ["Crew"]
     assert with_code.json()["tickets"][0]["status"] == "active"
+
+
+async def test_guessing_codes_is_limited_per_client(client, db) -> None:
+    admin = await make_actor(client, db, role="admin")
+    buyer = await make_actor(client, db)
+    event, general, _, voucher = await setup(client, admin)
+    url = f"/events/{event['id']}/tickets"
+    item = {"items": [{"ticket_type_id": general["id"], "quantity": 1}]}
+
+    guesses = [
+        (
+            await client.post(url, json=item | {"voucher_code": f"GUESS-{n}"}, headers=buyer.headers)
+        ).status_code
+        for n in range(VOUCHER_GUESSES_PER_CLIENT + 1)
+    ]
+    # Past the limit even the right code is refused from this client (another buyer, same address).
+    right = await client.post(url, json=item | {"voucher_code": "SAVE-25"}, headers=admin.headers)
+
+    assert guesses == [422] * VOUCHER_GUESSES_PER_CLIENT + [429]
+    assert right.status_code == 429
+    assert int(right.headers["retry-after"]) > 0
+    assert await uses(db, voucher["id"]) == 0
+    assert (await client.post(url, json=item, headers=buyer.headers)).status_code == 201  # no code: no limit

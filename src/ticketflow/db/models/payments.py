@@ -30,7 +30,8 @@ class PaymentRefusal(StrEnum):
     DUPLICATE = "duplicate"
     """The order was already paid by another payment."""
     LATE = "late"
-    """The hold expired and the seats were gone, or the late payment policy refuses late money."""
+    """The hold expired and the seats (or its voucher's uses) were gone, or the late payment policy
+    refuses late money."""
     ORDER_CLOSED = "order_closed"
     """The order was cancelled (or its event) before the money arrived."""
     AMOUNT_MISMATCH = "amount_mismatch"

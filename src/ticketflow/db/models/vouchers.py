@@ -2,7 +2,8 @@
 
 A use is taken by one conditional UPDATE (`uses < max_uses`) in the purchase transaction and given
 back when the order is cancelled, expires or is refunded; a CHECK constraint backs the limit.
-Codes compare byte for byte (a binary collation on MySQL/MariaDB).
+Codes compare byte for byte (`ExactString`: a binary NO PAD collation on MySQL/MariaDB), so
+`save10`, `SAVE10` and `SAVE10 ` are three different vouchers.
 """
 
 from __future__ import annotations
@@ -21,21 +22,12 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
-from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, BigIntId, IdMixin, TimestampMixin
-from ticketflow.db.types import UTCDateTime
+from ticketflow.db.types import ExactString, UTCDateTime
 
 VOUCHER_CODE_MAX = 64
-VOUCHER_CODE_COLLATION = "utf8mb4_bin"
-"""MySQL/MariaDB compare codes by their bytes (case counts); the API refuses spaces in codes, so
-the PAD SPACE of this collation never decides. SQLite compares bytes already."""
-
-
-def voucher_code_type() -> String:
-    mysql_type = mysql.VARCHAR(VOUCHER_CODE_MAX, charset="utf8mb4", collation=VOUCHER_CODE_COLLATION)
-    return String(VOUCHER_CODE_MAX).with_variant(mysql_type, "mysql", "mariadb")
 
 
 class VoucherKind(StrEnum):
@@ -68,7 +60,7 @@ class Voucher(IdMixin, TimestampMixin, Base):
     )
 
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
-    code: Mapped[str] = mapped_column(voucher_code_type(), nullable=False)
+    code: Mapped[str] = mapped_column(ExactString(VOUCHER_CODE_MAX), nullable=False)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     value: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     """A percentage for `percent`, cents for `amount` and `fixed_price`."""

@@ -240,16 +240,42 @@ async def take_seats_for_late_payment(session: AsyncSession, order: Order, now: 
             .execution_options(synchronize_session=False)
         )
         if rowcount(type_taken) != 1:
-            given_back = {earlier.ticket_type_id: earlier.quantity for earlier in lines[:taken_lines]}
-            await shift_types(session, given_back, sold=-1)
-            await session.execute(
-                update(Event)
-                .where(Event.id == order.event_id)
-                .values(tickets_sold=Event.tickets_sold - order.quantity)
-                .execution_options(synchronize_session=False)
-            )
+            await _give_back_late_seats(session, order, lines[:taken_lines])
             return False
     return True
+
+
+async def _give_back_late_seats(session: AsyncSession, order: Order, lines: list[OrderLine]) -> None:
+    """Undo `take_seats_for_late_payment`: the event's seats and those of `lines` (locks still held)."""
+    await shift_types(session, {line.ticket_type_id: line.quantity for line in lines}, sold=-1)
+    await session.execute(
+        update(Event)
+        .where(Event.id == order.event_id)
+        .values(tickets_sold=Event.tickets_sold - order.quantity)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def retake_voucher_use(session: AsyncSession, voucher_id: int, now: dt.datetime) -> bool:
+    """The use an expired order gave back, taken again for its late payment; False when the
+    voucher is used up meanwhile (the same conditional UPDATE as the purchase's)."""
+    taken = await session.execute(
+        update(Voucher)
+        .where(Voucher.id == voucher_id, Voucher.max_uses.is_(None) | (Voucher.uses < Voucher.max_uses))
+        .values(uses=Voucher.uses + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(taken) == 1
+
+
+async def take_again(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
+    """Everything an expired order gave back - its seats, then its voucher use - or nothing."""
+    if not await take_seats_for_late_payment(session, order, now):
+        return False
+    if order.voucher_id is None or await retake_voucher_use(session, order.voucher_id, now):
+        return True
+    await _give_back_late_seats(session, order, await order_lines(session, order.id))
+    return False
 
 
 async def _take_event_seats_late(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
@@ -268,15 +294,17 @@ async def _take_event_seats_late(session: AsyncSession, order: Order, now: dt.da
 
 
 async def reissue_tickets(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
-    """Expired order paid late: new active tickets (new codes) if seats remain; False if not.
+    """Expired order paid late: new active tickets (new codes) if seats remain - and a use of its
+    voucher, if it redeemed one; False if not.
 
     The tickets cancelled on expiry stay cancelled: a code once withdrawn never admits anyone.
     """
-    if not await take_seats_for_late_payment(session, order, now):
-        # Other unpaid holds past their time may be what blocks the seats: release them, retry.
+    if not await take_again(session, order, now):
+        # Other unpaid holds past their time may be what blocks the seats or the voucher's last
+        # use: release them, retry.
         if not await expire_holds(session, order.event_id, now):
             return False
-        if not await take_seats_for_late_payment(session, order, now):
+        if not await take_again(session, order, now):
             return False
     reopened = await session.execute(
         update(Order)

@@ -26,6 +26,8 @@ from ticketflow.db.models.payments import (
     RefundReason,
     RefundStatus,
 )
+from ticketflow.db.models.ticket_types import OrderLine
+from ticketflow.db.models.tickets import Ticket
 from ticketflow.domain.payments.holds import rowcount
 from ticketflow.domain.payments.providers import (
     PaymentProvider,
@@ -33,7 +35,6 @@ from ticketflow.domain.payments.providers import (
     RefundRequest,
     idempotency_key,
 )
-from ticketflow.lib.money import unit_price_cents
 
 logger = logging.getLogger("ticketflow.payments")
 
@@ -109,19 +110,25 @@ async def accepted_payment(session: AsyncSession, order_id: int) -> Payment | No
     )
 
 
-async def refund_one_ticket(session: AsyncSession, order: Order, ticket_id: int, now: dt.datetime) -> None:
-    """A cancelled ticket of a paid order: its share of the payment goes back."""
+async def ticket_prices(session: AsyncSession, order_id: int) -> dict[int, int]:
+    """What one ticket of each type of the order was paid: its line's amount (discount taken off)
+    over its quantity. A voucher takes the same off every ticket of a line, so the division is
+    exact; rounding down would keep refunds within the payment anyway."""
+    lines = await session.execute(
+        select(OrderLine.ticket_type_id, OrderLine.amount_cents, OrderLine.quantity).where(
+            OrderLine.order_id == order_id
+        )
+    )
+    return {type_id: amount // quantity for type_id, amount, quantity in lines}
+
+
+async def refund_one_ticket(session: AsyncSession, order: Order, ticket: Ticket, now: dt.datetime) -> None:
+    """A cancelled ticket of a paid order: what was paid for it goes back."""
     payment = await accepted_payment(session, order.id)
     if payment is None:
         return
-    await record_refund(
-        session,
-        payment,
-        unit_price_cents(order.amount_cents, order.quantity),
-        RefundReason.TICKET_CANCELLED,
-        now,
-        ticket_id=ticket_id,
-    )
+    paid = (await ticket_prices(session, order.id)).get(ticket.ticket_type_id, 0)
+    await record_refund(session, payment, paid, RefundReason.TICKET_CANCELLED, now, ticket_id=ticket.id)
 
 
 async def refund_remainder(session: AsyncSession, order: Order, now: dt.datetime) -> None:

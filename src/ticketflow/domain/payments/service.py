@@ -175,7 +175,7 @@ class PaymentService:
         return await holds.expire_holds(session, event_id, utc_now())
 
     async def refund_ticket(self, session: AsyncSession, order: Order, ticket: Ticket) -> None:
-        await refunds.refund_one_ticket(session, order, ticket.id, utc_now())
+        await refunds.refund_one_ticket(session, order, ticket, utc_now())
 
     async def refund_order(self, session: AsyncSession, order: Order, event: Event) -> None:
         await refunds.refund_remainder(session, order, utc_now())

@@ -6,7 +6,8 @@ payment is recorded (one row per provider payment id, unique), and the order mov
 * pending order, amount and currency as ordered: `paid`, tickets `active`, ticket e-mail queued;
 * already paid: the second payment is refused and refunded in full;
 * expired (the hold ran out): with `late_payment_policy = accept_if_available` new tickets are
-  issued if the seats are still there, else - and always with `refund` - the money goes back;
+  issued if the seats are still there and the voucher it redeemed (given back on expiry) still has
+  a use left, which it takes again; else - and always with `refund` - the money goes back;
 * cancelled or refunded order, or another amount or currency than ordered: refused, refunded.
 
 The notice's own id is stored too (unique per provider), so a replayed notification is a no-op.
@@ -30,11 +31,17 @@ from ticketflow.db.models.payments import (
     ProviderEvent,
     RefundReason,
 )
+from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.domain.notifications.notifier import Notifier
-from ticketflow.domain.payments.holds import activate_order, lock_event, lock_order, reissue_tickets
+from ticketflow.domain.payments.holds import (
+    activate_order,
+    lock_event,
+    lock_order,
+    reissue_tickets,
+    tickets_by_type,
+)
 from ticketflow.domain.payments.providers import NoticeRejected, PaymentNotice, UnknownCheckout
-from ticketflow.domain.payments.refunds import record_refund
-from ticketflow.lib.money import unit_price_cents
+from ticketflow.domain.payments.refunds import record_refund, ticket_prices
 
 
 class LatePaymentPolicy(StrEnum):
@@ -171,10 +178,12 @@ async def _record_payment(
         await record_refund(session, payment, payment.amount_cents, RefundReason.PAYMENT_REFUSED, now)
         return Settlement(NoticeOutcome.REFUNDED, order.id, refusal)
     if not late and activated < order.quantity:
-        # Some tickets were cancelled while the order was unpaid: their share goes back.
-        unit = unit_price_cents(order.amount_cents, order.quantity)
-        await record_refund(
-            session, payment, unit * (order.quantity - activated), RefundReason.TICKETS_GONE, now
+        # Some tickets were cancelled while the order was unpaid: what they cost goes back.
+        prices = await ticket_prices(session, order.id)
+        active = await tickets_by_type(
+            session, Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE
         )
+        kept = sum(prices.get(type_id, 0) * count for type_id, count in active.items())
+        await record_refund(session, payment, order.amount_cents - kept, RefundReason.TICKETS_GONE, now)
     await notifier.tickets_issued(session, order.id)
     return Settlement(NoticeOutcome.PAID_LATE if late else NoticeOutcome.PAID, order.id)
