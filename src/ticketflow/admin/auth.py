@@ -1,5 +1,8 @@
 """Back office login: admin accounts of the users table, in a signed session cookie.
 
+Door staff may sign in too, for the door desk only: every other page is the admins' (each view
+says who may open it, see `may_open`).
+
 The cookie (signed with `SESSION_SECRET`, `HttpOnly`, `SameSite=Lax`, `Secure` in production,
 path `/admin`) carries the user id and a key derived from the password hash and the time the
 account last changed: every request reloads the user, so a demoted or deleted admin, or one whose
@@ -35,12 +38,26 @@ ADMIN_PATH = "/admin"
 LOGIN_TEMPLATE = "sqladmin/login.html"
 SESSION_TTL_SECONDS = 8 * 3600
 """A back office login lasts one working day, counted from the login."""
+BACK_OFFICE_ROLES = frozenset({Role.ADMIN, Role.STAFF})
+"""Who may sign in: admins everywhere, door staff to the door desk."""
+
+
+def signed_in(request: Request) -> User:
+    """The account of the request, set by `AdminAuthentication.authenticate`."""
+    user: User = request.state.admin
+    return user
+
+
+def is_admin(request: Request) -> bool:
+    """The reader is an admin (not door staff): the test of every page but the door desk."""
+    user = getattr(request.state, "admin", None)
+    return user is not None and user.role == Role.ADMIN
 
 
 def session_key(user: User, secret: str) -> str:
     """Changes when the password or anything else of the account changes (a logout too); reveals
     nothing about the hash."""
-    state = f"{user.password_hash}|{user.updated_at.isoformat()}"
+    state = f"{user.password_hash}|{user.updated_at.isoformat()}|{user.role}"
     return hmac.new(secret.encode(), state.encode(), hashlib.sha256).hexdigest()[:32]
 
 
@@ -87,9 +104,11 @@ class AdminAuthentication(AuthenticationBackend):
                 response = await self._login_page(request, text, 429)
                 response.headers["Retry-After"] = str(exc.retry_after)
                 return response
-        if user.role != Role.ADMIN:
+        if user.role not in BACK_OFFICE_ROLES:
             _ = gettext_for(current_language())
-            return await self._login_page(request, _("Only administrators can sign in here."), 403)
+            return await self._login_page(
+                request, _("Only administrators and door staff can sign in here."), 403
+            )
         request.session.clear()
         request.session.update(
             {"user_id": user.id, "key": session_key(user, context.settings.session_secret)}
@@ -120,7 +139,7 @@ class AdminAuthentication(AuthenticationBackend):
             return None
         async with self.context.session_maker() as session:
             user = await session.get(User, user_id)
-        if user is None or user.role != Role.ADMIN:
+        if user is None or user.role not in BACK_OFFICE_ROLES:
             return None
         if not hmac.compare_digest(key, session_key(user, self.context.settings.session_secret)):
             return None

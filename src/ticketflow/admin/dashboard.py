@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ticketflow.admin.auth import is_admin
 from ticketflow.admin.charts import bar_chart, check_in_bars, sales_bars
 from ticketflow.admin.exports import check_in_csv, ticket_csv
 from ticketflow.domain.stats.service import StatsService
@@ -20,11 +21,12 @@ from ticketflow.lib.state import AppContext
 MAX_ID = 2**62
 
 
-def event_id_of(request: Request) -> int:
-    event_id = request.path_params["event_id"]
-    if not isinstance(event_id, int) or not 1 <= event_id <= MAX_ID:
-        raise HTTPException(status_code=404, detail="event not found")
-    return event_id
+def path_id(request: Request, name: str = "event_id") -> int:
+    """An id of the path (`{name:int}`), or 404 when it cannot be a row's."""
+    value = request.path_params[name]
+    if not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise HTTPException(status_code=404, detail="not found")
+    return value
 
 
 def csv_response(body: Any, filename: str) -> StreamingResponse:
@@ -40,6 +42,9 @@ class DashboardView(BaseView):
     icon = "fa-solid fa-chart-line"
     context: ClassVar[AppContext]
     """Set on the per-application subclass (see `mount.py`)."""
+
+    def is_accessible(self, request: Request) -> bool:
+        return is_admin(request)
 
     @expose("/dashboard", identity="dashboard")
     async def dashboard(self, request: Request) -> Response:
@@ -72,7 +77,7 @@ class DashboardView(BaseView):
 
     @expose("/dashboard/events/{event_id:int}", identity="event-stats")
     async def event_page(self, request: Request) -> Response:
-        event_id = event_id_of(request)
+        event_id = path_id(request)
         async with self.context.session_maker() as session:
             try:
                 stats = await StatsService(session).event_stats(event_id)
@@ -124,7 +129,7 @@ class DashboardView(BaseView):
         return csv_response(check_in_csv(self.context, event_id), f"event-{event_id}-check-ins.csv")
 
     async def _existing_event(self, request: Request) -> int:
-        event_id = event_id_of(request)
+        event_id = path_id(request)
         async with self.context.session_maker() as session:
             if not await StatsService(session).event_exists(event_id):
                 raise HTTPException(status_code=404, detail="event not found")

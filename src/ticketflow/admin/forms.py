@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
 import msgspec
 from wtforms import (
+    BooleanField,
     EmailField,
     Form,
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -33,8 +36,11 @@ from wtforms.validators import (
 )
 
 from ticketflow.db.models.events import DESCRIPTION_MAX, TITLE_MAX, VENUE_MAX, Event
+from ticketflow.db.models.gates import GATE_NAME_MAX, SCANNER_NAME_MAX, Gate
+from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.users import EMAIL_MAX, NAME_MAX, Role
 from ticketflow.domain.accounts.schemas import PASSWORD_MAX, PASSWORD_MIN
+from ticketflow.domain.checkin.door import SCANNER_DEFAULT_LIFETIME, SCANNER_LONGEST_LIFETIME
 from ticketflow.domain.events.schemas import MAX_CAPACITY, MAX_PER_ORDER_LIMIT, MAX_PRICE_CENTS
 from ticketflow.lib.i18n import lazy_gettext
 
@@ -81,6 +87,13 @@ NO_CONTROL_CHARACTERS = Regexp(
 
 def strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
+
+
+def form_errors(form: Form) -> str:
+    """A form's errors as one line for the top of the page."""
+    return "; ".join(
+        f"{form[name].label.text}: {' '.join(str(e) for e in errors)}" for name, errors in form.errors.items()
+    )
 
 
 class UserCreateForm(Form):  # type: ignore[misc]
@@ -166,3 +179,59 @@ def event_form_data(event: Event) -> dict[str, Any]:
         value: dt.datetime | None = data[name]
         data[name] = value.astimezone(zone).replace(tzinfo=None) if value is not None else None
     return data
+
+
+class GateForm(Form):  # type: ignore[misc]
+    """A gate: its name, the event's ticket types it admits (none ticked: all), re-entry."""
+
+    name = StringField(
+        lazy_gettext("Name"),
+        [InputRequired(), Length(max=GATE_NAME_MAX), NO_CONTROL_CHARACTERS],
+        filters=[strip],
+    )
+    ticket_type_ids = SelectMultipleField(
+        lazy_gettext("Admits (none ticked: every ticket type)"), coerce=int, validate_choice=True
+    )
+    allow_reentry = BooleanField(lazy_gettext("Re-entry allowed (a scan out lets the ticket in again)"))
+
+    def __init__(
+        self, formdata: Any = None, *, type_choices: Sequence[TicketType], obj: Gate | None = None
+    ) -> None:
+        super().__init__(formdata, obj=obj)
+        self.ticket_type_ids.choices = [(t.id, t.name) for t in type_choices]
+
+    def values(self) -> dict[str, Any]:
+        """The body of `POST /events/{id}/gates`."""
+        return {
+            "name": self.name.data,
+            "ticket_type_ids": list(self.ticket_type_ids.data or []),
+            "allow_reentry": bool(self.allow_reentry.data),
+        }
+
+
+class ScannerForm(Form):  # type: ignore[misc]
+    """A scanner device: its name, the gate it scans at (or any), how long it may scan."""
+
+    name = StringField(
+        lazy_gettext("Name"),
+        [InputRequired(), Length(max=SCANNER_NAME_MAX), NO_CONTROL_CHARACTERS],
+        filters=[strip],
+    )
+    gate_id = SelectField(lazy_gettext("Gate"), coerce=str, validate_choice=True)
+    hours = IntegerField(
+        lazy_gettext("Scans for (hours)"),
+        [InputRequired(), NumberRange(1, int(SCANNER_LONGEST_LIFETIME / dt.timedelta(hours=1)))],
+        default=int(SCANNER_DEFAULT_LIFETIME / dt.timedelta(hours=1)),
+    )
+
+    def __init__(self, formdata: Any = None, *, gate_choices: Sequence[Gate]) -> None:
+        super().__init__(formdata)
+        self.gate_id.choices = [("", lazy_gettext("Any gate")), *((str(g.id), g.name) for g in gate_choices)]
+
+    def values(self, now: dt.datetime) -> dict[str, Any]:
+        """The body of `POST /events/{id}/scanners`."""
+        return {
+            "name": self.name.data,
+            "gate_id": int(self.gate_id.data) if self.gate_id.data else None,
+            "expires_at": now + dt.timedelta(hours=self.hours.data),
+        }

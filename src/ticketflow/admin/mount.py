@@ -22,9 +22,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ticketflow.admin.auth import ADMIN_PATH, AdminAuthentication
+from ticketflow.admin.auth import ADMIN_PATH, AdminAuthentication, is_admin
 from ticketflow.admin.dashboard import DashboardView
 from ticketflow.admin.display import money_text, percent
+from ticketflow.admin.door import DOOR_VIEWS
 from ticketflow.admin.operations import OPERATION_VIEWS
 from ticketflow.admin.same_origin import cross_site_reason
 from ticketflow.admin.views import RECORD_VIEWS
@@ -69,7 +70,8 @@ class BackOffice(Admin):
 
     @login_required
     async def index(self, request: Request) -> Response:
-        return RedirectResponse(request.url_for("admin:view-dashboard"), status_code=302)
+        home = "admin:view-dashboard" if is_admin(request) else "admin:view-door-desk"
+        return RedirectResponse(request.url_for(home), status_code=302)
 
 
 def bound_to(view: type[V], context: AppContext, notifications: NotificationsPlugin) -> type[V]:
@@ -96,6 +98,8 @@ def build_back_office(context: AppContext, notifications: NotificationsPlugin) -
     admin.add_view(bound_to(DashboardView, context, notifications))
     for view in (*RECORD_VIEWS, *OPERATION_VIEWS):
         admin.add_view(bound_to(view, context, notifications))
+    for page in DOOR_VIEWS:
+        admin.add_view(bound_to(page, context, notifications))
     return app
 
 

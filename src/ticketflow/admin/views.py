@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from ticketflow.admin.auth import is_admin
 from ticketflow.admin.display import money_text, utc_minutes, utc_text
 from ticketflow.admin.forms import (
     EventForm,
@@ -237,6 +238,10 @@ class RecordView(ModelView):
         cls.column_type_formatters = {**cls.column_type_formatters, dt.datetime: utc_minutes}
         cls.column_type_formatters_detail = {**cls.column_type_formatters_detail, dt.datetime: utc_text}
         cls.column_labels = {**COLUMN_LABELS, **cls.column_labels}
+
+    def is_accessible(self, request: Request) -> bool:
+        """Admins only (door staff sign in for the door desk alone)."""
+        return is_admin(request)
 
     def search_placeholder(self) -> str:
         """The searched columns' labels, in the reader's language."""

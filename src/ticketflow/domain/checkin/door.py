@@ -131,6 +131,24 @@ class GateService:
         await self.session.delete(gate)
         await self.session.commit()
 
+    async def refusals(self, event_id: int) -> dict[int, dict[str, int]]:
+        """Per gate of the event: its refused scans by reason (`already_used` for a second entry)."""
+        reason = func.coalesce(CheckIn.reason, CheckIn.result)
+        rows = await self.session.execute(
+            select(CheckIn.gate_id, reason, func.count())
+            .join(Gate, Gate.id == CheckIn.gate_id)
+            .where(
+                Gate.event_id == event_id,
+                CheckIn.result.in_([ScanResult.INVALID.value, ScanResult.ALREADY_USED.value]),
+            )
+            .group_by(CheckIn.gate_id, reason)
+        )
+        found: dict[int, dict[str, int]] = {}
+        for gate_id, why, count in rows:
+            if gate_id is not None:
+                found.setdefault(gate_id, {})[str(why)] = int(count)
+        return found
+
 
 class ScannerService:
     def __init__(self, session: AsyncSession) -> None:
@@ -231,11 +249,22 @@ class ScanLogService(RepositoryService[CheckIn, CheckInRepository]):
     repository_type = CheckInRepository
 
     async def list_check_ins(
-        self, filters: dict[str, Any], *, limit_offset: LimitOffset
+        self,
+        filters: dict[str, Any],
+        *,
+        limit_offset: LimitOffset,
+        scanned_from: dt.datetime | None = None,
+        scanned_until: dt.datetime | None = None,
     ) -> OffsetPagination[CheckIn]:
+        """The scan log, newest first: `filters` are columns and the values they must equal;
+        `scanned_from` (included) and `scanned_until` (excluded) bound the scan time."""
         conditions = [
             getattr(CheckIn, column) == value for column, value in filters.items() if value is not None
         ]
+        if scanned_from is not None:
+            conditions.append(CheckIn.scanned_at >= scanned_from)
+        if scanned_until is not None:
+            conditions.append(CheckIn.scanned_at < scanned_until)
         return await self.page(*conditions, limit_offset=limit_offset, order_by=[CheckIn.id.desc()])
 
     async def revert(self, check_in_id: int, *, admin_id: int) -> CheckIn:

@@ -1,0 +1,526 @@
+"""The door in the back office: gates, scanner devices, live counters, the scan log and its undo,
+and the door desk.
+
+Every change goes through the door's services (`domain/checkin/door.py`), the code behind
+`POST /events/{id}/gates`, `PATCH /gates/{id}`, `POST /events/{id}/scanners`,
+`POST /scanners/{id}/revoke` and `POST /check-ins/{id}/revert`; forms are checked by the same
+msgspec schemas as those bodies. Unsafe requests pass the back office's same-origin check
+(`same_origin.py`, applied to every request by the mount).
+
+A scanner's pairing code is shown once, on the page that answers its creation (never stored in
+clear, never in a URL the browser keeps: the answer is a POST's, marked `no-store`).
+
+Door staff may sign in to the back office for the desk page only; every other page is an
+admin's.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from advanced_alchemy.filters import LimitOffset
+from sqladmin import BaseView, expose
+from sqladmin.flash import Flash
+from sqlalchemy import select
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ticketflow.admin.auth import is_admin, signed_in
+from ticketflow.admin.dashboard import path_id
+from ticketflow.admin.forms import (
+    AdminInputError,
+    GateForm,
+    ScannerForm,
+    convert,
+    form_errors,
+)
+from ticketflow.admin.views import parse_id
+from ticketflow.db.base import utc_now
+from ticketflow.db.models.checkins import CheckIn, ScanResult
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.gates import Gate, Scanner
+from ticketflow.db.models.ticket_types import TicketType
+from ticketflow.db.models.users import User
+from ticketflow.domain.checkin.door import GateService, ScanLogService, ScannerService
+from ticketflow.domain.checkin.door_schemas import GateCreate, ScannerCreate
+from ticketflow.domain.events.service import EventService
+from ticketflow.domain.events.ticket_types import types_of
+from ticketflow.lib.errors import DomainError, NotFoundError
+from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
+from ticketflow.lib.qr import qr_svg
+from ticketflow.lib.state import AppContext
+
+SCAN_LOG_PAGE = 50
+EVENT_CHOICES = 500
+"""Events offered in the pickers (by start time, the latest first)."""
+LOOKUP_MIN = 2
+"""Characters the desk needs before it searches (one letter would match half the hall)."""
+REFUSAL_WORDS = {
+    "already_used": N_("already used"),
+    "unknown": N_("unknown code"),
+    "cancelled": N_("cancelled"),
+    "unpaid": N_("unpaid"),
+    "wrong_event": N_("wrong event"),
+    "event_cancelled": N_("event cancelled"),
+    "wrong_gate": N_("wrong gate"),
+    "transferred": N_("transferred"),
+}
+"""Why a scan was refused, in the organiser's words (reasons the list does not know show as sent)."""
+RESULT_WORDS = {
+    "valid": N_("admitted"),
+    "already_used": N_("already used"),
+    "invalid": N_("refused"),
+    "exited": N_("left"),
+    "reverted": N_("admission undone"),
+}
+
+
+def not_found() -> HTTPException:
+    return HTTPException(status_code=404, detail="not found")
+
+
+def bad_request(detail: str) -> HTTPException:
+    return HTTPException(status_code=400, detail=detail)
+
+
+def pairing_qr(url: str) -> str:
+    """The pairing link as a QR code a phone's camera opens (an SVG data URL)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(qr_svg(url)).decode()
+
+
+async def event_choices(context: AppContext) -> list[Event]:
+    async with context.session_maker() as session:
+        page = await EventService(session).list_events(
+            upcoming=None, query=None, limit_offset=LimitOffset(limit=EVENT_CHOICES, offset=0)
+        )
+    return sorted(page.items, key=lambda event: event.starts_at, reverse=True)
+
+
+def utc_input(text: str | None, name: str) -> dt.datetime | None:
+    """A `datetime-local` value read as UTC (the back office shows UTC times)."""
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise bad_request(f"{name}: not a date and time") from exc
+    if moment.tzinfo is not None:
+        return moment.astimezone(dt.UTC)
+    return moment.replace(tzinfo=dt.UTC)
+
+
+def query_id(request: Request, name: str) -> int | None:
+    text = request.query_params.get(name)
+    if not text:
+        return None
+    value = parse_id(text)
+    if value is None:
+        raise bad_request(f"{name}: not an id")
+    return value
+
+
+class AdminPage(BaseView):
+    """A custom page of the back office, for admins only."""
+
+    context: ClassVar[AppContext]
+    """Set on the per-application subclass (see `mount.py`)."""
+    category = lazy_gettext("Door")
+    category_icon = "fa-solid fa-door-open"
+
+    def is_accessible(self, request: Request) -> bool:
+        return is_admin(request)
+
+    async def page(
+        self, request: Request, template: str, values: dict[str, Any], status_code: int = 200
+    ) -> Response:
+        return await self.templates.TemplateResponse(request, template, values, status_code=status_code)
+
+
+class GatesView(AdminPage):
+    """Gates and scanner devices of an event, with the gates' live counters."""
+
+    name = lazy_gettext("Gates and scanners")
+    icon = "fa-solid fa-door-closed"
+
+    @expose("/door", identity="door")
+    async def index(self, request: Request) -> Response:
+        _ = gettext_for(current_language())
+        events = await event_choices(self.context)
+        return await self.page(
+            request,
+            "ticketflow/door_index.html",
+            {"title": _("Gates and scanners"), "subtitle": _("Door"), "events": events},
+        )
+
+    @expose("/door/events/{event_id:int}", identity="door-event")
+    async def event_door(self, request: Request) -> Response:
+        return await self._event_page(request, path_id(request, "event_id"))
+
+    @expose("/door/events/{event_id:int}/gates", methods=["POST"], identity="door-gate-create")
+    async def create_gate(self, request: Request) -> Response:
+        event_id = path_id(request, "event_id")
+        types = await self._types(event_id)
+        form = GateForm(await request.form(), type_choices=types)
+        try:
+            if not form.validate():
+                raise AdminInputError(form_errors(form))
+            gate = convert(form.values(), GateCreate)
+            async with self.context.session_maker() as session:
+                await GateService(session).create_gate(
+                    event_id,
+                    name=gate.name,
+                    ticket_type_ids=gate.ticket_type_ids,
+                    allow_reentry=gate.allow_reentry,
+                )
+        except AdminInputError as exc:
+            return await self._event_page(request, event_id, gate_form=form, error=str(exc), status_code=400)
+        _ = gettext_for(current_language())
+        Flash.success(request, _("Gate %(name)s added.") % {"name": gate.name})
+        return self._back_to_event(request, event_id)
+
+    @expose("/door/gates/{gate_id:int}", methods=["GET", "POST"], identity="door-gate")
+    async def edit_gate(self, request: Request) -> Response:
+        gate_id = path_id(request, "gate_id")
+        async with self.context.session_maker() as session:
+            gate = await session.get(Gate, gate_id)
+            if gate is None:
+                raise not_found()
+            event = await session.get(Event, gate.event_id)
+        if event is None:  # pragma: no cover - the foreign key holds it
+            raise not_found()
+        types = await self._types(event.id)
+        error = None
+        status_code = 200
+        if request.method == "POST":
+            form = GateForm(await request.form(), type_choices=types)
+            try:
+                if not form.validate():
+                    raise AdminInputError(form_errors(form))
+                changes = convert(form.values(), GateCreate)
+                async with self.context.session_maker() as session:
+                    await GateService(session).update_gate(
+                        gate_id,
+                        {
+                            "name": changes.name,
+                            "ticket_type_ids": changes.ticket_type_ids,
+                            "allow_reentry": changes.allow_reentry,
+                        },
+                    )
+            except AdminInputError as exc:
+                error, status_code = str(exc), 400
+            else:
+                _ = gettext_for(current_language())
+                Flash.success(request, _("Gate %(name)s saved.") % {"name": changes.name})
+                return self._back_to_event(request, event.id)
+        else:
+            form = GateForm(type_choices=types, obj=gate)
+        _ = gettext_for(current_language())
+        return await self.page(
+            request,
+            "ticketflow/gate_form.html",
+            {
+                "title": gate.name,
+                "subtitle": event.title,
+                "event": event,
+                "gate": gate,
+                "form": form,
+                "error": error,
+            },
+            status_code,
+        )
+
+    @expose("/door/events/{event_id:int}/scanners", methods=["POST"], identity="door-scanner-create")
+    async def create_scanner(self, request: Request) -> Response:
+        event_id = path_id(request, "event_id")
+        gates = await self._gates(event_id)
+        form = ScannerForm(await request.form(), gate_choices=gates)
+        try:
+            if not form.validate():
+                raise AdminInputError(form_errors(form))
+            wanted = convert(form.values(utc_now()), ScannerCreate)
+            async with self.context.session_maker() as session:
+                scanner, code = await ScannerService(session).create_scanner(
+                    event_id, name=wanted.name, gate_id=wanted.gate_id, expires_at=wanted.expires_at
+                )
+        except (AdminInputError, DomainError) as exc:
+            if isinstance(exc, NotFoundError):
+                raise not_found() from exc
+            detail = exc.detail if isinstance(exc, DomainError) else str(exc)
+            return await self._event_page(request, event_id, scanner_form=form, error=detail, status_code=400)
+        url = f"{self.context.settings.public_base_url.rstrip('/')}/scan#code={code}"
+        _ = gettext_for(current_language())
+        response = await self.page(
+            request,
+            "ticketflow/scanner_created.html",
+            {
+                "title": _("Scanner %(name)s") % {"name": scanner.name},
+                "subtitle": _("Pair the device now: the code is shown only once."),
+                "scanner": scanner,
+                "event_id": event_id,
+                "pairing_url": url,
+                "pairing_code": code,
+                "pairing_qr": pairing_qr(url),
+                "gate": next((g for g in gates if g.id == scanner.gate_id), None),
+            },
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @expose("/door/scanners/{scanner_id:int}/revoke", methods=["POST"], identity="door-scanner-revoke")
+    async def revoke_scanner(self, request: Request) -> Response:
+        """Through `ScannerService.revoke`: the device's next request is refused."""
+        scanner_id = path_id(request, "scanner_id")
+        async with self.context.session_maker() as session:
+            try:
+                scanner = await ScannerService(session).revoke(scanner_id)
+            except NotFoundError as exc:
+                raise not_found() from exc
+        _ = gettext_for(current_language())
+        Flash.success(request, _("Scanner %(name)s revoked.") % {"name": scanner.name})
+        return self._back_to_event(request, scanner.event_id)
+
+    async def _event_page(
+        self,
+        request: Request,
+        event_id: int,
+        *,
+        gate_form: GateForm | None = None,
+        scanner_form: ScannerForm | None = None,
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        async with self.context.session_maker() as session:
+            event = await session.get(Event, event_id)
+            if event is None:
+                raise not_found()
+            gate_service = GateService(session)
+            gates = await gate_service.list_gates(event_id)
+            refusals = await gate_service.refusals(event_id)
+            scanner_service = ScannerService(session)
+            scanners = await scanner_service.list_scanners(event_id)
+            counts = await scanner_service.scan_counts([scanner.id for scanner in scanners])
+            types = await types_of(session, event_id, everything=True)
+        _ = gettext_for(current_language())
+        now = utc_now()
+        return await self.page(
+            request,
+            "ticketflow/door_event.html",
+            {
+                "title": event.title,
+                "subtitle": _("Gates and scanners"),
+                "event": event,
+                "gates": gates,
+                "refusals": refusals,
+                "refusal_words": {key: _(word) for key, word in REFUSAL_WORDS.items()},
+                "type_names": {t.id: t.name for t in types},
+                "scanners": [
+                    (scanner, counts.get(scanner.id, (0, 0)), scanner_state(scanner, now))
+                    for scanner in scanners
+                ],
+                "gate_names": {gate.id: gate.name for gate in gates},
+                "gate_form": gate_form or GateForm(type_choices=types),
+                "scanner_form": scanner_form or ScannerForm(gate_choices=gates),
+                "error": error,
+            },
+            status_code,
+        )
+
+    async def _types(self, event_id: int) -> list[TicketType]:
+        async with self.context.session_maker() as session:
+            if await session.get(Event, event_id) is None:
+                raise not_found()
+            return await types_of(session, event_id, everything=True)
+
+    async def _gates(self, event_id: int) -> Sequence[Gate]:
+        async with self.context.session_maker() as session:
+            try:
+                return await GateService(session).list_gates(event_id)
+            except NotFoundError as exc:
+                raise not_found() from exc
+
+    @staticmethod
+    def _back_to_event(request: Request, event_id: int) -> Response:
+        return RedirectResponse(request.url_for("admin:view-door-event", event_id=event_id), status_code=303)
+
+
+def scanner_state(scanner: Scanner, now: dt.datetime) -> str:
+    if scanner.revoked_at is not None:
+        return "revoked"
+    if scanner.expires_at <= now:
+        return "expired"
+    if scanner.paired_at is None:
+        return "not paired" if scanner.pairing_expires_at > now else "pairing expired"
+    return "active"
+
+
+class ScanLogView(AdminPage):
+    """Every scan, filtered by event, gate, scanner, result and time; the undo of an admission."""
+
+    name = lazy_gettext("Scan log")
+    icon = "fa-solid fa-list-check"
+
+    @expose("/door/scans", identity="door-scans")
+    async def scans(self, request: Request) -> Response:
+        filters: dict[str, int | str | None] = {
+            "event_id": query_id(request, "event_id"),
+            "gate_id": query_id(request, "gate_id"),
+            "scanner_id": query_id(request, "scanner_id"),
+            "ticket_id": query_id(request, "ticket_id"),
+        }
+        result = request.query_params.get("result") or None
+        if result is not None and result not in {r.value for r in ScanResult}:
+            raise bad_request("result: not a scan result")
+        filters["result"] = result
+        scanned_from = utc_input(request.query_params.get("from"), "from")
+        scanned_until = utc_input(request.query_params.get("until"), "until")
+        page_text = request.query_params.get("page", "1")
+        if not page_text.isdigit() or not 1 <= int(page_text) <= 100_000:
+            raise bad_request("page: not a page number")
+        page = int(page_text)
+        event_id = query_id(request, "event_id")
+        async with self.context.session_maker() as session:
+            found = await ScanLogService(session).list_check_ins(
+                filters,
+                limit_offset=LimitOffset(limit=SCAN_LOG_PAGE, offset=(page - 1) * SCAN_LOG_PAGE),
+                scanned_from=scanned_from,
+                scanned_until=scanned_until,
+            )
+            gates: Sequence[Gate] = []
+            scanners: Sequence[Scanner] = []
+            if event_id is not None and await session.get(Event, event_id) is not None:
+                gates = await GateService(session).list_gates(event_id)
+                scanners = await ScannerService(session).list_scanners(event_id)
+            names = await self._names(session, found.items)
+            undone = set(
+                await session.scalars(
+                    select(CheckIn.reverts_id).where(
+                        CheckIn.reverts_id.in_(
+                            [row.id for row in found.items if row.result == ScanResult.VALID]
+                        )
+                    )
+                )
+            )
+        _ = gettext_for(current_language())
+        query = {k: v for k, v in request.query_params.items() if k != "page"}
+        return await self.page(
+            request,
+            "ticketflow/scan_log.html",
+            {
+                "title": _("Scan log"),
+                "subtitle": _("Every scan at the door, newest first"),
+                "rows": found.items,
+                "total": found.total,
+                "page": page,
+                "pages": max(1, -(-found.total // SCAN_LOG_PAGE)),
+                "query": query,
+                "events": await event_choices(self.context),
+                "gates": gates,
+                "scanners": scanners,
+                "names": names,
+                "undone": undone,
+                "result_words": {key: _(word) for key, word in RESULT_WORDS.items()},
+                "refusal_words": {key: _(word) for key, word in REFUSAL_WORDS.items()},
+                "chosen": {
+                    **filters,
+                    "from": request.query_params.get("from", ""),
+                    "until": request.query_params.get("until", ""),
+                },
+            },
+        )
+
+    @expose("/door/check-ins/{check_in_id:int}/revert", methods=["POST"], identity="door-revert")
+    async def revert(self, request: Request) -> Response:
+        """Through `ScanLogService.revert`, as `POST /check-ins/{id}/revert`: recorded as its own row."""
+        check_in_id = path_id(request, "check_in_id")
+        _ = gettext_for(current_language())
+        async with self.context.session_maker() as session:
+            try:
+                revert = await ScanLogService(session).revert(check_in_id, admin_id=signed_in(request).id)
+            except NotFoundError as exc:
+                raise not_found() from exc
+            except DomainError as exc:
+                raise HTTPException(status_code=409, detail=exc.detail) from exc
+        Flash.success(
+            request,
+            _("Admission #%(id)s undone: ticket #%(ticket)s may enter again.")
+            % {"id": check_in_id, "ticket": revert.ticket_id},
+        )
+        target = request.url_for("admin:view-door-scans")
+        back = await request.form()
+        return RedirectResponse(f"{target}?{back_query(back)}", status_code=303)
+
+    @staticmethod
+    async def _names(session: Any, rows: Sequence[CheckIn]) -> dict[str, dict[int, str]]:
+        """Names of the gates, scanners, staff and events the rows point to."""
+        wanted: dict[str, tuple[Any, Any, set[int]]] = {
+            "gate": (Gate, Gate.name, {row.gate_id for row in rows if row.gate_id}),
+            "scanner": (Scanner, Scanner.name, {row.scanner_id for row in rows if row.scanner_id}),
+            "user": (User, User.email, {row.scanned_by_id for row in rows if row.scanned_by_id}),
+            "event": (Event, Event.title, {row.event_id for row in rows if row.event_id}),
+        }
+        names: dict[str, dict[int, str]] = {}
+        for key, (model, label, ids) in wanted.items():
+            names[key] = {}
+            if ids:
+                for row_id, text in await session.execute(select(model.id, label).where(model.id.in_(ids))):
+                    names[key][row_id] = text
+        return names
+
+
+def back_query(form: FormData) -> str:
+    """The scan log's filters a form carried back (only the known ones, as text)."""
+    keep = ("event_id", "gate_id", "scanner_id", "ticket_id", "result", "from", "until", "page")
+    return urlencode({k: v for k in keep if isinstance(v := form.get(k), str) and v and len(v) < 40})
+
+
+class DeskView(AdminPage):
+    """The door desk: an event's tickets by holder name, e-mail or order number (staff and admins)."""
+
+    name = lazy_gettext("Door desk")
+    icon = "fa-solid fa-magnifying-glass"
+
+    def is_accessible(self, request: Request) -> bool:
+        return getattr(request.state, "admin", None) is not None
+
+    @expose("/door/desk", identity="door-desk")
+    async def desk(self, request: Request) -> Response:
+        _ = gettext_for(current_language())
+        event_id = query_id(request, "event_id")
+        q = (request.query_params.get("q") or "").strip()
+        if len(q) > 200:
+            raise bad_request("q: at most 200 characters")
+        found: list[Any] = []
+        event = None
+        note = None
+        if event_id is not None:
+            async with self.context.session_maker() as session:
+                event = await session.get(Event, event_id)
+                if event is None:
+                    raise not_found()
+                if len(q) >= LOOKUP_MIN or (q.isdigit() and q):
+                    found = list(await ScanLogService(session).lookup(event_id, q))
+                elif q:
+                    note = _("Type at least %(count)s characters.") % {"count": LOOKUP_MIN}
+        return await self.page(
+            request,
+            "ticketflow/desk.html",
+            {
+                "title": _("Door desk"),
+                "subtitle": _("Find a ticket by holder name, e-mail or order number"),
+                "events": await event_choices(self.context),
+                "event": event,
+                "q": q,
+                "found": found,
+                "note": note,
+                "can_open_tickets": is_admin(request),
+            },
+        )
+
+
+DOOR_VIEWS: tuple[type[AdminPage], ...] = (GatesView, ScanLogView, DeskView)
