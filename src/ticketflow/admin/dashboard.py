@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ticketflow.admin.auth import is_admin
 from ticketflow.admin.charts import bar_chart, check_in_bars, sales_bars
-from ticketflow.admin.exports import check_in_csv, ticket_csv
+from ticketflow.admin.exports import check_in_csv, figures_csv, ticket_csv
 from ticketflow.domain.stats.service import StatsService
 from ticketflow.lib.errors import EventNotFound
 from ticketflow.lib.i18n import current_language, gettext_for, lazy_gettext
@@ -127,6 +127,13 @@ class DashboardView(BaseView):
     async def check_ins_csv(self, request: Request) -> Response:
         event_id = await self._existing_event(request)
         return csv_response(check_in_csv(self.context, event_id), f"event-{event_id}-check-ins.csv")
+
+    @expose("/dashboard/events/{event_id:int}/figures.csv", identity="figures-csv")
+    async def figures_csv(self, request: Request) -> Response:
+        event_id = await self._existing_event(request)
+        return csv_response(
+            iter([await figures_csv(self.context, event_id)]), f"event-{event_id}-figures.csv"
+        )
 
     async def _existing_event(self, request: Request) -> int:
         event_id = path_id(request)

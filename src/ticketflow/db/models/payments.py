@@ -52,7 +52,7 @@ class RefundReason(StrEnum):
     PAYMENT_REFUSED = "payment_refused"
     """The whole payment is returned (see `Payment.refusal`)."""
     TICKETS_GONE = "tickets_gone"
-    """Part of an accepted payment for tickets cancelled while the order was unpaid."""
+    """What a ticket cancelled while its order was unpaid cost, from the payment that came after."""
 
 
 class Checkout(IdMixin, TimestampMixin, Base):

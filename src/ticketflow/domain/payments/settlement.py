@@ -38,7 +38,6 @@ from ticketflow.domain.payments.holds import (
     lock_event,
     lock_order,
     reissue_tickets,
-    tickets_by_type,
 )
 from ticketflow.domain.payments.providers import NoticeRejected, PaymentNotice, UnknownCheckout
 from ticketflow.domain.payments.refunds import record_refund, ticket_prices
@@ -178,12 +177,16 @@ async def _record_payment(
         await record_refund(session, payment, payment.amount_cents, RefundReason.PAYMENT_REFUSED, now)
         return Settlement(NoticeOutcome.REFUNDED, order.id, refusal)
     if not late and activated < order.quantity:
-        # Some tickets were cancelled while the order was unpaid: what they cost goes back.
+        # Tickets cancelled while the order was unpaid: what each cost goes back, one refund each.
         prices = await ticket_prices(session, order.id)
-        active = await tickets_by_type(
-            session, Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE
+        gone = await session.execute(
+            select(Ticket.id, Ticket.ticket_type_id).where(
+                Ticket.order_id == order.id, Ticket.status == TicketStatus.CANCELLED
+            )
         )
-        kept = sum(prices.get(type_id, 0) * count for type_id, count in active.items())
-        await record_refund(session, payment, order.amount_cents - kept, RefundReason.TICKETS_GONE, now)
+        for ticket_id, type_id in gone:
+            await record_refund(
+                session, payment, prices.get(type_id, 0), RefundReason.TICKETS_GONE, now, ticket_id=ticket_id
+            )
     await notifier.tickets_issued(session, order.id)
     return Settlement(NoticeOutcome.PAID_LATE if late else NoticeOutcome.PAID, order.id)

@@ -34,6 +34,53 @@ class Figures(msgspec.Struct):
     """Scans of the event's tickets answered `already_used` or `invalid`."""
 
 
+class Money(msgspec.Struct):
+    """Money of paid orders, in the event's currency."""
+
+    gross_cents: Cents
+    """What paid orders were charged (after their discounts)."""
+    refunded_cents: Cents
+    revenue_cents: Cents
+    """gross_cents - refunded_cents."""
+
+
+class TypeFigures(Money):
+    """One ticket type of an event. Summed over the types, sold, held, checked in and money are
+    the event's."""
+
+    ticket_type_id: int
+    name: str
+    price_cents: Cents
+    capacity: int | None
+    """Its own cap inside the event's capacity; null: only the event's."""
+    hidden: bool
+    active: bool
+    tickets_sold: int
+    tickets_held: int
+    tickets_available: int
+    """min(the type's seats left, the event's seats left)."""
+    tickets_cancelled: int
+    checked_in: int
+
+
+class VoucherFigures(Money):
+    """One voucher of an event: what the orders redeeming it bought and paid."""
+
+    voucher_id: int
+    code: str
+    kind: str
+    value: int
+    max_uses: int | None
+    uses: int
+    """Orders holding a use now (pending or paid)."""
+    orders_paid: int
+    tickets_sold: int
+    tickets_held: int
+    checked_in: int
+    discount_cents: Cents
+    """Taken off the lines of its paid orders."""
+
+
 class EventFigures(Figures):
     """Sales and door figures of one event; money in the event's currency."""
 
@@ -48,6 +95,8 @@ class EventFigures(Figures):
     refunded_cents: Cents
     revenue_cents: Cents
     """gross_cents - refunded_cents."""
+    ticket_types: list[TypeFigures] = msgspec.field(default_factory=list)
+    """Per ticket type, in the order buyers see them."""
 
 
 class CurrencyRevenue(msgspec.Struct):
@@ -96,3 +145,5 @@ class EventStats(msgspec.Struct):
     figures: EventFigures
     sales_per_day: list[DailySales]
     check_ins_per_15_min: list[CheckInSlot]
+    vouchers: list[VoucherFigures] = msgspec.field(default_factory=list)
+    """Per voucher of the event, by code."""

@@ -26,9 +26,11 @@ from ticketflow.db.models.checkins import CheckIn, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
-from ticketflow.db.models.payments import Refund, RefundStatus
+from ticketflow.db.models.payments import Payment, PaymentStatus, Refund, RefundStatus
+from ticketflow.db.models.ticket_types import OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
+from ticketflow.db.models.vouchers import Voucher
 from ticketflow.domain.stats.schemas import (
     CheckInSlot,
     CurrencyRevenue,
@@ -37,6 +39,8 @@ from ticketflow.domain.stats.schemas import (
     EventStats,
     StatsOverview,
     Totals,
+    TypeFigures,
+    VoucherFigures,
 )
 from ticketflow.lib.errors import EventNotFound
 
@@ -100,6 +104,8 @@ class TicketExportRow:
     created_at: dt.datetime
     used_at: dt.datetime | None
     cancelled_at: dt.datetime | None
+    ticket_type: str
+    voucher_code: str | None
 
 
 @dataclass(slots=True)
@@ -146,10 +152,15 @@ class StatsService:
             (figures,) = await self._figures([event], event_id=event_id)
             sales = await self._sales_per_day(event_id=event_id, zone=zone)
             slots = await self._check_ins_per_slot(event_id=event_id, zone=zone)
+            vouchers = await self._voucher_figures(event_id)
         finally:
             await self.session.rollback()
         return EventStats(
-            generated_at=utc_now(), figures=figures, sales_per_day=sales, check_ins_per_15_min=slots
+            generated_at=utc_now(),
+            figures=figures,
+            sales_per_day=sales,
+            check_ins_per_15_min=slots,
+            vouchers=vouchers,
         )
 
     async def attention(self) -> Attention:
@@ -189,9 +200,12 @@ class StatsService:
                 Ticket.created_at,
                 Ticket.used_at,
                 Ticket.cancelled_at,
+                TicketType.name,
+                Order.voucher_code,
             )
             .join(Order, Order.id == Ticket.order_id)
             .join(User, User.id == Ticket.user_id)
+            .join(TicketType, TicketType.id == Ticket.ticket_type_id)
             .where(Ticket.event_id == event_id, Ticket.id > after_id)
             .order_by(Ticket.id)
             .limit(limit)
@@ -255,22 +269,170 @@ class StatsService:
             money_stmt = money_stmt.where(Order.event_id == event_id)
         for row_event_id, gross, refunded in await self.session.execute(money_stmt):
             money[row_event_id] = (int(gross or 0), int(refunded or 0))
+        types = await self._type_figures(events, event_id)
         return [
-            event_figures(event, tickets.get(event.id, {}), refused.get(event.id, {}), money.get(event.id))
+            event_figures(
+                event,
+                tickets.get(event.id, {}),
+                refused.get(event.id, {}),
+                money.get(event.id),
+                types.get(event.id, []),
+            )
             for event in events
         ]
+
+    async def _type_figures(
+        self, events: Sequence[Event], event_id: int | None
+    ) -> dict[int, list[TypeFigures]]:
+        """Each event's types with their counters, door and money figures (grouped by type in SQL).
+
+        A refund is the type's when it names a ticket; an order refunded as a whole (its event
+        cancelled) gives back every line, so its lines count as refunded to their types.
+        """
+
+        def of_event(stmt: Select[*tuple[Any, ...]], column: Any) -> Select[*tuple[Any, ...]]:
+            return stmt if event_id is None else stmt.where(column == event_id)
+
+        types = list(
+            await self.session.scalars(
+                of_event(select(TicketType), TicketType.event_id).order_by(TicketType.position, TicketType.id)
+            )
+        )
+        tickets = await self._by_key(
+            of_event(
+                select(Ticket.ticket_type_id, Ticket.status, func.count()).group_by(
+                    Ticket.ticket_type_id, Ticket.status
+                ),
+                Ticket.event_id,
+            )
+        )
+        paid_lines = select(OrderLine.ticket_type_id, func.sum(OrderLine.amount_cents)).join(
+            Order, Order.id == OrderLine.order_id
+        )
+        gross = await self._sums(
+            of_event(paid_lines.where(paid_orders()), Order.event_id).group_by(OrderLine.ticket_type_id)
+        )
+        accepted_refunds = (
+            select(Refund.order_id)
+            .join(Payment, Payment.id == Refund.payment_id)
+            .where(Payment.status == PaymentStatus.ACCEPTED)
+        )
+        whole = accepted_refunds.where(Refund.ticket_id.is_(None))
+        refunded_whole = await self._sums(
+            of_event(paid_lines.where(Order.id.in_(whole)), Order.event_id).group_by(OrderLine.ticket_type_id)
+        )
+        refunded_tickets = await self._sums(
+            of_event(
+                select(Ticket.ticket_type_id, func.sum(Refund.amount_cents))
+                .select_from(Refund)
+                .join(Payment, Payment.id == Refund.payment_id)
+                .join(Ticket, Ticket.id == Refund.ticket_id)
+                .where(Payment.status == PaymentStatus.ACCEPTED, Refund.order_id.not_in(whole)),
+                Ticket.event_id,
+            ).group_by(Ticket.ticket_type_id)
+        )
+        left = {event.id: event.tickets_available for event in events}
+        figures: dict[int, list[TypeFigures]] = defaultdict(list)
+        for ticket_type in types:
+            by_status = tickets.get(ticket_type.id, {})
+            refunded = refunded_whole.get(ticket_type.id, 0) + refunded_tickets.get(ticket_type.id, 0)
+            event_left = max(left.get(ticket_type.event_id, 0), 0)
+            own_left = ticket_type.remaining
+            figures[ticket_type.event_id].append(
+                TypeFigures(
+                    ticket_type_id=ticket_type.id,
+                    name=ticket_type.name,
+                    price_cents=ticket_type.price_cents,
+                    capacity=ticket_type.capacity,
+                    hidden=ticket_type.hidden,
+                    active=ticket_type.active,
+                    tickets_sold=ticket_type.sold,
+                    tickets_held=ticket_type.held,
+                    tickets_available=event_left if own_left is None else min(own_left, event_left),
+                    tickets_cancelled=by_status.get(TicketStatus.CANCELLED, 0),
+                    checked_in=by_status.get(TicketStatus.USED, 0),
+                    gross_cents=gross.get(ticket_type.id, 0),
+                    refunded_cents=refunded,
+                    revenue_cents=gross.get(ticket_type.id, 0) - refunded,
+                )
+            )
+        return figures
+
+    async def _voucher_figures(self, event_id: int) -> list[VoucherFigures]:
+        """The event's vouchers with what the orders redeeming them bought and paid."""
+        vouchers = list(
+            await self.session.scalars(
+                select(Voucher).where(Voucher.event_id == event_id).order_by(Voucher.code)
+            )
+        )
+        if not vouchers:
+            return []
+        tickets = await self._by_key(
+            select(Order.voucher_id, Ticket.status, func.count())
+            .join(Order, Order.id == Ticket.order_id)
+            .where(Ticket.event_id == event_id, Order.voucher_id.is_not(None))
+            .group_by(Order.voucher_id, Ticket.status)
+        )
+        money = {
+            voucher_id: (int(orders), int(gross or 0), int(refunded or 0))
+            for voucher_id, orders, gross, refunded in await self.session.execute(
+                select(
+                    Order.voucher_id,
+                    func.count(),
+                    func.sum(Order.amount_cents),
+                    func.sum(Order.refunded_cents),
+                )
+                .where(Order.event_id == event_id, Order.voucher_id.is_not(None), paid_orders())
+                .group_by(Order.voucher_id)
+            )
+        }
+        discounts = await self._sums(
+            select(Order.voucher_id, func.sum(OrderLine.discount_cents))
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Order.event_id == event_id, Order.voucher_id.is_not(None), paid_orders())
+            .group_by(Order.voucher_id)
+        )
+        figures = []
+        for voucher in vouchers:
+            by_status = tickets.get(voucher.id, {})
+            orders, gross, refunded = money.get(voucher.id, (0, 0, 0))
+            figures.append(
+                VoucherFigures(
+                    voucher_id=voucher.id,
+                    code=voucher.code,
+                    kind=voucher.kind,
+                    value=voucher.value,
+                    max_uses=voucher.max_uses,
+                    uses=voucher.uses,
+                    orders_paid=orders,
+                    tickets_sold=by_status.get(TicketStatus.ACTIVE, 0) + by_status.get(TicketStatus.USED, 0),
+                    tickets_held=by_status.get(TicketStatus.PENDING, 0),
+                    checked_in=by_status.get(TicketStatus.USED, 0),
+                    discount_cents=discounts.get(voucher.id, 0),
+                    gross_cents=gross,
+                    refunded_cents=refunded,
+                    revenue_cents=gross - refunded,
+                )
+            )
+        return figures
+
+    async def _by_key(self, stmt: Select[*tuple[Any, ...]]) -> dict[int, dict[str, int]]:
+        """Rows `(id, key, count)` as `{id: {key: count}}` (rows without an id left out)."""
+        grouped: dict[int, dict[str, int]] = defaultdict(dict)
+        for row_id, key, count in await self.session.execute(stmt):
+            if row_id is not None:
+                grouped[int(row_id)][key] = int(count)
+        return grouped
+
+    async def _sums(self, stmt: Select[*tuple[Any, ...]]) -> dict[int, int]:
+        """Rows `(id, sum)` as `{id: sum}`."""
+        return {int(row_id): int(total or 0) for row_id, total in await self.session.execute(stmt)}
 
     async def _grouped(
         self, stmt: Select[Any, str, int], event_column: Any, event_id: int | None
     ) -> dict[int, dict[str, int]]:
         """Rows `(event_id, key, count)` as `{event_id: {key: count}}`."""
-        if event_id is not None:
-            stmt = stmt.where(event_column == event_id)
-        grouped: dict[int, dict[str, int]] = defaultdict(dict)
-        for row_event_id, key, count in await self.session.execute(stmt):
-            if row_event_id is not None:
-                grouped[row_event_id][key] = int(count)
-        return grouped
+        return await self._by_key(stmt if event_id is None else stmt.where(event_column == event_id))
 
     async def _sales_per_day(self, event_id: int | None, zone: ZoneInfo) -> list[DailySales]:
         sold_at = func.coalesce(Order.paid_at, Ticket.created_at)
@@ -312,6 +474,7 @@ def event_figures(
     tickets_by_status: dict[str, int],
     refused_by_result: dict[str, int],
     money: tuple[int, int] | None,
+    ticket_types: list[TypeFigures] | None = None,
 ) -> EventFigures:
     gross, refunded = money or (0, 0)
     checked_in = tickets_by_status.get(TicketStatus.USED, 0)
@@ -333,6 +496,7 @@ def event_figures(
         gross_cents=gross,
         refunded_cents=refunded,
         revenue_cents=gross - refunded,
+        ticket_types=ticket_types or [],
     )
 
 
