@@ -17,15 +17,18 @@ from sqlalchemy.engine import make_url
 
 from bench.loadgen import LoadResult
 from ticketflow.domain.checkin.statements import ADMIT, RECORD_SCAN, SELECT_ROLE, SELECT_SCANNED
-from ticketflow.domain.notifications.outbox import INSERT_MESSAGE, OUTBOX_COLUMNS
-from ticketflow.domain.tickets.purchase import (
+from ticketflow.domain.notifications.statements import INSERT_MESSAGE, OUTBOX_COLUMNS
+from ticketflow.domain.tickets.purchase import purchase_fingerprint
+from ticketflow.domain.tickets.statements import (
+    INSERT_ACTIVE_TICKET,
+    INSERT_ORDER_LINE,
     INSERT_PAID_ORDER,
     SELECT_BUYER,
     SELECT_ORDER_TICKETS,
     SELECT_SALE_STATE,
+    SELECT_SALE_TYPES,
     TAKE_SOLD_SEATS,
-    insert_active_tickets,
-    purchase_fingerprint,
+    TAKE_TYPE_SOLD_SEATS,
 )
 from ticketflow.lib.ticket_codes import new_ticket_code
 
@@ -99,7 +102,8 @@ def validation_transaction(scanner_id: int) -> Callable[[Any, str], Awaitable[in
 
 def purchase_transaction(event_id: int) -> Callable[[Any, int], Awaitable[int]]:
     """The statements of a free single-ticket purchase (`buy_free_tickets`), verbatim: the buyer,
-    the sale state (sold out: stop here), the seat, the order, the ticket, its e-mail, the tickets."""
+    the sale state and its type (sold out: stop here), the seat, the order, its line, the ticket,
+    its e-mail, the tickets."""
 
     async def transaction(cursor: Any, buyer_id: int) -> int:
         now = naive_utc_now()
@@ -107,18 +111,22 @@ def purchase_transaction(event_id: int) -> Callable[[Any, int], Awaitable[int]]:
         _, email, name = await cursor.fetchone()
         await cursor.execute(SELECT_SALE_STATE, (event_id,))
         state = await cursor.fetchone()
+        await cursor.execute(SELECT_SALE_TYPES, (event_id, True, False))
+        type_id, type_name, price, tax_rate, *_ = (await cursor.fetchall())[0]
         if state[5] - state[6] - state[7] < 1:
             return 409
         await cursor.execute(TAKE_SOLD_SEATS, (1, now, event_id, now, 1))
         if cursor.rowcount != 1:
             return 409
+        await cursor.execute(TAKE_TYPE_SOLD_SEATS, (1, now, type_id, 1))
         await cursor.execute(
             INSERT_PAID_ORDER,
             (buyer_id, event_id, 1, state[9], now, purchase_fingerprint(event_id, 1), now, now),
         )
         order_id = cursor.lastrowid
+        await cursor.execute(INSERT_ORDER_LINE, (order_id, type_id, type_name, 1, price, 0, tax_rate, price))
         await cursor.execute(
-            insert_active_tickets(1), (order_id, buyer_id, event_id, new_ticket_code(), now, now)
+            INSERT_ACTIVE_TICKET, (order_id, buyer_id, event_id, type_id, new_ticket_code(), now, now)
         )
         message = {
             "kind": "tickets", "status": "pending", "message_id": f"<{uuid.uuid4().hex}@bench>",

@@ -24,6 +24,8 @@ import string
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import Table
+
 from ticketflow.db.base import Base, table_of
 
 _PLAIN_LITERAL = re.compile(r"[a-z_]+")
@@ -40,18 +42,29 @@ class Statement(str):
         """How many `%s` parameters the statement takes."""
         return self.count("%s")
 
+    def rows(self, count: int) -> Statement:
+        """An `INSERT ... VALUES (...)` of one row as the same INSERT of `count` rows."""
+        head, row = self.split(" VALUES ", 1)
+        return Statement(f"{head} VALUES {', '.join([row] * count)}")
+
 
 class _TableNames:
     """`{t}`: the table's name; `{t.column}`: a column's name (unknown: `KeyError`)."""
 
-    def __init__(self, model: type[Base]) -> None:
-        self._table = table_of(model)
+    def __init__(self, table: Table) -> None:
+        self._table = table
 
     def __getattr__(self, column: str) -> str:
         return str(self._table.c[column].name)
 
     def __format__(self, spec: str) -> str:
         return str(self._table.name)
+
+
+def _field(value: type[Base] | Table | Enum) -> _TableNames | str:
+    if isinstance(value, Enum):
+        return _literal(value)
+    return _TableNames(value if isinstance(value, Table) else table_of(value))
 
 
 def _literal(value: Enum) -> str:
@@ -61,12 +74,10 @@ def _literal(value: Enum) -> str:
     return f"'{text}'"
 
 
-def sql(template: str, **names: type[Base] | Enum) -> Statement:
-    """The statement `template` with its `{...}` fields named by the models and enums given."""
-    values: dict[str, Any] = {
-        key: _literal(value) if isinstance(value, Enum) else _TableNames(value)
-        for key, value in names.items()
-    }
+def sql(template: str, **names: type[Base] | Table | Enum) -> Statement:
+    """The statement `template` with its `{...}` fields named by the models (or tables) and enums
+    given."""
+    values: dict[str, Any] = {key: _field(value) for key, value in names.items()}
     used = {field.split(".", 1)[0] for _, field, _, _ in _FIELDS.parse(template) if field}
     if used != set(values):
         msg = f"fields {sorted(used)} but names {sorted(values)}"

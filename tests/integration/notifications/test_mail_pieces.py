@@ -13,7 +13,8 @@ from ticketflow.db.models.outbox import MessageKind
 from ticketflow.domain.notifications.compose import money_text, when_text
 from ticketflow.domain.notifications.delivery import retry_delay
 from ticketflow.domain.notifications.identity import InvalidAddress, MailIdentity, header_text, mail_address
-from ticketflow.domain.notifications.outbox import INSERT_MESSAGE, OUTBOX_COLUMNS, OutboxNotifier
+from ticketflow.domain.notifications.outbox import OutboxNotifier
+from ticketflow.domain.notifications.statements import INSERT_MESSAGE, OUTBOX_COLUMNS
 from ticketflow.domain.notifications.transports import eml_file_name
 from ticketflow.settings import SettingsError
 

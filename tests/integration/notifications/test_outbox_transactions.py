@@ -41,11 +41,22 @@ class FailingAfterInsert(OutboxNotifier):
         self.queued_before_failure = await session.scalar(select(func.count()).select_from(OutboxMessage))
         raise PurchaseFailsAfterQueueing
 
-    async def tickets_issued_to(self, db, holder, *, event_id: int, order_id: int) -> None:
-        """The same on the driver connection of a free purchase."""
-        await super().tickets_issued_to(db, holder, event_id=event_id, order_id=order_id)
-        (self.queued_before_failure,) = await db.fetchone("SELECT COUNT(*) FROM outbox_messages", ())
+    async def tickets_issued_to(self, outbox, holder, *, event_id: int, order_id: int) -> None:
+        """The same on the driver connection of a free purchase (the rows its INSERT wrote)."""
+        counting = CountingOutbox(outbox)
+        await super().tickets_issued_to(counting, holder, event_id=event_id, order_id=order_id)
+        self.queued_before_failure = counting.written
         raise PurchaseFailsAfterQueueing
+
+
+class CountingOutbox:
+    def __init__(self, outbox) -> None:
+        self.outbox = outbox
+        self.written = 0
+
+    async def queue(self, rows) -> int:
+        self.written += await self.outbox.queue(rows)
+        return self.written
 
 
 async def count(db, model) -> int:

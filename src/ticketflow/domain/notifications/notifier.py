@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketflow.db.driver import DriverConnection
+from ticketflow.domain.notifications.statements import OutboxStatements
 
 Recipient = tuple[int, str, str]
 """(user id, e-mail address, name)"""
@@ -23,7 +23,7 @@ class Notifier(Protocol):
         """An order's tickets became active (free purchase or payment)."""
 
     async def tickets_issued_to(
-        self, db: DriverConnection, holder: Recipient, *, event_id: int, order_id: int
+        self, outbox: OutboxStatements, holder: Recipient, *, event_id: int, order_id: int
     ) -> None:
         """The same, inside a hot path's transaction on a driver connection (a free purchase)."""
 

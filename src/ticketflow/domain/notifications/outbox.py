@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
 from ticketflow.db.base import utc_now
-from ticketflow.db.driver import DriverConnection
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import MESSAGE_ID_MAX, MessageKind, OutboxMessage, OutboxStatus
@@ -27,16 +26,9 @@ from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.notifications.identity import MailIdentity
 from ticketflow.domain.notifications.notifier import Recipient
+from ticketflow.domain.notifications.statements import OutboxStatements
 
 LIVE_TICKET_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
-OUTBOX_COLUMNS = (  # every column `_rows` fills, in its order (the driver INSERT binds them so)
-    "kind", "status", "message_id", "recipient", "recipient_name", "user_id", "event_id", "order_id",
-    "ticket_id", "payload", "attempts", "next_attempt_at", "created_at", "updated_at",
-)  # fmt: skip
-INSERT_MESSAGE = (  # built from the constant column names above
-    f"INSERT INTO outbox_messages ({', '.join(OUTBOX_COLUMNS)})"  # noqa: S608
-    f" VALUES ({', '.join(['%s'] * len(OUTBOX_COLUMNS))})"
-)
 
 
 class OutboxNotifier:
@@ -62,13 +54,9 @@ class OutboxNotifier:
         )
 
     async def tickets_issued_to(
-        self, db: DriverConnection, holder: Recipient, *, event_id: int, order_id: int
+        self, outbox: OutboxStatements, holder: Recipient, *, event_id: int, order_id: int
     ) -> None:
-        (row,) = self._rows(MessageKind.TICKETS, [holder], event_id=event_id, order_id=order_id)
-        await db.execute(
-            INSERT_MESSAGE,
-            [db.bind_time(value) if isinstance(value, dt.datetime) else value for value in row.values()],
-        )
+        await outbox.queue(self._rows(MessageKind.TICKETS, [holder], event_id=event_id, order_id=order_id))
 
     async def tickets_resent(self, session: AsyncSession, ticket: Ticket) -> OutboxMessage:
         """The ticket e-mail of `ticket`'s order, once more (asked for by its holder or an admin)."""

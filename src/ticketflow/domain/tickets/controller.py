@@ -11,7 +11,6 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.spec import Link
 from litestar.params import HeaderParameter, JSONBody
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event as EventModel
@@ -27,13 +26,7 @@ from ticketflow.domain.notifications.compose import when_text
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.orders import OrderView
-from ticketflow.domain.tickets.purchase import (
-    LineRecord,
-    OrderRecord,
-    PurchaseService,
-    TicketRecord,
-    VoucherRefused,
-)
+from ticketflow.domain.tickets.purchase import PurchaseService, VoucherRefused
 from ticketflow.domain.tickets.schemas import (
     Order,
     OrderLine,
@@ -44,6 +37,7 @@ from ticketflow.domain.tickets.schemas import (
     TicketUpdate,
 )
 from ticketflow.domain.tickets.service import HeldTicket, TicketService
+from ticketflow.domain.tickets.statements import LineRecord, OrderRecord, TicketRecord
 from ticketflow.domain.tickets.wallet import ENGLISH as PASS_WORDING
 from ticketflow.domain.tickets.wallet import MEDIA_TYPE as PKPASS_MEDIA_TYPE
 from ticketflow.domain.tickets.wallet import PassTicket, WalletConfig, pass_signer, wallet_pass
@@ -74,7 +68,7 @@ EventId = Annotated[int, id_parameter("event id")]
 
 
 def to_ticket(
-    ticket: TicketModel | TicketRecord | Row[Any],
+    ticket: TicketModel | TicketRecord,
     event: EventModel | None = None,
     holder_name: str = "",
     type_name: str | None = None,
@@ -148,9 +142,7 @@ def to_line(line: OrderLineModel | LineRecord) -> OrderLine:
     )
 
 
-def to_order(
-    order: OrderModel | OrderRecord | Row[Any], lines: Sequence[OrderLineModel | LineRecord] = ()
-) -> Order:
+def to_order(order: OrderModel | OrderRecord, lines: Sequence[OrderLineModel | LineRecord] = ()) -> Order:
     return Order(
         id=order.id,
         user_id=order.user_id,
@@ -162,7 +154,7 @@ def to_order(
         expires_at=order.expires_at,
         created_at=order.created_at,
         lines=[to_line(line) for line in lines],
-        voucher_code=getattr(order, "voucher_code", None),
+        voucher_code=order.voucher_code,
     )
 
 

@@ -34,21 +34,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from ticketflow.db.base import table_of, utc_now
-from ticketflow.db.driver import DriverConnection, driver_of
 from ticketflow.db.driver_pool import DriverPool
-from ticketflow.db.models.events import Event, EventStatus
+from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role
 from ticketflow.domain.notifications.notifier import Notifier, Recipient
 from ticketflow.domain.payments.hooks import Payments, PaymentsUnavailable
+from ticketflow.domain.tickets.statements import (
+    LineRecord,
+    OrderRecord,
+    PurchaseStatements,
+    SaleState,
+    SaleType,
+    SaleVoucher,
+    TicketRecord,
+    purchase_transaction,
+)
 from ticketflow.lib.errors import ConflictError, EventNotFound, RuleViolation
-from ticketflow.lib.roles import require_role
+from ticketflow.lib.roles import check_role
 from ticketflow.lib.ticket_codes import new_ticket_code
 
 BUYER_ROLES = frozenset({Role.ATTENDEE, Role.ADMIN})
 
-events = table_of(Event)
 orders = table_of(Order)
 tickets = table_of(Ticket)
 
@@ -73,47 +81,8 @@ class _SeatsTaken(Exception):
     """Internal: the conditional UPDATE matched no row; the transaction must roll back."""
 
 
-SELECT_BUYER = "SELECT role, email, name FROM users WHERE id = %s"
-SELECT_SALE_STATE = (
-    "SELECT status, max_per_order, starts_at, sales_start_at, sales_end_at, capacity, tickets_sold,"
-    " tickets_held, price_cents, currency FROM events WHERE id = %s"
-)
-TAKE_SEATS = (
-    "UPDATE events SET {counter} = {counter} + %s, updated_at = %s WHERE id = %s"
-    " AND status = 'scheduled' AND starts_at > %s AND capacity - tickets_sold - tickets_held >= %s"
-)
-TAKE_SOLD_SEATS = TAKE_SEATS.format(counter="tickets_sold")
-"""Seats of a free order: sold at once."""
-TAKE_HELD_SEATS = TAKE_SEATS.format(counter="tickets_held")
-"""Seats of a priced order: held until it is paid or expires."""
-SELECT_SALE_TYPES = (
-    "SELECT id, name, price_cents, tax_rate_bp, capacity, sold, held FROM ticket_types"
-    " WHERE event_id = %s AND active = %s AND hidden = %s ORDER BY position, id"
-)
-"""The types a buyer sees: `{quantity}` alone buys the only one."""
-TAKE_TYPE_SEATS = (
-    "UPDATE ticket_types SET {counter} = {counter} + %s, updated_at = %s WHERE id = %s"
-    " AND (capacity IS NULL OR capacity - sold - held >= %s)"
-)
-INSERT_ORDER_LINE = (
-    "INSERT INTO order_lines (order_id, ticket_type_id, name, quantity, unit_price_cents, discount_cents,"
-    " tax_rate_bp, amount_cents) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-)
-INSERT_PAID_ORDER = (
-    "INSERT INTO orders (user_id, event_id, quantity, amount_cents, currency, status, paid_at,"
-    " request_fingerprint, refunded_cents, created_at, updated_at)"
-    " VALUES (%s, %s, %s, 0, %s, 'paid', %s, %s, 0, %s, %s)"
-)
-INSERT_ACTIVE_TICKETS = (
-    "INSERT INTO tickets (order_id, user_id, event_id, ticket_type_id, code, status, created_at,"
-    " updated_at) VALUES "
-)
-ACTIVE_TICKET_VALUES = "(%s, %s, %s, %s, %s, 'active', %s, %s)"
-SELECT_ORDER_TICKETS = "SELECT id, code FROM tickets WHERE order_id = %s ORDER BY id"
-
-
 async def take_seats(
-    db: DriverConnection, event_id: int, lots: Sequence[Lot], *, held: bool, now: dt.datetime
+    db: PurchaseStatements, event_id: int, lots: Sequence[Lot], *, held: bool, now: dt.datetime
 ) -> None:
     """The race-free inventory step of every purchase: one conditional UPDATE of the event row for
     the whole order, then one of each type's row in id order (event first, then types by id: the
@@ -122,33 +91,12 @@ async def take_seats(
     Raises `_SeatsTaken` when any matched no row (sold out since the checks, cancelled, started);
     the caller's transaction then rolls back whatever the earlier ones took.
     """
-    stamp = db.bind_time(now)
     quantity = sum(lot.quantity for lot in lots)
-    statement = TAKE_HELD_SEATS if held else TAKE_SOLD_SEATS
-    if await db.execute(statement, (quantity, stamp, event_id, stamp, quantity)) != 1:
+    if not await db.take_event_seats(event_id, quantity, held=held, now=now):
         raise _SeatsTaken
-    type_statement = TAKE_TYPE_SEATS.format(counter="held" if held else "sold")
     for lot in sorted(lots, key=lambda lot: lot.sale.id):
-        if await db.execute(type_statement, (lot.quantity, stamp, lot.sale.id, lot.quantity)) != 1:
+        if not await db.take_type_seats(lot.sale.id, lot.quantity, held=held, now=now):
             raise _SeatsTaken
-
-
-@dataclass(frozen=True, slots=True)
-class SaleType:
-    """The ticket type a purchase buys, as read before the seats are taken."""
-
-    id: int
-    name: str
-    price_cents: int
-    tax_rate_bp: int
-    capacity: int | None
-    sold: int
-    held: int
-
-    def available(self, event_available: int) -> int:
-        if self.capacity is None:
-            return event_available
-        return min(self.capacity - self.sold - self.held, event_available)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,14 +115,8 @@ class TypesSoldOut(ConflictError):
     detail = "not enough tickets left of the types asked for"
 
 
-SELECT_TYPES_FOR_SALE = (
-    "SELECT id, name, price_cents, tax_rate_bp, capacity, sold, held, max_per_order, sales_start_at,"
-    " sales_end_at, hidden, active FROM ticket_types WHERE event_id = %s ORDER BY id"
-)
-
-
 async def lots_for_items(
-    db: DriverConnection,
+    db: PurchaseStatements,
     event_id: int,
     items: Sequence[tuple[int, int]],
     max_per_order: int,
@@ -186,27 +128,28 @@ async def lots_for_items(
     wanted: dict[int, int] = {}
     for type_id, quantity in items:
         wanted[type_id] = wanted.get(type_id, 0) + quantity
-    rows = {row[0]: row for row in await db.fetchall(SELECT_TYPES_FOR_SALE, (event_id,))}
+    offered = await db.offered_types(event_id)
     lots = []
     for type_id, quantity in sorted(wanted.items()):
-        row = rows.get(type_id)
-        if row is None or not row[11]:
+        found = offered.get(type_id)
+        if found is None or not found.active:
             raise TypeNotOnSale(ticket_type_id=type_id)
-        if row[10] and not (voucher is not None and voucher.unlocks_hidden and voucher.applies_to(type_id)):
+        unlocked = voucher is not None and voucher.unlocks_hidden and voucher.applies_to(type_id)
+        if found.hidden and not unlocked:
             if voucher is not None:
                 raise VoucherRefused(
                     "voucher_not_applicable", "this voucher does not unlock this ticket type"
                 )
             raise TypeNotOnSale(ticket_type_id=type_id)
-        start, end = db.read_time(row[8]), db.read_time(row[9])
+        start, end = found.sales_start_at, found.sales_end_at
         if (start is not None and now < start) or (end is not None and now >= end):
             raise SalesClosed("ticket sales of this type are closed", ticket_type_id=type_id)
-        limit = min(row[7] or max_per_order, max_per_order)
+        limit = min(found.max_per_order or max_per_order, max_per_order)
         if quantity > limit:
             raise RuleViolation(
                 f"at most {limit} tickets of this type per order", ticket_type_id=type_id, max_per_order=limit
             )
-        lots.append(Lot(SaleType(*row[:7]), quantity))
+        lots.append(Lot(found.sale, quantity))
     return lots
 
 
@@ -220,89 +163,23 @@ class SeveralTypes(RuleViolation):
     detail = "this event sells several ticket types: choose them with `items`"
 
 
-def single_type(rows: list[Any]) -> SaleType:
+def single_type(types: Sequence[SaleType]) -> SaleType:
     """The only visible type on sale; `{quantity}` alone cannot choose among several."""
-    if len(rows) != 1:
-        raise SeveralTypes if rows else SalesClosed("no ticket type of this event is on sale")
-    return SaleType(*rows[0])
+    if len(types) != 1:
+        raise SeveralTypes if types else SalesClosed("no ticket type of this event is on sale")
+    return types[0]
 
 
-async def sale_type(db: DriverConnection, event_id: int) -> SaleType:
-    return single_type(await db.fetchall(SELECT_SALE_TYPES, (event_id, True, False)))
+async def sale_type(db: PurchaseStatements, event_id: int) -> SaleType:
+    return single_type(await db.sale_types(event_id))
 
 
 async def insert_line(
-    db: DriverConnection, order_id: int, sale: SaleType, quantity: int, discount: int = 0
+    db: PurchaseStatements, order_id: int, sale: SaleType, quantity: int, discount: int = 0
 ) -> LineRecord:
     line = line_of(sale, quantity, discount)
-    await db.execute(
-        INSERT_ORDER_LINE,
-        (
-            order_id,
-            sale.id,
-            sale.name,
-            quantity,
-            line.unit_price_cents,
-            line.discount_cents,
-            line.tax_rate_bp,
-            line.amount_cents,
-        ),
-    )
+    await db.insert_line(order_id, line)
     return line
-
-
-def insert_active_tickets(quantity: int) -> str:
-    """One INSERT of `quantity` active tickets."""
-    return INSERT_ACTIVE_TICKETS + ", ".join([ACTIVE_TICKET_VALUES] * quantity)
-
-
-@dataclass(frozen=True, slots=True)
-class SaleState:
-    status: str
-    max_per_order: int
-    starts_at: dt.datetime
-    sales_start_at: dt.datetime | None
-    sales_end_at: dt.datetime | None
-    capacity: int
-    tickets_sold: int
-    tickets_held: int
-    price_cents: int
-    currency: str
-    sale_type: SaleType | None = None
-
-    @property
-    def available(self) -> int:
-        left = self.capacity - self.tickets_sold - self.tickets_held
-        return left if self.sale_type is None else self.sale_type.available(left)
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRecord:
-    """An order as written by the lean free purchase (the ORM path returns table rows)."""
-
-    id: int
-    user_id: int
-    event_id: int
-    quantity: int
-    amount_cents: int
-    currency: str
-    status: str
-    expires_at: dt.datetime | None
-    created_at: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class TicketRecord:
-    id: int
-    order_id: int
-    user_id: int
-    event_id: int
-    code: str
-    status: str
-    used_at: dt.datetime | None
-    created_at: dt.datetime
-    ticket_type_id: int | None = None
-    attendee_name: str | None = None
 
 
 class SaleWindow(Protocol):
@@ -320,48 +197,48 @@ class SaleWindow(Protocol):
 
 @dataclass(slots=True)
 class PurchaseResult:
-    order: Row[Any] | OrderRecord
-    tickets: list[Row[Any]] | list[TicketRecord]
+    order: OrderRecord
+    tickets: list[TicketRecord]
     replayed: bool = False
     holder_name: str = ""
     """The buyer's name: every ticket of a new order shows it until an attendee is named."""
     lines: list[LineRecord] = dataclasses.field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class LineRecord:
-    """An order line as written (or read back for a replay)."""
+def order_record(row: Row[Any]) -> OrderRecord:
+    """An order row of the full path, as the purchase answers with it."""
+    return OrderRecord(
+        row.id,
+        row.user_id,
+        row.event_id,
+        row.quantity,
+        row.amount_cents,
+        row.currency,
+        row.status,
+        row.expires_at,
+        row.created_at,
+        row.voucher_code,
+    )
 
-    ticket_type_id: int
-    name: str
-    quantity: int
-    unit_price_cents: int
-    discount_cents: int
-    tax_rate_bp: int
-    amount_cents: int
 
-
-SELECT_ORDER_LINES = (
-    "SELECT ticket_type_id, name, quantity, unit_price_cents, discount_cents, tax_rate_bp, amount_cents"
-    " FROM order_lines WHERE order_id = %s ORDER BY id"
-)
+def ticket_record(row: Row[Any]) -> TicketRecord:
+    return TicketRecord(
+        row.id,
+        row.order_id,
+        row.user_id,
+        row.event_id,
+        row.code,
+        row.status,
+        row.used_at,
+        row.created_at,
+        row.ticket_type_id,
+        row.attendee_name,
+    )
 
 
 def line_of(sale: SaleType, quantity: int, discount: int = 0) -> LineRecord:
     amount = sale.price_cents * quantity - discount
     return LineRecord(sale.id, sale.name, quantity, sale.price_cents, discount, sale.tax_rate_bp, amount)
-
-
-SELECT_VOUCHER = (
-    "SELECT id, code, kind, value, max_uses, uses, valid_from, valid_until, unlocks_hidden FROM vouchers"
-    " WHERE event_id = %s AND code = %s"
-)
-SELECT_VOUCHER_TYPES = "SELECT ticket_type_id FROM voucher_ticket_types WHERE voucher_id = %s"
-TAKE_VOUCHER_USE = (
-    "UPDATE vouchers SET uses = uses + 1, updated_at = %s WHERE id = %s"
-    " AND (max_uses IS NULL OR uses < max_uses)"
-)
-"""One use, never past `max_uses` whatever the concurrency (taken after the seats: lock order)."""
 
 
 class VoucherRefused(RuleViolation):
@@ -371,48 +248,21 @@ class VoucherRefused(RuleViolation):
         super().__init__(detail, reason=reason)
 
 
-@dataclass(frozen=True, slots=True)
-class SaleVoucher:
-    id: int
-    code: str
-    kind: str
-    value: int
-    unlocks_hidden: bool
-    type_ids: frozenset[int]
-
-    def applies_to(self, type_id: int) -> bool:
-        return not self.type_ids or type_id in self.type_ids
-
-    def discount(self, price_cents: int) -> int:
-        """Off one ticket of a type it applies to, never below a price of 0."""
-        if self.kind == "percent":
-            return price_cents * self.value // 100
-        if self.kind == "amount":
-            return min(self.value, price_cents)
-        return max(price_cents - self.value, 0)
-
-
-async def find_voucher(db: DriverConnection, event_id: int, code: str, now: dt.datetime) -> SaleVoucher:
-    row = await db.fetchone(SELECT_VOUCHER, (event_id, code))
-    if row is None or row[1] != code:
+async def find_voucher(db: PurchaseStatements, event_id: int, code: str, now: dt.datetime) -> SaleVoucher:
+    voucher = await db.voucher(event_id, code)
+    if voucher is None or voucher.code != code:
         raise VoucherRefused("unknown_voucher", "no such voucher for this event")
-    voucher_id, _, kind, value, max_uses, uses, valid_from, valid_until, unlocks = row
-    start, end = db.read_time(valid_from), db.read_time(valid_until)
+    start, end = voucher.valid_from, voucher.valid_until
     if (start is not None and now < start) or (end is not None and now >= end):
         raise VoucherRefused("voucher_expired", "this voucher is not valid now")
-    if max_uses is not None and uses >= max_uses:
+    if voucher.max_uses is not None and voucher.uses >= voucher.max_uses:
         raise VoucherRefused("voucher_used_up", "this voucher has been used up")
-    types = frozenset(int(r[0]) for r in await db.fetchall(SELECT_VOUCHER_TYPES, (voucher_id,)))
-    return SaleVoucher(voucher_id, code, kind, value, bool(unlocks), types)
+    return voucher
 
 
-async def take_voucher_use(db: DriverConnection, voucher: SaleVoucher, now: dt.datetime) -> None:
-    if await db.execute(TAKE_VOUCHER_USE, (db.bind_time(now), voucher.id)) != 1:
+async def take_voucher_use(db: PurchaseStatements, voucher: SaleVoucher, now: dt.datetime) -> None:
+    if not await db.take_voucher_use(voucher.id, now):
         raise VoucherRefused("voucher_used_up", "this voucher has been used up")
-
-
-async def lines_of_order(db: DriverConnection, order_id: int) -> list[LineRecord]:
-    return [LineRecord(*row) for row in await db.fetchall(SELECT_ORDER_LINES, (order_id,))]
 
 
 def purchase_fingerprint(
@@ -450,25 +300,26 @@ def sold_out(available: int) -> SoldOut:
     return SoldOut(message, tickets_available=max(available, 0))
 
 
-async def sale_state(db: DriverConnection, event_id: int, *, single: bool = True) -> SaleState:
+async def sale_state(db: PurchaseStatements, event_id: int, *, single: bool = True) -> SaleState:
     """The event's sale state; with `single`, the one visible type `{quantity}` buys."""
-    row = await db.fetchone(SELECT_SALE_STATE, (event_id,))
-    if row is None:
+    state = await db.sale_state(event_id)
+    if state is None:
         raise EventNotFound
-    state = SaleState(*row[:2], *(db.read_time(value) for value in row[2:5]), *row[5:])
     return dataclasses.replace(state, sale_type=await sale_type(db, event_id)) if single else state
 
 
 async def check_first(
-    db: DriverConnection, buyer_id: int, event_id: int, quantity: int, *, replay_possible: bool
+    db: PurchaseStatements, buyer_id: int, event_id: int, quantity: int, *, replay_possible: bool
 ) -> tuple[Recipient, SaleState | None]:
     """Cheap answers before any write: the buyer's role now, unknown event, closed or sold out.
 
     Plain reads on a driver connection; returns the buyer and what was read of the sale (None for
     a purchase that may be a retry). When they pass, the purchase transaction decides for real.
     """
-    _, email, name = await require_role(db, buyer_id, BUYER_ROLES, SELECT_BUYER)
-    buyer = (buyer_id, email, name)
+    found = await db.buyer(buyer_id)
+    check_role(None if found is None else found.role, BUYER_ROLES)
+    assert found is not None  # noqa: S101 - check_role refused an unknown buyer
+    buyer = (buyer_id, found.email, found.name)
     if replay_possible:
         return buyer, None  # a retried purchase must get its first answer even if sales closed since
     state = await sale_state(db, event_id)
@@ -479,13 +330,17 @@ async def check_first(
 
 
 async def buy_free_tickets(
-    db: DriverConnection, notifier: Notifier, buyer: Recipient, event_id: int, quantity: int, state: SaleState
+    db: PurchaseStatements,
+    notifier: Notifier,
+    buyer: Recipient,
+    event_id: int,
+    quantity: int,
+    state: SaleState,
 ) -> PurchaseResult:
     """A free purchase in the transaction of `check_first`: the seats, the paid order, its line,
     its active tickets and their e-mail, in a few fixed statements on the driver (the flash-sale
     path)."""
     now = utc_now()
-    stamp = db.bind_time(now)
     sale = state.sale_type
     currency = state.currency
     if sale is None:  # pragma: no cover - sale_state always reads it
@@ -493,20 +348,12 @@ async def buy_free_tickets(
     await take_seats(db, event_id, [Lot(sale, quantity)], held=False, now=now)
     buyer_id = buyer[0]
     fingerprint = purchase_fingerprint(event_id, quantity)
-    order_id = await db.insert(
-        INSERT_PAID_ORDER, (buyer_id, event_id, quantity, currency, stamp, fingerprint, stamp, stamp)
-    )
+    order_id = await db.insert_paid_order(buyer_id, event_id, quantity, currency, fingerprint, now)
     line = await insert_line(db, order_id, sale, quantity)
-    await db.execute(
-        insert_active_tickets(quantity),
-        [
-            value
-            for _ in range(quantity)
-            for value in (order_id, buyer_id, event_id, sale.id, new_ticket_code(), stamp, stamp)
-        ],
-    )
-    await notifier.tickets_issued_to(db, buyer, event_id=event_id, order_id=order_id)
-    issued = await db.fetchall(SELECT_ORDER_TICKETS, (order_id,))
+    codes = [new_ticket_code() for _ in range(quantity)]
+    await db.insert_active_tickets(order_id, buyer_id, event_id, sale.id, codes, now)
+    await notifier.tickets_issued_to(db.outbox(), buyer, event_id=event_id, order_id=order_id)
+    issued = await db.order_tickets(order_id)
     order = OrderRecord(order_id, buyer_id, event_id, quantity, 0, currency, OrderStatus.PAID, None, now)
     tickets = [
         TicketRecord(ticket_id, order_id, buyer_id, event_id, code, TicketStatus.ACTIVE, None, now, sale.id)
@@ -549,7 +396,7 @@ class PurchaseService:
         the driver connection of the checks; priced, retryable, hold-blocked or several-type
         (`items`) purchases take the full path."""
         try:
-            async with self.drivers.transaction() as db:
+            async with purchase_transaction(self.drivers) as db:
                 buyer, state = await check_first(
                     db,
                     buyer_id,
@@ -583,7 +430,7 @@ class PurchaseService:
                 result.holder_name = buyer[2]
                 return result
         except _SeatsTaken:  # rolled back; say how many are left now
-            async with self.drivers.transaction() as db:
+            async with purchase_transaction(self.drivers) as db:
                 if items is not None:
                     state = await sale_state(db, event_id, single=False)
                     now = utc_now()
@@ -653,16 +500,16 @@ class _Purchase:
             return None
         if order.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused
-        lines = await lines_of_order(await driver_of(self.connection), order.id)
+        lines = await (await PurchaseStatements.on(self.connection)).order_lines(order.id)
         return PurchaseResult(
-            order=order, tickets=await self._tickets_of(order.id), replayed=True, lines=lines
+            order=order_record(order), tickets=await self._tickets_of(order.id), replayed=True, lines=lines
         )
 
-    async def _tickets_of(self, order_id: int) -> list[Row[Any]]:
+    async def _tickets_of(self, order_id: int) -> list[TicketRecord]:
         rows = await self.connection.execute(
             select(tickets).where(tickets.c.order_id == order_id).order_by(tickets.c.id)
         )
-        return list(rows)
+        return [ticket_record(row) for row in rows]
 
     async def _buy(
         self,
@@ -675,13 +522,13 @@ class _Purchase:
         fingerprint: str,
     ) -> PurchaseResult:
         now = utc_now()
-        event = (await self.connection.execute(select(events).where(events.c.id == event_id))).first()
+        db = await PurchaseStatements.on(self.connection)
+        event = await db.sale_state(event_id)
         if event is None:
             raise EventNotFound
         if items is not None:
             quantity = sum(q for _, q in items)
         check_sales_open(event, quantity, now)
-        db = await driver_of(self.connection)
         voucher = None if voucher_code is None else await find_voucher(db, event_id, voucher_code, now)
         if items is None:
             lots = [Lot(await sale_type(db, event_id), quantity)]
@@ -716,7 +563,8 @@ class _Purchase:
             await take_voucher_use(db, voucher, now)
         order_id = await self._insert_order(
             buyer_id,
-            event,
+            event_id,
+            event.currency,
             lots,
             total,
             voucher,
@@ -750,7 +598,8 @@ class _Purchase:
         if not priced:
             await self._in_session(lambda session: self.notifier.tickets_issued(session, order_id))
         order = (await self.connection.execute(select(orders).where(orders.c.id == order_id))).one()
-        return PurchaseResult(order=order, tickets=await self._tickets_of(order_id), lines=lines)
+        tickets_issued = await self._tickets_of(order_id)
+        return PurchaseResult(order=order_record(order), tickets=tickets_issued, lines=lines)
 
     async def _check_held_seats(
         self, buyer_id: int, event_id: int, quantity: int, max_per_order: int, now: dt.datetime
@@ -788,7 +637,8 @@ class _Purchase:
     async def _insert_order(
         self,
         buyer_id: int,
-        event: Row[Any],
+        event_id: int,
+        currency: str,
         lots: Sequence[Lot],
         total: int,
         voucher: SaleVoucher | None,
@@ -801,12 +651,12 @@ class _Purchase:
         result = await self.connection.execute(
             insert(orders).values(
                 user_id=buyer_id,
-                event_id=event.id,
+                event_id=event_id,
                 quantity=sum(lot.quantity for lot in lots),
                 amount_cents=total,
                 voucher_id=None if voucher is None else voucher.id,
                 voucher_code=None if voucher is None else voucher.code,
-                currency=event.currency,
+                currency=currency,
                 status=OrderStatus.PENDING if priced else OrderStatus.PAID,
                 paid_at=None if priced else now,
                 expires_at=now + self.reservation_ttl if priced else None,
