@@ -84,7 +84,99 @@ class ContractDocument(OpenAPI):
                     for content in body.get("content", {}).values():
                         if {"type": "null"} in content.get("schema", {}).get("oneOf", []):
                             body["required"] = False
+        add_answer_examples(document)
         return document
+
+
+def add_answer_examples(document: dict[str, Any]) -> None:
+    """Give every JSON success answer that has none an example, built from its schema.
+
+    A property's own example comes first (`msgspec.Meta(examples=[...])` on the field), then
+    a value of `EXAMPLE_VALUES` under the property's name if it has the property's type, then a
+    plain value of the right type and format. A field whose value follows a pattern needs an
+    example of its own: the contract test checks that every example validates.
+    """
+    components = document.get("components", {}).get("schemas", {})
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                media = response.get("content", {}).get("application/json")
+                if status.startswith("2") and media and not {"example", "examples"} & set(media):
+                    media["example"] = example_of(media.get("schema", {}), components)
+
+
+EXAMPLE_VALUES: dict[str, Any] = {
+    "title": "Jazz night",
+    "event_title": "Jazz night",
+    "venue": "Blue Note, Berlin",
+    "description": "Doors open at 19:00.",
+    "holder_name": "Grace Hopper",
+    "attendee_name": "Grace Hopper",
+    "ticket_type_name": "Standing",
+    "email": "grace@example.com",
+    "recipient": "grace@example.com",
+    "currency": "EUR",
+    "timezone": "Europe/Berlin",
+    "date": "2026-06-01",
+    "time": "19:30",
+}
+"""Example values by property name, for properties that have no example of their own."""
+
+FORMAT_EXAMPLES = {
+    "date-time": "2026-06-01T19:30:00Z",
+    "date": "2026-06-01",
+    "time": "19:30:00",
+    "email": "grace@example.com",
+    "uri": "https://tickets.example.com/",
+    "url": "https://tickets.example.com/",
+    "uuid": "3f2b8c1e-9d4a-4e6b-8a7f-2c5d1e0b9a64",
+}
+JSON_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float)}
+
+
+def example_of(schema: dict[str, Any], components: dict[str, Any], name: str = "", depth: int = 0) -> Any:
+    """A value of `schema` (references resolved in `components`); `name` is its property's name."""
+    if "$ref" in schema:
+        target = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+        return example_of(target, components, name, depth + 1) if depth < 8 else None
+    for key in ("const", "example"):
+        if key in schema:
+            return schema[key]
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if schema.get("default") is not None:
+        return schema["default"]
+    choices = [s for s in schema.get("oneOf", schema.get("anyOf", [])) if s.get("type") != "null"]
+    if choices:
+        return example_of(choices[0], components, name, depth)
+    kinds = schema.get("type", "object")
+    kind = next((k for k in kinds if k != "null"), "null") if isinstance(kinds, list) else kinds
+    if kind == "object":
+        properties = schema.get("properties", {})
+        value = {key: example_of(prop, components, key, depth) for key, prop in properties.items()}
+        extra = schema.get("additionalProperties")
+        if not properties and isinstance(extra, dict) and extra:
+            value["key"] = example_of(extra, components, "", depth)
+        return value
+    if kind == "array":
+        item = example_of(schema.get("items", {}), components, "", depth)
+        return [item] * max(1, schema.get("minItems", 1))
+    if kind in JSON_TYPES:
+        known = EXAMPLE_VALUES.get(name)
+        if isinstance(known, JSON_TYPES[kind]) and "format" not in schema:
+            return known
+    if kind == "string":
+        text = FORMAT_EXAMPLES.get(schema.get("format", ""), "text")
+        return (text * schema.get("minLength", 1))[: schema.get("maxLength", len(text))]
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1)
+        number = min(low, schema.get("maximum", low))
+        return int(number) if kind == "integer" else number
+    return {"boolean": True, "null": None}.get(kind)
 
 
 @dataclass

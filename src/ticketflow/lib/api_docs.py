@@ -79,17 +79,21 @@ def links_on(status: int, **links: Link) -> type[Operation]:
     return LinkedOperation
 
 
-def binary_answer(media_type: str) -> type[Operation]:
-    """An `operation_class` whose 200 answer is a file of `media_type` (a client gets bytes)."""
+def answer_content(content: dict[str, OpenAPIMediaType]) -> type[Operation]:
+    """An `operation_class` whose 200 answer comes in each media type of `content` (Litestar
+    declares one media type per answer: the one of the route)."""
 
     @dataclass
-    class BinaryOperation(Operation):
+    class ContentOperation(Operation):
         def __post_init__(self) -> None:
             response = (self.responses or {}).get("200")
             if isinstance(response, OpenAPIResponse):
-                schema = Schema(
-                    type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, content_media_type=media_type
-                )
-                response.content = {media_type: OpenAPIMediaType(schema=schema)}
+                response.content = dict(content)
 
-    return BinaryOperation
+    return ContentOperation
+
+
+def binary_answer(media_type: str) -> type[Operation]:
+    """An `operation_class` whose 200 answer is a file of `media_type` (a client gets bytes)."""
+    schema = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, content_media_type=media_type)
+    return answer_content({media_type: OpenAPIMediaType(schema=schema)})

@@ -170,6 +170,7 @@ class MetricsPlugin(ContextPlugin):
             "/metrics",
             opt=PUBLIC_ROUTE,  # the scraper's own token, checked below
             security=[{}],
+            operation_id="getMetrics",
             tags=["Operations"],
             summary="Prometheus metrics",
             description="Requests and latencies, tickets sold, scans by result, e-mail outbox backlog. "

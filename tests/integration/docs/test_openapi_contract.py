@@ -6,11 +6,24 @@ import re
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
+from litestar.routes import HTTPRoute
 from openapi_spec_validator import validate
 
 from ticketflow.lib.api_docs import MAX_ID
 
 CAMEL_CASE = re.compile(r"^[a-z][a-zA-Z0-9]*$")
+OPERATION_ID = re.compile(r"^(?P<verb>[a-z]+)(?P<noun>(?:[A-Z][a-z0-9]*)*)$")
+VERBS = {
+    "get", "list", "lookup", "create", "update", "replace", "delete", "cancel", "purchase", "pay",
+    "validate", "admit", "transfer", "sync", "pair", "revoke", "revert", "resend", "retry",
+    "receive", "send", "refund", "export", "import", "download", "upload", "reset", "confirm",
+}  # fmt: skip
+"""An operationId is a verb and what it acts on (`listEvents`, `getTicketQrPng`); a new kind of
+action adds its verb here."""
+ONE_WORD_OPERATIONS = {"login", "register"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 WRONG_METHODS = ["PUT", "PATCH", "DELETE", "TRACE"]
 
@@ -79,6 +92,75 @@ async def test_every_operation_has_a_stable_camel_case_id_a_summary_and_tags(cli
         "cancelTicket": ("POST", "/tickets/{ticket_id}/cancel"),
         "getStats": ("GET", "/stats"),
     }.items() <= found.items()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_operation_id_is_set_on_its_route_and_follows_the_naming_scheme(app: Litestar) -> None:
+    """A route without an operationId would get its handler's name (`prometheusMetrics`), which
+    changes whenever the code is reorganised: every documented route names its own."""
+    document = app.openapi_schema.to_schema()
+    for path, method, operation in operations(document):
+        match = OPERATION_ID.match(operation["operationId"])
+        assert match, (method, path, operation["operationId"])
+        if operation["operationId"] not in ONE_WORD_OPERATIONS:
+            assert match["verb"] in VERBS, (method, path, operation["operationId"], "verb not in VERBS")
+            assert match["noun"], (method, path, operation["operationId"], "a verb alone")
+    documented = {operation["operationId"] for _, _, operation in operations(document)}
+    handlers = [
+        handler
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if isinstance(handler, HTTPRouteHandler) and handler.resolve_include_in_schema()
+    ]
+    assert len(handlers) >= len(documented) > 50
+    for handler in handlers:
+        assert isinstance(handler.operation_id, str), (handler.paths, handler.handler_name)
+        assert handler.operation_id in documented, handler.operation_id
+    assert document["paths"]["/metrics"]["get"]["operationId"] == "getMetrics"
+
+
+def resolved(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def answer_examples(media: dict[str, Any], document: dict[str, Any]) -> list[Any]:
+    """The examples of one answer: the media type's own, or else its schema's."""
+    if "example" in media:
+        return [media["example"]]
+    if media.get("examples"):
+        return [example["value"] for example in media["examples"].values()]
+    return list(resolved(media.get("schema", {}), document).get("examples", []))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_json_success_answer_has_an_example_and_every_example_fits_its_schema(app: Litestar) -> None:
+    document = app.openapi_schema.to_schema()
+    checked = 0
+    for path, method, operation in operations(document):
+        for status, response in operation["responses"].items():
+            for media_type, media in response.get("content", {}).items():
+                examples = answer_examples(media, document)
+                if status.startswith("2") and media_type == "application/json":
+                    assert examples, (method, path, status, "no example")
+                # every schema is checked against the whole document, so references resolve
+                validator = Draft202012Validator(
+                    {**media.get("schema", {}), "components": document["components"]},
+                    format_checker=Draft202012Validator.FORMAT_CHECKER,
+                )
+                for example in examples:
+                    problems = [error.message for error in validator.iter_errors(example)]
+                    assert not problems, (method, path, status, media_type, problems)
+                    checked += 1
+    assert checked > 100
+    csv = document["paths"]["/events/{event_id}/vouchers"]["get"]["responses"]["200"]["content"]
+    assert set(csv) == {"application/json", "text/csv"}
+    assert csv["application/json"]["schema"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Voucher"},
+    }
 
 
 async def test_options_and_wrong_methods_answer_with_the_documented_methods(client) -> None:

@@ -7,13 +7,14 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Reference, Schema
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.domain.accounts.auth import admin_only
 from ticketflow.domain.events.schemas import Voucher, VoucherCreate, VoucherPatch
 from ticketflow.domain.events.vouchers import MAX_BULK, VoucherService, VoucherView, random_code
-from ticketflow.lib.api_docs import id_parameter
+from ticketflow.lib.api_docs import answer_content, id_parameter
 from ticketflow.lib.csv_cells import csv_text
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, TOO_LARGE, error_responses
 from ticketflow.lib.errors import RuleViolation
@@ -35,6 +36,23 @@ CSV_COLUMNS = (
     "valid_until",
     "unlocks_hidden",
 )
+
+
+VOUCHERS_JSON_OR_CSV = answer_content(
+    {
+        "application/json": OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.ARRAY, items=Reference("#/components/schemas/Voucher"))
+        ),
+        "text/csv": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.STRING, description="`format=csv`: a header row, then one row a voucher"
+            ),
+            example=",".join(CSV_COLUMNS)
+            + "\r\n7,SPRING-10,percent,10,3 4,100,12,2026-03-01T00:00:00+00:00,,False\r\n",
+        ),
+    }
+)
+"""`listVouchers` answers JSON, or with `format=csv` the same vouchers as a CSV file."""
 
 
 def to_voucher(view: VoucherView) -> Voucher:
@@ -118,6 +136,7 @@ class VoucherController(Controller):
         summary="The vouchers of an event (admin; JSON or CSV)",
         description="`format=csv` answers a spreadsheet-safe CSV file of the same vouchers.",
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, (404, "event not found")),
+        operation_class=VOUCHERS_JSON_OR_CSV,
     )
     async def list_vouchers(
         self,
