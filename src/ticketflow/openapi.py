@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import msgspec.inspect
-from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin  # private: see below
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Contact, OpenAPI, Schema, Tag
@@ -192,7 +192,17 @@ class ContractConfig(OpenAPIConfig):
 
 
 class ClosedStructSchemaPlugin(StructSchemaPlugin):
-    """Request bodies that refuse unknown fields say so: `additionalProperties: false`."""
+    """Request bodies that refuse unknown fields say so: `additionalProperties: false`.
+
+    This extends a private Litestar class on purpose, because Litestar 2 has no public way to
+    change the schema of a whole msgspec Struct: `schema_extra` exists per field or parameter
+    only, a plugin of the public `OpenAPISchemaPlugin` protocol would have to rebuild every
+    Struct's schema itself (Litestar's own conversion of a Struct's fields is private too), and
+    the finished document (`ContractDocument.to_schema`) names its components but no longer
+    knows the Struct behind each. The dependency is kept to this class and pinned by
+    tests/unit/test_closed_struct_schemas.py, which fails, saying what changed, on an upgrade
+    that moves or reshapes the parent class or loses what these schemas promise.
+    """
 
     def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
         if not super().is_plugin_supported_field(field_definition):
