@@ -61,7 +61,12 @@ def required_columns(table: Table) -> set[str]:
 
 def test_every_context_has_its_statements_found() -> None:
     names = set(STATEMENTS)
-    assert {"checkin.ADMIT", "checkin.SELECT_SCANNED", "checkin.RECORD_SCAN", "checkin.COUNT_AT_GATE"} <= names
+    assert {
+        "checkin.ADMIT",
+        "checkin.SELECT_SCANNED",
+        "checkin.RECORD_SCAN",
+        "checkin.COUNT_AT_GATE",
+    } <= names
     assert {"tickets.TAKE_SOLD_SEATS", "tickets.INSERT_PAID_ORDER", "tickets.INSERT_ACTIVE_TICKET"} <= names
     assert {"tickets.SELECT_VOUCHER", "tickets.TAKE_TYPE_HELD_SEATS", "notifications.INSERT_MESSAGE"} <= names
 
