@@ -50,7 +50,7 @@ from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.door import GateService, ScanLogService, ScannerService
 from ticketflow.domain.checkin.door_schemas import GateCreate, ScannerCreate
 from ticketflow.domain.events.service import EventService
-from ticketflow.domain.events.ticket_types import types_of
+from ticketflow.domain.events.ticket_types import TicketTypeService
 from ticketflow.lib.errors import DomainError, NotFoundError
 from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 from ticketflow.lib.qr import qr_svg
@@ -305,7 +305,7 @@ class GatesView(AdminPage):
             scanner_service = ScannerService(session)
             scanners = await scanner_service.list_scanners(event_id)
             counts = await scanner_service.scan_counts([scanner.id for scanner in scanners])
-            types = await types_of(session, event_id, everything=True)
+            types = await TicketTypeService(session).types_of(event_id, everything=True)
         _ = gettext_for(current_language())
         now = utc_now()
         return await self.page(
@@ -335,7 +335,7 @@ class GatesView(AdminPage):
         async with self.context.session_maker() as session:
             if await session.get(Event, event_id) is None:
                 raise not_found()
-            return await types_of(session, event_id, everything=True)
+            return await TicketTypeService(session).types_of(event_id, everything=True)
 
     async def _gates(self, event_id: int) -> Sequence[Gate]:
         async with self.context.session_maker() as session:

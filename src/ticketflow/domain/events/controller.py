@@ -19,7 +19,7 @@ from ticketflow.db.models.users import Role, User
 from ticketflow.domain.accounts.auth import admin_only
 from ticketflow.domain.events.schemas import Event, EventCreate, EventPage, EventPatch
 from ticketflow.domain.events.service import EventService
-from ticketflow.domain.events.ticket_types import types_of
+from ticketflow.domain.events.ticket_types import TicketTypeService
 from ticketflow.domain.events.ticket_types_controller import to_ticket_type
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.tickets.service import TicketService
@@ -71,7 +71,7 @@ def to_event(event: EventModel, ticket_types: list[TicketTypeModel] | None = Non
 
 async def with_types(events: EventService, event: EventModel) -> Event:
     """An admin's answer: the event with all its ticket types."""
-    return to_event(event, await types_of(events.session, event.id, everything=True))
+    return to_event(event, await TicketTypeService(events.session).types_of(event.id, everything=True))
 
 
 def provide_event_service(db_session: NamedDependency[AsyncSession]) -> EventService:
@@ -129,7 +129,8 @@ class EventController(Controller):
         viewer = request.scope.get("user")
         event = await events.get_event(event_id)
         everything = viewer is not None and viewer.role == Role.ADMIN
-        return to_event(event, await types_of(events.session, event_id, everything=everything))
+        types = await TicketTypeService(events.session).types_of(event_id, everything=everything)
+        return to_event(event, types)
 
     @post(
         "/",

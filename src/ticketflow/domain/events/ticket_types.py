@@ -15,7 +15,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service.typing import ModelDictT
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
@@ -23,6 +25,7 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
+from ticketflow.lib.repository import RepositoryService
 
 TYPE_FIELDS = (
     "name",
@@ -93,12 +96,16 @@ def default_type(event: Event, now: dt.datetime) -> TicketType:
     )
 
 
-async def types_of(session: AsyncSession, event_id: int, *, everything: bool) -> list[TicketType]:
-    """The event's types by position; the public sees only visible active ones."""
-    query = select(TicketType).where(TicketType.event_id == event_id)
+def types_listed(event_id: int, *, everything: bool) -> list[ColumnElement[bool]]:
+    """The conditions of an event's types as listed; the public sees only visible active ones."""
+    conditions = [TicketType.event_id == event_id]
     if not everything:
-        query = query.where(TicketType.active.is_(True), TicketType.hidden.is_(False))
-    return list(await session.scalars(query.order_by(TicketType.position, TicketType.id)))
+        conditions += [TicketType.active.is_(True), TicketType.hidden.is_(False)]
+    return conditions
+
+
+TYPE_ORDER = (TicketType.position.asc(), TicketType.id.asc())
+"""Types by position (then id), the order buyers see them in."""
 
 
 async def sync_event_price(session: AsyncSession, event_id: int) -> None:
@@ -135,11 +142,14 @@ async def follow_single_type(session: AsyncSession, event_id: int, changes: dict
         )
 
 
-class TicketTypeService:
+class TicketTypeRepository(SQLAlchemyAsyncRepository[TicketType]):
+    model_type = TicketType
+
+
+class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
     """Use cases of ticket types. Each public method is one transaction."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    repository_type = TicketTypeRepository
 
     async def event(self, event_id: int) -> Event:
         event = await self.session.get(Event, event_id)
@@ -147,37 +157,46 @@ class TicketTypeService:
             raise EventNotFound
         return event
 
-    async def get(self, type_id: int) -> tuple[TicketType, Event]:
-        ticket_type = await self.session.get(TicketType, type_id)
+    async def types_of(self, event_id: int, *, everything: bool) -> list[TicketType]:
+        """The event's types by position; the public sees only visible active ones."""
+        conditions = types_listed(event_id, everything=everything)
+        return list(await self.list(*conditions, order_by=list(TYPE_ORDER)))
+
+    async def get_type(self, type_id: int) -> tuple[TicketType, Event]:
+        ticket_type = await self.get_one_or_none(TicketType.id == type_id)
         if ticket_type is None:
             raise TicketTypeNotFound
         return ticket_type, await self.event(ticket_type.event_id)
 
-    async def list(self, event_id: int, *, everything: bool) -> tuple[Event, list[TicketType]]:
+    async def list_types(self, event_id: int, *, everything: bool) -> tuple[Event, list[TicketType]]:
         event = await self.event(event_id)
-        return event, await types_of(self.session, event_id, everything=everything)
+        return event, await self.types_of(event_id, everything=everything)
 
-    async def create(self, event_id: int, values: dict[str, Any]) -> tuple[TicketType, Event]:
+    async def to_model_on_create(self, data: ModelDictT[TicketType]) -> ModelDictT[TicketType]:
+        """A new type has sold and held nothing, and comes last unless given a position."""
+        if isinstance(data, dict):
+            data = data | {"sold": 0, "held": 0}
+            if data.get("position") is None:
+                last = await self.session.scalar(
+                    select(func.max(TicketType.position)).where(TicketType.event_id == data["event_id"])
+                )
+                data["position"] = 0 if last is None else last + 1
+        return data
+
+    async def create_type(self, event_id: int, values: dict[str, Any]) -> tuple[TicketType, Event]:
         event = await self.event(event_id)
         if event.is_cancelled:
             raise ConflictError("a cancelled event cannot be changed")
         check_type_rules(values, event)
-        if values.get("position") is None:
-            last = await self.session.scalar(
-                select(func.max(TicketType.position)).where(TicketType.event_id == event_id)
-            )
-            values["position"] = 0 if last is None else last + 1
-        ticket_type = TicketType(event_id=event_id, sold=0, held=0, **values)
-        self.session.add(ticket_type)
-        await self.session.flush()
+        ticket_type = await self.create(values | {"event_id": event_id})
         await sync_event_price(self.session, event_id)
         await self.session.commit()
         await self.session.refresh(event)
         await self.session.refresh(ticket_type)
         return ticket_type, event
 
-    async def update(self, type_id: int, changes: dict[str, Any]) -> tuple[TicketType, Event]:
-        ticket_type, event = await self.get(type_id)
+    async def update_type(self, type_id: int, changes: dict[str, Any]) -> tuple[TicketType, Event]:
+        ticket_type, event = await self.get_type(type_id)
         merged = {name: getattr(ticket_type, name) for name in TYPE_FIELDS} | changes
         check_type_rules(merged, event)
         if "capacity" in changes and changes["capacity"] is not None:
@@ -201,9 +220,9 @@ class TicketTypeService:
         await self.session.refresh(event)
         return ticket_type, event
 
-    async def delete(self, type_id: int) -> None:
+    async def delete_type(self, type_id: int) -> None:
         """Remove a type nothing was sold of; a type with sales is deactivated instead (409)."""
-        ticket_type, event = await self.get(type_id)
+        _, event = await self.get_type(type_id)
         sold = await self.session.scalar(
             select(
                 or_(
@@ -214,7 +233,6 @@ class TicketTypeService:
         )
         if sold:
             raise TicketTypeHasSales
-        await self.session.delete(ticket_type)
-        await self.session.flush()
+        await self.delete(type_id)
         await sync_event_price(self.session, event.id)
         await self.session.commit()

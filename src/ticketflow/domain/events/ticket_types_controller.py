@@ -88,7 +88,7 @@ class TicketTypeController(Controller):
     ) -> list[TicketType]:
         viewer = request.scope.get("user")
         everything = viewer is not None and viewer.role == Role.ADMIN
-        event, types = await ticket_types.list(event_id, everything=everything)
+        event, types = await ticket_types.list_types(event_id, everything=everything)
         return [to_ticket_type(t, event) for t in types]
 
     @post(
@@ -114,7 +114,7 @@ class TicketTypeController(Controller):
         event_id: EventId,
         data: JSONBody[TicketTypeCreate],
     ) -> TicketType:
-        ticket_type, event = await ticket_types.create(event_id, type_values(data))
+        ticket_type, event = await ticket_types.create_type(event_id, type_values(data))
         return to_ticket_type(ticket_type, event)
 
     @patch(
@@ -141,7 +141,7 @@ class TicketTypeController(Controller):
         type_id: TypeId,
         data: JSONBody[TicketTypePatch],
     ) -> TicketType:
-        ticket_type, event = await ticket_types.update(type_id, type_values(data))
+        ticket_type, event = await ticket_types.update_type(type_id, type_values(data))
         return to_ticket_type(ticket_type, event)
 
     @delete(
@@ -156,4 +156,4 @@ class TicketTypeController(Controller):
     async def delete_ticket_type(
         self, ticket_types: NamedDependency[TicketTypeService], type_id: TypeId
     ) -> None:
-        await ticket_types.delete(type_id)
+        await ticket_types.delete_type(type_id)

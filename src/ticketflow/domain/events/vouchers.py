@@ -14,9 +14,9 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.events import Event
@@ -24,6 +24,7 @@ from ticketflow.db.models.orders import Order
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.vouchers import Voucher, VoucherKind, voucher_ticket_types
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
+from ticketflow.lib.repository import RepositoryService
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 """Letters and digits a person reads back without doubt (no 0/O, 1/I/L)."""
@@ -64,11 +65,14 @@ def check_voucher_rules(values: dict[str, Any]) -> None:
         raise RuleViolation("valid_until must be after valid_from", field="valid_until")
 
 
-class VoucherService:
+class VoucherRepository(SQLAlchemyAsyncRepository[Voucher]):
+    model_type = Voucher
+
+
+class VoucherService(RepositoryService[Voucher, VoucherRepository]):
     """Use cases of vouchers (admin). Each public method is one transaction."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    repository_type = VoucherRepository
 
     async def _event(self, event_id: int) -> Event:
         event = await self.session.get(Event, event_id)
@@ -108,7 +112,7 @@ class VoucherService:
         if rows:
             await self.session.execute(insert(voucher_ticket_types), rows)
 
-    async def create(
+    async def create_vouchers(
         self, event_id: int, values: dict[str, Any], codes: list[str], type_ids: list[int]
     ) -> list[VoucherView]:
         """One voucher per code, all alike; a code the event already has is a 409."""
@@ -120,9 +124,8 @@ class VoucherService:
             Voucher(event_id=event_id, code=code, uses=0, created_at=now, updated_at=now, **values)
             for code in codes
         ]
-        self.session.add_all(vouchers)
         try:
-            await self.session.flush()
+            await self.create_many(vouchers)
         except IntegrityError:
             await self.session.rollback()
             raise VoucherCodeTaken from None
@@ -132,24 +135,20 @@ class VoucherService:
 
     async def of_event(self, event_id: int) -> list[VoucherView]:
         await self._event(event_id)
-        vouchers = list(
-            await self.session.scalars(
-                select(Voucher).where(Voucher.event_id == event_id).order_by(Voucher.id)
-            )
-        )
+        vouchers = list(await self.list(Voucher.event_id == event_id, order_by=[Voucher.id.asc()]))
         types = await self._types_of([v.id for v in vouchers])
         return [VoucherView(v, types[v.id]) for v in vouchers]
 
-    async def get(self, voucher_id: int) -> VoucherView:
-        voucher = await self.session.get(Voucher, voucher_id)
+    async def get_voucher(self, voucher_id: int) -> VoucherView:
+        voucher = await self.get_one_or_none(Voucher.id == voucher_id)
         if voucher is None:
             raise VoucherNotFound
         return VoucherView(voucher, (await self._types_of([voucher_id]))[voucher_id])
 
-    async def update(
+    async def update_voucher(
         self, voucher_id: int, changes: dict[str, Any], type_ids: list[int] | None
     ) -> VoucherView:
-        view = await self.get(voucher_id)
+        view = await self.get_voucher(voucher_id)
         voucher = view.voucher
         merged = {name: getattr(voucher, name) for name in VOUCHER_FIELDS} | changes
         check_voucher_rules(merged)
@@ -172,14 +171,14 @@ class VoucherService:
             await self._link([voucher_id], type_ids)
         await self.session.commit()
         await self.session.refresh(voucher)
-        return await self.get(voucher_id)
+        return await self.get_voucher(voucher_id)
 
-    async def delete(self, voucher_id: int) -> None:
+    async def delete_voucher(self, voucher_id: int) -> None:
         """Remove a voucher no order redeemed; a redeemed one is kept (409), limit it instead."""
-        view = await self.get(voucher_id)
+        await self.get_voucher(voucher_id)
         if await self.session.scalar(select(exists().where(Order.voucher_id == voucher_id))):
             raise VoucherUsed
-        await self.session.delete(view.voucher)
+        await self.delete(voucher_id)
         await self.session.commit()
 
 

@@ -126,7 +126,7 @@ class VoucherController(Controller):
         type_ids = values.pop("ticket_type_ids")
         for name in ("code", "count"):
             values.pop(name)
-        created = await vouchers.create(event_id, values, codes_of(data), type_ids)
+        created = await vouchers.create_vouchers(event_id, values, codes_of(data), type_ids)
         return [to_voucher(view) for view in created]
 
     @get(
@@ -177,7 +177,7 @@ class VoucherController(Controller):
     ) -> Voucher:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         type_ids = changes.pop("ticket_type_ids", None)
-        return to_voucher(await vouchers.update(voucher_id, changes, type_ids))
+        return to_voucher(await vouchers.update_voucher(voucher_id, changes, type_ids))
 
     @delete(
         "/vouchers/{voucher_id:int}",
@@ -189,4 +189,4 @@ class VoucherController(Controller):
         ),
     )
     async def delete_voucher(self, vouchers: NamedDependency[VoucherService], voucher_id: VoucherId) -> None:
-        await vouchers.delete(voucher_id)
+        await vouchers.delete_voucher(voucher_id)
