@@ -162,6 +162,20 @@ def to_order_view(view: OrderView) -> Order:
     return to_order(view.order, view.lines)
 
 
+def qr_answer(image: bytes, media_type: str) -> Response[bytes]:
+    """A ticket's QR code: it never changes, so a browser may keep it."""
+    return Response(image, media_type=media_type, headers={"Cache-Control": QR_CACHE_CONTROL})
+
+
+def document_answer(document: bytes, media_type: str, disposition: str) -> Response[bytes]:
+    """A ticket's PDF or wallet pass: always revalidated (the attendee's name may change)."""
+    return Response(
+        document,
+        media_type=media_type,
+        headers={"Content-Disposition": disposition, "Cache-Control": DOCUMENT_CACHE_CONTROL},
+    )
+
+
 VOUCHER_GUESSES_PER_CLIENT = 20
 VOUCHER_GUESS_WINDOW_SECONDS = 3600
 
@@ -340,9 +354,7 @@ class TicketController(Controller):
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
         ticket = (await tickets.get_visible(ticket_id, request.user)).ticket
-        return Response(
-            await render_png(ticket.code), media_type="image/png", headers={"Cache-Control": QR_CACHE_CONTROL}
-        )
+        return qr_answer(await render_png(ticket.code), "image/png")
 
     @get(
         "/tickets/{ticket_id:int}/qr.svg",
@@ -357,11 +369,7 @@ class TicketController(Controller):
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
         ticket = (await tickets.get_visible(ticket_id, request.user)).ticket
-        return Response(
-            await render_svg(ticket.code),
-            media_type="image/svg+xml",
-            headers={"Cache-Control": QR_CACHE_CONTROL},
-        )
+        return qr_answer(await render_svg(ticket.code), "image/svg+xml")
 
     @get(
         "/tickets/{ticket_id:int}/ticket.pdf",
@@ -384,14 +392,7 @@ class TicketController(Controller):
         document = await anyio.to_thread.run_sync(
             ticket_pdf, [to_printed_ticket(held, locale)], translated(PDF_WORDING, locale)
         )
-        return Response(
-            document,
-            media_type="application/pdf",
-            headers={
-                "Content-Disposition": f'inline; filename="ticket-{ticket_id}.pdf"',
-                "Cache-Control": DOCUMENT_CACHE_CONTROL,
-            },
-        )
+        return document_answer(document, "application/pdf", f'inline; filename="ticket-{ticket_id}.pdf"')
 
     @get(
         "/tickets/{ticket_id:int}/wallet.pkpass",
@@ -425,13 +426,8 @@ class TicketController(Controller):
         archive = await anyio.to_thread.run_sync(
             wallet_pass, to_pass_ticket(held, locale), signer, translated(PASS_WORDING, locale)
         )
-        return Response(
-            archive,
-            media_type=PKPASS_MEDIA_TYPE,
-            headers={
-                "Content-Disposition": f'attachment; filename="ticket-{ticket_id}.pkpass"',
-                "Cache-Control": DOCUMENT_CACHE_CONTROL,
-            },
+        return document_answer(
+            archive, PKPASS_MEDIA_TYPE, f'attachment; filename="ticket-{ticket_id}.pkpass"'
         )
 
     @post(
