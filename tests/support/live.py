@@ -55,7 +55,8 @@ def uvicorn_command(port: int, *options: str) -> list[str]:
     ]  # fmt: skip
 
 
-def wait_ready(server: LiveServer, timeout: float = 30.0) -> None:
+def wait_ready(server: LiveServer, timeout: float = 90.0) -> None:
+    """Until `/ready` answers 200 (a generous deadline: a busy machine starts Python slowly)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
