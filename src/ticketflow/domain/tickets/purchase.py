@@ -115,6 +115,21 @@ class TypesSoldOut(ConflictError):
     detail = "not enough tickets left of the types asked for"
 
 
+def merged(items: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(type id, quantity) pairs with each type once, by id."""
+    wanted: dict[int, int] = {}
+    for type_id, quantity in items:
+        wanted[type_id] = wanted.get(type_id, 0) + quantity
+    return sorted(wanted.items())
+
+
+async def lots_asked(db: PurchaseStatements, event_id: int, items: Sequence[tuple[int, int]]) -> list[Lot]:
+    """The lots of an order that passed its checks and then found the seats gone (hidden types
+    included: its voucher unlocked them), to say how many are left of each."""
+    offered = await db.offered_types(event_id)
+    return [Lot(offered[type_id].sale, quantity) for type_id, quantity in merged(items) if type_id in offered]
+
+
 async def lots_for_items(
     db: PurchaseStatements,
     event_id: int,
@@ -125,12 +140,9 @@ async def lots_for_items(
 ) -> list[Lot]:
     """The types an order of `items` (type id, quantity) buys, checked: each visible, active, in
     its sale window and within its `max_per_order`; the same type twice counts once."""
-    wanted: dict[int, int] = {}
-    for type_id, quantity in items:
-        wanted[type_id] = wanted.get(type_id, 0) + quantity
     offered = await db.offered_types(event_id)
     lots = []
-    for type_id, quantity in sorted(wanted.items()):
+    for type_id, quantity in merged(items):
         found = offered.get(type_id)
         if found is None or not found.active:
             raise TypeNotOnSale(ticket_type_id=type_id)
@@ -433,8 +445,7 @@ class PurchaseService:
             async with purchase_transaction(self.drivers) as db:
                 if items is not None:
                     state = await sale_state(db, event_id, single=False)
-                    now = utc_now()
-                    lots = await lots_for_items(db, event_id, items, state.max_per_order, now)
+                    lots = await lots_asked(db, event_id, items)
                     raise types_sold_out(
                         lots, state.capacity - state.tickets_sold - state.tickets_held
                     ) from None
