@@ -19,11 +19,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlencode
 
 from advanced_alchemy.filters import LimitOffset
-from sqladmin import BaseView, expose
+from sqladmin import expose
 from sqladmin.flash import Flash
 from sqlalchemy import select
 from starlette.datastructures import FormData
@@ -40,7 +40,7 @@ from ticketflow.admin.forms import (
     convert,
     form_errors,
 )
-from ticketflow.admin.views import parse_id
+from ticketflow.admin.pages import AdminPage, bad_request, event_choices, not_found, query_id, utc_input
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import CheckIn, ScanResult
 from ticketflow.db.models.events import Event
@@ -49,16 +49,12 @@ from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.door import GateService, ScanLogService, ScannerService
 from ticketflow.domain.checkin.door_schemas import GateCreate, ScannerCreate
-from ticketflow.domain.events.service import EventService
 from ticketflow.domain.events.ticket_types import TicketTypeService
 from ticketflow.lib.errors import DomainError, NotFoundError
 from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 from ticketflow.lib.qr import qr_svg
-from ticketflow.lib.state import AppContext
 
 SCAN_LOG_PAGE = 50
-EVENT_CHOICES = 500
-"""Events offered in the pickers (by start time, the latest first)."""
 LOOKUP_MIN = 2
 """Characters the desk needs before it searches (one letter would match half the hall)."""
 REFUSAL_WORDS = {
@@ -81,68 +77,17 @@ RESULT_WORDS = {
 }
 
 
-def not_found() -> HTTPException:
-    return HTTPException(status_code=404, detail="not found")
-
-
-def bad_request(detail: str) -> HTTPException:
-    return HTTPException(status_code=400, detail=detail)
-
-
 def pairing_qr(url: str) -> str:
     """The pairing link as a QR code a phone's camera opens (an SVG data URL)."""
     return "data:image/svg+xml;base64," + base64.b64encode(qr_svg(url)).decode()
 
 
-async def event_choices(context: AppContext) -> list[Event]:
-    async with context.session_maker() as session:
-        page = await EventService(session).list_events(
-            upcoming=None, query=None, limit_offset=LimitOffset(limit=EVENT_CHOICES, offset=0)
-        )
-    return sorted(page.items, key=lambda event: event.starts_at, reverse=True)
-
-
-def utc_input(text: str | None, name: str) -> dt.datetime | None:
-    """A `datetime-local` value read as UTC (the back office shows UTC times)."""
-    if not text:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise bad_request(f"{name}: not a date and time") from exc
-    if moment.tzinfo is not None:
-        return moment.astimezone(dt.UTC)
-    return moment.replace(tzinfo=dt.UTC)
-
-
-def query_id(request: Request, name: str) -> int | None:
-    text = request.query_params.get(name)
-    if not text:
-        return None
-    value = parse_id(text)
-    if value is None:
-        raise bad_request(f"{name}: not an id")
-    return value
-
-
-class AdminPage(BaseView):
-    """A custom page of the back office, for admins only."""
-
-    context: ClassVar[AppContext]
-    """Set on the per-application subclass (see `mount.py`)."""
+class DoorPage(AdminPage):
     category = lazy_gettext("Door")
     category_icon = "fa-solid fa-door-open"
 
-    def is_accessible(self, request: Request) -> bool:
-        return is_admin(request)
 
-    async def page(
-        self, request: Request, template: str, values: dict[str, Any], status_code: int = 200
-    ) -> Response:
-        return await self.templates.TemplateResponse(request, template, values, status_code=status_code)
-
-
-class GatesView(AdminPage):
+class GatesView(DoorPage):
     """Gates and scanner devices of an event, with the gates' live counters."""
 
     name = lazy_gettext("Gates and scanners")
@@ -359,7 +304,7 @@ def scanner_state(scanner: Scanner, now: dt.datetime) -> str:
     return "active"
 
 
-class ScanLogView(AdminPage):
+class ScanLogView(DoorPage):
     """Every scan, filtered by event, gate, scanner, result and time; the undo of an admission."""
 
     name = lazy_gettext("Scan log")
@@ -479,7 +424,7 @@ def back_query(form: FormData) -> str:
     return urlencode({k: v for k in keep if isinstance(v := form.get(k), str) and v and len(v) < 40})
 
 
-class DeskView(AdminPage):
+class DeskView(DoorPage):
     """The door desk: an event's tickets by holder name, e-mail or order number (staff and admins)."""
 
     name = lazy_gettext("Door desk")
@@ -523,4 +468,4 @@ class DeskView(AdminPage):
         )
 
 
-DOOR_VIEWS: tuple[type[AdminPage], ...] = (GatesView, ScanLogView, DeskView)
+DOOR_VIEWS: tuple[type[DoorPage], ...] = (GatesView, ScanLogView, DeskView)

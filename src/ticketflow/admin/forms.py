@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import msgspec
 from wtforms import (
     BooleanField,
+    DecimalField,
     EmailField,
     Form,
     IntegerField,
@@ -37,8 +38,9 @@ from wtforms.validators import (
 
 from ticketflow.db.models.events import DESCRIPTION_MAX, TITLE_MAX, VENUE_MAX, Event
 from ticketflow.db.models.gates import GATE_NAME_MAX, SCANNER_NAME_MAX, Gate
-from ticketflow.db.models.ticket_types import TicketType
+from ticketflow.db.models.ticket_types import TYPE_DESCRIPTION_MAX, TYPE_NAME_MAX, TicketType
 from ticketflow.db.models.users import EMAIL_MAX, NAME_MAX, Role
+from ticketflow.db.models.vouchers import VoucherKind
 from ticketflow.domain.accounts.schemas import PASSWORD_MAX, PASSWORD_MIN
 from ticketflow.domain.checkin.door import SCANNER_DEFAULT_LIFETIME, SCANNER_LONGEST_LIFETIME
 from ticketflow.domain.events.schemas import MAX_CAPACITY, MAX_PER_ORDER_LIMIT, MAX_PRICE_CENTS
@@ -156,13 +158,26 @@ class EventForm(Form):  # type: ignore[misc]
     )
 
 
-def event_values(data: dict[str, Any]) -> dict[str, Any]:
-    """Form data as the body of `POST /events`: venue-local times made aware."""
-    zone = ZoneInfo(data["timezone"])
-    values = {name: data.get(name) for name in EVENT_VALUES}
-    for name in EVENT_TIMES:
+def venue_times(values: dict[str, Any], names: Sequence[str], timezone: str) -> None:
+    """Venue-local times of a form (naive) made aware, in place."""
+    zone = ZoneInfo(timezone)
+    for name in names:
         local: dt.datetime | None = values[name]
         values[name] = local.replace(tzinfo=zone) if local is not None else None
+
+
+def local_times(values: dict[str, Any], names: Sequence[str], timezone: str) -> None:
+    """Stored times shown in the venue's zone, as a form's naive values, in place."""
+    zone = ZoneInfo(timezone)
+    for name in names:
+        value: dt.datetime | None = values[name]
+        values[name] = value.astimezone(zone).replace(tzinfo=None) if value is not None else None
+
+
+def event_values(data: dict[str, Any]) -> dict[str, Any]:
+    """Form data as the body of `POST /events`: venue-local times made aware."""
+    values = {name: data.get(name) for name in EVENT_VALUES}
+    venue_times(values, EVENT_TIMES, data["timezone"])
     values["description"] = values["description"] or ""
     if values["price_cents"] is None:
         values["price_cents"] = 0
@@ -173,11 +188,8 @@ def event_values(data: dict[str, Any]) -> dict[str, Any]:
 
 def event_form_data(event: Event) -> dict[str, Any]:
     """The edit form's initial values: times shown in the venue's zone."""
-    zone = ZoneInfo(event.timezone)
     data = {name: getattr(event, name) for name in EVENT_VALUES}
-    for name in EVENT_TIMES:
-        value: dt.datetime | None = data[name]
-        data[name] = value.astimezone(zone).replace(tzinfo=None) if value is not None else None
+    local_times(data, EVENT_TIMES, event.timezone)
     return data
 
 
@@ -235,3 +247,131 @@ class ScannerForm(Form):  # type: ignore[misc]
             "gate_id": int(self.gate_id.data) if self.gate_id.data else None,
             "expires_at": now + dt.timedelta(hours=self.hours.data),
         }
+
+
+TYPE_TIMES = ("sales_start_at", "sales_end_at")
+TYPE_VALUES = (
+    "name",
+    "description",
+    "price_cents",
+    "tax_rate",
+    "capacity",
+    "max_per_order",
+    *TYPE_TIMES,
+    "hidden",
+    "position",
+    "active",
+)
+
+
+class TicketTypeForm(Form):  # type: ignore[misc]
+    """A ticket type; limits are checked by `TicketTypeCreate`, as for the API."""
+
+    name = StringField(
+        lazy_gettext("Name"),
+        [InputRequired(), Length(max=TYPE_NAME_MAX), NO_CONTROL_CHARACTERS],
+        filters=[strip],
+    )
+    description = TextAreaField(lazy_gettext("Description"), [Optional(), Length(max=TYPE_DESCRIPTION_MAX)])
+    price_cents = IntegerField(
+        lazy_gettext("Price in cents (0 = free)"), [Optional(), NumberRange(0, MAX_PRICE_CENTS)], default=0
+    )
+    tax_rate = DecimalField(
+        lazy_gettext("Tax rate included (percent)"), [Optional(), NumberRange(0, 100)], places=2, default=0
+    )
+    capacity = IntegerField(
+        lazy_gettext("Capacity of its own (empty: the event's)"), [Optional(), NumberRange(1, MAX_CAPACITY)]
+    )
+    max_per_order = IntegerField(
+        lazy_gettext("Per order at most (empty: the event's)"),
+        [Optional(), NumberRange(1, MAX_PER_ORDER_LIMIT)],
+    )
+    sales_start_at = DateTimeLocalField(
+        lazy_gettext("Sales open (venue time)"), [Optional()], format=LOCAL_TIME_FORMATS
+    )
+    sales_end_at = DateTimeLocalField(
+        lazy_gettext("Sales close (venue time)"), [Optional()], format=LOCAL_TIME_FORMATS
+    )
+    hidden = BooleanField(lazy_gettext("Hidden (sold only with a voucher that unlocks it)"))
+    position = IntegerField(lazy_gettext("Position (empty: last)"), [Optional(), NumberRange(0, 10_000)])
+    active = BooleanField(lazy_gettext("On sale (active)"), default=True)
+
+    def values(self, timezone: str) -> dict[str, Any]:
+        """The body of `POST /events/{id}/ticket-types`: venue-local times made aware."""
+        values = {name: self[name].data for name in TYPE_VALUES}
+        venue_times(values, TYPE_TIMES, timezone)
+        values["description"] = values["description"] or ""
+        values["price_cents"] = values["price_cents"] or 0
+        values["tax_rate"] = float(values["tax_rate"] or 0)
+        values["hidden"] = bool(values["hidden"])
+        values["active"] = bool(values["active"])
+        return values
+
+
+def ticket_type_form_data(ticket_type: TicketType, timezone: str) -> dict[str, Any]:
+    data = {name: getattr(ticket_type, name) for name in TYPE_VALUES}
+    local_times(data, TYPE_TIMES, timezone)
+    return data
+
+
+VOUCHER_TIMES = ("valid_from", "valid_until")
+
+
+class VoucherForm(Form):  # type: ignore[misc]
+    """One voucher with a code, or `count` alike with random codes; limits checked by `VoucherCreate`."""
+
+    code = StringField(lazy_gettext("Code (empty: random codes)"), [Optional()], filters=[strip])
+    count = IntegerField(lazy_gettext("How many random codes"), [Optional(), NumberRange(1, 1000)])
+    kind = SelectField(
+        lazy_gettext("Kind"),
+        choices=[
+            (VoucherKind.PERCENT.value, lazy_gettext("Percentage off")),
+            (VoucherKind.AMOUNT.value, lazy_gettext("Amount off (cents)")),
+            (VoucherKind.FIXED_PRICE.value, lazy_gettext("Fixed price (cents)")),
+        ],
+    )
+    value = IntegerField(lazy_gettext("Value (percent or cents)"), [Optional(), NumberRange(0)], default=0)
+    ticket_type_ids = SelectMultipleField(
+        lazy_gettext("Valid for (none ticked: every ticket type)"), coerce=int, validate_choice=True
+    )
+    max_uses = IntegerField(
+        lazy_gettext("Uses at most (empty: unlimited)"), [Optional(), NumberRange(1)], default=1
+    )
+    valid_from = DateTimeLocalField(
+        lazy_gettext("Valid from (venue time)"), [Optional()], format=LOCAL_TIME_FORMATS
+    )
+    valid_until = DateTimeLocalField(
+        lazy_gettext("Valid until (venue time)"), [Optional()], format=LOCAL_TIME_FORMATS
+    )
+    unlocks_hidden = BooleanField(lazy_gettext("Unlocks hidden ticket types"))
+
+    def __init__(
+        self, formdata: Any = None, *, type_choices: Sequence[TicketType], editing: bool = False, **data: Any
+    ) -> None:
+        super().__init__(formdata, **data)
+        self.ticket_type_ids.choices = [(t.id, t.name) for t in type_choices]
+        if editing:  # the code of a voucher stays; no codes are made
+            del self.code
+            del self.count
+
+    def values(self, timezone: str) -> dict[str, Any]:
+        """The body of `POST /events/{id}/vouchers` (without `code` and `count` when editing)."""
+        names = [f.name for f in self]
+        values = {name: self[name].data for name in names}
+        venue_times(values, VOUCHER_TIMES, timezone)
+        values["value"] = values["value"] or 0
+        values["ticket_type_ids"] = list(values["ticket_type_ids"] or [])
+        values["unlocks_hidden"] = bool(values["unlocks_hidden"])
+        if "code" in values:
+            values["code"] = values["code"] or None
+        return values
+
+
+def voucher_form_data(voucher: Any, ticket_type_ids: list[int], timezone: str) -> dict[str, Any]:
+    data = {
+        name: getattr(voucher, name)
+        for name in ("kind", "value", "max_uses", *VOUCHER_TIMES, "unlocks_hidden")
+    }
+    local_times(data, VOUCHER_TIMES, timezone)
+    data["ticket_type_ids"] = ticket_type_ids
+    return data

@@ -27,6 +27,7 @@ from ticketflow.admin.dashboard import DashboardView
 from ticketflow.admin.display import money_text, percent
 from ticketflow.admin.door import DOOR_VIEWS
 from ticketflow.admin.operations import OPERATION_VIEWS
+from ticketflow.admin.sales import SALES_VIEWS
 from ticketflow.admin.same_origin import cross_site_reason
 from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.domain.notifications.plugin import NotificationsPlugin
@@ -98,7 +99,7 @@ def build_back_office(context: AppContext, notifications: NotificationsPlugin) -
     admin.add_view(bound_to(DashboardView, context, notifications))
     for view in (*RECORD_VIEWS, *OPERATION_VIEWS):
         admin.add_view(bound_to(view, context, notifications))
-    for page in DOOR_VIEWS:
+    for page in (*SALES_VIEWS, *DOOR_VIEWS):
         admin.add_view(bound_to(page, context, notifications))
     return app
 

@@ -1,0 +1,76 @@
+"""What the back office's own pages (not SQLAdmin's record views) share: admins only, ids and
+times read from the query string, the events offered in pickers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from advanced_alchemy.filters import LimitOffset
+from sqladmin import BaseView
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ticketflow.admin.auth import is_admin
+from ticketflow.admin.views import parse_id
+from ticketflow.db.models.events import Event
+from ticketflow.domain.events.service import EventService
+from ticketflow.lib.state import AppContext
+
+EVENT_CHOICES = 500
+"""Events offered in the pickers (by start time, the latest first)."""
+
+
+def not_found() -> HTTPException:
+    return HTTPException(status_code=404, detail="not found")
+
+
+def bad_request(detail: str) -> HTTPException:
+    return HTTPException(status_code=400, detail=detail)
+
+
+async def event_choices(context: AppContext) -> list[Event]:
+    async with context.session_maker() as session:
+        page = await EventService(session).list_events(
+            upcoming=None, query=None, limit_offset=LimitOffset(limit=EVENT_CHOICES, offset=0)
+        )
+    return sorted(page.items, key=lambda event: event.starts_at, reverse=True)
+
+
+def utc_input(text: str | None, name: str) -> dt.datetime | None:
+    """A `datetime-local` value read as UTC (the back office shows UTC times)."""
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise bad_request(f"{name}: not a date and time") from exc
+    if moment.tzinfo is not None:
+        return moment.astimezone(dt.UTC)
+    return moment.replace(tzinfo=dt.UTC)
+
+
+def query_id(request: Request, name: str) -> int | None:
+    text = request.query_params.get(name)
+    if not text:
+        return None
+    value = parse_id(text)
+    if value is None:
+        raise bad_request(f"{name}: not an id")
+    return value
+
+
+class AdminPage(BaseView):
+    """A page of the back office's own, for admins only (a subclass may let door staff in)."""
+
+    context: ClassVar[AppContext]
+    """Set on the per-application subclass (see `mount.py`)."""
+
+    def is_accessible(self, request: Request) -> bool:
+        return is_admin(request)
+
+    async def page(
+        self, request: Request, template: str, values: dict[str, Any], status_code: int = 200
+    ) -> Response:
+        return await self.templates.TemplateResponse(request, template, values, status_code=status_code)
