@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from litestar import Litestar
-
-from tests.support.databases import settings_for_tests
-from ticketflow.app import create_app
 
 LISTS = {"/users": "UserPage", "/events": "EventPage", "/tickets": "TicketPage", "/outbox": "OutboxPage"}
-
-
-@pytest.fixture(scope="module")
-def spec(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    database = Path(tmp_path_factory.mktemp("spec")) / "unused.db"
-    app: Litestar = create_app(settings_for_tests(f"sqlite+aiosqlite:///{database}"))
-    return app.openapi_schema.to_schema()
 
 
 @pytest.mark.parametrize(("path", "page"), LISTS.items())
