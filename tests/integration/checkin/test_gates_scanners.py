@@ -28,11 +28,20 @@ async def rows(db, model, *order):
         return (await session.scalars(select(model).order_by(*order or (model.id,)))).all()
 
 
+async def event_types(client, admin, event, *names):
+    """The event's own type and one more per name, ids ascending."""
+    url = f"/events/{event['id']}/ticket-types"
+    for name in names:
+        assert (await client.post(url, json={"name": name}, headers=admin.headers)).status_code == 201
+    return sorted(t["id"] for t in (await client.get(url, headers=admin.headers)).json())
+
+
 async def test_gate_crud(client, db, door) -> None:
     admin, _staff, _, event = door
+    first, second = await event_types(client, admin, event, "Balcony")
     created = await client.post(
         f"/events/{event['id']}/gates",
-        json={"name": "North", "ticket_type_ids": [3, 2, 3]},
+        json={"name": "North", "ticket_type_ids": [second, first, second]},
         headers=admin.headers,
     )
     assert created.status_code == 201, created.text
@@ -41,7 +50,7 @@ async def test_gate_crud(client, db, door) -> None:
         "id": gate["id"],
         "event_id": event["id"],
         "name": "North",
-        "ticket_type_ids": [2, 3],
+        "ticket_type_ids": [first, second],
         "allow_reentry": False,
         "admitted": 0,
         "inside": 0,
@@ -67,6 +76,33 @@ async def test_bad_gate_bodies_change_nothing(client, db, door, body) -> None:
     response = await client.post(f"/events/{event['id']}/gates", json=body, headers=admin.headers)
     assert response.status_code == 400
     assert await rows(db, Gate) == []
+
+
+async def test_a_gate_admits_only_types_of_its_event(client, db, door) -> None:
+    admin, _, _, event = door
+    (own,) = await event_types(client, admin, event)
+    other = await make_event(client, admin, title="Elsewhere")
+    (foreign,) = await event_types(client, admin, other)
+    url = f"/events/{event['id']}/gates"
+    for type_ids in ([foreign], [own, foreign], [own + foreign + 1000]):
+        refused = await client.post(
+            url, json={"name": "N", "ticket_type_ids": type_ids}, headers=admin.headers
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["extra"]["unknown"] == sorted(set(type_ids) - {own})
+    assert await rows(db, Gate) == []
+
+    gate = (
+        await client.post(url, json={"name": "N", "ticket_type_ids": [own]}, headers=admin.headers)
+    ).json()
+    refused = await client.patch(
+        f"/gates/{gate['id']}", json={"name": "S", "ticket_type_ids": [foreign]}, headers=admin.headers
+    )
+    assert refused.status_code == 422
+    [stored] = await rows(db, Gate)
+    assert (stored.name, stored.ticket_type_ids) == ("N", [own])
+    emptied = await client.patch(f"/gates/{gate['id']}", json={"ticket_type_ids": []}, headers=admin.headers)
+    assert emptied.json()["ticket_type_ids"] == []
 
 
 async def test_gates_are_for_admins_only(client, db, door) -> None:

@@ -32,6 +32,7 @@ from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.scanner_tokens import new_scanner_token
 from ticketflow.domain.events.service import escape_like
+from ticketflow.domain.events.ticket_types import require_types_of_event
 from ticketflow.lib.errors import (
     AuthenticationFailed,
     ConflictError,
@@ -92,6 +93,7 @@ class GateService:
         self, event_id: int, *, name: str, ticket_type_ids: list[int], allow_reentry: bool
     ) -> Gate:
         await require_event(self.session, event_id)
+        await require_types_of_event(self.session, event_id, ticket_type_ids)
         gate = Gate(
             event_id=event_id,
             name=name,
@@ -114,6 +116,7 @@ class GateService:
     async def update_gate(self, gate_id: int, changes: dict[str, Any]) -> Gate:
         gate = await self._gate(gate_id)
         if "ticket_type_ids" in changes:
+            await require_types_of_event(self.session, gate.event_id, changes["ticket_type_ids"])
             changes["ticket_type_ids"] = sorted(set(changes["ticket_type_ids"]))
         for field, value in changes.items():
             setattr(gate, field, value)

@@ -61,6 +61,20 @@ def type_available(ticket_type: TicketType, event: Event) -> int:
     return left if own is None else min(own, left)
 
 
+async def require_types_of_event(session: AsyncSession, event_id: int, type_ids: list[int]) -> None:
+    """422 unless every id in `type_ids` is a ticket type of the event (gates and vouchers name them)."""
+    if not type_ids:
+        return
+    known = set(
+        await session.scalars(
+            select(TicketType.id).where(TicketType.event_id == event_id, TicketType.id.in_(type_ids))
+        )
+    )
+    unknown = sorted(set(type_ids) - known)
+    if unknown:
+        raise RuleViolation("ticket types not of this event", field="ticket_type_ids", unknown=unknown)
+
+
 def check_type_rules(values: dict[str, Any], event: Event) -> None:
     start, end = values.get("sales_start_at"), values.get("sales_end_at")
     if start is not None and start >= event.starts_at:

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
-from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.vouchers import Voucher, VoucherKind, voucher_ticket_types
+from ticketflow.domain.events.ticket_types import require_types_of_event
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
 from ticketflow.lib.repository import RepositoryService
 
@@ -92,18 +92,6 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
                 found[voucher_id].append(type_id)
         return found
 
-    async def _check_types(self, event_id: int, type_ids: list[int]) -> None:
-        if not type_ids:
-            return
-        known = set(
-            await self.session.scalars(
-                select(TicketType.id).where(TicketType.event_id == event_id, TicketType.id.in_(type_ids))
-            )
-        )
-        unknown = sorted(set(type_ids) - known)
-        if unknown:
-            raise RuleViolation("ticket types not of this event", field="ticket_type_ids", unknown=unknown)
-
     async def _link(self, voucher_ids: list[int], type_ids: list[int]) -> None:
         await self.session.execute(
             delete(voucher_ticket_types).where(voucher_ticket_types.c.voucher_id.in_(voucher_ids))
@@ -118,7 +106,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
         """One voucher per code, all alike; a code the event already has is a 409."""
         await self._event(event_id)
         check_voucher_rules(values)
-        await self._check_types(event_id, type_ids)
+        await require_types_of_event(self.session, event_id, type_ids)
         now = utc_now()
         vouchers = [
             Voucher(event_id=event_id, code=code, uses=0, created_at=now, updated_at=now, **values)
@@ -167,7 +155,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
                 setattr(voucher, name, value)
         voucher.updated_at = utc_now()
         if type_ids is not None:
-            await self._check_types(voucher.event_id, type_ids)
+            await require_types_of_event(self.session, voucher.event_id, type_ids)
             await self._link([voucher_id], type_ids)
         await self.session.commit()
         await self.session.refresh(voucher)
