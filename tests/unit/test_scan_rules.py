@@ -14,6 +14,7 @@ from ticketflow.domain.checkin.statements import ScannedTicket
 
 NOW = dt.datetime(2030, 5, 1, 20, 0, tzinfo=dt.UTC)
 EVENT_ID = 7
+TYPE_ID = 3
 
 
 def scanned(
@@ -29,6 +30,7 @@ def scanned(
         event_status=event_status,
         holder_name="Ada",
         used_at=used_at,
+        ticket_type_id=TYPE_ID,
     )
 
 
@@ -78,3 +80,15 @@ def test_a_refused_ticket_is_invalid_with_its_reason(
 
 def test_a_used_ticket_at_its_own_door_has_no_invalid_reason() -> None:
     assert invalid_reason(scanned(TicketStatus.USED, used_at=NOW), EVENT_ID) is None
+
+
+def test_a_type_the_gate_does_not_admit_is_wrong_gate_after_the_ticket_own_refusals() -> None:
+    balcony = (TYPE_ID + 1,)
+    assert invalid_reason(scanned(TicketStatus.ACTIVE), EVENT_ID, balcony) == InvalidReason.WRONG_GATE
+    assert (
+        invalid_reason(scanned(TicketStatus.USED, used_at=NOW), EVENT_ID, balcony) == InvalidReason.WRONG_GATE
+    )
+    assert invalid_reason(scanned(TicketStatus.CANCELLED), EVENT_ID, balcony) == InvalidReason.CANCELLED
+    assert invalid_reason(scanned(TicketStatus.USED, used_at=NOW), EVENT_ID, (TYPE_ID,)) is None
+    outcome = scan_outcome(scanned(TicketStatus.ACTIVE), False, EVENT_ID, NOW, balcony)
+    assert (outcome.result, outcome.reason) == (ScanResult.INVALID, InvalidReason.WRONG_GATE)

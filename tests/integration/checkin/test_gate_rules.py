@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.support.api import buy, make_actor, make_event
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.gates import Gate
+from ticketflow.db.models.tickets import Ticket
 
 
 @pytest.fixture
@@ -27,13 +30,30 @@ async def make_gate(client, admin, event, **body):
     return response.json()
 
 
-async def at_gate(client, staff, ticket, gate, direction="in"):
-    response = await client.post(
+async def scan(client, staff, ticket, gate, direction="in"):
+    return await client.post(
         f"/tickets/{ticket['code']}/validate",
         json={"gate_id": gate["id"], "direction": direction},
         headers=staff.headers,
     )
+
+
+async def at_gate(client, staff, ticket, gate, direction="in"):
+    response = await scan(client, staff, ticket, gate, direction)
     return response.status_code, response.json()["result"]
+
+
+async def ticket_row(db, ticket):
+    async with db() as session:
+        return await session.get(Ticket, ticket["id"])
+
+
+async def results(db, ticket):
+    async with db() as session:
+        rows = await session.scalars(
+            select(CheckIn.result).where(CheckIn.ticket_id == ticket["id"]).order_by(CheckIn.id)
+        )
+        return list(rows)
 
 
 async def counters(db, gate):
@@ -119,3 +139,155 @@ async def test_a_gate_bound_scanner_scans_only_at_its_gate(client, db, door) -> 
     assert here.status_code == 200
     assert await counters(db, north) == (1, 1, 0)
     assert await counters(db, south) == (0, 0, 0)
+
+
+async def two_types(client, admin, event):
+    """The event's own type and a second one, "Balcony"."""
+    url = f"/events/{event['id']}/ticket-types"
+    balcony = (await client.post(url, json={"name": "Balcony"}, headers=admin.headers)).json()
+    (stalls,) = [t for t in (await client.get(url, headers=admin.headers)).json() if t["id"] != balcony["id"]]
+    return stalls, balcony
+
+
+async def buy_type(client, holder, event, ticket_type):
+    body = {"items": [{"ticket_type_id": ticket_type["id"], "quantity": 1}]}
+    response = await client.post(f"/events/{event['id']}/tickets", json=body, headers=holder.headers)
+    assert response.status_code == 201, response.text
+    return response.json()["tickets"][0]
+
+
+async def test_a_ticket_of_a_type_the_gate_does_not_admit_is_wrong_gate(client, db, door) -> None:
+    admin, staff, holder, event = door
+    stalls, balcony = await two_types(client, admin, event)
+    upstairs = await make_gate(client, admin, event, name="Upstairs", ticket_type_ids=[balcony["id"]])
+    anywhere = await make_gate(client, admin, event, name="Main")
+    stalls_ticket = await buy_type(client, holder, event, stalls)
+    balcony_ticket = await buy_type(client, holder, event, balcony)
+
+    refused = await scan(client, staff, stalls_ticket, upstairs)
+    assert refused.status_code == 422
+    assert refused.json()["result"] == "invalid"
+    assert refused.json()["reason"] == "wrong_gate"
+    assert refused.json()["gate"] == {
+        "id": upstairs["id"],
+        "name": "Upstairs",
+        "admitted": 0,
+        "inside": 0,
+        "refused": 1,
+    }
+    assert (await ticket_row(db, stalls_ticket)).status == "active"
+    assert await at_gate(client, staff, balcony_ticket, upstairs) == (200, "valid")
+    assert await at_gate(client, staff, stalls_ticket, anywhere) == (200, "valid")
+    # once admitted elsewhere, the upstairs gate still names the type, not the earlier admission
+    assert (await scan(client, staff, stalls_ticket, upstairs)).json()["reason"] == "wrong_gate"
+    assert await counters(db, upstairs) == (1, 1, 2)
+    assert await counters(db, anywhere) == (1, 1, 0)
+    # a cancelled ticket is said to be cancelled, not sent to another gate
+    other = await buy_type(client, holder, event, stalls)
+    async with db() as session:
+        row = await session.get(Ticket, other["id"])
+        row.status = "cancelled"
+        await session.commit()
+    assert (await scan(client, staff, other, upstairs)).json()["reason"] == "cancelled"
+
+
+async def test_a_second_exit_is_refused_and_not_counted(client, db, door) -> None:
+    admin, staff, holder, event = door
+    final = await make_gate(client, admin, event, name="Final")
+    reentry = await make_gate(client, admin, event, name="Loop", allow_reentry=True)
+    once, again = [(await buy(client, holder, event["id"])).json()["tickets"][0] for _ in range(2)]
+
+    assert await at_gate(client, staff, once, final) == (200, "valid")
+    assert await at_gate(client, staff, again, final) == (200, "valid")
+    assert await at_gate(client, staff, once, final, "out") == (200, "exited")
+    second = await scan(client, staff, once, final, "out")
+    assert (second.status_code, second.json()["result"]) == (409, "already_used")
+    assert second.json()["used_at"] is not None
+    assert await at_gate(client, staff, once, reentry, "out") == (409, "already_used")
+    assert await at_gate(client, staff, once, final) == (409, "already_used")
+    assert await counters(db, final) == (2, 1, 2)
+    assert (await ticket_row(db, once)).left_at is not None
+
+    assert await at_gate(client, staff, again, reentry, "out") == (200, "exited")
+    assert await at_gate(client, staff, again, reentry, "out") == (409, "already_used")
+    assert await at_gate(client, staff, again, reentry) == (200, "valid")
+    assert await at_gate(client, staff, again, reentry) == (409, "already_used")  # inside already
+    assert await counters(db, final) == (2, 0, 2)
+    assert await counters(db, reentry) == (1, 1, 3)
+    assert (await ticket_row(db, again)).left_at is None
+    assert await results(db, again) == ["valid", "exited", "already_used", "valid", "already_used"]
+
+
+async def test_an_exit_counts_at_the_gate_the_ticket_came_in_by(client, db, door) -> None:
+    admin, staff, holder, event = door
+    north = await make_gate(client, admin, event, name="North")
+    south = await make_gate(client, admin, event, name="South")
+    ticket = (await buy(client, holder, event["id"])).json()["tickets"][0]
+    assert await at_gate(client, staff, ticket, north) == (200, "valid")
+    leaving = await scan(client, staff, ticket, south, "out")
+    assert leaving.json()["result"] == "exited"
+    assert leaving.json()["gate"]["id"] == south["id"]
+    assert await counters(db, north) == (1, 0, 0)
+    assert await counters(db, south) == (0, 0, 0)
+    # admitted without a gate: leaving through one moves no counter
+    plain = (await buy(client, holder, event["id"])).json()["tickets"][0]
+    response = await client.post(f"/tickets/{plain['code']}/validate", headers=staff.headers)
+    assert response.json()["result"] == "valid"
+    assert "gate" not in response.json()
+    assert await at_gate(client, staff, plain, south, "out") == (200, "exited")
+    assert await counters(db, south) == (0, 0, 0)
+
+
+async def test_undoing_an_admission_after_the_exit_keeps_inside_exact(client, db, door) -> None:
+    admin, staff, holder, event = door
+    gate = await make_gate(client, admin, event)
+    stays, leaves = [(await buy(client, holder, event["id"])).json()["tickets"][0] for _ in range(2)]
+    assert await at_gate(client, staff, stays, gate) == (200, "valid")
+    admission = (await scan(client, staff, leaves, gate)).json()["check_in_id"]
+    assert await at_gate(client, staff, leaves, gate, "out") == (200, "exited")
+    assert await counters(db, gate) == (2, 1, 0)
+    undone = await client.post(f"/check-ins/{admission}/revert", headers=admin.headers)
+    assert undone.status_code == 200, undone.text
+    assert await counters(db, gate) == (1, 1, 0)
+    row = await ticket_row(db, leaves)
+    assert (row.status, row.left_at) == ("active", None)
+    assert await at_gate(client, staff, leaves, gate) == (200, "valid")
+    assert await counters(db, gate) == (2, 2, 0)
+
+
+async def test_fifty_simultaneous_scans_at_two_gates_admit_once(client, db, door) -> None:
+    admin, staff, holder, event = door
+    gates = [await make_gate(client, admin, event, name=name) for name in ("East", "West")]
+    ticket = (await buy(client, holder, event["id"])).json()["tickets"][0]
+    answers = await asyncio.gather(*(scan(client, staff, ticket, gates[i % 2]) for i in range(50)))
+    found = [answer.json()["result"] for answer in answers]
+    assert (found.count("valid"), found.count("already_used")) == (1, 49)
+    east, west = [await counters(db, gate) for gate in gates]
+    assert (east[0] + west[0], east[1] + west[1], east[2] + west[2]) == (1, 1, 49)
+    assert await results(db, ticket) == ["valid"] + ["already_used"] * 49
+
+
+async def test_simultaneous_ins_and_outs_keep_one_state(client, db, door) -> None:
+    """A ticket inside, scanned in and out at once at two re-entry gates: exits and admissions
+    alternate, whatever their order, and the counters agree with the ticket."""
+    admin, staff, holder, event = door
+    gates = [await make_gate(client, admin, event, name=n, allow_reentry=True) for n in ("A", "B")]
+    ticket = (await buy(client, holder, event["id"])).json()["tickets"][0]
+    assert await at_gate(client, staff, ticket, gates[0]) == (200, "valid")
+    scans = [scan(client, staff, ticket, gates[i % 2], "out" if i % 4 < 2 else "in") for i in range(40)]
+    found = [answer.json()["result"] for answer in await asyncio.gather(*scans)]
+    exits, admissions = found.count("exited"), found.count("valid")
+    assert found.count("already_used") == 40 - exits - admissions
+    assert exits - admissions in (0, 1)
+    in_order = [r for r in await results(db, ticket) if r in ("valid", "exited")]
+    assert in_order == ["valid", "exited"] * exits + ["valid"] * (admissions + 1 - exits)
+    inside = int(exits == admissions)
+    row = await ticket_row(db, ticket)
+    assert (row.status, row.left_at is None) == (("used", True) if inside else ("active", False))
+    a, b = [await counters(db, gate) for gate in gates]
+    assert (a[0] + b[0], a[1] + b[1]) == (1 + admissions, inside)
+    async with db() as session:
+        refusals = await session.scalar(
+            select(func.count()).select_from(CheckIn).where(CheckIn.result == "already_used")
+        )
+    assert a[2] + b[2] == refusals

@@ -42,6 +42,8 @@ class Ticket(IdMixin, TimestampMixin, Base):
     """The string in the QR code: a version prefix and 256 random bits, URL-safe."""
     status: Mapped[TicketStatus] = mapped_column(state_column(TicketStatus), nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """Set by an out-scan: a used ticket without it is inside. An admission clears it."""
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     attendee_name: Mapped[str | None] = mapped_column(String(NAME_MAX), nullable=True)
     """Who attends with this ticket when the holder named someone; None: the holder."""

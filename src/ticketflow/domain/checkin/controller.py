@@ -21,7 +21,7 @@ from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.accounts.auth import Credentials, bearer_token
 from ticketflow.domain.checkin.door import digest
 from ticketflow.domain.checkin.scanner_tokens import SCANNER_TOKEN
-from ticketflow.domain.checkin.schemas import ScannedTicket, ScanRequest, ScanResponse
+from ticketflow.domain.checkin.schemas import GateCounters, ScannedTicket, ScanRequest, ScanResponse
 from ticketflow.domain.checkin.service import CheckInService, Device, ScanOutcome
 from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE, TOKEN_KINDS_OPT_KEY
 from ticketflow.lib.api_docs import BEARER
@@ -76,6 +76,7 @@ def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:
             holder_name=outcome.ticket.holder_name,
             used_at=outcome.ticket.used_at,
         )
+    gate = outcome.gate
     if outcome.result in (ScanResult.VALID, ScanResult.EXITED):
         status = HTTP_200_OK
     elif outcome.result == ScanResult.ALREADY_USED:
@@ -92,6 +93,9 @@ def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:
         if outcome.result == ScanResult.ALREADY_USED and outcome.ticket
         else None,
         ticket=ticket,
+        gate=None
+        if gate is None
+        else GateCounters(gate.id, gate.name, gate.admitted, gate.inside, gate.refused),
     )
     return Response(body, status_code=status)
 
@@ -112,8 +116,11 @@ class CheckInController(Controller):
         description=(
             "Admits the ticket if it is active (it becomes `used`) in one atomic step. Answers"
             " 200 `valid`, 409 `already_used` (with the first `used_at`), 404 `invalid`/`unknown`,"
-            " or 422 `invalid` with `reason` `cancelled`, `unpaid`, `wrong_event` or"
-            " `event_cancelled`. Every scan is recorded. A paired scanner's token scans only for its event."
+            " or 422 `invalid` with `reason` `cancelled`, `unpaid`, `wrong_event`, `event_cancelled`"
+            " or `wrong_gate` (a ticket type the gate does not admit). `direction: out` (with"
+            " `gate_id`) lets a ticket inside leave: 200 `exited`; a ticket not inside is 409"
+            " `already_used`. At a gate the answer carries the gate's counters (`gate`). Every scan"
+            " is recorded. A paired scanner's token scans only for its event (and gate)."
         ),
         responses={
             **error_responses(*JSON_BODY_ERRORS, NO_TOKEN, (403, "only door staff and admins validate")),

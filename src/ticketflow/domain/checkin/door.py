@@ -6,7 +6,8 @@ UPDATE (`... WHERE pairing_code_hash = ? AND <not expired, not revoked>`), so of
 racing with one code exactly one is paired, and a used code matches nothing.
 
 Undo: an admission is undone by a conditional UPDATE of its ticket back to `active`
-(`... WHERE status = 'used'`) and a `reverted` row naming the admission (`reverts_id` is unique:
+(`... WHERE status = 'used'`; its gate counts one admission fewer, and one fewer inside unless
+the ticket has left since) and a `reverted` row naming the admission (`reverts_id` is unique:
 an admission is undone at most once). Only a ticket's latest admission can be undone.
 """
 
@@ -286,20 +287,29 @@ class ScanLogService(RepositoryService[CheckIn, CheckInRepository]):
         if latest != admission.id or undone is not None:
             raise NotRevertible
         now = utc_now()
+        left_at = await self.session.scalar(  # the row is locked until the undo commits
+            select(Ticket.left_at)
+            .where(Ticket.id == admission.ticket_id, Ticket.status == TicketStatus.USED)
+            .with_for_update()
+        )
         reopened = await self.session.execute(
             update(Ticket)
             .where(Ticket.id == admission.ticket_id, Ticket.status == TicketStatus.USED)
-            .values(status=TicketStatus.ACTIVE, used_at=None, updated_at=now)
+            .values(status=TicketStatus.ACTIVE, used_at=None, left_at=None, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         if reopened.rowcount != 1:  # type: ignore[attr-defined]
             await self.session.rollback()
             raise NotRevertible
-        if admission.gate_id is not None:
+        if admission.gate_id is not None:  # it counted there; inside too unless it has left since
+            inside = int(left_at is None)
             await self.session.execute(
                 update(Gate)
                 .where(Gate.id == admission.gate_id, Gate.admitted > 0)
-                .values(admitted=Gate.admitted - 1, inside=case((Gate.inside > 0, Gate.inside - 1), else_=0))
+                .values(
+                    admitted=Gate.admitted - 1,
+                    inside=case((Gate.inside >= inside, Gate.inside - inside), else_=0),
+                )
                 .execution_options(synchronize_session=False)
             )
         revert = CheckIn(

@@ -31,6 +31,18 @@ class ScannedTicket(msgspec.Struct):
     used_at: dt.datetime | None
 
 
+class GateCounters(msgspec.Struct):
+    """The scanning gate's counters, this scan counted (as `GET /events/{id}/gates` has them)."""
+
+    id: int
+    name: str
+    admitted: int
+    """Admissions through this gate, re-entries included."""
+    inside: int
+    """Tickets that came in through this gate and have not left."""
+    refused: int
+
+
 class ScanResponse(msgspec.Struct, omit_defaults=True):
     result: ScanResult
     check_in_id: int = 0
@@ -38,3 +50,5 @@ class ScanResponse(msgspec.Struct, omit_defaults=True):
     reason: InvalidReason | None = None
     used_at: dt.datetime | None = None
     ticket: ScannedTicket | None = None
+    gate: GateCounters | None = None
+    """When the scan was made at a gate."""

@@ -8,6 +8,14 @@ This is the busiest endpoint on the night of a show: it runs a handful of fixed 
 (`statements.py`) in one short transaction on a driver connection (`ticketflow.db.driver_pool`),
 re-reading the scanner's role first so a demoted account is refused at once.
 
+Gates: a gate that admits some ticket types only adds `AND ticket_type_id IN (...)` to the same
+UPDATE (a ticket of another type is `invalid`/`wrong_gate`). A used ticket is inside until an
+out-scan sets its `left_at`, again one conditional UPDATE (`... AND left_at IS NULL`): a second
+out-scan finds it out and is refused as `already_used`, like a second admission. Leaving through
+a re-entry gate makes the ticket `active` again, so the next in-scan admits it. A gate counts
+its admissions and refusals; `inside` counts the tickets that came in through it and have not
+left (through any gate), so the gates' `inside` add up to the people inside.
+
 A scanned text that does not have the shape of a ticket code (`lib/ticket_codes.py`) is
 `invalid`/`unknown` without a look-up: no ticket was ever issued with it. It is still recorded.
 Codes are compared byte for byte (a binary NO PAD collation on MySQL/MariaDB, see
@@ -25,7 +33,14 @@ from ticketflow.db.models.checkins import InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import Role
-from ticketflow.domain.checkin.statements import DoorStatements, ScannedTicket, ScanRecord, door_transaction
+from ticketflow.domain.checkin.statements import (
+    DoorStatements,
+    GateCounters,
+    GateRule,
+    ScannedTicket,
+    ScanRecord,
+    door_transaction,
+)
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
 from ticketflow.lib.roles import check_role
 from ticketflow.lib.ticket_codes import looks_like_ticket_code
@@ -51,9 +66,26 @@ class ScanOutcome:
     scanned_at: dt.datetime
     check_in_id: int = 0
     """The scan-log row of this scan."""
+    gate: GateCounters | None = None
+    """The scanning gate's counters, this scan counted."""
 
 
-def invalid_reason(ticket: ScannedTicket, door_event_id: int | None) -> InvalidReason | None:
+@dataclass(frozen=True, slots=True)
+class Door:
+    """Where a scan happens: the event, and the gate with its rules (if the scan names one)."""
+
+    event_id: int | None
+    gate_id: int | None = None
+    rule: GateRule | None = None
+
+    @property
+    def admits(self) -> tuple[int, ...]:
+        return () if self.rule is None else self.rule.admits
+
+
+def invalid_reason(
+    ticket: ScannedTicket, door_event_id: int | None, admits: tuple[int, ...] = ()
+) -> InvalidReason | None:
     """Why a ticket that was not just admitted is refused (None: it was used before)."""
     if door_event_id is not None and ticket.event_id != door_event_id:
         return InvalidReason.WRONG_EVENT
@@ -63,6 +95,8 @@ def invalid_reason(ticket: ScannedTicket, door_event_id: int | None) -> InvalidR
         return InvalidReason.CANCELLED
     if ticket.status == TicketStatus.PENDING:
         return InvalidReason.UNPAID
+    if admits and ticket.ticket_type_id not in admits:
+        return InvalidReason.WRONG_GATE
     return None
 
 
@@ -109,76 +143,85 @@ class CheckInService:
                 if gate_id not in (None, device_gate):
                     raise PermissionDenied("this scanner scans at another gate")
                 gate_id = device_gate
-        reentry = False
-        if gate_id is not None:
-            gate = await door.gate(gate_id)
-            if gate is None or door_event_id not in (None, gate.event_id):
-                raise RuleViolation("gate_id is not a gate of this event")
-            door_event_id, reentry = gate.event_id, gate.allow_reentry
-        elif leaving:
-            raise RuleViolation("an out-scan names its gate")
+        where = await self._door(door, door_event_id, gate_id, leaving)
         if leaving:
-            return await self._leave(door, code, door_event_id, scanner_id, device, gate_id, reentry, now)
+            return await self._leave(door, code, where, scanner_id, device, now)
         admitted, ticket = False, None
         if looks_like_ticket_code(code):  # anything else was never issued: nothing to look up
-            admitted = await door.admit(code, door_event_id, now)
+            admitted = await door.admit(code, where.event_id, now, where.admits)
             ticket = await door.scanned_ticket(code)
-        outcome = scan_outcome(ticket, admitted, door_event_id, now)
-        return await self._record(door, code, outcome, door_event_id, scanner_id, device, gate_id)
+        outcome = scan_outcome(ticket, admitted, where.event_id, now, where.admits)
+        return await self._record(door, code, outcome, where, scanner_id, device)
+
+    @staticmethod
+    async def _door(
+        door: DoorStatements, door_event_id: int | None, gate_id: int | None, leaving: bool
+    ) -> Door:
+        """Where the scan happens: a named gate must be of the scan's event; an out-scan names one."""
+        if gate_id is None:
+            if leaving:
+                raise RuleViolation("an out-scan names its gate")
+            return Door(door_event_id)
+        gate = await door.gate(gate_id)
+        if gate is None or door_event_id not in (None, gate.event_id):
+            raise RuleViolation("gate_id is not a gate of this event")
+        return Door(gate.event_id, gate_id, gate)
 
     async def _leave(
         self,
         door: DoorStatements,
         code: str,
-        door_event_id: int | None,
+        where: Door,
         scanner_id: int | None,
         device: Device | None,
-        gate_id: int | None,
-        reentry: bool,
         now: dt.datetime,
     ) -> ScanOutcome:
-        """An out-scan: a used ticket of the gate's event leaves; at a re-entry gate it becomes
-        active again (one conditional UPDATE, so of simultaneous out-scans one wins)."""
-        ticket = await door.scanned_ticket(code)
-        left = ticket is not None and ticket.status == TicketStatus.USED and ticket.event_id == door_event_id
-        if left and reentry and door_event_id is not None:
-            left = await door.leave(code, door_event_id, now)
-        if left:
+        """An out-scan: a ticket inside leaves in one conditional UPDATE, so of simultaneous
+        out-scans one wins and the others find it out. Any gate of the event lets a ticket out,
+        whatever its type; at a re-entry gate it becomes active again."""
+        left, ticket = False, None
+        if looks_like_ticket_code(code) and where.event_id is not None and where.rule is not None:
+            left = await door.leave(code, where.event_id, now, reentry=where.rule.allow_reentry)
+            ticket = await door.scanned_ticket(code)
+        if left and ticket is not None:
             outcome = ScanOutcome(ScanResult.EXITED, None, ticket, now)
-        else:
-            outcome = scan_outcome(ticket, False, door_event_id, now)
-        return await self._record(door, code, outcome, door_event_id, scanner_id, device, gate_id)
+        else:  # not inside: refused as a second admission is (already_used), or invalid
+            outcome = scan_outcome(ticket, False, where.event_id, now)
+        return await self._record(door, code, outcome, where, scanner_id, device)
 
     async def _record(
         self,
         door: DoorStatements,
         code: str,
         outcome: ScanOutcome,
-        door_event_id: int | None,
+        where: Door,
         scanner_id: int | None,
         device: Device | None,
-        gate_id: int | None,
     ) -> ScanOutcome:
-        """The scan's log row and its gate's counters, in the scan's transaction."""
+        """The scan's log row and the gates' counters, in the scan's transaction: an admission
+        or a refusal counts at the scanning gate, an exit at the gate the ticket came in by."""
         check_in_id = await door.record_scan(
             ScanRecord(
                 code=code,
                 result=outcome.result,
                 reason=outcome.reason,
                 ticket=outcome.ticket,
-                door_event_id=door_event_id,
+                door_event_id=where.event_id,
                 scanned_by_id=scanner_id if device is None else None,
                 scanner_id=device.id if device else None,
-                gate_id=gate_id,
+                gate_id=where.gate_id,
                 scanned_at=outcome.scanned_at,
             )
         )
-        if gate_id is not None:
+        if outcome.result == ScanResult.EXITED and outcome.ticket is not None:
+            entry = await door.entry_gate(outcome.ticket.id)
+            if entry is not None:
+                await door.count_at_gate(entry, admitted=0, refused=0, inside=-1)
+        elif where.gate_id is not None:
             admitted = int(outcome.result == ScanResult.VALID)
-            refused = int(outcome.result in (ScanResult.INVALID, ScanResult.ALREADY_USED))
-            inside = admitted - int(outcome.result == ScanResult.EXITED)
-            await door.count_at_gate(gate_id, admitted=admitted, refused=refused, inside=inside)
-        return replace(outcome, check_in_id=check_in_id)
+            await door.count_at_gate(where.gate_id, admitted=admitted, refused=1 - admitted, inside=admitted)
+        gate = None if where.gate_id is None else await door.gate_counters(where.gate_id)
+        return replace(outcome, check_in_id=check_in_id, gate=gate)
 
     @staticmethod
     async def _device_event(
@@ -197,12 +240,16 @@ class CheckInService:
 
 
 def scan_outcome(
-    ticket: ScannedTicket | None, admitted: bool, door_event_id: int | None, now: dt.datetime
+    ticket: ScannedTicket | None,
+    admitted: bool,
+    door_event_id: int | None,
+    now: dt.datetime,
+    admits: tuple[int, ...] = (),
 ) -> ScanOutcome:
     if ticket is None:
         return ScanOutcome(ScanResult.INVALID, InvalidReason.UNKNOWN, None, now)
     if admitted:
         return ScanOutcome(ScanResult.VALID, None, ticket, now)
-    reason = invalid_reason(ticket, door_event_id)
+    reason = invalid_reason(ticket, door_event_id, admits)
     result = ScanResult.ALREADY_USED if reason is None else ScanResult.INVALID
     return ScanOutcome(result, reason, ticket, now)

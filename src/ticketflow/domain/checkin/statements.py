@@ -9,10 +9,12 @@ answers with plain records: the service sees neither SQL nor the driver.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 
 from ticketflow.db.base import Base
 from ticketflow.db.driver import DriverConnection
@@ -22,12 +24,12 @@ from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
-from ticketflow.db.sql import sql
+from ticketflow.db.sql import Statement, sql
 
 SELECT_ROLE = sql("SELECT {u.role} FROM {u} WHERE {u.id} = %s", u=User)
 """The scanner's role as it is now: a demoted account is refused at once."""
 _ADMIT = (
-    "UPDATE {t} SET {t.status} = {used}, {t.used_at} = %s, {t.updated_at} = %s"
+    "UPDATE {t} SET {t.status} = {used}, {t.used_at} = %s, {t.updated_at} = %s, {t.left_at} = NULL"
     " WHERE {t.code} = %s AND {t.status} = {active}"
     " AND {t.event_id} IN (SELECT {e.id} FROM {e} WHERE {e.status} = {scheduled})"
 )
@@ -41,9 +43,19 @@ _ADMIT_NAMES: dict[str, type[Base] | Enum] = {
 ADMIT = sql(_ADMIT, **_ADMIT_NAMES)
 """`active -> used` in one step: of simultaneous scans of one ticket exactly one matches."""
 ADMIT_AT_DOOR = sql(_ADMIT + " AND {t.event_id} = %s", **_ADMIT_NAMES)
+
+
+@cache
+def admit_of_types(count: int) -> Statement:
+    """`ADMIT_AT_DOOR` at a gate that admits `count` ticket types (their ids follow the event's)."""
+    types = ", ".join(["%s"] * count)
+    return sql(_ADMIT + " AND {t.event_id} = %s AND {t.ticket_type_id} IN (" + types + ")", **_ADMIT_NAMES)
+
+
+ADMIT_OF_ONE_TYPE = admit_of_types(1)
 SELECT_SCANNED = sql(
     "SELECT {t}.{t.id}, {t}.{t.status}, {t}.{t.event_id}, {e}.{e.title}, {e}.{e.status},"
-    " COALESCE({t}.{t.attendee_name}, {u}.{u.name}), {t}.{t.used_at}"
+    " COALESCE({t}.{t.attendee_name}, {u}.{u.name}), {t}.{t.used_at}, {t}.{t.ticket_type_id}"
     " FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
     " JOIN {u} ON {u}.{u.id} = {t}.{t.user_id} WHERE {t}.{t.code} = %s",
     t=Ticket,
@@ -52,13 +64,27 @@ SELECT_SCANNED = sql(
 )
 """The fields of `ScannedTicket`, in order."""
 LEAVE = sql(
-    "UPDATE {t} SET {t.status} = {active}, {t.updated_at} = %s"
-    " WHERE {t.code} = %s AND {t.status} = {used} AND {t.event_id} = %s",
+    "UPDATE {t} SET {t.left_at} = %s, {t.updated_at} = %s"
+    " WHERE {t.code} = %s AND {t.status} = {used} AND {t.left_at} IS NULL AND {t.event_id} = %s",
     t=Ticket,
-    active=TicketStatus.ACTIVE,
     used=TicketStatus.USED,
 )
-"""An out-scan at a re-entry gate: `used -> active`, so the ticket may enter again."""
+"""An out-scan: a ticket inside (used, not left since its admission) leaves, and stays used."""
+LEAVE_FOR_NOW = sql(
+    "UPDATE {t} SET {t.status} = {active}, {t.left_at} = %s, {t.updated_at} = %s"
+    " WHERE {t.code} = %s AND {t.status} = {used} AND {t.left_at} IS NULL AND {t.event_id} = %s",
+    t=Ticket,
+    used=TicketStatus.USED,
+    active=TicketStatus.ACTIVE,
+)
+"""An out-scan at a re-entry gate: the ticket leaves and is `active` again, so it may come back."""
+SELECT_ENTRY_GATE = sql(
+    "SELECT {c.gate_id} FROM {c} WHERE {c.ticket_id} = %s AND {c.result} = {valid}"
+    " ORDER BY {c.id} DESC LIMIT 1",
+    c=CheckIn,
+    valid=ScanResult.VALID,
+)
+"""The gate of the ticket's latest admission (the one it is inside by)."""
 RECORD_SCAN = sql(
     "INSERT INTO {c} ({c.ticket_id}, {c.event_id}, {c.door_event_id}, {c.scanned_code}, {c.result},"
     " {c.reason}, {c.scanned_by_id}, {c.scanner_id}, {c.gate_id}, {c.scanned_at})"
@@ -72,7 +98,12 @@ SELECT_DEVICE = sql(
 )
 """A paired device that may scan now (not revoked, not expired): the fields of `ScannerDevice`."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
-SELECT_GATE = sql("SELECT {g.event_id}, {g.allow_reentry} FROM {g} WHERE {g.id} = %s", g=Gate)
+SELECT_GATE = sql(
+    "SELECT {g.event_id}, {g.allow_reentry}, {g.ticket_type_ids} FROM {g} WHERE {g.id} = %s", g=Gate
+)
+SELECT_GATE_COUNTERS = sql(
+    "SELECT {g.name}, {g.admitted}, {g.inside}, {g.refused} FROM {g} WHERE {g.id} = %s", g=Gate
+)
 COUNT_AT_GATE = sql(
     "UPDATE {g} SET {g.admitted} = {g.admitted} + %s, {g.refused} = {g.refused} + %s,"
     " {g.inside} = CASE WHEN {g.inside} + %s < 0 THEN 0 ELSE {g.inside} + %s END WHERE {g.id} = %s",
@@ -91,6 +122,7 @@ class ScannedTicket:
     event_status: str
     holder_name: str
     used_at: dt.datetime | None
+    ticket_type_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +140,17 @@ class GateRule:
 
     event_id: int
     allow_reentry: bool
+    admits: tuple[int, ...] = ()
+    """The ticket types the gate admits; empty: all."""
+
+
+@dataclass(frozen=True, slots=True)
+class GateCounters:
+    id: int
+    name: str
+    admitted: int
+    inside: int
+    refused: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,26 +196,52 @@ class DoorStatements:
 
     async def gate(self, gate_id: int) -> GateRule | None:
         row = await self._db.fetchone(SELECT_GATE, (gate_id,))
-        return None if row is None else GateRule(int(row[0]), bool(row[1]))
+        if row is None:
+            return None
+        types = row[2] if isinstance(row[2], list) else json.loads(row[2] or "[]")
+        return GateRule(int(row[0]), bool(row[1]), tuple(int(t) for t in types))
 
-    async def admit(self, code: str, door_event_id: int | None, now: dt.datetime) -> bool:
-        """Mark the ticket with `code` used if it may enter now (at the door of `door_event_id`)."""
+    async def gate_counters(self, gate_id: int) -> GateCounters | None:
+        row = await self._db.fetchone(SELECT_GATE_COUNTERS, (gate_id,))
+        return None if row is None else GateCounters(gate_id, str(row[0]), *(int(n) for n in row[1:]))
+
+    async def admit(
+        self, code: str, door_event_id: int | None, now: dt.datetime, types: tuple[int, ...] = ()
+    ) -> bool:
+        """Mark the ticket with `code` used if it may enter now (at the door of `door_event_id`,
+        if it is of one of `types` when some are given)."""
         stamp = self._db.bind_time(now)
         if door_event_id is None:
             return await self._db.execute(ADMIT, (stamp, stamp, code)) == 1
+        if types:
+            return (
+                await self._db.execute(
+                    admit_of_types(len(types)), (stamp, stamp, code, door_event_id, *types)
+                )
+                == 1
+            )
         return await self._db.execute(ADMIT_AT_DOOR, (stamp, stamp, code, door_event_id)) == 1
 
-    async def leave(self, code: str, event_id: int, now: dt.datetime) -> bool:
-        """Make the used ticket with `code` of `event_id` active again; False if another scan won."""
-        return await self._db.execute(LEAVE, (self._db.bind_time(now), code, event_id)) == 1
+    async def leave(self, code: str, event_id: int, now: dt.datetime, *, reentry: bool) -> bool:
+        """The ticket with `code` of `event_id`, inside, leaves (and is active again if `reentry`);
+        False if it is not inside (another scan won, or it never came in)."""
+        stamp = self._db.bind_time(now)
+        return (
+            await self._db.execute(LEAVE_FOR_NOW if reentry else LEAVE, (stamp, stamp, code, event_id)) == 1
+        )
+
+    async def entry_gate(self, ticket_id: int) -> int | None:
+        """The gate the ticket came in by at its latest admission (None: no gate)."""
+        row = await self._db.fetchone(SELECT_ENTRY_GATE, (ticket_id,))
+        return None if row is None or row[0] is None else int(row[0])
 
     async def scanned_ticket(self, code: str) -> ScannedTicket | None:
         row = await self._db.fetchone(SELECT_SCANNED, (code,))
         if row is None:
             return None
-        ticket_id, status, event_id, title, event_status, holder, used_at = row
+        ticket_id, status, event_id, title, event_status, holder, used_at, type_id = row
         return ScannedTicket(
-            ticket_id, status, event_id, title, event_status, holder, used_at=self._db.read_time(used_at)
+            ticket_id, status, event_id, title, event_status, holder, self._db.read_time(used_at), type_id
         )
 
     async def record_scan(self, scan: ScanRecord) -> int:
