@@ -3,17 +3,17 @@
 The camera shows a real ticket's QR code (its `qr.png`, made into a video), then an empty frame
 long enough for the page to forget it, in a loop: the first sighting admits the ticket (green),
 the next one finds it used (amber). On a second phone whose camera is refused, a code typed by
-hand that is no ticket is refused (red). A third device is paired by a link, loses the server
-(offline, then retried) and has its session end (back to sign-in); a fourth scans at a gate; a
+hand that is no ticket is refused (red). A third device is a real scanner at a gate, paired by
+the link the organiser got: it admits a ticket and shows the gate's counters, loses the server
+(offline, then retried), and once the organiser revokes it the page says so (back to sign-in).
+A fourth scans people out at a gate (the gates list and the answers played by the test); a
 fifth has a `BarcodeDetector` and uses it instead of jsQR.
-The endpoints of scanner devices and gates are played by the test where the server has none.
 Screenshots of each state land in `test-artifacts/scan/`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,6 @@ CODE_FRAMES = 10
 EMPTY_FRAMES = 60
 """...then several seconds without it: more than the page's two seconds of forgetting."""
 WAIT_MS = 20_000
-IN_AN_HOUR = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
 REFUSE_CAMERA = (
     "navigator.mediaDevices.getUserMedia = () =>"
     " Promise.reject(new DOMException('refused by the test', 'NotAllowedError'));"
@@ -114,47 +113,56 @@ async def sign_in_and_start(
     await page.click("#setup-submit")
 
 
-async def token_of(base: str, person: dict[str, str]) -> str:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        return (await login(http, base, person["email"], person["password"]))["Authorization"].split()[1]
-
-
-async def paired_device(page: Page, token: str, event_id: int, code: str) -> None:
-    """A device opened with a pairing link, then a lost connection, then an ended session.
-
-    The pairing answer is played by the test (`/scanners/pair` is the scanner devices' endpoint),
-    carrying a real door staff token so that the scans that follow reach the real server.
-    """
+async def paired_device(
+    page: Page, base: str, people: dict[str, dict[str, str]], event_id: int, used: str
+) -> None:
+    """A real scanner device at a gate: the organiser creates it, the phone opens its pairing
+    link, admits a ticket (with the gate's counters), loses the server, and is revoked."""
     await page.add_init_script(REFUSE_CAMERA)
-    pairings: list[Any] = []
-    scanner = {"id": 7, "event_id": event_id, "gate_id": None, "name": "North door", "expires_at": IN_AN_HOUR}
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        organiser = await login(http, base, people["admin"]["email"], people["admin"]["password"])
+        buyer = await login(http, base, people["attendee"]["email"], people["attendee"]["password"])
+        gate = (
+            await http.post(f"/events/{event_id}/gates", json={"name": "North"}, headers=organiser)
+        ).json()
+        body = {"name": "North door", "gate_id": gate["id"]}
+        created = await http.post(f"/events/{event_id}/scanners", json=body, headers=organiser)
+        assert created.status_code == 201, created.text
+        bought = await http.post(f"/events/{event_id}/tickets", json={"quantity": 1}, headers=buyer)
+        fresh = bought.json()["tickets"][0]["code"]
+    link = urlsplit(created.json()["pairing_url"])
+    assert (link.path, link.fragment) == ("/scan", f"code={created.json()['pairing_code']}")
 
-    async def answer_pairing(route: Route) -> None:
-        pairings.append(route.request.post_data_json)
-        await route.fulfill(json={"access_token": token, "scanner": scanner})
-
-    await page.route("**/scanners/pair", answer_pairing)
-    await page.goto("/scan?decoder=jsqr#code=pairing-code-1")
+    await page.goto(f"{link.path}?decoder=jsqr#{link.fragment}")
     await page.wait_for_selector("#scanner-gate:has-text('North door')")
-    assert pairings == [{"code": "pairing-code-1"}]
     assert "code=" not in page.url
     assert await page.is_hidden("#change-event")
-    assert await page.text_content("#scanner-event") == "Door Night"
+    assert await page.is_hidden("#gate-counters")  # nothing to show before the first scan
+    await page.fill("#manual-code", fresh)
+    await page.press("#manual-code", "Enter")
+    await shows(page, '#result[data-state="valid"]', "07-paired-valid.png")
+    await page.click("#result-dismiss")
+    assert await page.inner_text("#count-gate") == "1 / 1 / 0"
+    assert await page.inner_text("#scanner-gate") == "Scanner: North door · Gate: North"
 
     await page.route("**/validate", lambda route: route.abort("internetdisconnected"))
-    await page.fill("#manual-code", code)
+    await page.fill("#manual-code", used)
     await page.press("#manual-code", "Enter")
-    await shows(page, '#result[data-state="offline"]', "07-offline.png")
+    await shows(page, '#result[data-state="offline"]', "08-offline.png")
     await page.unroute("**/validate")
     await page.click("#result-retry")
-    await shows(page, '#result[data-state="already_used"]', "08-retried.png")
-
-    await page.route("**/validate", lambda route: route.fulfill(status=401, json={"status_code": 401}))
+    await shows(page, '#result[data-state="already_used"]', "09-retried.png")
     await page.click("#result-dismiss")
-    await page.fill("#manual-code", "tf1.after-expiry")
+    assert await page.inner_text("#count-gate") == "1 / 1 / 1"
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        organiser = await login(http, base, people["admin"]["email"], people["admin"]["password"])
+        revoked = await http.post(f"/scanners/{created.json()['id']}/revoke", headers=organiser)
+        assert revoked.status_code == 200
+    await page.fill("#manual-code", fresh)
     await page.press("#manual-code", "Enter")
-    await page.wait_for_selector("#signin-message:has-text('Your session has ended')")
-    await page.screenshot(path=ARTIFACTS / "09-session-ended.png")
+    await page.wait_for_selector("#signin-message:has-text('This scanner was revoked')")
+    await page.screenshot(path=ARTIFACTS / "10-revoked.png")
     assert await page.evaluate("JSON.parse(localStorage.getItem('ticketflow.scan')).token ?? null") is None
 
 
@@ -206,13 +214,13 @@ async def device_at_a_gate(page: Page, staff: dict[str, str], event_id: int) -> 
     await page.check("input[name=direction][value=out]")
     await page.fill("#manual-code", "tf1.leaving")
     await page.press("#manual-code", "Enter")
-    await shows(page, '#result[data-state="exited"]', "10-exited.png")
+    await shows(page, '#result[data-state="exited"]', "11-exited.png")
     assert await page.inner_text("#result-name") == "Ada Lovelace"
     assert await page.inner_text("#result-detail") == "Ticket type: Balcony"
     await page.click("#result-dismiss")
     await page.fill("#manual-code", "tf1.wrong-door")
     await page.press("#manual-code", "Enter")
-    await shows(page, '#result[data-state="invalid"][data-reason="wrong_gate"]', "11-wrong-gate.png")
+    await shows(page, '#result[data-state="invalid"][data-reason="wrong_gate"]', "12-wrong-gate.png")
     assert await page.inner_text("#result-detail") == "This ticket is not admitted at this gate."
     assert sent == [{"event_id": event_id, "gate_id": 3, "direction": "out"}] * 2
     assert await page.inner_text("#scanner-gate") == "Gate: Side door"
@@ -283,10 +291,9 @@ async def test_door_staff_scan_a_ticket_with_the_phone_camera(tmp_path: Path) ->
             assert "Unknown code" in await page.inner_text("#result-detail")
             assert await page.inner_text("#count-refused") == "1"
 
-            # A device paired by a link, which then loses the server and later its session.
-            staff_token = await token_of(server.base_url, people["staff"])
+            # A scanner device paired by its link, which loses the server and is then revoked.
             page = await new_phone(browser, server.base_url, foreign, problems)
-            await paired_device(page, staff_token, event_id, ticket["code"])
+            await paired_device(page, server.base_url, people, event_id, ticket["code"])
 
             # A door with gates (when the server offers them): scans name the gate and direction.
             page = await new_phone(browser, server.base_url, foreign, problems)

@@ -57,6 +57,9 @@ PAGE_TEXTS: dict[str, str] = {
     "session_expired": N_("Your session has ended. Sign in again."),
     "pairing": N_("Pairing this device…"),
     "pairing_failed": N_("This pairing link is not valid any more. Ask the organiser for a new one."),
+    "scanner_revoked": N_(
+        "This scanner was revoked or has expired. Ask the organiser for a new pairing link."
+    ),
     "paired_as": N_("Scanner"),
     "choose_event_heading": N_("Which event?"),
     "event": N_("Event"),

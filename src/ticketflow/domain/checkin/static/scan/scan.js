@@ -216,15 +216,19 @@ function chooseEvent(event) {
 function showScanner() {
   if (!signedIn()) return sessionEnded(t("session_expired"));
   show("scanner");
-  $("scanner-event").textContent = session.eventTitle || `#${session.eventId}`;
-  const scanner = session.kind === "scanner" ? `${t("paired_as")}: ${session.scanner?.name || ""}` : "";
-  const gate = session.gateName ? `${t("gate")}: ${session.gateName}` : "";
-  $("scanner-gate").textContent = [scanner, gate].filter(Boolean).join(" · ");
+  showWhere();
   $("change-event").hidden = session.kind === "scanner";
   $("direction").hidden = !session.gateId;
   renderCounts();
   refreshGateCounts();
   startCamera();
+}
+
+function showWhere() {
+  $("scanner-event").textContent = session.eventTitle || `#${session.eventId}`;
+  const scanner = session.kind === "scanner" ? `${t("paired_as")}: ${session.scanner?.name || ""}` : "";
+  const gate = session.gateName ? `${t("gate")}: ${session.gateName}` : "";
+  $("scanner-gate").textContent = [scanner, gate].filter(Boolean).join(" · ");
 }
 
 function renderCounts() {
@@ -233,23 +237,33 @@ function renderCounts() {
   $("count-refused").textContent = mine.refused;
 }
 
-async function refreshGateCounts() {
-  const box = $("gate-counters");
-  if (!session.gateId) {
-    box.hidden = true;
-    return;
+function renderGateCounts() {
+  // The gate's counters as the last answer (or the gates list) gave them.
+  const gate = session.gateId && session.gateCounts?.id === session.gateId ? session.gateCounts : null;
+  $("gate-counters").hidden = !gate;
+  if (!gate) return;
+  if (!session.gateName && gate.name) {
+    session.gateName = gate.name;
+    showWhere();
   }
+  $("count-gate").textContent = `${gate.admitted ?? 0} / ${gate.inside ?? 0} / ${gate.refused ?? 0}`;
+}
+
+async function refreshGateCounts() {
+  // Every scan at a gate answers its counters; admins may read them before the first scan too.
+  renderGateCounts();
+  if (!session.gateId || session.kind === "scanner") return;
   try {
     const answer = await api("GET", `/events/${session.eventId}/gates`);
     const list = answer.status === 200 ? (Array.isArray(answer.data) ? answer.data : answer.data?.items) : null;
     const gate = (list || []).find((g) => g.id === session.gateId);
-    box.hidden = !gate;
     if (gate) {
-      if (!session.gateName) $("scanner-gate").textContent += ` · ${t("gate")}: ${gate.name}`;
-      $("count-gate").textContent = `${gate.admitted ?? 0} / ${gate.inside ?? 0} / ${gate.refused ?? 0}`;
+      session.gateCounts = gate;
+      save();
+      renderGateCounts();
     }
   } catch {
-    box.hidden = true;
+    // the counters stay as the last scan left them
   }
 }
 
@@ -433,7 +447,9 @@ async function submit(code) {
     showResult("offline", t("offline"), "", t("offline_detail"), { retry: true });
     return;
   }
-  if (answer.status === 401) return sessionEnded(t("session_expired"));
+  if (answer.status === 401) {
+    return sessionEnded(session.kind === "scanner" ? t("scanner_revoked") : t("session_expired"));
+  }
   if (answer.status === 403) return sessionEnded(t("role_refused"));
   handleAnswer(answer);
 }
@@ -467,9 +483,10 @@ function handleAnswer({ status, data }) {
     showResult("error", t("server_error"), "", `HTTP ${status}`, { retry: true });
     return;
   }
+  if (data?.gate) session.gateCounts = data.gate;
   save();
   renderCounts();
-  refreshGateCounts();
+  renderGateCounts();
 }
 
 function formatUsedAt(iso) {
