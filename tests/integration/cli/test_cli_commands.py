@@ -234,13 +234,16 @@ def test_run_creates_and_migrates_a_fresh_sqlite_database(tmp_path: Path) -> Non
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the documented session uses curl")
 def test_documented_curl_session_works_as_written(tmp_path: Path) -> None:
-    """The shell session of the README, run against `ticketflow run`."""
+    """The shell sessions of the README (the first one, then the door), run against `ticketflow run`."""
     readme = (REPOSITORY / "README.md").read_text()
-    text = readme[readme.index("## A first session with curl") :]
-    found = re.search(r"```sh\n(.*?)```", text, re.DOTALL)
-    assert found is not None
+    blocks = [
+        re.search(r"```sh\n(.*?)```", readme[readme.index(heading) :], re.DOTALL)
+        for heading in ("## A first session with curl", "## At the door")
+    ]
+    assert None not in blocks
     port = free_port()
-    script = found.group(1).replace(".venv/bin/ticketflow", TICKETFLOW)
+    script = "\n".join(block.group(1) for block in blocks if block)
+    script = script.replace(".venv/bin/ticketflow", TICKETFLOW)
     script = script.replace("http://127.0.0.1:8000", f"http://127.0.0.1:{port}")
     env = server_environment("sqlite+aiosqlite:///./var/ticketflow.db", DATABASE_AUTO_MIGRATE="1")
     with ticketflow_run(env, tmp_path, port) as server:
@@ -254,14 +257,22 @@ def test_documented_curl_session_works_as_written(tmp_path: Path) -> None:
             timeout=120,
             check=False,
         )
-    assert session.returncode == 0, session.stdout + session.stderr
-    output = session.stdout
+        assert session.returncode == 0, session.stdout + session.stderr
+        output = session.stdout
+        pairing = re.search(r'"pairing_url":"[^"]*/scan#code=([^"]+)"', output)
+        assert pairing is not None, output
+        base = f"http://127.0.0.1:{port}"
+        paired = httpx.post(f"{base}/scanners/pair", json={"code": pairing.group(1)}, timeout=10)
+        assert paired.status_code == 200, paired.text
+        assert paired.json()["scanner"]["name"] == "Phone 1"
+        assert httpx.get(f"{base}/scan", timeout=10).status_code == 200
     assert "created admin admin@example.com" in output
     assert '"email":"grace@example.com","role":"attendee"' in output
     assert '"title":"Jazz Night"' in output
     assert '"starts_at":"2031-06-01T18:00:00Z"' in output
     assert '"date":"2031-06-01","time":"20:00"' in output
     assert '"total":1,"limit":20,"offset":0' in output
+    assert '"name":"North door","ticket_type_ids":[],"allow_reentry":true' in output
 
 
 async def _alembic_version(database_url: str) -> str | None:
