@@ -41,14 +41,17 @@ from ticketflow.admin.forms import (
     form_errors,
 )
 from ticketflow.admin.pages import AdminPage, bad_request, event_choices, not_found, query_id, utc_input
+from ticketflow.admin.views import parse_id
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import CheckIn, ScanResult
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.ticket_types import TicketType
+from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.door import GateService, ScanLogService, ScannerService
 from ticketflow.domain.checkin.door_schemas import GateCreate, ScannerCreate
+from ticketflow.domain.checkin.service import CheckInService
 from ticketflow.domain.events.ticket_types import TicketTypeService
 from ticketflow.lib.errors import DomainError, NotFoundError
 from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
@@ -418,10 +421,12 @@ class ScanLogView(DoorPage):
         return names
 
 
-def back_query(form: FormData) -> str:
-    """The scan log's filters a form carried back (only the known ones, as text)."""
-    keep = ("event_id", "gate_id", "scanner_id", "ticket_id", "result", "from", "until", "page")
-    return urlencode({k: v for k in keep if isinstance(v := form.get(k), str) and v and len(v) < 40})
+SCAN_LOG_FILTERS = ("event_id", "gate_id", "scanner_id", "ticket_id", "result", "from", "until", "page")
+
+
+def back_query(form: FormData, keep: Sequence[str] = SCAN_LOG_FILTERS) -> str:
+    """The query a form carried back to its page (only the names in `keep`, short texts)."""
+    return urlencode({k: v for k in keep if isinstance(v := form.get(k), str) and v and len(v) <= 200})
 
 
 class DeskView(DoorPage):
@@ -440,7 +445,9 @@ class DeskView(DoorPage):
         q = (request.query_params.get("q") or "").strip()
         if len(q) > 200:
             raise bad_request("q: at most 200 characters")
+        gate_id = query_id(request, "gate_id")
         found: list[Any] = []
+        gates: Sequence[Gate] = []
         event = None
         note = None
         if event_id is not None:
@@ -448,6 +455,7 @@ class DeskView(DoorPage):
                 event = await session.get(Event, event_id)
                 if event is None:
                     raise not_found()
+                gates = await GateService(session).list_gates(event_id)
                 if len(q) >= LOOKUP_MIN or (q.isdigit() and q):
                     found = list(await ScanLogService(session).lookup(event_id, q))
                 elif q:
@@ -460,12 +468,48 @@ class DeskView(DoorPage):
                 "subtitle": _("Find a ticket by holder name, e-mail or order number"),
                 "events": await event_choices(self.context),
                 "event": event,
+                "gates": gates,
+                "gate_id": gate_id,
                 "q": q,
                 "found": found,
                 "note": note,
                 "can_open_tickets": is_admin(request),
             },
         )
+
+    @expose("/door/desk/tickets/{ticket_id:int}/admit", methods=["POST"], identity="door-desk-admit")
+    async def admit(self, request: Request) -> Response:
+        """Admit a found ticket, as a scan of its code by the signed-in account (staff or admin)
+        would: the same atomic validation, recorded in the scan log."""
+        ticket_id = path_id(request, "ticket_id")
+        form = await request.form()
+        event_id = parse_id(str(form.get("event_id", "")))
+        gate_text = str(form.get("gate_id", "") or "")
+        gate_id = parse_id(gate_text) if gate_text else None
+        if event_id is None or (gate_text and gate_id is None):
+            raise bad_request("event_id and gate_id must be ids")
+        async with self.context.session_maker() as session:
+            ticket = await session.get(Ticket, ticket_id)
+        if ticket is None or ticket.event_id != event_id:
+            raise not_found()
+        outcome = await CheckInService(self.context.drivers).validate_ticket(
+            code=ticket.code, door_event_id=event_id, scanner_id=signed_in(request).id, gate_id=gate_id
+        )
+        _ = gettext_for(current_language())
+        name = outcome.ticket.holder_name if outcome.ticket else f"#{ticket_id}"
+        if outcome.result == ScanResult.VALID:
+            Flash.success(request, _("%(name)s admitted.") % {"name": name})
+        else:
+            why = outcome.reason.value if outcome.reason else outcome.result.value
+            Flash.error(
+                request,
+                _("%(name)s not admitted: %(reason)s.")
+                % {"name": name, "reason": _(REFUSAL_WORDS.get(why, why))},
+            )
+        back = urlencode(
+            {k: v for k in ("event_id", "gate_id", "q") if isinstance(v := form.get(k), str) and v}
+        )
+        return RedirectResponse(f"{request.url_for('admin:view-door-desk')}?{back}", status_code=303)
 
 
 DOOR_VIEWS: tuple[type[DoorPage], ...] = (GatesView, ScanLogView, DeskView)

@@ -348,3 +348,52 @@ async def test_the_door_speaks_spanish(client, db, door) -> None:
     page = await client.get(f"/admin/door/events/{door['event']['id']}")
     assert "Puertas" in page.text
     assert "Añadir una puerta" in page.text
+
+
+async def test_staff_admit_at_the_desk_as_a_scan_would(client, db, door) -> None:
+    event_id = door["event"]["id"]
+    await add_gate(client, event_id, name="Desk")
+    [gate] = await rows(db, Gate)
+    await client.get("/admin/logout")
+    staff = await make_actor(client, db, role="staff")
+    assert (await log_in(client, staff.email, staff.password)).status_code == 302
+    first, second = door["tickets"]
+    found = await client.get(f"/admin/door/desk?event_id={event_id}&gate_id={gate.id}&q=ada")
+    assert f'data-admit="{first["id"]}"' in found.text
+
+    form = {"event_id": str(event_id), "gate_id": str(gate.id), "q": "ada"}
+    admitted = await client.post(
+        f"/admin/door/desk/tickets/{first['id']}/admit", data=form, follow_redirects=False
+    )
+    assert admitted.status_code == 303
+    assert admitted.headers["location"].endswith(
+        f"/admin/door/desk?event_id={event_id}&gate_id={gate.id}&q=ada"
+    )
+    assert "Ada Lovelace admitted." in (await client.get(admitted.headers["location"])).text
+    again = await client.post(f"/admin/door/desk/tickets/{first['id']}/admit", data=form)
+    assert "Ada Lovelace not admitted: already used." in again.text
+    assert f'data-admit="{first["id"]}"' not in again.text
+    scans = await rows(db, CheckIn)
+    assert [(s.ticket_id, s.result, s.scanned_by_id, s.gate_id) for s in scans] == [
+        (first["id"], "valid", staff.id, gate.id),
+        (first["id"], "already_used", staff.id, gate.id),
+    ]
+    async with db() as session:
+        assert (await session.get(Gate, gate.id)).admitted == 1
+
+    other = await make_event(client, await make_actor(client, db, role="admin"), title="Other")
+    wrong_event = await client.post(
+        f"/admin/door/desk/tickets/{second['id']}/admit", data={"event_id": str(other["id"])}
+    )
+    bad_gate = await client.post(
+        f"/admin/door/desk/tickets/{second['id']}/admit", data={"event_id": str(event_id), "gate_id": "x"}
+    )
+    foreign = await client.post(
+        f"/admin/door/desk/tickets/{second['id']}/admit",
+        data={"event_id": str(event_id)},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert (wrong_event.status_code, bad_gate.status_code, foreign.status_code) == (404, 400, 403)
+    assert len(await rows(db, CheckIn)) == 2
+    async with db() as session:
+        assert (await session.get(Ticket, second["id"])).status == "active"
