@@ -1,5 +1,11 @@
 """Schemathesis finds nothing: every check, stateful links, a fixed seed, a live server on each
-database. The settings are the repository's schemathesis.toml, so `st run` by hand does the same."""
+database. The settings are the repository's schemathesis.toml, so `st run` by hand does the same.
+
+On MariaDB every phase runs. On SQLite the coverage phase is left out: it sends every boundary
+case of every schema (lengths, ranges, missing and unexpected fields and methods), which the
+server refuses while reading the request, before any database work, and it took two thirds of a
+run; the examples, fuzzing and stateful phases, which reach the database, run on both.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,11 @@ from ticketflow.db.models.users import Role
 pytestmark = pytest.mark.slow
 
 
+PHASES = {"sqlite": "examples,fuzzing,stateful", "mysql": "examples,coverage,fuzzing,stateful"}
+
+
 def test_schemathesis_finds_nothing(tmp_path: Path, database_url: str) -> None:
+    phases = PHASES[database_url.split("+", 1)[0]]
     email, password = create_account(database_url, Role.ADMIN)
     with contract_server(database_url, tmp_path) as server:
         login = httpx.post(f"{server.base_url}/login", json={"email": email, "password": password})
@@ -25,7 +35,7 @@ def test_schemathesis_finds_nothing(tmp_path: Path, database_url: str) -> None:
         result = subprocess.run(
             [
                 str(Path(sys.executable).parent / "st"), "run", f"{server.base_url}/docs/openapi.json",
-                "--report", "junit", "--report-dir", str(tmp_path / "reports"),
+                "--phases", phases, "--report", "junit", "--report-dir", str(tmp_path / "reports"),
             ],
             cwd=REPOSITORY,
             env={**os.environ, "TICKETFLOW_TOKEN": login.json()["access_token"], "NO_COLOR": "1"},
@@ -38,5 +48,7 @@ def test_schemathesis_finds_nothing(tmp_path: Path, database_url: str) -> None:
     summary = result.stdout[-6000:]
     assert result.returncode == 0, summary + result.stderr[-2000:]
     assert "generated" in summary
+    for phase in phases.split(","):
+        assert f"✅ {phase.title()}" in summary, phase
     assert "failures" not in summary.rsplit("SUMMARY", 1)[-1].lower()
     assert "Traceback" not in server_log, server_log[-3000:]
