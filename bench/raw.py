@@ -24,13 +24,15 @@ from ticketflow.domain.tickets.statements import (
     INSERT_ORDER_LINE,
     INSERT_PAID_ORDER,
     SELECT_BUYER,
-    SELECT_ORDER_TICKETS,
     SELECT_SALE_STATE,
     SELECT_SALE_TYPES,
+    SELECT_UNSIGNED_TICKETS,
+    SET_CODE,
     TAKE_SOLD_SEATS,
     TAKE_TYPE_SOLD_SEATS,
 )
-from ticketflow.lib.ticket_codes import new_ticket_code
+from ticketflow.lib.signed_codes import DEVELOPMENT_KEY, DEVELOPMENT_KID, TicketSigner
+from ticketflow.lib.ticket_codes import PLACEHOLDER_LIKE, sign_new, unsigned_placeholder
 
 
 def naive_utc_now() -> dt.datetime:
@@ -103,7 +105,8 @@ def validation_transaction(scanner_id: int) -> Callable[[Any, str], Awaitable[in
 def purchase_transaction(event_id: int) -> Callable[[Any, int], Awaitable[int]]:
     """The statements of a free single-ticket purchase (`buy_free_tickets`), verbatim: the buyer,
     the sale state and its type (sold out: stop here), the seat, the order, its line, the ticket,
-    its e-mail, the tickets."""
+    the ticket's signed code, its e-mail."""
+    signer = TicketSigner(((DEVELOPMENT_KID, DEVELOPMENT_KEY),))
 
     async def transaction(cursor: Any, buyer_id: int) -> int:
         now = naive_utc_now()
@@ -126,7 +129,7 @@ def purchase_transaction(event_id: int) -> Callable[[Any, int], Awaitable[int]]:
         order_id = cursor.lastrowid
         await cursor.execute(INSERT_ORDER_LINE, (order_id, type_id, type_name, 1, price, 0, tax_rate, price))
         await cursor.execute(
-            INSERT_ACTIVE_TICKET, (order_id, buyer_id, event_id, type_id, new_ticket_code(), now, now)
+            INSERT_ACTIVE_TICKET, (order_id, buyer_id, event_id, type_id, unsigned_placeholder(), now, now)
         )
         message = {
             "kind": "tickets", "status": "pending", "message_id": f"<{uuid.uuid4().hex}@bench>",
@@ -135,8 +138,9 @@ def purchase_transaction(event_id: int) -> Callable[[Any, int], Awaitable[int]]:
             "next_attempt_at": now, "created_at": now, "updated_at": now,
         }  # fmt: skip
         await cursor.execute(INSERT_MESSAGE, [message[column] for column in OUTBOX_COLUMNS])
-        await cursor.execute(SELECT_ORDER_TICKETS, (order_id,))
-        await cursor.fetchall()
+        await cursor.execute(SELECT_UNSIGNED_TICKETS, (order_id, PLACEHOLDER_LIKE))
+        (ticket,) = sign_new(signer, await cursor.fetchall())
+        await cursor.execute(SET_CODE, (ticket.id, ticket.code, ticket.id))
         return 201
 
     return transaction

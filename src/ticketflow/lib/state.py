@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ticketflow.db.driver_pool import DriverPool, create_driver_pool
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter, LimitStore
+from ticketflow.lib.signed_codes import TicketSigner
 from ticketflow.settings import Settings
 
 STATE_KEY = "ticketflow"
@@ -35,6 +36,7 @@ class AppContext:
         "session_maker",
         "settings",
         "store",
+        "ticket_signer",
     )
 
     def __init__(
@@ -49,6 +51,7 @@ class AppContext:
         login_client_limiter: AttemptLimiter,
         login_account_limiter: AttemptLimiter,
         register_limiter: AttemptLimiter,
+        ticket_signer: TicketSigner,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -64,6 +67,8 @@ class AppContext:
         self.login_account_limiter = login_account_limiter
         """Keyed by account and client together: a stranger's failures never lock the owner out."""
         self.register_limiter = register_limiter
+        self.ticket_signer = ticket_signer
+        """Signs the `tf2.` code of every ticket issued and verifies them at the door."""
 
     @classmethod
     def build(cls, settings: Settings, engine: AsyncEngine, store: LimitStore) -> Self:
@@ -97,6 +102,7 @@ class AppContext:
                 settings.register_window_seconds,
                 "register-client",
             ),
+            ticket_signer=TicketSigner.from_settings(settings),
         )
 
 

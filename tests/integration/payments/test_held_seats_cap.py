@@ -89,6 +89,7 @@ async def test_simultaneous_purchases_of_one_buyer_stay_within_the_cap(
         context.drivers,
         context.notifier,
         context.payments,
+        context.ticket_signer,
         900,
         settings.max_held_seats_per_user,
     )

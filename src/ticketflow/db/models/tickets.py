@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
 from ticketflow.db.models.users import NAME_MAX
 from ticketflow.db.types import ExactString, UTCDateTime, state_column
 
-CODE_MAX = 64
+CODE_MAX = 128
+"""A signed `tf2.` code is 111 characters, a `tf1.` code 47; the scan log keeps 128 of a scan too."""
+FIRST_CODE_VERSION = 1
 
 
 class TicketStatus(StrEnum):
@@ -30,6 +32,7 @@ class Ticket(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'active', 'used', 'cancelled')", name="status_known"),
         CheckConstraint("status <> 'used' OR used_at IS NOT NULL", name="used_has_time"),
+        CheckConstraint("code_version >= 1", name="code_version_positive"),
         Index("ix_tickets_event_id_status", "event_id", "status"),
         Index("ix_tickets_user_id_created_at", "user_id", "created_at"),
     )
@@ -39,7 +42,13 @@ class Ticket(IdMixin, TimestampMixin, Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), nullable=False)
     ticket_type_id: Mapped[int] = mapped_column(ForeignKey("ticket_types.id"), nullable=False, index=True)
     code: Mapped[str] = mapped_column(ExactString(CODE_MAX), nullable=False, unique=True)
-    """The string in the QR code: a version prefix and 256 random bits, URL-safe."""
+    """The string in the QR code: `tf2.` and a signed payload (lib/signed_codes.py), or on tickets
+    issued before signed codes `tf1.` and 256 random bits."""
+    code_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=FIRST_CODE_VERSION, server_default=str(FIRST_CODE_VERSION)
+    )
+    """The version a `tf2.` code must carry to be valid: a reissue (transfer) bumps it, and every
+    earlier code of the ticket is revoked."""
     status: Mapped[TicketStatus] = mapped_column(state_column(TicketStatus), nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

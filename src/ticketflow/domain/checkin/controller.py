@@ -62,7 +62,7 @@ def scan_answers() -> dict[int, ResponseSpec]:
 
 
 def provide_checkin_service(context: NamedDependency[AppContext]) -> CheckInService:
-    return CheckInService(context.drivers)
+    return CheckInService(context.drivers, context.ticket_signer)
 
 
 def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:

@@ -18,8 +18,14 @@ left (through any gate), so the gates' `inside` add up to the people inside.
 
 A scanned text that does not have the shape of a ticket code (`lib/ticket_codes.py`) is
 `invalid`/`unknown` without a look-up: no ticket was ever issued with it. It is still recorded.
-Codes are compared byte for byte (a binary NO PAD collation on MySQL/MariaDB, see
-`db.types.ExactString`): another case or a trailing space is another code.
+
+A signed `tf2.` code is verified first (a forged code, or one signed by a key no longer listed,
+is `unknown` without a look-up), then its ticket is found by the id it carries and admitted only
+while the ticket's `code_version` is the code's (`... WHERE id = %s AND code_version = %s`): a
+reissued ticket (a transfer) has a new version, and its earlier codes admit no one even though
+they verify. `tf1.` codes, issued before signed codes, are found by the code itself, compared byte
+for byte (a binary NO PAD collation on MySQL/MariaDB, see `db.types.ExactString`): another case or
+a trailing space is another code.
 """
 
 from __future__ import annotations
@@ -39,11 +45,13 @@ from ticketflow.domain.checkin.statements import (
     GateRule,
     ScannedTicket,
     ScanRecord,
+    TicketKey,
     door_transaction,
 )
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
 from ticketflow.lib.roles import check_role
-from ticketflow.lib.ticket_codes import looks_like_ticket_code
+from ticketflow.lib.signed_codes import InvalidSignedCode, TicketSigner
+from ticketflow.lib.ticket_codes import is_signed_code, looks_like_ticket_code
 
 SCANNER_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 DEVICE_SEEN_EVERY = dt.timedelta(minutes=1)
@@ -100,9 +108,32 @@ def invalid_reason(
     return None
 
 
+def ticket_key(signer: TicketSigner, code: str) -> TicketKey | None:
+    """How to find the ticket of a scanned text; None when no ticket can have it (not the shape of
+    a code, a forged signed code, or one signed by a key no longer listed)."""
+    if not looks_like_ticket_code(code):
+        return None
+    if not is_signed_code(code):
+        return TicketKey(code=code)
+    try:
+        claims = signer.verify(code)
+    except InvalidSignedCode:
+        return None
+    return TicketKey(ticket_id=claims.ticket_id, version=claims.version)
+
+
+def current(key: TicketKey, ticket: ScannedTicket | None) -> ScannedTicket | None:
+    """The ticket, unless `key` is a signed code of an earlier version of it: such a code admits no
+    one, whatever the ticket's state, as if it had never been issued."""
+    if key.signed and ticket is not None and ticket.code_version != key.version:
+        return None
+    return ticket
+
+
 class CheckInService:
-    def __init__(self, drivers: DriverPool) -> None:
+    def __init__(self, drivers: DriverPool, signer: TicketSigner) -> None:
         self.drivers = drivers
+        self.signer = signer
 
     async def validate_ticket(
         self,
@@ -147,9 +178,10 @@ class CheckInService:
         if leaving:
             return await self._leave(door, code, where, scanner_id, device, now)
         admitted, ticket = False, None
-        if looks_like_ticket_code(code):  # anything else was never issued: nothing to look up
-            admitted = await door.admit(code, where.event_id, now, where.admits)
-            ticket = await door.scanned_ticket(code)
+        key = ticket_key(self.signer, code)
+        if key is not None:  # anything else was never issued: nothing to look up
+            admitted = await door.admit(key, where.event_id, now, where.admits)
+            ticket = current(key, await door.scanned_ticket(key))
         outcome = scan_outcome(ticket, admitted, where.event_id, now, where.admits)
         return await self._record(door, code, outcome, where, scanner_id, device)
 
@@ -180,9 +212,10 @@ class CheckInService:
         out-scans one wins and the others find it out. Any gate of the event lets a ticket out,
         whatever its type; at a re-entry gate it becomes active again."""
         left, ticket = False, None
-        if looks_like_ticket_code(code) and where.event_id is not None and where.rule is not None:
-            left = await door.leave(code, where.event_id, now, reentry=where.rule.allow_reentry)
-            ticket = await door.scanned_ticket(code)
+        key = ticket_key(self.signer, code)
+        if key is not None and where.event_id is not None and where.rule is not None:
+            left = await door.leave(key, where.event_id, now, reentry=where.rule.allow_reentry)
+            ticket = current(key, await door.scanned_ticket(key))
         if left and ticket is not None:
             outcome = ScanOutcome(ScanResult.EXITED, None, ticket, now)
         else:  # not inside: refused as a second admission is (already_used), or invalid

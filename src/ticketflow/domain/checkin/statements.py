@@ -28,6 +28,19 @@ from ticketflow.db.sql import Statement, sql
 
 SELECT_ROLE = sql("SELECT {u.role} FROM {u} WHERE {u.id} = %s", u=User)
 """The scanner's role as it is now: a demoted account is refused at once."""
+_BY_CODE = "{t.code} = %s"
+"""A `tf1.` ticket: found by its code."""
+_BY_CLAIMS = "{t.id} = %s AND {t.code_version} = %s"
+"""A `tf2.` ticket: found by the id its signed code carries, and only at the code's version."""
+
+
+def by_claims(template: str) -> str:
+    """The statement `template` (a ticket found by its code) for a signed code instead."""
+    if _BY_CODE not in template:  # pragma: no cover - a template written without the ticket's code
+        raise ValueError(template)
+    return template.replace(_BY_CODE, _BY_CLAIMS)
+
+
 _ADMIT = (
     "UPDATE {t} SET {t.status} = {used}, {t.used_at} = %s, {t.updated_at} = %s, {t.left_at} = NULL"
     " WHERE {t.code} = %s AND {t.status} = {active}"
@@ -43,41 +56,47 @@ _ADMIT_NAMES: dict[str, type[Base] | Enum] = {
 ADMIT = sql(_ADMIT, **_ADMIT_NAMES)
 """`active -> used` in one step: of simultaneous scans of one ticket exactly one matches."""
 ADMIT_AT_DOOR = sql(_ADMIT + " AND {t.event_id} = %s", **_ADMIT_NAMES)
+ADMIT_SIGNED = sql(by_claims(_ADMIT), **_ADMIT_NAMES)
+ADMIT_SIGNED_AT_DOOR = sql(by_claims(_ADMIT) + " AND {t.event_id} = %s", **_ADMIT_NAMES)
 
 
 @cache
-def admit_of_types(count: int) -> Statement:
-    """`ADMIT_AT_DOOR` at a gate that admits `count` ticket types (their ids follow the event's)."""
+def admit_of_types(count: int, *, signed: bool = False) -> Statement:
+    """`ADMIT_AT_DOOR` (`ADMIT_SIGNED_AT_DOOR`) at a gate that admits `count` ticket types (their
+    ids follow the event's)."""
     types = ", ".join(["%s"] * count)
-    return sql(_ADMIT + " AND {t.event_id} = %s AND {t.ticket_type_id} IN (" + types + ")", **_ADMIT_NAMES)
+    admit = by_claims(_ADMIT) if signed else _ADMIT
+    return sql(admit + " AND {t.event_id} = %s AND {t.ticket_type_id} IN (" + types + ")", **_ADMIT_NAMES)
 
 
 ADMIT_OF_ONE_TYPE = admit_of_types(1)
-SELECT_SCANNED = sql(
+ADMIT_SIGNED_OF_ONE_TYPE = admit_of_types(1, signed=True)
+_SELECT_SCANNED = (
     "SELECT {t}.{t.id}, {t}.{t.status}, {t}.{t.event_id}, {e}.{e.title}, {e}.{e.status},"
-    " COALESCE({t}.{t.attendee_name}, {u}.{u.name}), {t}.{t.used_at}, {t}.{t.ticket_type_id}"
-    " FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
-    " JOIN {u} ON {u}.{u.id} = {t}.{t.user_id} WHERE {t}.{t.code} = %s",
-    t=Ticket,
-    e=Event,
-    u=User,
+    " COALESCE({t}.{t.attendee_name}, {u}.{u.name}), {t}.{t.used_at}, {t}.{t.ticket_type_id},"
+    " {t}.{t.code_version} FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
+    " JOIN {u} ON {u}.{u.id} = {t}.{t.user_id} WHERE {t}."
 )
+SELECT_SCANNED = sql(_SELECT_SCANNED + "{t.code} = %s", t=Ticket, e=Event, u=User)
 """The fields of `ScannedTicket`, in order."""
-LEAVE = sql(
+SELECT_SCANNED_SIGNED = sql(_SELECT_SCANNED + "{t.id} = %s", t=Ticket, e=Event, u=User)
+"""The same by the ticket id a signed code carries, at whatever version the ticket is now."""
+_LEAVE = (
     "UPDATE {t} SET {t.left_at} = %s, {t.updated_at} = %s"
-    " WHERE {t.code} = %s AND {t.status} = {used} AND {t.left_at} IS NULL AND {t.event_id} = %s",
-    t=Ticket,
-    used=TicketStatus.USED,
+    " WHERE {t.code} = %s AND {t.status} = {used} AND {t.left_at} IS NULL AND {t.event_id} = %s"
 )
+LEAVE = sql(_LEAVE, t=Ticket, used=TicketStatus.USED)
 """An out-scan: a ticket inside (used, not left since its admission) leaves, and stays used."""
-LEAVE_FOR_NOW = sql(
+LEAVE_SIGNED = sql(by_claims(_LEAVE), t=Ticket, used=TicketStatus.USED)
+_LEAVE_FOR_NOW = (
     "UPDATE {t} SET {t.status} = {active}, {t.left_at} = %s, {t.updated_at} = %s"
-    " WHERE {t.code} = %s AND {t.status} = {used} AND {t.left_at} IS NULL AND {t.event_id} = %s",
-    t=Ticket,
-    used=TicketStatus.USED,
-    active=TicketStatus.ACTIVE,
+    " WHERE {t.code} = %s AND {t.status} = {used} AND {t.left_at} IS NULL AND {t.event_id} = %s"
 )
+LEAVE_FOR_NOW = sql(_LEAVE_FOR_NOW, t=Ticket, used=TicketStatus.USED, active=TicketStatus.ACTIVE)
 """An out-scan at a re-entry gate: the ticket leaves and is `active` again, so it may come back."""
+LEAVE_FOR_NOW_SIGNED = sql(
+    by_claims(_LEAVE_FOR_NOW), t=Ticket, used=TicketStatus.USED, active=TicketStatus.ACTIVE
+)
 SELECT_ENTRY_GATE = sql(
     "SELECT {c.gate_id} FROM {c} WHERE {c.ticket_id} = %s AND {c.result} = {valid}"
     " ORDER BY {c.id} DESC LIMIT 1",
@@ -123,6 +142,25 @@ class ScannedTicket:
     holder_name: str
     used_at: dt.datetime | None
     ticket_type_id: int = 0
+    code_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TicketKey:
+    """How the door finds a scanned ticket: by its `tf1.` code, or by the ticket id and version a
+    verified signed code carries."""
+
+    code: str | None = None
+    ticket_id: int = 0
+    version: int = 0
+
+    @property
+    def signed(self) -> bool:
+        return self.code is None
+
+    def params(self) -> tuple[str] | tuple[int, int]:
+        """The `%s` parameters that find the ticket (`{t.code} = %s`, or its `by_claims` form)."""
+        return (self.ticket_id, self.version) if self.code is None else (self.code,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,42 +244,54 @@ class DoorStatements:
         return None if row is None else GateCounters(gate_id, str(row[0]), *(int(n) for n in row[1:]))
 
     async def admit(
-        self, code: str, door_event_id: int | None, now: dt.datetime, types: tuple[int, ...] = ()
+        self, key: TicketKey, door_event_id: int | None, now: dt.datetime, types: tuple[int, ...] = ()
     ) -> bool:
-        """Mark the ticket with `code` used if it may enter now (at the door of `door_event_id`,
-        if it is of one of `types` when some are given)."""
+        """Mark the ticket of `key` used if it may enter now (at the door of `door_event_id`, if it
+        is of one of `types` when some are given)."""
         stamp = self._db.bind_time(now)
+        found = key.params()
         if door_event_id is None:
-            return await self._db.execute(ADMIT, (stamp, stamp, code)) == 1
+            return await self._db.execute(ADMIT_SIGNED if key.signed else ADMIT, (stamp, stamp, *found)) == 1
         if types:
-            return (
-                await self._db.execute(
-                    admit_of_types(len(types)), (stamp, stamp, code, door_event_id, *types)
-                )
-                == 1
-            )
-        return await self._db.execute(ADMIT_AT_DOOR, (stamp, stamp, code, door_event_id)) == 1
+            statement = admit_of_types(len(types), signed=key.signed)
+            return await self._db.execute(statement, (stamp, stamp, *found, door_event_id, *types)) == 1
+        statement = ADMIT_SIGNED_AT_DOOR if key.signed else ADMIT_AT_DOOR
+        return await self._db.execute(statement, (stamp, stamp, *found, door_event_id)) == 1
 
-    async def leave(self, code: str, event_id: int, now: dt.datetime, *, reentry: bool) -> bool:
-        """The ticket with `code` of `event_id`, inside, leaves (and is active again if `reentry`);
+    async def leave(self, key: TicketKey, event_id: int, now: dt.datetime, *, reentry: bool) -> bool:
+        """The ticket of `key` of `event_id`, inside, leaves (and is active again if `reentry`);
         False if it is not inside (another scan won, or it never came in)."""
         stamp = self._db.bind_time(now)
-        return (
-            await self._db.execute(LEAVE_FOR_NOW if reentry else LEAVE, (stamp, stamp, code, event_id)) == 1
-        )
+        if reentry:
+            statement = LEAVE_FOR_NOW_SIGNED if key.signed else LEAVE_FOR_NOW
+        else:
+            statement = LEAVE_SIGNED if key.signed else LEAVE
+        return await self._db.execute(statement, (stamp, stamp, *key.params(), event_id)) == 1
 
     async def entry_gate(self, ticket_id: int) -> int | None:
         """The gate the ticket came in by at its latest admission (None: no gate)."""
         row = await self._db.fetchone(SELECT_ENTRY_GATE, (ticket_id,))
         return None if row is None or row[0] is None else int(row[0])
 
-    async def scanned_ticket(self, code: str) -> ScannedTicket | None:
-        row = await self._db.fetchone(SELECT_SCANNED, (code,))
+    async def scanned_ticket(self, key: TicketKey) -> ScannedTicket | None:
+        """The ticket of `key`; for a signed code whatever its version is now (see `code_version`)."""
+        if key.signed:
+            row = await self._db.fetchone(SELECT_SCANNED_SIGNED, (key.ticket_id,))
+        else:
+            row = await self._db.fetchone(SELECT_SCANNED, (key.code,))
         if row is None:
             return None
-        ticket_id, status, event_id, title, event_status, holder, used_at, type_id = row
+        ticket_id, status, event_id, title, event_status, holder, used_at, type_id, version = row
         return ScannedTicket(
-            ticket_id, status, event_id, title, event_status, holder, self._db.read_time(used_at), type_id
+            ticket_id,
+            status,
+            event_id,
+            title,
+            event_status,
+            holder,
+            self._db.read_time(used_at),
+            type_id,
+            int(version),
         )
 
     async def record_scan(self, scan: ScanRecord) -> int:

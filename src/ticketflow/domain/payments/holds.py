@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event, EventStatus
@@ -23,7 +23,8 @@ from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.ticket_types import OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.vouchers import Voucher
-from ticketflow.lib.ticket_codes import new_ticket_code
+from ticketflow.lib.signed_codes import TicketSigner
+from ticketflow.lib.ticket_codes import PLACEHOLDER_LIKE, sign_new, unsigned_placeholder
 
 SOLD_STATUSES = (TicketStatus.ACTIVE, TicketStatus.USED)
 EXPIRY_BATCH = 200
@@ -293,9 +294,11 @@ async def _take_event_seats_late(session: AsyncSession, order: Order, now: dt.da
     return rowcount(taken) == 1
 
 
-async def reissue_tickets(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
-    """Expired order paid late: new active tickets (new codes) if seats remain - and a use of its
-    voucher, if it redeemed one; False if not.
+async def reissue_tickets(
+    session: AsyncSession, order: Order, signer: TicketSigner, now: dt.datetime
+) -> bool:
+    """Expired order paid late: new active tickets (new signed codes) if seats remain - and a use
+    of its voucher, if it redeemed one; False if not.
 
     The tickets cancelled on expiry stay cancelled: a code once withdrawn never admits anyone.
     """
@@ -323,7 +326,7 @@ async def reissue_tickets(session: AsyncSession, order: Order, now: dt.datetime)
                 "user_id": order.user_id,
                 "event_id": order.event_id,
                 "ticket_type_id": line.ticket_type_id,
-                "code": new_ticket_code(),
+                "code": unsigned_placeholder(),
                 "status": TicketStatus.ACTIVE,
                 "created_at": now,
                 "updated_at": now,
@@ -332,7 +335,25 @@ async def reissue_tickets(session: AsyncSession, order: Order, now: dt.datetime)
             for _ in range(line.quantity)
         ],
     )
+    await sign_new_tickets(session, signer, order.id)
     return True
+
+
+async def sign_new_tickets(session: AsyncSession, signer: TicketSigner, order_id: int) -> None:
+    """Replace the placeholder codes of the order's new tickets with their signed codes."""
+    new = await session.execute(
+        select(Ticket.id, Ticket.event_id, Ticket.ticket_type_id)
+        .where(Ticket.order_id == order_id, Ticket.code.like(PLACEHOLDER_LIKE))
+        .order_by(Ticket.id)
+    )
+    codes = {ticket.id: ticket.code for ticket in sign_new(signer, new.tuples())}
+    if codes:
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id.in_(codes))
+            .values(code=case(codes, value=Ticket.id))
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def recount_types(session: AsyncSession, event_id: int) -> None:

@@ -191,6 +191,7 @@ class PaymentService:
                 notice,
                 policy=self.late_payment_policy,
                 notifier=self.notifier(),
+                signer=self.context.ticket_signer,
                 now=utc_now(),
             )
 

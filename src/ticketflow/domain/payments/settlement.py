@@ -41,6 +41,7 @@ from ticketflow.domain.payments.holds import (
 )
 from ticketflow.domain.payments.providers import NoticeRejected, PaymentNotice, UnknownCheckout
 from ticketflow.domain.payments.refunds import record_refund, ticket_prices
+from ticketflow.lib.signed_codes import TicketSigner
 
 
 class LatePaymentPolicy(StrEnum):
@@ -103,6 +104,7 @@ async def settle(
     *,
     policy: LatePaymentPolicy,
     notifier: Notifier,
+    signer: TicketSigner,
     now: dt.datetime,
 ) -> Settlement:
     """Apply `notice` inside the caller's transaction (the caller commits)."""
@@ -121,7 +123,7 @@ async def settle(
     order = await lock_order(session, order_id)
     if order is None:
         raise UnknownCheckout("the checkout's order does not exist")
-    settlement = await _record_payment(session, order, notice, policy, notifier, now)
+    settlement = await _record_payment(session, order, notice, policy, notifier, signer, now)
     session.add(
         ProviderEvent(
             provider=notice.provider,
@@ -142,6 +144,7 @@ async def _record_payment(
     notice: PaymentNotice,
     policy: LatePaymentPolicy,
     notifier: Notifier,
+    signer: TicketSigner,
     now: dt.datetime,
 ) -> Settlement:
     known = await session.scalar(
@@ -153,7 +156,7 @@ async def _record_payment(
         return Settlement(NoticeOutcome.ALREADY_RECORDED, order.id)
     refusal = refusal_for(order, notice, policy)
     late = order.status == OrderStatus.EXPIRED
-    if refusal is None and late and not await reissue_tickets(session, order, now):
+    if refusal is None and late and not await reissue_tickets(session, order, signer, now):
         refusal = PaymentRefusal.LATE
     activated = 0
     if refusal is None and not late:

@@ -197,6 +197,7 @@ def provide_purchase_service(
         context.drivers,
         notifier,
         payments,
+        context.ticket_signer,
         context.settings.reservation_ttl_seconds,
         context.settings.max_held_seats_per_user,
     )

@@ -53,7 +53,8 @@ from ticketflow.domain.tickets.statements import (
 )
 from ticketflow.lib.errors import ConflictError, EventNotFound, RuleViolation
 from ticketflow.lib.roles import check_role
-from ticketflow.lib.ticket_codes import new_ticket_code
+from ticketflow.lib.signed_codes import TicketSigner
+from ticketflow.lib.ticket_codes import PLACEHOLDER_LIKE, SignedTicket, sign_new, unsigned_placeholder
 
 BUYER_ROLES = frozenset({Role.ATTENDEE, Role.ADMIN})
 
@@ -341,9 +342,18 @@ async def check_first(
     return buyer, state
 
 
+async def sign_order(db: PurchaseStatements, signer: TicketSigner, order_id: int) -> list[SignedTicket]:
+    """Replace the placeholder codes of the order's new tickets with their signed codes (two
+    statements whatever the number of tickets), in id order."""
+    signed = sign_new(signer, await db.unsigned_tickets(order_id, PLACEHOLDER_LIKE))
+    await db.set_codes([(ticket.id, ticket.code) for ticket in signed])
+    return signed
+
+
 async def buy_free_tickets(
     db: PurchaseStatements,
     notifier: Notifier,
+    signer: TicketSigner,
     buyer: Recipient,
     event_id: int,
     quantity: int,
@@ -362,14 +372,14 @@ async def buy_free_tickets(
     fingerprint = purchase_fingerprint(event_id, quantity)
     order_id = await db.insert_paid_order(buyer_id, event_id, quantity, currency, fingerprint, now)
     line = await insert_line(db, order_id, sale, quantity)
-    codes = [new_ticket_code() for _ in range(quantity)]
+    codes = [unsigned_placeholder() for _ in range(quantity)]
     await db.insert_active_tickets(order_id, buyer_id, event_id, sale.id, codes, now)
+    issued = await sign_order(db, signer, order_id)
     await notifier.tickets_issued_to(db.outbox(), buyer, event_id=event_id, order_id=order_id)
-    issued = await db.order_tickets(order_id)
     order = OrderRecord(order_id, buyer_id, event_id, quantity, 0, currency, OrderStatus.PAID, None, now)
     tickets = [
-        TicketRecord(ticket_id, order_id, buyer_id, event_id, code, TicketStatus.ACTIVE, None, now, sale.id)
-        for ticket_id, code in issued
+        TicketRecord(t.id, order_id, buyer_id, event_id, t.code, TicketStatus.ACTIVE, None, now, sale.id)
+        for t in issued
     ]
     return PurchaseResult(order=order, tickets=tickets, lines=[line])
 
@@ -384,6 +394,7 @@ class PurchaseService:
         drivers: DriverPool,
         notifier: Notifier,
         payments: Payments,
+        signer: TicketSigner,
         reservation_ttl_seconds: int,
         max_held_seats_per_user: int = 0,
     ) -> None:
@@ -391,6 +402,7 @@ class PurchaseService:
         self.drivers = drivers
         self.notifier = notifier
         self.payments = payments
+        self.signer = signer
         self.reservation_ttl_seconds = reservation_ttl_seconds
         self.max_held_seats_per_user = max_held_seats_per_user
 
@@ -420,7 +432,9 @@ class PurchaseService:
                 )
                 free = state is not None and state.sale_type is not None and state.sale_type.price_cents == 0
                 if state is not None and free and state.available >= quantity:
-                    result = await buy_free_tickets(db, self.notifier, buyer, event_id, quantity, state)
+                    result = await buy_free_tickets(
+                        db, self.notifier, self.signer, buyer, event_id, quantity, state
+                    )
                     result.holder_name = buyer[2]
                     return result
             async with self.engine.connect() as connection:
@@ -428,6 +442,7 @@ class PurchaseService:
                     connection,
                     self.notifier,
                     self.payments,
+                    self.signer,
                     self.reservation_ttl_seconds,
                     self.max_held_seats_per_user,
                 )
@@ -462,12 +477,14 @@ class _Purchase:
         connection: AsyncConnection,
         notifier: Notifier,
         payments: Payments,
+        signer: TicketSigner,
         reservation_ttl_seconds: int,
         max_held_seats_per_user: int,
     ) -> None:
         self.connection = connection
         self.notifier = notifier
         self.payments = payments
+        self.signer = signer
         self.reservation_ttl = dt.timedelta(seconds=reservation_ttl_seconds)
         self.max_held_seats_per_user = max_held_seats_per_user
 
@@ -597,7 +614,7 @@ class _Purchase:
                     "user_id": buyer_id,
                     "event_id": event_id,
                     "ticket_type_id": lot.sale.id,
-                    "code": new_ticket_code(),
+                    "code": unsigned_placeholder(),
                     "status": status,
                     "created_at": now,
                     "updated_at": now,
@@ -606,6 +623,7 @@ class _Purchase:
                 for _ in range(lot.quantity)
             ],
         )
+        await sign_order(db, self.signer, order_id)
         if not priced:
             await self._in_session(lambda session: self.notifier.tickets_issued(session, order_id))
         order = (await self.connection.execute(select(orders).where(orders.c.id == order_id))).one()

@@ -12,6 +12,7 @@ names of the models (`ticketflow.db.sql`), and answers with plain records.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from ticketflow.db.models.ticket_types import OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.db.models.vouchers import Voucher, voucher_ticket_types
-from ticketflow.db.sql import sql
+from ticketflow.db.sql import Statement, sql
 from ticketflow.domain.notifications.statements import OutboxStatements
 
 SELECT_BUYER = sql("SELECT {u.role}, {u.email}, {u.name} FROM {u} WHERE {u.id} = %s", u=User)
@@ -93,9 +94,24 @@ INSERT_ACTIVE_TICKET = sql(
     active=TicketStatus.ACTIVE,
 )
 """One active ticket (`INSERT_ACTIVE_TICKET.rows(n)`: n of them in one statement)."""
-SELECT_ORDER_TICKETS = sql(
-    "SELECT {t.id}, {t.code} FROM {t} WHERE {t.order_id} = %s ORDER BY {t.id}", t=Ticket
+SELECT_UNSIGNED_TICKETS = sql(
+    "SELECT {t.id}, {t.event_id}, {t.ticket_type_id} FROM {t} WHERE {t.order_id} = %s AND {t.code} LIKE %s"
+    " ORDER BY {t.id}",
+    t=Ticket,
 )
+"""The order's new tickets, still holding their placeholder codes (`lib/ticket_codes.py`)."""
+_SET_CODES = "UPDATE {t} SET {t.code} = CASE {t.id} {cases} END WHERE {t.id} IN ({ids})"
+SET_CODE = sql(_SET_CODES.replace("{cases}", "WHEN %s THEN %s").replace("{ids}", "%s"), t=Ticket)
+"""One ticket's signed code (`set_codes(n)`: n tickets' codes in one statement)."""
+
+
+@functools.lru_cache(maxsize=64)
+def set_codes(count: int) -> Statement:
+    """`SET_CODE` for `count` tickets: `CASE id WHEN ? THEN ? ... END WHERE id IN (...)`."""
+    cases, ids = " ".join(["WHEN %s THEN %s"] * count), ", ".join(["%s"] * count)
+    return sql(_SET_CODES.replace("{cases}", cases).replace("{ids}", ids), t=Ticket)
+
+
 SELECT_VOUCHER = sql(
     "SELECT {v.id}, {v.code}, {v.kind}, {v.value}, {v.max_uses}, {v.uses}, {v.valid_from},"
     " {v.valid_until}, {v.unlocks_hidden} FROM {v} WHERE {v.event_id} = %s AND {v.code} = %s",
@@ -338,10 +354,16 @@ class PurchaseStatements:
         ]
         await self._db.execute(INSERT_ACTIVE_TICKET.rows(len(codes)), params)
 
-    async def order_tickets(self, order_id: int) -> list[tuple[int, str]]:
-        """The order's tickets' ids and codes, in id order."""
-        rows = await self._db.fetchall(SELECT_ORDER_TICKETS, (order_id,))
-        return [(int(row[0]), str(row[1])) for row in rows]
+    async def unsigned_tickets(self, order_id: int, placeholders: str) -> list[tuple[int, int, int]]:
+        """(id, event id, type id) of the order's tickets whose code is `LIKE placeholders`."""
+        rows = await self._db.fetchall(SELECT_UNSIGNED_TICKETS, (order_id, placeholders))
+        return [(int(row[0]), int(row[1]), int(row[2])) for row in rows]
+
+    async def set_codes(self, codes: Sequence[tuple[int, str]]) -> None:
+        """Give each ticket (id, code) its code, in one statement."""
+        if codes:
+            params = [value for pair in codes for value in pair]
+            await self._db.execute(set_codes(len(codes)), [*params, *(ticket_id for ticket_id, _ in codes)])
 
     async def voucher(self, event_id: int, code: str) -> SaleVoucher | None:
         """The event's voucher the database matches with `code` (its collation decides)."""

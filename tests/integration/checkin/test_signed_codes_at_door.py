@@ -1,0 +1,145 @@
+"""The door online with signed codes: verified, found by the ticket id they carry, admitted only at
+the ticket's current version; forged and retired-key codes are unknown; `tf1.` codes still work;
+a rotated key list keeps admitting codes of the older key until it is removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select, update
+
+from tests.support.api import buy, make_actor, make_event
+from tests.support.databases import settings_for_tests
+from ticketflow.app import create_app
+from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.lib.signed_codes import TicketSigner, generate_signing_key
+from ticketflow.lib.ticket_codes import new_ticket_code
+from ticketflow.settings import Settings, signing_key_entries
+
+OLD_KEY = generate_signing_key(1)
+NEW_KEY = generate_signing_key(2)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return settings_for_tests(database_url, ticket_signing_keys=OLD_KEY)
+
+
+@pytest.fixture
+async def door(client, db) -> tuple[Any, Any, dict[str, Any]]:
+    admin = await make_actor(client, db, role="admin")
+    staff = await make_actor(client, db, role="staff")
+    event = await make_event(client, admin)
+    holder = await make_actor(client, db, name="Grace Hopper")
+    ticket = (await buy(client, holder, event["id"])).json()["tickets"][0]
+    assert ticket["code"].startswith("tf2.")
+    return staff, event, ticket
+
+
+async def row_of(db: Any, ticket_id: int) -> tuple[str, int]:
+    async with db() as session:
+        row = (
+            await session.execute(select(Ticket.status, Ticket.code_version).where(Ticket.id == ticket_id))
+        ).one()
+        return row.status, row.code_version
+
+
+async def scan_log(db: Any) -> list[tuple[Any, ...]]:
+    async with db() as session:
+        rows = await session.execute(
+            select(CheckIn.ticket_id, CheckIn.result, CheckIn.reason, CheckIn.scanned_code).order_by(
+                CheckIn.id
+            )
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_a_signed_code_admits_once(client, db, door) -> None:
+    staff, event, ticket = door
+
+    first = await client.post(
+        f"/tickets/{ticket['code']}/validate", json={"event_id": event["id"]}, headers=staff.headers
+    )
+    second = await client.post(f"/tickets/{ticket['code']}/validate", headers=staff.headers)
+
+    assert (first.status_code, first.json()["result"]) == (200, "valid")
+    assert first.json()["ticket"]["holder_name"] == "Grace Hopper"
+    assert (second.status_code, second.json()["result"]) == (409, "already_used")
+    assert await row_of(db, ticket["id"]) == ("used", 1)
+    assert [row[:3] for row in await scan_log(db)] == [
+        (ticket["id"], "valid", None),
+        (ticket["id"], "already_used", None),
+    ]
+
+
+async def test_a_forged_code_is_unknown_and_changes_nothing(client, db, door) -> None:
+    staff, event, ticket = door
+    # the same claims under another key with the same key id: a forgery
+    forger = TicketSigner(((1, signing_key_entries(generate_signing_key(1))[0][1]),))
+    forged = forger.sign(ticket["id"], event["id"], ticket["ticket_type_id"], 1)
+    retired = TicketSigner(signing_key_entries(NEW_KEY)).sign(
+        ticket["id"], event["id"], ticket["ticket_type_id"], 1
+    )
+
+    answers = [
+        await client.post(f"/tickets/{code}/validate", headers=staff.headers) for code in (forged, retired)
+    ]
+
+    assert [(a.status_code, a.json()["result"], a.json()["reason"]) for a in answers] == [
+        (404, "invalid", "unknown")
+    ] * 2
+    assert await row_of(db, ticket["id"]) == ("active", 1)
+    assert await scan_log(db) == [(None, "invalid", "unknown", forged), (None, "invalid", "unknown", retired)]
+
+
+async def test_an_earlier_version_admits_no_one(client, db, door) -> None:
+    staff, event, ticket = door
+    async with db() as session:  # a reissue moved the ticket to version 2
+        await session.execute(update(Ticket).where(Ticket.id == ticket["id"]).values(code_version=2))
+        await session.commit()
+
+    stale = await client.post(
+        f"/tickets/{ticket['code']}/validate", json={"event_id": event["id"]}, headers=staff.headers
+    )
+
+    assert stale.status_code == 404
+    assert (stale.json()["result"], stale.json()["reason"]) == ("invalid", "unknown")
+    assert await row_of(db, ticket["id"]) == ("active", 2)
+
+
+async def test_a_tf1_code_issued_before_keeps_working(client, db, door) -> None:
+    staff, event, ticket = door
+    old_code = new_ticket_code()
+    async with db() as session:
+        await session.execute(update(Ticket).where(Ticket.id == ticket["id"]).values(code=old_code))
+        await session.commit()
+
+    answer = await client.post(
+        f"/tickets/{old_code}/validate", json={"event_id": event["id"]}, headers=staff.headers
+    )
+
+    assert (answer.status_code, answer.json()["ticket"]["id"]) == (200, ticket["id"])
+    assert await row_of(db, ticket["id"]) == ("used", 1)
+
+
+async def test_rotation_verifies_old_codes_until_the_key_is_removed(client, db, door, settings) -> None:
+    staff, event, ticket = door
+    rotated = create_app(settings.with_overrides(ticket_signing_keys=f"{NEW_KEY},{OLD_KEY}"))
+    retired = create_app(settings.with_overrides(ticket_signing_keys=NEW_KEY))
+
+    async with AsyncTestClient(app=retired) as without_old_key:
+        refused = await without_old_key.post(f"/tickets/{ticket['code']}/validate", headers=staff.headers)
+    async with AsyncTestClient(app=rotated) as with_both:
+        holder = await make_actor(with_both, db)
+        new_ticket = (await buy(with_both, holder, event["id"])).json()["tickets"][0]
+        admitted = await with_both.post(f"/tickets/{ticket['code']}/validate", headers=staff.headers)
+        admitted_new = await with_both.post(f"/tickets/{new_ticket['code']}/validate", headers=staff.headers)
+
+    assert (refused.status_code, refused.json()["reason"]) == (404, "unknown")
+    assert admitted.json()["result"] == "valid"
+    assert admitted_new.json()["result"] == "valid"
+    new_claims = TicketSigner(signing_key_entries(NEW_KEY)).verify(new_ticket["code"])
+    assert (new_claims.kid, new_claims.ticket_id) == (2, new_ticket["id"])
