@@ -21,6 +21,7 @@ from tests.integration.payments.flow import (
 from tests.support.api import buy, make_actor
 from tests.support.databases import settings_for_tests
 from ticketflow.db.models.outbox import MessageKind, OutboxMessage
+from ticketflow.lib.signed_codes import TicketSigner
 
 
 @pytest.fixture
@@ -68,7 +69,9 @@ async def test_a_purchase_releases_expired_holds_that_block_it(client, db, admin
     assert (state.sold, state.held) == (0, 2)
 
 
-async def test_late_payment_with_seats_left_issues_new_tickets(client, worker, db, admin, attendee) -> None:
+async def test_late_payment_with_seats_left_issues_new_tickets(
+    client, worker, db, admin, attendee, settings
+) -> None:
     event = await priced_event(client, admin, capacity=5)
     purchase = await buy_pending(client, attendee, event["id"], quantity=2)
     page = await open_checkout(client, purchase)  # the buyer keeps the page open...
@@ -86,6 +89,10 @@ async def test_late_payment_with_seats_left_issues_new_tickets(client, worker, d
     active = [t for t in listed if t["status"] == "active"]
     assert len(active) == 2
     assert not old_codes & {t["code"] for t in active}
+    signer = TicketSigner.from_settings(settings)  # new tickets, new signed codes
+    assert [(signer.verify(t["code"]).ticket_id, signer.verify(t["code"]).version) for t in active] == [
+        (t["id"], 1) for t in active
+    ]
     (payment,) = await payments_for(db, page.order_id)
     assert payment.status == "accepted"
     assert await refunds_for(db, page.order_id) == []
