@@ -1,4 +1,4 @@
-"""Migration 0010 on a database holding tickets: their `tf1.` codes and rows stay, they start at code
+"""Migration 0011 on a database holding tickets: their `tf1.` codes and rows stay, they start at code
 version 1, a signed code fits, the column still compares byte for byte; downgrade refuses to cut
 codes."""
 
@@ -18,7 +18,7 @@ from ticketflow.db.migrate import alembic_config
 from ticketflow.lib.signed_codes import DEVELOPMENT_KEY, DEVELOPMENT_KID, TicketSigner
 from ticketflow.settings import Settings
 
-BEFORE, AFTER = "0009", "0010"
+BEFORE, AFTER = "0010", "0011"
 SIGNED = TicketSigner(((DEVELOPMENT_KID, DEVELOPMENT_KEY),)).sign(2, 1, 1, 1)
 SECOND_TICKET = ROWS[4].replace("VALUES (1,", "VALUES (2,").replace(CODE, SIGNED)
 

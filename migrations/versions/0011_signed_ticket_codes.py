@@ -1,7 +1,7 @@
 """signed ticket codes: wider code column, code versions
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06
 
 A signed `tf2.` code is 111 characters: `tickets.code` grows from 64 to 128 (the length of the scan
@@ -21,8 +21,8 @@ from alembic import op
 
 from ticketflow.db.types import ExactString
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
