@@ -492,7 +492,7 @@ class DeskView(DoorPage):
             ticket = await session.get(Ticket, ticket_id)
         if ticket is None or ticket.event_id != event_id:
             raise not_found()
-        outcome = await CheckInService(self.context.drivers).validate_ticket(
+        outcome = await CheckInService(self.context.drivers, self.context.ticket_signer).validate_ticket(
             code=ticket.code, door_event_id=event_id, scanner_id=signed_in(request).id, gate_id=gate_id
         )
         _ = gettext_for(current_language())
