@@ -13,19 +13,28 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.loadgen import LoadResult, Request, run_load
 from bench.raw import purchase_transaction, run_raw, validation_transaction
-from bench.seed import insert_active_tickets, insert_event, insert_users, mint_token
+from bench.seed import (
+    insert_active_tickets,
+    insert_event,
+    insert_gates_with_scanners,
+    insert_users,
+    mint_token,
+)
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.events import Event
+from ticketflow.db.models.gates import Gate
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.settings import Settings
 
@@ -40,7 +49,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--buyers", type=int, default=5_000, help="flash-sale buyers")
     parser.add_argument("--capacity", type=int, default=1_000, help="flash-sale capacity")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument("--only", choices=["validate", "flash"], help="run one scenario")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating plain/gates door runs (default 3)")
+    parser.add_argument("--gates", type=int, default=4, help="gates in the gates run (default 4)")
+    parser.add_argument("--only", choices=["validate", "gates", "flash"], help="run one scenario")
     return parser.parse_args()
 
 
@@ -90,6 +101,69 @@ async def count_sold(url: str, event_id: int) -> tuple[int, int]:
     return int(tickets or 0), int(counter or 0)
 
 
+async def gate_totals(url: str, event_id: int) -> tuple[int, int, int]:
+    """The event's gates' admitted, inside and refused, summed."""
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(func.sum(Gate.admitted), func.sum(Gate.inside), func.sum(Gate.refused)).where(
+                    Gate.event_id == event_id
+                )
+            )
+        ).one()
+    await engine.dispose()
+    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+
+
+async def door_with_gates(
+    args: argparse.Namespace,
+    url: str,
+    engine: AsyncEngine,
+    ids: tuple[int, int],
+    base_url: str,
+    auth: dict[str, str],
+) -> dict[str, object]:
+    """Plain door runs (staff token, no gate) and runs at gates with scanner tokens, alternating
+    (the order swapped every round), each on its own event of fresh tickets; medians of each."""
+    admin_id, holder_id = ids
+    clients_per_gate = max(1, args.clients // args.gates)
+    runs: dict[str, list[LoadResult]] = {"plain": [], "gates": []}
+    checks = []
+    for round_number in range(args.rounds):
+        order = ["plain", "gates"] if round_number % 2 == 0 else ["gates", "plain"]
+        for kind in order:
+            event = await insert_event(engine, admin_id, args.scans, f"Door {kind} {round_number}")
+            codes = await insert_active_tickets(engine, event, holder_id, args.scans)
+            if kind == "plain":
+                requests: list[Request] = [("POST", f"/tickets/{c}/validate", auth, b"") for c in codes]
+            else:
+                tokens = await insert_gates_with_scanners(engine, event, args.gates, clients_per_gate)
+                headers = [
+                    {"Authorization": f"Bearer {t}", "Content-Type": "application/json"} for t in tokens
+                ]
+                requests = [
+                    ("POST", f"/tickets/{c}/validate", headers[i % len(headers)], b"")
+                    for i, c in enumerate(codes)
+                ]
+            runs[kind].append(await run_load(base_url, requests, args.clients))
+            if kind == "gates":
+                checks.append(await gate_totals(url, event))
+    medians = {kind: statistics.median(r.rate for r in results) for kind, results in runs.items()}
+    row = {
+        "scenario": f"door validation: plain vs {args.gates} gates with scanner tokens",
+        "rounds": args.rounds,
+        "req_per_s": {kind: [round(r.rate, 1) for r in results] for kind, results in runs.items()},
+        "p99_ms": {kind: [round(r.percentile(0.99), 2) for r in results] for kind, results in runs.items()},
+        "statuses": {kind: [dict(r.statuses) for r in results] for kind, results in runs.items()},
+        "median_req_per_s": {kind: round(rate, 1) for kind, rate in medians.items()},
+        "gates_over_plain": round(medians["gates"] / medians["plain"], 3) if medians["plain"] else None,
+        "gate_counters_admitted_inside_refused": checks,
+    }
+    print(json.dumps(row, indent=2))
+    return row
+
+
 def report(name: str, app: LoadResult, raw: LoadResult, extra: dict[str, object]) -> dict[str, object]:
     row = {
         "scenario": name,
@@ -134,6 +208,9 @@ async def main(args: argparse.Namespace, url: str, workdir: Path) -> None:
             app = await run_load(base_url, requests, args.clients)
             raw = await run_raw(url, raw_codes, args.clients, validation_transaction(staff_id))
             results.append(report("door validation (distinct valid tickets)", app, raw, {}))
+
+        if args.only in (None, "gates"):
+            results.append(await door_with_gates(args, url, engine, (admin_id, holder_id), base_url, auth))
 
         if args.only in (None, "flash"):
             app_event = await insert_event(engine, admin_id, args.capacity, "Flash (app)")

@@ -6,14 +6,17 @@ import datetime as dt
 from typing import Any
 
 from litestar.security.jwt import Token
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ticketflow.db.models.events import Event
+from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
+from ticketflow.domain.checkin.door import digest
+from ticketflow.domain.checkin.scanner_tokens import new_scanner_token
 from ticketflow.lib.ticket_codes import new_ticket_code
 
 BATCH = 2000
@@ -125,3 +128,49 @@ async def insert_active_tickets(engine: AsyncEngine, event_id: int, user_id: int
         for start in range(0, count, BATCH):
             await connection.execute(insert(Ticket), rows[start : start + BATCH])
     return codes
+
+
+async def insert_gates_with_scanners(
+    engine: AsyncEngine, event_id: int, gates: int, scanners_per_gate: int
+) -> list[str]:
+    """`gates` gates of the event (each admitting the event's one type, so the type is checked),
+    each with `scanners_per_gate` paired scanner devices; returns the devices' tokens."""
+    now = dt.datetime.now(dt.UTC)
+    tokens = []
+    async with engine.begin() as connection:
+        type_id = await connection.scalar(select(TicketType.id).where(TicketType.event_id == event_id))
+        for number in range(gates):
+            gate = await connection.execute(
+                insert(Gate).values(
+                    event_id=event_id,
+                    name=f"Gate {number + 1}",
+                    ticket_type_ids=[type_id],
+                    allow_reentry=True,
+                    admitted=0,
+                    inside=0,
+                    refused=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            gate_id = int(gate.inserted_primary_key[0])  # type: ignore[index]
+            for device in range(scanners_per_gate):
+                scanner = await connection.execute(
+                    insert(Scanner).values(
+                        event_id=event_id,
+                        gate_id=gate_id,
+                        name=f"Phone {number + 1}.{device + 1}",
+                        pairing_expires_at=now,
+                        paired_at=now,
+                        expires_at=now + dt.timedelta(hours=2),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                scanner_id = int(scanner.inserted_primary_key[0])  # type: ignore[index]
+                token = new_scanner_token(scanner_id)
+                await connection.execute(
+                    update(Scanner).where(Scanner.id == scanner_id).values(token_hash=digest(token))
+                )
+                tokens.append(token)
+    return tokens
