@@ -151,7 +151,13 @@ class CheckInService:
         `leaving`: an out-scan at `gate_id` (a re-entry gate makes the ticket active again).
         """
         async with door_transaction(self.drivers) as door:
-            return await self._validate(door, code, door_event_id, scanner_id, device, gate_id, leaving)
+            outcome, seen = await self._validate(
+                door, code, door_event_id, scanner_id, device, gate_id, leaving
+            )
+        if device is not None and seen:  # its own short transaction: no device row lock in the scan's
+            async with door_transaction(self.drivers) as door:
+                await door.touch_device(device.id, outcome.scanned_at)
+        return outcome
 
     async def _validate(
         self,
@@ -162,28 +168,30 @@ class CheckInService:
         device: Device | None,
         gate_id: int | None,
         leaving: bool,
-    ) -> ScanOutcome:
+    ) -> tuple[ScanOutcome, bool]:
+        """The scan's outcome, and whether the device's `last_seen_at` is due."""
         now = utc_now()
+        seen = False
         if device is None:
             if scanner_id is None:
                 raise AuthenticationFailed
             check_role(await door.role_of(scanner_id), SCANNER_ROLES)
         else:
-            door_event_id, device_gate = await self._device_event(door, device, door_event_id, now)
+            door_event_id, device_gate, seen = await self._device_event(door, device, door_event_id, now)
             if device_gate is not None:
                 if gate_id not in (None, device_gate):
                     raise PermissionDenied("this scanner scans at another gate")
                 gate_id = device_gate
         where = await self._door(door, door_event_id, gate_id, leaving)
         if leaving:
-            return await self._leave(door, code, where, scanner_id, device, now)
+            return await self._leave(door, code, where, scanner_id, device, now), seen
         admitted, ticket = False, None
         key = ticket_key(self.signer, code)
         if key is not None:  # anything else was never issued: nothing to look up
             admitted = await door.admit(key, where.event_id, now, where.admits)
             ticket = current(key, await door.scanned_ticket(key))
         outcome = scan_outcome(ticket, admitted, where.event_id, now, where.admits)
-        return await self._record(door, code, outcome, where, scanner_id, device)
+        return await self._record(door, code, outcome, where, scanner_id, device), seen
 
     @staticmethod
     async def _door(
@@ -231,8 +239,25 @@ class CheckInService:
         scanner_id: int | None,
         device: Device | None,
     ) -> ScanOutcome:
-        """The scan's log row and the gates' counters, in the scan's transaction: an admission
-        or a refusal counts at the scanning gate, an exit at the gate the ticket came in by."""
+        """The gates' counters and the scan's log row, in the scan's transaction: an admission or a
+        refusal counts at the scanning gate, an exit at the gate the ticket came in by.
+
+        The counters are written before the log row: inserting the row takes a shared lock on
+        its gate (its foreign key), and two scans that both held it would deadlock on raising it
+        to write the counters. A scan that writes two gates' rows locks them in id order."""
+        counts: dict[int, tuple[int, int, int]] = {}
+        if outcome.result == ScanResult.EXITED and outcome.ticket is not None:
+            entry = await door.entry_gate(outcome.ticket.id)
+            if entry is not None:
+                if where.gate_id is not None:
+                    counts[where.gate_id] = (0, 0, 0)  # locked now, so in order
+                counts[entry] = (0, 0, -1)
+        elif where.gate_id is not None:
+            admitted = int(outcome.result == ScanResult.VALID)
+            counts[where.gate_id] = (admitted, 1 - admitted, admitted)
+        for gate_id in sorted(counts):
+            admitted, refused, inside = counts[gate_id]
+            await door.count_at_gate(gate_id, admitted=admitted, refused=refused, inside=inside)
         check_in_id = await door.record_scan(
             ScanRecord(
                 code=code,
@@ -246,30 +271,22 @@ class CheckInService:
                 scanned_at=outcome.scanned_at,
             )
         )
-        if outcome.result == ScanResult.EXITED and outcome.ticket is not None:
-            entry = await door.entry_gate(outcome.ticket.id)
-            if entry is not None:
-                await door.count_at_gate(entry, admitted=0, refused=0, inside=-1)
-        elif where.gate_id is not None:
-            admitted = int(outcome.result == ScanResult.VALID)
-            await door.count_at_gate(where.gate_id, admitted=admitted, refused=1 - admitted, inside=admitted)
         gate = None if where.gate_id is None else await door.gate_counters(where.gate_id)
         return replace(outcome, check_in_id=check_in_id, gate=gate)
 
     @staticmethod
     async def _device_event(
         door: DoorStatements, device: Device, door_event_id: int | None, now: dt.datetime
-    ) -> tuple[int, int | None]:
+    ) -> tuple[int, int | None, bool]:
         """The event and gate of a paired device that may scan now (revoked or expired: refused
-        at once)."""
+        at once), and whether its `last_seen_at` is due."""
         found = await door.device(device.id, device.token_digest, now)
         if found is None:
             raise AuthenticationFailed("this scanner is revoked or expired")
         if door_event_id is not None and door_event_id != found.event_id:
             raise PermissionDenied("this scanner scans for another event")
-        if found.last_seen_at is None or found.last_seen_at <= now - DEVICE_SEEN_EVERY:
-            await door.touch_device(device.id, now)
-        return found.event_id, found.gate_id
+        due = found.last_seen_at is None or found.last_seen_at <= now - DEVICE_SEEN_EVERY
+        return found.event_id, found.gate_id, due
 
 
 def scan_outcome(
