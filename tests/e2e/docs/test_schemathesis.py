@@ -20,7 +20,8 @@ import pytest
 from tests.support.contract import REPOSITORY, contract_server, create_account
 from ticketflow.db.models.users import Role
 
-pytestmark = pytest.mark.slow
+# a full run takes two to three minutes on two idle cores; a busy machine may need several times that
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 PHASES = {"sqlite": "examples,fuzzing,stateful", "mysql": "examples,coverage,fuzzing,stateful"}
