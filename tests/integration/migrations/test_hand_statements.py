@@ -81,6 +81,12 @@ def test_inserts_fill_every_required_column(name: str) -> None:
     assert required_columns(table) <= named, "the database would refuse this row"
 
 
+def test_an_insert_of_several_rows_repeats_its_values() -> None:
+    one = sql("INSERT INTO {t} ({t.code}, {t.status}) VALUES (%s, {s})", t=Ticket, s=TicketStatus.USED)
+    assert one.rows(3) == "INSERT INTO tickets (code, status) VALUES (%s, 'used'), (%s, 'used'), (%s, 'used')"
+    assert one.rows(3).parameters == 3
+
+
 def test_a_column_the_model_lacks_fails_at_once() -> None:
     assert sql("SELECT {t.code} FROM {t} WHERE {t.status} = {s}", t=Ticket, s=TicketStatus.USED) == (
         "SELECT code FROM tickets WHERE status = 'used'"

@@ -15,9 +15,10 @@ which keeps a sold-out flash sale cheap.
 
 This is the second hot path of the product: the buyer's role and the cheap refusals are read on a
 driver connection (`ticketflow.db.driver_pool`), and a free purchase (a flash sale) continues in
-that transaction with five more fixed statements. Priced, retried (`Idempotency-Key`) and
-hold-blocked purchases run the full path on SQLAlchemy Core and the ORM hooks of payments and
-e-mail. Both paths take seats with the same statement (`take_seats`).
+that transaction with a few more fixed statements (`statements.py`). Priced, retried
+(`Idempotency-Key`) and hold-blocked purchases run the full path on SQLAlchemy Core and the ORM
+hooks of payments and e-mail. Both paths take seats, types, lines and voucher uses with the same
+statements (`take_seats`) and answer with the same records (`OrderRecord`, `TicketRecord`).
 """
 
 from __future__ import annotations
