@@ -44,6 +44,7 @@ from ticketflow.domain.checkin.statements import (
     GateCounters,
     GateRule,
     ScannedTicket,
+    ScannerDevice,
     ScanRecord,
     TicketKey,
     door_transaction,
@@ -171,18 +172,19 @@ class CheckInService:
     ) -> tuple[ScanOutcome, bool]:
         """The scan's outcome, and whether the device's `last_seen_at` is due."""
         now = utc_now()
-        seen = False
+        seen, known = False, None
         if device is None:
             if scanner_id is None:
                 raise AuthenticationFailed
             check_role(await door.role_of(scanner_id), SCANNER_ROLES)
         else:
-            door_event_id, device_gate, seen = await self._device_event(door, device, door_event_id, now)
-            if device_gate is not None:
-                if gate_id not in (None, device_gate):
+            found, seen = await self._device_event(door, device, door_event_id, now)
+            door_event_id = found.event_id
+            if found.gate_id is not None:
+                if gate_id not in (None, found.gate_id):
                     raise PermissionDenied("this scanner scans at another gate")
-                gate_id = device_gate
-        where = await self._door(door, door_event_id, gate_id, leaving)
+                gate_id, known = found.gate_id, found.gate
+        where = await self._door(door, door_event_id, gate_id, leaving, known)
         if leaving:
             return await self._leave(door, code, where, scanner_id, device, now), seen
         admitted, ticket = False, None
@@ -195,14 +197,19 @@ class CheckInService:
 
     @staticmethod
     async def _door(
-        door: DoorStatements, door_event_id: int | None, gate_id: int | None, leaving: bool
+        door: DoorStatements,
+        door_event_id: int | None,
+        gate_id: int | None,
+        leaving: bool,
+        known: GateRule | None = None,
     ) -> Door:
-        """Where the scan happens: a named gate must be of the scan's event; an out-scan names one."""
+        """Where the scan happens: a named gate must be of the scan's event; an out-scan names one.
+        `known`: the gate's rule, read with the device."""
         if gate_id is None:
             if leaving:
                 raise RuleViolation("an out-scan names its gate")
             return Door(door_event_id)
-        gate = await door.gate(gate_id)
+        gate = known or await door.gate(gate_id)
         if gate is None or door_event_id not in (None, gate.event_id):
             raise RuleViolation("gate_id is not a gate of this event")
         return Door(gate.event_id, gate_id, gate)
@@ -277,16 +284,16 @@ class CheckInService:
     @staticmethod
     async def _device_event(
         door: DoorStatements, device: Device, door_event_id: int | None, now: dt.datetime
-    ) -> tuple[int, int | None, bool]:
-        """The event and gate of a paired device that may scan now (revoked or expired: refused
-        at once), and whether its `last_seen_at` is due."""
+    ) -> tuple[ScannerDevice, bool]:
+        """The paired device, if it may scan now (revoked or expired: refused at once), and
+        whether its `last_seen_at` is due."""
         found = await door.device(device.id, device.token_digest, now)
         if found is None:
             raise AuthenticationFailed("this scanner is revoked or expired")
         if door_event_id is not None and door_event_id != found.event_id:
             raise PermissionDenied("this scanner scans for another event")
         due = found.last_seen_at is None or found.last_seen_at <= now - DEVICE_SEEN_EVERY
-        return found.event_id, found.gate_id, due
+        return found, due
 
 
 def scan_outcome(

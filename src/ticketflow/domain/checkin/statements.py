@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
+from typing import Any
 
 from ticketflow.db.base import Base
 from ticketflow.db.driver import DriverConnection
@@ -111,11 +112,16 @@ RECORD_SCAN = sql(
     c=CheckIn,
 )
 SELECT_DEVICE = sql(
-    "SELECT {s.event_id}, {s.last_seen_at}, {s.gate_id} FROM {s} WHERE {s.id} = %s AND {s.token_hash} = %s"
-    " AND {s.revoked_at} IS NULL AND {s.expires_at} > %s",
+    "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id},"
+    " {g}.{g.event_id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids}"
+    " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = {s}.{s.gate_id}"
+    " WHERE {s}.{s.id} = %s AND {s}.{s.token_hash} = %s"
+    " AND {s}.{s.revoked_at} IS NULL AND {s}.{s.expires_at} > %s",
     s=Scanner,
+    g=Gate,
 )
-"""A paired device that may scan now (not revoked, not expired): the fields of `ScannerDevice`."""
+"""A paired device that may scan now (not revoked, not expired), with its gate's rule: the
+fields of `ScannerDevice` (one statement where a gate-bound device would need two)."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
 SELECT_GATE = sql(
     "SELECT {g.event_id}, {g.allow_reentry}, {g.ticket_type_ids} FROM {g} WHERE {g.id} = %s", g=Gate
@@ -170,6 +176,8 @@ class ScannerDevice:
     event_id: int
     gate_id: int | None
     last_seen_at: dt.datetime | None
+    gate: GateRule | None = None
+    """The rule of its gate, if it has one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,18 +234,17 @@ class DoorStatements:
         row = await db.fetchone(SELECT_DEVICE, (device_id, token_digest, db.bind_time(now)))
         if row is None:
             return None
-        gate_id = row[2]
-        return ScannerDevice(int(row[0]), None if gate_id is None else int(gate_id), db.read_time(row[1]))
+        gate_id, gate = row[2], None if row[3] is None else gate_rule(row[3:])
+        return ScannerDevice(
+            int(row[0]), None if gate_id is None else int(gate_id), db.read_time(row[1]), gate
+        )
 
     async def touch_device(self, device_id: int, now: dt.datetime) -> None:
         await self._db.execute(TOUCH_DEVICE, (self._db.bind_time(now), device_id))
 
     async def gate(self, gate_id: int) -> GateRule | None:
         row = await self._db.fetchone(SELECT_GATE, (gate_id,))
-        if row is None:
-            return None
-        types = row[2] if isinstance(row[2], list) else json.loads(row[2] or "[]")
-        return GateRule(int(row[0]), bool(row[1]), tuple(int(t) for t in types))
+        return None if row is None else gate_rule(row)
 
     async def gate_counters(self, gate_id: int) -> GateCounters | None:
         row = await self._db.fetchone(SELECT_GATE_COUNTERS, (gate_id,))
@@ -316,6 +323,13 @@ class DoorStatements:
     async def count_at_gate(self, gate_id: int, *, admitted: int, refused: int, inside: int) -> None:
         """Add to the gate's counters (`inside` never goes below zero)."""
         await self._db.execute(COUNT_AT_GATE, (admitted, refused, inside, inside, gate_id))
+
+
+def gate_rule(row: tuple[Any, ...]) -> GateRule:
+    """A gate's event, re-entry and ticket types (a JSON list), as `SELECT_GATE` reads them."""
+    event_id, reentry, types = row
+    found = types if isinstance(types, list) else json.loads(types or "[]")
+    return GateRule(int(event_id), bool(reentry), tuple(int(t) for t in found))
 
 
 @asynccontextmanager
