@@ -47,6 +47,7 @@ NOT_ADMIN = (403, "only admins manage the door")
 NO_EVENT = (404, "event not found")
 NO_GATE = (404, "gate not found")
 NO_SCANNER = (404, "scanner not found")
+TYPES_OF_ANOTHER_EVENT = (422, "ticket types not of this event")
 
 
 def to_gate(gate: GateModel) -> Gate:
@@ -123,7 +124,7 @@ class GateController(Controller):
         operation_id="createGate",
         summary="Add a gate to an event (admin)",
         description="`ticket_type_ids` empty: the gate admits every ticket of the event.",
-        responses=error_responses(*JSON_BODY_ERRORS, NO_TOKEN, NOT_ADMIN, NO_EVENT),
+        responses=error_responses(*JSON_BODY_ERRORS, NO_TOKEN, NOT_ADMIN, NO_EVENT, TYPES_OF_ANOTHER_EVENT),
     )
     async def create_gate(
         self, gates: NamedDependency[GateService], event_id: EventId, data: JSONBody[GateCreate]
@@ -146,7 +147,7 @@ class GateController(Controller):
         before_request=require_json_body,
         operation_id="updateGate",
         summary="Change a gate (admin)",
-        responses=error_responses(*JSON_BODY_ERRORS, NO_TOKEN, NOT_ADMIN, NO_GATE),
+        responses=error_responses(*JSON_BODY_ERRORS, NO_TOKEN, NOT_ADMIN, NO_GATE, TYPES_OF_ANOTHER_EVENT),
     )
     async def update_gate(
         self, gates: NamedDependency[GateService], gate_id: GateId, data: JSONBody[GatePatch]
