@@ -9,10 +9,12 @@ from email.message import EmailMessage
 import pytest
 
 from tests.support.databases import settings_for_tests
+from ticketflow.db.models.events import Event
 from ticketflow.db.models.outbox import MessageKind
-from ticketflow.domain.notifications.compose import money_text, when_text
+from ticketflow.domain.notifications.compose import money_text, printed_ticket, when_text
 from ticketflow.domain.notifications.delivery import retry_delay
 from ticketflow.domain.notifications.identity import InvalidAddress, MailIdentity, header_text, mail_address
+from ticketflow.domain.notifications.letters import EventFacts
 from ticketflow.domain.notifications.outbox import OutboxNotifier
 from ticketflow.domain.notifications.statements import INSERT_MESSAGE, OUTBOX_COLUMNS
 from ticketflow.domain.notifications.transports import eml_file_name
@@ -94,6 +96,20 @@ def test_when_text_uses_the_events_time_zone() -> None:
         when_text(start, start + dt.timedelta(days=2), "UTC")
         == "Monday 1 July 2030, 18:30 to Wednesday 3 July 2030, 18:30 (UTC)"
     )
+
+
+def test_the_download_and_the_mail_print_the_same_page_of_a_ticket() -> None:
+    """The API's PDF reads the event model, the e-mail's PDF the letter's facts: one builder."""
+    start = dt.datetime(2030, 7, 1, 18, 30, tzinfo=dt.UTC)
+    event = Event(title="Gala", venue="Opera", starts_at=start, ends_at=None, timezone="Europe/Paris")
+    pages = [
+        printed_ticket(ticket_id=5, code="tf1.x", order_id=3, attendee_name="Ada", event=shown, locale="es")
+        for shown in (event, EventFacts.of(event, sequence=0))
+    ]
+    assert pages[0] == pages[1]
+    assert (pages[0].event_title, pages[0].venue, pages[0].attendee_name) == ("Gala", "Opera", "Ada")
+    spanish = when_text(start, None, "Europe/Paris", "es")
+    assert pages[0].when == spanish != when_text(start, None, "Europe/Paris")
 
 
 def test_prices_are_written_in_each_currencys_minor_units() -> None:

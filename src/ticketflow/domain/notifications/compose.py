@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -178,19 +178,47 @@ def calendar_description(letter: Letter) -> str:
     ) % {"count": count}
 
 
+class PrintableEvent(Protocol):
+    """What a printed ticket shows of its event: the model or the `EventFacts` of a letter."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def venue(self) -> str: ...
+    @property
+    def starts_at(self) -> dt.datetime: ...
+    @property
+    def ends_at(self) -> dt.datetime | None: ...
+    @property
+    def timezone(self) -> str: ...
+
+
+def printed_ticket(
+    *, ticket_id: int, code: str, order_id: int, attendee_name: str, event: PrintableEvent, locale: str
+) -> PrintedTicket:
+    """One page of a PDF ticket, in the reader's language: the one builder for the API's
+    download and the order e-mail's attachment."""
+    return PrintedTicket(
+        ticket_id=ticket_id,
+        code=code,
+        event_title=event.title,
+        venue=event.venue,
+        when=when_text(event.starts_at, event.ends_at, event.timezone, locale),
+        attendee_name=attendee_name,
+        order_id=order_id,
+    )
+
+
 def printed_tickets(letter: Letter) -> list[PrintedTicket]:
     """The pages of the order's PDF: each ticket with its attendee, else the recipient."""
-    event = letter.event
-    when = when_text(event.starts_at, event.ends_at, event.timezone, letter.locale)
     return [
-        PrintedTicket(
+        printed_ticket(
             ticket_id=ticket.id,
             code=ticket.code,
-            event_title=event.title,
-            venue=event.venue,
-            when=when,
-            attendee_name=ticket.attendee_name or letter.recipient_name,
             order_id=letter.order_id or 0,
+            attendee_name=ticket.attendee_name or letter.recipient_name,
+            event=letter.event,
+            locale=letter.locale,
         )
         for ticket in letter.tickets
     ]

@@ -22,7 +22,7 @@ from ticketflow.db.models.tickets import Ticket as TicketModel
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import Credentials, any_role, buyer
-from ticketflow.domain.notifications.compose import when_text
+from ticketflow.domain.notifications.compose import printed_ticket
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.orders import OrderView
@@ -96,15 +96,14 @@ def to_held_ticket(held: HeldTicket) -> Ticket:
 
 
 def to_printed_ticket(held: HeldTicket, locale: str = DEFAULT_LOCALE) -> PrintedTicket:
-    ticket, event = held.ticket, held.event
-    return PrintedTicket(
+    ticket = held.ticket
+    return printed_ticket(
         ticket_id=ticket.id,
         code=ticket.code,
-        event_title=event.title,
-        venue=event.venue,
-        when=when_text(event.starts_at, event.ends_at, event.timezone, locale),
-        attendee_name=held.attendee_name,
         order_id=ticket.order_id,
+        attendee_name=held.attendee_name,
+        event=held.event,
+        locale=locale,
     )
 
 
