@@ -33,6 +33,11 @@ class DriverConnection:
         self._cursor: Any = None
         """MySQL: one buffered cursor serves every statement of the transaction."""
 
+    @property
+    def is_sqlite(self) -> bool:
+        """SQLite: one writer at a time, no `FOR UPDATE`, no isolation levels to choose."""
+        return self._sqlite
+
     def _sql(self, statement: str) -> str:
         return statement.replace("%s", "?") if self._sqlite else statement
 

@@ -1,5 +1,5 @@
 """How the check-in context plugs into the app: the door's validation route, gates,
-scanner devices, the scan log and the scanner page."""
+scanner devices, the scan log, offline scanning and the scanner page."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from litestar.config.app import AppConfig
 from ticketflow.domain.accounts.plugin import AccountsPlugin
 from ticketflow.domain.checkin.controller import CheckInController
 from ticketflow.domain.checkin.door_controller import GateController, ScanLogController, ScannerController
+from ticketflow.domain.checkin.offline_controller import OfflineController
 from ticketflow.domain.checkin.scanner_page import scanner_page_handlers
 from ticketflow.domain.checkin.scanner_tokens import ScannerTokens
 from ticketflow.lib.plugins import ContextPlugin
@@ -23,6 +24,7 @@ class CheckInPlugin(ContextPlugin):
             GateController,
             ScannerController,
             ScanLogController,
+            OfflineController,
             *scanner_page_handlers(),
         ]
         return app_config

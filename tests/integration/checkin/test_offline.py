@@ -1,0 +1,291 @@
+"""Offline scanning: the scanner bundle, the sync of offline scans, the double-admission report."""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+import pytest
+from sqlalchemy import select, update
+
+from tests.integration.checkin.offline_support import (
+    minutes_ago,
+    pair_device,
+    reissue,
+    scan,
+    signed_tickets,
+)
+from tests.support.api import make_actor, make_event
+from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.gates import Gate
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.lib.signed_codes import TicketSigner
+
+
+@pytest.fixture
+async def door(client, db, settings):
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db, name="Grace Hopper")
+    event = await make_event(client, admin, title="Offline night")
+    tickets = await signed_tickets(client, db, settings, holder, event["id"], quantity=4)
+    return admin, holder, event, tickets
+
+
+async def check_ins(db):
+    async with db() as session:
+        rows = await session.execute(
+            select(CheckIn.client_id, CheckIn.ticket_id, CheckIn.result, CheckIn.scanner_id).order_by(CheckIn.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+async def ticket_row(db, ticket_id):
+    async with db() as session:
+        return await session.get(Ticket, ticket_id)
+
+
+async def test_the_bundle_has_keys_event_gates_and_revocations(client, db, settings, door) -> None:
+    admin, _, event, tickets = door
+    gate = await client.post(
+        f"/events/{event['id']}/gates", json={"name": "North", "allow_reentry": True}, headers=admin.headers
+    )
+    scanner_id, device = await pair_device(client, admin, event["id"], gate_id=gate.json()["id"])
+    cancelled = await client.post(f"/tickets/{tickets[0]['id']}/cancel", headers=admin.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    await reissue(db, settings, tickets[1]["id"])
+
+    response = await client.get(
+        f"/events/{event['id']}/scanner-bundle", headers={**device, "Accept-Encoding": "gzip"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-encoding"] == "gzip"
+    bundle = response.json()
+    signer = TicketSigner.from_settings(settings)
+    assert bundle["keys"] == [msgspec.to_builtins(key) for key in signer.public_keys()]
+    assert bundle["event"]["id"] == event["id"]
+    assert bundle["event"]["status"] == "scheduled"
+    assert [t["id"] for t in bundle["ticket_types"]] == [t["id"] for t in event["ticket_types"]]
+    assert bundle["gates"] == [
+        {"id": gate.json()["id"], "name": "North", "ticket_type_ids": [], "allow_reentry": True}
+    ]
+    assert bundle["scanner_gate_id"] == gate.json()["id"]
+    assert bundle["full"] is True
+    assert bundle["revoked"] == [
+        {"ticket_id": tickets[0]["id"], "version": 1},
+        {"ticket_id": tickets[1]["id"], "version": 1},
+    ]
+
+    # Later: only what changed since the cursor (an old change falls outside the overlap).
+    async with db() as session:
+        await session.execute(
+            update(Ticket).where(Ticket.id.in_([tickets[0]["id"], tickets[1]["id"]])).values(
+                updated_at=minutes_ago(60)
+            )
+        )
+        await session.commit()
+    await reissue(db, settings, tickets[2]["id"])
+    delta = await client.get(
+        f"/events/{event['id']}/scanner-bundle",
+        params={"since": bundle["cursor"]},
+        headers={**device, "Accept-Encoding": "identity"},
+    )
+    assert delta.status_code == 200
+    assert "content-encoding" not in delta.headers
+    assert delta.json()["full"] is False
+    assert delta.json()["revoked"] == [{"ticket_id": tickets[2]["id"], "version": 1}]
+    assert int(delta.json()["cursor"]) >= int(bundle["cursor"])
+    assert scanner_id
+
+
+async def test_who_may_fetch_a_bundle(client, db, door) -> None:
+    admin, holder, event, _ = door
+    staff = await make_actor(client, db, role="staff")
+    assert (await client.get(f"/events/{event['id']}/scanner-bundle", headers=staff.headers)).status_code == 200
+    assert (await client.get(f"/events/{event['id']}/scanner-bundle", headers=admin.headers)).status_code == 200
+    assert (await client.get(f"/events/{event['id']}/scanner-bundle", headers=holder.headers)).status_code == 403
+    assert (await client.get(f"/events/{event['id']}/scanner-bundle")).status_code == 401
+    assert (await client.get("/events/999999/scanner-bundle", headers=staff.headers)).status_code == 404
+    for since in ("abc", "1" * 21, "-5", ""):
+        bad = await client.get(
+            f"/events/{event['id']}/scanner-bundle", params={"since": since}, headers=staff.headers
+        )
+        assert bad.status_code == 400, since
+    other = await make_event(client, admin, title="Elsewhere")
+    scanner_id, device = await pair_device(client, admin, other["id"])
+    assert (await client.get(f"/events/{event['id']}/scanner-bundle", headers=device)).status_code == 403
+    assert (await client.post(f"/scanners/{scanner_id}/revoke", headers=admin.headers)).status_code == 200
+    assert (await client.get(f"/events/{other['id']}/scanner-bundle", headers=device)).status_code == 401
+
+
+async def test_two_devices_admit_one_ticket_offline(client, db, door) -> None:
+    admin, _, event, tickets = door
+    first_id, first = await pair_device(client, admin, event["id"])
+    second_id, second = await pair_device(client, admin, event["id"])
+    code = tickets[0]["code"]
+    # The later scan arrives first: it counts, until the earlier one arrives.
+    later = [scan(code, minutes_ago(1), client_id="b-1")]
+    response = await client.post("/check-ins/sync", json={"scans": later}, headers=second)
+    assert response.status_code == 200, response.text
+    assert response.json()["results"] == [
+        {"client_id": "b-1", "result": "valid", "check_in_id": response.json()["results"][0]["check_in_id"]}
+    ]
+    later_id = response.json()["results"][0]["check_in_id"]
+    assert (await ticket_row(db, tickets[0]["id"])).status == "used"
+
+    earlier = [scan(code, minutes_ago(2), client_id="a-1"), scan(tickets[1]["code"], minutes_ago(2))]
+    response = await client.post("/check-ins/sync", json={"scans": earlier}, headers=first)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["result"] for r in results] == ["valid", "valid"]
+    earlier_id = results[0]["check_in_id"]
+
+    # Sent again, the later scan answers the server's current decision, and nothing is stored twice.
+    replay = await client.post("/check-ins/sync", json={"scans": later}, headers=second)
+    assert replay.json()["results"] == [
+        {
+            "client_id": "b-1",
+            "result": "duplicate_admission",
+            "duplicate_of": earlier_id,
+            "check_in_id": later_id,
+        }
+    ]
+    before = await check_ins(db)
+    again = await client.post("/check-ins/sync", json={"scans": earlier}, headers=first)
+    assert again.json() == response.json()
+    assert await check_ins(db) == before
+    assert [row[2] for row in before] == ["duplicate_admission", "valid", "valid"]
+    used_at = (await ticket_row(db, tickets[0]["id"])).used_at
+    assert abs((used_at - minutes_ago(2)).total_seconds()) < 30
+
+    report = await client.get(f"/events/{event['id']}/duplicate-admissions", headers=admin.headers)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert (body["total"], body["limit"], body["offset"]) == (1, 20, 0)
+    [item] = body["items"]
+    assert item["ticket_id"] == tickets[0]["id"]
+    assert [(a["check_in_id"], a["scanner_id"], a["result"]) for a in item["admissions"]] == [
+        (earlier_id, first_id, "valid"),
+        (later_id, second_id, "duplicate_admission"),
+    ]
+    empty = await client.get(
+        f"/events/{event['id']}/duplicate-admissions", params={"offset": 1}, headers=admin.headers
+    )
+    assert (empty.json()["items"], empty.json()["total"]) == ([], 1)
+
+    # Online, the ticket is used: the door refuses it.
+    online = await client.post(f"/tickets/{code}/validate", headers=first)
+    assert online.status_code == 409
+
+
+async def test_an_offline_scan_earlier_than_an_online_admission_takes_its_place(client, db, door) -> None:
+    admin, _, event, tickets = door
+    _, device = await pair_device(client, admin, event["id"])
+    online = await client.post(f"/tickets/{tickets[0]['code']}/validate", headers=device)
+    assert online.status_code == 200
+    response = await client.post(
+        "/check-ins/sync", json={"scans": [scan(tickets[0]["code"], minutes_ago(3))]}, headers=device
+    )
+    offline = response.json()["results"][0]
+    assert offline["result"] == "valid"
+    async with db() as session:
+        online_row = await session.get(CheckIn, online.json()["check_in_id"])
+    assert online_row.result == "duplicate_admission"
+
+
+async def test_the_server_decides_each_code(client, db, settings, door) -> None:
+    admin, _, event, tickets = door
+    gate = await client.post(
+        f"/events/{event['id']}/gates",
+        json={"name": "VIP", "ticket_type_ids": [999]},
+        headers=admin.headers,
+    )
+    _, device = await pair_device(client, admin, event["id"])
+    assert (await client.post(f"/tickets/{tickets[0]['id']}/cancel", headers=admin.headers)).status_code == 200
+    old_code = tickets[1]["code"]
+    await reissue(db, settings, tickets[1]["id"])
+    forged = TicketSigner([(0, hashlib.sha256(b"another key").digest())]).sign(
+        tickets[2]["id"], event["id"], tickets[2]["ticket_type_id"], 1
+    )
+    at = minutes_ago(2)
+    scans = [
+        scan(tickets[0]["code"], at, client_id="cancelled"),
+        scan(old_code, at, client_id="transferred"),
+        scan(forged, at, client_id="forged"),
+        scan("not a code", at, result="invalid", client_id="garbage"),
+        scan(tickets[2]["code"], at, gate_id=gate.json()["id"], client_id="wrong-gate"),
+        scan(tickets[3]["code"], at, result="invalid", client_id="refused"),
+        scan(tickets[3]["code"], minutes_ago(1), client_id="admitted"),
+        scan(tickets[3]["code"], minutes_ago(0.5), result="already_used", client_id="again"),
+    ]
+    response = await client.post("/check-ins/sync", json={"scans": scans}, headers=device)
+    assert response.status_code == 200, response.text
+    answers = {r["client_id"]: (r["result"], r.get("reason")) for r in response.json()["results"]}
+    assert answers == {
+        "cancelled": ("invalid", "cancelled"),
+        "transferred": ("invalid", "transferred"),
+        "forged": ("invalid", "unknown"),
+        "garbage": ("invalid", "unknown"),
+        "wrong-gate": ("invalid", "wrong_gate"),
+        "refused": ("invalid", "refused_offline"),
+        "admitted": ("valid", None),
+        "again": ("already_used", None),
+    }
+    assert (await ticket_row(db, tickets[2]["id"])).status == "active"
+    assert (await ticket_row(db, tickets[3]["id"])).status == "used"
+    async with db() as session:
+        counters = await session.get(Gate, gate.json()["id"])
+    assert (counters.admitted, counters.refused) == (1, 0)  # what the device did at the gate
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda scans: {"scans": []},
+        lambda scans: {"scans": scans * 501},
+        lambda scans: {"scans": [scans[0], scans[0]]},
+        lambda scans: {"scans": [{**scans[0], "scanned_at": minutes_ago(-60).isoformat()}]},
+        lambda scans: {"scans": [{**scans[0], "scanned_at": minutes_ago(60 * 24).isoformat()}]},
+        lambda scans: {"scans": [{**scans[0], "scanned_at": "2030-01-01T10:00:00"}]},
+        lambda scans: {"scans": [{**scans[0], "client_id": "x" * 65}]},
+        lambda scans: {"scans": [{**scans[0], "client_id": "a b"}]},
+        lambda scans: {"scans": [{**scans[0], "offline_result": "maybe"}]},
+        lambda scans: {"scans": [{**scans[0], "gate_id": 999999}]},
+        lambda scans: {"scans": [{**scans[0], "direction": "out"}]},
+        lambda scans: {"scans": [*scans, {**scans[0], "client_id": "z", "extra": 1}]},
+    ],
+)
+async def test_a_bad_batch_changes_nothing(client, db, door, change) -> None:
+    admin, _, event, tickets = door
+    _, device = await pair_device(client, admin, event["id"])
+    scans = [scan(tickets[0]["code"], minutes_ago(2)), scan(tickets[1]["code"], minutes_ago(2))]
+    response = await client.post("/check-ins/sync", json=change(scans), headers=device)
+    assert 400 <= response.status_code < 500, response.text
+    assert await check_ins(db) == []
+    assert (await ticket_row(db, tickets[0]["id"])).status == "active"
+
+
+async def test_only_a_paired_scanner_syncs(client, db, door) -> None:
+    admin, _, event, tickets = door
+    body = {"scans": [scan(tickets[0]["code"], minutes_ago(1))]}
+    assert (await client.post("/check-ins/sync", json=body, headers=admin.headers)).status_code == 403
+    assert (await client.post("/check-ins/sync", json=body)).status_code == 401
+    scanner_id, device = await pair_device(client, admin, event["id"])
+    assert (await client.post(f"/scanners/{scanner_id}/revoke", headers=admin.headers)).status_code == 200
+    assert (await client.post("/check-ins/sync", json=body, headers=device)).status_code == 401
+    assert await check_ins(db) == []
+
+
+async def test_duplicates_report_is_for_admins(client, db, door) -> None:
+    admin, holder, event, _ = door
+    staff = await make_actor(client, db, role="staff")
+    path = f"/events/{event['id']}/duplicate-admissions"
+    assert (await client.get(path, headers=staff.headers)).status_code == 403
+    assert (await client.get(path, headers=holder.headers)).status_code == 403
+    assert (await client.get("/events/999999/duplicate-admissions", headers=admin.headers)).status_code == 404
+    assert (await client.get(path, params={"limit": 0}, headers=admin.headers)).status_code == 400
+    assert (await client.get(path, headers=admin.headers)).json() == {
+        "items": [],
+        "total": 0,
+        "limit": 20,
+        "offset": 0,
+    }
