@@ -172,6 +172,10 @@ async def test_two_devices_admit_one_ticket_offline(client, db, door) -> None:
     )
     assert (empty.json()["items"], empty.json()["total"]) == ([], 1)
 
+    stats = await client.get(f"/events/{event['id']}/stats", headers=admin.headers)
+    assert stats.json()["figures"]["duplicate_admissions"] == 1
+    assert stats.json()["figures"]["scans_refused"] == 0
+
     # Online, the ticket is used: the door refuses it.
     online = await client.post(f"/tickets/{code}/validate", headers=first)
     assert online.status_code == 409

@@ -37,6 +37,7 @@ FIGURE_NAMES = (
     "checked_in",
     "check_in_rate",
     "scans_refused",
+    "duplicate_admissions",
     "gross_cents",
     "refunded_cents",
     "revenue_cents",
@@ -55,6 +56,7 @@ class Expected:
     tickets_cancelled: int = 0
     checked_in: int = 0
     scans_refused: int = 0
+    duplicate_admissions: int = 0
     gross_cents: int = 0
     refunded_cents: int = 0
 
@@ -108,6 +110,7 @@ class Scenario:
             "checked_in": checked_in,
             "check_in_rate": round(checked_in / sold, 4) if sold else 0.0,
             "scans_refused": sum(r.scans_refused for r in rows),
+            "duplicate_admissions": sum(r.duplicate_admissions for r in rows),
             "revenue": [
                 {"currency": c, "gross_cents": g, "refunded_cents": f, "revenue_cents": g - f}
                 for c, (g, f) in sorted(revenue.items())

@@ -92,6 +92,7 @@ async def test_empty_database(client, db) -> None:
         "checked_in": 0,
         "check_in_rate": 0.0,
         "scans_refused": 0,
+        "duplicate_admissions": 0,
         "revenue": [],
     }
 

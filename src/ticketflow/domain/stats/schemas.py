@@ -32,6 +32,9 @@ class Figures(msgspec.Struct):
     check_in_rate: Rate
     scans_refused: int
     """Scans of the event's tickets answered `already_used` or `invalid`."""
+    duplicate_admissions: int
+    """Admissions of tickets admitted before (offline doors, found at sync): see
+    `GET /events/{id}/duplicate-admissions`."""
 
 
 class Money(msgspec.Struct):

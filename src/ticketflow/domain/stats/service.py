@@ -22,7 +22,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from ticketflow.db.base import utc_now
-from ticketflow.db.models.checkins import CheckIn, ScanResult
+from ticketflow.db.models.checkins import ADMISSIONS, CheckIn, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
@@ -70,6 +70,10 @@ def _slot_number_mysql(element: slot_number, compiler: SQLCompiler, **kw: Any) -
     # TIMESTAMPDIFF does not depend on the session time zone (UNIX_TIMESTAMP would).
     timestamp = compiler.process(element.clauses, **kw)
     return f"(TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {timestamp}) DIV {SLOT_SECONDS})"
+
+
+REFUSALS = (ScanResult.ALREADY_USED, ScanResult.INVALID)
+"""Scans that kept someone out (exits and undos are neither admissions nor refusals)."""
 
 
 def slot_start(slot: int) -> dt.datetime:
@@ -254,7 +258,7 @@ class StatsService:
         )
         refused = await self._grouped(
             select(CheckIn.event_id, CheckIn.result, func.count())
-            .where(CheckIn.result != ScanResult.VALID)
+            .where(CheckIn.result.in_(REFUSALS + (ScanResult.DUPLICATE_ADMISSION,)))
             .group_by(CheckIn.event_id, CheckIn.result),
             CheckIn.event_id,
             event_id,
@@ -460,7 +464,8 @@ class StatsService:
         )
         slots: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         for slot_value, result, count in await self.session.execute(stmt):
-            slots[int(slot_value)][0 if result == ScanResult.VALID else 1] += int(count)
+            if result in ADMISSIONS or result in REFUSALS:
+                slots[int(slot_value)][0 if result in ADMISSIONS else 1] += int(count)
         return [
             CheckInSlot(
                 starts_at=slot_start(key).astimezone(zone), admitted=slots[key][0], refused=slots[key][1]
@@ -492,7 +497,8 @@ def event_figures(
         tickets_cancelled=tickets_by_status.get(TicketStatus.CANCELLED, 0),
         checked_in=checked_in,
         check_in_rate=rate(checked_in, event.tickets_sold),
-        scans_refused=sum(refused_by_result.values()),
+        scans_refused=sum(refused_by_result.get(result, 0) for result in REFUSALS),
+        duplicate_admissions=refused_by_result.get(ScanResult.DUPLICATE_ADMISSION, 0),
         gross_cents=gross,
         refunded_cents=refunded,
         revenue_cents=gross - refunded,
@@ -519,6 +525,7 @@ def totals(figures: Iterable[EventFigures]) -> Totals:
         checked_in=checked_in,
         check_in_rate=rate(checked_in, sold),
         scans_refused=sum(r.scans_refused for r in rows),
+        duplicate_admissions=sum(r.duplicate_admissions for r in rows),
         revenue=[
             CurrencyRevenue(
                 currency=currency,
