@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any
 
 from litestar.security.jwt import Token
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import Gate, Scanner
@@ -17,6 +17,7 @@ from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.door import digest
 from ticketflow.domain.checkin.scanner_tokens import new_scanner_token
+from ticketflow.lib.signed_codes import TicketSigner
 from ticketflow.lib.ticket_codes import new_ticket_code
 
 BATCH = 2000
@@ -93,40 +94,9 @@ async def insert_event(engine: AsyncEngine, admin_id: int, capacity: int, title:
 
 async def insert_active_tickets(engine: AsyncEngine, event_id: int, user_id: int, count: int) -> list[str]:
     """`count` active tickets in one paid order; returns their codes."""
-    now = dt.datetime.now(dt.UTC)
+    codes = [new_ticket_code() for _ in range(count)]
     async with engine.begin() as connection:
-        order = await connection.execute(
-            insert(Order).values(
-                user_id=user_id,
-                event_id=event_id,
-                quantity=count,
-                amount_cents=0,
-                currency="EUR",
-                status="paid",
-                paid_at=now,
-                refunded_cents=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        order_id = int(order.inserted_primary_key[0])  # type: ignore[index]
-        type_id = await connection.scalar(select(TicketType.id).where(TicketType.event_id == event_id))
-        codes = [new_ticket_code() for _ in range(count)]
-        rows = [
-            {
-                "order_id": order_id,
-                "user_id": user_id,
-                "event_id": event_id,
-                "ticket_type_id": type_id,
-                "code": code,
-                "status": "active",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for code in codes
-        ]
-        for start in range(0, count, BATCH):
-            await connection.execute(insert(Ticket), rows[start : start + BATCH])
+        await _insert_paid_tickets(connection, event_id, user_id, codes)
     return codes
 
 
@@ -174,3 +144,65 @@ async def insert_gates_with_scanners(
                 )
                 tokens.append(token)
     return tokens
+
+
+async def insert_signed_tickets(
+    engine: AsyncEngine, signer: TicketSigner, event_id: int, user_id: int, count: int
+) -> list[tuple[int, str]]:
+    """`count` active tickets in one paid order, each holding its `tf2.` code (version 1):
+    `[(ticket id, code)]` in id order."""
+    async with engine.begin() as connection:
+        order_id, type_id = await _insert_paid_tickets(
+            connection, event_id, user_id, [f"seed.{event_id}.{index}" for index in range(count)]
+        )
+        found = await connection.execute(
+            select(Ticket.id).where(Ticket.order_id == order_id).order_by(Ticket.id)
+        )
+        signed = [(int(row[0]), signer.sign(int(row[0]), event_id, type_id, 1)) for row in found]
+        for start in range(0, len(signed), BATCH):
+            chunk = signed[start : start + BATCH]
+            cases = " ".join(f"WHEN {ticket_id} THEN '{code}'" for ticket_id, code in chunk)
+            listed = ", ".join(str(ticket_id) for ticket_id, _ in chunk)
+            await connection.execute(
+                text(f"UPDATE tickets SET code = CASE id {cases} END WHERE id IN ({listed})")  # noqa: S608 - ids and base64url codes only
+            )
+    return signed
+
+
+async def _insert_paid_tickets(
+    connection: AsyncConnection, event_id: int, user_id: int, codes: list[str]
+) -> tuple[int, int]:
+    """Active tickets with `codes` in one paid order: (order id, ticket type id)."""
+    now = dt.datetime.now(dt.UTC)
+    order = await connection.execute(
+        insert(Order).values(
+            user_id=user_id,
+            event_id=event_id,
+            quantity=len(codes),
+            amount_cents=0,
+            currency="EUR",
+            status="paid",
+            paid_at=now,
+            refunded_cents=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    order_id = int(order.inserted_primary_key[0])  # type: ignore[index]
+    type_id = int(await connection.scalar(select(TicketType.id).where(TicketType.event_id == event_id)) or 0)
+    rows = [
+        {
+            "order_id": order_id,
+            "user_id": user_id,
+            "event_id": event_id,
+            "ticket_type_id": type_id,
+            "code": code,
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for code in codes
+    ]
+    for start in range(0, len(rows), BATCH):
+        await connection.execute(insert(Ticket), rows[start : start + BATCH])
+    return order_id, type_id

@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -101,3 +102,23 @@ def live_servers(
                 server.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 server.process.kill()
+
+
+def run_on_mariadb_servers(
+    mysql_provider: Any,
+    log_dir: Path,
+    database_name: str,
+    scenario: Callable[[str, list[LiveServer]], Coroutine[Any, Any, None]],
+    count: int = 2,
+) -> None:
+    """`scenario(database_url, servers)` against `count` processes sharing a fresh, migrated
+    MariaDB database; no server may have logged a traceback."""
+    from tests.support.databases import run_async
+    from ticketflow.db.migrate import upgrade_to_head
+
+    database_url: str = run_async(lambda: mysql_provider.create_database(database_name))
+    upgrade_to_head(database_url)
+    with live_servers(database_url, count, log_dir) as servers:
+        run_async(lambda: scenario(database_url, servers))
+        for server in servers:
+            assert "Traceback" not in server.log()

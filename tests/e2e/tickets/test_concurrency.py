@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from tests.support.api import TEST_PASSWORDS
 from tests.support.databases import run_async
 from tests.support.factories import event_body, user_body
-from tests.support.live import LiveServer, live_servers
+from tests.support.live import LiveServer, live_servers, run_on_mariadb_servers
 from ticketflow.db.config import create_engine
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.tickets import Ticket
@@ -185,14 +185,7 @@ async def run_scenario(database_url: str, servers: list[LiveServer]) -> None:
 
 @pytest.mark.mysql
 def test_two_processes_on_mariadb_never_oversell_or_double_admit(mysql_provider, tmp_path: Path) -> None:
-    from ticketflow.db.migrate import upgrade_to_head
-
-    database_url = run_async(lambda: mysql_provider.create_database("tf_live"))
-    upgrade_to_head(database_url)
-    with live_servers(database_url, 2, tmp_path) as servers:
-        run_async(lambda: run_scenario(database_url, servers))
-        for server in servers:
-            assert "Traceback" not in server.log()
+    run_on_mariadb_servers(mysql_provider, tmp_path, "tf_live", run_scenario)
 
 
 def test_one_process_on_sqlite_never_oversells_or_double_admits(sqlite_template, tmp_path: Path) -> None:

@@ -34,7 +34,9 @@ async def door(client, db, settings):
 async def check_ins(db):
     async with db() as session:
         rows = await session.execute(
-            select(CheckIn.client_id, CheckIn.ticket_id, CheckIn.result, CheckIn.scanner_id).order_by(CheckIn.id)
+            select(CheckIn.client_id, CheckIn.ticket_id, CheckIn.result, CheckIn.scanner_id).order_by(
+                CheckIn.id
+            )
         )
         return [tuple(row) for row in rows]
 
@@ -78,9 +80,9 @@ async def test_the_bundle_has_keys_event_gates_and_revocations(client, db, setti
     # Later: only what changed since the cursor (an old change falls outside the overlap).
     async with db() as session:
         await session.execute(
-            update(Ticket).where(Ticket.id.in_([tickets[0]["id"], tickets[1]["id"]])).values(
-                updated_at=minutes_ago(60)
-            )
+            update(Ticket)
+            .where(Ticket.id.in_([tickets[0]["id"], tickets[1]["id"]]))
+            .values(updated_at=minutes_ago(60))
         )
         await session.commit()
     await reissue(db, settings, tickets[2]["id"])
@@ -100,9 +102,15 @@ async def test_the_bundle_has_keys_event_gates_and_revocations(client, db, setti
 async def test_who_may_fetch_a_bundle(client, db, door) -> None:
     admin, holder, event, _ = door
     staff = await make_actor(client, db, role="staff")
-    assert (await client.get(f"/events/{event['id']}/scanner-bundle", headers=staff.headers)).status_code == 200
-    assert (await client.get(f"/events/{event['id']}/scanner-bundle", headers=admin.headers)).status_code == 200
-    assert (await client.get(f"/events/{event['id']}/scanner-bundle", headers=holder.headers)).status_code == 403
+    assert (
+        await client.get(f"/events/{event['id']}/scanner-bundle", headers=staff.headers)
+    ).status_code == 200
+    assert (
+        await client.get(f"/events/{event['id']}/scanner-bundle", headers=admin.headers)
+    ).status_code == 200
+    assert (
+        await client.get(f"/events/{event['id']}/scanner-bundle", headers=holder.headers)
+    ).status_code == 403
     assert (await client.get(f"/events/{event['id']}/scanner-bundle")).status_code == 401
     assert (await client.get("/events/999999/scanner-bundle", headers=staff.headers)).status_code == 404
     for since in ("abc", "1" * 21, "-5", ""):
@@ -204,7 +212,9 @@ async def test_the_server_decides_each_code(client, db, settings, door) -> None:
         headers=admin.headers,
     )
     _, device = await pair_device(client, admin, event["id"])
-    assert (await client.post(f"/tickets/{tickets[0]['id']}/cancel", headers=admin.headers)).status_code == 200
+    assert (
+        await client.post(f"/tickets/{tickets[0]['id']}/cancel", headers=admin.headers)
+    ).status_code == 200
     old_code = tickets[1]["code"]
     await reissue(db, settings, tickets[1]["id"])
     forged = TicketSigner([(0, hashlib.sha256(b"another key").digest())]).sign(
@@ -244,7 +254,7 @@ async def test_the_server_decides_each_code(client, db, settings, door) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        lambda scans: {"scans": []},
+        lambda _: {"scans": []},
         lambda scans: {"scans": scans * 501},
         lambda scans: {"scans": [scans[0], scans[0]]},
         lambda scans: {"scans": [{**scans[0], "scanned_at": minutes_ago(-60).isoformat()}]},

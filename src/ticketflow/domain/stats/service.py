@@ -258,7 +258,7 @@ class StatsService:
         )
         refused = await self._grouped(
             select(CheckIn.event_id, CheckIn.result, func.count())
-            .where(CheckIn.result.in_(REFUSALS + (ScanResult.DUPLICATE_ADMISSION,)))
+            .where(CheckIn.result.in_((*REFUSALS, ScanResult.DUPLICATE_ADMISSION)))
             .group_by(CheckIn.event_id, CheckIn.result),
             CheckIn.event_id,
             event_id,
