@@ -3,14 +3,17 @@
 Door validation is the busiest endpoint on the night of a show (see `service.py` for its rules:
 admission is one conditional UPDATE). Its statements are written here and nowhere else, with the
 table and column names of the models (`ticketflow.db.sql`), and `DoorStatements` runs them and
-answers with plain records: the service sees neither SQL nor the driver.
+answers with plain records: the service sees neither SQL nor the driver. The sync of offline scans
+(`sync.py`) works on batches the same way through `SyncStatements`: its statements are written for
+one item and widened to a batch by `for_batch` (each `IN (%s)` lists one placeholder per item, each
+`WHEN %s THEN %s` and the VALUES row repeat), so the database prepares them as written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -20,7 +23,7 @@ from typing import Any
 from ticketflow.db.base import Base
 from ticketflow.db.driver import DriverConnection
 from ticketflow.db.driver_pool import DriverPool
-from ticketflow.db.models.checkins import SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
+from ticketflow.db.models.checkins import ADMISSIONS, SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.tickets import Ticket, TicketStatus
@@ -337,3 +340,285 @@ async def door_transaction(drivers: DriverPool) -> AsyncIterator[DoorStatements]
     """The door's statements in one transaction: committed on success, rolled back on error."""
     async with drivers.transaction() as db:
         yield DoorStatements(db)
+
+
+# -- the sync of offline scans ------------------------------------------------------------------
+
+READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
+"""MySQL/MariaDB: every read of the sync sees what was committed before it (see `sync.py`)."""
+LOCK_DEVICE = sql(
+    "SELECT {s.event_id}, {s.gate_id}, {s.created_at}, {s.expires_at} FROM {s}"
+    " WHERE {s.id} = %s AND {s.token_hash} = %s AND {s.revoked_at} IS NULL",
+    s=Scanner,
+)
+"""The fields of `SyncDevice`; locked (`FOR UPDATE`): a device's batches are applied one at a time."""
+SELECT_EVENT_STATUS = sql("SELECT {e.status} FROM {e} WHERE {e.id} = %s", e=Event)
+SELECT_EVENT_GATES = sql(
+    "SELECT {g.id}, {g.allow_reentry}, {g.ticket_type_ids} FROM {g} WHERE {g.event_id} = %s", g=Gate
+)
+SELECT_TICKET_IDS = sql("SELECT {t.code}, {t.id} FROM {t} WHERE {t.code} IN (%s)", t=Ticket)
+LOCK_TICKETS = sql(
+    "SELECT {t.id}, {t.code}, {t.event_id}, {t.ticket_type_id}, {t.code_version}, {t.status}"
+    " FROM {t} WHERE {t.id} IN (%s) ORDER BY {t.id}",
+    t=Ticket,
+)
+"""The fields of `SyncTicket`; locked (`FOR UPDATE`) in id order, the row the door's UPDATE takes."""
+SELECT_SENT = sql(
+    "SELECT {c.client_id}, {c.id}, {c.ticket_id}, {c.result}, {c.reason} FROM {c}"
+    " WHERE {c.scanner_id} = %s AND {c.client_id} IN (%s)",
+    c=CheckIn,
+)
+SELECT_TIMELINE = sql(
+    "SELECT {c.id}, {c.ticket_id}, {c.result}, {c.scanned_at}, {c.gate_id}, {c.reverts_id} FROM {c}"
+    " WHERE {c.ticket_id} IN (%s) AND {c.result} IN ({valid}, {duplicate}, {exited}, {reverted})",
+    c=CheckIn,
+    valid=ScanResult.VALID,
+    duplicate=ScanResult.DUPLICATE_ADMISSION,
+    exited=ScanResult.EXITED,
+    reverted=ScanResult.REVERTED,
+)
+"""The admissions, exits and undos of tickets: the fields of `RecordedScan`."""
+RECORD_OFFLINE_SCANS = sql(
+    "INSERT INTO {c} ({c.ticket_id}, {c.event_id}, {c.door_event_id}, {c.scanned_code}, {c.result},"
+    " {c.reason}, {c.scanner_id}, {c.gate_id}, {c.scanned_at}, {c.client_id}, {c.offline_result},"
+    " {c.synced_at}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    c=CheckIn,
+)
+REDECIDE = sql(
+    "UPDATE {c} SET {c.result} = CASE {c.id} WHEN %s THEN %s END WHERE {c.id} IN (%s)"
+    " AND {c.result} IN ({valid}, {duplicate})",
+    c=CheckIn,
+    valid=ScanResult.VALID,
+    duplicate=ScanResult.DUPLICATE_ADMISSION,
+)
+"""Admissions whose place in their ticket's scan order changed (an earlier scan arrived)."""
+MARK_USED = sql(
+    "UPDATE {t} SET {t.status} = {used}, {t.used_at} = CASE {t.id} WHEN %s THEN %s END, {t.updated_at} = %s"
+    " WHERE {t.id} IN (%s) AND {t.status} IN ({active}, {used})",
+    t=Ticket,
+    used=TicketStatus.USED,
+    active=TicketStatus.ACTIVE,
+)
+"""Tickets inside after the sync: used, since the admission that let them in."""
+_ONE_ROW = "(" + ", ".join(["%s"] * 12) + ")"
+
+
+def for_batch(statement: Statement, count: int) -> str:
+    """`statement` (written for one item) for `count` items."""
+    text = statement.replace(" IN (%s)", " IN (" + ", ".join(["%s"] * count) + ")")
+    text = text.replace("WHEN %s THEN %s", " ".join(["WHEN %s THEN %s"] * count))
+    return text.replace("VALUES " + _ONE_ROW, "VALUES " + ", ".join([_ONE_ROW] * count))
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDevice:
+    event_id: int
+    gate_id: int | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GateRules:
+    allow_reentry: bool
+    ticket_type_ids: tuple[int, ...]
+    """Empty: every type."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncTicket:
+    id: int
+    code: str
+    event_id: int
+    ticket_type_id: int
+    version: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentScan:
+    """An offline scan already recorded (found by its device's client id)."""
+
+    check_in_id: int
+    ticket_id: int | None
+    result: ScanResult
+    reason: InvalidReason | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedScan:
+    """An admission, exit or undo of a ticket, as the scan log holds it."""
+
+    id: int
+    ticket_id: int
+    result: ScanResult
+    scanned_at: dt.datetime
+    gate_id: int | None
+    reverts_id: int | None
+
+
+@dataclass(slots=True)
+class OfflineRecord:
+    """One offline scan's row of the scan log."""
+
+    client_id: str
+    code: str
+    ticket: SyncTicket | None
+    event_id: int
+    result: ScanResult
+    """Decided by the sync once the batch's place in each ticket's timeline is known."""
+    reason: InvalidReason | None
+    scanner_id: int
+    gate_id: int | None
+    scanned_at: dt.datetime
+    offline_result: str
+
+
+class SyncStatements:
+    """The sync's statements on one driver transaction (see `sync_transaction`)."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: DriverConnection) -> None:
+        self._db = db
+
+    def _locking(self, statement: str) -> str:
+        """`FOR UPDATE` on MySQL/MariaDB; SQLite holds the whole database (`BEGIN IMMEDIATE`)."""
+        return statement if self._db.is_sqlite else statement + " FOR UPDATE"
+
+    async def lock_device(self, device_id: int, token_digest: bytes) -> SyncDevice | None:
+        """The paired, unrevoked device with this token, locked until the transaction ends."""
+        db = self._db
+        row = await db.fetchone(self._locking(LOCK_DEVICE), (device_id, token_digest))
+        if row is None:
+            return None
+        created_at, expires_at = db.read_time(row[2]), db.read_time(row[3])
+        if created_at is None or expires_at is None:  # pragma: no cover - NOT NULL columns
+            return None
+        return SyncDevice(int(row[0]), None if row[1] is None else int(row[1]), created_at, expires_at)
+
+    async def event_status(self, event_id: int) -> str | None:
+        row = await self._db.fetchone(SELECT_EVENT_STATUS, (event_id,))
+        return None if row is None else str(row[0])
+
+    async def gates(self, event_id: int) -> dict[int, GateRules]:
+        gates = {}
+        for gate_id, reentry, type_ids in await self._db.fetchall(SELECT_EVENT_GATES, (event_id,)):
+            ids = json.loads(type_ids) if isinstance(type_ids, (str, bytes)) else type_ids
+            gates[int(gate_id)] = GateRules(bool(reentry), tuple(int(i) for i in ids or ()))
+        return gates
+
+    async def ticket_ids(self, codes: Sequence[str]) -> dict[str, int]:
+        """The tickets holding these codes now (not locked: `lock_tickets` re-reads them)."""
+        if not codes:
+            return {}
+        rows = await self._db.fetchall(for_batch(SELECT_TICKET_IDS, len(codes)), codes)
+        return {str(code): int(ticket_id) for code, ticket_id in rows}
+
+    async def lock_tickets(self, ids: Sequence[int]) -> dict[int, SyncTicket]:
+        if not ids:
+            return {}
+        ordered = sorted(ids)
+        rows = await self._db.fetchall(self._locking(for_batch(LOCK_TICKETS, len(ordered))), ordered)
+        return {
+            int(row[0]): SyncTicket(
+                int(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]), str(row[5])
+            )
+            for row in rows
+        }
+
+    async def sent(self, scanner_id: int, client_ids: Sequence[str]) -> dict[str, SentScan]:
+        rows = await self._db.fetchall(for_batch(SELECT_SENT, len(client_ids)), [scanner_id, *client_ids])
+        return {
+            str(client_id): SentScan(
+                int(check_in_id),
+                None if ticket_id is None else int(ticket_id),
+                ScanResult(result),
+                InvalidReason(reason) if reason else None,
+            )
+            for client_id, check_in_id, ticket_id, result, reason in rows
+        }
+
+    async def timeline(self, ticket_ids: Sequence[int]) -> list[RecordedScan]:
+        if not ticket_ids:
+            return []
+        db = self._db
+        rows = await db.fetchall(for_batch(SELECT_TIMELINE, len(ticket_ids)), ticket_ids)
+        found = []
+        for check_in_id, ticket_id, result, scanned_at, gate_id, reverts_id in rows:
+            stamp = db.read_time(scanned_at)
+            if stamp is None:  # pragma: no cover - NOT NULL column
+                continue
+            found.append(
+                RecordedScan(
+                    int(check_in_id),
+                    int(ticket_id),
+                    ScanResult(result),
+                    stamp,
+                    None if gate_id is None else int(gate_id),
+                    None if reverts_id is None else int(reverts_id),
+                )
+            )
+        return found
+
+    async def record_offline_scans(self, records: Sequence[OfflineRecord], now: dt.datetime) -> None:
+        if not records:
+            return
+        db = self._db
+        synced_at = db.bind_time(now)
+        params: list[Any] = []
+        for record in records:
+            ticket = record.ticket
+            params += [
+                ticket.id if ticket else None,
+                ticket.event_id if ticket else None,
+                record.event_id,
+                record.code[:SCANNED_CODE_MAX],
+                record.result.value,
+                record.reason.value if record.reason else None,
+                record.scanner_id,
+                record.gate_id,
+                db.bind_time(record.scanned_at),
+                record.client_id,
+                record.offline_result,
+                synced_at,
+            ]
+        await db.execute(for_batch(RECORD_OFFLINE_SCANS, len(records)), params)
+
+    async def redecide(self, decisions: Sequence[tuple[int, ScanResult]]) -> None:
+        """Admissions' new results: `[(check-in id, valid | duplicate_admission)]`."""
+        if not decisions:
+            return
+        if any(result not in ADMISSIONS for _, result in decisions):  # pragma: no cover - caller's rule
+            msg = "only admissions are re-decided"
+            raise ValueError(msg)
+        params: list[Any] = [
+            value for check_in_id, result in decisions for value in (check_in_id, result.value)
+        ]
+        ids = [check_in_id for check_in_id, _ in decisions]
+        await self._db.execute(for_batch(REDECIDE, len(decisions)), [*params, *ids])
+
+    async def mark_used(self, admitted: Sequence[tuple[int, dt.datetime]], now: dt.datetime) -> None:
+        """Tickets inside: `[(ticket id, the admission's time)]`."""
+        if not admitted:
+            return
+        db = self._db
+        params: list[Any] = [value for ticket_id, at in admitted for value in (ticket_id, db.bind_time(at))]
+        ids = [ticket_id for ticket_id, _ in admitted]
+        await db.execute(for_batch(MARK_USED, len(admitted)), [*params, db.bind_time(now), *ids])
+
+    async def count_at_gate(self, gate_id: int, *, admitted: int, refused: int, inside: int) -> None:
+        await self._db.execute(COUNT_AT_GATE, (admitted, refused, inside, inside, gate_id))
+
+    async def touch_device(self, device_id: int, now: dt.datetime) -> None:
+        await self._db.execute(TOUCH_DEVICE, (self._db.bind_time(now), device_id))
+
+
+@asynccontextmanager
+async def sync_transaction(drivers: DriverPool) -> AsyncIterator[SyncStatements]:
+    """The sync's statements in one READ COMMITTED transaction on MySQL/MariaDB (SQLite: its one
+    writer), committed on success, rolled back on error."""
+    async with drivers.transaction() as db:
+        if not db.is_sqlite:
+            await db.execute(READ_COMMITTED, ())
+        yield SyncStatements(db)

@@ -27,20 +27,25 @@ when the server would have admitted it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ticketflow.db.base import utc_now
-from ticketflow.db.driver import DriverConnection
 from ticketflow.db.driver_pool import DriverPool
-from ticketflow.db.models.checkins import SCANNED_CODE_MAX, InvalidReason, ScanResult
+from ticketflow.db.models.checkins import ADMISSIONS, InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.offline_schemas import OfflineScan, SyncedScan
 from ticketflow.domain.checkin.service import Device
+from ticketflow.domain.checkin.statements import (
+    GateRules,
+    OfflineRecord,
+    SentScan,
+    SyncStatements,
+    SyncTicket,
+    sync_transaction,
+)
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
 from ticketflow.lib.signed_codes import SIGNED_CODE_PATTERN, InvalidSignedCode, TicketSigner
 from ticketflow.lib.ticket_codes import looks_like_ticket_code
@@ -50,57 +55,6 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 SYNC_GRACE = dt.timedelta(hours=24)
 """An expired (not revoked) device may still hand in the scans it made before it expired."""
 
-READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
-LOCK_DEVICE = (
-    "SELECT event_id, gate_id, created_at, expires_at, last_seen_at FROM scanners"
-    " WHERE id = %s AND token_hash = %s AND revoked_at IS NULL FOR UPDATE"
-)
-SELECT_EVENT = "SELECT status FROM events WHERE id = %s"
-SELECT_GATES = "SELECT id, allow_reentry, ticket_type_ids FROM gates WHERE event_id = %s"
-TICKET_COLUMNS = "id, code, event_id, ticket_type_id, code_version, status"
-# Fixed text: `{}` takes only a list of `%s` placeholders (`marks`), never a value.
-SELECT_TICKETS_BY_CODE = f"SELECT {TICKET_COLUMNS} FROM tickets WHERE code IN ({{}})"  # noqa: S608
-LOCK_TICKETS = f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({{}}) ORDER BY id FOR UPDATE"  # noqa: S608
-SELECT_SENT = (
-    "SELECT id, client_id, ticket_id, result, reason FROM check_ins"
-    " WHERE scanner_id = %s AND client_id IN ({})"
-)
-SELECT_TIMELINE = (
-    "SELECT id, ticket_id, result, scanned_at, gate_id, reverts_id FROM check_ins"
-    " WHERE ticket_id IN ({}) AND result IN ('valid', 'duplicate_admission', 'exited', 'reverted')"
-)
-INSERT_COLUMNS = (
-    "ticket_id, event_id, door_event_id, scanned_code, result, reason, scanner_id, gate_id,"
-    " scanned_at, client_id, offline_result, synced_at"
-)
-INSERT_SCANS = f"INSERT INTO check_ins ({INSERT_COLUMNS}) VALUES {{}}"  # noqa: S608
-INSERT_ROW = "(" + ", ".join(["%s"] * 12) + ")"
-REDECIDE = "UPDATE check_ins SET result = CASE id {} END WHERE id IN ({})"
-ADMIT_TICKETS = (
-    "UPDATE tickets SET status = 'used', used_at = CASE id {} END, updated_at = %s"
-    " WHERE id IN ({}) AND status IN ('active', 'used')"
-)
-COUNT_AT_GATE = (
-    "UPDATE gates SET admitted = admitted + %s, refused = refused + %s,"
-    " inside = CASE WHEN inside + %s < 0 THEN 0 ELSE inside + %s END WHERE id = %s"
-)
-TOUCH_DEVICE = "UPDATE scanners SET last_seen_at = %s WHERE id = %s"
-ADMITTING = frozenset({ScanResult.VALID, ScanResult.DUPLICATE_ADMISSION})
-
-
-def marks(count: int) -> str:
-    return ", ".join(["%s"] * count)
-
-
-@dataclass(slots=True)
-class TicketRow:
-    id: int
-    code: str
-    event_id: int
-    ticket_type_id: int
-    version: int
-    status: str
-
 
 @dataclass(slots=True)
 class Entry:
@@ -109,7 +63,7 @@ class Entry:
     ticket_id: int
     scanned_at: dt.datetime
     order: tuple[int, int]
-    """Ties in time: recorded scans by id, then this batch's in batch order."""
+    """Ties in time: recorded scans by id (0, id), then this batch's in batch order (1, index)."""
     admission: bool
     gate_id: int | None
     result: ScanResult
@@ -120,14 +74,34 @@ class Entry:
 
 
 @dataclass(slots=True)
-class Batch:
-    """What one sync request decides, before and after its rows are written."""
+class Door:
+    """What the batch is judged against: the device's event and gate, the event's gates."""
 
-    new_rows: list[tuple[OfflineScan, TicketRow | None, ScanResult, InvalidReason | None, int | None]] = (
-        field(default_factory=list)
-    )
+    event_id: int
+    event_cancelled: bool
+    device_gate: int | None
+    gates: dict[int, GateRules]
+
+
+@dataclass(slots=True)
+class Batch:
+    records: list[OfflineRecord] = field(default_factory=list)
     entries: dict[str, Entry] = field(default_factory=dict)
-    """By client id: the admissions and exits of this batch."""
+    """By client id: this batch's admissions and exits."""
+    gate_counts: dict[int, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    """Per gate: admitted, refused, inside - what its devices did, whatever the server decides."""
+
+    def count(self, scan: OfflineScan, gate_id: int | None) -> None:
+        if gate_id is None:
+            return
+        counts = self.gate_counts[gate_id]
+        if scan.direction == "out":
+            counts[2] -= int(scan.offline_result == "exited")
+        elif scan.offline_result == "valid":
+            counts[0] += 1
+            counts[2] += 1
+        else:
+            counts[1] += 1
 
 
 class SyncService:
@@ -140,305 +114,209 @@ class SyncService:
         client_ids = [scan.client_id for scan in scans]
         if len(set(client_ids)) != len(client_ids):
             raise RuleViolation("client_id repeats within the batch")
-        async with self.drivers.transaction() as db:
-            return await self._sync(db, device, scans)
+        async with sync_transaction(self.drivers) as db:
+            return await self._sync(db, device, scans, client_ids)
 
     async def _sync(
-        self, db: DriverConnection, device: Device, scans: Sequence[OfflineScan]
+        self, db: SyncStatements, device: Device, scans: Sequence[OfflineScan], client_ids: list[str]
     ) -> list[SyncedScan]:
         now = utc_now()
-        if not db.is_sqlite:
-            await db.execute(READ_COMMITTED, ())
-        event_id, device_gate = await self._lock_device(db, device, scans, now)
-        gates = await self._gates(db, event_id)
-        for scan in scans:
-            gate_id = scan.gate_id if device_gate is None else device_gate
-            if scan.gate_id not in (None, device_gate) and device_gate is not None:
-                raise PermissionDenied("this scanner scans at another gate")
-            if gate_id is not None and gate_id not in gates:
-                raise RuleViolation("gate_id is not a gate of this event")
-            if scan.direction == "out" and gate_id is None:
-                raise RuleViolation("an out-scan names its gate")
-        event_row = await db.fetchone(SELECT_EVENT, (event_id,))
-        event_cancelled = event_row is not None and event_row[0] == EventStatus.CANCELLED
-        tickets, claimed = await self._tickets(db, scans)
-        sent = await self._sent(db, device.id, [scan.client_id for scan in scans])
+        door = await self._door(db, device, scans, now)
+        tickets, holders = await self._tickets(db, scans)
+        sent = await db.sent(device.id, client_ids)
         timeline = await self._timeline(db, list(tickets))
 
         batch = Batch()
         for index, scan in enumerate(scans):
-            if scan.client_id in sent:
-                continue
-            gate_id = device_gate if device_gate is not None else scan.gate_id
-            ticket, reason = self._judge(scan, tickets, claimed, event_id, event_cancelled, gates, gate_id)
-            result = ScanResult.INVALID
-            if reason is None and ticket is not None:
-                if scan.direction == "out":
-                    entry = Entry(ticket.id, scan.scanned_at, (1, index), False, gate_id, ScanResult.EXITED)
-                    batch.entries[scan.client_id] = entry
-                    timeline[ticket.id].append(entry)
-                    result = ScanResult.EXITED
-                elif scan.offline_result == "valid":
-                    entry = Entry(ticket.id, scan.scanned_at, (1, index), True, gate_id, ScanResult.VALID)
-                    batch.entries[scan.client_id] = entry
-                    timeline[ticket.id].append(entry)
-                    result = ScanResult.VALID
-                elif any(e.admission and e.scanned_at <= scan.scanned_at for e in timeline[ticket.id]):
-                    result = ScanResult.ALREADY_USED
-                else:
-                    reason = InvalidReason.REFUSED_OFFLINE
-            batch.new_rows.append((scan, ticket, result, reason, gate_id))
-
-        inside_now = decide(timeline, gates)
-        await self._insert(db, device.id, event_id, batch, now)
-        await self._write_decisions(db, timeline, inside_now, now)
+            if scan.client_id not in sent:
+                self._judge(
+                    scan, index, tickets.get(holders.get(scan.code, 0)), door, timeline, batch, device.id
+                )
+        inside_now = decide(timeline, door.gates)
+        for record in batch.records:
+            entry = batch.entries.get(record.client_id)
+            if entry is not None and entry.decided is not None:
+                record.result = entry.decided
+        await db.record_offline_scans(batch.records, now)
+        await db.redecide(
+            [
+                (entry.check_in_id, entry.decided)
+                for entries in timeline.values()
+                for entry in entries
+                if entry.order[0] == 0 and entry.admission and entry.decided not in (None, entry.result)
+            ]
+        )
+        await db.mark_used([(ticket_id, entry.scanned_at) for ticket_id, entry in inside_now.items()], now)
         await self._count_at_gates(db, batch)
-        await db.execute(TOUCH_DEVICE, (db.bind_time(now), device.id))
-        sent = await self._sent(db, device.id, [scan.client_id for scan in scans])
+        await db.touch_device(device.id, now)
+        sent = await db.sent(device.id, client_ids)
         for client_id, entry in batch.entries.items():
-            entry.check_in_id = int(sent[client_id][0])
-        return [self._answer(sent[scan.client_id], timeline) for scan in scans]
+            entry.check_in_id = sent[client_id].check_in_id
+        return [answer(client_id, sent[client_id], timeline) for client_id in client_ids]
 
-    async def _lock_device(
-        self, db: DriverConnection, device: Device, scans: Sequence[OfflineScan], now: dt.datetime
-    ) -> tuple[int, int | None]:
-        row = await db.fetchone(locking(db, LOCK_DEVICE), (device.id, device.token_digest))
-        if row is None:
+    @staticmethod
+    async def _door(
+        db: SyncStatements, device: Device, scans: Sequence[OfflineScan], now: dt.datetime
+    ) -> Door:
+        """The device (locked), checked with every scan's time and gate: a bad batch changes nothing."""
+        found = await db.lock_device(device.id, device.token_digest)
+        if found is None:
             raise AuthenticationFailed("this scanner is revoked or unknown")
-        event_id, gate_id = int(row[0]), None if row[1] is None else int(row[1])
-        created_at, expires_at = db.read_time(row[2]), db.read_time(row[3])
-        if created_at is None or expires_at is None:  # pragma: no cover - NOT NULL columns
-            raise AuthenticationFailed
-        if now >= expires_at + SYNC_GRACE:
+        if now >= found.expires_at + SYNC_GRACE:
             raise AuthenticationFailed("this scanner expired")
-        earliest, latest = created_at - CLOCK_SKEW, min(now, expires_at) + CLOCK_SKEW
+        gates = await db.gates(found.event_id)
+        earliest, latest = found.created_at - CLOCK_SKEW, min(now, found.expires_at) + CLOCK_SKEW
         for scan in scans:
             if not earliest <= scan.scanned_at <= latest:
                 msg = "scanned_at lies outside the scanner's life (or in the future)"
                 raise RuleViolation(msg, client_id=scan.client_id)
-        return event_id, gate_id
-
-    @staticmethod
-    async def _gates(db: DriverConnection, event_id: int) -> dict[int, tuple[bool, list[int]]]:
-        rows = await db.fetchall(SELECT_GATES, (event_id,))
-        gates = {}
-        for gate_id, reentry, type_ids in rows:
-            ids = json.loads(type_ids) if isinstance(type_ids, (str, bytes)) else type_ids
-            gates[int(gate_id)] = (bool(reentry), [int(i) for i in ids or []])
-        return gates
+            if found.gate_id is not None and scan.gate_id not in (None, found.gate_id):
+                raise PermissionDenied("this scanner scans at another gate")
+            gate_id = found.gate_id if found.gate_id is not None else scan.gate_id
+            if gate_id is not None and gate_id not in gates:
+                raise RuleViolation("gate_id is not a gate of this event", client_id=scan.client_id)
+            if scan.direction == "out" and gate_id is None:
+                raise RuleViolation("an out-scan names its gate", client_id=scan.client_id)
+        cancelled = await db.event_status(found.event_id) == EventStatus.CANCELLED
+        return Door(found.event_id, cancelled, found.gate_id, gates)
 
     async def _tickets(
-        self, db: DriverConnection, scans: Sequence[OfflineScan]
-    ) -> tuple[dict[int, TicketRow], dict[str, int]]:
-        """The batch's tickets, locked: found by their current code, or by the ticket id a
-        correctly signed earlier code names (`claimed`: code -> (ticket id, version))."""
+        self, db: SyncStatements, scans: Sequence[OfflineScan]
+    ) -> tuple[dict[int, SyncTicket], dict[str, int]]:
+        """The batch's tickets, locked, and which ticket each scanned code names: its current
+        holder, or the ticket a correctly signed earlier code of it names."""
         codes = sorted({scan.code for scan in scans if looks_like_ticket_code(scan.code)})
-        current: dict[str, int] = {}
-        if codes:
-            for row in await db.fetchall(SELECT_TICKETS_BY_CODE.format(marks(len(codes))), codes):
-                current[str(row[1])] = int(row[0])
-        claimed: dict[str, int] = {}
+        holders = await db.ticket_ids(codes)
         for code in codes:
-            if code in current or SIGNED_CODE_PATTERN.fullmatch(code) is None:
+            if code in holders or SIGNED_CODE_PATTERN.fullmatch(code) is None:
                 continue
             try:
-                claims = self.signer.verify(code)
+                holders[code] = self.signer.verify(code).ticket_id
             except InvalidSignedCode:
                 continue
-            claimed[code] = claims.ticket_id
-        ids = sorted({*current.values(), *claimed.values()})
-        tickets: dict[int, TicketRow] = {}
-        if ids:
-            rows = await db.fetchall(locking(db, LOCK_TICKETS.format(marks(len(ids)))), ids)
-            for row in rows:
-                ticket = TicketRow(
-                    int(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]), str(row[5])
-                )
-                tickets[ticket.id] = ticket
-        return tickets, {**current, **claimed}
+        return await db.lock_tickets(sorted(set(holders.values()))), holders
+
+    @staticmethod
+    async def _timeline(db: SyncStatements, ticket_ids: list[int]) -> dict[int, list[Entry]]:
+        """Per ticket, its admissions (undone ones left out) and exits as recorded."""
+        timeline: dict[int, list[Entry]] = defaultdict(list)
+        recorded = await db.timeline(ticket_ids)
+        undone = {row.reverts_id for row in recorded if row.result == ScanResult.REVERTED}
+        for row in recorded:
+            if row.result == ScanResult.REVERTED or row.id in undone:
+                continue
+            admission = row.result in ADMISSIONS
+            entry = Entry(
+                row.ticket_id, row.scanned_at, (0, row.id), admission, row.gate_id, row.result, row.id
+            )
+            timeline[row.ticket_id].append(entry)
+        return timeline
 
     def _judge(
         self,
         scan: OfflineScan,
-        tickets: dict[int, TicketRow],
-        claimed: dict[str, int],
-        event_id: int,
-        event_cancelled: bool,
-        gates: dict[int, tuple[bool, list[int]]],
-        gate_id: int | None,
-    ) -> tuple[TicketRow | None, InvalidReason | None]:
-        """The scanned ticket and why it may not pass (None: it may)."""
-        ticket = tickets.get(claimed.get(scan.code, 0))
+        index: int,
+        ticket: SyncTicket | None,
+        door: Door,
+        timeline: dict[int, list[Entry]],
+        batch: Batch,
+        scanner_id: int,
+    ) -> None:
+        """The server's view of one new scan: its record, and its place in its ticket's timeline."""
+        gate_id = door.device_gate if door.device_gate is not None else scan.gate_id
+        reason = self._refusal(scan, ticket, door, gate_id)
+        result = ScanResult.INVALID
+        if ticket is not None and reason is None:
+            if scan.direction == "out" or scan.offline_result == "valid":
+                leaving = scan.direction == "out"
+                result = ScanResult.EXITED if leaving else ScanResult.VALID
+                entry = Entry(ticket.id, scan.scanned_at, (1, index), not leaving, gate_id, result)
+                batch.entries[scan.client_id] = entry
+                timeline[ticket.id].append(entry)
+            elif any(e.admission and e.scanned_at <= scan.scanned_at for e in timeline[ticket.id]):
+                result = ScanResult.ALREADY_USED
+            else:
+                reason = InvalidReason.REFUSED_OFFLINE
+        batch.count(scan, gate_id)
+        batch.records.append(
+            OfflineRecord(
+                client_id=scan.client_id,
+                code=scan.code,
+                ticket=None if reason == InvalidReason.UNKNOWN else ticket,
+                event_id=door.event_id,
+                result=result,
+                reason=reason,
+                scanner_id=scanner_id,
+                gate_id=gate_id,
+                scanned_at=scan.scanned_at,
+                offline_result=scan.offline_result,
+            )
+        )
+
+    def _refusal(
+        self, scan: OfflineScan, ticket: SyncTicket | None, door: Door, gate_id: int | None
+    ) -> InvalidReason | None:
+        """Why the scanned ticket may not pass (None: it may)."""
         if ticket is None:
-            return None, InvalidReason.UNKNOWN
+            return InvalidReason.UNKNOWN
         if ticket.code != scan.code:  # an earlier code of the ticket (or it changed meanwhile)
             try:
                 version = self.signer.verify(scan.code).version
             except InvalidSignedCode:
-                return None, InvalidReason.UNKNOWN
-            if version >= ticket.version:  # a version this server never issued
-                return None, InvalidReason.UNKNOWN
-            return ticket, InvalidReason.TRANSFERRED
-        if ticket.event_id != event_id:
-            return ticket, InvalidReason.WRONG_EVENT
-        if event_cancelled:
-            return ticket, InvalidReason.EVENT_CANCELLED
+                return InvalidReason.UNKNOWN
+            return InvalidReason.TRANSFERRED if version < ticket.version else InvalidReason.UNKNOWN
+        if ticket.event_id != door.event_id:
+            return InvalidReason.WRONG_EVENT
+        if door.event_cancelled:
+            return InvalidReason.EVENT_CANCELLED
         if ticket.status == TicketStatus.CANCELLED:
-            return ticket, InvalidReason.CANCELLED
+            return InvalidReason.CANCELLED
         if ticket.status == TicketStatus.PENDING:
-            return ticket, InvalidReason.UNPAID
-        if gate_id is not None:
-            allowed = gates[gate_id][1]
-            if allowed and ticket.ticket_type_id not in allowed:
-                return ticket, InvalidReason.WRONG_GATE
-        return ticket, None
+            return InvalidReason.UNPAID
+        allowed = door.gates[gate_id].ticket_type_ids if gate_id is not None else ()
+        if allowed and ticket.ticket_type_id not in allowed:
+            return InvalidReason.WRONG_GATE
+        return None
 
     @staticmethod
-    async def _sent(
-        db: DriverConnection, scanner_id: int, client_ids: list[str]
-    ) -> dict[str, tuple[Any, ...]]:
-        rows = await db.fetchall(SELECT_SENT.format(marks(len(client_ids))), [scanner_id, *client_ids])
-        return {str(row[1]): row for row in rows}
-
-    @staticmethod
-    async def _timeline(db: DriverConnection, ticket_ids: list[int]) -> dict[int, list[Entry]]:
-        """Per ticket, its admissions (undone ones left out) and exits as recorded."""
-        timeline: dict[int, list[Entry]] = defaultdict(list)
-        if not ticket_ids:
-            return timeline
-        rows = await db.fetchall(SELECT_TIMELINE.format(marks(len(ticket_ids))), ticket_ids)
-        undone = {int(row[5]) for row in rows if row[2] == ScanResult.REVERTED}
-        for check_in_id, ticket_id, result, scanned_at, gate_id, _ in rows:
-            if result == ScanResult.REVERTED or check_in_id in undone:
-                continue
-            stamp = db.read_time(scanned_at)
-            assert stamp is not None  # noqa: S101 - NOT NULL column
-            timeline[int(ticket_id)].append(
-                Entry(
-                    int(ticket_id),
-                    stamp,
-                    (0, int(check_in_id)),
-                    result != ScanResult.EXITED,
-                    None if gate_id is None else int(gate_id),
-                    ScanResult(result),
-                    check_in_id=int(check_in_id),
-                )
-            )
-        return timeline
-
-    @staticmethod
-    async def _insert(
-        db: DriverConnection, scanner_id: int, event_id: int, batch: Batch, now: dt.datetime
-    ) -> None:
-        if not batch.new_rows:
-            return
-        stamp = db.bind_time(now)
-        params: list[Any] = []
-        for scan, ticket, result, reason, gate_id in batch.new_rows:
-            entry = batch.entries.get(scan.client_id)
-            decided = entry.decided if entry is not None and entry.decided is not None else result
-            params += [
-                ticket.id if ticket else None,
-                ticket.event_id if ticket else None,
-                event_id,
-                scan.code[:SCANNED_CODE_MAX],
-                decided.value,
-                reason.value if reason else None,
-                scanner_id,
-                gate_id,
-                db.bind_time(scan.scanned_at),
-                scan.client_id,
-                scan.offline_result,
-                stamp,
-            ]
-        await db.execute(INSERT_SCANS.format(", ".join([INSERT_ROW] * len(batch.new_rows))), params)
-
-    @staticmethod
-    async def _write_decisions(
-        db: DriverConnection,
-        timeline: dict[int, list[Entry]],
-        inside_now: dict[int, Entry],
-        now: dt.datetime,
-    ) -> None:
-        """Recorded scans whose decision changed, and tickets now inside."""
-        changed = [
-            entry
-            for entries in timeline.values()
-            for entry in entries
-            if entry.order[0] == 0 and entry.admission and entry.decided != entry.result
-        ]
-        if changed:
-            cases = " ".join(["WHEN %s THEN %s"] * len(changed))
-            params: list[Any] = []
-            for entry in changed:
-                params += [entry.check_in_id, (entry.decided or entry.result).value]
-            ids = [entry.check_in_id for entry in changed]
-            await db.execute(REDECIDE.format(cases, marks(len(ids))), [*params, *ids])
-        if inside_now:
-            cases = " ".join(["WHEN %s THEN %s"] * len(inside_now))
-            params = []
-            for ticket_id, entry in inside_now.items():
-                params += [ticket_id, db.bind_time(entry.scanned_at)]
-            ids = list(inside_now)
-            await db.execute(ADMIT_TICKETS.format(cases, marks(len(ids))), [*params, db.bind_time(now), *ids])
-
-    @staticmethod
-    async def _count_at_gates(db: DriverConnection, batch: Batch) -> None:
-        """A gate's counters follow what its device did: admitted, refused or let out."""
-        counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-        for scan, _, _, _, gate_id in batch.new_rows:
-            if gate_id is None:
-                continue
-            if scan.direction == "out":
-                counts[gate_id][2] -= int(scan.offline_result == "exited")
-            elif scan.offline_result == "valid":
-                counts[gate_id][0] += 1
-                counts[gate_id][2] += 1
-            else:
-                counts[gate_id][1] += 1
-        for gate_id, (admitted, refused, inside) in sorted(counts.items()):
-            await db.execute(COUNT_AT_GATE, (admitted, refused, inside, inside, gate_id))
-
-    @staticmethod
-    def _answer(row: tuple[Any, ...], timeline: dict[int, list[Entry]]) -> SyncedScan:
-        check_in_id, client_id, ticket_id, result, reason = row
-        duplicate_of = None
-        if result == ScanResult.DUPLICATE_ADMISSION and ticket_id is not None:
-            for entry in timeline.get(int(ticket_id), ()):
-                if entry.check_in_id == check_in_id and entry.first is not None:
-                    duplicate_of = entry.first.check_in_id
-        return SyncedScan(
-            client_id=str(client_id),
-            result=ScanResult(result),
-            reason=InvalidReason(reason) if reason else None,
-            duplicate_of=duplicate_of,
-            check_in_id=int(check_in_id),
-        )
+    async def _count_at_gates(db: SyncStatements, batch: Batch) -> None:
+        for gate_id, (admitted, refused, inside) in sorted(batch.gate_counts.items()):
+            await db.count_at_gate(gate_id, admitted=admitted, refused=refused, inside=inside)
 
 
-def decide(timeline: dict[int, list[Entry]], gates: dict[int, tuple[bool, list[int]]]) -> dict[int, Entry]:
-    """Walk each ticket's admissions and exits in scan order; returns the tickets whose walk ends
-    inside, with the admission that let them in last."""
+def answer(client_id: str, sent: SentScan, timeline: dict[int, list[Entry]]) -> SyncedScan:
+    duplicate_of = None
+    if sent.result == ScanResult.DUPLICATE_ADMISSION and sent.ticket_id is not None:
+        for entry in timeline.get(sent.ticket_id, ()):
+            if entry.check_in_id == sent.check_in_id and entry.first is not None:
+                duplicate_of = entry.first.check_in_id
+    return SyncedScan(
+        client_id=client_id,
+        result=sent.result,
+        reason=sent.reason,
+        duplicate_of=duplicate_of,
+        check_in_id=sent.check_in_id,
+    )
+
+
+def decide(timeline: dict[int, list[Entry]], gates: dict[int, GateRules]) -> dict[int, Entry]:
+    """Walk each ticket's admissions and exits in scan order; returns the tickets this batch
+    touched whose walk ends inside, with the admission that let them in last."""
     inside_now: dict[int, Entry] = {}
     for ticket_id, entries in timeline.items():
         entries.sort(key=lambda entry: (entry.scanned_at, entry.order))
         counting: Entry | None = None
         inside = False
         for entry in entries:
+            entry.decided = entry.result
             if not entry.admission:
-                inside = False if counting is not None else inside
-                entry.decided = entry.result
+                inside = False
                 continue
-            reentry = entry.gate_id is not None and gates.get(entry.gate_id, (False, []))[0]
-            if counting is None or (not inside and reentry):
+            rules = gates.get(entry.gate_id) if entry.gate_id is not None else None
+            if counting is None or (not inside and rules is not None and rules.allow_reentry):
                 entry.decided, counting, inside = ScanResult.VALID, entry, True
             else:
                 entry.decided, entry.first = ScanResult.DUPLICATE_ADMISSION, counting
         if inside and counting is not None and any(entry.order[0] == 1 for entry in entries):
             inside_now[ticket_id] = counting
     return inside_now
-
-
-def locking(db: DriverConnection, statement: str) -> str:
-    """`FOR UPDATE` on MySQL/MariaDB; SQLite locks the whole database for the transaction."""
-    return statement.removesuffix(" FOR UPDATE") if db.is_sqlite else statement

@@ -1,7 +1,7 @@
 """offline scans: client ids, the device's own answer, `duplicate_admission`
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06
 
 Reviewed by hand for MySQL/MariaDB and SQLite: `check_ins` gains three nullable columns (every
@@ -21,8 +21,8 @@ from alembic import op
 
 from ticketflow.db.types import ExactString, UTCDateTime
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
