@@ -28,7 +28,7 @@ from ticketflow.lib.i18n import N_, gettext_for, request_locale
 
 STATIC_DIR = Path(__file__).parent / "static" / "scan"
 STATIC_PATH = "/static/scan"
-ASSETS = {"css": "scan.css", "js": "scan.js", "jsqr": "vendor/jsqr/jsQR.js"}
+ASSETS = {"css": "scan.css", "js": "scan.js", "jsqr": "vendor/jsqr/jsQR.js", "offline": "offline.js"}
 ASSET_MAX_AGE = 7 * 24 * 3600
 """Assets are addressed with a hash of their content (`?v=`), so a week of caching is safe."""
 
@@ -101,6 +101,10 @@ PAGE_TEXTS: dict[str, str] = {
     "reason_other": N_("Refused."),
     "offline": N_("Server unreachable"),
     "offline_detail": N_("The scan was not recorded. Check the connection and try again."),
+    "offline_mode": N_("Offline: codes are checked on this device."),
+    "offline_checked": N_("Checked on this device (offline)"),
+    "waiting_scans": N_("Scans waiting to be sent: %(count)s"),
+    "reason_revoked": N_("This code was revoked (ticket cancelled or reissued)."),
     "retry": N_("Try again"),
     "server_error": N_("The server could not check this code."),
     "tap_to_continue": N_("Tap to continue"),

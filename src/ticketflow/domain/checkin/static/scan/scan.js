@@ -9,7 +9,18 @@ const DEBOUNCE_MS = 2000;
 const FRAME_INTERVAL_MS = 120;
 const DECODE_WIDTH = 640;
 const HIDE_AFTER_MS = { valid: 2500, exited: 2500, already_used: 4000, invalid: 4000 };
-const REASONS = ["unknown", "cancelled", "unpaid", "wrong_event", "event_cancelled", "wrong_gate", "transferred"];
+const REASONS = [
+  "unknown",
+  "cancelled",
+  "unpaid",
+  "wrong_event",
+  "event_cancelled",
+  "wrong_gate",
+  "transferred",
+  "revoked",
+];
+const OFFLINE_TICK_MS = 5000;
+const BUNDLE_EVERY_MS = 60_000;
 const ICONS = { valid: "✓", already_used: "!", invalid: "✕", exited: "→", offline: "⚠", error: "✕", checking: "…" };
 
 const $ = (id) => document.getElementById(id);
@@ -222,6 +233,7 @@ function showScanner() {
   renderCounts();
   refreshGateCounts();
   startCamera();
+  startOffline();
 }
 
 function showWhere() {
@@ -443,6 +455,7 @@ async function submit(code) {
     busy = false;
   }
   if (answer === null) {
+    if (door?.ready && door.canDecide(code)) return decideOffline(code, body.direction || "in");
     feedback("refused");
     showResult("offline", t("offline"), "", t("offline_detail"), { retry: true });
     return;
@@ -451,7 +464,84 @@ async function submit(code) {
     return sessionEnded(session.kind === "scanner" ? t("scanner_revoked") : t("session_expired"));
   }
   if (answer.status === 403) return sessionEnded(t("role_refused"));
+  online = true;
   handleAnswer(answer);
+  if (door && answer.data?.ticket?.id) {
+    const result = answer.data.result;
+    if (result === "valid" || result === "exited") await door.remember(answer.data.ticket.id, result === "valid");
+  }
+  offlineTick();
+}
+
+// ---- offline: the door decides alone, queues the scan, and hands it in later ------------------
+
+let door = null; // the OfflineDoor of offline.js, once the bundle is loaded
+let online = true;
+let offlineTimer = null;
+let bundleAt = 0;
+let syncing = false;
+
+async function startOffline() {
+  clearTimeout(offlineTimer);
+  const eventId = session.eventId;
+  try {
+    const { OfflineDoor } = await import(document.body.dataset.offline);
+    if (eventId !== session.eventId) return;
+    door = new OfflineDoor(api, session);
+    await door.open();
+  } catch {
+    door = null; // no IndexedDB or no Ed25519 in this browser: online only
+    return;
+  }
+  await offlineTick();
+}
+
+async function offlineTick() {
+  clearTimeout(offlineTimer);
+  if (!door || syncing || $("scanner").hidden) return;
+  syncing = true;
+  try {
+    if ((await door.waiting()).length > 0) await door.sync();
+    if (!door.ready || Date.now() - bundleAt > BUNDLE_EVERY_MS) {
+      if (await door.refresh()) bundleAt = Date.now();
+    }
+    online = true;
+  } catch (error) {
+    if (!(error instanceof Unreachable)) console.warn(error);
+    online = false;
+  } finally {
+    syncing = false;
+  }
+  document.body.dataset.bundle = door.ready ? "ready" : "missing";
+  if (door.ready && !session.eventTitle && door.bundle.event?.title) {
+    session.eventTitle = door.bundle.event.title; // a paired device may not read the events API
+    $("scanner-event").textContent = session.eventTitle;
+    save();
+  }
+  await renderOffline();
+  offlineTimer = setTimeout(offlineTick, OFFLINE_TICK_MS);
+}
+
+async function renderOffline() {
+  const waiting = door ? (await door.waiting()).length : 0;
+  const banner = $("offline-banner");
+  banner.hidden = online && waiting === 0;
+  banner.dataset.offline = String(!online);
+  banner.dataset.waiting = String(waiting);
+  $("offline-waiting").textContent = t("waiting_scans", { count: waiting });
+}
+
+async function decideOffline(code, direction) {
+  online = false;
+  const decision = await door.decide(code, direction);
+  await door.enqueue(code, decision, direction);
+  const data = { result: decision.result, reason: decision.reason, offline: true };
+  if (decision.ticketId) data.ticket = { id: decision.ticketId, used_at: decision.usedAt };
+  if (decision.usedAt) data.used_at = decision.usedAt;
+  handleAnswer({ status: 200, data });
+  await renderOffline();
+  clearTimeout(offlineTimer);
+  offlineTimer = setTimeout(offlineTick, OFFLINE_TICK_MS);
 }
 
 function handleAnswer({ status, data }) {
@@ -460,10 +550,11 @@ function handleAnswer({ status, data }) {
   const name = ticket.holder_name || ticket.attendee_name || "";
   const type = ticket.ticket_type_name ? `${t("ticket_type")}: ${ticket.ticket_type_name}` : "";
   const mine = counts();
+  const offlineNote = data?.offline ? t("offline_checked") : "";
   if (result === "valid") {
     mine.admitted += 1;
     feedback("ok");
-    showResult("valid", t("valid"), name, type);
+    showResult("valid", t("valid"), name, type || offlineNote);
   } else if (result === "exited") {
     feedback("ok");
     showResult("exited", t("exited"), name, type);

@@ -1,0 +1,235 @@
+// Offline mode of the scanner page: when the server does not answer, the door decides alone.
+//
+// The scanner bundle (GET /events/{id}/scanner-bundle) brings the public keys that verify signed
+// `tf2.` codes, the event, its gates and the revoked codes; it is kept in IndexedDB and refreshed
+// with its cursor. Offline, a code is admitted when its Ed25519 signature verifies (WebCrypto), it
+// names this event, it is not revoked, the gate admits its type, and this device has not admitted
+// it before. Every offline scan is queued in IndexedDB and sent to POST /check-ins/sync when the
+// server answers again (a staff account, which may not sync, replays its scans through validate).
+// What one offline door cannot know is what another offline door did: the server finds those
+// double admissions at sync time.
+
+const DB_NAME = "ticketflow-scan";
+const CODE = /^tf2\.[A-Za-z0-9_-]{106}[AEIMQUYcgkosw048]$/;
+const PAYLOAD_BYTES = 16;
+const SIGNATURE_BYTES = 64;
+const FORMAT = 1;
+const SYNC_BATCH = 500;
+
+function request(operation) {
+  return new Promise((resolve, reject) => {
+    operation.onsuccess = () => resolve(operation.result);
+    operation.onerror = () => reject(operation.error);
+  });
+}
+
+function openStore() {
+  const opening = indexedDB.open(DB_NAME, 1);
+  opening.onupgradeneeded = () => {
+    const db = opening.result;
+    db.createObjectStore("bundles", { keyPath: "eventId" });
+    db.createObjectStore("queue", { keyPath: "client_id" });
+    db.createObjectStore("seen", { keyPath: "key" });
+  };
+  return request(opening);
+}
+
+async function inStore(db, name, mode, work) {
+  const transaction = db.transaction(name, mode);
+  const done = new Promise((resolve, reject) => {
+    transaction.oncomplete = resolve;
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error);
+  });
+  const result = await work(transaction.objectStore(name));
+  await done;
+  return result;
+}
+
+function fromBase64Url(text) {
+  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);
+  const binary = atob(padded);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+// What a signed code says, or null when it is not one (shape, format); the signature is checked apart.
+export function readSignedCode(code) {
+  if (!CODE.test(code)) return null;
+  const bytes = fromBase64Url(code.slice(4));
+  if (bytes.length !== PAYLOAD_BYTES + SIGNATURE_BYTES) return null;
+  const view = new DataView(bytes.buffer);
+  if (view.getUint8(0) !== FORMAT) return null;
+  return {
+    kid: view.getUint8(1),
+    ticketId: view.getUint32(2),
+    eventId: view.getUint32(6),
+    ticketTypeId: view.getUint32(10) || null,
+    version: view.getUint16(14),
+    payload: bytes.slice(0, PAYLOAD_BYTES),
+    signature: bytes.slice(PAYLOAD_BYTES),
+  };
+}
+
+function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export class OfflineDoor {
+  // `api(method, path, body)` is the page's fetch with its timeout; `session` the page's session.
+  constructor(api, session) {
+    this.api = api;
+    this.session = session;
+    this.db = null;
+    this.bundle = null;
+    this.keys = new Map();
+    this.revoked = new Map();
+  }
+
+  // Codes this door can judge alone: signed ones (any other text waits for the server).
+  canDecide(code) {
+    return code.startsWith("tf2.");
+  }
+
+  get ready() {
+    return this.bundle !== null && this.keys.size > 0;
+  }
+
+  async open() {
+    this.db = await openStore();
+    const stored = await inStore(this.db, "bundles", "readonly", (s) => request(s.get(this.session.eventId)));
+    if (stored) await this.adopt(stored);
+  }
+
+  async adopt(bundle) {
+    const keys = new Map();
+    for (const key of bundle.keys) {
+      const raw = fromBase64Url(key.public_key);
+      keys.set(key.kid, await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]));
+    }
+    this.keys = keys;
+    this.revoked = new Map(bundle.revoked.map((entry) => [entry.ticket_id, entry.version]));
+    this.bundle = bundle;
+  }
+
+  // Fetch what changed since the kept copy (all of it the first time); false when unreachable.
+  async refresh() {
+    const since = this.bundle?.cursor ? `?since=${encodeURIComponent(this.bundle.cursor)}` : "";
+    const answer = await this.api("GET", `/events/${this.session.eventId}/scanner-bundle${since}`);
+    if (answer.status !== 200 || !answer.data?.keys) return false;
+    const fresh = answer.data;
+    if (!fresh.full && this.bundle) {
+      const merged = new Map(this.revoked);
+      for (const entry of fresh.revoked) {
+        merged.set(entry.ticket_id, Math.max(entry.version, merged.get(entry.ticket_id) || 0));
+      }
+      fresh.revoked = [...merged].map(([ticket_id, version]) => ({ ticket_id, version }));
+    }
+    const bundle = { ...fresh, eventId: this.session.eventId, fetchedAt: new Date().toISOString() };
+    await this.adopt(bundle);
+    await inStore(this.db, "bundles", "readwrite", (s) => request(s.put(bundle)));
+    return true;
+  }
+
+  async seen(ticketId) {
+    const key = `${this.session.eventId}:${ticketId}`;
+    return inStore(this.db, "seen", "readonly", (s) => request(s.get(key)));
+  }
+
+  // This device let the ticket in (online or offline) or out.
+  async remember(ticketId, inside, at = new Date().toISOString()) {
+    if (!this.db || !ticketId) return;
+    const key = `${this.session.eventId}:${ticketId}`;
+    await inStore(this.db, "seen", "readwrite", (s) => request(s.put({ key, inside, at })));
+  }
+
+  // The door's answer without the server: {result, reason, ticketId, usedAt}.
+  async decide(code, direction) {
+    const claims = readSignedCode(code);
+    if (claims === null) return { result: "invalid", reason: "unknown" };
+    const key = this.keys.get(claims.kid);
+    const genuine =
+      key !== undefined && (await crypto.subtle.verify({ name: "Ed25519" }, key, claims.signature, claims.payload));
+    if (!genuine) return { result: "invalid", reason: "unknown" };
+    const ticketId = claims.ticketId;
+    if (claims.eventId !== this.session.eventId) return { result: "invalid", reason: "wrong_event", ticketId };
+    if (this.bundle.event?.status === "cancelled") return { result: "invalid", reason: "event_cancelled", ticketId };
+    if ((this.revoked.get(ticketId) || 0) >= claims.version) return { result: "invalid", reason: "revoked", ticketId };
+    const gate = (this.bundle.gates || []).find((g) => g.id === this.session.gateId);
+    if (gate && gate.ticket_type_ids.length > 0 && !gate.ticket_type_ids.includes(claims.ticketTypeId)) {
+      return { result: "invalid", reason: "wrong_gate", ticketId };
+    }
+    const before = await this.seen(ticketId);
+    if (direction === "out") return { result: "exited", ticketId };
+    if (before?.inside) return { result: "already_used", ticketId, usedAt: before.at };
+    if (before && !gate?.allow_reentry) return { result: "already_used", ticketId, usedAt: before.at };
+    return { result: "valid", ticketId };
+  }
+
+  async enqueue(code, decision, direction) {
+    const scan = {
+      client_id: newClientId(),
+      code: code.slice(0, 512),
+      scanned_at: new Date().toISOString(),
+      offline_result: decision.result,
+      direction,
+      eventId: this.session.eventId,
+    };
+    if (this.session.gateId) scan.gate_id = this.session.gateId;
+    await inStore(this.db, "queue", "readwrite", (s) => request(s.put(scan)));
+    if (decision.result === "valid") await this.remember(decision.ticketId, true, scan.scanned_at);
+    if (decision.result === "exited") await this.remember(decision.ticketId, false, scan.scanned_at);
+  }
+
+  async waiting() {
+    if (!this.db) return [];
+    const all = await inStore(this.db, "queue", "readonly", (s) => request(s.getAll()));
+    return all.filter((scan) => scan.eventId === this.session.eventId);
+  }
+
+  async forget(clientIds) {
+    await inStore(this.db, "queue", "readwrite", async (s) => {
+      for (const id of clientIds) await request(s.delete(id));
+    });
+  }
+
+  // Send the queue (oldest first); returns how many scans were handed in. Throws when unreachable.
+  async sync() {
+    const queue = (await this.waiting()).sort((a, b) => a.scanned_at.localeCompare(b.scanned_at));
+    let handed = 0;
+    for (let start = 0; start < queue.length; start += SYNC_BATCH) {
+      const batch = queue.slice(start, start + SYNC_BATCH);
+      handed += this.session.kind === "scanner" ? await this.syncBatch(batch) : await this.replay(batch);
+    }
+    return handed;
+  }
+
+  async syncBatch(batch) {
+    const scans = batch.map(({ client_id, code, scanned_at, offline_result, direction, gate_id }) => {
+      const scan = { client_id, code, scanned_at, offline_result, direction };
+      if (gate_id) scan.gate_id = gate_id;
+      return scan;
+    });
+    const answer = await this.api("POST", "/check-ins/sync", { scans });
+    if (answer.status === 200) {
+      await this.forget(batch.map((scan) => scan.client_id));
+      return batch.length;
+    }
+    const refused = answer.data?.extra?.client_id;
+    if (answer.status === 422 && refused) await this.forget([refused]); // a scan the server will never take
+    return 0;
+  }
+
+  // A staff account may not sync: its offline scans are scanned again online, in order.
+  async replay(batch) {
+    for (const scan of batch) {
+      const body = { event_id: scan.eventId, direction: scan.direction };
+      if (scan.gate_id) body.gate_id = scan.gate_id;
+      await this.api("POST", `/tickets/${encodeURIComponent(scan.code)}/validate`, body);
+      await this.forget([scan.client_id]);
+    }
+    return batch.length;
+  }
+}

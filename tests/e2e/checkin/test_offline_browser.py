@@ -1,0 +1,154 @@
+"""The scanner page without its server, in headless Chromium against uvicorn on loopback.
+
+A paired device loads its scanner bundle, then the test cuts the server off (every request but
+the page's own files is refused). The page keeps deciding on its own: it admits a valid signed
+ticket, refuses a cancelled one (revoked in the bundle), a forged one (signed by another key) and
+the first one scanned again, says it is offline and how many scans wait. When the server is back,
+the queue is handed in and the server holds the four scans with its own decisions.
+Screenshots land in `test-artifacts/scan/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from playwright.async_api import Route, async_playwright
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from tests.e2e.checkin.test_scanner_browser import ARTIFACTS, REFUSE_CAMERA, create_people, new_phone
+from tests.e2e.payments.shop import login
+from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
+from tests.support.factories import event_body
+from tests.support.live import live_servers
+from ticketflow.db.config import create_engine
+from ticketflow.db.migrate import upgrade_to_head
+from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.lib.signed_codes import TicketSigner
+from ticketflow.settings import Settings
+
+pytestmark = BROWSER_TEST_MARKS
+
+WAIT_MS = 30_000
+PAGE_OWN_FILES = ("/scan", "/static/scan/")
+
+
+async def arrange(
+    url: str, base: str, people: dict[str, dict[str, str]]
+) -> tuple[int, list[dict[str, Any]], str]:
+    """A free event with three signed tickets (the second cancelled) and a scanner's pairing code."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        organiser = await login(http, base, people["admin"]["email"], people["admin"]["password"])
+        buyer = await login(http, base, people["attendee"]["email"], people["attendee"]["password"])
+        event_id = (await http.post("/events", json=event_body(price_cents=0), headers=organiser)).json()[
+            "id"
+        ]
+        bought = await http.post(f"/events/{event_id}/tickets", json={"quantity": 3}, headers=buyer)
+        assert bought.status_code == 201, bought.text
+        tickets = bought.json()["tickets"]
+        cancelled = await http.post(f"/tickets/{tickets[1]['id']}/cancel", headers=organiser)
+        assert cancelled.status_code == 200, cancelled.text
+        scanner = await http.post(
+            f"/events/{event_id}/scanners", json={"name": "South door"}, headers=organiser
+        )
+        pairing_code = scanner.json()["pairing_code"]
+    signer = TicketSigner.from_settings(Settings(database_url=url))
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    async with async_sessionmaker(engine)() as session:
+        for ticket in tickets:
+            row = await session.get(Ticket, ticket["id"])
+            ticket["code"] = signer.sign(row.id, row.event_id, row.ticket_type_id, row.code_version)
+            await session.execute(update(Ticket).where(Ticket.id == row.id).values(code=ticket["code"]))
+        await session.commit()
+    await engine.dispose()
+    return event_id, tickets, pairing_code
+
+
+async def cut_off(route: Route) -> None:
+    if urlsplit(route.request.url).path.startswith(PAGE_OWN_FILES):
+        await route.continue_()
+    else:
+        await route.abort("internetdisconnected")
+
+
+async def scan_by_hand(page: Any, code: str, state: str, screenshot: str) -> None:
+    await page.fill("#manual-code", code)
+    await page.press("#manual-code", "Enter")
+    await page.wait_for_selector(f'#result[data-state="{state}"]', timeout=WAIT_MS)
+    await page.screenshot(path=ARTIFACTS / screenshot)
+    await page.click("#result-dismiss")
+
+
+async def recorded(url: str) -> list[tuple[str, str, str | None, str | None]]:
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    async with async_sessionmaker(engine)() as session:
+        rows = await session.execute(
+            select(CheckIn.scanned_code, CheckIn.result, CheckIn.reason, CheckIn.offline_result).order_by(
+                CheckIn.scanned_at
+            )
+        )
+        found = [tuple(row) for row in rows]
+    await engine.dispose()
+    return found  # type: ignore[return-value]
+
+
+async def ticket_status(url: str, ticket_id: int) -> str:
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    async with async_sessionmaker(engine)() as session:
+        status = (await session.get(Ticket, ticket_id)).status
+    await engine.dispose()
+    return str(status)
+
+
+async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    people = await create_people(url)
+    with live_servers(url, 1, tmp_path) as (server,):
+        event_id, tickets, pairing_code = await arrange(url, server.base_url, people)
+        valid, revoked = tickets[0]["code"], tickets[1]["code"]
+        other_key = TicketSigner([(0, hashlib.sha256(b"a key that is not the organiser's").digest())])
+        forged = other_key.sign(tickets[2]["id"], event_id, tickets[2]["ticket_type_id"], 1)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            foreign: list[str] = []
+            problems: list[str] = []
+            page = await new_phone(browser, server.base_url, foreign, problems)
+            await page.add_init_script(REFUSE_CAMERA)
+            await page.goto(f"/scan?decoder=jsqr#code={pairing_code}")
+            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+            assert await page.is_hidden("#offline-banner")
+
+            await page.route("**/*", cut_off)
+            await scan_by_hand(page, valid, "valid", "20-offline-valid.png")
+            assert await page.get_attribute("#offline-banner", "data-offline") == "true"
+            assert await page.get_attribute("#offline-banner", "data-waiting") == "1"
+            await scan_by_hand(page, revoked, "invalid", "21-offline-revoked.png")
+            await scan_by_hand(page, forged, "invalid", "22-offline-forged.png")
+            await scan_by_hand(page, valid, "already_used", "23-offline-again.png")
+            banner = await page.inner_text("#offline-banner")
+            assert "Offline" in banner
+            assert "waiting to be sent: 4" in banner
+            await page.screenshot(path=ARTIFACTS / "24-offline-banner.png")
+            assert await recorded(url) == []
+
+            await page.unroute("**/*", cut_off)
+            await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
+            await page.screenshot(path=ARTIFACTS / "25-synced.png")
+            await browser.close()
+        assert foreign == []
+        assert problems == []
+    assert await recorded(url) == [
+        (valid, "valid", None, "valid"),
+        (revoked, "invalid", "cancelled", "invalid"),
+        (forged, "invalid", "unknown", "invalid"),
+        (valid, "already_used", None, "already_used"),
+    ]
+    assert await ticket_status(url, tickets[0]["id"]) == "used"
