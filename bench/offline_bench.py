@@ -1,0 +1,236 @@
+"""Offline scanning at scale: `python -m bench.offline_bench` (MariaDB, like `python -m bench`).
+
+Seeds one event with `--tickets` signed tickets, `--revoked` of them cancelled or reissued, serves
+the app with uvicorn, then measures
+
+* the scanner bundle: the full bundle's size (gzip, as sent) and its time to serve, best and
+  median of `--repeat` requests, and a delta (`since`) after one more revocation;
+* sync ingest: `--devices` paired scanners each hand in their offline scans of the same
+  `--synced` tickets, in batches of `--batch`, all devices at once; scans per second of wall
+  time, then the results are checked exactly (one admission per ticket, the rest duplicates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, update
+
+from bench.__main__ import SECRET, start_server, wait_ready
+from bench.seed import insert_event, insert_signed_tickets, insert_users, mint_token
+from ticketflow.db.config import create_engine
+from ticketflow.db.migrate import upgrade_to_head
+from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.lib.signed_codes import TicketSigner
+from ticketflow.settings import Settings
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.offline_bench", description=__doc__)
+    parser.add_argument("--mysql-url", help="an empty MySQL/MariaDB database (default: start one)")
+    parser.add_argument("--tickets", type=int, default=100_000, help="tickets of the event")
+    parser.add_argument("--revoked", type=float, default=0.05, help="share cancelled or reissued")
+    parser.add_argument("--repeat", type=int, default=10, help="bundle requests timed")
+    parser.add_argument("--devices", type=int, default=4, help="scanners syncing at once")
+    parser.add_argument("--synced", type=int, default=10_000, help="tickets each device scanned")
+    parser.add_argument("--batch", type=int, default=500, help="scans per sync request")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    return parser.parse_args()
+
+
+async def seed(url: str, args: argparse.Namespace) -> tuple[int, int, list[tuple[int, str]]]:
+    """(event id, admin id, the tickets that may enter as (id, code))."""
+    settings = Settings(database_url=url)
+    engine = create_engine(settings, null_pool=True)
+    (admin_id,) = await insert_users(engine, 1, "admin", "admin")
+    event_id = await insert_event(engine, admin_id, args.tickets, "Offline door", sold=args.tickets)
+    tickets = await insert_signed_tickets(
+        engine, TicketSigner.from_settings(settings), event_id, admin_id, args.tickets
+    )
+    rng = random.Random(16)
+    revoked = rng.sample([ticket_id for ticket_id, _ in tickets], int(args.tickets * args.revoked))
+    cancelled_ids = set(revoked[: len(revoked) // 2])
+    async with engine.begin() as connection:
+        now = dt.datetime.now(dt.UTC)
+        for start in range(0, len(revoked), 2000):
+            chunk = revoked[start : start + 2000]
+            cancelled = [ticket_id for ticket_id in chunk if ticket_id in cancelled_ids]
+            reissued = [ticket_id for ticket_id in chunk if ticket_id not in cancelled_ids]
+            await connection.execute(
+                update(Ticket)
+                .where(Ticket.id.in_(cancelled))
+                .values(status="cancelled", cancelled_at=now, updated_at=now)
+            )
+            await connection.execute(
+                update(Ticket).where(Ticket.id.in_(reissued)).values(code_version=2, updated_at=now)
+            )
+    await engine.dispose()
+    gone = set(revoked)
+    return event_id, admin_id, [(ticket_id, code) for ticket_id, code in tickets if ticket_id not in gone]
+
+
+async def pair_devices(
+    http: httpx.AsyncClient, base: str, admin: dict[str, str], event_id: int, count: int
+) -> list[dict[str, str]]:
+    devices = []
+    for index in range(count):
+        created = await http.post(
+            f"{base}/events/{event_id}/scanners", json={"name": f"Phone {index}"}, headers=admin
+        )
+        paired = await http.post(f"{base}/scanners/pair", json={"code": created.json()["pairing_code"]})
+        devices.append({"Authorization": f"Bearer {paired.json()['access_token']}"})
+    return devices
+
+
+async def bundle_figures(
+    http: httpx.AsyncClient, base: str, device: dict[str, str], args: argparse.Namespace, event_id: int
+) -> dict[str, Any]:
+    path = f"{base}/events/{event_id}/scanner-bundle"
+    timings, sizes = [], []
+    body: dict[str, Any] = {}
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        async with http.stream("GET", path, headers={**device, "Accept-Encoding": "gzip"}) as response:
+            raw = b"".join([chunk async for chunk in response.aiter_raw()])
+            assert response.status_code == 200
+            assert response.headers["content-encoding"] == "gzip"
+        timings.append(time.perf_counter() - started)
+        sizes.append(len(raw))
+    plain = await http.get(path, headers={**device, "Accept-Encoding": "identity"})
+    body = plain.json()
+    started = time.perf_counter()
+    delta = await http.get(path, params={"since": body["cursor"]}, headers=device)
+    delta_seconds = time.perf_counter() - started
+    return {
+        "tickets": args.tickets,
+        "revoked_entries": len(body["revoked"]),
+        "gzip_bytes": max(sizes),
+        "json_bytes": len(plain.content),
+        "serve_seconds_best": round(min(timings), 4),
+        "serve_seconds_median": round(statistics.median(timings), 4),
+        "delta_entries": len(delta.json()["revoked"]),
+        "delta_seconds": round(delta_seconds, 4),
+    }
+
+
+async def sync_figures(
+    http: httpx.AsyncClient,
+    base: str,
+    devices: list[dict[str, str]],
+    tickets: list[tuple[int, str]],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    rng = random.Random(7)
+    chosen = rng.sample(tickets, args.synced)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4)
+    moments = rng.sample(range(230_000), args.synced * len(devices))
+    batches: list[tuple[int, list[dict[str, Any]]]] = []
+    for device in range(len(devices)):
+        scans = [
+            {
+                "client_id": f"d{device}-{ticket_id}",
+                "code": code,
+                "scanned_at": (
+                    start + dt.timedelta(milliseconds=moments[index * len(devices) + device])
+                ).isoformat(),
+                "offline_result": "valid",
+            }
+            for index, (ticket_id, code) in enumerate(chosen)
+        ]
+        batches += [(device, scans[i : i + args.batch]) for i in range(0, len(scans), args.batch)]
+    per_device: list[list[list[dict[str, Any]]]] = [[] for _ in devices]
+    for device, scans in batches:
+        per_device[device].append(scans)
+
+    async def device_sends(device: int) -> int:
+        sent = 0
+        for scans in per_device[device]:
+            response = await http.post(
+                f"{base}/check-ins/sync", json={"scans": scans}, headers=devices[device]
+            )
+            assert response.status_code == 200, response.text
+            sent += len(response.json()["results"])
+        return sent
+
+    started = time.perf_counter()
+    handed = sum(await asyncio.gather(*(device_sends(d) for d in range(len(devices)))))
+    seconds = time.perf_counter() - started
+    return {
+        "scans": handed,
+        "batch": args.batch,
+        "devices": len(devices),
+        "seconds": round(seconds, 3),
+        "scans_per_second": round(handed / seconds),
+    }
+
+
+async def exact(url: str, args: argparse.Namespace) -> dict[str, int]:
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(CheckIn.result, func.count()).group_by(CheckIn.result))
+        counts = {str(result): int(count) for result, count in rows}
+        used = int(
+            await connection.scalar(select(func.count()).select_from(Ticket).where(Ticket.status == "used"))
+            or 0
+        )
+    await engine.dispose()
+    assert counts == {"valid": args.synced, "duplicate_admission": args.synced * (args.devices - 1)}, counts
+    assert used == args.synced, used
+    return {**counts, "tickets_used": used}
+
+
+async def main(args: argparse.Namespace, url: str, workdir: Path) -> None:
+    await asyncio.to_thread(upgrade_to_head, url)
+    event_id, admin_id, tickets = await seed(url, args)
+    print(f"seeded {args.tickets} signed tickets", file=sys.stderr)
+    process, base = start_server(url, args.workers, workdir / "server.log")
+    try:
+        await wait_ready(base)
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(timeout=300, limits=limits) as http:
+            admin = {"Authorization": f"Bearer {mint_token(admin_id, SECRET)}"}
+            devices = await pair_devices(http, base, admin, event_id, args.devices)
+            bundle = await bundle_figures(http, base, devices[0], args, event_id)
+            print(json.dumps({"scenario": "scanner bundle", **bundle}, indent=2))
+            ingest = await sync_figures(http, base, devices, tickets, args)
+        ingest["exact"] = await exact(url, args)
+        print(json.dumps({"scenario": "sync ingest", **ingest}, indent=2))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "uvicorn_workers": args.workers}
+    print(json.dumps({"machine": machine}, indent=2))
+
+
+def run() -> None:
+    args = parse_args()
+    with tempfile.TemporaryDirectory(prefix="ticketflow-offline-bench-") as workdir:
+        if args.mysql_url:
+            asyncio.run(main(args, args.mysql_url, Path(workdir)))
+            return
+        from tests.support.mariadb import start_mariadb
+
+        server = start_mariadb()
+        try:
+            server.sql("CREATE DATABASE bench CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            asyncio.run(main(args, server.url("bench"), Path(workdir)))
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    run()
