@@ -133,6 +133,9 @@ async def paired_device(
     link = urlsplit(created.json()["pairing_url"])
     assert (link.path, link.fragment) == ("/scan", f"code={created.json()['pairing_code']}")
 
+    # Without its scanner bundle the device cannot decide alone (test_offline_browser.py has one):
+    # an unreachable server means "try again".
+    await page.route("**/scanner-bundle*", lambda route: route.abort("internetdisconnected"))
     await page.goto(f"{link.path}?decoder=jsqr#{link.fragment}")
     await page.wait_for_selector("#scanner-gate:has-text('North door')")
     assert "code=" not in page.url
