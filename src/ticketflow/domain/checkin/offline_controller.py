@@ -93,7 +93,9 @@ class OfflineController(Controller):
             " Compressed with gzip when the client accepts it."
         ),
         responses={
-            200: ResponseSpec(data_container=ScannerBundle, description="the bundle"),
+            200: ResponseSpec(
+                data_container=ScannerBundle, description="the bundle", generate_examples=False
+            ),
             **error_responses(
                 BAD_INPUT,
                 NO_TOKEN,
