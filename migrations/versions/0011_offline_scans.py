@@ -6,7 +6,8 @@ Create Date: 2026-12-06
 
 Reviewed by hand for MySQL/MariaDB and SQLite: `check_ins` gains three nullable columns (every
 existing scan was decided online), a unique (scanner_id, client_id) pair so a re-sent offline scan
-is found instead of stored twice (NULL client ids - online scans - never collide), `result` grows
+is found instead of stored twice (NULL client ids - online scans - never collide; it also serves
+the scanner's foreign key and its look-ups, so the single-column scanner index goes), `result` grows
 to 24 characters and its constraint learns `duplicate_admission`. SQLite cannot change a
 constraint in place: the batch operation rebuilds `check_ins` there.
 
@@ -39,6 +40,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("offline_result", sa.String(24), nullable=True))
         batch.add_column(sa.Column("synced_at", UTCDateTime(), nullable=True))
         batch.create_unique_constraint(op.f("uq_check_ins_scanner_id_client_id"), ["scanner_id", "client_id"])
+        batch.drop_index(op.f("ix_check_ins_scanner_id"))
         batch.drop_constraint(op.f("ck_check_ins_result_known"), type_="check")
         batch.create_check_constraint(op.f("ck_check_ins_result_known"), NEW_RESULTS)
 
@@ -48,6 +50,7 @@ def downgrade() -> None:
     with op.batch_alter_table("check_ins") as batch:
         batch.drop_constraint(op.f("ck_check_ins_result_known"), type_="check")
         batch.create_check_constraint(op.f("ck_check_ins_result_known"), OLD_RESULTS)
+        batch.create_index(op.f("ix_check_ins_scanner_id"), ["scanner_id"])
         batch.drop_constraint(op.f("uq_check_ins_scanner_id_client_id"), type_="unique")
         batch.drop_column("synced_at")
         batch.drop_column("offline_result")

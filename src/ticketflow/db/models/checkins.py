@@ -69,9 +69,10 @@ class CheckIn(IdMixin, Base):
     )
     gate_id: Mapped[int | None] = mapped_column(ForeignKey("gates.id", ondelete="SET NULL"), nullable=True)
     scanner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("scanners.id", ondelete="SET NULL"), nullable=True, index=True
+        ForeignKey("scanners.id", ondelete="SET NULL"), nullable=True
     )
-    """The paired device that scanned (None: a staff or admin account)."""
+    """The paired device that scanned (None: a staff or admin account); indexed by the unique
+    (scanner_id, client_id) pair."""
     reverts_id: Mapped[int | None] = mapped_column(ForeignKey("check_ins.id"), nullable=True, unique=True)
     """For a `reverted` row: the admission it undid (each admission is undone at most once)."""
     scanned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utc_now)

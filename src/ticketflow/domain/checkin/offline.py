@@ -19,7 +19,6 @@ all its admissions: the organiser sees which devices and gates let the same code
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import distinct, func, or_, select
@@ -189,13 +188,3 @@ class OfflineScanning:
             )
         items = [DuplicateAdmission(ticket_id, found) for ticket_id, found in by_ticket.items()]
         return items, int(total or 0)
-
-
-async def duplicate_admission_count(session: AsyncSession, event_ids: Sequence[int] | None = None) -> int:
-    """Tickets admitted more than once (for the stats): all events, or those listed."""
-    statement = select(func.count(distinct(CheckIn.ticket_id))).where(
-        CheckIn.result == ScanResult.DUPLICATE_ADMISSION.value
-    )
-    if event_ids is not None:
-        statement = statement.where(CheckIn.event_id.in_(event_ids))
-    return int(await session.scalar(statement) or 0)

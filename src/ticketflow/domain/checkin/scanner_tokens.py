@@ -1,6 +1,7 @@
 """The bearer tokens of paired scanner devices: `tfs.<scanner id>.<secret>`.
 
-A scanner token may call only the routes that name its kind in their `opt` (door validation);
+A scanner token may call only the routes that name its kind in their `opt` (door validation, the
+scanner bundle, the sync of offline scans);
 the middleware refuses it everywhere else. Its secret, expiry and revocation are checked by the
 door's own transaction against the scanner's row (only the token's digest is stored), so a
 revocation takes effect with the next scan.

@@ -146,7 +146,14 @@ class SyncService:
                 if entry.order[0] == 0 and entry.admission and entry.decided not in (None, entry.result)
             ]
         )
-        await db.mark_used([(ticket_id, entry.scanned_at) for ticket_id, entry in inside_now.items()], now)
+        await db.mark_used(
+            [
+                (ticket_id, entry.scanned_at)
+                for ticket_id, entry in inside_now.items()
+                if entry.order[0] == 1 or tickets[ticket_id].status != TicketStatus.USED
+            ],
+            now,
+        )
         await self._count_at_gates(db, batch)
         await db.touch_device(device.id, now)
         sent = await db.sent(device.id, client_ids)
