@@ -393,13 +393,13 @@ REDECIDE = sql(
 )
 """Admissions whose place in their ticket's scan order changed (an earlier scan arrived)."""
 MARK_USED = sql(
-    "UPDATE {t} SET {t.status} = {used}, {t.used_at} = CASE {t.id} WHEN %s THEN %s END, {t.updated_at} = %s"
-    " WHERE {t.id} IN (%s) AND {t.status} IN ({active}, {used})",
+    "UPDATE {t} SET {t.status} = {used}, {t.used_at} = CASE {t.id} WHEN %s THEN %s END, {t.left_at} = NULL,"
+    " {t.updated_at} = %s WHERE {t.id} IN (%s) AND {t.status} IN ({active}, {used})",
     t=Ticket,
     used=TicketStatus.USED,
     active=TicketStatus.ACTIVE,
 )
-"""Tickets inside after the sync: used, since the admission that let them in."""
+"""Tickets inside after the sync: used since the admission that let them in, not left since."""
 _ONE_ROW = "(" + ", ".join(["%s"] * 12) + ")"
 
 

@@ -1,7 +1,7 @@
 """offline scans: client ids, the device's own answer, `duplicate_admission`
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06
 
 Reviewed by hand for MySQL/MariaDB and SQLite: `check_ins` gains three nullable columns (every
@@ -22,8 +22,8 @@ from alembic import op
 
 from ticketflow.db.types import ExactString, UTCDateTime
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
