@@ -206,9 +206,13 @@ async def test_an_offline_scan_earlier_than_an_online_admission_takes_its_place(
 
 async def test_the_server_decides_each_code(client, db, settings, door) -> None:
     admin, _, event, tickets = door
+    vip = await client.post(
+        f"/events/{event['id']}/ticket-types", json={"name": "VIP"}, headers=admin.headers
+    )
+    assert vip.status_code == 201, vip.text
     gate = await client.post(
         f"/events/{event['id']}/gates",
-        json={"name": "VIP", "ticket_type_ids": [999]},
+        json={"name": "VIP", "ticket_type_ids": [vip.json()["id"]]},
         headers=admin.headers,
     )
     _, device = await pair_device(client, admin, event["id"])
