@@ -70,7 +70,7 @@ def moment_of(cursor: str) -> dt.datetime:
 
 
 class OfflineScanning:
-    """The scanner bundle and the double-admission report (ORM reads; nothing here writes)."""
+    """The scanner bundle (ORM reads; nothing here writes)."""
 
     def __init__(self, session: AsyncSession, signer: TicketSigner) -> None:
         self.session = session
@@ -151,40 +151,43 @@ class OfflineScanning:
             for ticket_id, version, status in rows
         ]
 
-    async def duplicate_admissions(
-        self, event_id: int, *, limit: int, offset: int
-    ) -> tuple[list[DuplicateAdmission], int]:
-        """Every ticket of the event admitted more than once, with all its admissions."""
-        if await self.session.scalar(select(Event.id).where(Event.id == event_id)) is None:
-            raise EventNotFound
-        duplicated = (CheckIn.event_id == event_id, CheckIn.result == ScanResult.DUPLICATE_ADMISSION.value)
-        total = await self.session.scalar(select(func.count(distinct(CheckIn.ticket_id))).where(*duplicated))
-        ticket_ids = (
-            await self.session.scalars(
-                select(CheckIn.ticket_id)
-                .where(*duplicated)
-                .group_by(CheckIn.ticket_id)
-                .order_by(CheckIn.ticket_id)
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
-        admissions = await self.session.scalars(
-            select(CheckIn)
-            .where(CheckIn.ticket_id.in_(ticket_ids), CheckIn.result.in_([r.value for r in ADMISSIONS]))
-            .order_by(CheckIn.ticket_id, CheckIn.scanned_at, CheckIn.id)
+
+async def duplicate_admissions(
+    session: AsyncSession, event_id: int, *, limit: int, offset: int
+) -> tuple[list[DuplicateAdmission], int]:
+    """Every ticket of the event with a `duplicate_admission`, by ticket id, with all its
+    admissions in scan order (`limit`/`offset` count tickets): the report's page and its total.
+    The API's and the back office's double-admission report."""
+    if await session.scalar(select(Event.id).where(Event.id == event_id)) is None:
+        raise EventNotFound
+    duplicated = (CheckIn.event_id == event_id, CheckIn.result == ScanResult.DUPLICATE_ADMISSION.value)
+    total = await session.scalar(select(func.count(distinct(CheckIn.ticket_id))).where(*duplicated))
+    ticket_ids = (
+        await session.scalars(
+            select(CheckIn.ticket_id)
+            .where(*duplicated)
+            .group_by(CheckIn.ticket_id)
+            .order_by(CheckIn.ticket_id)
+            .limit(limit)
+            .offset(offset)
         )
-        by_ticket: dict[int, list[Admission]] = {ticket_id: [] for ticket_id in ticket_ids if ticket_id}
-        for row in admissions:
-            by_ticket[row.ticket_id or 0].append(
-                Admission(
-                    check_in_id=row.id,
-                    scanner_id=row.scanner_id,
-                    gate_id=row.gate_id,
-                    scanned_at=row.scanned_at,
-                    result=ScanResult(row.result),
-                    scanned_by_id=row.scanned_by_id,
-                )
+    ).all()
+    admissions = await session.scalars(
+        select(CheckIn)
+        .where(CheckIn.ticket_id.in_(ticket_ids), CheckIn.result.in_([r.value for r in ADMISSIONS]))
+        .order_by(CheckIn.ticket_id, CheckIn.scanned_at, CheckIn.id)
+    )
+    by_ticket: dict[int, list[Admission]] = {ticket_id: [] for ticket_id in ticket_ids if ticket_id}
+    for row in admissions:
+        by_ticket[row.ticket_id or 0].append(
+            Admission(
+                check_in_id=row.id,
+                scanner_id=row.scanner_id,
+                gate_id=row.gate_id,
+                scanned_at=row.scanned_at,
+                result=ScanResult(row.result),
+                scanned_by_id=row.scanned_by_id,
             )
-        items = [DuplicateAdmission(ticket_id, found) for ticket_id, found in by_ticket.items()]
-        return items, int(total or 0)
+        )
+    items = [DuplicateAdmission(ticket_id, found) for ticket_id, found in by_ticket.items()]
+    return items, int(total or 0)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.domain.accounts.auth import Credentials, admin_only, bearer_token
 from ticketflow.domain.checkin.door import digest
-from ticketflow.domain.checkin.offline import Caller, OfflineScanning
+from ticketflow.domain.checkin.offline import Caller, OfflineScanning, duplicate_admissions
 from ticketflow.domain.checkin.offline_schemas import (
     CURSOR_PATTERN,
     DuplicateAdmissionPage,
@@ -169,11 +169,11 @@ class OfflineController(Controller):
     )
     async def duplicate_admissions(
         self,
-        offline: NamedDependency[OfflineScanning],
+        db_session: NamedDependency[AsyncSession],
         limit_offset: NamedDependency[LimitOffset],
         event_id: EventId,
     ) -> DuplicateAdmissionPage:
-        items, total = await offline.duplicate_admissions(
-            event_id, limit=limit_offset.limit, offset=limit_offset.offset
+        items, total = await duplicate_admissions(
+            db_session, event_id, limit=limit_offset.limit, offset=limit_offset.offset
         )
         return Page(items=items, total=total, limit=limit_offset.limit, offset=limit_offset.offset)
