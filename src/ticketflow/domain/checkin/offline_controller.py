@@ -42,7 +42,7 @@ GZIP_LEVEL = 6
 
 
 def provide_signer(context: NamedDependency[AppContext]) -> TicketSigner:
-    return TicketSigner.from_settings(context.settings)
+    return context.ticket_signer
 
 
 def provide_offline(
