@@ -75,6 +75,9 @@ class Settings:
     Empty outside production: a fixed, public, development-only key (kid 0)."""
     max_held_seats_per_user: int = 0
     """Unpaid seats one user may hold for one event at a time; 0: the event's `max_per_order`."""
+    max_transfers_per_ticket: int = 3
+    """How many times a holder may pass one ticket on (`POST /tickets/{id}/transfer`); 0: holders
+    may not transfer tickets. Admins are not limited."""
     # Apple Wallet passes: all of the first five, or none (then wallet.pkpass answers 503)
     wallet_pass_type_id: str = ""
     """The Pass Type ID registered with Apple, e.g. `pass.com.example.tickets`."""
@@ -169,6 +172,11 @@ class Settings:
             raise SettingsError(msg)
         if self.max_held_seats_per_user < 0:
             msg = "MAX_HELD_SEATS_PER_USER must be 0 (the event's max_per_order) or more"
+            raise SettingsError(msg)
+        if not 0 <= self.max_transfers_per_ticket <= MAX_TRANSFERS_LIMIT:
+            msg = (
+                f"MAX_TRANSFERS_PER_TICKET must be from 0 (no transfers by holders) to {MAX_TRANSFERS_LIMIT}"
+            )
             raise SettingsError(msg)
         if self.jwt_ttl_seconds < 60:
             msg = "JWT_TTL_SECONDS must be at least 60"
@@ -269,6 +277,8 @@ POSITIVE_FIELDS = (
 )
 
 
+MAX_TRANSFERS_LIMIT = 1000
+"""A code version is 16 bits in a signed code: far more than any sensible limit."""
 SIGNING_KID_RANGE = range(1, 256)
 """Kids of configured keys; 0 is the development key's."""
 SIGNING_KEY_BYTES = 32

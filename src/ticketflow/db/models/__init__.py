@@ -7,7 +7,7 @@ from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import OutboxMessage  # noqa: F401
 from ticketflow.db.models.payments import Checkout, Payment, ProviderEvent, Refund  # noqa: F401
 from ticketflow.db.models.ticket_types import OrderLine, TicketType
-from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.tickets import Ticket, TicketTransfer
 from ticketflow.db.models.users import User
 from ticketflow.db.models.vouchers import Voucher
 
@@ -19,6 +19,7 @@ __all__ = [
     "OrderLine",
     "Scanner",
     "Ticket",
+    "TicketTransfer",
     "TicketType",
     "User",
     "Voucher",

@@ -40,6 +40,10 @@ class MessageKind(StrEnum):
     TICKET_CANCELLED = "ticket_cancelled"
     EVENT_CANCELLED = "event_cancelled"
     EVENT_CHANGED = "event_changed"
+    TICKET_TRANSFERRED = "ticket_transferred"
+    """To the holder who gave a ticket away: it is no longer theirs, its old code is void."""
+    TICKET_RECEIVED = "ticket_received"
+    """To the new holder of a transferred ticket: the ticket with its new QR code."""
 
 
 class OutboxMessage(IdMixin, TimestampMixin, Base):
@@ -47,7 +51,8 @@ class OutboxMessage(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'skipped')", name="status_known"),
         CheckConstraint(
-            "kind IN ('tickets', 'ticket_cancelled', 'event_cancelled', 'event_changed')",
+            "kind IN ('tickets', 'ticket_cancelled', 'event_cancelled', 'event_changed',"
+            " 'ticket_transferred', 'ticket_received')",
             name="kind_known",
         ),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketflow.db.base import Base, IdMixin, TimestampMixin
+from ticketflow.db.base import Base, IdMixin, TimestampMixin, utc_now
 from ticketflow.db.models.users import NAME_MAX
 from ticketflow.db.types import ExactString, UTCDateTime, state_column
 
@@ -56,3 +56,25 @@ class Ticket(IdMixin, TimestampMixin, Base):
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     attendee_name: Mapped[str | None] = mapped_column(String(NAME_MAX), nullable=True)
     """Who attends with this ticket when the holder named someone; None: the holder."""
+
+
+class TicketTransfer(IdMixin, Base):
+    """One change of a ticket's holder: the chain of its holders, and the code it revoked."""
+
+    __tablename__ = "ticket_transfers"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "old_version", name="uq_ticket_transfers_ticket_id_old_version"),
+        Index("ix_ticket_transfers_transferred_at", "transferred_at"),
+    )
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), nullable=False)
+    from_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    """Who asked for it: the holder, or an admin."""
+    old_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    """The code version it revoked (the ticket's new version is the next one); unique per ticket,
+    so a version is transferred away once."""
+    old_code: Mapped[str] = mapped_column(ExactString(CODE_MAX), nullable=False, index=True)
+    """The code it revoked: a `tf1.` code is found here when scanned after the transfer."""
+    transferred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utc_now)

@@ -123,12 +123,27 @@ def ticket_key(signer: TicketSigner, code: str) -> TicketKey | None:
     return TicketKey(ticket_id=claims.ticket_id, version=claims.version)
 
 
-def current(key: TicketKey, ticket: ScannedTicket | None) -> ScannedTicket | None:
-    """The ticket, unless `key` is a signed code of an earlier version of it: such a code admits no
-    one, whatever the ticket's state, as if it had never been issued."""
-    if key.signed and ticket is not None and ticket.code_version != key.version:
-        return None
-    return ticket
+async def scanned(door: DoorStatements, key: TicketKey) -> tuple[ScannedTicket | None, bool]:
+    """The ticket of a scanned code, and whether the code is one it was transferred away with.
+
+    A signed code of an earlier version admits no one whatever the ticket's state: `transferred`
+    when a transfer revoked that version, else as if it had never been issued. A `tf1.` code no
+    ticket has any more is looked up among the codes transfers revoked.
+    """
+    ticket = await door.scanned_ticket(key)
+    if key.signed:
+        if ticket is None or ticket.code_version == key.version:
+            return ticket, False
+        return (ticket, True) if await door.transferred_version(ticket.id, key.version) else (None, False)
+    if ticket is None and key.code is not None:
+        given_away = await door.transferred_code(key.code)
+        if given_away is not None:
+            return await door.scanned_ticket(TicketKey(ticket_id=given_away)), True
+    return ticket, False
+
+
+def transferred_outcome(ticket: ScannedTicket | None, now: dt.datetime) -> ScanOutcome:
+    return ScanOutcome(ScanResult.INVALID, InvalidReason.TRANSFERRED, ticket, now)
 
 
 class CheckInService:
@@ -187,12 +202,15 @@ class CheckInService:
         where = await self._door(door, door_event_id, gate_id, leaving, known)
         if leaving:
             return await self._leave(door, code, where, scanner_id, device, now), seen
-        admitted, ticket = False, None
+        admitted, ticket, transferred = False, None, False
         key = ticket_key(self.signer, code)
         if key is not None:  # anything else was never issued: nothing to look up
             admitted = await door.admit(key, where.event_id, now, where.admits)
-            ticket = current(key, await door.scanned_ticket(key))
-        outcome = scan_outcome(ticket, admitted, where.event_id, now, where.admits)
+            ticket, transferred = await scanned(door, key)
+        if transferred:
+            outcome = transferred_outcome(ticket, now)
+        else:
+            outcome = scan_outcome(ticket, admitted, where.event_id, now, where.admits)
         return await self._record(door, code, outcome, where, scanner_id, device), seen
 
     @staticmethod
@@ -226,12 +244,14 @@ class CheckInService:
         """An out-scan: a ticket inside leaves in one conditional UPDATE, so of simultaneous
         out-scans one wins and the others find it out. Any gate of the event lets a ticket out,
         whatever its type; at a re-entry gate it becomes active again."""
-        left, ticket = False, None
+        left, ticket, transferred = False, None, False
         key = ticket_key(self.signer, code)
         if key is not None and where.event_id is not None and where.rule is not None:
             left = await door.leave(key, where.event_id, now, reentry=where.rule.allow_reentry)
-            ticket = current(key, await door.scanned_ticket(key))
-        if left and ticket is not None:
+            ticket, transferred = await scanned(door, key)
+        if transferred:
+            outcome = transferred_outcome(ticket, now)
+        elif left and ticket is not None:
             outcome = ScanOutcome(ScanResult.EXITED, None, ticket, now)
         else:  # not inside: refused as a second admission is (already_used), or invalid
             outcome = scan_outcome(ticket, False, where.event_id, now)

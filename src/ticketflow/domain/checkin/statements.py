@@ -26,7 +26,7 @@ from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import ADMISSIONS, SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.gates import Gate, Scanner
-from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.tickets import Ticket, TicketStatus, TicketTransfer
 from ticketflow.db.models.users import User
 from ticketflow.db.sql import Statement, sql
 
@@ -108,6 +108,12 @@ SELECT_ENTRY_GATE = sql(
     valid=ScanResult.VALID,
 )
 """The gate of the ticket's latest admission (the one it is inside by)."""
+SELECT_TRANSFERRED_VERSION = sql(
+    "SELECT {x.id} FROM {x} WHERE {x.ticket_id} = %s AND {x.old_version} = %s", x=TicketTransfer
+)
+"""The transfer that revoked this version of the ticket's code, if one did."""
+SELECT_TRANSFERRED_CODE = sql("SELECT {x.ticket_id} FROM {x} WHERE {x.old_code} = %s", x=TicketTransfer)
+"""The ticket a transfer took this (`tf1.`) code from, if one did."""
 RECORD_SCAN = sql(
     "INSERT INTO {c} ({c.ticket_id}, {c.event_id}, {c.door_event_id}, {c.scanned_code}, {c.result},"
     " {c.reason}, {c.scanned_by_id}, {c.scanner_id}, {c.gate_id}, {c.scanned_at})"
@@ -303,6 +309,15 @@ class DoorStatements:
             type_id,
             int(version),
         )
+
+    async def transferred_version(self, ticket_id: int, version: int) -> bool:
+        """True when a transfer of the ticket revoked the code version `version`."""
+        return await self._db.fetchone(SELECT_TRANSFERRED_VERSION, (ticket_id, version)) is not None
+
+    async def transferred_code(self, code: str) -> int | None:
+        """The ticket a transfer took `code` from (None: no transfer did)."""
+        row = await self._db.fetchone(SELECT_TRANSFERRED_CODE, (code,))
+        return None if row is None or row[0] is None else int(row[0])
 
     async def record_scan(self, scan: ScanRecord) -> int:
         """Write the scan-log row; returns its id."""

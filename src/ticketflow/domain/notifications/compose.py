@@ -50,7 +50,11 @@ from ticketflow.lib.ticket_pdf import PrintedTicket, ticket_pdf
 MAIL_POLICY = SMTP.clone(cte_type="7bit")
 """CRLF line ends, headers encoded per RFC 2047, bodies in quoted-printable or base64: any
 relay accepts the message, whatever script the text is written in."""
-CALENDAR_KINDS = frozenset({MessageKind.TICKETS, MessageKind.EVENT_CHANGED, MessageKind.EVENT_CANCELLED})
+CALENDAR_KINDS = frozenset(
+    {MessageKind.TICKETS, MessageKind.TICKET_RECEIVED, MessageKind.EVENT_CHANGED, MessageKind.EVENT_CANCELLED}
+)
+TICKET_KINDS = frozenset({MessageKind.TICKETS, MessageKind.TICKET_RECEIVED})
+"""Messages that carry the tickets themselves: QR codes inline and attached, and the PDF."""
 
 
 @functools.cache
@@ -117,6 +121,10 @@ def subject_of(letter: Letter) -> str:
             return _("Event cancelled: %(title)s") % values
         case MessageKind.EVENT_CHANGED:
             return _("Event changed: %(title)s") % values
+        case MessageKind.TICKET_TRANSFERRED:
+            return _("Ticket transferred: %(title)s") % values
+        case MessageKind.TICKET_RECEIVED:
+            return _("A ticket for %(title)s was transferred to you") % values
     return letter.event.title
 
 
@@ -163,6 +171,7 @@ def template_context(letter: Letter, images: list[InlineImage]) -> dict[str, Any
         else None,
         "previous_venue": previous.get("venue"),
         "calendar_attached": letter.kind in CALENDAR_KINDS,
+        "other_party": letter.other_party,
     }
 
 
@@ -236,7 +245,7 @@ def compose_message(letter: Letter, identity: MailIdentity, now: dt.datetime) ->
     message["X-Ticketflow-Kind"] = letter.kind.value
 
     images = []
-    if letter.kind == MessageKind.TICKETS:
+    if letter.kind in TICKET_KINDS:
         images = [
             InlineImage(
                 cid=make_msgid(idstring=f"qr{ticket.id}", domain=identity.domain),

@@ -79,6 +79,8 @@ class Letter:
     previous: dict[str, Any] = field(default_factory=dict)
     locale: str = "en"
     """The recipient's language, read when the message is composed (a later choice applies)."""
+    other_party: str = ""
+    """Of a transfer: the name of the other holder (the receiver, or the giver)."""
 
 
 async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
@@ -99,7 +101,10 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
         case MessageKind.TICKETS:
             order = await _order(session, message.order_id)
             tickets = await _tickets(
-                session, Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE
+                session,
+                Ticket.order_id == order.id,
+                Ticket.status == TicketStatus.ACTIVE,
+                Ticket.user_id == message.user_id,  # not those given away since (their new codes)
             )
             if not tickets:
                 raise NothingToSend("the order has no active tickets")
@@ -122,6 +127,18 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
                 order_id=order.id,
                 refund_due=order.paid_at is not None and order.amount_cents > 0,
             )
+        case MessageKind.TICKET_TRANSFERRED | MessageKind.TICKET_RECEIVED:
+            received = message.kind == MessageKind.TICKET_RECEIVED
+            conditions = [Ticket.id == message.ticket_id]
+            if received:  # the ticket as it is now, while the receiver still holds it
+                conditions += [Ticket.user_id == message.user_id, Ticket.status == TicketStatus.ACTIVE]
+            tickets = await _tickets(session, *conditions)
+            if not tickets:
+                raise NothingToSend("the ticket was passed on, used or cancelled since")
+            if not received:  # the giver learns the number, never the new code
+                tickets = tuple(replace(ticket, code="") for ticket in tickets)
+            other = payload.get("from" if received else "to", "")
+            return replace(base, tickets=tickets, order_id=message.order_id, other_party=str(other))
         case MessageKind.EVENT_CANCELLED:
             tickets = await _tickets(session, Ticket.event_id == event.id, Ticket.user_id == message.user_id)
             paid = await session.scalar(

@@ -30,6 +30,12 @@ class Notifier(Protocol):
     async def ticket_cancelled(self, session: AsyncSession, ticket_id: int) -> None:
         """One ticket was cancelled (by its holder or an admin)."""
 
+    async def ticket_transferred(
+        self, session: AsyncSession, ticket_id: int, giver: Recipient, receiver: Recipient
+    ) -> None:
+        """A ticket moved from `giver` to `receiver`: the giver hears it is no longer theirs, the
+        receiver gets the ticket with its new code."""
+
     async def event_cancelled(self, session: AsyncSession, event_id: int) -> None:
         """The whole event was cancelled; every holder hears of it."""
 

@@ -91,6 +91,22 @@ class OutboxNotifier:
             ticket_id=ticket_id,
         )
 
+    async def ticket_transferred(
+        self, session: AsyncSession, ticket_id: int, giver: Recipient, receiver: Recipient
+    ) -> None:
+        ticket = await session.get_one(Ticket, ticket_id)
+        about: dict[str, Any] = {
+            "event_id": ticket.event_id,
+            "order_id": ticket.order_id,
+            "ticket_id": ticket_id,
+        }
+        await self._queue(
+            session, MessageKind.TICKET_TRANSFERRED, [giver], payload={"to": receiver[2]}, **about
+        )
+        await self._queue(
+            session, MessageKind.TICKET_RECEIVED, [receiver], payload={"from": giver[2]}, **about
+        )
+
     async def event_cancelled(self, session: AsyncSession, event_id: int) -> None:
         """One message to every user who holds (or held) a ticket of the event."""
         holders = await self._holders(session, event_id, statuses=None)

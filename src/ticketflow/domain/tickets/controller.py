@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import anyio.to_thread
+import msgspec
 from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
@@ -20,7 +21,7 @@ from ticketflow.db.models.ticket_types import BASIS_POINTS_PER_PERCENT
 from ticketflow.db.models.ticket_types import OrderLine as OrderLineModel
 from ticketflow.db.models.tickets import Ticket as TicketModel
 from ticketflow.db.models.tickets import TicketStatus
-from ticketflow.db.models.users import User
+from ticketflow.db.models.users import Role, User
 from ticketflow.domain.accounts.auth import Credentials, any_role, buyer
 from ticketflow.domain.notifications.compose import printed_ticket
 from ticketflow.domain.notifications.notifier import Notifier
@@ -34,9 +35,10 @@ from ticketflow.domain.tickets.schemas import (
     PurchaseRequest,
     Ticket,
     TicketPage,
+    TicketTransferRequest,
     TicketUpdate,
 )
-from ticketflow.domain.tickets.service import HeldTicket, TicketService
+from ticketflow.domain.tickets.service import HeldTicket, TicketService, TransferTerms
 from ticketflow.domain.tickets.statements import LineRecord, OrderRecord, TicketRecord
 from ticketflow.domain.tickets.wallet import ENGLISH as PASS_WORDING
 from ticketflow.domain.tickets.wallet import MEDIA_TYPE as PKPASS_MEDIA_TYPE
@@ -206,8 +208,10 @@ def provide_ticket_service(
     db_session: NamedDependency[AsyncSession],
     notifier: NamedDependency[Notifier],
     payments: NamedDependency[Payments],
+    context: NamedDependency[AppContext],
 ) -> TicketService:
-    return TicketService(db_session, notifier, payments)
+    terms = TransferTerms(context.ticket_signer, context.settings.max_transfers_per_ticket)
+    return TicketService(db_session, notifier, payments, terms)
 
 
 class TicketController(Controller):
@@ -448,6 +452,43 @@ class TicketController(Controller):
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Ticket:
         return to_held_ticket(await tickets.cancel_ticket(ticket_id, request.user))
+
+    @post(
+        "/tickets/{ticket_id:int}/transfer",
+        guards=[buyer],
+        status_code=200,
+        summary="Transfer a ticket to another registered user (owner or admin)",
+        description=(
+            "The ticket moves to the registered user with `email`, under a new code: every earlier"
+            " code answers `invalid`/`transferred` at the door. The attendee becomes the new holder;"
+            " both holders get an e-mail in their language. Holders may transfer a ticket before"
+            " its event starts, up to MAX_TRANSFERS_PER_TICKET times; admins at any time. The"
+            " answer shows the new code only to admins: the giver sees `code` empty. 409 for a used,"
+            " cancelled, unpaid or started-event ticket, past the limit, or when the ticket changed"
+            " meanwhile; 422 (`extra.reason` `unknown_recipient` or `same_holder`)."
+        ),
+        operation_id="transferTicket",
+        before_request=require_json_body,
+        responses=error_responses(
+            *JSON_BODY_ERRORS,
+            NO_TOKEN,
+            (403, "door staff do not transfer tickets"),
+            TICKET_NOT_FOUND,
+            (409, "used, cancelled, unpaid, event started, limit reached, or changed meanwhile"),
+        ),
+    )
+    async def transfer(
+        self,
+        request: Request[User, Any, Any],
+        tickets: NamedDependency[TicketService],
+        ticket_id: TicketId,
+        data: TicketTransferRequest,
+    ) -> Ticket:
+        held = await tickets.transfer_ticket(ticket_id, request.user, data.email)
+        shown = to_held_ticket(held)
+        if request.user.role != Role.ADMIN:  # the giver must not keep a working code
+            shown = msgspec.structs.replace(shown, code="")
+        return shown
 
     @patch(
         "/tickets/{ticket_id:int}",

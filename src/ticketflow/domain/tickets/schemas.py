@@ -9,7 +9,7 @@ import msgspec
 
 from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.tickets import TicketStatus
-from ticketflow.domain.accounts.schemas import Name
+from ticketflow.domain.accounts.schemas import Email, Name
 from ticketflow.domain.payments.schemas import Payment
 from ticketflow.lib.pagination import Page, schema_name
 
@@ -85,6 +85,12 @@ class TicketUpdate(msgspec.Struct, forbid_unknown_fields=True):
         Name | None,
         msgspec.Meta(description="who attends with this ticket; null gives it back the holder's name"),
     ]
+
+
+class TicketTransferRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Who receives the ticket: a registered user, by e-mail address."""
+
+    email: Email
 
 
 class Purchase(msgspec.Struct):

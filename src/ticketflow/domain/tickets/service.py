@@ -1,7 +1,14 @@
-"""Ticket use cases: history, cancellation, event cancellation (buying lives in `purchase`).
+"""Ticket use cases: history, naming, transfer, cancellation, event cancellation (buying lives in
+`purchase`).
 
 Seats go back on sale through single UPDATE statements on the event's counters, in the same
 transaction as the ticket's state change (see `purchase` for the inventory rule).
+
+Transfer: the ticket moves to another registered user with a new signed code of the next version,
+in one conditional UPDATE that names the version it replaces (`... WHERE id = ? AND code_version
+= ? AND status = 'active'`): of two simultaneous transfers (or a transfer and an admission) of one
+ticket exactly one matches, and a unique `(ticket_id, old_version)` in `ticket_transfers` backs
+it. Every earlier code of the ticket then admits no one (the door answers `transferred`).
 """
 
 from __future__ import annotations
@@ -21,13 +28,14 @@ from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.ticket_types import TicketType
-from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.tickets import Ticket, TicketStatus, TicketTransfer
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.holds import give_back_voucher, lock_event, recount_types, shift_types
 from ticketflow.domain.payments.hooks import Payments
-from ticketflow.lib.errors import ConflictError, EventNotFound, TicketNotFound
+from ticketflow.lib.errors import ConflictError, EventNotFound, RuleViolation, TicketNotFound
 from ticketflow.lib.repository import RepositoryService
+from ticketflow.lib.signed_codes import TicketSigner
 
 CANCELLABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
 NAMEABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
@@ -57,6 +65,25 @@ class TicketNotRenamable(ConflictError):
     detail = "the attendee of a used or cancelled ticket cannot be changed"
 
 
+class TicketNotTransferable(ConflictError):
+    detail = "this ticket cannot be transferred"
+
+
+class UnknownRecipient(RuleViolation):
+    detail = "no registered user has this e-mail address"
+
+
+class TransferTerms:
+    """What a transfer needs besides the session: the signer of the new code and the holders'
+    limit of transfers per ticket (0: holders may not transfer; admins are not limited)."""
+
+    __slots__ = ("max_per_ticket", "signer")
+
+    def __init__(self, signer: TicketSigner, max_per_ticket: int) -> None:
+        self.signer = signer
+        self.max_per_ticket = max_per_ticket
+
+
 class TicketRepository(SQLAlchemyAsyncRepository[Ticket]):
     model_type = Ticket
 
@@ -75,12 +102,14 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         session: AsyncSession,
         notifier: Notifier,
         payments: Payments,
+        transfers: TransferTerms | None = None,
         **options: Any,
     ) -> None:
         super().__init__(session, **options)
         self.orders = OrderRepository(session=session, wrap_exceptions=False)
         self.notifier = notifier
         self.payments = payments
+        self.transfers = transfers
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -161,6 +190,88 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         await self.session.commit()
         await self.session.refresh(held.ticket)
         return held
+
+    # -- transfer ---------------------------------------------------------------------------
+
+    async def transfer_ticket(self, ticket_id: int, actor: User, email: str) -> HeldTicket:
+        """Give the ticket to the registered user with `email`: a new code of the next version, the
+        new holder's name as attendee, the chain kept, both holders told. Owner (before the event
+        starts, within the limit of transfers) or admin."""
+        terms = self.transfers
+        if terms is None:  # pragma: no cover - the controller always provides them
+            raise TicketNotTransferable("transfers are not configured")
+        ticket, event, _, type_name = await self.get_own(ticket_id, actor)
+        admin = actor.role == Role.ADMIN
+        now = utc_now()
+        if ticket.status == TicketStatus.USED:
+            raise TicketNotTransferable("a used ticket cannot be transferred")
+        if ticket.status == TicketStatus.CANCELLED:
+            raise TicketNotTransferable("a cancelled ticket cannot be transferred")
+        if ticket.status != TicketStatus.ACTIVE:
+            raise TicketNotTransferable("an unpaid ticket cannot be transferred")
+        if event.starts_at <= now and not admin:
+            raise TicketNotTransferable("the event has already started")
+        receiver = await self.session.scalar(select(User).where(User.email == email.strip().lower()))
+        if receiver is None:
+            raise UnknownRecipient(reason="unknown_recipient")
+        if receiver.id == ticket.user_id:
+            raise RuleViolation("this user already holds the ticket", reason="same_holder")
+        done = int(
+            await self.session.scalar(
+                select(func.count()).select_from(TicketTransfer).where(TicketTransfer.ticket_id == ticket_id)
+            )
+            or 0
+        )
+        if not admin and done >= terms.max_per_ticket:
+            raise TicketNotTransferable(
+                f"this ticket may be transferred at most {terms.max_per_ticket} times by its holders",
+                max_transfers=terms.max_per_ticket,
+            )
+        giver = await self.session.get_one(User, ticket.user_id)
+        old_version, old_code = ticket.code_version, ticket.code
+        version = old_version + 1
+        code = terms.signer.sign(ticket.id, ticket.event_id, ticket.ticket_type_id, version)
+        moved = await self.session.execute(
+            update(Ticket)
+            .where(
+                Ticket.id == ticket_id,
+                Ticket.code_version == old_version,
+                Ticket.user_id == giver.id,
+                Ticket.status == TicketStatus.ACTIVE,
+            )
+            .values(
+                user_id=receiver.id,
+                code=code,
+                code_version=version,
+                attendee_name=receiver.name,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            await self.session.rollback()
+            raise TicketNotTransferable("the ticket changed meanwhile (used, cancelled or transferred)")
+        self.session.add(
+            TicketTransfer(
+                ticket_id=ticket_id,
+                from_user_id=giver.id,
+                to_user_id=receiver.id,
+                by_user_id=actor.id,
+                old_version=old_version,
+                old_code=old_code,
+                transferred_at=now,
+            )
+        )
+        await self.session.flush()
+        await self.notifier.ticket_transferred(
+            self.session,
+            ticket_id,
+            (giver.id, giver.email, giver.name),
+            (receiver.id, receiver.email, receiver.name),
+        )
+        await self.session.commit()
+        await self.session.refresh(ticket)
+        return HeldTicket(ticket, event, receiver.name, type_name)
 
     # -- cancellation -----------------------------------------------------------------------
 
