@@ -229,3 +229,13 @@ async def test_two_simultaneous_transfers_of_one_ticket_one_wins(client, db, peo
     user_id, _, version, *_ = await ticket_row(db, ticket["id"])
     assert (user_id, version) == (winner, 2)
     assert len(await chain(db, ticket["id"])) == 1
+
+
+async def test_the_buyer_cannot_take_a_given_ticket_back_by_cancelling_the_order(client, db, people) -> None:
+    ada, grace, ticket = people["ada"], people["grace"], people["ticket"]
+    assert (await transfer(client, ada, ticket["id"], {"email": grace.email})).status_code == 200
+
+    refused = await client.post(f"/orders/{ticket['order_id']}/cancel", headers=ada.headers)
+
+    assert refused.status_code == 409
+    assert (await ticket_row(db, ticket["id"]))[4] == "active"

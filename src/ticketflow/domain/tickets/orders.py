@@ -117,6 +117,10 @@ class OrderService(RepositoryService[Order, OrderRepository]):
             raise OrderNotCancellable(f"the order is {order.status}")
         if event.starts_at <= now and actor.role != Role.ADMIN:
             raise OrderNotCancellable("the event has already started")
+        if actor.role != Role.ADMIN and await self._given_away(order):
+            raise OrderNotCancellable(
+                "a ticket of this order now belongs to someone else: cancel your own tickets one by one"
+            )
         await lock_event(self.session, event.id, now)
         if order.status == OrderStatus.PENDING:
             await release_hold(
@@ -133,6 +137,20 @@ class OrderService(RepositoryService[Order, OrderRepository]):
         await self.session.commit()
         await self.session.refresh(order)
         return await self.get_order(order_id, actor)
+
+    async def _given_away(self, order: Order) -> bool:
+        """Whether a live ticket of the order was transferred to another user: its buyer may not
+        take it back by cancelling the order (the new holder may cancel it)."""
+        given = await self.session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(
+                Ticket.order_id == order.id,
+                Ticket.user_id != order.user_id,
+                Ticket.status.in_((TicketStatus.PENDING, TicketStatus.ACTIVE)),
+            )
+        )
+        return bool(given)
 
     async def _cancel_paid(self, order: Order, event: Event, now: dt.datetime) -> None:
         live = list(
