@@ -49,13 +49,20 @@ def upgrade() -> None:
         sa.Column("old_version", sa.Integer(), nullable=False),
         sa.Column("old_code", ExactString(128), nullable=False),
         sa.Column("transferred_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name=op.f("fk_ticket_transfers_ticket_id_tickets")),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"], ["tickets.id"], name=op.f("fk_ticket_transfers_ticket_id_tickets")
+        ),
         sa.ForeignKeyConstraint(
             ["from_user_id"], ["users.id"], name=op.f("fk_ticket_transfers_from_user_id_users")
         ),
-        sa.ForeignKeyConstraint(["to_user_id"], ["users.id"], name=op.f("fk_ticket_transfers_to_user_id_users")),
         sa.ForeignKeyConstraint(
-            ["by_user_id"], ["users.id"], name=op.f("fk_ticket_transfers_by_user_id_users"), ondelete="SET NULL"
+            ["to_user_id"], ["users.id"], name=op.f("fk_ticket_transfers_to_user_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["by_user_id"],
+            ["users.id"],
+            name=op.f("fk_ticket_transfers_by_user_id_users"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_transfers")),
         sa.UniqueConstraint("ticket_id", "old_version", name="uq_ticket_transfers_ticket_id_old_version"),
