@@ -1,4 +1,4 @@
-"""Migration 0012 on a database holding tickets and queued mail: the rows stay, the outbox takes the
+"""Migration 0013 on a database holding tickets and queued mail: the rows stay, the outbox takes the
 transfer messages, a transfer row refers to its ticket; downgrade drops them again."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tests.integration.migrations.test_signed_codes_migration import read_ticket
 from tests.support.databases import BACKENDS, database_at_revision, execute_statements, run_async
 from ticketflow.db.migrate import alembic_config
 
-BEFORE, AFTER = "0011", "0012"
+BEFORE, AFTER = "0012", "0013"
 STAMP = "2031-01-01 10:00:00"
 TRANSFER_MAIL = (
     "INSERT INTO outbox_messages (kind, status, message_id, recipient, recipient_name, payload,"
