@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from advanced_alchemy.filters import LimitOffset
 from sqladmin import expose
 from sqladmin.flash import Flash
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -51,6 +51,7 @@ from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.door import GateService, ScanLogService, ScannerService
 from ticketflow.domain.checkin.door_schemas import GateCreate, ScannerCreate
+from ticketflow.domain.checkin.offline import duplicate_admissions
 from ticketflow.domain.checkin.service import CheckInService
 from ticketflow.domain.events.ticket_types import TicketTypeService
 from ticketflow.lib.errors import DomainError, NotFoundError
@@ -77,6 +78,7 @@ RESULT_WORDS = {
     "invalid": N_("refused"),
     "exited": N_("left"),
     "reverted": N_("admission undone"),
+    "duplicate_admission": N_("admitted again (offline)"),
 }
 
 
@@ -327,10 +329,7 @@ class ScanLogView(DoorPage):
         filters["result"] = result
         scanned_from = utc_input(request.query_params.get("from"), "from")
         scanned_until = utc_input(request.query_params.get("until"), "until")
-        page_text = request.query_params.get("page", "1")
-        if not page_text.isdigit() or not 1 <= int(page_text) <= 100_000:
-            raise bad_request("page: not a page number")
-        page = int(page_text)
+        page = page_number(request)
         event_id = query_id(request, "event_id")
         async with self.context.session_maker() as session:
             found = await ScanLogService(session).list_check_ins(
@@ -344,7 +343,7 @@ class ScanLogView(DoorPage):
             if event_id is not None and await session.get(Event, event_id) is not None:
                 gates = await GateService(session).list_gates(event_id)
                 scanners = await ScannerService(session).list_scanners(event_id)
-            names = await self._names(session, found.items)
+            names = await scan_names(session, found.items)
             undone = set(
                 await session.scalars(
                     select(CheckIn.reverts_id).where(
@@ -403,22 +402,28 @@ class ScanLogView(DoorPage):
         back = await request.form()
         return RedirectResponse(f"{target}?{back_query(back)}", status_code=303)
 
-    @staticmethod
-    async def _names(session: Any, rows: Sequence[CheckIn]) -> dict[str, dict[int, str]]:
-        """Names of the gates, scanners, staff and events the rows point to."""
-        wanted: dict[str, tuple[Any, Any, set[int]]] = {
-            "gate": (Gate, Gate.name, {row.gate_id for row in rows if row.gate_id}),
-            "scanner": (Scanner, Scanner.name, {row.scanner_id for row in rows if row.scanner_id}),
-            "user": (User, User.email, {row.scanned_by_id for row in rows if row.scanned_by_id}),
-            "event": (Event, Event.title, {row.event_id for row in rows if row.event_id}),
-        }
-        names: dict[str, dict[int, str]] = {}
-        for key, (model, label, ids) in wanted.items():
-            names[key] = {}
-            if ids:
-                for row_id, text in await session.execute(select(model.id, label).where(model.id.in_(ids))):
-                    names[key][row_id] = text
-        return names
+
+async def scan_names(session: Any, rows: Sequence[Any]) -> dict[str, dict[int, str]]:
+    """Names of the gates, scanners, staff and events scans point to (by `gate_id`, ...)."""
+
+    def ids(name: str) -> set[int]:
+        return {value for row in rows if (value := getattr(row, name, None))}
+
+    wanted: dict[str, tuple[Any, Any, set[int]]] = {
+        "gate": (Gate, Gate.name, ids("gate_id")),
+        "scanner": (Scanner, Scanner.name, ids("scanner_id")),
+        "user": (User, User.email, ids("scanned_by_id")),
+        "event": (Event, Event.title, ids("event_id")),
+    }
+    names: dict[str, dict[int, str]] = {}
+    for key, (model, label, wanted_ids) in wanted.items():
+        names[key] = {}
+        if wanted_ids:
+            for row_id, text in await session.execute(
+                select(model.id, label).where(model.id.in_(wanted_ids))
+            ):
+                names[key][row_id] = text
+    return names
 
 
 SCAN_LOG_FILTERS = ("event_id", "gate_id", "scanner_id", "ticket_id", "result", "from", "until", "page")
@@ -512,4 +517,73 @@ class DeskView(DoorPage):
         return RedirectResponse(f"{request.url_for('admin:view-door-desk')}?{back}", status_code=303)
 
 
-DOOR_VIEWS: tuple[type[DoorPage], ...] = (GatesView, ScanLogView, DeskView)
+DUPLICATES_PAGE = 50
+
+
+class DuplicatesView(DoorPage):
+    """Every ticket of an event admitted more than once, with each admission's device, gate and
+    time: where to look for a copied code (`duplicate_admissions`, as
+    `GET /events/{id}/duplicate-admissions`)."""
+
+    name = lazy_gettext("Double admissions")
+    icon = "fa-solid fa-clone"
+
+    @expose("/door/duplicates", identity="door-duplicates")
+    async def duplicates(self, request: Request) -> Response:
+        _ = gettext_for(current_language())
+        event_id = query_id(request, "event_id")
+        page = page_number(request)
+        items: list[Any] = []
+        total = 0
+        names: dict[str, dict[int, str]] = {}
+        holders: dict[int, str] = {}
+        event = None
+        if event_id is not None:
+            async with self.context.session_maker() as session:
+                try:
+                    items, total = await duplicate_admissions(
+                        session, event_id, limit=DUPLICATES_PAGE, offset=(page - 1) * DUPLICATES_PAGE
+                    )
+                except NotFoundError as exc:
+                    raise not_found() from exc
+                event = await session.get(Event, event_id)
+                names = await scan_names(session, [a for item in items for a in item.admissions])
+                holders = await holder_names(session, [item.ticket_id for item in items])
+        return await self.page(
+            request,
+            "ticketflow/duplicates.html",
+            {
+                "title": _("Double admissions"),
+                "subtitle": _("Tickets admitted more than once, with each device, gate and time"),
+                "events": await event_choices(self.context),
+                "event": event,
+                "items": items,
+                "total": total,
+                "page": page,
+                "pages": max(1, -(-total // DUPLICATES_PAGE)),
+                "names": names,
+                "holders": holders,
+            },
+        )
+
+
+async def holder_names(session: Any, ticket_ids: Sequence[int]) -> dict[int, str]:
+    """Who holds each ticket (the attendee's name, else the buyer's)."""
+    if not ticket_ids:
+        return {}
+    rows = await session.execute(
+        select(Ticket.id, func.coalesce(Ticket.attendee_name, User.name))
+        .join(User, User.id == Ticket.user_id)
+        .where(Ticket.id.in_(ticket_ids))
+    )
+    return {ticket_id: str(name) for ticket_id, name in rows}
+
+
+def page_number(request: Request) -> int:
+    text = request.query_params.get("page", "1")
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise bad_request("page: not a page number")
+    return int(text)
+
+
+DOOR_VIEWS: tuple[type[DoorPage], ...] = (GatesView, ScanLogView, DeskView, DuplicatesView)
