@@ -27,6 +27,12 @@ class TicketStatus(StrEnum):
 SEAT_TAKING_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE, TicketStatus.USED)
 
 
+def attendee_or_holder(attendee_name: str | None, holder_name: str) -> str:
+    """Who attends with a ticket: the attendee named for it, else the user who holds it. The door's
+    hand statement says the same in SQL (`ATTENDEE_OR_HOLDER` in domain/checkin/statements.py)."""
+    return attendee_name or holder_name
+
+
 class Ticket(IdMixin, TimestampMixin, Base):
     __tablename__ = "tickets"
     __table_args__ = (

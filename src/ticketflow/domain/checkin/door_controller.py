@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketflow.db.models.checkins import CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.gates import Gate as GateModel
 from ticketflow.db.models.gates import Scanner as ScannerModel
+from ticketflow.db.models.tickets import attendee_or_holder
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import admin_only, staff_or_admin
 from ticketflow.domain.checkin.door import GateService, ScanLogService, ScannerService
@@ -344,7 +345,7 @@ def found_tickets(found: Sequence[tuple[Any, User]]) -> list[FoundTicket]:
             id=ticket.id,
             code=ticket.code,
             status=ticket.status,
-            holder_name=ticket.attendee_name or user.name,
+            holder_name=attendee_or_holder(ticket.attendee_name, user.name),
             email=user.email,
             order_id=ticket.order_id,
             used_at=ticket.used_at,

@@ -75,9 +75,12 @@ def admit_of_types(count: int, *, signed: bool = False) -> Statement:
 
 ADMIT_OF_ONE_TYPE = admit_of_types(1)
 ADMIT_SIGNED_OF_ONE_TYPE = admit_of_types(1, signed=True)
+ATTENDEE_OR_HOLDER = "COALESCE({t}.{t.attendee_name}, {u}.{u.name})"
+"""`attendee_or_holder` (db/models/tickets.py) in SQL, for the door's hand statement."""
 _SELECT_SCANNED = (
-    "SELECT {t}.{t.id}, {t}.{t.status}, {t}.{t.event_id}, {e}.{e.title}, {e}.{e.status},"
-    " COALESCE({t}.{t.attendee_name}, {u}.{u.name}), {t}.{t.used_at}, {t}.{t.ticket_type_id},"
+    "SELECT {t}.{t.id}, {t}.{t.status}, {t}.{t.event_id}, {e}.{e.title}, {e}.{e.status}, "
+    + ATTENDEE_OR_HOLDER
+    + ", {t}.{t.used_at}, {t}.{t.ticket_type_id},"
     " {t}.{t.code_version} FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
     " JOIN {u} ON {u}.{u.id} = {t}.{t.user_id} WHERE {t}."
 )

@@ -29,6 +29,7 @@ from typing import Any, Protocol, cast
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from ticketflow.db.models.outbox import MessageKind
+from ticketflow.db.models.tickets import attendee_or_holder
 from ticketflow.domain.notifications.calendar import event_calendar
 from ticketflow.domain.notifications.identity import MailIdentity, mail_address
 from ticketflow.domain.notifications.letters import Letter
@@ -225,7 +226,7 @@ def printed_tickets(letter: Letter) -> list[PrintedTicket]:
             ticket_id=ticket.id,
             code=ticket.code,
             order_id=letter.order_id or 0,
-            attendee_name=ticket.attendee_name or letter.recipient_name,
+            attendee_name=attendee_or_holder(ticket.attendee_name, letter.recipient_name),
             event=letter.event,
             locale=letter.locale,
         )

@@ -20,7 +20,7 @@ from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.ticket_types import BASIS_POINTS_PER_PERCENT
 from ticketflow.db.models.ticket_types import OrderLine as OrderLineModel
 from ticketflow.db.models.tickets import Ticket as TicketModel
-from ticketflow.db.models.tickets import TicketStatus
+from ticketflow.db.models.tickets import TicketStatus, attendee_or_holder
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.accounts.auth import Credentials, any_role, buyer
 from ticketflow.domain.notifications.compose import printed_ticket
@@ -86,7 +86,7 @@ def to_ticket(
         created_at=ticket.created_at,
         ticket_type_id=ticket.ticket_type_id,
         ticket_type_name=type_name,
-        attendee_name=ticket.attendee_name or holder_name or None,
+        attendee_name=attendee_or_holder(ticket.attendee_name, holder_name) or None,
         event_title=event.title if event else None,
         event_venue=event.venue if event else None,
         event_starts_at=event.starts_at if event else None,

@@ -28,7 +28,7 @@ from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.ticket_types import TicketType
-from ticketflow.db.models.tickets import Ticket, TicketStatus, TicketTransfer
+from ticketflow.db.models.tickets import Ticket, TicketStatus, TicketTransfer, attendee_or_holder
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.holds import give_back_voucher, lock_event, recount_types, shift_types
@@ -54,7 +54,7 @@ class HeldTicket(NamedTuple):
     @property
     def attendee_name(self) -> str:
         """Who attends with the ticket: the name given for it, else its holder."""
-        return self.ticket.attendee_name or self.holder_name
+        return attendee_or_holder(self.ticket.attendee_name, self.holder_name)
 
 
 class TicketNotCancellable(ConflictError):
