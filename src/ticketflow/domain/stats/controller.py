@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.domain.accounts.auth import admin_only
@@ -18,7 +18,7 @@ NOT_ADMIN = (403, "only admins see the figures")
 EventId = Annotated[int, id_parameter("event id")]
 
 
-def provide_stats_service(db_session: AsyncSession) -> StatsService:
+def provide_stats_service(db_session: NamedDependency[AsyncSession]) -> StatsService:
     return StatsService(db_session)
 
 
@@ -39,7 +39,7 @@ class StatsController(Controller):
         ),
         responses=error_responses(NO_TOKEN, NOT_ADMIN),
     )
-    async def overview(self, stats: StatsService) -> StatsOverview:
+    async def overview(self, stats: NamedDependency[StatsService]) -> StatsOverview:
         return await stats.overview()
 
     @get(
@@ -53,5 +53,5 @@ class StatsController(Controller):
         ),
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, (404, "event not found")),
     )
-    async def event_stats(self, stats: StatsService, event_id: EventId) -> EventStats:
+    async def event_stats(self, stats: NamedDependency[StatsService], event_id: EventId) -> EventStats:
         return await stats.event_stats(event_id)
