@@ -3,7 +3,9 @@
 Starts a throwaway MariaDB from the installed binaries (or uses `--mysql-url`), migrates it,
 seeds it, serves the app with uvicorn on loopback, drives it with a keep-alive load generator,
 then runs the same SQL statements straight through asyncmy at the same concurrency and prints
-both, with the ratio app/raw. Figures go to docs/PERFORMANCE.md by hand.
+both, with the ratio app/raw. The flash sale is run again on an event with three ticket types
+(one capped, one hidden behind a voucher) and mixed orders, with its rate over the single-type
+sale's. Figures go to docs/PERFORMANCE.md by hand.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.loadgen import LoadResult, Request, run_load
@@ -28,14 +31,18 @@ from bench.seed import (
     insert_active_tickets,
     insert_event,
     insert_gates_with_scanners,
+    insert_ticket_type,
     insert_users,
+    insert_voucher,
     mint_token,
 )
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import Gate
+from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.vouchers import Voucher
 from ticketflow.settings import Settings
 
 SECRET = "bench-secret-" + "b" * 40
@@ -164,6 +171,104 @@ async def door_with_gates(
     return row
 
 
+VOUCHER = "CREW-BENCH"
+
+
+async def typed_sale(engine: AsyncEngine, admin_id: int, capacity: int) -> dict[str, int]:
+    """An event of `capacity` seats with three free types: General (the event's total its only
+    limit), Early (capped at a quarter) and Crew (hidden; a voucher unlocks it for a tenth)."""
+    event_id = await insert_event(engine, admin_id, capacity, "Flash (three types)")
+    async with engine.begin() as connection:
+        general = await connection.scalar(select(TicketType.id).where(TicketType.event_id == event_id))
+        await connection.execute(update(TicketType).where(TicketType.id == general).values(capacity=None))
+    early = await insert_ticket_type(engine, event_id, "Early", capacity // 4)
+    crew = await insert_ticket_type(engine, event_id, "Crew", None, hidden=True)
+    await insert_voucher(engine, event_id, VOUCHER, capacity // 10)
+    return {"event": event_id, "general": int(general or 0), "early": early, "crew": crew}
+
+
+def typed_order(index: int, ids: dict[str, int]) -> bytes:
+    """Mixed orders: one General, one Early, General and Early together, one Crew with the voucher."""
+    kinds: list[dict[str, object]] = [
+        {"items": [{"ticket_type_id": ids["general"], "quantity": 1}]},
+        {"items": [{"ticket_type_id": ids["early"], "quantity": 1}]},
+        {"items": [{"ticket_type_id": t, "quantity": 1} for t in (ids["general"], ids["early"])]},
+        {"items": [{"ticket_type_id": ids["crew"], "quantity": 1}], "voucher_code": VOUCHER},
+    ]
+    return json.dumps(kinds[index % len(kinds)]).encode()
+
+
+async def count_typed(url: str, ids: dict[str, int]) -> dict[str, Any]:
+    """Tickets sold per type (and the types' counters), the event's total, the voucher's uses."""
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    async with engine.connect() as connection:
+        per_type = dict(
+            (
+                await connection.execute(
+                    select(Ticket.ticket_type_id, func.count())
+                    .where(Ticket.event_id == ids["event"])
+                    .group_by(Ticket.ticket_type_id)
+                )
+            ).all()
+        )
+        counters = dict(
+            (
+                await connection.execute(
+                    select(TicketType.id, TicketType.sold).where(TicketType.event_id == ids["event"])
+                )
+            ).all()
+        )
+        uses = await connection.scalar(select(Voucher.uses).where(Voucher.event_id == ids["event"]))
+    await engine.dispose()
+    names = ("general", "early", "crew")
+    return {
+        "sold_per_type": {name: int(per_type.get(ids[name], 0)) for name in names},
+        "type_counters": {name: int(counters.get(ids[name], 0)) for name in names},
+        "voucher_uses": int(uses or 0),
+        "event_sold": sum(int(count) for count in per_type.values()),
+    }
+
+
+async def run_typed_sale(
+    args: argparse.Namespace,
+    engine: AsyncEngine,
+    url: str,
+    base_url: str,
+    admin_id: int,
+    buyer_tokens: list[str],
+    single_type: LoadResult,
+) -> dict[str, object]:
+    """The flash sale again, by the same buyers, on three types with mixed orders and a voucher."""
+    ids = await typed_sale(engine, admin_id, args.capacity)
+    requests: list[Request] = [
+        (
+            "POST",
+            f"/events/{ids['event']}/tickets",
+            {"Authorization": f"Bearer {t}", "Content-Type": "application/json"},
+            typed_order(index, ids),
+        )
+        for index, t in enumerate(buyer_tokens)
+    ]
+    typed = await run_load(base_url, requests, args.clients)
+    sold = await count_typed(url, ids)
+    caps = {"early": args.capacity // 4, "crew (voucher max_uses)": args.capacity // 10}
+    exact = sold["sold_per_type"] == sold["type_counters"] and [
+        sold["sold_per_type"]["early"],
+        sold["voucher_uses"],
+        sold["event_sold"],
+    ] == [caps["early"], caps["crew (voucher max_uses)"], args.capacity]
+    row = {
+        "scenario": f"flash sale, three types (capacity {args.capacity}, {args.buyers} buyers)",
+        "caps": caps,
+        "app": typed.summary(),
+        "typed_over_single_type": round(typed.rate / single_type.rate, 3) if single_type.rate else None,
+        **sold,
+        "each_cap_sold_exactly": exact,
+    }
+    print(json.dumps(row, indent=2))
+    return row
+
+
 def report(name: str, app: LoadResult, raw: LoadResult, extra: dict[str, object]) -> dict[str, object]:
     row = {
         "scenario": name,
@@ -237,6 +342,7 @@ async def main(args: argparse.Namespace, url: str, workdir: Path) -> None:
                     {"app_sold_tickets_and_counter": app_sold, "raw_sold_tickets_and_counter": raw_sold},
                 )
             )
+            results.append(await run_typed_sale(args, engine, url, base_url, admin_id, buyer_tokens, app))
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -124,7 +124,7 @@ def purchase_transaction(event_id: int) -> Callable[[Any, int], Awaitable[int]]:
         await cursor.execute(TAKE_TYPE_SOLD_SEATS, (1, now, type_id, 1))
         await cursor.execute(
             INSERT_PAID_ORDER,
-            (buyer_id, event_id, 1, state[9], now, purchase_fingerprint(event_id, 1), now, now),
+            (buyer_id, event_id, 1, state[9], now, purchase_fingerprint(event_id, 1), None, None, now, now),
         )
         order_id = cursor.lastrowid
         await cursor.execute(INSERT_ORDER_LINE, (order_id, type_id, type_name, 1, price, 0, tax_rate, price))

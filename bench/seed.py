@@ -15,6 +15,7 @@ from ticketflow.db.models.orders import Order
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
+from ticketflow.db.models.vouchers import Voucher
 from ticketflow.domain.checkin.door import digest
 from ticketflow.domain.checkin.scanner_tokens import new_scanner_token
 from ticketflow.lib.signed_codes import TicketSigner
@@ -206,3 +207,48 @@ async def _insert_paid_tickets(
     for start in range(0, len(rows), BATCH):
         await connection.execute(insert(Ticket), rows[start : start + BATCH])
     return order_id, type_id
+
+
+async def insert_ticket_type(
+    engine: AsyncEngine, event_id: int, name: str, capacity: int | None, *, hidden: bool = False
+) -> int:
+    """Another free type of the event (after its first)."""
+    now = dt.datetime.now(dt.UTC)
+    async with engine.begin() as connection:
+        result = await connection.execute(
+            insert(TicketType).values(
+                event_id=event_id,
+                name=name,
+                description="",
+                price_cents=0,
+                tax_rate_bp=0,
+                capacity=capacity,
+                sold=0,
+                held=0,
+                hidden=hidden,
+                position=1,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+async def insert_voucher(engine: AsyncEngine, event_id: int, code: str, max_uses: int) -> None:
+    """A 0 % voucher that unlocks the event's hidden types, `max_uses` times."""
+    now = dt.datetime.now(dt.UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(Voucher).values(
+                event_id=event_id,
+                code=code,
+                kind="percent",
+                value=0,
+                max_uses=max_uses,
+                uses=0,
+                unlocks_hidden=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )

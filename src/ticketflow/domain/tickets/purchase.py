@@ -357,32 +357,111 @@ async def buy_free_tickets(
     signer: TicketSigner,
     buyer: Recipient,
     event_id: int,
-    quantity: int,
-    state: SaleState,
+    currency: str,
+    plan: OrderPlan,
+    fingerprint: str,
 ) -> PurchaseResult:
-    """A free purchase in the transaction of `check_first`: the seats, the paid order, its line,
-    its active tickets and their e-mail, in a few fixed statements on the driver (the flash-sale
-    path)."""
+    """A free purchase in the transaction of the checks: the seats (and the voucher's use), the
+    paid order, its lines, its active tickets and their e-mail, in a few fixed statements on the
+    driver (the flash-sale path, with one ticket type or several)."""
     now = utc_now()
-    sale = state.sale_type
-    currency = state.currency
-    if sale is None:  # pragma: no cover - sale_state always reads it
-        raise SalesClosed
-    await take_seats(db, event_id, [Lot(sale, quantity)], held=False, now=now)
+    lots, voucher = plan.lots, plan.voucher
+    await take_seats(db, event_id, lots, held=False, now=now)
+    if voucher is not None:
+        await take_voucher_use(db, voucher, now)
     buyer_id = buyer[0]
-    fingerprint = purchase_fingerprint(event_id, quantity)
-    order_id = await db.insert_paid_order(buyer_id, event_id, quantity, currency, fingerprint, now)
-    line = await insert_line(db, order_id, sale, quantity)
-    codes = [unsigned_placeholder() for _ in range(quantity)]
-    await db.insert_active_tickets(order_id, buyer_id, event_id, sale.id, codes, now)
+    quantity = sum(lot.quantity for lot in lots)
+    redeemed = None if voucher is None else (voucher.id, voucher.code)
+    order_id = await db.insert_paid_order(buyer_id, event_id, quantity, currency, fingerprint, now, redeemed)
+    lines = []
+    for lot, discount in zip(lots, plan.discounts, strict=True):
+        lines.append(await insert_line(db, order_id, lot.sale, lot.quantity, discount))
+        codes = [unsigned_placeholder() for _ in range(lot.quantity)]
+        await db.insert_active_tickets(order_id, buyer_id, event_id, lot.sale.id, codes, now)
     issued = await sign_order(db, signer, order_id)
     await notifier.tickets_issued_to(db.outbox(), buyer, event_id=event_id, order_id=order_id)
-    order = OrderRecord(order_id, buyer_id, event_id, quantity, 0, currency, OrderStatus.PAID, None, now)
+    voucher_code = None if voucher is None else voucher.code
+    order = OrderRecord(
+        order_id, buyer_id, event_id, quantity, 0, currency, OrderStatus.PAID, None, now, voucher_code
+    )
     tickets = [
-        TicketRecord(t.id, order_id, buyer_id, event_id, t.code, TicketStatus.ACTIVE, None, now, sale.id)
+        TicketRecord(
+            t.id, order_id, buyer_id, event_id, t.code, TicketStatus.ACTIVE, None, now, t.ticket_type_id
+        )
         for t in issued
     ]
-    return PurchaseResult(order=order, tickets=tickets, lines=[line])
+    return PurchaseResult(order=order, tickets=tickets, lines=lines)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlan:
+    """What an order buys and costs, as read before any write."""
+
+    lots: list[Lot]
+    discounts: list[int]
+    """Per lot: the voucher's discount on the whole lot."""
+    voucher: SaleVoucher | None
+    total: int
+    short: bool
+    """The event or a type has fewer seats left than asked for (maybe only because of expired holds)."""
+    event_left: int
+
+    def sold_out(self, items: Sequence[tuple[int, int]] | None) -> ConflictError:
+        if items is None:
+            return sold_out(self.lots[0].sale.available(self.event_left))
+        return types_sold_out(self.lots, self.event_left)
+
+
+async def plan_order(
+    db: PurchaseStatements,
+    event_id: int,
+    state: SaleWindow,
+    left: int,
+    items: Sequence[tuple[int, int]] | None,
+    quantity: int,
+    voucher_code: str | None,
+    now: dt.datetime,
+) -> OrderPlan:
+    """The order's lots (checked), its voucher (checked) and discounts, its total, and whether the
+    seats `left` in the event (and each type's) fall short of it."""
+    voucher = None if voucher_code is None else await find_voucher(db, event_id, voucher_code, now)
+    if items is None:
+        lots = [Lot(await sale_type(db, event_id), quantity)]
+    else:
+        lots = await lots_for_items(db, event_id, items, state.max_per_order, now, voucher)
+    discounts = [0] * len(lots)
+    if voucher is not None:
+        if not any(voucher.applies_to(lot.sale.id) for lot in lots):
+            raise VoucherRefused("voucher_not_applicable", "this voucher is not valid for these tickets")
+        discounts = [
+            voucher.discount(lot.sale.price_cents) * lot.quantity if voucher.applies_to(lot.sale.id) else 0
+            for lot in lots
+        ]
+    total = sum(lot.sale.price_cents * lot.quantity for lot in lots) - sum(discounts)
+    asked = sum(lot.quantity for lot in lots)
+    short = left < asked or any(lot.sale.available(left) < lot.quantity for lot in lots)
+    return OrderPlan(lots, discounts, voucher, total, short, left)
+
+
+async def plan_first(
+    db: PurchaseStatements,
+    event_id: int,
+    items: Sequence[tuple[int, int]] | None,
+    quantity: int,
+    voucher_code: str | None,
+) -> tuple[SaleState, OrderPlan]:
+    """`check_first` for an order of several types or with a voucher (not a retry): the same
+    cheap refusals - closed, unknown or used-up voucher, sold out - before any write."""
+    now = utc_now()
+    state = await sale_state(db, event_id, single=False)
+    if items is not None:
+        quantity = sum(q for _, q in items)
+    check_sales_open(state, quantity, now)
+    left = state.capacity - state.tickets_sold - state.tickets_held
+    plan = await plan_order(db, event_id, state, left, items, quantity, voucher_code, now)
+    if plan.short and state.tickets_held == 0:
+        raise plan.sold_out(items)
+    return state, plan
 
 
 class PurchaseService:
@@ -431,11 +510,23 @@ class PurchaseService:
                     or items is not None
                     or voucher_code is not None,
                 )
-                free = state is not None and state.sale_type is not None and state.sale_type.price_cents == 0
-                if state is not None and free and state.available >= quantity:
-                    result = await buy_free_tickets(
-                        db, self.notifier, self.signer, buyer, event_id, quantity, state
-                    )
+                result = None
+                if state is not None and state.sale_type is not None:
+                    sale = state.sale_type
+                    if sale.price_cents == 0 and state.available >= quantity:
+                        plan = OrderPlan([Lot(sale, quantity)], [0], None, 0, False, state.available)
+                        fingerprint = purchase_fingerprint(event_id, quantity)
+                        result = await buy_free_tickets(
+                            db, self.notifier, self.signer, buyer, event_id, state.currency, plan, fingerprint
+                        )
+                elif idempotency_key is None:  # several types or a voucher: the same checks first
+                    state, plan = await plan_first(db, event_id, items, quantity, voucher_code)
+                    if plan.total == 0 and not plan.short:
+                        fingerprint = purchase_fingerprint(event_id, quantity, items, voucher_code)
+                        result = await buy_free_tickets(
+                            db, self.notifier, self.signer, buyer, event_id, state.currency, plan, fingerprint
+                        )
+                if result is not None:
                     result.holder_name = buyer[2]
                     return result
             async with self.engine.connect() as connection:
@@ -558,32 +649,15 @@ class _Purchase:
         if items is not None:
             quantity = sum(q for _, q in items)
         check_sales_open(event, quantity, now)
-        voucher = None if voucher_code is None else await find_voucher(db, event_id, voucher_code, now)
-        if items is None:
-            lots = [Lot(await sale_type(db, event_id), quantity)]
-        else:
-            lots = await lots_for_items(db, event_id, items, event.max_per_order, now, voucher)
-        discounts = [0] * len(lots)
-        if voucher is not None:
-            if not any(voucher.applies_to(lot.sale.id) for lot in lots):
-                raise VoucherRefused("voucher_not_applicable", "this voucher is not valid for these tickets")
-            discounts = [
-                voucher.discount(lot.sale.price_cents) * lot.quantity
-                if voucher.applies_to(lot.sale.id)
-                else 0
-                for lot in lots
-            ]
-        total = sum(lot.sale.price_cents * lot.quantity for lot in lots) - sum(discounts)
+        left = event.capacity - event.tickets_sold - event.tickets_held
+        plan = await plan_order(db, event_id, event, left, items, quantity, voucher_code, now)
+        lots, discounts, voucher, total = plan.lots, plan.discounts, plan.voucher, plan.total
         priced = total > 0
         if priced and not self.payments.accepts_priced_orders():
             raise PaymentsUnavailable
-        event_left = event.capacity - event.tickets_sold - event.tickets_held
-        short = event_left < quantity or any(lot.sale.available(event_left) < lot.quantity for lot in lots)
         # Unpaid holds past their time may be what blocks the sale: release them first.
-        if short and (not event.tickets_held or not await self._expire_holds(event_id)):
-            if items is None:
-                raise sold_out(lots[0].sale.available(event_left))
-            raise types_sold_out(lots, event_left)
+        if plan.short and (not event.tickets_held or not await self._expire_holds(event_id)):
+            raise plan.sold_out(items)
         # Take seats (and, for an unpaid order, stay within the buyer's share of held seats).
         await take_seats(db, event_id, lots, held=priced, now=now)
         if priced:

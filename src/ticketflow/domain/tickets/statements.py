@@ -82,8 +82,8 @@ SELECT_ORDER_LINES = sql(
 )
 INSERT_PAID_ORDER = sql(
     "INSERT INTO {o} ({o.user_id}, {o.event_id}, {o.quantity}, {o.amount_cents}, {o.currency}, {o.status},"
-    " {o.paid_at}, {o.request_fingerprint}, {o.refunded_cents}, {o.created_at}, {o.updated_at})"
-    " VALUES (%s, %s, %s, 0, %s, {paid}, %s, %s, 0, %s, %s)",
+    " {o.paid_at}, {o.request_fingerprint}, {o.refunded_cents}, {o.voucher_id}, {o.voucher_code},"
+    " {o.created_at}, {o.updated_at}) VALUES (%s, %s, %s, 0, %s, {paid}, %s, %s, 0, %s, %s, %s, %s)",
     o=Order,
     paid=OrderStatus.PAID,
 )
@@ -330,12 +330,32 @@ class PurchaseStatements:
         return [LineRecord(*row) for row in await self._db.fetchall(SELECT_ORDER_LINES, (order_id,))]
 
     async def insert_paid_order(
-        self, buyer_id: int, event_id: int, quantity: int, currency: str, fingerprint: str, now: dt.datetime
+        self,
+        buyer_id: int,
+        event_id: int,
+        quantity: int,
+        currency: str,
+        fingerprint: str,
+        now: dt.datetime,
+        voucher: tuple[int, str] | None = None,
     ) -> int:
-        """A free order, paid at once; returns its id."""
+        """A free order, paid at once (redeeming `voucher`, its id and code, if any); returns its id."""
         stamp = self._db.bind_time(now)
+        voucher_id, voucher_code = voucher or (None, None)
         return await self._db.insert(
-            INSERT_PAID_ORDER, (buyer_id, event_id, quantity, currency, stamp, fingerprint, stamp, stamp)
+            INSERT_PAID_ORDER,
+            (
+                buyer_id,
+                event_id,
+                quantity,
+                currency,
+                stamp,
+                fingerprint,
+                voucher_id,
+                voucher_code,
+                stamp,
+                stamp,
+            ),
         )
 
     async def insert_active_tickets(
