@@ -46,6 +46,10 @@ async def test_valid_then_already_used(client, db, door) -> None:
     assert body["ticket"]["status"] == "used"
     assert body["ticket"]["holder_name"] == "Marie Curie"
     assert body["ticket"]["event_title"] == "Opening night"
+    assert (body["ticket"]["ticket_type_id"], body["ticket"]["ticket_type_name"]) == (
+        ticket["ticket_type_id"],
+        "General admission",
+    )
     used_at = body["ticket"]["used_at"]
 
     second = await client.post(f"/tickets/{ticket['code']}/validate", headers=staff.headers)

@@ -75,6 +75,8 @@ def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:
             event_title=outcome.ticket.event_title,
             holder_name=outcome.ticket.holder_name,
             used_at=outcome.ticket.used_at,
+            ticket_type_id=outcome.ticket.ticket_type_id,
+            ticket_type_name=outcome.ticket.ticket_type_name,
         )
     gate = outcome.gate
     if outcome.result in (ScanResult.VALID, ScanResult.EXITED):

@@ -29,6 +29,9 @@ class ScannedTicket(msgspec.Struct):
     holder_name: str
     """The attendee named for the ticket, else the name of the user who holds it."""
     used_at: dt.datetime | None
+    ticket_type_id: int
+    ticket_type_name: str
+    """The ticket's type (General admission, VIP...): what the holder may enter as."""
 
 
 class GateCounters(msgspec.Struct):

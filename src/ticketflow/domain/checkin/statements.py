@@ -26,6 +26,7 @@ from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import ADMISSIONS, SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.gates import Gate, Scanner
+from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus, TicketTransfer
 from ticketflow.db.models.users import User
 from ticketflow.db.sql import Statement, sql
@@ -81,12 +82,13 @@ _SELECT_SCANNED = (
     "SELECT {t}.{t.id}, {t}.{t.status}, {t}.{t.event_id}, {e}.{e.title}, {e}.{e.status}, "
     + ATTENDEE_OR_HOLDER
     + ", {t}.{t.used_at}, {t}.{t.ticket_type_id},"
-    " {t}.{t.code_version} FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
-    " JOIN {u} ON {u}.{u.id} = {t}.{t.user_id} WHERE {t}."
+    " {t}.{t.code_version}, {tt}.{tt.name} FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
+    " JOIN {u} ON {u}.{u.id} = {t}.{t.user_id} JOIN {tt} ON {tt}.{tt.id} = {t}.{t.ticket_type_id}"
+    " WHERE {t}."
 )
-SELECT_SCANNED = sql(_SELECT_SCANNED + "{t.code} = %s", t=Ticket, e=Event, u=User)
+SELECT_SCANNED = sql(_SELECT_SCANNED + "{t.code} = %s", t=Ticket, e=Event, u=User, tt=TicketType)
 """The fields of `ScannedTicket`, in order."""
-SELECT_SCANNED_SIGNED = sql(_SELECT_SCANNED + "{t.id} = %s", t=Ticket, e=Event, u=User)
+SELECT_SCANNED_SIGNED = sql(_SELECT_SCANNED + "{t.id} = %s", t=Ticket, e=Event, u=User, tt=TicketType)
 """The same by the ticket id a signed code carries, at whatever version the ticket is now."""
 _LEAVE = (
     "UPDATE {t} SET {t.left_at} = %s, {t.updated_at} = %s"
@@ -161,6 +163,7 @@ class ScannedTicket:
     used_at: dt.datetime | None
     ticket_type_id: int = 0
     code_version: int = 1
+    ticket_type_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +303,7 @@ class DoorStatements:
             row = await self._db.fetchone(SELECT_SCANNED, (key.code,))
         if row is None:
             return None
-        ticket_id, status, event_id, title, event_status, holder, used_at, type_id, version = row
+        ticket_id, status, event_id, title, event_status, holder, used_at, type_id, version, type_name = row
         return ScannedTicket(
             ticket_id,
             status,
@@ -311,6 +314,7 @@ class DoorStatements:
             self._db.read_time(used_at),
             type_id,
             int(version),
+            type_name,
         )
 
     async def transferred_version(self, ticket_id: int, version: int) -> bool:
