@@ -273,6 +273,9 @@ def test_documented_curl_session_works_as_written(tmp_path: Path) -> None:
     assert '"date":"2031-06-01","time":"20:00"' in output
     assert '"total":1,"limit":20,"offset":0' in output
     assert '"name":"North door","ticket_type_ids":[],"allow_reentry":true' in output
+    assert '"code":"BAND-2031","kind":"percent","value":100' in output
+    assert output.count('"ticket_type_name":"VIP"') == 2  # the ticket named at the door, twice
+    assert output.index('"result":"valid"') < output.index('"result":"already_used"')
 
 
 async def _alembic_version(database_url: str) -> str | None:
