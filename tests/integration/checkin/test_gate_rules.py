@@ -291,3 +291,32 @@ async def test_simultaneous_ins_and_outs_keep_one_state(client, db, door) -> Non
             select(func.count()).select_from(CheckIn).where(CheckIn.result == "already_used")
         )
     assert a[2] + b[2] == refusals
+
+
+async def test_a_ticket_out_through_a_reentry_gate_stays_attended(client, db, door) -> None:
+    """Out for now is not unused: the holder cannot cancel, refund or give away a ticket that came
+    in, and the amber screen keeps showing the first admission."""
+    admin, staff, holder, event = door
+    friend = await make_actor(client, db, name="Sophie Germain")
+    gate = await make_gate(client, admin, event, allow_reentry=True)
+    order = (await buy(client, holder, event["id"])).json()
+    ticket = order["tickets"][0]
+    assert await at_gate(client, staff, ticket, gate) == (200, "valid")
+    first_admission = (await ticket_row(db, ticket)).used_at
+    assert await at_gate(client, staff, ticket, gate, "out") == (200, "exited")
+
+    cancel = await client.post(f"/tickets/{ticket['id']}/cancel", headers=holder.headers)
+    cancel_order = await client.post(f"/orders/{order['order']['id']}/cancel", headers=holder.headers)
+    transfer = await client.post(
+        f"/tickets/{ticket['id']}/transfer", json={"email": friend.email}, headers=holder.headers
+    )
+    assert cancel.status_code == 409, cancel.text
+    assert cancel_order.status_code == 409, cancel_order.text
+    assert transfer.status_code == 409, transfer.text
+    row = await ticket_row(db, ticket)
+    assert (row.user_id, row.cancelled_at, row.used_at) == (holder.id, None, first_admission)
+
+    assert await at_gate(client, staff, ticket, gate) == (200, "valid")
+    again = await scan(client, staff, ticket, gate)
+    assert again.status_code == 409
+    assert (await ticket_row(db, ticket)).used_at == first_admission

@@ -47,7 +47,8 @@ def by_claims(template: str) -> str:
 
 
 _ADMIT = (
-    "UPDATE {t} SET {t.status} = {used}, {t.used_at} = %s, {t.updated_at} = %s, {t.left_at} = NULL"
+    "UPDATE {t} SET {t.status} = {used}, {t.used_at} = COALESCE({t.used_at}, %s), {t.updated_at} = %s,"
+    " {t.left_at} = NULL"
     " WHERE {t.code} = %s AND {t.status} = {active}"
     " AND {t.event_id} IN (SELECT {e.id} FROM {e} WHERE {e.status} = {scheduled})"
 )

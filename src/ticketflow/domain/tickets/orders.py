@@ -155,17 +155,26 @@ class OrderService(RepositoryService[Order, OrderRepository]):
     async def _cancel_paid(self, order: Order, event: Event, now: dt.datetime) -> None:
         live = list(
             await self.session.scalars(
-                select(Ticket).where(Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE)
+                select(Ticket).where(
+                    Ticket.order_id == order.id,
+                    Ticket.status == TicketStatus.ACTIVE,
+                    Ticket.used_at.is_(None),
+                )
             )
         )
         if not live:
             raise OrderNotCancellable("the order has no ticket left to cancel")
         by_type = await tickets_by_type(
-            self.session, Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE
+            self.session,
+            Ticket.order_id == order.id,
+            Ticket.status == TicketStatus.ACTIVE,
+            Ticket.used_at.is_(None),
         )
         cancelled = await self.session.execute(
             update(Ticket)
-            .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE)
+            .where(
+                Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE, Ticket.used_at.is_(None)
+            )
             .values(status=TicketStatus.CANCELLED, cancelled_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )

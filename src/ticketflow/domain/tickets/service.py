@@ -38,6 +38,15 @@ from ticketflow.lib.repository import RepositoryService
 from ticketflow.lib.signed_codes import TicketSigner
 
 CANCELLABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
+
+
+def attended(ticket: Ticket) -> bool:
+    """Whether the ticket was admitted at the door: `used`, or `active` again after it left
+    through a re-entry gate (its `used_at` stays until an admin undoes the admission). Such a
+    ticket is never cancelled, refunded or transferred by its holder."""
+    return ticket.status == TicketStatus.USED or ticket.used_at is not None
+
+
 NAMEABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
 """A ticket that was used or cancelled keeps the name it had: it records who came (or not)."""
 
@@ -203,7 +212,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         ticket, event, _, type_name = await self.get_own(ticket_id, actor)
         admin = actor.role == Role.ADMIN
         now = utc_now()
-        if ticket.status == TicketStatus.USED:
+        if attended(ticket):
             raise TicketNotTransferable("a used ticket cannot be transferred")
         if ticket.status == TicketStatus.CANCELLED:
             raise TicketNotTransferable("a cancelled ticket cannot be transferred")
@@ -238,6 +247,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
                 Ticket.code_version == old_version,
                 Ticket.user_id == giver.id,
                 Ticket.status == TicketStatus.ACTIVE,
+                Ticket.used_at.is_(None),
             )
             .values(
                 user_id=receiver.id,
@@ -278,7 +288,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
     async def cancel_ticket(self, ticket_id: int, actor: User) -> HeldTicket:
         """Cancel one ticket and put its seat back on sale."""
         ticket, event, holder_name, type_name = await self.get_visible(ticket_id, actor)
-        if ticket.status == TicketStatus.USED:
+        if attended(ticket):
             raise TicketNotCancellable("a used ticket cannot be cancelled")
         if ticket.status == TicketStatus.CANCELLED:
             raise TicketNotCancellable("the ticket is already cancelled")
@@ -290,7 +300,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         await lock_event(self.session, event.id, now)
         changed = await self.session.execute(
             update(Ticket)
-            .where(Ticket.id == ticket_id, Ticket.status == previous_status)
+            .where(Ticket.id == ticket_id, Ticket.status == previous_status, Ticket.used_at.is_(None))
             .values(status=TicketStatus.CANCELLED, cancelled_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
