@@ -239,3 +239,19 @@ async def test_the_buyer_cannot_take_a_given_ticket_back_by_cancelling_the_order
 
     assert refused.status_code == 409
     assert (await ticket_row(db, ticket["id"]))[4] == "active"
+
+
+async def test_the_scanner_bundle_revokes_the_code_given_away(client, db, people) -> None:
+    ada, grace, admin, event, ticket = (
+        people["ada"],
+        people["grace"],
+        people["admin"],
+        people["event"],
+        people["ticket"],
+    )
+    assert (await transfer(client, ada, ticket["id"], {"email": grace.email})).status_code == 200
+
+    bundle = await client.get(f"/events/{event['id']}/scanner-bundle", headers=admin.headers)
+
+    assert bundle.status_code == 200, bundle.text
+    assert {"ticket_id": ticket["id"], "version": 1} in bundle.json()["revoked"]
