@@ -146,6 +146,7 @@ async def test_the_ticket_email_carries_the_orders_pdf(client, db, smtp_server, 
     pages = pdf_pages_text(document)
     assert len(pages) == 2
     assert all("Concierto de Año Nuevo" in page and "Auditorio Nacional" in page for page in pages)
+    assert all(f"Ticket type {first['ticket_type_name']}" in " ".join(page.split()) for page in pages)
     assert "Ada Lovelace" in pages[0]
     assert "Grace Hopper" in pages[1]
     assert "Ada Lovelace" not in pages[1]

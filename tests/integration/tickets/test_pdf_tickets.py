@@ -41,6 +41,8 @@ async def test_the_holder_downloads_a_printable_ticket(client, db) -> None:
     assert "Ada Lovelace" not in text
     assert f"{local.day} {local:%B %Y}, {local:%H:%M} (Europe/Madrid)" in text
     assert f"#{second['order_id']} - ticket #{second['id']}" in text
+    assert second["ticket_type_name"]
+    assert f"Ticket type {second['ticket_type_name']}" in " ".join(text.split())
     assert pdf_qr_codes(response.content) == [second["code"]]
 
     mine = await client.get(f"/tickets/{first['id']}/ticket.pdf", headers=admin.headers)

@@ -255,3 +255,21 @@ async def test_the_scanner_bundle_revokes_the_code_given_away(client, db, people
 
     assert bundle.status_code == 200, bundle.text
     assert {"ticket_id": ticket["id"], "version": 1} in bundle.json()["revoked"]
+
+
+async def test_guessing_recipients_is_limited_per_user(client, db, people) -> None:
+    """A 422 tells whether an address is registered: ten unknown ones an hour, then 429, even for
+    a registered address, and the ticket stays where it was."""
+    ada, grace, ticket = people["ada"], people["grace"], people["ticket"]
+    before = await ticket_row(db, ticket["id"])
+    statuses = [
+        (await transfer(client, ada, ticket["id"], {"email": f"nobody-{n}@example.org"})).status_code
+        for n in range(11)
+    ]
+    assert statuses == [422] * 10 + [429]
+    refused = await transfer(client, ada, ticket["id"], {"email": grace.email})
+    assert refused.status_code == 429
+    assert "Retry-After" in refused.headers
+    assert await ticket_row(db, ticket["id"]) == before
+    # another user's allowance is their own
+    assert (await transfer(client, grace, ticket["id"], {"email": "x@example.org"})).status_code == 404

@@ -204,7 +204,14 @@ class PrintableEvent(Protocol):
 
 
 def printed_ticket(
-    *, ticket_id: int, code: str, order_id: int, attendee_name: str, event: PrintableEvent, locale: str
+    *,
+    ticket_id: int,
+    code: str,
+    order_id: int,
+    attendee_name: str,
+    event: PrintableEvent,
+    locale: str,
+    type_name: str | None = None,
 ) -> PrintedTicket:
     """One page of a PDF ticket, in the reader's language: the one builder for the API's
     download and the order e-mail's attachment."""
@@ -216,6 +223,7 @@ def printed_ticket(
         when=when_text(event.starts_at, event.ends_at, event.timezone, locale),
         attendee_name=attendee_name,
         order_id=order_id,
+        ticket_type=type_name or None,
     )
 
 
@@ -229,6 +237,7 @@ def printed_tickets(letter: Letter) -> list[PrintedTicket]:
             attendee_name=attendee_or_holder(ticket.attendee_name, letter.recipient_name),
             event=letter.event,
             locale=letter.locale,
+            type_name=ticket.type_name,
         )
         for ticket in letter.tickets
     ]

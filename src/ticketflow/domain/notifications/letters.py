@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import MessageKind, OutboxMessage
+from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.notifications.outbox import LIVE_TICKET_STATUSES
@@ -60,6 +61,8 @@ class TicketFacts:
     code: str
     attendee_name: str | None = None
     """The attendee named for the ticket; None: its holder (the recipient)."""
+    type_name: str | None = None
+    """The name of the ticket's type, printed on its PDF page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
                 raise NothingToSend("the ticket no longer exists")
             return replace(
                 base,
-                tickets=(TicketFacts(ticket.id, ticket.code, ticket.attendee_name),),
+                tickets=await _tickets(session, Ticket.id == ticket.id),
                 order_id=order.id,
                 refund_due=order.paid_at is not None and order.amount_cents > 0,
             )
@@ -202,6 +205,9 @@ async def _order(session: AsyncSession, order_id: int | None) -> Order:
 
 async def _tickets(session: AsyncSession, *conditions: Any) -> tuple[TicketFacts, ...]:
     rows = await session.execute(
-        select(Ticket.id, Ticket.code, Ticket.attendee_name).where(*conditions).order_by(Ticket.id)
+        select(Ticket.id, Ticket.code, Ticket.attendee_name, TicketType.name)
+        .outerjoin(TicketType, TicketType.id == Ticket.ticket_type_id)
+        .where(*conditions)
+        .order_by(Ticket.id)
     )
-    return tuple(TicketFacts(row.id, row.code, row.attendee_name) for row in rows)
+    return tuple(TicketFacts(*row) for row in rows)

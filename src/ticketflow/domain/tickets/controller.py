@@ -38,7 +38,7 @@ from ticketflow.domain.tickets.schemas import (
     TicketTransferRequest,
     TicketUpdate,
 )
-from ticketflow.domain.tickets.service import HeldTicket, TicketService, TransferTerms
+from ticketflow.domain.tickets.service import HeldTicket, TicketService, TransferTerms, UnknownRecipient
 from ticketflow.domain.tickets.statements import LineRecord, OrderRecord, TicketRecord
 from ticketflow.domain.tickets.wallet import ENGLISH as PASS_WORDING
 from ticketflow.domain.tickets.wallet import MEDIA_TYPE as PKPASS_MEDIA_TYPE
@@ -106,6 +106,7 @@ def to_printed_ticket(held: HeldTicket, locale: str = DEFAULT_LOCALE) -> Printed
         attendee_name=held.attendee_name,
         event=held.event,
         locale=locale,
+        type_name=held.type_name,
     )
 
 
@@ -179,6 +180,18 @@ def document_answer(document: bytes, media_type: str, disposition: str) -> Respo
 
 VOUCHER_GUESSES_PER_CLIENT = 20
 VOUCHER_GUESS_WINDOW_SECONDS = 3600
+
+
+RECIPIENT_GUESSES_PER_USER = 10
+RECIPIENT_GUESS_WINDOW_SECONDS = 3600
+
+
+def recipient_guesses(context: AppContext) -> AttemptLimiter:
+    """Transfers to e-mail addresses nobody registered, per user: 10 an hour, then 429 (the
+    answer tells whether an address is registered, so trying many must not be cheap)."""
+    return AttemptLimiter(
+        context.store, RECIPIENT_GUESSES_PER_USER, RECIPIENT_GUESS_WINDOW_SECONDS, "transfer-recipient"
+    )
 
 
 def voucher_guesses(context: AppContext) -> AttemptLimiter:
@@ -465,7 +478,8 @@ class TicketController(Controller):
             " its event starts, up to MAX_TRANSFERS_PER_TICKET times; admins at any time. The"
             " answer shows the new code only to admins: the giver sees `code` empty. 409 for a used,"
             " cancelled, unpaid or started-event ticket, past the limit, or when the ticket changed"
-            " meanwhile; 422 (`extra.reason` `unknown_recipient` or `same_holder`)."
+            " meanwhile; 422 (`extra.reason` `unknown_recipient` or `same_holder`); 429 after"
+            " 10 unknown recipients in an hour from one user."
         ),
         operation_id="transferTicket",
         before_request=require_json_body,
@@ -475,16 +489,25 @@ class TicketController(Controller):
             (403, "door staff do not transfer tickets"),
             TICKET_NOT_FOUND,
             (409, "used, cancelled, unpaid, event started, limit reached, or changed meanwhile"),
+            (422, "no registered user has this e-mail, or that user already holds the ticket"),
+            (429, "too many transfers to unknown e-mail addresses; try again later"),
         ),
     )
     async def transfer(
         self,
         request: Request[User, Any, Any],
         tickets: NamedDependency[TicketService],
+        context: NamedDependency[AppContext],
         ticket_id: TicketId,
         data: TicketTransferRequest,
     ) -> Ticket:
-        held = await tickets.transfer_ticket(ticket_id, request.user, data.email)
+        guesses = recipient_guesses(context)
+        await guesses.check(str(request.user.id))
+        try:
+            held = await tickets.transfer_ticket(ticket_id, request.user, data.email)
+        except UnknownRecipient:
+            await guesses.acquire(str(request.user.id))  # past the limit: 429
+            raise
         shown = to_held_ticket(held)
         if request.user.role != Role.ADMIN:  # the giver must not keep a working code
             shown = msgspec.structs.replace(shown, code="")
