@@ -43,3 +43,16 @@ def test_a_ticket_s_share_is_rounded_down(amount: int, quantity: int, unit: int)
 def test_an_order_without_tickets_has_no_share() -> None:
     with pytest.raises(ValueError, match="at least one ticket"):
         unit_price_cents(1000, 0)
+
+
+def test_checkout_lines_add_up_to_the_order_to_the_cent() -> None:
+    from ticketflow.domain.payments.providers import CheckoutLine, checkout_lines
+
+    assert checkout_lines("Gala", [("General", 3, 7500)]) == (CheckoutLine("Gala", 3, 2500),)
+    uneven = checkout_lines("Gala", [("General", 1, 2500), ("VIP", 3, 10000)])
+    assert uneven == (
+        CheckoutLine("Gala - General", 1, 2500),
+        CheckoutLine("Gala - VIP", 2, 3333),
+        CheckoutLine("Gala - VIP", 1, 3334),
+    )
+    assert sum(line.quantity * line.unit_amount_cents for line in uneven) == 12500

@@ -423,3 +423,41 @@ async def test_stripe_needs_its_keys(database_url) -> None:
         create_app(settings_for_tests(database_url, payment_provider="stripe"))
     with pytest.raises(SettingsError, match="STRIPE_WEBHOOK_SECRET"):
         create_app(settings_for_tests(database_url, payment_provider="stripe", stripe_api_key=SECRET_KEY))
+
+
+async def test_a_mixed_order_is_charged_line_by_line_to_the_cent(
+    client, fake_stripe, db, admin, attendee
+) -> None:
+    """Two types whose total does not divide by the number of tickets: Stripe is asked for each
+    line, the session's total is the order's amount, and its payment settles the order."""
+    event = await priced_event(client, admin, title="Gala")
+    url = f"/events/{event['id']}/ticket-types"
+    ((general_id),) = [t["id"] for t in (await client.get(url)).json()]
+    vip = await client.post(url, json={"name": "VIP", "price_cents": 5001}, headers=admin.headers)
+    assert vip.status_code == 201, vip.text
+    items = [
+        {"ticket_type_id": general_id, "quantity": 1},
+        {"ticket_type_id": vip.json()["id"], "quantity": 1},
+    ]
+    response = await client.post(
+        f"/events/{event['id']}/tickets", json={"items": items}, headers=attendee.headers
+    )
+    assert response.status_code == 201, response.text
+    purchase = response.json()
+    amount = purchase["order"]["amount_cents"]
+    assert amount == PRICE + 5001
+    assert amount % 2 == 1
+
+    (params,) = fake_stripe.calls("/v1/checkout/sessions")
+    lines = [
+        (item["quantity"], item["price_data"]["unit_amount"], item["price_data"]["product_data"]["name"])
+        for item in params["line_items"]
+    ]
+    general_name = purchase["order"]["lines"][0]["name"]
+    assert lines == [("1", str(PRICE), f"Gala - {general_name}"), ("1", "5001", "Gala - VIP")]
+    session_id = purchase["payment"]["checkout_url"].rsplit("/", 1)[1]
+    assert fake_stripe.sessions[session_id]["amount_total"] == amount
+
+    paid = await deliver(client, fake_stripe.event("checkout.session.completed", fake_stripe.pay(session_id)))
+    assert paid.json()["outcome"] == "paid", paid.text
+    assert (await order_row(db, purchase["order"]["id"])).status == "paid"

@@ -37,13 +37,40 @@ class NoticeRejected(RuleViolation):
 
 
 @dataclass(frozen=True, slots=True)
+class CheckoutLine:
+    """One priced line of a checkout: `quantity` items of `unit_amount_cents` each."""
+
+    name: str
+    quantity: int
+    unit_amount_cents: int
+
+
+def checkout_lines(title: str, lines: list[tuple[str, int, int]]) -> tuple[CheckoutLine, ...]:
+    """The checkout's lines for order lines `(type name, quantity, amount)`: they add up to the
+    order's amount to the cent. A line whose amount does not divide by its quantity is split in
+    two (the last item carries the remainder); an order of one line is named after the event."""
+    several = len(lines) > 1
+    result: list[CheckoutLine] = []
+    for type_name, quantity, amount in lines:
+        name = f"{title} - {type_name}" if several else title
+        unit, remainder = divmod(amount, quantity)
+        if remainder:
+            if quantity > 1:
+                result.append(CheckoutLine(name, quantity - 1, unit))
+            result.append(CheckoutLine(name, 1, unit + remainder))
+        else:
+            result.append(CheckoutLine(name, quantity, unit))
+    return tuple(result)
+
+
+@dataclass(frozen=True, slots=True)
 class CheckoutRequest:
     """What a provider needs to sell one pending order. Amounts are integer minor units."""
 
     order_id: int
     title: str
-    quantity: int
-    unit_amount_cents: int
+    lines: tuple[CheckoutLine, ...]
+    """What is sold, adding up to the order's amount."""
     currency: str
     customer_email: str | None
     expires_at: dt.datetime

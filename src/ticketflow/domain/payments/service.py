@@ -20,6 +20,7 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.payments import Checkout
 from ticketflow.db.models.payments import Payment as PaymentRecord
+from ticketflow.db.models.ticket_types import OrderLine
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import User
 from ticketflow.domain.notifications.notifier import Notifier
@@ -31,12 +32,12 @@ from ticketflow.domain.payments.providers import (
     PaymentProviderUnavailable,
     ProviderError,
     UnknownCheckout,
+    checkout_lines,
     idempotency_key,
 )
 from ticketflow.domain.payments.schemas import Payment
 from ticketflow.domain.payments.settlement import LatePaymentPolicy, Settlement, settle
 from ticketflow.lib.errors import ConflictError
-from ticketflow.lib.money import unit_price_cents
 from ticketflow.lib.state import AppContext
 
 T = TypeVar("T")
@@ -118,6 +119,13 @@ class PaymentService:
                     .where(Order.id == order_id)
                 )
             ).first()
+            lines = (
+                await session.execute(
+                    select(OrderLine.name, OrderLine.quantity, OrderLine.amount_cents)
+                    .where(OrderLine.order_id == order_id)
+                    .order_by(OrderLine.id)
+                )
+            ).all()
         if row is None:
             raise OrderNotPayable("order not found")
         order, event, user = row
@@ -128,8 +136,7 @@ class PaymentService:
         request = CheckoutRequest(
             order_id=order.id,
             title=event.title,
-            quantity=order.quantity,
-            unit_amount_cents=unit_price_cents(order.amount_cents, order.quantity),
+            lines=checkout_lines(event.title, [(name, count, amount) for name, count, amount in lines]),
             currency=order.currency,
             customer_email=user.email,
             expires_at=order.expires_at,

@@ -165,13 +165,14 @@ class StripeProvider:
             "mode": "payment",
             "line_items": [
                 {
-                    "quantity": request.quantity,
+                    "quantity": line.quantity,
                     "price_data": {
                         "currency": request.currency.lower(),
-                        "unit_amount": request.unit_amount_cents,
-                        "product_data": {"name": request.title[:250]},
+                        "unit_amount": line.unit_amount_cents,
+                        "product_data": {"name": line.name[:250]},
                     },
                 }
+                for line in request.lines
             ],
             "client_reference_id": str(request.order_id),
             "metadata": {"order_id": str(request.order_id)},
