@@ -11,6 +11,7 @@ from tests.integration.payments.flow import (
     PRICE,
     expire_hold,
     inventory,
+    local_url,
     open_checkout,
     order_row,
     pay_order,
@@ -156,3 +157,17 @@ async def test_a_late_payment_whose_voucher_was_used_up_meanwhile_is_refunded(
     state = await inventory(db, event["id"])
     state.assert_consistent()
     assert (state.sold, state.held) == (3, 0)  # the other buyer's; the refused order took none back
+
+
+async def test_the_checkout_page_shows_the_order_line_by_line(client, admin, attendee) -> None:
+    event, general_id, vip_id = await vip_sale(client, admin)
+    purchase = await buy_mixed(client, attendee, event["id"], general_id, vip_id)
+    general = purchase["order"]["lines"][0]["name"]
+
+    page = await client.get(local_url(purchase["payment"]["checkout_url"]))
+
+    assert page.status_code == 200
+    text = " ".join(page.text.split())
+    assert f"1 \u00d7 {general} · {PRICE / 100:.2f} EUR" in text
+    assert f"2 \u00d7 VIP · {2 * (VIP_PRICE - VIP_OFF) / 100:.2f} EUR" in text
+    assert f"{(PRICE + 2 * (VIP_PRICE - VIP_OFF)) / 100:.2f} EUR" in text

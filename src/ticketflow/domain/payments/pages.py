@@ -26,7 +26,7 @@ from ticketflow.lib.i18n import (
     locale_variable,
     zone_of,
 )
-from ticketflow.lib.money import format_money, unit_price_cents
+from ticketflow.lib.money import format_money
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -95,12 +95,16 @@ def moment_text(moment: dt.datetime | None, zone_name: str, locale: str) -> str:
 def order_context(view: CheckoutView, locale: str) -> dict[str, Any]:
     """The figures of `order_summary.html`."""
     order, event = view.order, view.event
-    unit_price = unit_price_cents(order.amount_cents, order.quantity)
+    lines = [(line.quantity, line.name, line.amount_cents) for line in view.lines]
+    if not lines:  # an order from before ticket types: one line at the order's price
+        lines = [(order.quantity, "", order.amount_cents)]
     return {
         "view": view,
         "starts_at": moment_text(event.starts_at, event.timezone, locale),
         "expires_at": moment_text(order.expires_at, event.timezone, locale),
-        "unit_price": format_money(unit_price, order.currency, locale),
+        "lines": [
+            (quantity, name, format_money(amount, order.currency, locale)) for quantity, name, amount in lines
+        ],
         "total": format_money(order.amount_cents, order.currency, locale),
         "order_status": gettext_for(locale)(ORDER_STATUSES.get(order.status, order.status)),
     }

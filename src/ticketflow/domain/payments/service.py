@@ -60,6 +60,8 @@ class CheckoutView:
     event: Event
     payment: PaymentRecord | None
     """The latest payment reported for the order, if any."""
+    lines: tuple[OrderLine, ...] = ()
+    """What the order buys, line by line (ticket type, quantity, amount after any voucher)."""
 
 
 def retryable(exc: Exception) -> bool:
@@ -229,7 +231,10 @@ class PaymentService:
                 .order_by(PaymentRecord.id.desc())
                 .limit(1)
             )
-        return CheckoutView(checkout, order, event, payment)
+            lines = await session.scalars(
+                select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
+            )
+            return CheckoutView(checkout, order, event, payment, tuple(lines))
 
     async def find_checkout_by_token(self, provider: str, order_id: int, token: str) -> CheckoutView:
         """The checkout whose secret URL token is `token` (404 alike for unknown and wrong)."""
