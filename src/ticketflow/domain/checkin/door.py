@@ -80,12 +80,17 @@ async def require_event(session: AsyncSession, event_id: int) -> None:
         raise EventNotFound
 
 
-class GateService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class GateRepository(SQLAlchemyAsyncRepository[Gate]):
+    model_type = Gate
+
+
+class GateService(RepositoryService[Gate, GateRepository]):
+    """An event's gates (admin). Each public method is one transaction."""
+
+    repository_type = GateRepository
 
     async def _gate(self, gate_id: int) -> Gate:
-        gate = await self.session.get(Gate, gate_id)
+        gate = await self.get_one_or_none(Gate.id == gate_id)
         if gate is None:
             raise GateNotFound
         return gate
@@ -95,24 +100,23 @@ class GateService:
     ) -> Gate:
         await require_event(self.session, event_id)
         await require_types_of_event(self.session, event_id, ticket_type_ids)
-        gate = Gate(
-            event_id=event_id,
-            name=name,
-            ticket_type_ids=sorted(set(ticket_type_ids)),
-            allow_reentry=allow_reentry,
-            admitted=0,
-            inside=0,
-            refused=0,
+        gate = await self.create(
+            Gate(
+                event_id=event_id,
+                name=name,
+                ticket_type_ids=sorted(set(ticket_type_ids)),
+                allow_reentry=allow_reentry,
+                admitted=0,
+                inside=0,
+                refused=0,
+            )
         )
-        self.session.add(gate)
         await self.session.commit()
         return gate
 
     async def list_gates(self, event_id: int) -> Sequence[Gate]:
         await require_event(self.session, event_id)
-        return (
-            await self.session.scalars(select(Gate).where(Gate.event_id == event_id).order_by(Gate.id))
-        ).all()
+        return await self.get_many(Gate.event_id == event_id, order_by=[Gate.id.asc()])
 
     async def update_gate(self, gate_id: int, changes: dict[str, Any]) -> Gate:
         gate = await self._gate(gate_id)
@@ -132,7 +136,7 @@ class GateService:
             .where(Scanner.gate_id == gate_id, Scanner.revoked_at.is_(None))
             .values(revoked_at=utc_now())
         )
-        await self.session.delete(gate)
+        await self.delete(gate.id)
         await self.session.commit()
 
     async def refusals(self, event_id: int) -> dict[int, dict[str, int]]:
@@ -154,9 +158,15 @@ class GateService:
         return found
 
 
-class ScannerService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class ScannerRepository(SQLAlchemyAsyncRepository[Scanner]):
+    model_type = Scanner
+
+
+class ScannerService(RepositoryService[Scanner, ScannerRepository]):
+    """An event's scanner devices: creation, pairing, revocation (admin; pairing by the device).
+    Each public method is one transaction."""
+
+    repository_type = ScannerRepository
 
     async def create_scanner(
         self, event_id: int, *, name: str, gate_id: int | None, expires_at: dt.datetime | None
@@ -168,28 +178,28 @@ class ScannerService:
         if not now < expires_at <= now + SCANNER_LONGEST_LIFETIME:
             raise RuleViolation("expires_at must be in the future and at most 30 days away")
         if gate_id is not None:
-            gate = await self.session.get(Gate, gate_id)
-            if gate is None or gate.event_id != event_id:
+            gate = await self.session.scalar(
+                select(Gate.id).where(Gate.id == gate_id, Gate.event_id == event_id)
+            )
+            if gate is None:
                 raise RuleViolation("gate_id is not a gate of this event")
         code = secrets.token_urlsafe(24)
-        scanner = Scanner(
-            event_id=event_id,
-            gate_id=gate_id,
-            name=name,
-            pairing_code_hash=digest(code),
-            pairing_expires_at=min(expires_at, now + PAIRING_LIFETIME),
-            expires_at=expires_at,
+        scanner = await self.create(
+            Scanner(
+                event_id=event_id,
+                gate_id=gate_id,
+                name=name,
+                pairing_code_hash=digest(code),
+                pairing_expires_at=min(expires_at, now + PAIRING_LIFETIME),
+                expires_at=expires_at,
+            )
         )
-        self.session.add(scanner)
         await self.session.commit()
         return scanner, code
 
     async def list_scanners(self, event_id: int) -> Sequence[Scanner]:
         await require_event(self.session, event_id)
-        found = await self.session.scalars(
-            select(Scanner).where(Scanner.event_id == event_id).order_by(Scanner.id)
-        )
-        return found.all()
+        return await self.get_many(Scanner.event_id == event_id, order_by=[Scanner.id.asc()])
 
     async def scan_counts(self, scanner_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """Per scanner: its scans, and how many of them admitted."""
@@ -235,7 +245,7 @@ class ScannerService:
         return scanner, token
 
     async def revoke(self, scanner_id: int) -> Scanner:
-        scanner = await self.session.get(Scanner, scanner_id)
+        scanner = await self.get_one_or_none(Scanner.id == scanner_id)
         if scanner is None:
             raise ScannerNotFound
         if scanner.revoked_at is None:
