@@ -18,14 +18,13 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Integer,
-    String,
     Table,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, BigIntId, IdMixin, TimestampMixin
-from ticketflow.db.types import ExactString, UTCDateTime
+from ticketflow.db.types import ExactString, UTCDateTime, state_column
 
 VOUCHER_CODE_MAX = 64
 
@@ -61,7 +60,7 @@ class Voucher(IdMixin, TimestampMixin, Base):
 
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
     code: Mapped[str] = mapped_column(ExactString(VOUCHER_CODE_MAX), nullable=False)
-    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    kind: Mapped[VoucherKind] = mapped_column(state_column(VoucherKind), nullable=False)
     value: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     """A percentage for `percent`, cents for `amount` and `fixed_price`."""
     max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)

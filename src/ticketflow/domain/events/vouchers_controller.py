@@ -61,7 +61,7 @@ def to_voucher(view: VoucherView) -> Voucher:
         id=voucher.id,
         event_id=voucher.event_id,
         code=voucher.code,
-        kind=voucher.kind,  # type: ignore[arg-type]
+        kind=voucher.kind,
         value=voucher.value,
         ticket_type_ids=view.ticket_type_ids,
         max_uses=voucher.max_uses,
