@@ -151,3 +151,31 @@ async def test_the_ticket_email_carries_the_orders_pdf(client, db, smtp_server, 
     assert "Grace Hopper" in pages[1]
     assert "Ada Lovelace" not in pages[1]
     assert pdf_qr_codes(document) == [first["code"], second["code"]]
+
+
+async def test_each_ticket_in_the_email_names_its_type_escaped(client, db, smtp_server, worker) -> None:
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db, name="Ada Lovelace")
+    event = await make_event(client, admin, title="Gala")
+    url = f"/events/{event['id']}/ticket-types"
+    ((general_id),) = [t["id"] for t in (await client.get(url)).json()]
+    hostile = await client.post(url, json={"name": "VIP <b>&</b>", "price_cents": 0}, headers=admin.headers)
+    assert hostile.status_code == 201, hostile.text
+    items = [
+        {"ticket_type_id": general_id, "quantity": 1},
+        {"ticket_type_id": hostile.json()["id"], "quantity": 1},
+    ]
+    purchase = await client.post(
+        f"/events/{event['id']}/tickets", json={"items": items}, headers=holder.headers
+    )
+    assert purchase.status_code == 201, purchase.text
+    general = purchase.json()["order"]["lines"][0]["name"]
+
+    await run_jobs_once(worker, collect_extensions(worker).background_jobs)
+
+    (received,) = smtp_server.messages
+    text, html = body(received.parsed(), "plain"), body(received.parsed(), "html")
+    assert f"Ticket 1 of 2 - {general}" in text
+    assert "Ticket 2 of 2 - VIP <b>&</b>" in text
+    assert "Ticket 2 of 2 &middot; VIP &lt;b&gt;&amp;&lt;/b&gt;" in html
+    assert "<b>&</b>" not in html

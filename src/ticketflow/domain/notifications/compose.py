@@ -151,7 +151,13 @@ def template_context(letter: Letter, images: list[InlineImage]) -> dict[str, Any
             "when": when_text(event.starts_at, event.ends_at, event.timezone, locale),
         },
         "tickets": [
-            {"number": number, "id": ticket.id, "code": ticket.code, "cid": image.cid[1:-1]}
+            {
+                "number": number,
+                "id": ticket.id,
+                "code": ticket.code,
+                "cid": image.cid[1:-1],
+                "type_name": ticket.type_name or "",
+            }
             for number, (ticket, image) in enumerate(zip(letter.tickets, images, strict=False), 1)
         ],
         "ticket_count": len(letter.tickets),
