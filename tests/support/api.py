@@ -72,3 +72,25 @@ async def buy(
     if key is not None:
         headers["Idempotency-Key"] = key
     return await client.post(f"/events/{event_id}/tickets", json={"quantity": quantity}, headers=headers)
+
+
+async def second_type(
+    client: AsyncTestClient[Litestar], admin: Actor, event_id: int, **body: Any
+) -> tuple[int, int]:
+    """Adds a ticket type (`body`) to an event that has its first one: (first id, new id)."""
+    url = f"/events/{event_id}/ticket-types"
+    ((first_id),) = [t["id"] for t in (await client.get(url)).json()]
+    created = await client.post(url, json=body, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    return first_id, int(created.json()["id"])
+
+
+async def buy_one_of_each(
+    client: AsyncTestClient[Litestar], buyer: Actor, event_id: int, type_ids: tuple[int, ...]
+) -> dict[str, Any]:
+    """One order of one ticket of each type; the purchase's body (asserted 201)."""
+    items = [{"ticket_type_id": type_id, "quantity": 1} for type_id in type_ids]
+    response = await client.post(f"/events/{event_id}/tickets", json={"items": items}, headers=buyer.headers)
+    assert response.status_code == 201, response.text
+    purchase: dict[str, Any] = response.json()
+    return purchase

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from tests.support.api import buy, make_actor, make_event
+from tests.support.api import buy, buy_one_of_each, make_actor, make_event, second_type
 from tests.support.documents import pdf_pages_text, pdf_qr_codes
 from tests.support.factories import in_days
 from tests.support.mail import (
@@ -157,19 +157,9 @@ async def test_each_ticket_in_the_email_names_its_type_escaped(client, db, smtp_
     admin = await make_actor(client, db, role="admin")
     holder = await make_actor(client, db, name="Ada Lovelace")
     event = await make_event(client, admin, title="Gala")
-    url = f"/events/{event['id']}/ticket-types"
-    ((general_id),) = [t["id"] for t in (await client.get(url)).json()]
-    hostile = await client.post(url, json={"name": "VIP <b>&</b>", "price_cents": 0}, headers=admin.headers)
-    assert hostile.status_code == 201, hostile.text
-    items = [
-        {"ticket_type_id": general_id, "quantity": 1},
-        {"ticket_type_id": hostile.json()["id"], "quantity": 1},
-    ]
-    purchase = await client.post(
-        f"/events/{event['id']}/tickets", json={"items": items}, headers=holder.headers
-    )
-    assert purchase.status_code == 201, purchase.text
-    general = purchase.json()["order"]["lines"][0]["name"]
+    type_ids = await second_type(client, admin, event["id"], name="VIP <b>&</b>", price_cents=0)
+    purchase = await buy_one_of_each(client, holder, event["id"], type_ids)
+    general = purchase["order"]["lines"][0]["name"]
 
     await run_jobs_once(worker, collect_extensions(worker).background_jobs)
 

@@ -23,7 +23,7 @@ from tests.integration.payments.flow import (
     ticket_statuses,
 )
 from tests.integration.payments.stripe_fake import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, sign
-from tests.support.api import buy, make_actor
+from tests.support.api import buy, buy_one_of_each, make_actor, second_type
 from tests.support.databases import settings_for_tests
 from ticketflow.app import create_app
 from ticketflow.db.models.payments import Refund
@@ -431,19 +431,8 @@ async def test_a_mixed_order_is_charged_line_by_line_to_the_cent(
     """Two types whose total does not divide by the number of tickets: Stripe is asked for each
     line, the session's total is the order's amount, and its payment settles the order."""
     event = await priced_event(client, admin, title="Gala")
-    url = f"/events/{event['id']}/ticket-types"
-    ((general_id),) = [t["id"] for t in (await client.get(url)).json()]
-    vip = await client.post(url, json={"name": "VIP", "price_cents": 5001}, headers=admin.headers)
-    assert vip.status_code == 201, vip.text
-    items = [
-        {"ticket_type_id": general_id, "quantity": 1},
-        {"ticket_type_id": vip.json()["id"], "quantity": 1},
-    ]
-    response = await client.post(
-        f"/events/{event['id']}/tickets", json={"items": items}, headers=attendee.headers
-    )
-    assert response.status_code == 201, response.text
-    purchase = response.json()
+    type_ids = await second_type(client, admin, event["id"], name="VIP", price_cents=5001)
+    purchase = await buy_one_of_each(client, attendee, event["id"], type_ids)
     amount = purchase["order"]["amount_cents"]
     assert amount == PRICE + 5001
     assert amount % 2 == 1
