@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,22 @@ def create_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine
     return engine
 
 
+_configs_built = itertools.count(1)
+
+
 def build_alchemy_config(engine: AsyncEngine) -> SQLAlchemyAsyncConfig:
+    """The advanced-alchemy plugin's configuration for one app.
+
+    Each config gets state keys of its own: advanced-alchemy keeps the keys of every config ever
+    built in the process and makes a taken key unique by trying `key_1`, `key_2`... recursively,
+    which overflows the stack after about a thousand apps in one process (the test suite builds
+    more than that). With fresh keys the first try is free.
+    """
+    number = next(_configs_built)
     return SQLAlchemyAsyncConfig(
+        session_scope_key=f"_ticketflow_db_session_{number}",
+        engine_app_state_key=f"ticketflow_db_engine_{number}",
+        session_maker_app_state_key=f"ticketflow_session_maker_{number}",
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         metadata=Base.metadata,
