@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from advanced_alchemy.filters import LimitOffset
 from sqladmin import expose
 from sqladmin.flash import Flash
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -47,7 +47,7 @@ from ticketflow.db.models.checkins import CheckIn, ScanResult
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.ticket_types import TicketType
-from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.tickets import Ticket, attendee_or_holder
 from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.door import GateService, ScanLogService, ScannerService
 from ticketflow.domain.checkin.door_schemas import GateCreate, ScannerCreate
@@ -572,11 +572,11 @@ async def holder_names(session: Any, ticket_ids: Sequence[int]) -> dict[int, str
     if not ticket_ids:
         return {}
     rows = await session.execute(
-        select(Ticket.id, func.coalesce(Ticket.attendee_name, User.name))
+        select(Ticket.id, Ticket.attendee_name, User.name)
         .join(User, User.id == Ticket.user_id)
         .where(Ticket.id.in_(ticket_ids))
     )
-    return {ticket_id: str(name) for ticket_id, name in rows}
+    return {ticket_id: attendee_or_holder(attendee, holder) for ticket_id, attendee, holder in rows}
 
 
 def page_number(request: Request) -> int:
