@@ -108,6 +108,27 @@ async def test_a_type_with_sales_is_deactivated_never_deleted(client, db, sale) 
     assert 'data-state="inactive"' in page.text
 
 
+async def test_a_type_a_gate_names_is_not_deleted(client, db, sale) -> None:
+    """A gate admitting only this type would be left naming nothing: refused, naming the gate."""
+    admin, event_id = sale["admin"], sale["event"]["id"]
+    created = await client.post(
+        f"/events/{event_id}/ticket-types", json={"name": "VIP", "price_cents": 0}, headers=admin.headers
+    )
+    vip = created.json()["id"]
+    gate = await client.post(
+        f"/events/{event_id}/gates",
+        json={"name": "VIP door", "ticket_type_ids": [vip]},
+        headers=admin.headers,
+    )
+    assert gate.status_code == 201, gate.text
+
+    refused = await client.post(f"/admin/sales/ticket-types/{vip}/delete")
+
+    assert refused.status_code == 409
+    assert "gate VIP door" in refused.text
+    assert len(await rows(db, TicketType, id=vip)) == 1
+
+
 @pytest.mark.parametrize(
     ("form", "status"),
     [

@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.events import Event
+from ticketflow.db.models.gates import Gate
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.vouchers import Voucher, voucher_ticket_types
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
 from ticketflow.lib.repository import RepositoryService
 
@@ -48,6 +50,19 @@ class TicketTypeNotFound(NotFoundError):
 
 class TicketTypeHasSales(ConflictError):
     detail = "this ticket type has sales: deactivate it instead (active: false)"
+
+
+class TicketTypeInUse(ConflictError):
+    """Gates or vouchers still name the type. Deleting it would leave them naming nothing, and a
+    list emptied by the deletion reads "every type": a VIP-only door or discount would widen to all."""
+
+    def __init__(self, gates: list[Gate], vouchers: list[Voucher]) -> None:
+        named = [f"gate {gate.name}" for gate in gates] + [f"voucher {v.code}" for v in vouchers]
+        super().__init__(
+            f"this ticket type is still named by {', '.join(named)}: take it off them first",
+            gates=[{"id": gate.id, "name": gate.name} for gate in gates],
+            vouchers=[{"id": voucher.id, "code": voucher.code} for voucher in vouchers],
+        )
 
 
 class TypeCapacityBelowTaken(ConflictError):
@@ -235,7 +250,8 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         return ticket_type, event
 
     async def delete_type(self, type_id: int) -> None:
-        """Remove a type nothing was sold of; a type with sales is deactivated instead (409)."""
+        """Remove a type nothing was sold of and no gate or voucher names; a type with sales is
+        deactivated instead (409), one still named is first taken off its gates and vouchers (409)."""
         _, event = await self.get_type(type_id)
         sold = await self.session.scalar(
             select(
@@ -247,6 +263,23 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         )
         if sold:
             raise TicketTypeHasSales
+        gates = [
+            gate
+            for gate in await self.session.scalars(
+                select(Gate).where(Gate.event_id == event.id).order_by(Gate.id)
+            )
+            if type_id in gate.ticket_type_ids
+        ]
+        vouchers = list(
+            await self.session.scalars(
+                select(Voucher)
+                .join(voucher_ticket_types, voucher_ticket_types.c.voucher_id == Voucher.id)
+                .where(voucher_ticket_types.c.ticket_type_id == type_id)
+                .order_by(Voucher.id)
+            )
+        )
+        if gates or vouchers:
+            raise TicketTypeInUse(gates, vouchers)
         await self.delete(type_id)
         await sync_event_price(self.session, event.id)
         await self.session.commit()

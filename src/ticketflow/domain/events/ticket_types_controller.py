@@ -150,7 +150,15 @@ class TicketTypeController(Controller):
         operation_id="deleteTicketType",
         summary="Remove a ticket type nothing was sold of (admin)",
         responses=error_responses(
-            BAD_INPUT, NO_TOKEN, NOT_ADMIN, TYPE_NOT_FOUND, (409, "it has sales: deactivate it instead")
+            BAD_INPUT,
+            NO_TOKEN,
+            NOT_ADMIN,
+            TYPE_NOT_FOUND,
+            (
+                409,
+                "it has sales: deactivate it instead; or gates or vouchers still name it"
+                " (listed in `extra.gates` and `extra.vouchers`): take it off them first",
+            ),
         ),
     )
     async def delete_ticket_type(
