@@ -38,6 +38,7 @@ from ticketflow.admin.forms import (
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
+from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role, User
@@ -87,6 +88,12 @@ COLUMN_LABELS: dict[Any, str] = {
     "ticket_id": lazy_gettext("Ticket"),
     "scanned_by_id": lazy_gettext("Scanned by"),
     "door_event_id": lazy_gettext("Door of event"),
+    "gate_id": lazy_gettext("Gate"),
+    "scanner_id": lazy_gettext("Scanner"),
+    "client_id": lazy_gettext("Device scan id"),
+    "offline_result": lazy_gettext("Device's answer offline"),
+    "synced_at": lazy_gettext("Synced"),
+    "reverts_id": lazy_gettext("Undoes scan"),
     "admin_id": lazy_gettext("Created by"),
     "created_at": lazy_gettext("Created"),
     "updated_at": lazy_gettext("Updated"),
@@ -114,8 +121,16 @@ COLUMN_LABELS: dict[Any, str] = {
 LABEL_COLUMNS: dict[str, tuple[Any, Any]] = {
     "user": (User.id, User.email),
     "event": (Event.id, Event.title),
+    "gate": (Gate.id, Gate.name),
+    "scanner": (Scanner.id, Scanner.name),
 }
-"""How a linked record is named in lists: users by e-mail, events by title."""
+"""How a linked record is named in lists: users by e-mail, events by title, door things by name."""
+
+OTHER_PAGES: dict[str, tuple[str, str] | None] = {
+    "gate": ("admin:view-door-gate", "gate_id"),
+    "scanner": None,
+}
+"""Linked records without a record view: the page showing one (route, path parameter), or none."""
 
 
 def parse_id(text: str | None) -> int | None:
@@ -150,7 +165,12 @@ def link_formatter(name: str, identity: str) -> Callable[[Any, str, Request], Ma
             return Markup("")
         labels: dict[tuple[str, int], str] = getattr(request.state, "labels", {})
         label = labels.get((identity, value), f"#{value}")
-        url = request.url_for("admin:details", identity=identity, pk=value)
+        if identity not in OTHER_PAGES:
+            url = request.url_for("admin:details", identity=identity, pk=value)
+        elif (page := OTHER_PAGES[identity]) is not None:
+            url = request.url_for(page[0], **{page[1]: value})
+        else:
+            return Markup("{}").format(label)
         return Markup('<a href="{}">{}</a>').format(str(url), label)
 
     return formatter
@@ -163,6 +183,25 @@ class SafeForeignKeyFilter(ForeignKeyFilter):
         if value not in (None, "", "__all") and parse_id(str(value)) is None:
             return query.where(false())
         return await super().get_filtered_query(query, value, model)
+
+
+class DoorFilter(SafeForeignKeyFilter):
+    """A gate or scanner filter: each choice named "name (event title)", as names repeat across events."""
+
+    def __init__(self, foreign_key: Any, model: type[Gate] | type[Scanner], title: str) -> None:
+        super().__init__(foreign_key, model.name, foreign_model=model, title=title)
+        self.model = model
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[..., Any]
+    ) -> list[tuple[str, str]]:
+        _ = gettext_for(current_language())
+        found = await run_query(
+            select(self.model.id, self.model.name, Event.title)
+            .join(Event, Event.id == self.model.event_id)
+            .order_by(Event.title, self.model.name, self.model.id)
+        )
+        return [("__all", _("All")), *((str(id_), f"{name} ({title})") for id_, name, title in found)]
 
 
 class PeriodFilter:
@@ -500,22 +539,54 @@ class CheckInView(SearchByRelatedView, model=CheckIn):
         CheckIn.reason,
         CheckIn.event_id,
         CheckIn.ticket_id,
+        CheckIn.gate_id,
+        CheckIn.scanner_id,
         CheckIn.scanned_by_id,
+        CheckIn.offline_result,
+        CheckIn.synced_at,
+    ]
+    column_details_list = [
+        CheckIn.id,
+        CheckIn.scanned_at,
+        CheckIn.result,
+        CheckIn.reason,
+        CheckIn.event_id,
+        CheckIn.door_event_id,
+        CheckIn.ticket_id,
+        CheckIn.scanned_code,
+        CheckIn.gate_id,
+        CheckIn.scanner_id,
+        CheckIn.scanned_by_id,
+        CheckIn.reverts_id,
+        CheckIn.client_id,
+        CheckIn.offline_result,
+        CheckIn.synced_at,
     ]
     column_searchable_list = [CheckIn.id]
-    search_hint = lazy_gettext("event title, scanner e-mail, ticket id")
-    column_sortable_list = [CheckIn.id, CheckIn.scanned_at, CheckIn.result]
+    search_hint = lazy_gettext("event title, gate or scanner name, staff e-mail or name, ticket id")
+    column_sortable_list = [CheckIn.id, CheckIn.scanned_at, CheckIn.result, CheckIn.synced_at]
     column_filters = [
         choice_filter(CheckIn.result, ScanResult, lazy_gettext("Result")),
         choice_filter(CheckIn.reason, InvalidReason, lazy_gettext("Reason")),
         event_filter(CheckIn.event_id),
+        DoorFilter(CheckIn.gate_id, Gate, lazy_gettext("Gate")),
+        DoorFilter(CheckIn.scanner_id, Scanner, lazy_gettext("Scanner")),
         PeriodFilter(CheckIn.scanned_at, lazy_gettext("Scanned")),
     ]
-    links = {"event_id": "event", "ticket_id": "ticket", "scanned_by_id": "user"}
+    links = {
+        "event_id": "event",
+        "ticket_id": "ticket",
+        "gate_id": "gate",
+        "scanner_id": "scanner",
+        "scanned_by_id": "user",
+        "reverts_id": "check-in",
+    }
 
     def search_conditions(self, term: str) -> list[ColumnElement[bool]]:
         return [
             CheckIn.event_id.in_(events_matching(term)),
+            CheckIn.gate_id.in_(select(Gate.id).where(contains(Gate.name, term))),
+            CheckIn.scanner_id.in_(select(Scanner.id).where(contains(Scanner.name, term))),
             CheckIn.scanned_by_id.in_(users_matching(term)),
             *id_equals(CheckIn.ticket_id, term),
         ]
