@@ -28,6 +28,7 @@ ROW_FIGURES = (
     "revenue_cents",
     "checked_in",
     "check_in_rate",
+    "duplicate_admissions",
 )
 
 
@@ -52,7 +53,15 @@ async def test_dashboard_figures_match_the_count_and_the_api(client, db) -> None
         assert rows[event_id] == wanted, name
         assert {figure: api_rows[event_id][figure] for figure in ROW_FIGURES} == wanted, name
     totals = scenario.totals()
-    for figure in ("events", "capacity", "tickets_sold", "tickets_held", "tickets_available", "checked_in"):
+    for figure in (
+        "events",
+        "capacity",
+        "tickets_sold",
+        "tickets_held",
+        "tickets_available",
+        "checked_in",
+        "duplicate_admissions",
+    ):
         assert re.search(rf'data-total="{figure}">{totals[figure]}<', page.text), figure
     assert 'data-currency="EUR" data-cents="2500"' in page.text
     assert 'data-currency="USD" data-cents="1000"' in page.text

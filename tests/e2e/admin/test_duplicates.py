@@ -7,7 +7,7 @@ import re
 
 from tests.integration.checkin.offline_support import minutes_ago, pair_device, scan, signed_tickets
 from tests.support.api import make_actor, make_event
-from tests.support.back_office import log_in, page_figures
+from tests.support.back_office import dashboard_rows, log_in, page_figures
 
 
 async def test_tickets_admitted_twice_are_listed_with_devices_and_gates(client, db, admin, settings) -> None:
@@ -59,6 +59,49 @@ async def test_tickets_admitted_twice_are_listed_with_devices_and_gates(client, 
     dashboard = (await client.get("/admin/dashboard")).text
     assert f'href="http://testserver.local/admin/door/duplicates?event_id={event_id}"' in dashboard
     assert (north_id, south_id) != (None, None)
+
+
+async def test_a_synced_double_admission_counts_in_every_dashboard_total(client, db, admin, settings) -> None:
+    """The event's row, the totals row and the totals card of the dashboard, and the stats API,
+    all count the admission a second offline device let in, in English and in Spanish."""
+    holder = await make_actor(client, db)
+    event = await make_event(client, admin, title="Festival")
+    quiet = await make_event(client, admin, title="Recital")
+    (ticket,) = await signed_tickets(client, db, settings, holder, event["id"])
+    _, north = await pair_device(client, admin, event["id"], name="North phone")
+    _, south = await pair_device(client, admin, event["id"], name="South phone")
+    for device, minutes in ((north, 2), (south, 1)):
+        synced = await client.post(
+            "/check-ins/sync", json={"scans": [scan(ticket["code"], minutes_ago(minutes))]}, headers=device
+        )
+        assert synced.status_code == 200, synced.text
+    assert (await log_in(client, admin.email, admin.password)).status_code == 302
+
+    page = (await client.get("/admin/dashboard")).text
+
+    rows = dashboard_rows(page)
+    assert (rows[event["id"]]["duplicate_admissions"], rows[event["id"]]["checked_in"]) == (1, 1)
+    assert rows[quiet["id"]]["duplicate_admissions"] == 0
+    totals_row = re.search(r'<tr class="fw-bold" data-event-id="totals">(.*?)</tr>', page, re.DOTALL)[1]
+    assert re.search(r'data-figure="duplicate_admissions">1<', totals_row)
+    assert '<span data-total="duplicate_admissions">1</span> double admission<' in page
+    stats = (await client.get("/stats", headers=admin.headers)).json()
+    assert stats["totals"]["duplicate_admissions"] == 1
+    assert {e["event_id"]: e["duplicate_admissions"] for e in stats["events"]} == {
+        event["id"]: 1,
+        quiet["id"]: 0,
+    }
+    one = (await client.get(f"/events/{event['id']}/stats", headers=admin.headers)).json()
+    assert one["figures"]["duplicate_admissions"] == 1
+    assert sum(slot["admitted"] for slot in one["check_ins_per_15_min"]) == 2
+
+    assert (await client.patch("/me", json={"locale": "es"}, headers=admin.headers)).status_code == 200
+    assert (
+        await log_in(client, admin.email, admin.password)
+    ).status_code == 302  # a changed account signs out
+    spanish = (await client.get("/admin/dashboard")).text
+    assert '<span data-total="duplicate_admissions">1</span> admisión doble<' in spanish
+    assert ">Admisiones dobles</th>" in spanish
 
 
 async def test_an_event_without_double_admissions_says_so(client, db, admin) -> None:
