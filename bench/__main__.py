@@ -39,7 +39,7 @@ from bench.seed import (
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.events import Event
-from ticketflow.db.models.gates import Gate
+from ticketflow.db.models.gates import Gate, GateCounter
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.vouchers import Voucher
@@ -114,9 +114,13 @@ async def gate_totals(url: str, event_id: int) -> tuple[int, int, int]:
     async with engine.connect() as connection:
         row = (
             await connection.execute(
-                select(func.sum(Gate.admitted), func.sum(Gate.inside), func.sum(Gate.refused)).where(
-                    Gate.event_id == event_id
+                select(
+                    func.sum(GateCounter.admitted),
+                    func.sum(GateCounter.inside),
+                    func.sum(GateCounter.refused),
                 )
+                .join(Gate, Gate.id == GateCounter.gate_id)
+                .where(Gate.event_id == event_id)
             )
         ).one()
     await engine.dispose()

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ticketflow.db.models.events import Event
-from ticketflow.db.models.gates import Gate, Scanner
+from ticketflow.db.models.gates import GATE_COUNTER_SLOTS, Gate, GateCounter, Scanner
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, TicketType
 from ticketflow.db.models.tickets import Ticket
@@ -117,14 +117,15 @@ async def insert_gates_with_scanners(
                     name=f"Gate {number + 1}",
                     ticket_type_ids=[type_id],
                     allow_reentry=True,
-                    admitted=0,
-                    inside=0,
-                    refused=0,
                     created_at=now,
                     updated_at=now,
                 )
             )
             gate_id = int(gate.inserted_primary_key[0])  # type: ignore[index]
+            await connection.execute(
+                insert(GateCounter),
+                [{"gate_id": gate_id, "slot": slot} for slot in range(GATE_COUNTER_SLOTS)],
+            )
             for device in range(scanners_per_gate):
                 scanner = await connection.execute(
                     insert(Scanner).values(

@@ -11,14 +11,15 @@ from typing import Any, TypeVar
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.support.mariadb import MariaDBServer
 from ticketflow.db.base import Base
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import alembic_config
+from ticketflow.db.models.gates import GateCounter, counter_sums
 from ticketflow.settings import Settings
 
 T = TypeVar("T")
@@ -104,3 +105,10 @@ async def execute_statements(url: str, statements: list[str]) -> None:
                 await connection.execute(text(statement))
     finally:
         await engine.dispose()
+
+
+async def gate_counts(db: async_sessionmaker[AsyncSession], gate_id: int) -> tuple[int, int, int]:
+    """A gate's admitted, inside and refused, as its counter rows sum them."""
+    async with db() as session:
+        row = (await session.execute(select(*counter_sums()).where(GateCounter.gate_id == gate_id))).one()
+    return int(row[0]), int(row[1]), int(row[2])

@@ -251,6 +251,7 @@ class GatesView(DoorPage):
                 raise not_found()
             gate_service = GateService(session)
             gates = await gate_service.list_gates(event_id)
+            counters = await gate_service.counters(gates)
             refusals = await gate_service.refusals(event_id)
             scanner_service = ScannerService(session)
             scanners = await scanner_service.list_scanners(event_id)
@@ -266,6 +267,7 @@ class GatesView(DoorPage):
                 "subtitle": _("Gates and scanners"),
                 "event": event,
                 "gates": gates,
+                "counters": counters,
                 "refusals": refusals,
                 "refusal_words": {key: _(word) for key, word in REFUSAL_WORDS.items()},
                 "type_names": {t.id: t.name for t in types},

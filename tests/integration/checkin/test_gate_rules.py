@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.api import buy, make_actor, make_event
+from tests.support.databases import gate_counts
 from ticketflow.db.models.checkins import CheckIn
-from ticketflow.db.models.gates import Gate
 from ticketflow.db.models.tickets import Ticket
 
 
@@ -57,9 +57,7 @@ async def results(db, ticket):
 
 
 async def counters(db, gate):
-    async with db() as session:
-        row = await session.get(Gate, gate["id"])
-        return row.admitted, row.inside, row.refused
+    return await gate_counts(db, gate["id"])
 
 
 async def test_reentry_gate_lets_a_ticket_out_and_in_again(client, db, door) -> None:

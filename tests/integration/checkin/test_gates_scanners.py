@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.support.api import buy, make_actor, make_event
 from tests.support.factories import in_days
 from ticketflow.db.models.checkins import CheckIn
-from ticketflow.db.models.gates import Gate, Scanner
+from ticketflow.db.models.gates import GATE_COUNTER_SLOTS, Gate, GateCounter, Scanner
 from ticketflow.db.models.tickets import Ticket
 
 
@@ -62,8 +62,13 @@ async def test_gate_crud(client, db, door) -> None:
     assert changed.json()["name"] == "North"
     listed = await client.get(f"/events/{event['id']}/gates", headers=admin.headers)
     assert [g["id"] for g in listed.json()] == [gate["id"]]
+    counters = await rows(db, GateCounter, GateCounter.slot)
+    assert [(c.gate_id, c.slot) for c in counters] == [
+        (gate["id"], slot) for slot in range(GATE_COUNTER_SLOTS)
+    ]
     assert (await client.delete(f"/gates/{gate['id']}", headers=admin.headers)).status_code == 204
     assert await rows(db, Gate) == []
+    assert await rows(db, GateCounter, GateCounter.slot) == []  # no orphans
     assert (await client.delete(f"/gates/{gate['id']}", headers=admin.headers)).status_code == 404
 
 

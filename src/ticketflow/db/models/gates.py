@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ColumnElement, ForeignKey, Integer, SmallInteger, String, case, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketflow.db.base import Base, IdMixin, TimestampMixin
@@ -14,19 +14,18 @@ GATE_NAME_MAX = 100
 SCANNER_NAME_MAX = 100
 SECRET_HASH_BYTES = 32
 """SHA-256 digests of pairing codes and scanner tokens: binary, so compared byte for byte."""
+GATE_COUNTER_SLOTS = 16
+"""Rows of counters per gate (`GateCounter`): scans at one gate add to different rows at once."""
 
 
 class Gate(IdMixin, TimestampMixin, Base):
-    """A door of an event: which ticket types it admits, whether re-entry is allowed, its counters.
+    """A door of an event: which ticket types it admits, whether re-entry is allowed.
 
-    `ticket_type_ids` empty: the gate admits every ticket of the event. The counters only change
-    with the scan that moves them, in the scan's transaction.
+    `ticket_type_ids` empty: the gate admits every ticket of the event. Its counters are the
+    `GateCounter` rows of the gate, created with it.
     """
 
     __tablename__ = "gates"
-    __table_args__ = (
-        CheckConstraint("admitted >= 0 AND inside >= 0 AND refused >= 0", name="counters_not_negative"),
-    )
 
     event_id: Mapped[int] = mapped_column(
         ForeignKey("events.id", ondelete="CASCADE"), nullable=False, index=True
@@ -34,10 +33,52 @@ class Gate(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(GATE_NAME_MAX), nullable=False)
     ticket_type_ids: Mapped[list[int]] = mapped_column(JSON, nullable=False, default=list)
     allow_reentry: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class GateCounter(Base):
+    """One of a gate's `GATE_COUNTER_SLOTS` rows of counters: the gate's admitted, refused and
+    inside are the sums of its rows (`counter_sums`).
+
+    A scan adds to one row (`counter_slot` of its scan-log row's id) as the last statement of its
+    transaction, so the row is locked only until the commit, and the scans of a gate's devices
+    rarely wait for each other. The scan log has no foreign key to this table (it has one to
+    `gates`, which the counters no longer live in). One row's figures mean nothing alone: `inside`
+    goes below zero in a row a ticket left through after coming in through another; the sum is
+    clamped at zero when read.
+    """
+
+    __tablename__ = "gate_counters"
+
+    gate_id: Mapped[int] = mapped_column(ForeignKey("gates.id", ondelete="CASCADE"), primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     admitted: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     """Admissions through this gate, re-entries included."""
-    inside: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     refused: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    inside: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+def counter_slot(number: int) -> int:
+    """The counter row a change numbered `number` (a scan-log row's id, a device's id) adds to."""
+    return number % GATE_COUNTER_SLOTS
+
+
+def new_counters(gate_id: int) -> list[GateCounter]:
+    """The counter rows of a new gate, all zero."""
+    return [
+        GateCounter(gate_id=gate_id, slot=slot, admitted=0, refused=0, inside=0)
+        for slot in range(GATE_COUNTER_SLOTS)
+    ]
+
+
+def counter_sums() -> tuple[ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
+    """A gate's admitted, inside and refused from its counter rows (`inside` clamped at zero), for
+    a query grouped by `GateCounter.gate_id`."""
+    inside = func.coalesce(func.sum(GateCounter.inside), 0)
+    return (
+        func.coalesce(func.sum(GateCounter.admitted), 0),
+        case((inside < 0, 0), else_=inside),
+        func.coalesce(func.sum(GateCounter.refused), 0),
+    )
 
 
 class Scanner(IdMixin, TimestampMixin, Base):

@@ -6,9 +6,10 @@ UPDATE (`... WHERE pairing_code_hash = ? AND <not expired, not revoked>`), so of
 racing with one code exactly one is paired, and a used code matches nothing.
 
 Undo: an admission is undone by a conditional UPDATE of its ticket back to `active`
-(`... WHERE status = 'used'`; its gate counts one admission fewer, and one fewer inside unless
-the ticket has left since) and a `reverted` row naming the admission (`reverts_id` is unique:
-an admission is undone at most once). Only a ticket's latest admission can be undone.
+(`... WHERE status = 'used'`), a `reverted` row naming the admission (`reverts_id` is unique: an
+admission is undone at most once), and, last as a scan does, its gate's counter row of the
+admission's id counting one admission fewer, and one fewer inside unless the ticket has left
+since. Only a ticket's latest admission can be undone.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import SCANNED_CODE_MAX, CheckIn, ScanResult
 from ticketflow.db.models.events import Event
-from ticketflow.db.models.gates import Gate, Scanner
+from ticketflow.db.models.gates import Gate, GateCounter, Scanner, counter_slot, counter_sums, new_counters
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.scanner_tokens import new_scanner_token
+from ticketflow.domain.checkin.statements import GateCounters
 from ticketflow.domain.events.service import escape_like
 from ticketflow.domain.events.ticket_types import require_types_of_event
 from ticketflow.lib.errors import (
@@ -106,11 +108,9 @@ class GateService(RepositoryService[Gate, GateRepository]):
                 name=name,
                 ticket_type_ids=sorted(set(ticket_type_ids)),
                 allow_reentry=allow_reentry,
-                admitted=0,
-                inside=0,
-                refused=0,
             )
         )
+        self.session.add_all(new_counters(gate.id))
         await self.session.commit()
         return gate
 
@@ -138,6 +138,18 @@ class GateService(RepositoryService[Gate, GateRepository]):
         )
         await self.delete(gate.id)
         await self.session.commit()
+
+    async def counters(self, gates: Sequence[Gate]) -> dict[int, GateCounters]:
+        """The gates' counters now, by gate id (the sums of their counter rows)."""
+        if not gates:
+            return {}
+        rows = await self.session.execute(
+            select(GateCounter.gate_id, *counter_sums())
+            .where(GateCounter.gate_id.in_([gate.id for gate in gates]))
+            .group_by(GateCounter.gate_id)
+        )
+        found = {int(gate_id): (int(a), int(i), int(r)) for gate_id, a, i, r in rows}
+        return {gate.id: GateCounters(gate.id, gate.name, *found.get(gate.id, (0, 0, 0))) for gate in gates}
 
     async def refusals(self, event_id: int) -> dict[int, dict[str, int]]:
         """Per gate of the event: its refused scans by reason (`already_used` for a second entry)."""
@@ -311,17 +323,6 @@ class ScanLogService(RepositoryService[CheckIn, CheckInRepository]):
         if reopened.rowcount != 1:  # type: ignore[attr-defined]
             await self.session.rollback()
             raise NotRevertible
-        if admission.gate_id is not None:  # it counted there; inside too unless it has left since
-            inside = int(left_at is None)
-            await self.session.execute(
-                update(Gate)
-                .where(Gate.id == admission.gate_id, Gate.admitted > 0)
-                .values(
-                    admitted=Gate.admitted - 1,
-                    inside=case((Gate.inside >= inside, Gate.inside - inside), else_=0),
-                )
-                .execution_options(synchronize_session=False)
-            )
         revert = CheckIn(
             ticket_id=admission.ticket_id,
             event_id=admission.event_id,
@@ -334,6 +335,16 @@ class ScanLogService(RepositoryService[CheckIn, CheckInRepository]):
             scanned_at=now,
         )
         self.session.add(revert)
+        await self.session.flush()
+        if admission.gate_id is not None:  # it counted there; inside too unless it has left since
+            await self.session.execute(
+                update(GateCounter)
+                .where(
+                    GateCounter.gate_id == admission.gate_id, GateCounter.slot == counter_slot(admission.id)
+                )
+                .values(admitted=GateCounter.admitted - 1, inside=GateCounter.inside - int(left_at is None))
+                .execution_options(synchronize_session=False)
+            )
         await self.session.commit()
         return revert
 

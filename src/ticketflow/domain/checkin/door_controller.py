@@ -32,6 +32,7 @@ from ticketflow.domain.checkin.door_schemas import (
     ScannerCreate,
     ScannerCreated,
 )
+from ticketflow.domain.checkin.statements import GateCounters
 from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
@@ -51,16 +52,18 @@ NO_SCANNER = (404, "scanner not found")
 TYPES_OF_ANOTHER_EVENT = (422, "ticket types not of this event")
 
 
-def to_gate(gate: GateModel) -> Gate:
+def to_gate(gate: GateModel, counters: GateCounters | None = None) -> Gate:
+    """The gate with its counters (none given: a new gate's, all zero)."""
+    counted = counters or GateCounters(gate.id, gate.name, 0, 0, 0)
     return Gate(
         id=gate.id,
         event_id=gate.event_id,
         name=gate.name,
         ticket_type_ids=list(gate.ticket_type_ids),
         allow_reentry=gate.allow_reentry,
-        admitted=gate.admitted,
-        inside=gate.inside,
-        refused=gate.refused,
+        admitted=counted.admitted,
+        inside=counted.inside,
+        refused=counted.refused,
     )
 
 
@@ -140,7 +143,9 @@ class GateController(Controller):
         responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NO_EVENT),
     )
     async def list_gates(self, gates: NamedDependency[GateService], event_id: EventId) -> list[Gate]:
-        return [to_gate(gate) for gate in await gates.list_gates(event_id)]
+        found = await gates.list_gates(event_id)
+        counters = await gates.counters(found)
+        return [to_gate(gate, counters[gate.id]) for gate in found]
 
     @patch(
         "/gates/{gate_id:int}",
@@ -154,7 +159,8 @@ class GateController(Controller):
         self, gates: NamedDependency[GateService], gate_id: GateId, data: JSONBody[GatePatch]
     ) -> Gate:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        return to_gate(await gates.update_gate(gate_id, changes))
+        gate = await gates.update_gate(gate_id, changes)
+        return to_gate(gate, (await gates.counters([gate]))[gate.id])
 
     @delete(
         "/gates/{gate_id:int}",

@@ -76,7 +76,7 @@ class ScanOutcome:
     check_in_id: int = 0
     """The scan-log row of this scan."""
     gate: GateCounters | None = None
-    """The scanning gate's counters, this scan counted."""
+    """The scanning gate's counters, this scan counted (see `_record`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,25 +266,30 @@ class CheckInService:
         scanner_id: int | None,
         device: Device | None,
     ) -> ScanOutcome:
-        """The gates' counters and the scan's log row, in the scan's transaction: an admission or a
-        refusal counts at the scanning gate, an exit at the gate the ticket came in by.
+        """The scan's log row, then the gate's counters, in the scan's transaction: an admission or
+        a refusal counts at the scanning gate, an exit at the gate the ticket came in by.
 
-        The counters are written before the log row: inserting the row takes a shared lock on
-        its gate (its foreign key), and two scans that both held it would deadlock on raising it
-        to write the counters. A scan that writes two gates' rows locks them in id order."""
-        counts: dict[int, tuple[int, int, int]] = {}
+        The order is what keeps MariaDB free of deadlocks and the devices of a gate from taking
+        turns. The log row's INSERT takes shared locks on the rows its foreign keys name (its gate
+        among them), and nothing on the door's path locks a `gates` row exclusively. The counters
+        are rows of their own (`GateCounter`), which the log has no foreign key to; a scan changes
+        one of them (the row of its log row's id, so concurrent scans at a gate seldom share one),
+        in the transaction's last statement, so it holds that lock only until the commit and waits
+        for nothing after it.
+
+        The answer's counters are the gate's as the scan's first read saw them (read with the
+        device or the gate) with this scan's own change added: a snapshot that counts this scan.
+        Under REPEATABLE READ a read after the UPDATE would see the same snapshot, one round trip
+        later."""
+        change: tuple[int, int, int, int] | None = None
+        """The gate counted at, and its admitted, refused and inside change."""
         if outcome.result == ScanResult.EXITED and outcome.ticket is not None:
             entry = await door.entry_gate(outcome.ticket.id)
             if entry is not None:
-                if where.gate_id is not None:
-                    counts[where.gate_id] = (0, 0, 0)  # locked now, so in order
-                counts[entry] = (0, 0, -1)
+                change = (entry, 0, 0, -1)
         elif where.gate_id is not None:
             admitted = int(outcome.result == ScanResult.VALID)
-            counts[where.gate_id] = (admitted, 1 - admitted, admitted)
-        for gate_id in sorted(counts):
-            admitted, refused, inside = counts[gate_id]
-            await door.count_at_gate(gate_id, admitted=admitted, refused=refused, inside=inside)
+            change = (where.gate_id, admitted, 1 - admitted, admitted)
         check_in_id = await door.record_scan(
             ScanRecord(
                 code=code,
@@ -298,7 +303,15 @@ class CheckInService:
                 scanned_at=outcome.scanned_at,
             )
         )
-        gate = None if where.gate_id is None else await door.gate_counters(where.gate_id)
+        own = (0, 0, 0)
+        if change is not None:
+            gate_id, admitted, refused, inside = change
+            await door.count_at_gate(
+                gate_id, counted_by=check_in_id, admitted=admitted, refused=refused, inside=inside
+            )
+            own = (admitted, refused, inside) if gate_id == where.gate_id else own
+        seen = None if where.rule is None else where.rule.counters
+        gate = None if seen is None else seen.counting(*own)
         return replace(outcome, check_in_id=check_in_id, gate=gate)
 
     @staticmethod

@@ -25,7 +25,7 @@ from ticketflow.db.driver import DriverConnection
 from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import ADMISSIONS, SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
-from ticketflow.db.models.gates import Gate, Scanner
+from ticketflow.db.models.gates import Gate, GateCounter, Scanner, counter_slot
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus, TicketTransfer
 from ticketflow.db.models.users import User
@@ -126,29 +126,40 @@ RECORD_SCAN = sql(
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
     c=CheckIn,
 )
+_GATE_COUNTS = (
+    "(SELECT SUM({c.admitted}) FROM {c} WHERE {c.gate_id} = {g}.{g.id}),"
+    " (SELECT SUM({c.inside}) FROM {c} WHERE {c.gate_id} = {g}.{g.id}),"
+    " (SELECT SUM({c.refused}) FROM {c} WHERE {c.gate_id} = {g}.{g.id})"
+)
+"""A gate's counters as the sums of its rows (`inside` not clamped yet: a scan adds its own change
+first, see `GateCounters.counting`)."""
 SELECT_DEVICE = sql(
     "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id},"
-    " {g}.{g.event_id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids}"
-    " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = {s}.{s.gate_id}"
+    " {g}.{g.event_id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids}, {g}.{g.name}, "
+    + _GATE_COUNTS
+    + " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = {s}.{s.gate_id}"
     " WHERE {s}.{s.id} = %s AND {s}.{s.token_hash} = %s"
     " AND {s}.{s.revoked_at} IS NULL AND {s}.{s.expires_at} > %s",
     s=Scanner,
     g=Gate,
+    c=GateCounter,
 )
-"""A paired device that may scan now (not revoked, not expired), with its gate's rule: the
-fields of `ScannerDevice` (one statement where a gate-bound device would need two)."""
+"""A paired device that may scan now (not revoked, not expired), with its gate's rule and counters:
+the fields of `ScannerDevice` (one statement where a gate-bound device would need three)."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
 SELECT_GATE = sql(
-    "SELECT {g.event_id}, {g.allow_reentry}, {g.ticket_type_ids} FROM {g} WHERE {g.id} = %s", g=Gate
-)
-SELECT_GATE_COUNTERS = sql(
-    "SELECT {g.name}, {g.admitted}, {g.inside}, {g.refused} FROM {g} WHERE {g.id} = %s", g=Gate
+    "SELECT {g}.{g.event_id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids}, {g}.{g.name}, "
+    + _GATE_COUNTS
+    + " FROM {g} WHERE {g}.{g.id} = %s",
+    g=Gate,
+    c=GateCounter,
 )
 COUNT_AT_GATE = sql(
-    "UPDATE {g} SET {g.admitted} = {g.admitted} + %s, {g.refused} = {g.refused} + %s,"
-    " {g.inside} = CASE WHEN {g.inside} + %s < 0 THEN 0 ELSE {g.inside} + %s END WHERE {g.id} = %s",
-    g=Gate,
+    "UPDATE {c} SET {c.admitted} = {c.admitted} + %s, {c.refused} = {c.refused} + %s,"
+    " {c.inside} = {c.inside} + %s WHERE {c.gate_id} = %s AND {c.slot} = %s",
+    c=GateCounter,
 )
+"""Add to one of a gate's counter rows (`counter_slot`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,22 +208,36 @@ class ScannerDevice:
 
 
 @dataclass(frozen=True, slots=True)
-class GateRule:
-    """What a scan at a gate needs of the gate."""
-
-    event_id: int
-    allow_reentry: bool
-    admits: tuple[int, ...] = ()
-    """The ticket types the gate admits; empty: all."""
-
-
-@dataclass(frozen=True, slots=True)
 class GateCounters:
+    """A gate's counters, as the scan that answers them counts them."""
+
     id: int
     name: str
     admitted: int
     inside: int
     refused: int
+
+    def counting(self, admitted: int, refused: int, inside: int) -> GateCounters:
+        """These counters with a scan's change added (`inside` clamped at zero, as a gate's sum is)."""
+        return GateCounters(
+            self.id,
+            self.name,
+            self.admitted + admitted,
+            max(0, self.inside + inside),
+            self.refused + refused,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GateRule:
+    """What a scan at a gate needs of the gate: its rule, and its counters as of the scan's start
+    (the scan's first read; `inside` not yet clamped)."""
+
+    event_id: int
+    allow_reentry: bool
+    admits: tuple[int, ...] = ()
+    """The ticket types the gate admits; empty: all."""
+    counters: GateCounters | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +275,8 @@ class DoorStatements:
         row = await db.fetchone(SELECT_DEVICE, (device_id, token_digest, db.bind_time(now)))
         if row is None:
             return None
-        gate_id, gate = row[2], None if row[3] is None else gate_rule(row[3:])
+        gate_id = row[2]
+        gate = None if gate_id is None or row[3] is None else gate_rule(int(gate_id), row[3:])
         return ScannerDevice(
             int(row[0]), None if gate_id is None else int(gate_id), db.read_time(row[1]), gate
         )
@@ -260,11 +286,7 @@ class DoorStatements:
 
     async def gate(self, gate_id: int) -> GateRule | None:
         row = await self._db.fetchone(SELECT_GATE, (gate_id,))
-        return None if row is None else gate_rule(row)
-
-    async def gate_counters(self, gate_id: int) -> GateCounters | None:
-        row = await self._db.fetchone(SELECT_GATE_COUNTERS, (gate_id,))
-        return None if row is None else GateCounters(gate_id, str(row[0]), *(int(n) for n in row[1:]))
+        return None if row is None else gate_rule(gate_id, row)
 
     async def admit(
         self, key: TicketKey, door_event_id: int | None, now: dt.datetime, types: tuple[int, ...] = ()
@@ -346,16 +368,20 @@ class DoorStatements:
             ),
         )
 
-    async def count_at_gate(self, gate_id: int, *, admitted: int, refused: int, inside: int) -> None:
-        """Add to the gate's counters (`inside` never goes below zero)."""
-        await self._db.execute(COUNT_AT_GATE, (admitted, refused, inside, inside, gate_id))
+    async def count_at_gate(
+        self, gate_id: int, *, counted_by: int, admitted: int, refused: int, inside: int
+    ) -> None:
+        """Add to the gate's counters, in the row of `counted_by` (the scan-log row's id)."""
+        await self._db.execute(COUNT_AT_GATE, (admitted, refused, inside, gate_id, counter_slot(counted_by)))
 
 
-def gate_rule(row: tuple[Any, ...]) -> GateRule:
-    """A gate's event, re-entry and ticket types (a JSON list), as `SELECT_GATE` reads them."""
-    event_id, reentry, types = row
+def gate_rule(gate_id: int, row: tuple[Any, ...]) -> GateRule:
+    """A gate's event, re-entry, ticket types (a JSON list), name and counters, as `SELECT_GATE`
+    reads them."""
+    event_id, reentry, types, name, admitted, inside, refused = row
     found = types if isinstance(types, list) else json.loads(types or "[]")
-    return GateRule(int(event_id), bool(reentry), tuple(int(t) for t in found))
+    counters = GateCounters(gate_id, str(name), int(admitted or 0), int(inside or 0), int(refused or 0))
+    return GateRule(int(event_id), bool(reentry), tuple(int(t) for t in found), counters)
 
 
 @asynccontextmanager
@@ -630,8 +656,10 @@ class SyncStatements:
         ids = [ticket_id for ticket_id, _ in admitted]
         await db.execute(for_batch(MARK_USED, len(admitted)), [*params, db.bind_time(now), *ids])
 
-    async def count_at_gate(self, gate_id: int, *, admitted: int, refused: int, inside: int) -> None:
-        await self._db.execute(COUNT_AT_GATE, (admitted, refused, inside, inside, gate_id))
+    async def count_at_gate(
+        self, gate_id: int, *, counted_by: int, admitted: int, refused: int, inside: int
+    ) -> None:
+        await self._db.execute(COUNT_AT_GATE, (admitted, refused, inside, gate_id, counter_slot(counted_by)))
 
     async def touch_device(self, device_id: int, now: dt.datetime) -> None:
         await self._db.execute(TOUCH_DEVICE, (self._db.bind_time(now), device_id))

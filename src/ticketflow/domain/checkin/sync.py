@@ -154,7 +154,7 @@ class SyncService:
             ],
             now,
         )
-        await self._count_at_gates(db, batch)
+        await self._count_at_gates(db, batch, device.id)
         await db.touch_device(device.id, now)
         sent = await db.sent(device.id, client_ids)
         for client_id, entry in batch.entries.items():
@@ -286,9 +286,12 @@ class SyncService:
         return None
 
     @staticmethod
-    async def _count_at_gates(db: SyncStatements, batch: Batch) -> None:
+    async def _count_at_gates(db: SyncStatements, batch: Batch, device_id: int) -> None:
+        """In gate order, in the counter rows of the device."""
         for gate_id, (admitted, refused, inside) in sorted(batch.gate_counts.items()):
-            await db.count_at_gate(gate_id, admitted=admitted, refused=refused, inside=inside)
+            await db.count_at_gate(
+                gate_id, counted_by=device_id, admitted=admitted, refused=refused, inside=inside
+            )
 
 
 def answer(client_id: str, sent: SentScan, timeline: dict[int, list[Entry]]) -> SyncedScan:
