@@ -15,6 +15,8 @@ thousand times feels), and read back timezone-aware.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,6 +36,8 @@ class DriverConnection:
         self._sqlite = dialect == "sqlite"
         self._cursor: Any = None
         """MySQL: one buffered cursor serves every statement of the transaction."""
+        self.returns_inserted_rows = returning(driver, dialect)
+        """`INSERT ... RETURNING` works here (SQLite >= 3.35, MariaDB >= 10.5; not MySQL 8)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,6 +94,17 @@ class DriverConnection:
             self._cursor = self._driver.cursor()
         await self._cursor.execute(statement, tuple(params))
         return self._cursor
+
+
+def returning(driver: Any, dialect: str) -> bool:
+    """Whether the database behind `driver` answers `INSERT ... RETURNING`."""
+    if dialect == "sqlite":
+        return sqlite3.sqlite_version_info >= (3, 35, 0)
+    server = str(driver.get_server_info()) if hasattr(driver, "get_server_info") else ""
+    version = re.match(r"(\d+)\.(\d+)", server.removeprefix("5.5.5-"))  # MariaDB 10's handshake prefix
+    if "mariadb" not in server.lower() or version is None:
+        return False
+    return (int(version[1]), int(version[2])) >= (10, 5)
 
 
 async def driver_of(connection: AsyncConnection) -> DriverConnection:

@@ -17,6 +17,7 @@ from tests.integration.checkin.offline_support import (
 )
 from tests.support.api import make_actor, make_event
 from tests.support.databases import gate_counts
+from ticketflow.db import driver
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.lib.signed_codes import TicketSigner
@@ -187,6 +188,48 @@ async def test_two_devices_admit_one_ticket_offline(client, db, door) -> None:
     # Online, the ticket is used: the door refuses it.
     online = await client.post(f"/tickets/{code}/validate", headers=first)
     assert online.status_code == 409
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["insert-returning", "look-up-again"])
+async def test_a_resent_scan_answers_its_new_decision_within_the_batch(
+    client, db, door, monkeypatch, returning
+) -> None:
+    """The new rows' ids come back with the INSERT (MariaDB, SQLite) or from a second look-up by
+    client id (MySQL 8): both answer the same."""
+    if not returning:
+        monkeypatch.setattr(driver, "returning", lambda *_: False)
+    admin, _, event, tickets = door
+    _, device = await pair_device(client, admin, event["id"])
+    code = tickets[0]["code"]
+    late = scan(code, minutes_ago(1), client_id="late")
+    first = await client.post("/check-ins/sync", json={"scans": [late]}, headers=device)
+    assert [r["result"] for r in first.json()["results"]] == ["valid"]
+    late_id = first.json()["results"][0]["check_in_id"]
+
+    scans = [
+        late,
+        scan(code, minutes_ago(2), client_id="early"),
+        scan("junk", minutes_ago(2), client_id="junk"),
+    ]
+    response = await client.post("/check-ins/sync", json={"scans": scans}, headers=device)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    early_id, junk_id = results[1]["check_in_id"], results[2]["check_in_id"]
+    assert results == [
+        {
+            "client_id": "late",
+            "result": "duplicate_admission",
+            "duplicate_of": early_id,
+            "check_in_id": late_id,
+        },
+        {"client_id": "early", "result": "valid", "check_in_id": early_id},
+        {"client_id": "junk", "result": "invalid", "reason": "unknown", "check_in_id": junk_id},
+    ]
+    rows = {row[0]: row for row in await check_ins(db)}
+    assert rows["late"][2] == "duplicate_admission"
+    assert rows["early"][1:3] == (tickets[0]["id"], "valid")
+    assert rows["junk"][1:3] == (None, "invalid")
+    assert len(rows) == 3
 
 
 async def test_an_offline_scan_earlier_than_an_online_admission_takes_its_place(client, db, door) -> None:

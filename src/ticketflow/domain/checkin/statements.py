@@ -433,6 +433,9 @@ RECORD_OFFLINE_SCANS = sql(
     " {c.synced_at}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
     c=CheckIn,
 )
+RETURNING_IDS = sql(" RETURNING {c.client_id}, {c.id}", c=CheckIn)
+"""Appended to `RECORD_OFFLINE_SCANS` where the database has it: the new rows' ids come back with
+the INSERT instead of a second look-up by client id."""
 REDECIDE = sql(
     "UPDATE {c} SET {c.result} = CASE {c.id} WHEN %s THEN %s END WHERE {c.id} IN (%s)"
     " AND {c.result} IN ({valid}, {duplicate})",
@@ -613,9 +616,13 @@ class SyncStatements:
             )
         return found
 
-    async def record_offline_scans(self, records: Sequence[OfflineRecord], now: dt.datetime) -> None:
+    async def record_offline_scans(
+        self, records: Sequence[OfflineRecord], now: dt.datetime
+    ) -> dict[str, int] | None:
+        """Write the rows; returns their ids by client id, or None where the database cannot say
+        them in the same statement (MySQL 8: look them up with `sent`)."""
         if not records:
-            return
+            return {}
         db = self._db
         synced_at = db.bind_time(now)
         params: list[Any] = []
@@ -635,7 +642,12 @@ class SyncStatements:
                 record.offline_result,
                 synced_at,
             ]
-        await db.execute(for_batch(RECORD_OFFLINE_SCANS, len(records)), params)
+        statement = for_batch(RECORD_OFFLINE_SCANS, len(records))
+        if not db.returns_inserted_rows:
+            await db.execute(statement, params)
+            return None
+        rows = await db.fetchall(statement + RETURNING_IDS, params)
+        return {str(client_id): int(check_in_id) for client_id, check_in_id in rows}
 
     async def redecide(self, decisions: Sequence[tuple[int, ScanResult]]) -> None:
         """Admissions' new results: `[(check-in id, valid | duplicate_admission)]`."""

@@ -137,15 +137,14 @@ class SyncService:
             entry = batch.entries.get(record.client_id)
             if entry is not None and entry.decided is not None:
                 record.result = entry.decided
-        await db.record_offline_scans(batch.records, now)
-        await db.redecide(
-            [
-                (entry.check_in_id, entry.decided)
-                for entries in timeline.values()
-                for entry in entries
-                if entry.order[0] == 0 and entry.admission and entry.decided not in (None, entry.result)
-            ]
-        )
+        new_ids = await db.record_offline_scans(batch.records, now)
+        redecided = {
+            entry.check_in_id: entry.decided
+            for entries in timeline.values()
+            for entry in entries
+            if entry.order[0] == 0 and entry.admission and entry.decided not in (None, entry.result)
+        }
+        await db.redecide(list(redecided.items()))
         await db.mark_used(
             [
                 (ticket_id, entry.scanned_at)
@@ -156,7 +155,10 @@ class SyncService:
         )
         await self._count_at_gates(db, batch, device.id)
         await db.touch_device(device.id, now)
-        sent = await db.sent(device.id, client_ids)
+        if new_ids is None:
+            sent = await db.sent(device.id, client_ids)
+        else:
+            sent = now_sent(sent, redecided, batch.records, new_ids)
         for client_id, entry in batch.entries.items():
             entry.check_in_id = sent[client_id].check_in_id
         return [answer(client_id, sent[client_id], timeline) for client_id in client_ids]
@@ -292,6 +294,26 @@ class SyncService:
             await db.count_at_gate(
                 gate_id, counted_by=device_id, admitted=admitted, refused=refused, inside=inside
             )
+
+
+def now_sent(
+    before: dict[str, SentScan],
+    redecided: dict[int, ScanResult],
+    records: list[OfflineRecord],
+    new_ids: dict[str, int],
+) -> dict[str, SentScan]:
+    """What a look-up by client id would find after the batch (`sent` again), from what the
+    batch wrote: the scans sent before (some re-decided) and the rows just recorded."""
+    found = {
+        client_id: SentScan(scan.check_in_id, scan.ticket_id, redecided[scan.check_in_id], scan.reason)
+        if scan.check_in_id in redecided
+        else scan
+        for client_id, scan in before.items()
+    }
+    for record in records:
+        ticket_id = record.ticket.id if record.ticket is not None else None
+        found[record.client_id] = SentScan(new_ids[record.client_id], ticket_id, record.result, record.reason)
+    return found
 
 
 def answer(client_id: str, sent: SentScan, timeline: dict[int, list[Entry]]) -> SyncedScan:
