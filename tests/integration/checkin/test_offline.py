@@ -349,3 +349,43 @@ async def test_duplicates_report_is_for_admins(client, db, door) -> None:
         "limit": 20,
         "offset": 0,
     }
+
+
+@pytest.mark.parametrize("reentry", [True, False], ids=["re-entry-gate", "no-re-entry"])
+async def test_an_offline_exit_leaves_the_ticket_outside(client, db, door, reentry) -> None:
+    """After the sync the online door knows the ticket left: at a re-entry gate it admits it back,
+    elsewhere it refuses it as used."""
+    admin, _, event, tickets = door
+    gate = await client.post(
+        f"/events/{event['id']}/gates", json={"name": "Main", "allow_reentry": reentry}, headers=admin.headers
+    )
+    assert gate.status_code == 201, gate.text
+    gate_id = gate.json()["id"]
+    _, device = await pair_device(client, admin, event["id"], gate_id=gate_id)
+    code, stays = tickets[0]["code"], tickets[1]["code"]
+    scans = [
+        scan(code, minutes_ago(3)),
+        scan(stays, minutes_ago(3)),
+        scan(code, minutes_ago(2), result="exited", direction="out"),
+    ]
+    response = await client.post("/check-ins/sync", json={"scans": scans}, headers=device)
+    assert response.status_code == 200, response.text
+    assert [r["result"] for r in response.json()["results"]] == ["valid", "valid", "exited"]
+    left = await ticket_row(db, tickets[0]["id"])
+    assert left.status == ("active" if reentry else "used")
+    assert left.left_at is not None
+    assert abs((left.left_at - minutes_ago(2)).total_seconds()) < 30
+    inside = await ticket_row(db, tickets[1]["id"])
+    assert (inside.status, inside.left_at) == ("used", None)
+    assert await gate_counts(db, gate_id) == (2, 1, 0)
+
+    online = await client.post(f"/tickets/{code}/validate", headers=device)
+    if reentry:
+        assert online.status_code == 200, online.text
+        assert online.json()["result"] == "valid"
+        back = await ticket_row(db, tickets[0]["id"])
+        assert (back.status, back.left_at) == ("used", None)
+    else:
+        assert online.status_code == 409, online.text
+        assert online.json()["result"] == "already_used"
+        assert (await ticket_row(db, tickets[0]["id"])).status == "used"

@@ -407,7 +407,7 @@ SELECT_EVENT_GATES = sql(
 )
 SELECT_TICKET_IDS = sql("SELECT {t.code}, {t.id} FROM {t} WHERE {t.code} IN (%s)", t=Ticket)
 LOCK_TICKETS = sql(
-    "SELECT {t.id}, {t.code}, {t.event_id}, {t.ticket_type_id}, {t.code_version}, {t.status}"
+    "SELECT {t.id}, {t.code}, {t.event_id}, {t.ticket_type_id}, {t.code_version}, {t.status}, {t.left_at}"
     " FROM {t} WHERE {t.id} IN (%s) ORDER BY {t.id}",
     t=Ticket,
 )
@@ -452,6 +452,18 @@ MARK_USED = sql(
     active=TicketStatus.ACTIVE,
 )
 """Tickets inside after the sync: used since the admission that let them in, not left since."""
+MARK_LEFT = sql(
+    "UPDATE {t} SET {t.status} = CASE {t.id} WHEN %s THEN %s END,"
+    " {t.used_at} = COALESCE({t.used_at}, CASE {t.id} WHEN %s THEN %s END),"
+    " {t.left_at} = CASE {t.id} WHEN %s THEN %s END, {t.updated_at} = %s"
+    " WHERE {t.id} IN (%s) AND {t.status} IN ({active}, {used})",
+    t=Ticket,
+    used=TicketStatus.USED,
+    active=TicketStatus.ACTIVE,
+)
+"""Tickets outside after the sync, as the door's out-scan leaves them (`LEAVE`, `LEAVE_FOR_NOW`):
+left since their exit, `used`, or `active` again when they left by a re-entry gate; used since
+their first admission (kept when the door recorded one)."""
 RESULTS: dict[str, ScanResult] = {result.value: result for result in ScanResult}
 """A stored result by its text (a dict look-up: `ScanResult(text)` costs microseconds a row)."""
 REASONS: dict[str, InvalidReason] = {reason.value: reason for reason in InvalidReason}
@@ -488,6 +500,19 @@ class SyncTicket:
     ticket_type_id: int
     version: int
     status: str
+    left_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """A ticket outside after a sync."""
+
+    ticket_id: int
+    admitted_at: dt.datetime
+    """The admission that let it in before it left."""
+    left_at: dt.datetime
+    reentry: bool
+    """It left by a re-entry gate: it may come back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -577,7 +602,13 @@ class SyncStatements:
         rows = await self._db.fetchall(self._locking(for_batch(LOCK_TICKETS, len(ordered))), ordered)
         return {
             int(row[0]): SyncTicket(
-                int(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]), str(row[5])
+                int(row[0]),
+                str(row[1]),
+                int(row[2]),
+                int(row[3]),
+                int(row[4]),
+                str(row[5]),
+                self._db.read_time(row[6]),
             )
             for row in rows
         }
@@ -670,6 +701,23 @@ class SyncStatements:
         params: list[Any] = [value for ticket_id, at in admitted for value in (ticket_id, db.bind_time(at))]
         ids = [ticket_id for ticket_id, _ in admitted]
         await db.execute(for_batch(MARK_USED, len(admitted)), [*params, db.bind_time(now), *ids])
+
+    async def mark_left(self, exits: Sequence[Exit], now: dt.datetime) -> None:
+        """Tickets outside, each as it left."""
+        if not exits:
+            return
+        db = self._db
+        statuses: list[Any] = []
+        admitted: list[Any] = []
+        left: list[Any] = []
+        for leaving in exits:
+            status = TicketStatus.ACTIVE if leaving.reentry else TicketStatus.USED
+            statuses += [leaving.ticket_id, status.value]
+            admitted += [leaving.ticket_id, db.bind_time(leaving.admitted_at)]
+            left += [leaving.ticket_id, db.bind_time(leaving.left_at)]
+        ids = [leaving.ticket_id for leaving in exits]
+        params = [*statuses, *admitted, *left, db.bind_time(now), *ids]
+        await db.execute(for_batch(MARK_LEFT, len(exits)), params)
 
     async def count_at_gate(
         self, gate_id: int, *, counted_by: int, admitted: int, refused: int, inside: int

@@ -13,6 +13,10 @@ admission that counts. A scan that arrives late and is earlier than an admission
 takes its place: the recorded one is re-decided as the duplicate. What the server answered a door
 online is never taken back from the person (they are in); the log says who came in second.
 
+The walk also says where each ticket ends up, and the ticket row is left as the online door would
+leave it: inside (`used`, not left), or outside after its last exit (`left_at` set; `active`
+again when it left by a re-entry gate, so that the door admits it back).
+
 Race-free by locks, in one order: the device's scanner row first (a device's batches are applied
 one at a time), then the batch's tickets by id (`FOR UPDATE`), the same row the door's
 conditional UPDATE takes. Reads run at READ COMMITTED on MySQL/MariaDB so that, once the locks are
@@ -39,6 +43,7 @@ from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.offline_schemas import OfflineScan, SyncedScan
 from ticketflow.domain.checkin.service import Device
 from ticketflow.domain.checkin.statements import (
+    Exit,
     GateRules,
     OfflineRecord,
     SentScan,
@@ -132,7 +137,7 @@ class SyncService:
                 self._judge(
                     scan, index, tickets.get(holders.get(scan.code, 0)), door, timeline, batch, device.id
                 )
-        inside_now = decide(timeline, door.gates)
+        walked = decide(timeline, door.gates)
         for record in batch.records:
             entry = batch.entries.get(record.client_id)
             if entry is not None and entry.decided is not None:
@@ -148,8 +153,18 @@ class SyncService:
         await db.mark_used(
             [
                 (ticket_id, entry.scanned_at)
-                for ticket_id, entry in inside_now.items()
-                if entry.order[0] == 1 or tickets[ticket_id].status != TicketStatus.USED
+                for ticket_id, entry in walked.inside.items()
+                if entry.order[0] == 1
+                or tickets[ticket_id].status != TicketStatus.USED
+                or tickets[ticket_id].left_at is not None
+            ],
+            now,
+        )
+        await db.mark_left(
+            [
+                Exit(ticket_id, admission.scanned_at, left.scanned_at, reentry(door.gates, left.gate_id))
+                for ticket_id, (admission, left) in walked.outside.items()
+                if left.order[0] == 1 or tickets[ticket_id].left_at is None
             ],
             now,
         )
@@ -296,6 +311,12 @@ class SyncService:
             )
 
 
+def reentry(gates: dict[int, GateRules], gate_id: int | None) -> bool:
+    """Whether a ticket that left by `gate_id` may come back (the gate allows re-entry)."""
+    rules = gates.get(gate_id) if gate_id is not None else None
+    return rules is not None and rules.allow_reentry
+
+
 def now_sent(
     before: dict[str, SentScan],
     redecided: dict[int, ScanResult],
@@ -331,24 +352,41 @@ def answer(client_id: str, sent: SentScan, timeline: dict[int, list[Entry]]) -> 
     )
 
 
-def decide(timeline: dict[int, list[Entry]], gates: dict[int, GateRules]) -> dict[int, Entry]:
-    """Walk each ticket's admissions and exits in scan order; returns the tickets this batch
-    touched whose walk ends inside, with the admission that let them in last."""
-    inside_now: dict[int, Entry] = {}
+@dataclass(slots=True)
+class Walked:
+    """Where the tickets a batch touched end up once their timelines are walked."""
+
+    inside: dict[int, Entry] = field(default_factory=dict)
+    """Tickets inside, with the admission that let them in last."""
+    outside: dict[int, tuple[Entry, Entry]] = field(default_factory=dict)
+    """Tickets that came in and left: the admission that let them in last, the exit they left by."""
+
+
+def decide(timeline: dict[int, list[Entry]], gates: dict[int, GateRules]) -> Walked:
+    """Walk each ticket's admissions and exits in scan order, deciding each admission; returns
+    where the tickets this batch touched end up."""
+    walked = Walked()
     for ticket_id, entries in timeline.items():
         entries.sort(key=lambda entry: (entry.scanned_at, entry.order))
         counting: Entry | None = None
+        left_by: Entry | None = None
         inside = False
         for entry in entries:
             entry.decided = entry.result
             if not entry.admission:
+                if inside:
+                    left_by = entry
                 inside = False
                 continue
             rules = gates.get(entry.gate_id) if entry.gate_id is not None else None
             if counting is None or (not inside and rules is not None and rules.allow_reentry):
-                entry.decided, counting, inside = ScanResult.VALID, entry, True
+                entry.decided, counting, inside, left_by = ScanResult.VALID, entry, True, None
             else:
                 entry.decided, entry.first = ScanResult.DUPLICATE_ADMISSION, counting
-        if inside and counting is not None and any(entry.order[0] == 1 for entry in entries):
-            inside_now[ticket_id] = counting
-    return inside_now
+        if not any(entry.order[0] == 1 for entry in entries):
+            continue
+        if inside and counting is not None:
+            walked.inside[ticket_id] = counting
+        elif counting is not None and left_by is not None:
+            walked.outside[ticket_id] = counting, left_by
+    return walked
