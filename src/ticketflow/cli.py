@@ -16,10 +16,13 @@ from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.users import Language, Role
 from ticketflow.domain.accounts.schemas import UserCreate
 from ticketflow.domain.accounts.service import AccountService
-from ticketflow.lib.errors import EmailTaken
+from ticketflow.domain.notifications.identity import MailIdentity
+from ticketflow.domain.notifications.outbox import OutboxNotifier
+from ticketflow.domain.tickets.reissue import REISSUE_BATCH, CodeReissue, ReissueCount
+from ticketflow.lib.errors import DomainError, EmailTaken
 from ticketflow.lib.logs import process_logging_config
 from ticketflow.lib.passwords import Passwords
-from ticketflow.lib.signed_codes import generate_signing_key
+from ticketflow.lib.signed_codes import TicketSigner, generate_signing_key
 from ticketflow.plugins import assemble
 from ticketflow.settings import Settings
 from ticketflow.worker import run_worker
@@ -42,6 +45,13 @@ async def _create_user(
             return user.id
     finally:
         await engine.dispose()
+
+
+def database_problem(exc: SQLAlchemyError) -> click.ClickException:
+    """A database error as one sentence for the user, without a traceback."""
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    hint = "Is it running and migrated (ticketflow database upgrade)?"
+    return click.ClickException(f"the database cannot be used: {reason}. {hint}")
 
 
 FIELD_RULES = {
@@ -95,9 +105,7 @@ def create_user_command(email: str, name: str, password: str, role: str, locale:
     except EmailTaken as exc:
         raise click.ClickException(f"a user with the e-mail {email.lower()!r} already exists") from exc
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        hint = "Is it running and migrated (ticketflow database upgrade)?"
-        raise click.ClickException(f"the database cannot be used: {reason}. {hint}") from exc
+        raise database_problem(exc) from exc
     click.echo(f"created {role} {data.email.lower()} (id {user_id})")
 
 
@@ -136,6 +144,58 @@ def keys_group() -> None:
 @click.option("--kid", type=click.IntRange(1, 255), required=True, help="A key id (1-255) not used before.")
 def generate_key_command(kid: int) -> None:
     click.echo(generate_signing_key(kid))
+
+
+async def _reissue_signed_by(settings: Settings, kid: int, batch: int) -> ReissueCount:
+    engine = create_engine(settings, null_pool=True)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            codes = CodeReissue(
+                session,
+                OutboxNotifier(MailIdentity.from_settings(settings)),
+                TicketSigner.from_settings(settings),
+            )
+            return await codes.reissue_signed_by(kid, batch)
+    finally:
+        await engine.dispose()
+
+
+@keys_group.command(
+    name="reissue",
+    help=(
+        "Give every unpaid or active ticket whose code key KID signed a new code from the first key"
+        " of TICKET_SIGNING_KEYS, and e-mail the holders: after a key leaked, rotate (a new key"
+        " first), reissue, then remove the leaked key. Safe to run again: re-signed tickets are"
+        " skipped."
+    ),
+)
+@click.option("--kid", type=click.IntRange(0, 255), required=True, help="The leaked key's id.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=REISSUE_BATCH,
+    show_default=True,
+    help="Tickets read and changed per transaction.",
+)
+def reissue_keys_command(kid: int, batch_size: int) -> None:
+    settings = Settings.from_env()  # a refused setting is reported by `ticketflow.__main__`
+    signing_kid = TicketSigner.from_settings(settings).signing_kid
+    try:
+        count = asyncio.run(_reissue_signed_by(settings, kid, batch_size))
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    except SQLAlchemyError as exc:
+        raise database_problem(exc) from exc
+    click.echo(
+        f"checked {count.checked} tickets with signed codes; key {kid} had signed"
+        f" {count.active + count.unpaid + count.changed} of them"
+    )
+    click.echo(
+        f"new codes from key {signing_kid}: {count.active} active tickets ({count.mailed} e-mailed"
+        f" to their holders), {count.unpaid} unpaid tickets (no e-mail)"
+    )
+    if count.changed:
+        click.echo(f"{count.changed} tickets changed meanwhile and keep their codes: run the command again")
 
 
 def register_commands(group: click.Group) -> None:

@@ -26,7 +26,8 @@ from ticketflow.admin.views import (
     events_matching,
     id_equals,
     money_formatter,
-    parse_id,
+    same_origin,
+    selected_ids,
 )
 from ticketflow.db.models.outbox import MessageKind, OutboxMessage, OutboxStatus
 from ticketflow.db.models.payments import (
@@ -43,7 +44,6 @@ from ticketflow.domain.notifications.controller import provide_notification_serv
 from ticketflow.lib.errors import DomainError
 from ticketflow.lib.i18n import lazy_gettext
 
-MAX_SELECTED = 100
 STATUS_BADGES = {
     "failed": "bg-red-lt",
     "sent": "bg-green-lt",
@@ -60,22 +60,6 @@ def status_badge(obj: Any, prop: str) -> Markup:
     return Markup('<span class="badge {}">{}</span>').format(
         STATUS_BADGES.get(value, "bg-secondary-lt"), value
     )
-
-
-def same_origin(request: Request) -> bool:
-    """True for a navigation from a back office page (SQLAdmin's actions are GET links)."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        return fetch_site == "same-origin"
-    referer = request.headers.get("referer", "")
-    return referer.startswith(str(request.base_url))
-
-
-def selected_ids(request: Request) -> list[int]:
-    ids = [parse_id(part) for part in request.query_params.get("pks", "").split(",") if part]
-    if not ids or None in ids or len(ids) > MAX_SELECTED:
-        raise HTTPException(status_code=400, detail=f"select between 1 and {MAX_SELECTED} messages")
-    return [i for i in ids if i is not None]
 
 
 class OutboxView(SearchByRelatedView, model=OutboxMessage):

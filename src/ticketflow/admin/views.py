@@ -1,7 +1,8 @@
 """The back office record views (SQLAdmin).
 
-Where a business rule applies the views do not write around the services: tickets, orders,
-check-ins are read-only; users are created through `AccountService.create_user` (the same code
+Where a business rule applies the views do not write around the services: orders and check-ins
+are read-only, tickets too but for a new code (`CodeReissue`, the same code as `POST
+/tickets/{id}/reissue`); users are created through `AccountService.create_user` (the same code
 as `POST /users`); events are created and changed through `EventService` (the same code as
 `POST /events` and `PUT /events/{id}`). Password hashes and ticket codes never appear in
 lists; hashes appear nowhere.
@@ -18,15 +19,17 @@ from typing import Any, ClassVar
 
 import msgspec
 from markupsafe import Markup
-from sqladmin import ModelView
+from sqladmin import ModelView, action
 from sqladmin._types import _UNSET
 from sqladmin.filters import ForeignKeyFilter, StaticValuesFilter
+from sqladmin.flash import Flash
 from sqladmin.pagination import Pagination
 from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
-from ticketflow.admin.auth import is_admin
+from ticketflow.admin.auth import is_admin, signed_in
 from ticketflow.admin.display import money_text, utc_minutes, utc_text
 from ticketflow.admin.forms import (
     EventForm,
@@ -47,6 +50,8 @@ from ticketflow.domain.accounts.service import AccountService
 from ticketflow.domain.events.schemas import EventCreate
 from ticketflow.domain.events.service import EventService, escape_like
 from ticketflow.domain.notifications.plugin import NotificationsPlugin
+from ticketflow.domain.tickets.reissue import CodeReissue
+from ticketflow.lib.errors import DomainError
 from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 from ticketflow.lib.state import AppContext
 
@@ -138,6 +143,27 @@ def parse_id(text: str | None) -> int | None:
         return None
     value = int(text)
     return value if value >= 1 else None
+
+
+MAX_SELECTED = 100
+"""Records one action (retry, new code) takes at once."""
+
+
+def same_origin(request: Request) -> bool:
+    """True for a navigation from a back office page (SQLAdmin's actions are GET links)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    referer = request.headers.get("referer", "")
+    return referer.startswith(str(request.base_url))
+
+
+def selected_ids(request: Request) -> list[int]:
+    """The ids an action was asked for (`pks`); 400 for none, too many or a malformed one."""
+    ids = [parse_id(part) for part in request.query_params.get("pks", "").split(",") if part]
+    if not ids or None in ids or len(ids) > MAX_SELECTED:
+        raise HTTPException(status_code=400, detail=f"select between 1 and {MAX_SELECTED} records")
+    return [i for i in ids if i is not None]
 
 
 def contains(column: Any, term: str) -> ColumnElement[bool]:
@@ -526,6 +552,45 @@ class TicketView(SearchByRelatedView, model=Ticket):
             Ticket.code == term,
             *id_equals(Ticket.id, term),
         ]
+
+    @action(
+        name="reissue",
+        label=lazy_gettext("New code"),
+        confirmation_message=lazy_gettext(
+            "Give the selected tickets new codes? Their current codes stop admitting anyone at once;"
+            " each holder gets the new code by e-mail."
+        ),
+        add_in_detail=True,
+        add_in_list=True,
+    )
+    async def reissue(self, request: Request) -> Response:
+        """Through `CodeReissue.reissue_ticket` (the same code as `POST /tickets/{id}/reissue`):
+        only active tickets; each one its own transaction."""
+        if not same_origin(request):
+            raise HTTPException(status_code=403, detail="use the button of a back office page")
+        ticket_ids = selected_ids(request)
+        done, refused = 0, []
+        async with self.context.session_maker() as session:
+            codes = CodeReissue(session, self.notifications.notifier, self.context.ticket_signer)
+            for ticket_id in ticket_ids:
+                try:
+                    await codes.reissue_ticket(ticket_id, signed_in(request))
+                    done += 1
+                except DomainError as exc:
+                    refused.append(f"#{ticket_id}: {exc.detail}")
+        _ = gettext_for(current_language())
+        if done:
+            Flash.success(
+                request,
+                _("%(count)s ticket(s) got a new code; the holders are e-mailed.") % {"count": done},
+            )
+        if refused:
+            Flash.error(request, _("No new code for %(tickets)s") % {"tickets": "; ".join(refused)})
+        if len(ticket_ids) == 1:
+            back = request.url_for("admin:details", identity=self.identity, pk=ticket_ids[0])
+        else:
+            back = request.url_for("admin:list", identity=self.identity)
+        return RedirectResponse(back, status_code=302)
 
 
 class CheckInView(SearchByRelatedView, model=CheckIn):

@@ -137,12 +137,26 @@ class TicketSigner:
             raise BadSignature(kid) from exc
         return TicketClaims(ticket_id, event_id, ticket_type_id or None, version, kid)
 
+    @property
+    def kids(self) -> tuple[int, ...]:
+        """The id of every listed key, the signing one first."""
+        return tuple(self._public)
+
     def public_keys(self) -> list[PublicKey]:
         """Every verifying key, the signing one first: what the scanner bundle hands out."""
         return [
             PublicKey(kid, b64url(key.public_bytes(Encoding.Raw, PublicFormat.Raw)))
             for kid, key in self._public.items()
         ]
+
+
+def kid_of(code: str) -> int | None:
+    """The key id a code of the `tf2.` shape names (None for any other text), read without
+    checking the signature: for codes this server stored itself (which key signed a ticket)."""
+    if SIGNED_CODE_PATTERN.fullmatch(code) is None:
+        return None
+    head = base64.urlsafe_b64decode(code[len(SIGNED_CODE_PREFIX) : len(SIGNED_CODE_PREFIX) + 4])
+    return head[1]  # format byte, then the kid (see PAYLOAD)
 
 
 def generate_signing_key(kid: int) -> str:

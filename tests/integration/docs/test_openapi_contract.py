@@ -19,7 +19,7 @@ OPERATION_ID = re.compile(r"^(?P<verb>[a-z]+)(?P<noun>(?:[A-Z][a-z0-9]*)*)$")
 VERBS = {
     "get", "list", "lookup", "create", "update", "replace", "delete", "cancel", "purchase", "pay",
     "validate", "admit", "transfer", "sync", "pair", "revoke", "revert", "resend", "retry",
-    "receive", "send", "refund", "export", "import", "download", "upload", "reset", "confirm",
+    "receive", "send", "refund", "export", "import", "download", "upload", "reset", "confirm", "reissue",
 }  # fmt: skip
 """An operationId is a verb and what it acts on (`listEvents`, `getTicketQrPng`); a new kind of
 action adds its verb here."""

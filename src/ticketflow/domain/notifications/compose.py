@@ -101,6 +101,15 @@ def subject_of(letter: Letter) -> str:
     values = {"title": letter.event.title, "count": len(letter.tickets)}
     match letter.kind:
         case MessageKind.TICKETS:
+            if letter.reissued:
+                return (
+                    ngettext(
+                        "New code for your ticket for %(title)s",
+                        "New codes for your %(count)d tickets for %(title)s",
+                        len(letter.tickets),
+                    )
+                    % values
+                )
             if letter.resend:
                 return (
                     ngettext(
@@ -165,6 +174,7 @@ def template_context(letter: Letter, images: list[InlineImage]) -> dict[str, Any
         "order_id": letter.order_id,
         "price": money_text(letter.amount_cents, letter.currency, locale),
         "resend": letter.resend,
+        "reissued": letter.reissued,
         "refund_due": letter.refund_due,
         "time_changed": "starts_at" in letter.changed or "ends_at" in letter.changed,
         "venue_changed": "venue" in letter.changed,

@@ -78,6 +78,8 @@ class Letter:
     currency: str = "EUR"
     refund_due: bool = False
     resend: bool = False
+    reissued: bool = False
+    """Of a ticket e-mail: the tickets got new codes, the ones sent before admit no one."""
     changed: tuple[str, ...] = ()
     previous: dict[str, Any] = field(default_factory=dict)
     locale: str = "en"
@@ -103,12 +105,15 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
     match message.kind:
         case MessageKind.TICKETS:
             order = await _order(session, message.order_id)
-            tickets = await _tickets(
-                session,
+            conditions = [
                 Ticket.order_id == order.id,
                 Ticket.status == TicketStatus.ACTIVE,
                 Ticket.user_id == message.user_id,  # not those given away since (their new codes)
-            )
+            ]
+            reissued = [int(ticket_id) for ticket_id in payload.get("reissued", ())]
+            if reissued:  # only the tickets that got new codes
+                conditions.append(Ticket.id.in_(reissued))
+            tickets = await _tickets(session, *conditions)
             if not tickets:
                 raise NothingToSend("the order has no active tickets")
             return replace(
@@ -118,6 +123,7 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
                 amount_cents=order.amount_cents,
                 currency=order.currency,
                 resend=bool(payload.get("resend")),
+                reissued=bool(reissued),
             )
         case MessageKind.TICKET_CANCELLED:
             order = await _order(session, message.order_id)

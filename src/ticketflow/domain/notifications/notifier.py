@@ -7,6 +7,7 @@ sends nothing, a commit always sends eventually.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,10 @@ class Notifier(Protocol):
     ) -> None:
         """A ticket moved from `giver` to `receiver`: the giver hears it is no longer theirs, the
         receiver gets the ticket with its new code."""
+
+    async def codes_reissued(self, session: AsyncSession, ticket_ids: Sequence[int]) -> None:
+        """The active ones of these tickets got new codes (a code or a signing key leaked): each
+        holder gets them with their new codes, one message per order."""
 
     async def event_cancelled(self, session: AsyncSession, event_id: int) -> None:
         """The whole event was cancelled; every holder hears of it."""

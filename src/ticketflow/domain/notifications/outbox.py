@@ -107,6 +107,34 @@ class OutboxNotifier:
             session, MessageKind.TICKET_RECEIVED, [receiver], payload={"from": giver[2]}, **about
         )
 
+    async def codes_reissued(self, session: AsyncSession, ticket_ids: Sequence[int]) -> None:
+        """One ticket e-mail per order and holder, limited to the reissued tickets
+        (`payload.reissued`), which `letters` reads with their codes when it is sent."""
+        rows = await session.execute(
+            select(Ticket.id, Ticket.order_id, Ticket.event_id, User.id, User.email, User.name)
+            .join(User, User.id == Ticket.user_id)
+            .where(Ticket.id.in_(ticket_ids), Ticket.status == TicketStatus.ACTIVE)
+            .order_by(Ticket.id)
+        )
+        letters: dict[tuple[int, int], tuple[int, Recipient, list[int]]] = {}
+        for ticket_id, order_id, event_id, user_id, email, name in rows:
+            holder = (user_id, email, name)
+            letters.setdefault((order_id, user_id), (event_id, holder, []))[2].append(ticket_id)
+        messages = [
+            row
+            for (order_id, _), (event_id, holder, reissued) in letters.items()
+            for row in self._rows(
+                MessageKind.TICKETS,
+                [holder],
+                event_id=event_id,
+                order_id=order_id,
+                ticket_id=reissued[0] if len(reissued) == 1 else None,
+                payload={"reissued": reissued},
+            )
+        ]
+        if messages:
+            await session.execute(insert(OutboxMessage), messages)
+
     async def event_cancelled(self, session: AsyncSession, event_id: int) -> None:
         """One message to every user who holds (or held) a ticket of the event."""
         holders = await self._holders(session, event_id, statuses=None)

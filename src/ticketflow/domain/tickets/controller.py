@@ -1,4 +1,5 @@
-"""HTTP endpoints of tickets: purchase, history, QR images, cancellation."""
+"""HTTP endpoints of tickets: purchase, history, QR images, documents, cancellation, transfer,
+new codes."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.orders import OrderView
 from ticketflow.domain.tickets.purchase import PurchaseService, VoucherRefused
+from ticketflow.domain.tickets.reissue import (
+    REISSUE_WINDOW_SECONDS,
+    REISSUES_PER_TICKET,
+    CodeReissue,
+    reissue_limiter,
+)
 from ticketflow.domain.tickets.schemas import (
     Order,
     OrderLine,
@@ -58,9 +65,9 @@ from ticketflow.lib.ticket_pdf import PrintedTicket, ticket_pdf
 from ticketflow.settings import Settings
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
-QR_CACHE_CONTROL = "private, max-age=3600"
 DOCUMENT_CACHE_CONTROL = "private, no-cache"
-"""PDF tickets and wallet passes show the attendee's name, which may change: always revalidate."""
+"""QR codes, PDF tickets and wallet passes show the ticket's code and attendee, which change (a
+transfer, a new code, a new name): always revalidate."""
 
 TICKET_NOT_FOUND = (404, "no such ticket, or another user's")
 DOOR_STAFF = (403, "door staff may not change tickets")
@@ -165,8 +172,8 @@ def to_order_view(view: OrderView) -> Order:
 
 
 def qr_answer(image: bytes, media_type: str) -> Response[bytes]:
-    """A ticket's QR code: it never changes, so a browser may keep it."""
-    return Response(image, media_type=media_type, headers={"Cache-Control": QR_CACHE_CONTROL})
+    """A ticket's QR code: its code may change (a transfer, a new code), so always revalidated."""
+    return Response(image, media_type=media_type, headers={"Cache-Control": DOCUMENT_CACHE_CONTROL})
 
 
 def document_answer(document: bytes, media_type: str, disposition: str) -> Response[bytes]:
@@ -225,6 +232,14 @@ def provide_ticket_service(
 ) -> TicketService:
     terms = TransferTerms(context.ticket_signer, context.settings.max_transfers_per_ticket)
     return TicketService(db_session, notifier, payments, terms)
+
+
+def provide_code_reissue(
+    db_session: NamedDependency[AsyncSession],
+    notifier: NamedDependency[Notifier],
+    context: NamedDependency[AppContext],
+) -> CodeReissue:
+    return CodeReissue(db_session, notifier, context.ticket_signer, reissue_limiter(context.store))
 
 
 class TicketController(Controller):
@@ -512,6 +527,40 @@ class TicketController(Controller):
         if request.user.role != Role.ADMIN:  # the giver must not keep a working code
             shown = msgspec.structs.replace(shown, code="")
         return shown
+
+    @post(
+        "/tickets/{ticket_id:int}/reissue",
+        guards=[buyer],
+        status_code=200,
+        dependencies={"codes": Provide(provide_code_reissue, sync_to_thread=False)},
+        summary="Give a ticket a new code (owner or admin)",
+        description=(
+            "For a code that leaked (a screenshot posted online): the ticket keeps its holder,"
+            " order, type and attendee and gets a new signed code of the next version. The old"
+            " code admits no one from then on (the door answers `invalid`/`unknown`; the scanner"
+            " bundle lists its version as revoked). The holder gets the ticket e-mail with the new"
+            " QR code and PDF; the answer carries the new `code`. Only an `active` ticket: 409 for"
+            " a used, cancelled or unpaid one, or one that changed meanwhile. Holders may ask"
+            f" {REISSUES_PER_TICKET} times a day per ticket (then 429), admins without a limit."
+        ),
+        operation_id="reissueTicket",
+        responses=error_responses(
+            BAD_INPUT,
+            NO_TOKEN,
+            (403, "door staff do not reissue tickets"),
+            TICKET_NOT_FOUND,
+            (409, "the ticket is used, cancelled or unpaid, or changed meanwhile"),
+            (
+                429,
+                f"more than {REISSUES_PER_TICKET} new codes for this ticket within"
+                f" {REISSUE_WINDOW_SECONDS // 3600} hours; see the Retry-After header",
+            ),
+        ),
+    )
+    async def reissue(
+        self, request: Request[User, Any, Any], codes: NamedDependency[CodeReissue], ticket_id: TicketId
+    ) -> Ticket:
+        return to_held_ticket(await codes.reissue_ticket(ticket_id, request.user))
 
     @patch(
         "/tickets/{ticket_id:int}",

@@ -4,17 +4,24 @@
 Seats go back on sale through single UPDATE statements on the event's counters, in the same
 transaction as the ticket's state change (see `purchase` for the inventory rule).
 
-Transfer: the ticket moves to another registered user with a new signed code of the next version,
-in one conditional UPDATE that names the version it replaces (`... WHERE id = ? AND code_version
-= ? AND status = 'active'`): of two simultaneous transfers (or a transfer and an admission) of one
-ticket exactly one matches, and a unique `(ticket_id, old_version)` in `ticket_transfers` backs
-it. Every earlier code of the ticket then admits no one (the door answers `transferred`).
+A new code (`replace_code`, for a transfer and for a reissue in `reissue`): the ticket gets a
+signed code of the next version from the current first key, in one conditional UPDATE that names
+the version it replaces (`... WHERE id = ? AND code_version = ? AND status = 'active'`): of two
+simultaneous changes of one ticket (or a change and an admission) exactly one matches. Every
+earlier code of the ticket then admits no one: the door admits only the current version, and the
+scanner bundle lists the version before it as revoked (the row's `updated_at` moves with it, so
+a scanner's next incremental bundle carries the revocation).
+
+Transfer: the ticket moves to another registered user with a new code; a unique `(ticket_id,
+old_version)` in `ticket_transfers` backs the conditional UPDATE, and the door answers
+`transferred` to every earlier code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from advanced_alchemy.filters import LimitOffset
@@ -31,7 +38,13 @@ from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus, TicketTransfer, attendee_or_holder
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
-from ticketflow.domain.payments.holds import give_back_voucher, lock_event, recount_types, shift_types
+from ticketflow.domain.payments.holds import (
+    give_back_voucher,
+    lock_event,
+    recount_types,
+    rowcount,
+    shift_types,
+)
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.lib.errors import ConflictError, EventNotFound, RuleViolation, TicketNotFound
 from ticketflow.lib.repository import RepositoryService
@@ -64,6 +77,57 @@ class HeldTicket(NamedTuple):
     def attendee_name(self) -> str:
         """Who attends with the ticket: the name given for it, else its holder."""
         return attendee_or_holder(self.ticket.attendee_name, self.holder_name)
+
+
+async def held_tickets(session: AsyncSession, tickets: Sequence[Ticket]) -> list[HeldTicket]:
+    """The tickets with their events and their holders' names, in the order given."""
+    if not tickets:
+        return []
+    rows = await session.execute(
+        select(Ticket.id, Event, User.name, TicketType.name)
+        .join(Event, Event.id == Ticket.event_id)
+        .join(User, User.id == Ticket.user_id)
+        .join(TicketType, TicketType.id == Ticket.ticket_type_id)
+        .where(Ticket.id.in_([ticket.id for ticket in tickets]))
+    )
+    found = {ticket_id: (event, name, type_name) for ticket_id, event, name, type_name in rows.tuples()}
+    return [HeldTicket(ticket, *found[ticket.id]) for ticket in tickets]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketVersion:
+    """What a ticket's signed code carries: its id, event, type and code version."""
+
+    id: int
+    event_id: int
+    ticket_type_id: int | None
+    code_version: int
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketVersion:
+        return cls(ticket.id, ticket.event_id, ticket.ticket_type_id, ticket.code_version)
+
+
+async def replace_code(
+    session: AsyncSession,
+    signer: TicketSigner,
+    ticket: TicketVersion,
+    now: dt.datetime,
+    *conditions: Any,
+    **values: Any,
+) -> str | None:
+    """Give `ticket` the signed code of its next version (and `values`), if it still has the
+    version given and meets `conditions`: one conditional UPDATE (see the module's comment).
+    The new code, or None when the ticket changed meanwhile (nothing was written)."""
+    version = ticket.code_version + 1
+    code = signer.sign(ticket.id, ticket.event_id, ticket.ticket_type_id, version)
+    changed = await session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.code_version == ticket.code_version, *conditions)
+        .values(code=code, code_version=version, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return code if rowcount(changed) == 1 else None
 
 
 class TicketNotCancellable(ConflictError):
@@ -164,18 +228,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         return OffsetPagination(items=held, total=found.total, limit=found.limit, offset=found.offset)
 
     async def _held(self, tickets: Sequence[Ticket]) -> list[HeldTicket]:
-        """The tickets with their events and their holders' names, in the order given."""
-        if not tickets:
-            return []
-        rows = await self.session.execute(
-            select(Ticket.id, Event, User.name, TicketType.name)
-            .join(Event, Event.id == Ticket.event_id)
-            .join(User, User.id == Ticket.user_id)
-            .join(TicketType, TicketType.id == Ticket.ticket_type_id)
-            .where(Ticket.id.in_([ticket.id for ticket in tickets]))
-        )
-        found = {ticket_id: (event, name, type_name) for ticket_id, event, name, type_name in rows.tuples()}
-        return [HeldTicket(ticket, *found[ticket.id]) for ticket in tickets]
+        return await held_tickets(self.session, tickets)
 
     # -- naming -----------------------------------------------------------------------------
 
@@ -238,27 +291,18 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
             )
         giver = await self.session.get_one(User, ticket.user_id)
         old_version, old_code = ticket.code_version, ticket.code
-        version = old_version + 1
-        code = terms.signer.sign(ticket.id, ticket.event_id, ticket.ticket_type_id, version)
-        moved = await self.session.execute(
-            update(Ticket)
-            .where(
-                Ticket.id == ticket_id,
-                Ticket.code_version == old_version,
-                Ticket.user_id == giver.id,
-                Ticket.status == TicketStatus.ACTIVE,
-                Ticket.used_at.is_(None),
-            )
-            .values(
-                user_id=receiver.id,
-                code=code,
-                code_version=version,
-                attendee_name=receiver.name,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
+        moved = await replace_code(
+            self.session,
+            terms.signer,
+            TicketVersion.of(ticket),
+            now,
+            Ticket.user_id == giver.id,
+            Ticket.status == TicketStatus.ACTIVE,
+            Ticket.used_at.is_(None),
+            user_id=receiver.id,
+            attendee_name=receiver.name,
         )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+        if moved is None:
             await self.session.rollback()
             raise TicketNotTransferable("the ticket changed meanwhile (used, cancelled or transferred)")
         self.session.add(
