@@ -146,16 +146,12 @@ def generate_key_command(kid: int) -> None:
     click.echo(generate_signing_key(kid))
 
 
-async def _reissue_signed_by(settings: Settings, kid: int, batch: int) -> ReissueCount:
+async def _reissue_signed_by(settings: Settings, signer: TicketSigner, kid: int, batch: int) -> ReissueCount:
     engine = create_engine(settings, null_pool=True)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            codes = CodeReissue(
-                session,
-                OutboxNotifier(MailIdentity.from_settings(settings)),
-                TicketSigner.from_settings(settings),
-            )
-            return await codes.reissue_signed_by(kid, batch)
+            notifier = OutboxNotifier(MailIdentity.from_settings(settings))
+            return await CodeReissue(session, notifier, signer).reissue_signed_by(kid, batch)
     finally:
         await engine.dispose()
 
@@ -179,9 +175,9 @@ async def _reissue_signed_by(settings: Settings, kid: int, batch: int) -> Reissu
 )
 def reissue_keys_command(kid: int, batch_size: int) -> None:
     settings = Settings.from_env()  # a refused setting is reported by `ticketflow.__main__`
-    signing_kid = TicketSigner.from_settings(settings).signing_kid
+    signer = TicketSigner.from_settings(settings)
     try:
-        count = asyncio.run(_reissue_signed_by(settings, kid, batch_size))
+        count = asyncio.run(_reissue_signed_by(settings, signer, kid, batch_size))
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
     except SQLAlchemyError as exc:
@@ -191,7 +187,7 @@ def reissue_keys_command(kid: int, batch_size: int) -> None:
         f" {count.active + count.unpaid + count.changed} of them"
     )
     click.echo(
-        f"new codes from key {signing_kid}: {count.active} active tickets ({count.mailed} e-mailed"
+        f"new codes from key {signer.signing_kid}: {count.active} active tickets ({count.mailed} e-mailed"
         f" to their holders), {count.unpaid} unpaid tickets (no e-mail)"
     )
     if count.changed:
