@@ -25,6 +25,7 @@ from ticketflow.lib.signed_codes import (
     UnknownKey,
     b64url,
     generate_signing_key,
+    kid_of,
 )
 from ticketflow.lib.ticket_codes import looks_like_ticket_code, new_ticket_code
 from ticketflow.settings import Settings, SettingsError, signing_key_entries
@@ -170,3 +171,15 @@ def test_the_cli_generates_a_usable_key() -> None:
     assert kid == 9
     assert len(key) == 32
     assert CliRunner().invoke(keys_group, ["generate", "--kid", "0"]).exit_code != 0
+
+
+@pytest.mark.parametrize("kid", [1, 2, 16, 200, 255])
+def test_the_signing_key_is_read_from_the_code(kid: int) -> None:
+    keys = signer(kid, 7)
+    code = keys.sign(4_000_000_000, 3, None, 65_535)
+
+    assert kid_of(code) == kid
+    assert keys.kids == (kid, 7)
+    assert kid_of(new_ticket_code()) is None
+    assert kid_of(code + "A") is None
+    assert kid_of("tf2." + "A" * 107) == 0  # the shape only: whose signature is not checked
