@@ -6,8 +6,9 @@ transaction as the ticket's state change (see `purchase` for the inventory rule)
 
 A new code (`replace_code`, for a transfer and for a reissue in `reissue`): the ticket gets a
 signed code of the next version from the current first key, in one conditional UPDATE that names
-the version it replaces (`... WHERE id = ? AND code_version = ? AND status = 'active'`): of two
-simultaneous changes of one ticket (or a change and an admission) exactly one matches. Every
+the version it replaces and the state the caller saw (`... WHERE id = ? AND code_version = ? AND
+status = 'active'`): of two simultaneous changes of one ticket (or a change and an admission)
+exactly one matches. Every
 earlier code of the ticket then admits no one: the door admits only the current version, and the
 scanner bundle lists the version before it as revoked (the row's `updated_at` moves with it, so
 a scanner's next incremental bundle carries the revocation).
