@@ -25,8 +25,12 @@ typecheck: $(STAMP)
 # Coverage of src/ is printed at the end: only the files with lines not run are listed.
 # Measuring it costs CPU (see the README's test section): `make test PYTEST_COV=` runs without it.
 PYTEST_COV ?= --cov --cov-report=term:skip-covered
+# `make test PYTEST_WORKERS=2` (or auto: one per core) spreads the tests over pytest-xdist workers, each
+# with its own MariaDB, redis-server and temporary folders; 0 runs them in this one process (see the
+# README's test section for why that is still the default).
+PYTEST_WORKERS ?= 0
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_COV) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_COV) $(PYTEST_ARGS)
 
 worker: $(STAMP)
 	$(BIN)/ticketflow worker
