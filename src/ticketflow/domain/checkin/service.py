@@ -273,9 +273,10 @@ class CheckInService:
         turns. The log row's INSERT takes shared locks on the rows its foreign keys name (its gate
         among them), and nothing on the door's path locks a `gates` row exclusively. The counters
         are rows of their own (`GateCounter`), which the log has no foreign key to; a scan changes
-        one of them (the row of its log row's id, so concurrent scans at a gate seldom share one),
-        in the transaction's last statement, so it holds that lock only until the commit and waits
-        for nothing after it.
+        one of them in the transaction's last statement, so it holds that lock only until the
+        commit and waits for nothing after it. A paired device counts in its own row (its id's
+        slot: a device scans one code after another, so the devices of a gate wait for each other
+        only when their ids share a slot); a staff account's scan in the row of its log row's id.
 
         The answer's counters are the gate's as the scan's first read saw them (read with the
         device or the gate) with this scan's own change added: a snapshot that counts this scan.
@@ -306,8 +307,9 @@ class CheckInService:
         own = (0, 0, 0)
         if change is not None:
             gate_id, admitted, refused, inside = change
+            counted_by = check_in_id if device is None else device.id
             await door.count_at_gate(
-                gate_id, counted_by=check_in_id, admitted=admitted, refused=refused, inside=inside
+                gate_id, counted_by=counted_by, admitted=admitted, refused=refused, inside=inside
             )
             own = (admitted, refused, inside) if gate_id == where.gate_id else own
         seen = None if where.rule is None else where.rule.counters

@@ -371,7 +371,7 @@ class DoorStatements:
     async def count_at_gate(
         self, gate_id: int, *, counted_by: int, admitted: int, refused: int, inside: int
     ) -> None:
-        """Add to the gate's counters, in the row of `counted_by` (the scan-log row's id)."""
+        """Add to the gate's counters, in the row of `counted_by` (the device, or the scan-log row)."""
         await self._db.execute(COUNT_AT_GATE, (admitted, refused, inside, gate_id, counter_slot(counted_by)))
 
 
