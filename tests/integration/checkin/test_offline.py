@@ -270,7 +270,7 @@ async def test_the_server_decides_each_code(client, db, settings, door) -> None:
     at = minutes_ago(2)
     scans = [
         scan(tickets[0]["code"], at, client_id="cancelled"),
-        scan(old_code, at, client_id="transferred"),
+        scan(old_code, at, client_id="reissued"),
         scan(forged, at, client_id="forged"),
         scan("not a code", at, result="invalid", client_id="garbage"),
         scan(tickets[2]["code"], at, gate_id=gate.json()["id"], client_id="wrong-gate"),
@@ -283,7 +283,7 @@ async def test_the_server_decides_each_code(client, db, settings, door) -> None:
     answers = {r["client_id"]: (r["result"], r.get("reason")) for r in response.json()["results"]}
     assert answers == {
         "cancelled": ("invalid", "cancelled"),
-        "transferred": ("invalid", "transferred"),
+        "reissued": ("invalid", "unknown"),
         "forged": ("invalid", "unknown"),
         "garbage": ("invalid", "unknown"),
         "wrong-gate": ("invalid", "wrong_gate"),
@@ -389,3 +389,60 @@ async def test_an_offline_exit_leaves_the_ticket_outside(client, db, door, reent
         assert online.status_code == 409, online.text
         assert online.json()["result"] == "already_used"
         assert (await ticket_row(db, tickets[0]["id"])).status == "used"
+
+
+async def test_an_earlier_code_answers_as_at_the_door(client, db, door) -> None:
+    """A code a transfer took away is `transferred`; a code replaced by a reissue is `unknown`:
+    the sync answers what the online door answers."""
+    admin, holder, event, tickets = door
+    newcomer = await make_actor(client, db, name="Ada Lovelace")
+    given, replaced = tickets[0], tickets[1]
+    moved = await client.post(
+        f"/tickets/{given['id']}/transfer", json={"email": newcomer.email}, headers=holder.headers
+    )
+    assert moved.status_code == 200, moved.text
+    reissued = await client.post(f"/tickets/{replaced['id']}/reissue", headers=admin.headers)
+    assert reissued.status_code == 200, reissued.text
+    _, device = await pair_device(client, admin, event["id"])
+    scans = [scan(given["code"], minutes_ago(2)), scan(replaced["code"], minutes_ago(2))]
+    response = await client.post("/check-ins/sync", json={"scans": scans}, headers=device)
+    assert response.status_code == 200, response.text
+    synced = [(r["result"], r.get("reason")) for r in response.json()["results"]]
+    assert synced == [("invalid", "transferred"), ("invalid", "unknown")]
+    online = [await client.post(f"/tickets/{t['code']}/validate", headers=device) for t in (given, replaced)]
+    assert [(r.json()["result"], r.json()["reason"]) for r in online] == synced
+    for ticket in (given, replaced):
+        assert (await ticket_row(db, ticket["id"])).status == "active"
+
+
+@pytest.mark.parametrize(
+    ("out_reentry", "in_reentry", "back"),
+    [(True, False, "valid"), (False, True, "duplicate_admission")],
+    ids=["out-at-re-entry-gate", "out-at-other-gate"],
+)
+async def test_the_exit_gate_decides_a_return(client, db, door, out_reentry, in_reentry, back) -> None:
+    """As at the door: a ticket that left by a re-entry gate may come back by any gate; one that
+    left by a gate without re-entry may not, even by a re-entry gate."""
+    admin, _, event, tickets = door
+    gates = []
+    for name, reentry in (("Out", out_reentry), ("In", in_reentry)):
+        gate = await client.post(
+            f"/events/{event['id']}/gates",
+            json={"name": name, "allow_reentry": reentry},
+            headers=admin.headers,
+        )
+        assert gate.status_code == 201, gate.text
+        gates.append(gate.json()["id"])
+    out_gate, in_gate = gates
+    _, device = await pair_device(client, admin, event["id"])
+    code = tickets[0]["code"]
+    scans = [
+        scan(code, minutes_ago(4), gate_id=in_gate),
+        scan(code, minutes_ago(3), result="exited", direction="out", gate_id=out_gate),
+        scan(code, minutes_ago(2), gate_id=in_gate),
+    ]
+    response = await client.post("/check-ins/sync", json={"scans": scans}, headers=device)
+    assert response.status_code == 200, response.text
+    assert [r["result"] for r in response.json()["results"]] == ["valid", "exited", back]
+    row = await ticket_row(db, tickets[0]["id"])
+    assert (row.status, row.left_at is None) == ("used", back == "valid")

@@ -118,6 +118,10 @@ SELECT_TRANSFERRED_VERSION = sql(
     "SELECT {x.id} FROM {x} WHERE {x.ticket_id} = %s AND {x.old_version} = %s", x=TicketTransfer
 )
 """The transfer that revoked this version of the ticket's code, if one did."""
+SELECT_TRANSFERRED_VERSIONS = sql(
+    "SELECT {x.ticket_id}, {x.old_version} FROM {x} WHERE {x.ticket_id} IN (%s)", x=TicketTransfer
+)
+"""The versions transfers revoked, of a batch's tickets."""
 SELECT_TRANSFERRED_CODE = sql("SELECT {x.ticket_id} FROM {x} WHERE {x.old_code} = %s", x=TicketTransfer)
 """The ticket a transfer took this (`tf1.`) code from, if one did."""
 RECORD_SCAN = sql(
@@ -612,6 +616,14 @@ class SyncStatements:
             )
             for row in rows
         }
+
+    async def transferred_versions(self, codes: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Which of these (ticket id, code version) a transfer revoked (the rest were reissued)."""
+        if not codes:
+            return set()
+        ids = sorted({ticket_id for ticket_id, _ in codes})
+        rows = await self._db.fetchall(for_batch(SELECT_TRANSFERRED_VERSIONS, len(ids)), ids)
+        return {(int(ticket_id), int(version)) for ticket_id, version in rows} & set(codes)
 
     async def sent(self, scanner_id: int, client_ids: Sequence[str]) -> dict[str, SentScan]:
         rows = await self._db.fetchall(for_batch(SELECT_SENT, len(client_ids)), [scanner_id, *client_ids])

@@ -8,7 +8,8 @@ answers what the server decides about them now.
 Decisions follow scan time, not arrival: for every ticket a batch touches, the ticket's
 admissions (online and offline, undone ones left out) and exits are put in `scanned_at` order and
 walked once. The first admission counts (`valid`); an admission while the ticket is already
-inside, or after it left through a gate without re-entry, is a `duplicate_admission` of the
+inside, or after it left through a gate without re-entry (the exit's gate decides, as at the
+door, not the gate it comes back by), is a `duplicate_admission` of the
 admission that counts. A scan that arrives late and is earlier than an admission already recorded
 takes its place: the recorded one is re-decided as the duplicate. What the server answered a door
 online is never taken back from the person (they are in); the log says who came in second.
@@ -86,6 +87,8 @@ class Door:
     event_cancelled: bool
     device_gate: int | None
     gates: dict[int, GateRules]
+    transferred: set[tuple[int, int]] = field(default_factory=set)
+    """(ticket id, version) of the batch's earlier codes that a transfer revoked."""
 
 
 @dataclass(slots=True)
@@ -127,7 +130,7 @@ class SyncService:
     ) -> list[SyncedScan]:
         now = utc_now()
         door = await self._door(db, device, scans, now)
-        tickets, holders = await self._tickets(db, scans)
+        tickets, holders = await self._tickets(db, scans, door)
         sent = await db.sent(device.id, client_ids)
         timeline = await self._timeline(db, list(tickets))
 
@@ -205,20 +208,31 @@ class SyncService:
         return Door(found.event_id, cancelled, found.gate_id, gates)
 
     async def _tickets(
-        self, db: SyncStatements, scans: Sequence[OfflineScan]
+        self, db: SyncStatements, scans: Sequence[OfflineScan], door: Door
     ) -> tuple[dict[int, SyncTicket], dict[str, int]]:
         """The batch's tickets, locked, and which ticket each scanned code names: its current
-        holder, or the ticket a correctly signed earlier code of it names."""
+        holder, or the ticket a correctly signed earlier code of it names. Which of those earlier
+        codes a transfer revoked goes to `door.transferred` (one statement for the batch)."""
         codes = sorted({scan.code for scan in scans if looks_like_ticket_code(scan.code)})
         holders = await db.ticket_ids(codes)
+        earlier: list[tuple[int, int]] = []
         for code in codes:
             if code in holders or SIGNED_CODE_PATTERN.fullmatch(code) is None:
                 continue
             try:
-                holders[code] = self.signer.verify(code).ticket_id
+                claims = self.signer.verify(code)
             except InvalidSignedCode:
                 continue
-        return await db.lock_tickets(sorted(set(holders.values()))), holders
+            holders[code] = claims.ticket_id
+            earlier.append((claims.ticket_id, claims.version))
+        tickets = await db.lock_tickets(sorted(set(holders.values())))
+        older = [
+            (ticket_id, v)
+            for ticket_id, v in earlier
+            if ticket_id in tickets and v < tickets[ticket_id].version
+        ]
+        door.transferred = await db.transferred_versions(older)
+        return tickets, holders
 
     @staticmethod
     async def _timeline(db: SyncStatements, ticket_ids: list[int]) -> dict[int, list[Entry]]:
@@ -288,7 +302,10 @@ class SyncService:
                 version = self.signer.verify(scan.code).version
             except InvalidSignedCode:
                 return InvalidReason.UNKNOWN
-            return InvalidReason.TRANSFERRED if version < ticket.version else InvalidReason.UNKNOWN
+            # as at the door: `transferred` only when a transfer revoked that version, else a code
+            # that was replaced (a reissue) is as if never issued
+            revoked = (ticket.id, version) in door.transferred
+            return InvalidReason.TRANSFERRED if revoked else InvalidReason.UNKNOWN
         if ticket.event_id != door.event_id:
             return InvalidReason.WRONG_EVENT
         if door.event_cancelled:
@@ -378,8 +395,9 @@ def decide(timeline: dict[int, list[Entry]], gates: dict[int, GateRules]) -> Wal
                     left_by = entry
                 inside = False
                 continue
-            rules = gates.get(entry.gate_id) if entry.gate_id is not None else None
-            if counting is None or (not inside and rules is not None and rules.allow_reentry):
+            # as at the door: the gate the ticket left by decides whether it may come back
+            back = not inside and left_by is not None and reentry(gates, left_by.gate_id)
+            if counting is None or back:
                 entry.decided, counting, inside, left_by = ScanResult.VALID, entry, True, None
             else:
                 entry.decided, entry.first = ScanResult.DUPLICATE_ADMISSION, counting
