@@ -109,7 +109,7 @@ async def inventory(db: Any, event_id: int) -> Inventory:
         statuses = await session.execute(
             select(Ticket.status, func.count()).where(Ticket.event_id == event_id).group_by(Ticket.status)
         )
-        counts: Counter[str] = Counter(dict(statuses.tuples().all()))
+        counts: Counter[str] = Counter(dict(statuses.all()))
         types = {
             type_id: (sold, held, Counter[str]())
             for type_id, sold, held in await session.execute(

@@ -150,7 +150,7 @@ async def test_cancel_rules(client, db) -> None:
     late = await client.post(f"/tickets/{started['id']}/cancel", headers=owner.headers)
     assert late.status_code == 409
     async with db() as session:
-        statuses = dict((await session.execute(select(Ticket.id, Ticket.status))).tuples().all())
+        statuses = dict((await session.execute(select(Ticket.id, Ticket.status))).all())
     assert statuses == {used["id"]: "used", started["id"]: "active", mine["id"]: "active"}
     # An admin may still cancel after the start (e.g. a refund at the organiser's discretion).
     assert (await client.post(f"/tickets/{mine['id']}/cancel", headers=admin.headers)).status_code == 200

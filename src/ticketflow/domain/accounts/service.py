@@ -7,7 +7,7 @@ from typing import Any
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import OffsetPagination
-from advanced_alchemy.service.typing import ModelDictT
+from advanced_alchemy.utils.serialization import ModelDictT
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 

@@ -366,4 +366,4 @@ class ScanLogService(RepositoryService[CheckIn, CheckInRepository]):
             .order_by(Ticket.id)
             .limit(LOOKUP_LIMIT)
         )
-        return [(ticket, user) for ticket, user in rows.tuples()]
+        return [(ticket, user) for ticket, user in rows]

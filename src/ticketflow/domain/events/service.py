@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import OffsetPagination
-from advanced_alchemy.service.typing import ModelDictT
+from advanced_alchemy.utils.serialization import ModelDictT
 from sqlalchemy import ColumnElement, UnaryExpression, delete, exists, func, or_, select, update
 
 from ticketflow.db.base import utc_now

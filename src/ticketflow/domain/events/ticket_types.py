@@ -16,7 +16,7 @@ import datetime as dt
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service.typing import ModelDictT
+from advanced_alchemy.utils.serialization import ModelDictT
 from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,7 +189,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
     async def types_of(self, event_id: int, *, everything: bool) -> list[TicketType]:
         """The event's types by position; the public sees only visible active ones."""
         conditions = types_listed(event_id, everything=everything)
-        return list(await self.list(*conditions, order_by=list(TYPE_ORDER)))
+        return list(await self.get_many(*conditions, order_by=list(TYPE_ORDER)))
 
     async def get_type(self, type_id: int) -> tuple[TicketType, Event]:
         ticket_type = await self.get_one_or_none(TicketType.id == type_id)

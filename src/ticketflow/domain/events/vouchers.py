@@ -123,7 +123,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
 
     async def of_event(self, event_id: int) -> list[VoucherView]:
         await self._event(event_id)
-        vouchers = list(await self.list(Voucher.event_id == event_id, order_by=[Voucher.id.asc()]))
+        vouchers = list(await self.get_many(Voucher.event_id == event_id, order_by=[Voucher.id.asc()]))
         types = await self._types_of([v.id for v in vouchers])
         return [VoucherView(v, types[v.id]) for v in vouchers]
 

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Reference, Schema
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.domain.accounts.auth import admin_only
@@ -143,7 +143,7 @@ class VoucherController(Controller):
         vouchers: NamedDependency[VoucherService],
         event_id: EventId,
         output_format: Annotated[
-            Literal["json", "csv"], Parameter(query="format", description="json (default) or csv")
+            Literal["json", "csv"], QueryParameter(name="format", description="json (default) or csv")
         ] = "json",
     ) -> Response[Any]:
         listed = [to_voucher(view) for view in await vouchers.of_event(event_id)]

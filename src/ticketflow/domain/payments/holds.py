@@ -346,7 +346,7 @@ async def sign_new_tickets(session: AsyncSession, signer: TicketSigner, order_id
         .where(Ticket.order_id == order_id, Ticket.code.like(PLACEHOLDER_LIKE))
         .order_by(Ticket.id)
     )
-    codes = {ticket.id: ticket.code for ticket in sign_new(signer, new.tuples())}
+    codes = {ticket.id: ticket.code for ticket in sign_new(signer, new)}
     if codes:
         await session.execute(
             update(Ticket)

@@ -514,7 +514,7 @@ class TicketController(Controller):
         tickets: NamedDependency[TicketService],
         context: NamedDependency[AppContext],
         ticket_id: TicketId,
-        data: TicketTransferRequest,
+        data: JSONBody[TicketTransferRequest],
     ) -> Ticket:
         guesses = recipient_guesses(context)
         await guesses.check(str(request.user.id))
@@ -586,7 +586,7 @@ class TicketController(Controller):
         request: Request[User, Any, Any],
         tickets: NamedDependency[TicketService],
         ticket_id: TicketId,
-        data: TicketUpdate,
+        data: JSONBody[TicketUpdate],
     ) -> Ticket:
         held = await tickets.name_attendee(ticket_id, request.user, data.attendee_name)
         return to_held_ticket(held)

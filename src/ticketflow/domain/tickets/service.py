@@ -91,7 +91,7 @@ async def held_tickets(session: AsyncSession, tickets: Sequence[Ticket]) -> list
         .join(TicketType, TicketType.id == Ticket.ticket_type_id)
         .where(Ticket.id.in_([ticket.id for ticket in tickets]))
     )
-    found = {ticket_id: (event, name, type_name) for ticket_id, event, name, type_name in rows.tuples()}
+    found = {ticket_id: (event, name, type_name) for ticket_id, event, name, type_name in rows}
     return [HeldTicket(ticket, *found[ticket.id]) for ticket in tickets]
 
 
