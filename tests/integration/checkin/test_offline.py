@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import msgspec
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from tests.integration.checkin.offline_support import (
     minutes_ago,
@@ -18,8 +19,14 @@ from tests.integration.checkin.offline_support import (
 from tests.support.api import make_actor, make_event
 from tests.support.databases import gate_counts
 from ticketflow.db import driver
+from ticketflow.db.config import create_engine
+from ticketflow.db.driver_pool import create_driver_pool
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.tickets import Ticket
+from ticketflow.domain.checkin.door import digest
+from ticketflow.domain.checkin.offline_schemas import OfflineScan
+from ticketflow.domain.checkin.service import Device
+from ticketflow.domain.checkin.sync import SyncService
 from ticketflow.lib.signed_codes import TicketSigner
 
 
@@ -446,3 +453,78 @@ async def test_the_exit_gate_decides_a_return(client, db, door, out_reentry, in_
     assert [r["result"] for r in response.json()["results"]] == ["valid", "exited", back]
     row = await ticket_row(db, tickets[0]["id"])
     assert (row.status, row.left_at is None) == ("used", back == "valid")
+
+
+async def test_a_sync_waiting_for_a_ticket_lets_the_devices_door_scan_finish(client, db, settings) -> None:
+    """The cycle step by step on two connections: the device's online scan has locked its ticket
+    (the admitting UPDATE), the device's sync waits for that ticket, then the scan writes its log
+    row (a foreign key to the device's scanner row). Nothing the sync holds stops it: no deadlock,
+    and the sync then finds the admission and decides around it."""
+    if settings.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no row locks to cycle on")
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db)
+    event = await make_event(client, admin, title="Busy door")
+    device_id, device = await pair_device(client, admin, event["id"])
+    token = device["Authorization"].removeprefix("Bearer ")
+    engine = create_engine(settings)
+    syncing = SyncService(create_driver_pool(engine, 2), TicketSigner.from_settings(settings))
+    try:
+        for _ in range(3):
+            await door_scan_during_sync(client, db, settings, syncing, event["id"], holder, device_id, token)
+    finally:
+        await syncing.drivers.close()
+        await engine.dispose()
+
+
+async def door_scan_during_sync(client, db, settings, syncing, event_id, holder, device_id, token) -> None:
+    """One round: the online scan locks its ticket, the sync waits for it, the scan logs and commits."""
+    ticket, other = await signed_tickets(client, db, settings, holder, event_id, quantity=2)
+    async with db() as door:
+        admitted = await door.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket["id"], Ticket.status == "active")
+            .values(status="used", used_at=minutes_ago(0))
+        )
+        assert admitted.rowcount == 1
+        scans = [scan(other["code"], minutes_ago(2)), scan(ticket["code"], minutes_ago(1))]
+        batch = msgspec.json.decode(msgspec.json.encode(scans), type=list[OfflineScan])
+        sync = asyncio.create_task(syncing.sync(Device(device_id, digest(token)), batch))
+        await lock_wait(door, sync)
+        door.add(
+            CheckIn(
+                ticket_id=ticket["id"],
+                event_id=event_id,
+                door_event_id=event_id,
+                scanned_code=ticket["code"],
+                result="valid",
+                scanner_id=device_id,
+            )
+        )
+        await door.commit()
+    assert [answer.result for answer in await sync] == ["valid", "valid"]
+    async with db() as session:
+        rows = await session.execute(
+            select(CheckIn.client_id, CheckIn.result).where(CheckIn.ticket_id == ticket["id"])
+        )
+        assert sorted(rows, key=lambda row: row[0] is None) == [
+            (scans[1]["client_id"], "valid"),
+            (None, "duplicate_admission"),  # the offline scan was earlier
+        ]
+
+
+async def lock_wait(session, sync) -> None:
+    """Until the sync is in its ticket lock statement (waiting for the ticket)."""
+    for _ in range(200):
+        waiting = await session.scalar(
+            text(
+                "SELECT COUNT(*) FROM information_schema.processlist"
+                " WHERE info LIKE '%FROM tickets%FOR UPDATE'"
+            )
+        )
+        if waiting:
+            return
+        if sync.done():
+            await sync
+        await asyncio.sleep(0.025)
+    raise AssertionError("the sync never waited for the ticket")

@@ -2,7 +2,7 @@
 
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.events import Event
-from ticketflow.db.models.gates import Gate, GateCounter, Scanner
+from ticketflow.db.models.gates import Gate, GateCounter, Scanner, ScannerSync
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import OutboxMessage  # noqa: F401
 from ticketflow.db.models.payments import Checkout, Payment, ProviderEvent, Refund  # noqa: F401
@@ -19,6 +19,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "Scanner",
+    "ScannerSync",
     "Ticket",
     "TicketTransfer",
     "TicketType",

@@ -107,3 +107,16 @@ class Scanner(IdMixin, TimestampMixin, Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ScannerSync(Base):
+    """A device's sync lock: its batches of offline scans take turns on this row (`FOR UPDATE`,
+    created by the first batch). The scan log has no foreign key to it, so the device's own online
+    scans never wait for it, and the sync never holds the `scanners` row a scan-log INSERT's
+    foreign key check takes a shared lock on."""
+
+    __tablename__ = "scanner_syncs"
+
+    scanner_id: Mapped[int] = mapped_column(
+        ForeignKey("scanners.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )

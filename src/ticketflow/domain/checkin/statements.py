@@ -25,7 +25,7 @@ from ticketflow.db.driver import DriverConnection
 from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import ADMISSIONS, SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
-from ticketflow.db.models.gates import Gate, GateCounter, Scanner, counter_slot
+from ticketflow.db.models.gates import Gate, GateCounter, Scanner, ScannerSync, counter_slot
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus, TicketTransfer
 from ticketflow.db.models.users import User
@@ -399,12 +399,18 @@ async def door_transaction(drivers: DriverPool) -> AsyncIterator[DoorStatements]
 
 READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 """MySQL/MariaDB: every read of the sync sees what was committed before it (see `sync.py`)."""
-LOCK_DEVICE = sql(
+SELECT_SYNC_DEVICE = sql(
     "SELECT {s.event_id}, {s.gate_id}, {s.created_at}, {s.expires_at} FROM {s}"
     " WHERE {s.id} = %s AND {s.token_hash} = %s AND {s.revoked_at} IS NULL",
     s=Scanner,
 )
-"""The fields of `SyncDevice`; locked (`FOR UPDATE`): a device's batches are applied one at a time."""
+"""The fields of `SyncDevice` (not locked: see `LOCK_SYNC`)."""
+LOCK_SYNC = sql(
+    "INSERT INTO {y} ({y.scanner_id}) VALUES (%s) ON DUPLICATE KEY UPDATE {y.scanner_id} = {y.scanner_id}",
+    y=ScannerSync,
+)
+"""MySQL/MariaDB: the device's sync lock row, created or (already there) locked exclusively: a
+device's batches are applied one at a time. Its own online scans never touch the row."""
 SELECT_EVENT_STATUS = sql("SELECT {e.status} FROM {e} WHERE {e.id} = %s", e=Event)
 SELECT_EVENT_GATES = sql(
     "SELECT {g.id}, {g.allow_reentry}, {g.ticket_type_ids} FROM {g} WHERE {g.event_id} = %s", g=Gate
@@ -570,16 +576,21 @@ class SyncStatements:
         """`FOR UPDATE` on MySQL/MariaDB; SQLite holds the whole database (`BEGIN IMMEDIATE`)."""
         return statement if self._db.is_sqlite else statement + " FOR UPDATE"
 
-    async def lock_device(self, device_id: int, token_digest: bytes) -> SyncDevice | None:
-        """The paired, unrevoked device with this token, locked until the transaction ends."""
+    async def device(self, device_id: int, token_digest: bytes) -> SyncDevice | None:
+        """The paired, unrevoked device with this token."""
         db = self._db
-        row = await db.fetchone(self._locking(LOCK_DEVICE), (device_id, token_digest))
+        row = await db.fetchone(SELECT_SYNC_DEVICE, (device_id, token_digest))
         if row is None:
             return None
         created_at, expires_at = db.read_time(row[2]), db.read_time(row[3])
         if created_at is None or expires_at is None:  # pragma: no cover - NOT NULL columns
             return None
         return SyncDevice(int(row[0]), None if row[1] is None else int(row[1]), created_at, expires_at)
+
+    async def lock_sync(self, device_id: int) -> None:
+        """Hold the device's sync lock until the transaction ends (SQLite: one writer anyway)."""
+        if not self._db.is_sqlite:
+            await self._db.execute(LOCK_SYNC, (device_id,))
 
     async def event_status(self, event_id: int) -> str | None:
         row = await self._db.fetchone(SELECT_EVENT_STATUS, (event_id,))

@@ -18,11 +18,18 @@ The walk also says where each ticket ends up, and the ticket row is left as the 
 leave it: inside (`used`, not left), or outside after its last exit (`left_at` set; `active`
 again when it left by a re-entry gate, so that the door admits it back).
 
-Race-free by locks, in one order: the device's scanner row first (a device's batches are applied
-one at a time), then the batch's tickets by id (`FOR UPDATE`), the same row the door's
-conditional UPDATE takes. Reads run at READ COMMITTED on MySQL/MariaDB so that, once the locks are
-held, they see every admission committed before (no snapshot older than the locks, no gap locks
-between concurrent inserts). SQLite has one writer at a time (`BEGIN IMMEDIATE`).
+Race-free by locks, in one order: the device's sync lock row first (`scanner_syncs`, upserted: a
+device's batches are applied one at a time), then the batch's tickets by id (`FOR UPDATE`), the
+same row the door's conditional UPDATE takes, then the scan-log rows and the device's gate counter
+rows (in gate order). Not the device's `scanners` row: an online scan of the same device locks its
+ticket and then inserts its log row, whose foreign key takes a shared lock on that scanner row; a
+sync holding the scanner row while waiting for the ticket would close a cycle (MariaDB would kill
+one of the two). Nothing the door locks has a foreign key to the sync lock row, and the door waits
+for nothing after its counter row, so every wait points forward. The device's `last_seen_at`
+(an UPDATE of its scanner row) is written after the commit, in its own short transaction.
+Reads run at READ COMMITTED on MySQL/MariaDB so that, once the locks are held, they see every
+admission committed before (no snapshot older than the locks, no gap locks between concurrent
+inserts). SQLite has one writer at a time (`BEGIN IMMEDIATE`).
 
 A scan the device refused is never an admission: it is recorded `invalid` with the server's
 reason, `already_used` when the ticket had been admitted before it, or `invalid`/`refused_offline`
@@ -123,7 +130,10 @@ class SyncService:
         if len(set(client_ids)) != len(client_ids):
             raise RuleViolation("client_id repeats within the batch")
         async with sync_transaction(self.drivers) as db:
-            return await self._sync(db, device, scans, client_ids)
+            synced = await self._sync(db, device, scans, client_ids)
+        async with sync_transaction(self.drivers) as db:  # its own short transaction, as at the door
+            await db.touch_device(device.id, utc_now())
+        return synced
 
     async def _sync(
         self, db: SyncStatements, device: Device, scans: Sequence[OfflineScan], client_ids: list[str]
@@ -172,7 +182,6 @@ class SyncService:
             now,
         )
         await self._count_at_gates(db, batch, device.id)
-        await db.touch_device(device.id, now)
         if new_ids is None:
             sent = await db.sent(device.id, client_ids)
         else:
@@ -185,10 +194,12 @@ class SyncService:
     async def _door(
         db: SyncStatements, device: Device, scans: Sequence[OfflineScan], now: dt.datetime
     ) -> Door:
-        """The device (locked), checked with every scan's time and gate: a bad batch changes nothing."""
-        found = await db.lock_device(device.id, device.token_digest)
+        """The device, checked with every scan's time and gate (a bad batch changes nothing), and
+        its sync lock taken."""
+        found = await db.device(device.id, device.token_digest)
         if found is None:
             raise AuthenticationFailed("this scanner is revoked or unknown")
+        await db.lock_sync(device.id)
         if now >= found.expires_at + SYNC_GRACE:
             raise AuthenticationFailed("this scanner expired")
         gates = await db.gates(found.event_id)
