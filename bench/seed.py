@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ticketflow.db.models.events import Event
-from ticketflow.db.models.gates import GATE_COUNTER_SLOTS, Gate, GateCounter, Scanner
+from ticketflow.db.models.gates import GATE_COUNTER_SLOTS, Gate, GateCounter, Scanner, ScannerSync
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, TicketType
 from ticketflow.db.models.tickets import Ticket
@@ -140,6 +140,7 @@ async def insert_gates_with_scanners(
                     )
                 )
                 scanner_id = int(scanner.inserted_primary_key[0])  # type: ignore[index]
+                await connection.execute(insert(ScannerSync).values(scanner_id=scanner_id))
                 token = new_scanner_token(scanner_id)
                 await connection.execute(
                     update(Scanner).where(Scanner.id == scanner_id).values(token_hash=digest(token))

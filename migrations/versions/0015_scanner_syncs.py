@@ -7,7 +7,8 @@ Create Date: 2026-12-06
 Reviewed by hand for MySQL/MariaDB and SQLite. A new table, `scanner_syncs` (`scanner_id`), holds
 one row per device that has synced: a device's batches of offline scans lock its row instead of
 the device's `scanners` row, which a scan-log INSERT by the same device's online scans needs a
-shared lock on (its foreign key). Rows are created by the first batch; nothing to move.
+shared lock on (its foreign key). A row is made with each new scanner; every existing scanner
+gets its row here.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("scanner_id", name=op.f("pk_scanner_syncs")),
         **TABLE_OPTIONS,
     )
+    op.execute("INSERT INTO scanner_syncs (scanner_id) SELECT id FROM scanners")
 
 
 def downgrade() -> None:

@@ -110,8 +110,8 @@ class Scanner(IdMixin, TimestampMixin, Base):
 
 
 class ScannerSync(Base):
-    """A device's sync lock: its batches of offline scans take turns on this row (`FOR UPDATE`,
-    created by the first batch). The scan log has no foreign key to it, so the device's own online
+    """A device's sync lock: its batches of offline scans take turns on this row (`FOR UPDATE`;
+    made with the device). The scan log has no foreign key to it, so the device's own online
     scans never wait for it, and the sync never holds the `scanners` row a scan-log INSERT's
     foreign key check takes a shared lock on."""
 

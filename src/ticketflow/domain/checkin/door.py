@@ -29,7 +29,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import SCANNED_CODE_MAX, CheckIn, ScanResult
 from ticketflow.db.models.events import Event
-from ticketflow.db.models.gates import Gate, GateCounter, Scanner, counter_slot, counter_sums, new_counters
+from ticketflow.db.models.gates import (
+    Gate,
+    GateCounter,
+    Scanner,
+    ScannerSync,
+    counter_slot,
+    counter_sums,
+    new_counters,
+)
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.scanner_tokens import new_scanner_token
@@ -206,6 +214,7 @@ class ScannerService(RepositoryService[Scanner, ScannerRepository]):
                 expires_at=expires_at,
             )
         )
+        self.session.add(ScannerSync(scanner_id=scanner.id))  # its batches' sync lock (`sync.py`)
         await self.session.commit()
         return scanner, code
 

@@ -405,12 +405,9 @@ SELECT_SYNC_DEVICE = sql(
     s=Scanner,
 )
 """The fields of `SyncDevice` (not locked: see `LOCK_SYNC`)."""
-LOCK_SYNC = sql(
-    "INSERT INTO {y} ({y.scanner_id}) VALUES (%s) ON DUPLICATE KEY UPDATE {y.scanner_id} = {y.scanner_id}",
-    y=ScannerSync,
-)
-"""MySQL/MariaDB: the device's sync lock row, created or (already there) locked exclusively: a
-device's batches are applied one at a time. Its own online scans never touch the row."""
+LOCK_SYNC = sql("SELECT {y.scanner_id} FROM {y} WHERE {y.scanner_id} = %s", y=ScannerSync)
+"""The device's sync lock row (made with the device), locked (`FOR UPDATE`): a device's batches
+are applied one at a time. Its own online scans never touch the row."""
 SELECT_EVENT_STATUS = sql("SELECT {e.status} FROM {e} WHERE {e.id} = %s", e=Event)
 SELECT_EVENT_GATES = sql(
     "SELECT {g.id}, {g.allow_reentry}, {g.ticket_type_ids} FROM {g} WHERE {g.event_id} = %s", g=Gate
@@ -443,9 +440,10 @@ RECORD_OFFLINE_SCANS = sql(
     " {c.synced_at}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
     c=CheckIn,
 )
-RETURNING_IDS = sql(" RETURNING {c.client_id}, {c.id}", c=CheckIn)
+RETURNING_IDS = str(sql(" RETURNING {c.client_id}, {c.id}", c=CheckIn))
 """Appended to `RECORD_OFFLINE_SCANS` where the database has it: the new rows' ids come back with
-the INSERT instead of a second look-up by client id."""
+the INSERT instead of a second look-up by client id. A fragment, not a `Statement`: nothing
+prepares it alone."""
 REDECIDE = sql(
     "UPDATE {c} SET {c.result} = CASE {c.id} WHEN %s THEN %s END WHERE {c.id} IN (%s)"
     " AND {c.result} IN ({valid}, {duplicate})",
@@ -590,7 +588,7 @@ class SyncStatements:
     async def lock_sync(self, device_id: int) -> None:
         """Hold the device's sync lock until the transaction ends (SQLite: one writer anyway)."""
         if not self._db.is_sqlite:
-            await self._db.execute(LOCK_SYNC, (device_id,))
+            await self._db.fetchone(self._locking(LOCK_SYNC), (device_id,))
 
     async def event_status(self, event_id: int) -> str | None:
         row = await self._db.fetchone(SELECT_EVENT_STATUS, (event_id,))

@@ -18,7 +18,7 @@ The walk also says where each ticket ends up, and the ticket row is left as the 
 leave it: inside (`used`, not left), or outside after its last exit (`left_at` set; `active`
 again when it left by a re-entry gate, so that the door admits it back).
 
-Race-free by locks, in one order: the device's sync lock row first (`scanner_syncs`, upserted: a
+Race-free by locks, in one order: the device's sync lock row first (`scanner_syncs`, made with the device: a
 device's batches are applied one at a time), then the batch's tickets by id (`FOR UPDATE`), the
 same row the door's conditional UPDATE takes, then the scan-log rows and the device's gate counter
 rows (in gate order). Not the device's `scanners` row: an online scan of the same device locks its
