@@ -22,6 +22,7 @@ from ticketflow.db import driver
 from ticketflow.db.config import create_engine
 from ticketflow.db.driver_pool import create_driver_pool
 from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.gates import ScannerSync
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.domain.checkin.door import digest
 from ticketflow.domain.checkin.offline_schemas import OfflineScan
@@ -467,6 +468,8 @@ async def test_a_sync_waiting_for_a_ticket_lets_the_devices_door_scan_finish(cli
     event = await make_event(client, admin, title="Busy door")
     device_id, device = await pair_device(client, admin, event["id"])
     token = device["Authorization"].removeprefix("Bearer ")
+    async with db() as session:
+        assert await session.get(ScannerSync, device_id) is not None  # made with the device
     engine = create_engine(settings)
     syncing = SyncService(create_driver_pool(engine, 2), TicketSigner.from_settings(settings))
     try:
