@@ -434,12 +434,6 @@ SELECT_TIMELINE = sql(
     reverted=ScanResult.REVERTED,
 )
 """The admissions, exits and undos of tickets: the fields of `RecordedScan`."""
-TIMELINE_IDS_PER_STATEMENT = 200
-"""Ticket ids per timeline read. MySQL/MariaDB probe the index for each value of an `IN` list of at
-most `eq_range_index_dive_limit` (200) values; a longer list is costed from the index statistics,
-which lag behind a scan log that grows fast (the first minutes of a sync rush), and MariaDB then
-reads the whole scan log instead of the `ticket_id` index (seen at 40 000 rows: 38 rows examined per
-scan instead of 2)."""
 RECORD_OFFLINE_SCANS = sql(
     "INSERT INTO {c} ({c.ticket_id}, {c.event_id}, {c.door_event_id}, {c.scanned_code}, {c.result},"
     " {c.reason}, {c.scanner_id}, {c.gate_id}, {c.scanned_at}, {c.client_id}, {c.offline_result},"
@@ -656,10 +650,7 @@ class SyncStatements:
         if not ticket_ids:
             return []
         db = self._db
-        rows: list[Any] = []
-        for start in range(0, len(ticket_ids), TIMELINE_IDS_PER_STATEMENT):
-            chunk = ticket_ids[start : start + TIMELINE_IDS_PER_STATEMENT]
-            rows += await db.fetchall(for_batch(SELECT_TIMELINE, len(chunk)), chunk)
+        rows = await db.fetchall(for_batch(SELECT_TIMELINE, len(ticket_ids)), ticket_ids)
         found = []
         for check_in_id, ticket_id, result, scanned_at, gate_id, reverts_id in rows:
             stamp = db.read_time(scanned_at)
