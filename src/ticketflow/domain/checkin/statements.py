@@ -400,7 +400,7 @@ async def door_transaction(drivers: DriverPool) -> AsyncIterator[DoorStatements]
 READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 """MySQL/MariaDB: every read of the sync sees what was committed before it (see `sync.py`)."""
 SELECT_SYNC_DEVICE = sql(
-    "SELECT {s.event_id}, {s.gate_id}, {s.created_at}, {s.expires_at} FROM {s}"
+    "SELECT {s.event_id}, {s.gate_id}, {s.created_at}, {s.expires_at}, {s.last_seen_at} FROM {s}"
     " WHERE {s.id} = %s AND {s.token_hash} = %s AND {s.revoked_at} IS NULL",
     s=Scanner,
 )
@@ -491,6 +491,7 @@ class SyncDevice:
     gate_id: int | None
     created_at: dt.datetime
     expires_at: dt.datetime
+    last_seen_at: dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -583,7 +584,8 @@ class SyncStatements:
         created_at, expires_at = db.read_time(row[2]), db.read_time(row[3])
         if created_at is None or expires_at is None:  # pragma: no cover - NOT NULL columns
             return None
-        return SyncDevice(int(row[0]), None if row[1] is None else int(row[1]), created_at, expires_at)
+        gate_id = None if row[1] is None else int(row[1])
+        return SyncDevice(int(row[0]), gate_id, created_at, expires_at, db.read_time(row[4]))
 
     async def lock_sync(self, device_id: int) -> None:
         """Hold the device's sync lock until the transaction ends (SQLite: one writer anyway)."""

@@ -26,7 +26,8 @@ ticket and then inserts its log row, whose foreign key takes a shared lock on th
 sync holding the scanner row while waiting for the ticket would close a cycle (MariaDB would kill
 one of the two). Nothing the door locks has a foreign key to the sync lock row, and the door waits
 for nothing after its counter row, so every wait points forward. The device's `last_seen_at`
-(an UPDATE of its scanner row) is written after the commit, in its own short transaction.
+(an UPDATE of its scanner row) is written after the commit, in its own short transaction, and
+only when due (`DEVICE_SEEN_EVERY`, as at the door).
 Reads run at READ COMMITTED on MySQL/MariaDB so that, once the locks are held, they see every
 admission committed before (no snapshot older than the locks, no gap locks between concurrent
 inserts). SQLite has one writer at a time (`BEGIN IMMEDIATE`).
@@ -49,7 +50,7 @@ from ticketflow.db.models.checkins import ADMISSIONS, InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.offline_schemas import OfflineScan, SyncedScan
-from ticketflow.domain.checkin.service import Device
+from ticketflow.domain.checkin.service import DEVICE_SEEN_EVERY, Device
 from ticketflow.domain.checkin.statements import (
     Exit,
     GateRules,
@@ -94,6 +95,8 @@ class Door:
     event_cancelled: bool
     device_gate: int | None
     gates: dict[int, GateRules]
+    seen_due: bool = False
+    """Whether the device's `last_seen_at` is due (`DEVICE_SEEN_EVERY`)."""
     transferred: set[tuple[int, int]] = field(default_factory=set)
     """(ticket id, version) of the batch's earlier codes that a transfer revoked."""
 
@@ -130,14 +133,16 @@ class SyncService:
         if len(set(client_ids)) != len(client_ids):
             raise RuleViolation("client_id repeats within the batch")
         async with sync_transaction(self.drivers) as db:
-            synced = await self._sync(db, device, scans, client_ids)
-        async with sync_transaction(self.drivers) as db:  # its own short transaction, as at the door
-            await db.touch_device(device.id, utc_now())
+            synced, seen_due = await self._sync(db, device, scans, client_ids)
+        if seen_due:  # its own short transaction, as at the door
+            async with sync_transaction(self.drivers) as db:
+                await db.touch_device(device.id, utc_now())
         return synced
 
     async def _sync(
         self, db: SyncStatements, device: Device, scans: Sequence[OfflineScan], client_ids: list[str]
-    ) -> list[SyncedScan]:
+    ) -> tuple[list[SyncedScan], bool]:
+        """The server's decision on each scan, and whether the device's `last_seen_at` is due."""
         now = utc_now()
         door = await self._door(db, device, scans, now)
         tickets, holders = await self._tickets(db, scans, door)
@@ -188,7 +193,7 @@ class SyncService:
             sent = now_sent(sent, redecided, batch.records, new_ids)
         for client_id, entry in batch.entries.items():
             entry.check_in_id = sent[client_id].check_in_id
-        return [answer(client_id, sent[client_id], timeline) for client_id in client_ids]
+        return [answer(client_id, sent[client_id], timeline) for client_id in client_ids], door.seen_due
 
     @staticmethod
     async def _door(
@@ -216,7 +221,8 @@ class SyncService:
             if scan.direction == "out" and gate_id is None:
                 raise RuleViolation("an out-scan names its gate", client_id=scan.client_id)
         cancelled = await db.event_status(found.event_id) == EventStatus.CANCELLED
-        return Door(found.event_id, cancelled, found.gate_id, gates)
+        due = found.last_seen_at is None or found.last_seen_at <= now - DEVICE_SEEN_EVERY
+        return Door(found.event_id, cancelled, found.gate_id, gates, due)
 
     async def _tickets(
         self, db: SyncStatements, scans: Sequence[OfflineScan], door: Door
