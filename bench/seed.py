@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from litestar.security.jwt import Token
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import Insert, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ticketflow.db.models.events import Event
@@ -73,23 +73,7 @@ async def insert_event(engine: AsyncEngine, admin_id: int, capacity: int, title:
     async with engine.begin() as connection:
         result = await connection.execute(insert(Event).values(**values))
         event_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        await connection.execute(
-            insert(TicketType).values(
-                event_id=event_id,
-                name=DEFAULT_TYPE_NAME,
-                description="",
-                price_cents=0,
-                tax_rate_bp=0,
-                capacity=capacity,
-                sold=sold,
-                held=0,
-                hidden=False,
-                position=0,
-                active=True,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        await connection.execute(_free_type(event_id, DEFAULT_TYPE_NAME, capacity, now, sold=sold))
         return event_id
 
 
@@ -218,23 +202,37 @@ async def insert_ticket_type(
     now = dt.datetime.now(dt.UTC)
     async with engine.begin() as connection:
         result = await connection.execute(
-            insert(TicketType).values(
-                event_id=event_id,
-                name=name,
-                description="",
-                price_cents=0,
-                tax_rate_bp=0,
-                capacity=capacity,
-                sold=0,
-                held=0,
-                hidden=hidden,
-                position=1,
-                active=True,
-                created_at=now,
-                updated_at=now,
-            )
+            _free_type(event_id, name, capacity, now, hidden=hidden, position=1)
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _free_type(
+    event_id: int,
+    name: str,
+    capacity: int | None,
+    now: dt.datetime,
+    *,
+    sold: int = 0,
+    hidden: bool = False,
+    position: int = 0,
+) -> Insert:
+    """The INSERT of a free, active ticket type of the event."""
+    return insert(TicketType).values(
+        event_id=event_id,
+        name=name,
+        description="",
+        price_cents=0,
+        tax_rate_bp=0,
+        capacity=capacity,
+        sold=sold,
+        held=0,
+        hidden=hidden,
+        position=position,
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def insert_voucher(engine: AsyncEngine, event_id: int, code: str, max_uses: int) -> None:
