@@ -153,28 +153,14 @@ class OrderService(RepositoryService[Order, OrderRepository]):
         return bool(given)
 
     async def _cancel_paid(self, order: Order, event: Event, now: dt.datetime) -> None:
-        live = list(
-            await self.session.scalars(
-                select(Ticket).where(
-                    Ticket.order_id == order.id,
-                    Ticket.status == TicketStatus.ACTIVE,
-                    Ticket.used_at.is_(None),
-                )
-            )
-        )
+        unused = (Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE, Ticket.used_at.is_(None))
+        live = list(await self.session.scalars(select(Ticket).where(*unused)))
         if not live:
             raise OrderNotCancellable("the order has no ticket left to cancel")
-        by_type = await tickets_by_type(
-            self.session,
-            Ticket.order_id == order.id,
-            Ticket.status == TicketStatus.ACTIVE,
-            Ticket.used_at.is_(None),
-        )
+        by_type = await tickets_by_type(self.session, *unused)
         cancelled = await self.session.execute(
             update(Ticket)
-            .where(
-                Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE, Ticket.used_at.is_(None)
-            )
+            .where(*unused)
             .values(status=TicketStatus.CANCELLED, cancelled_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
