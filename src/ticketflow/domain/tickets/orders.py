@@ -28,6 +28,7 @@ from ticketflow.domain.payments.holds import (
     give_back_voucher,
     lock_event,
     release_hold,
+    rowcount,
     shift_types,
     tickets_by_type,
 )
@@ -164,7 +165,7 @@ class OrderService(RepositoryService[Order, OrderRepository]):
             .values(status=TicketStatus.CANCELLED, cancelled_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        count = int(cancelled.rowcount)  # type: ignore[attr-defined]
+        count = rowcount(cancelled)
         await self.session.execute(
             update(Event)
             .where(Event.id == event.id)
