@@ -28,6 +28,7 @@ from ticketflow.domain.payments.holds import (
     give_back_voucher,
     lock_event,
     release_hold,
+    rowcount,
     shift_types,
     tickets_by_type,
 )
@@ -153,32 +154,18 @@ class OrderService(RepositoryService[Order, OrderRepository]):
         return bool(given)
 
     async def _cancel_paid(self, order: Order, event: Event, now: dt.datetime) -> None:
-        live = list(
-            await self.session.scalars(
-                select(Ticket).where(
-                    Ticket.order_id == order.id,
-                    Ticket.status == TicketStatus.ACTIVE,
-                    Ticket.used_at.is_(None),
-                )
-            )
-        )
+        unused = (Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE, Ticket.used_at.is_(None))
+        live = list(await self.session.scalars(select(Ticket).where(*unused)))
         if not live:
             raise OrderNotCancellable("the order has no ticket left to cancel")
-        by_type = await tickets_by_type(
-            self.session,
-            Ticket.order_id == order.id,
-            Ticket.status == TicketStatus.ACTIVE,
-            Ticket.used_at.is_(None),
-        )
+        by_type = await tickets_by_type(self.session, *unused)
         cancelled = await self.session.execute(
             update(Ticket)
-            .where(
-                Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE, Ticket.used_at.is_(None)
-            )
+            .where(*unused)
             .values(status=TicketStatus.CANCELLED, cancelled_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        count = int(cancelled.rowcount)  # type: ignore[attr-defined]
+        count = rowcount(cancelled)
         await self.session.execute(
             update(Event)
             .where(Event.id == event.id)

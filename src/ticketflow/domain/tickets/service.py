@@ -247,7 +247,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
             .values(attendee_name=attendee_name, updated_at=utc_now())
             .execution_options(synchronize_session=False)
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(changed) != 1:
             await self.session.rollback()
             raise TicketNotRenamable
         await self.session.commit()
@@ -349,7 +349,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
             .values(status=TicketStatus.CANCELLED, cancelled_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(changed) != 1:
             await self.session.rollback()
             raise TicketNotCancellable("the ticket changed meanwhile; reload it")
         counter = Event.tickets_held if previous_status == TicketStatus.PENDING else Event.tickets_sold
