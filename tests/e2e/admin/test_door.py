@@ -273,6 +273,8 @@ async def test_scan_log_filters_and_undo(client, db, door) -> None:
         "until=2026-13-01T00:00",
         "page=0",
         "page=x",
+        "page=%C2%B2",
+        "page=" + "9" * 5000,
     ],
 )
 async def test_bad_scan_log_filters_are_400(client, door, query) -> None:
