@@ -309,6 +309,8 @@ async def test_the_desk_finds_tickets(client, db, door) -> None:
         assert "Ada Lovelace" in page.text
     nothing = await client.get(f"/admin/door/desk?event_id={event_id}&q=nobody-here")
     assert "No ticket of this event matches." in nothing.text
+    digits = await client.get(f"/admin/door/desk?event_id={event_id}&q=%C2%B2")
+    assert digits.status_code == 200  # "²" is a digit to str.isdigit(), not to int()
     short = await client.get(f"/admin/door/desk?event_id={event_id}&q=a")
     assert 'id="desk-note"' in short.text
     assert first["code"] not in (await client.get(f"/admin/door/desk?event_id={event_id}&q=ada")).text
