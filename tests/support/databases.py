@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -19,6 +20,7 @@ from tests.support.mariadb import MariaDBServer
 from ticketflow.db.base import Base
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import alembic_config
+from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import GateCounter, counter_sums
 from ticketflow.settings import Settings
 
@@ -112,3 +114,12 @@ async def gate_counts(db: async_sessionmaker[AsyncSession], gate_id: int) -> tup
     async with db() as session:
         row = (await session.execute(select(*counter_sums()).where(GateCounter.gate_id == gate_id))).one()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+async def start_event_ago(db: async_sessionmaker[AsyncSession], event_id: int, ago: dt.timedelta) -> None:
+    """Move an event's start into the past, as time passing would."""
+    async with db() as session:
+        await session.execute(
+            update(Event).where(Event.id == event_id).values(starts_at=dt.datetime.now(dt.UTC) - ago)
+        )
+        await session.commit()

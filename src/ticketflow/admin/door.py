@@ -583,7 +583,7 @@ async def holder_names(session: Any, ticket_ids: Sequence[int]) -> dict[int, str
 
 def page_number(request: Request) -> int:
     text = request.query_params.get("page", "1")
-    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+    if not (text.isascii() and text.isdigit() and len(text) <= 6) or not 1 <= int(text) <= 100_000:
         raise bad_request("page: not a page number")
     return int(text)
 

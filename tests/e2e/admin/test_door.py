@@ -273,6 +273,8 @@ async def test_scan_log_filters_and_undo(client, db, door) -> None:
         "until=2026-13-01T00:00",
         "page=0",
         "page=x",
+        "page=%C2%B2",
+        "page=" + "9" * 5000,
     ],
 )
 async def test_bad_scan_log_filters_are_400(client, door, query) -> None:
@@ -307,6 +309,8 @@ async def test_the_desk_finds_tickets(client, db, door) -> None:
         assert "Ada Lovelace" in page.text
     nothing = await client.get(f"/admin/door/desk?event_id={event_id}&q=nobody-here")
     assert "No ticket of this event matches." in nothing.text
+    digits = await client.get(f"/admin/door/desk?event_id={event_id}&q=%C2%B2")
+    assert digits.status_code == 200  # "²" is a digit to str.isdigit(), not to int()
     short = await client.get(f"/admin/door/desk?event_id={event_id}&q=a")
     assert 'id="desk-note"' in short.text
     assert first["code"] not in (await client.get(f"/admin/door/desk?event_id={event_id}&q=ada")).text

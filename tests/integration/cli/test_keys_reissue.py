@@ -14,9 +14,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select, update
 
 from tests.support.api import buy, make_actor, make_event
-from tests.support.databases import settings_for_tests
+from tests.support.databases import settings_for_tests, start_event_ago
 from ticketflow.cli import keys_group
-from ticketflow.db.models.events import Event
 from ticketflow.db.models.outbox import OutboxMessage
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.lib.signed_codes import TicketSigner, generate_signing_key, kid_of
@@ -87,13 +86,7 @@ async def test_reissue_gives_the_leaked_keys_tickets_new_codes_once(client, db, 
         ticket["code"] = await signed_before(db, ticket, 2)
     await signed_before(db, old_key, 1)
     assert (await client.post(f"/tickets/{used['code']}/validate", headers=staff.headers)).status_code == 200
-    async with db() as session:
-        await session.execute(
-            update(Event)
-            .where(Event.id == past["id"])
-            .values(starts_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
-        )
-        await session.commit()
+    await start_event_ago(db, past["id"], dt.timedelta(days=2))
     before = await codes(db)
 
     first = await run(settings, "reissue", "--kid", "2", "--batch-size", "2")

@@ -6,10 +6,10 @@ import io
 import pytest
 import zxingcpp
 from PIL import Image
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tests.support.api import buy, make_actor, make_event
-from ticketflow.db.models.events import Event
+from tests.support.databases import start_event_ago
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.tickets import Ticket
 
@@ -140,13 +140,7 @@ async def test_cancel_rules(client, db) -> None:
     assert (await client.post(f"/tickets/{mine['id']}/cancel", headers=other.headers)).status_code == 404
     assert (await client.post(f"/tickets/{mine['id']}/cancel", headers=staff.headers)).status_code == 403
     assert (await client.post("/tickets/424242/cancel", headers=owner.headers)).status_code == 404
-    async with db() as session:
-        await session.execute(
-            update(Event)
-            .where(Event.id == event["id"])
-            .values(starts_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
-        )
-        await session.commit()
+    await start_event_ago(db, event["id"], dt.timedelta(minutes=1))
     late = await client.post(f"/tickets/{started['id']}/cancel", headers=owner.headers)
     assert late.status_code == 409
     async with db() as session:

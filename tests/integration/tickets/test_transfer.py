@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.support.api import Actor, buy, make_actor, make_event
-from tests.support.databases import settings_for_tests
-from ticketflow.db.models.events import Event
+from tests.support.databases import settings_for_tests, start_event_ago
 from ticketflow.db.models.outbox import OutboxMessage
 from ticketflow.db.models.tickets import Ticket, TicketTransfer
 from ticketflow.lib.signed_codes import TicketSigner
@@ -178,13 +177,7 @@ async def test_used_cancelled_and_started_tickets_are_refused(client, db, people
     await client.post(f"/tickets/{cancelled['id']}/cancel", headers=ada.headers)
 
     answers = [await transfer(client, ada, t["id"], {"email": grace.email}) for t in (used, cancelled)]
-    async with db() as session:
-        await session.execute(
-            update(Event)
-            .where(Event.id == event["id"])
-            .values(starts_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
-        )
-        await session.commit()
+    await start_event_ago(db, event["id"], dt.timedelta(hours=1))
     late = await transfer(client, ada, started["id"], {"email": grace.email})
 
     assert [a.status_code for a in [*answers, late]] == [409, 409, 409]

@@ -366,7 +366,7 @@ class ScanLogService(RepositoryService[CheckIn, CheckInRepository]):
             Ticket.attendee_name.ilike(pattern, escape="\\"),
             User.email.ilike(pattern, escape="\\"),
         ]
-        if query.isdigit() and len(query) < 16:
+        if query.isascii() and query.isdigit() and len(query) < 16:
             matches.append(Ticket.order_id == int(query))
         rows = await self.session.execute(
             select(Ticket, User)
