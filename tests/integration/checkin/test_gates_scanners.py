@@ -313,3 +313,20 @@ async def test_door_desk_lookup(client, db, door) -> None:
     assert (
         await client.get(f"/events/{event['id']}/tickets/lookup", params={"q": ""}, headers=staff.headers)
     ).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        b"tfs.\xb2." + b"a" * 43,  # a digit to str.isdigit, not to int()
+        b"tfs." + b"9" * 5000 + b"." + b"a" * 43,  # more digits than int() reads
+        b"tfs.12." + b"a" * 5,  # a secret too short
+        b"tfs.x." + b"a" * 43,
+    ],
+)
+async def test_a_malformed_scanner_token_is_401(client, db, token) -> None:
+    answer = await client.post(
+        "/check-ins/sync", json={"scans": []}, headers={b"Authorization": b"Bearer " + token}
+    )
+    assert answer.status_code == 401, answer.text
+    assert await rows(db, CheckIn) == []

@@ -36,7 +36,8 @@ class ScannerTokens:
 
     def verify(self, encoded: str) -> Credentials:
         number, _, secret = encoded.removeprefix(PREFIX).partition(".")
-        if not number.isdigit() or not 1 <= int(number) <= MAX_SCANNER_ID or len(secret) < 32:
+        well_formed = number.isascii() and number.isdigit() and len(number) <= len(str(MAX_SCANNER_ID))
+        if not well_formed or not 1 <= int(number) <= MAX_SCANNER_ID or len(secret) < 32:
             raise NotAuthorizedException("malformed scanner token")
         return Credentials(SCANNER_TOKEN, int(number), FAR_FUTURE)
 
