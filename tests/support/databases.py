@@ -74,10 +74,29 @@ def run_async(coroutine_function: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 async def truncate_all(engine: AsyncEngine) -> None:
+    """Bring every table back to empty with its auto-increment counter at 1, as the migrations
+    left it. A TRUNCATE recreates the table (tens of milliseconds each), so only the tables a test
+    used are truncated: the ones with a row, or whose counter moved (rows inserted and deleted)."""
+    names = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with_rows = " UNION ALL ".join(
+        f"SELECT '{name}' FROM DUAL WHERE EXISTS (SELECT 1 FROM `{name}`)" for name in names
+    )
+    counter_moved = (
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = DATABASE() AND auto_increment > 1"
+    )
     async with engine.begin() as connection:
+        if not getattr(connection.dialect, "is_mariadb", False):
+            # MySQL 8 caches these figures for a day unless told not to
+            await connection.execute(text("SET SESSION information_schema_stats_expiry = 0"))
+        used = set((await connection.execute(text(with_rows))).scalars())
+        used |= set((await connection.execute(text(counter_moved))).scalars())
+        if not used:
+            return
         await connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-        for table in reversed(Base.metadata.sorted_tables):
-            await connection.execute(text(f"TRUNCATE TABLE `{table.name}`"))
+        for name in names:
+            if name in used:
+                await connection.execute(text(f"TRUNCATE TABLE `{name}`"))
         await connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
 
 
