@@ -133,13 +133,21 @@ async def door_with_gates(
     engine: AsyncEngine,
     ids: tuple[int, int],
     base_url: str,
+    server: tuple[int, int | None],
     auth: dict[str, str],
 ) -> dict[str, object]:
     """Plain door runs (staff token, no gate) and runs at gates with scanner tokens, alternating
-    (the order swapped every round), each on its own event of fresh tickets; medians of each."""
+    (the order swapped every round), each on its own event of fresh tickets; medians of each.
+
+    Besides the rates, the CPU time the uvicorn processes, MariaDB and the load generator spend per
+    request (`cpu_per_request`, from /proc): a figure the machine's other work barely moves."""
+    from bench.offline_bench import CpuGauge  # here: that module imports this one
+
     admin_id, holder_id = ids
+    server_pid, database_pid = server
     clients_per_gate = max(1, args.clients // args.gates)
     runs: dict[str, list[LoadResult]] = {"plain": [], "gates": []}
+    cpu: dict[str, list[dict[str, float]]] = {"plain": [], "gates": []}
     checks = []
     for round_number in range(args.rounds):
         order = ["plain", "gates"] if round_number % 2 == 0 else ["gates", "plain"]
@@ -157,7 +165,9 @@ async def door_with_gates(
                     ("POST", f"/tickets/{c}/validate", headers[i % len(headers)], b"")
                     for i, c in enumerate(codes)
                 ]
+            gauge = CpuGauge(server_pid, database_pid)
             runs[kind].append(await run_load(base_url, requests, args.clients))
+            cpu[kind].append(gauge.per_scan_us(len(requests)))
             if kind == "gates":
                 checks.append(await gate_totals(url, event))
     medians = {kind: statistics.median(r.rate for r in results) for kind, results in runs.items()}
@@ -169,6 +179,12 @@ async def door_with_gates(
         "statuses": {kind: [dict(r.statuses) for r in results] for kind, results in runs.items()},
         "median_req_per_s": {kind: round(rate, 1) for kind, rate in medians.items()},
         "gates_over_plain": round(medians["gates"] / medians["plain"], 3) if medians["plain"] else None,
+        "cpu_per_request": cpu,
+        "median_cpu_per_request_us": {
+            kind: {part: statistics.median(run[part] for run in runs_cpu) for part in runs_cpu[0]}
+            for kind, runs_cpu in cpu.items()
+        },
+        "load_average": [round(load, 2) for load in os.getloadavg()],
         "gate_counters_admitted_inside_refused": checks,
     }
     print(json.dumps(row, indent=2))
@@ -285,7 +301,7 @@ def report(name: str, app: LoadResult, raw: LoadResult, extra: dict[str, object]
     return row
 
 
-async def main(args: argparse.Namespace, url: str, workdir: Path) -> None:
+async def main(args: argparse.Namespace, url: str, workdir: Path, database_pid: int | None = None) -> None:
     await asyncio.to_thread(upgrade_to_head, url)
     engine = create_engine(Settings(database_url=url), null_pool=True)
     (admin_id,) = await insert_users(engine, 1, "admin", "admin")
@@ -319,7 +335,10 @@ async def main(args: argparse.Namespace, url: str, workdir: Path) -> None:
             results.append(report("door validation (distinct valid tickets)", app, raw, {}))
 
         if args.only in (None, "gates"):
-            results.append(await door_with_gates(args, url, engine, (admin_id, holder_id), base_url, auth))
+            server = (process.pid, database_pid)
+            results.append(
+                await door_with_gates(args, url, engine, (admin_id, holder_id), base_url, server, auth)
+            )
 
         if args.only in (None, "flash"):
             app_event = await insert_event(engine, admin_id, args.capacity, "Flash (app)")
@@ -378,7 +397,7 @@ def run() -> None:
         server = start_mariadb()
         try:
             server.sql("CREATE DATABASE bench CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            asyncio.run(main(args, server.url("bench"), Path(workdir)))
+            asyncio.run(main(args, server.url("bench"), Path(workdir), server.process.pid))
         finally:
             server.stop()
 
