@@ -71,6 +71,24 @@ class DriverConnection:
             await cursor.close()
         return row_id
 
+    async def insert_then_execute(
+        self, insert: str, params: Sequence[Any], then: str, then_params: Sequence[Any]
+    ) -> tuple[int, int]:
+        """An INSERT of one row, then a statement that may name the row's id in SQL (MySQL's
+        `LAST_INSERT_ID()`, SQLite's `last_insert_rowid()`); returns the row's id and the rows the
+        second statement matched.
+
+        On MySQL/MariaDB both go in one request (asyncmy's connections allow several statements
+        in one): one round trip instead of two. SQLite runs them one after the other. An error in
+        either raises, and the transaction around them is rolled back whole."""
+        if self._sqlite:
+            row_id = await self.insert(insert, params)
+            return row_id, await self.execute(then, then_params)
+        cursor = await self._run(f"{insert}; {then}", (*params, *then_params))
+        row_id = int(cursor.lastrowid)
+        await cursor.nextset()  # the second statement's result (its error, if it failed)
+        return row_id, int(cursor.rowcount)
+
     async def fetchone(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         cursor = await self._run(statement, params)
         row = await cursor.fetchone()

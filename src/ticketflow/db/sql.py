@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import string
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -46,6 +47,18 @@ class Statement(str):
         """An `INSERT ... VALUES (...)` of one row as the same INSERT of `count` rows."""
         head, row = self.split(" VALUES ", 1)
         return Statement(f"{head} VALUES {', '.join([row] * count)}")
+
+
+@dataclass(frozen=True, slots=True)
+class PerDialect:
+    """One statement written twice where the two databases spell a function differently (say,
+    the id of the row just inserted): `of(db.is_sqlite)` is the one to run."""
+
+    mysql: Statement
+    sqlite: Statement
+
+    def of(self, sqlite: bool) -> Statement:
+        return self.sqlite if sqlite else self.mysql
 
 
 class _TableNames:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from tests.support.api import buy, make_actor, make_event
 from tests.support.databases import gate_counts
 from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.gates import GateCounter, counter_slot
 from ticketflow.db.models.tickets import Ticket
 
 
@@ -318,3 +319,41 @@ async def test_a_ticket_out_through_a_reentry_gate_stays_attended(client, db, do
     again = await scan(client, staff, ticket, gate)
     assert again.status_code == 409
     assert (await ticket_row(db, ticket)).used_at == first_admission
+
+
+async def counter_rows(db, gate):
+    async with db() as session:
+        rows = await session.execute(
+            select(GateCounter.slot, GateCounter.admitted, GateCounter.refused, GateCounter.inside)
+            .where(GateCounter.gate_id == gate["id"])
+            .where((GateCounter.admitted != 0) | (GateCounter.refused != 0) | (GateCounter.inside != 0))
+            .order_by(GateCounter.slot)
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_a_scan_counts_in_the_row_of_its_log_row_or_of_its_device(client, db, door) -> None:
+    """The log row and its counter change are written together: a staff scan's change lands in
+    the slot of the log row just inserted, a device's in the slot of the device."""
+    admin, staff, holder, event = door
+    gate = await make_gate(client, admin, event)
+    first, second = (await buy(client, holder, event["id"], quantity=2)).json()["tickets"]
+    staff_scan = await scan(client, staff, first, gate)
+    assert staff_scan.status_code == 200
+    staff_slot = counter_slot(staff_scan.json()["check_in_id"])
+    assert await counter_rows(db, gate) == [(staff_slot, 1, 0, 1)]
+    created = await client.post(
+        f"/events/{event['id']}/scanners", json={"name": "P", "gate_id": gate["id"]}, headers=admin.headers
+    )
+    device_slot = counter_slot(created.json()["id"])
+    token = (await client.post("/scanners/pair", json={"code": created.json()["pairing_code"]})).json()[
+        "access_token"
+    ]
+    device = {"Authorization": f"Bearer {token}"}
+    assert (await client.post(f"/tickets/{second['code']}/validate", headers=device)).status_code == 200
+    assert (await client.post(f"/tickets/{second['code']}/validate", headers=device)).status_code == 409
+    expected = {staff_slot: (1, 0, 1)}
+    before = expected.get(device_slot, (0, 0, 0))
+    expected[device_slot] = (before[0] + 1, before[1] + 1, before[2] + 1)
+    assert await counter_rows(db, gate) == sorted((slot, *counts) for slot, counts in expected.items())
+    assert await counters(db, gate) == (2, 2, 1)

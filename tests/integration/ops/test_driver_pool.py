@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from ticketflow.db import driver_pool
 from ticketflow.db.config import create_engine
+from ticketflow.db.driver import DriverConnection
 from ticketflow.db.driver_pool import AsyncmyDriverPool, DriverPool, EngineDriverPool, create_driver_pool
 from ticketflow.settings import Settings
 
@@ -79,6 +80,33 @@ async def test_a_database_error_rolls_back(pool: DriverPool) -> None:
     with pytest.raises(Exception, match=r"(?i)duplicate|unique"):
         await insert_twice()
     assert await count(pool, "twin@example.com") == 0
+
+
+def new_row_id(db: DriverConnection) -> str:
+    return "last_insert_rowid()" if db.is_sqlite else "LAST_INSERT_ID()"
+
+
+async def test_an_insert_and_the_statement_after_it_go_together(pool: DriverPool) -> None:
+    async with pool.transaction() as db:
+        then = f"UPDATE users SET name = %s WHERE id = {new_row_id(db)}"
+        user_id, matched = await db.insert_then_execute(
+            INSERT_USER, ("First", "pair@example.com"), then, ("Renamed",)
+        )
+        assert matched == 1
+        row = await db.fetchone("SELECT id, name FROM users WHERE email = %s", ("pair@example.com",))
+    assert row == (user_id, "Renamed")
+
+
+async def test_a_failing_statement_after_an_insert_rolls_both_back(pool: DriverPool) -> None:
+    async def insert_then_fail(attempt: int) -> None:
+        async with pool.transaction() as db:
+            then = f"UPDATE users SET email = NULL WHERE id = {new_row_id(db)}"  # NOT NULL: refused
+            await db.insert_then_execute(INSERT_USER, (f"Half {attempt}", "half@example.com"), then, ())
+
+    for attempt in range(5):  # more attempts than connections: none is left with a result unread
+        with pytest.raises(Exception, match=r"(?i)null"):
+            await insert_then_fail(attempt)
+    assert await count(pool, "half@example.com") == 0
 
 
 @pytest.mark.mysql

@@ -41,6 +41,7 @@ from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import Role
 from ticketflow.domain.checkin.statements import (
     DoorStatements,
+    GateChange,
     GateCounters,
     GateRule,
     ScannedTicket,
@@ -277,20 +278,21 @@ class CheckInService:
         commit and waits for nothing after it. A paired device counts in its own row (its id's
         slot: a device scans one code after another, so the devices of a gate wait for each other
         only when their ids share a slot); a staff account's scan in the row of its log row's id.
+        The log row and the counter change go to the database together, in one round trip.
 
         The answer's counters are the gate's as the scan's first read saw them (read with the
         device or the gate) with this scan's own change added: a snapshot that counts this scan.
         Under REPEATABLE READ a read after the UPDATE would see the same snapshot, one round trip
         later."""
-        change: tuple[int, int, int, int] | None = None
-        """The gate counted at, and its admitted, refused and inside change."""
+        change = None
+        device_id = None if device is None else device.id
         if outcome.result == ScanResult.EXITED and outcome.ticket is not None:
             entry = await door.entry_gate(outcome.ticket.id)
             if entry is not None:
-                change = (entry, 0, 0, -1)
+                change = GateChange(entry, 0, 0, -1, device_id)
         elif where.gate_id is not None:
             admitted = int(outcome.result == ScanResult.VALID)
-            change = (where.gate_id, admitted, 1 - admitted, admitted)
+            change = GateChange(where.gate_id, admitted, 1 - admitted, admitted, device_id)
         check_in_id = await door.record_scan(
             ScanRecord(
                 code=code,
@@ -299,19 +301,15 @@ class CheckInService:
                 ticket=outcome.ticket,
                 door_event_id=where.event_id,
                 scanned_by_id=scanner_id if device is None else None,
-                scanner_id=device.id if device else None,
+                scanner_id=device_id,
                 gate_id=where.gate_id,
                 scanned_at=outcome.scanned_at,
-            )
+            ),
+            change,
         )
         own = (0, 0, 0)
-        if change is not None:
-            gate_id, admitted, refused, inside = change
-            counted_by = check_in_id if device is None else device.id
-            await door.count_at_gate(
-                gate_id, counted_by=counted_by, admitted=admitted, refused=refused, inside=inside
-            )
-            own = (admitted, refused, inside) if gate_id == where.gate_id else own
+        if change is not None and change.gate_id == where.gate_id:
+            own = (change.admitted, change.refused, change.inside)
         seen = None if where.rule is None else where.rule.counters
         gate = None if seen is None else seen.counting(*own)
         return replace(outcome, check_in_id=check_in_id, gate=gate)

@@ -25,11 +25,18 @@ from ticketflow.db.driver import DriverConnection
 from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import ADMISSIONS, SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
-from ticketflow.db.models.gates import Gate, GateCounter, Scanner, ScannerSync, counter_slot
+from ticketflow.db.models.gates import (
+    GATE_COUNTER_SLOTS,
+    Gate,
+    GateCounter,
+    Scanner,
+    ScannerSync,
+    counter_slot,
+)
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus, TicketTransfer
 from ticketflow.db.models.users import User
-from ticketflow.db.sql import Statement, sql
+from ticketflow.db.sql import PerDialect, Statement, sql
 
 SELECT_ROLE = sql("SELECT {u.role} FROM {u} WHERE {u.id} = %s", u=User)
 """The scanner's role as it is now: a demoted account is refused at once."""
@@ -164,6 +171,16 @@ COUNT_AT_GATE = sql(
     c=GateCounter,
 )
 """Add to one of a gate's counter rows (`counter_slot`)."""
+_COUNT_AT_GATE_OF_SCAN = (
+    "UPDATE {c} SET {c.admitted} = {c.admitted} + %s, {c.refused} = {c.refused} + %s,"
+    " {c.inside} = {c.inside} + %s WHERE {c.gate_id} = %s AND {c.slot} = "
+)
+COUNT_AT_GATE_OF_SCAN = PerDialect(
+    mysql=sql(_COUNT_AT_GATE_OF_SCAN + f"MOD(LAST_INSERT_ID(), {GATE_COUNTER_SLOTS})", c=GateCounter),
+    sqlite=sql(_COUNT_AT_GATE_OF_SCAN + f"last_insert_rowid() % {GATE_COUNTER_SLOTS}", c=GateCounter),
+)
+"""`COUNT_AT_GATE` in the row of the scan-log row just inserted (`counter_slot` of its id), sent
+with that INSERT (`DriverConnection.insert_then_execute`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +259,18 @@ class GateRule:
     admits: tuple[int, ...] = ()
     """The ticket types the gate admits; empty: all."""
     counters: GateCounters | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GateChange:
+    """What a scan adds to a gate's counters, and in which of its rows: the device's
+    (`counter_slot` of its id), or, with no device, the scan-log row's."""
+
+    gate_id: int
+    admitted: int
+    refused: int
+    inside: int
+    device_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,30 +382,32 @@ class DoorStatements:
         row = await self._db.fetchone(SELECT_TRANSFERRED_CODE, (code,))
         return None if row is None or row[0] is None else int(row[0])
 
-    async def record_scan(self, scan: ScanRecord) -> int:
-        """Write the scan-log row; returns its id."""
+    async def record_scan(self, scan: ScanRecord, change: GateChange | None = None) -> int:
+        """Write the scan-log row, then add `change` to its gate's counters (both in one round
+        trip where the database allows it); returns the row's id."""
         ticket = scan.ticket
-        return await self._db.insert(
-            RECORD_SCAN,
-            (
-                ticket.id if ticket else None,
-                ticket.event_id if ticket else None,
-                scan.door_event_id,
-                scan.code[:SCANNED_CODE_MAX],
-                scan.result.value,
-                scan.reason.value if scan.reason else None,
-                scan.scanned_by_id,
-                scan.scanner_id,
-                scan.gate_id,
-                self._db.bind_time(scan.scanned_at),
-            ),
+        db = self._db
+        row = (
+            ticket.id if ticket else None,
+            ticket.event_id if ticket else None,
+            scan.door_event_id,
+            scan.code[:SCANNED_CODE_MAX],
+            scan.result.value,
+            scan.reason.value if scan.reason else None,
+            scan.scanned_by_id,
+            scan.scanner_id,
+            scan.gate_id,
+            db.bind_time(scan.scanned_at),
         )
-
-    async def count_at_gate(
-        self, gate_id: int, *, counted_by: int, admitted: int, refused: int, inside: int
-    ) -> None:
-        """Add to the gate's counters, in the row of `counted_by` (the device, or the scan-log row)."""
-        await self._db.execute(COUNT_AT_GATE, (admitted, refused, inside, gate_id, counter_slot(counted_by)))
+        if change is None:
+            return await db.insert(RECORD_SCAN, row)
+        counts: tuple[int, ...] = (change.admitted, change.refused, change.inside, change.gate_id)
+        if change.device_id is None:
+            count, params = COUNT_AT_GATE_OF_SCAN.of(db.is_sqlite), counts
+        else:
+            count, params = COUNT_AT_GATE, (*counts, counter_slot(change.device_id))
+        check_in_id, _ = await db.insert_then_execute(RECORD_SCAN, row, count, params)
+        return check_in_id
 
 
 def gate_rule(gate_id: int, row: tuple[Any, ...]) -> GateRule:
