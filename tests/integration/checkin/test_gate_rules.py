@@ -357,3 +357,62 @@ async def test_a_scan_counts_in_the_row_of_its_log_row_or_of_its_device(client, 
     expected[device_slot] = (before[0] + 1, before[1] + 1, before[2] + 1)
     assert await counter_rows(db, gate) == sorted((slot, *counts) for slot, counts in expected.items())
     assert await counters(db, gate) == (2, 2, 1)
+
+
+async def pair_device(client, admin, event, gate=None):
+    body = {"name": "Phone"} | ({} if gate is None else {"gate_id": gate["id"]})
+    created = await client.post(f"/events/{event['id']}/scanners", json=body, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    pairing = await client.post("/scanners/pair", json={"code": created.json()["pairing_code"]})
+    return {"Authorization": f"Bearer {pairing.json()['access_token']}"}
+
+
+async def test_a_device_at_a_gate_admits_only_the_types_the_gate_admits(client, db, door) -> None:
+    """A device's admission checks its gate's types in the same statement (JSON in SQL on both
+    databases): a ticket of another type stays active and is refused as wrong_gate."""
+    admin, _, holder, event = door
+    stalls, balcony = await two_types(client, admin, event)
+    upstairs = await make_gate(client, admin, event, name="Upstairs", ticket_type_ids=[balcony["id"]])
+    mixed = await make_gate(client, admin, event, name="Side", ticket_type_ids=[stalls["id"], balcony["id"]])
+    device = await pair_device(client, admin, event, upstairs)
+    roaming = await pair_device(client, admin, event)
+    stalls_ticket = await buy_type(client, holder, event, stalls)
+    balcony_ticket = await buy_type(client, holder, event, balcony)
+
+    refused = await client.post(f"/tickets/{stalls_ticket['code']}/validate", headers=device)
+    assert (refused.status_code, refused.json()["reason"]) == (422, "wrong_gate")
+    assert (await ticket_row(db, stalls_ticket)).status == "active"
+    admitted = await client.post(f"/tickets/{balcony_ticket['code']}/validate", headers=device)
+    assert admitted.status_code == 200
+    assert admitted.json()["gate"] == {
+        "id": upstairs["id"],
+        "name": "Upstairs",
+        "admitted": 1,
+        "inside": 1,
+        "refused": 1,
+    }
+    # a device bound to no gate scans at the gate the scan names, by that gate's rule
+    named = await client.post(
+        f"/tickets/{stalls_ticket['code']}/validate", json={"gate_id": mixed["id"]}, headers=roaming
+    )
+    assert (named.status_code, named.json()["gate"]["name"]) == (200, "Side")
+    assert await counters(db, upstairs) == (1, 1, 1)
+    assert await counters(db, mixed) == (1, 1, 0)
+
+
+async def test_a_device_scan_refused_after_its_admission_changes_nothing(client, db, door) -> None:
+    """The device's checks that Python makes after the admission statement (the event or gate the
+    scan names) roll the admission back: the ticket is still active and nothing is logged."""
+    admin, _, holder, event = door
+    other = await make_event(client, admin, title="Other")
+    foreign_gate = await make_gate(client, admin, other, name="Foreign")
+    device = await pair_device(client, admin, event)
+    ticket = (await buy(client, holder, event["id"])).json()["tickets"][0]
+    url = f"/tickets/{ticket['code']}/validate"
+    assert (await client.post(url, json={"event_id": other["id"]}, headers=device)).status_code == 403
+    assert (await client.post(url, json={"gate_id": foreign_gate["id"]}, headers=device)).status_code == 422
+    assert (await client.post(url, json={"gate_id": 10**9}, headers=device)).status_code == 422
+    assert (await ticket_row(db, ticket)).status == "active"
+    assert await results(db, ticket) == []
+    assert await counters(db, foreign_gate) == (0, 0, 0)
+    assert (await client.post(url, headers=device)).status_code == 200

@@ -10,6 +10,7 @@ from tests.support.api import buy, make_actor, make_event
 from tests.support.factories import in_days
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.gates import Scanner
+from ticketflow.db.models.tickets import Ticket
 from ticketflow.lib.access import PUBLIC, TOKEN_OPTIONAL
 
 VALIDATE = ("POST", "/tickets/{qr_code:str}/validate")
@@ -95,6 +96,7 @@ async def test_revocation_and_expiry_take_effect_at_once(client, db, paired) -> 
     async with db() as session:
         assert (await session.execute(select(CheckIn.id))).all() == []
         assert (await session.get(Scanner, scanner_id)).last_seen_at is None
+        assert (await session.get(Ticket, ticket["id"])).status == "active"  # refused with its admission
 
 
 async def test_a_scanner_token_is_refused_on_every_other_route(app, client, db, paired) -> None:
