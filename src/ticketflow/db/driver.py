@@ -89,19 +89,6 @@ class DriverConnection:
         await cursor.nextset()  # the second statement's result (its error, if it failed)
         return row_id, int(cursor.rowcount)
 
-    async def fetchone_then_execute(
-        self, select: str, params: Sequence[Any], then: str, then_params: Sequence[Any]
-    ) -> tuple[tuple[Any, ...] | None, int]:
-        """A SELECT's first row, then a statement run right after it; returns the row and the rows
-        the second statement matched. One round trip on MySQL/MariaDB, as `insert_then_execute`."""
-        if self._sqlite:
-            row = await self.fetchone(select, params)
-            return row, await self.execute(then, then_params)
-        cursor = await self._run(f"{select}; {then}", (*params, *then_params))
-        found = await cursor.fetchone()
-        await cursor.nextset()
-        return None if found is None else tuple(found), int(cursor.rowcount)
-
     async def fetchone(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         cursor = await self._run(statement, params)
         row = await cursor.fetchone()

@@ -368,8 +368,8 @@ async def pair_device(client, admin, event, gate=None):
 
 
 async def test_a_device_at_a_gate_admits_only_the_types_the_gate_admits(client, db, door) -> None:
-    """A device's admission checks its gate's types in the same statement (JSON in SQL on both
-    databases): a ticket of another type stays active and is refused as wrong_gate."""
+    """A device bound to a gate scans by that gate's rule: a ticket of another type stays active and
+    is refused as wrong_gate."""
     admin, _, holder, event = door
     stalls, balcony = await two_types(client, admin, event)
     upstairs = await make_gate(client, admin, event, name="Upstairs", ticket_type_ids=[balcony["id"]])
@@ -401,8 +401,8 @@ async def test_a_device_at_a_gate_admits_only_the_types_the_gate_admits(client, 
 
 
 async def test_a_device_scan_refused_after_its_admission_changes_nothing(client, db, door) -> None:
-    """The device's checks that Python makes after the admission statement (the event or gate the
-    scan names) roll the admission back: the ticket is still active and nothing is logged."""
+    """A scan naming an event or gate the device may not scan for is refused whole: the ticket is
+    still active and nothing is logged."""
     admin, _, holder, event = door
     other = await make_event(client, admin, title="Other")
     foreign_gate = await make_gate(client, admin, other, name="Foreign")

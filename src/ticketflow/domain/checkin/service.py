@@ -8,13 +8,6 @@ This is the busiest endpoint on the night of a show: it runs a handful of fixed 
 (`statements.py`) in one short transaction on a driver connection (`ticketflow.db.driver_pool`),
 re-reading the scanner's role first so a demoted account is refused at once.
 
-A paired device's token is checked against its row in the same transaction (a revoked or expired
-device is refused at once). Its in-scan sends the device's read and the admission together, in one
-round trip: the admission's UPDATE carries the device's checks itself (it may scan now, the ticket
-is of its event, the gate it scans at admits the ticket's type; `ADMIT_BY_DEVICE`), so it admits
-nothing for a device that may not scan, and any refusal raised after it (a declared event or gate
-that is not the device's) rolls the transaction back, admission included.
-
 Gates: a gate that admits some ticket types only adds `AND ticket_type_id IN (...)` to the same
 UPDATE (a ticket of another type is `invalid`/`wrong_gate`). A used ticket is inside until an
 out-scan sets its `left_at`, again one conditional UPDATE (`... AND left_at IS NULL`): a second
@@ -195,32 +188,25 @@ class CheckInService:
     ) -> tuple[ScanOutcome, bool]:
         """The scan's outcome, and whether the device's `last_seen_at` is due."""
         now = utc_now()
-        seen, known, admitted_by_device = False, None, None
-        key = ticket_key(self.signer, code)
+        seen, known = False, None
         if device is None:
             if scanner_id is None:
                 raise AuthenticationFailed
             check_role(await door.role_of(scanner_id), SCANNER_ROLES)
         else:
-            admitting = None if leaving else key
-            found, seen, admitted_by_device = await self._device_event(
-                door, device, door_event_id, gate_id, now, admitting
-            )
+            found, seen = await self._device_event(door, device, door_event_id, now)
             door_event_id = found.event_id
             if found.gate_id is not None:
                 if gate_id not in (None, found.gate_id):
                     raise PermissionDenied("this scanner scans at another gate")
-                gate_id = found.gate_id
-            known = found.gate
+                gate_id, known = found.gate_id, found.gate
         where = await self._door(door, door_event_id, gate_id, leaving, known)
         if leaving:
-            return await self._leave(door, key, code, where, scanner_id, device, now), seen
+            return await self._leave(door, code, where, scanner_id, device, now), seen
         admitted, ticket, transferred = False, None, False
+        key = ticket_key(self.signer, code)
         if key is not None:  # anything else was never issued: nothing to look up
-            if admitted_by_device is None:
-                admitted = await door.admit(key, where.event_id, now, where.admits)
-            else:
-                admitted = admitted_by_device
+            admitted = await door.admit(key, where.event_id, now, where.admits)
             ticket, transferred = await scanned(door, key)
         if transferred:
             outcome = transferred_outcome(ticket, now)
@@ -250,7 +236,6 @@ class CheckInService:
     async def _leave(
         self,
         door: DoorStatements,
-        key: TicketKey | None,
         code: str,
         where: Door,
         scanner_id: int | None,
@@ -261,6 +246,7 @@ class CheckInService:
         out-scans one wins and the others find it out. Any gate of the event lets a ticket out,
         whatever its type; at a re-entry gate it becomes active again."""
         left, ticket, transferred = False, None, False
+        key = ticket_key(self.signer, code)
         if key is not None and where.event_id is not None and where.rule is not None:
             left = await door.leave(key, where.event_id, now, reentry=where.rule.allow_reentry)
             ticket, transferred = await scanned(door, key)
@@ -330,33 +316,17 @@ class CheckInService:
 
     @staticmethod
     async def _device_event(
-        door: DoorStatements,
-        device: Device,
-        door_event_id: int | None,
-        gate_id: int | None,
-        now: dt.datetime,
-        admitting: TicketKey | None,
-    ) -> tuple[ScannerDevice, bool, bool | None]:
-        """The paired device, if it may scan now (revoked or expired: refused at once), whether its
-        `last_seen_at` is due, and, for the `admitting` key of an in-scan, whether the ticket was
-        admitted in the same round trip as the device's read (None: not tried).
-
-        That admission checks in SQL what this method and `_door` check here (the device may scan,
-        the ticket is of its event, the gate it scans at admits its type); a refusal raised here or
-        there after it rolls the scan's transaction back, admission included."""
-        admitted = None
-        if admitting is None:
-            found = await door.device(device.id, device.token_digest, now, gate_id)
-        else:
-            found, admitted = await door.device_admitting(
-                device.id, device.token_digest, now, gate_id, admitting
-            )
+        door: DoorStatements, device: Device, door_event_id: int | None, now: dt.datetime
+    ) -> tuple[ScannerDevice, bool]:
+        """The paired device, if it may scan now (revoked or expired: refused at once), and
+        whether its `last_seen_at` is due."""
+        found = await door.device(device.id, device.token_digest, now)
         if found is None:
             raise AuthenticationFailed("this scanner is revoked or expired")
         if door_event_id is not None and door_event_id != found.event_id:
             raise PermissionDenied("this scanner scans for another event")
         due = found.last_seen_at is None or found.last_seen_at <= now - DEVICE_SEEN_EVERY
-        return found, due, admitted
+        return found, due
 
 
 def scan_outcome(

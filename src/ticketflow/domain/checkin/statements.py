@@ -144,55 +144,19 @@ _GATE_COUNTS = (
 )
 """A gate's counters as the sums of its rows (`inside` not clamped yet: a scan adds its own change
 first, see `GateCounters.counting`)."""
-_SCANNING_DEVICE = (
-    " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = COALESCE({s}.{s.gate_id}, %s)"
-    " WHERE {s}.{s.id} = %s AND {s}.{s.token_hash} = %s"
-    " AND {s}.{s.revoked_at} IS NULL AND {s}.{s.expires_at} > %s"
-)
-"""A paired device that may scan now (not revoked, not expired), and the gate it scans at: its
-own, else the one the scan names (the first parameter)."""
 SELECT_DEVICE = sql(
-    "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id}, {g}.{g.id},"
+    "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id},"
     " {g}.{g.event_id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids}, {g}.{g.name}, "
     + _GATE_COUNTS
-    + _SCANNING_DEVICE,
+    + " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = {s}.{s.gate_id}"
+    " WHERE {s}.{s.id} = %s AND {s}.{s.token_hash} = %s"
+    " AND {s}.{s.revoked_at} IS NULL AND {s}.{s.expires_at} > %s",
     s=Scanner,
     g=Gate,
     c=GateCounter,
 )
-"""The fields of `ScannerDevice`, with the rule and counters of the gate it scans at (one statement
-where a gate-bound device would need three)."""
-_ADMITS_TYPE = {
-    "mysql": (
-        "JSON_LENGTH({g}.{g.ticket_type_ids}) = 0"
-        " OR JSON_CONTAINS({g}.{g.ticket_type_ids}, CAST({t}.{t.ticket_type_id} AS CHAR))"
-    ),
-    "sqlite": (
-        "json_array_length({g}.{g.ticket_type_ids}) = 0"
-        " OR {t}.{t.ticket_type_id} IN (SELECT value FROM json_each({g}.{g.ticket_type_ids}))"
-    ),
-}
-"""A gate's rule in SQL: its list of ticket types (JSON) is empty, or names the ticket's type."""
-
-
-def _admit_by_device(dialect: str, *, signed: bool) -> Statement:
-    admit = by_claims(_ADMIT) if signed else _ADMIT
-    device = (
-        " AND EXISTS (SELECT 1" + _SCANNING_DEVICE + " AND {s}.{s.event_id} = {t}.{t.event_id}"
-        " AND ({g}.{g.id} IS NULL OR " + _ADMITS_TYPE[dialect] + "))"
-    )
-    return sql(admit + device, **_ADMIT_NAMES, s=Scanner, g=Gate)
-
-
-ADMIT_BY_DEVICE = PerDialect(
-    mysql=_admit_by_device("mysql", signed=False), sqlite=_admit_by_device("sqlite", signed=False)
-)
-"""`ADMIT` by a paired device, with the device's checks in the same statement (`SELECT_DEVICE`'s:
-it may scan now, the ticket is of its event, the gate it scans at admits the ticket's type), so
-that the device is read in the same round trip as the admission (`device_admitting`)."""
-ADMIT_SIGNED_BY_DEVICE = PerDialect(
-    mysql=_admit_by_device("mysql", signed=True), sqlite=_admit_by_device("sqlite", signed=True)
-)
+"""A paired device that may scan now (not revoked, not expired), with its gate's rule and counters:
+the fields of `ScannerDevice` (one statement where a gate-bound device would need three)."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
 SELECT_GATE = sql(
     "SELECT {g}.{g.event_id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids}, {g}.{g.name}, "
@@ -261,7 +225,7 @@ class ScannerDevice:
     gate_id: int | None
     last_seen_at: dt.datetime | None
     gate: GateRule | None = None
-    """The rule of the gate it scans at (its own, else the one the scan names), if there is one."""
+    """The rule of its gate, if it has one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,34 +302,16 @@ class DoorStatements:
         row = await self._db.fetchone(SELECT_ROLE, (user_id,))
         return None if row is None else str(row[0])
 
-    async def device(
-        self, device_id: int, token_digest: bytes, now: dt.datetime, gate_id: int | None = None
-    ) -> ScannerDevice | None:
-        """The paired device with this token, if it may scan `now`, with the gate it scans at (its
-        own, else `gate_id`)."""
+    async def device(self, device_id: int, token_digest: bytes, now: dt.datetime) -> ScannerDevice | None:
+        """The paired device with this token, if it may scan `now`."""
         db = self._db
-        row = await db.fetchone(SELECT_DEVICE, (gate_id, device_id, token_digest, db.bind_time(now)))
-        return None if row is None else self._device(row)
-
-    async def device_admitting(
-        self, device_id: int, token_digest: bytes, now: dt.datetime, gate_id: int | None, key: TicketKey
-    ) -> tuple[ScannerDevice | None, bool]:
-        """`device`, and in the same round trip the admission of the ticket of `key` by it (`admit`
-        at the device's event and at the gate it scans at); True when the ticket was admitted."""
-        db = self._db
-        stamp = db.bind_time(now)
-        found = (gate_id, device_id, token_digest, stamp)
-        admit = (ADMIT_SIGNED_BY_DEVICE if key.signed else ADMIT_BY_DEVICE).of(db.is_sqlite)
-        row, admitted = await db.fetchone_then_execute(
-            SELECT_DEVICE, found, admit, (stamp, stamp, *key.params(), *found)
-        )
-        return (None if row is None else self._device(row)), admitted == 1
-
-    def _device(self, row: tuple[Any, ...]) -> ScannerDevice:
-        own_gate, gate_id = row[2], row[3]
-        gate = None if gate_id is None else gate_rule(int(gate_id), row[4:])
+        row = await db.fetchone(SELECT_DEVICE, (device_id, token_digest, db.bind_time(now)))
+        if row is None:
+            return None
+        gate_id = row[2]
+        gate = None if gate_id is None or row[3] is None else gate_rule(int(gate_id), row[3:])
         return ScannerDevice(
-            int(row[0]), None if own_gate is None else int(own_gate), self._db.read_time(row[1]), gate
+            int(row[0]), None if gate_id is None else int(gate_id), db.read_time(row[1]), gate
         )
 
     async def touch_device(self, device_id: int, now: dt.datetime) -> None:
