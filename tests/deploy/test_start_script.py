@@ -7,9 +7,10 @@ answers its health check, and stops gracefully on SIGTERM.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
-import threading
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -217,36 +218,49 @@ def test_unsafe_settings_stop_the_start(tmp_path: Path, processes: list[StartedP
     assert not (tmp_path / "t.db").exists(), "nothing was touched"
 
 
+def read_until(connection: socket.socket, marker: bytes | None) -> bytes:
+    """What the server sends until `marker` (or until it closes the connection, for None)."""
+    received = b""
+    while marker is None or marker not in received:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
 def test_in_flight_requests_finish_after_sigterm(tmp_path: Path, processes: list[StartedProcess]) -> None:
+    """A request the application is in the middle of when SIGTERM arrives is still answered.
+
+    The login announces its body with `Expect: 100-continue`; the server says `100 Continue` only
+    when the application starts reading that body, so the request is surely in flight when the
+    signal is sent, whatever the machine's load. The body follows once the shutdown has begun.
+    """
     port = free_port()
-    variables = production_variables(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/ticketflow.db",
-        ARGON2_MEMORY_KIB="19456",
-        ARGON2_TIME_COST="300",  # a login takes seconds: surely still in flight at the SIGTERM
+    variables = production_variables(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/ticketflow.db")
+    api = launch(
+        ["api", "--port", str(port), "--state-file", str(tmp_path / "s.json"), "--graceful-seconds", "120"],
+        variables,
+        tmp_path,
     )
-    api = launch(["api", "--port", str(port), "--state-file", str(tmp_path / "s.json")], variables, tmp_path)
     processes.append(api)
     wait_until_ready(api, port)
 
-    answers: list[httpx.Response] = []
-    login = threading.Thread(
-        target=lambda: answers.append(
-            httpx.post(
-                f"http://127.0.0.1:{port}/login",
-                json={"email": "nobody@example.com", "password": "a-wrong-password"},
-                headers={"X-Request-ID": "in-flight"},
-                timeout=30,
-            )
-        )
+    body = json.dumps({"email": "nobody@example.com", "password": "a-wrong-password"}).encode()
+    head = (
+        "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\nX-Request-ID: in-flight\r\n\r\n"
     )
-    login.start()
-    threading.Event().wait(0.5)  # the request reached the server and is hashing
-    assert login.is_alive()
-    api.process.send_signal(signal.SIGTERM)
-    login.join(timeout=30)
-    assert api.finish() == 0
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as connection:
+        connection.sendall(head.encode())
+        assert read_until(connection, b"\r\n\r\n").startswith(b"HTTP/1.1 100 Continue")
+        api.process.send_signal(signal.SIGTERM)
+        api.wait_for(lambda p: "Shutting down" in p.messages(), 120, "the shutdown")
+        connection.sendall(body)
+        answer = read_until(connection, None)
+    assert api.finish(120) == 0
 
-    assert [response.status_code for response in answers] == [401]
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
     messages = api.messages()
     shutting_down = messages.index("Shutting down")
     answered = next(
@@ -261,7 +275,8 @@ def test_worker_runs_until_sigterm(tmp_path: Path, processes: list[StartedProces
     variables = production_variables(DATABASE_URL=database_url, WORKER_POLL_SECONDS="0.2")
     worker = launch(["worker", "--state-file", str(state_file)], variables, tmp_path)
     processes.append(worker)
-    worker.wait_for(lambda p: any(m.startswith("worker started") for m in p.messages()), 60, "worker")
+    # a generous cap: on a busy machine the migration step alone, a Python start, took 37 s
+    worker.wait_for(lambda p: any(m.startswith("worker started") for m in p.messages()), 150, "worker")
     assert schema_version(database_url) == current_head()
     assert health(variables, state_file, tmp_path) == 0
     assert worker.terminate() == 0

@@ -146,6 +146,31 @@ def start_worker(database_url: str, tmp_path: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def wait_for_worker(worker: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+    """Until the worker says it runs (a generous cap: a busy machine starts Python slowly, and a
+    signal during its imports would end it with an error instead of a clean stop)."""
+    deadline = time.monotonic() + timeout
+    while "worker started" not in log.read_text(errors="replace"):
+        assert worker.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, "the worker did not start in time"
+        time.sleep(0.1)
+
+
+async def holds_swept(database_url: str, event_id: int) -> None:
+    """Until no seat of the event is held: every hold ran out and was swept (or released). After
+    a generous cap it returns anyway, and the test's own assertions say what is wrong."""
+    engine = create_engine(Settings(database_url=database_url), null_pool=True)
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while asyncio.get_running_loop().time() < deadline:
+            async with async_sessionmaker(engine)() as session:
+                if await session.scalar(select(Event.tickets_held).where(Event.id == event_id)) == 0:
+                    return
+            await asyncio.sleep(0.2)
+    finally:
+        await engine.dispose()
+
+
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:
     if worker.poll() is None:
         worker.send_signal(signal.SIGINT)
@@ -227,8 +252,10 @@ def test_holds_expire_while_buyers_arrive_and_no_seat_is_lost(database_url: str,
         bases = [server.base_url for server in servers]
         worker = start_worker(database_url, tmp_path)
         try:
+            wait_for_worker(worker, tmp_path / "worker.log")
             event_id, total = run_async(lambda: run_buyers(bases, users))
-            time.sleep(float(HOLD_SECONDS) + 1.0)  # every hold runs out; the worker sweeps them
+            time.sleep(float(HOLD_SECONDS))  # every hold runs out; the worker sweeps them
+            run_async(lambda: holds_swept(database_url, event_id))
         finally:
             stop_worker(worker)
         assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
