@@ -148,7 +148,8 @@ def launch(arguments: list[str], variables: dict[str, str], cwd: Path) -> Starte
     return started
 
 
-def wait_until_ready(started: StartedProcess, port: int, timeout: float = 90) -> None:
+def wait_until_ready(started: StartedProcess, port: int, timeout: float = 240) -> None:
+    """Until `/ready` answers 200 (a generous cap: a loaded machine starts Python slowly)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if started.process.poll() is not None:
