@@ -40,7 +40,15 @@ from ticketflow.admin.forms import (
     convert,
     form_errors,
 )
-from ticketflow.admin.pages import AdminPage, bad_request, event_choices, not_found, query_id, utc_input
+from ticketflow.admin.pages import (
+    AdminPage,
+    bad_request,
+    event_choices,
+    not_found,
+    query_id,
+    refused,
+    utc_input,
+)
 from ticketflow.admin.views import parse_id
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import CheckIn, ScanResult
@@ -54,7 +62,7 @@ from ticketflow.domain.checkin.door_schemas import GateCreate, ScannerCreate
 from ticketflow.domain.checkin.offline import duplicate_admissions
 from ticketflow.domain.checkin.service import CheckInService
 from ticketflow.domain.events.ticket_types import TicketTypeService
-from ticketflow.lib.errors import DomainError, NotFoundError
+from ticketflow.lib.errors import DomainError, NotFoundError, refusal_text
 from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 from ticketflow.lib.qr import qr_svg
 
@@ -128,8 +136,11 @@ class GatesView(DoorPage):
                     ticket_type_ids=gate.ticket_type_ids,
                     allow_reentry=gate.allow_reentry,
                 )
-        except AdminInputError as exc:
-            return await self._event_page(request, event_id, gate_form=form, error=str(exc), status_code=400)
+        except (AdminInputError, DomainError) as exc:
+            error, status_code = refused(exc)
+            return await self._event_page(
+                request, event_id, gate_form=form, error=error, status_code=status_code
+            )
         _ = gettext_for(current_language())
         Flash.success(request, _("Gate %(name)s added.") % {"name": gate.name})
         return self._back_to_event(request, event_id)
@@ -162,8 +173,8 @@ class GatesView(DoorPage):
                             "allow_reentry": changes.allow_reentry,
                         },
                     )
-            except AdminInputError as exc:
-                error, status_code = str(exc), 400
+            except (AdminInputError, DomainError) as exc:
+                error, status_code = refused(exc)
             else:
                 _ = gettext_for(current_language())
                 Flash.success(request, _("Gate %(name)s saved.") % {"name": changes.name})
@@ -199,10 +210,10 @@ class GatesView(DoorPage):
                     event_id, name=wanted.name, gate_id=wanted.gate_id, expires_at=wanted.expires_at
                 )
         except (AdminInputError, DomainError) as exc:
-            if isinstance(exc, NotFoundError):
-                raise not_found() from exc
-            detail = exc.detail if isinstance(exc, DomainError) else str(exc)
-            return await self._event_page(request, event_id, scanner_form=form, error=detail, status_code=400)
+            error, status_code = refused(exc)
+            return await self._event_page(
+                request, event_id, scanner_form=form, error=error, status_code=status_code
+            )
         url = f"{self.context.settings.public_base_url.rstrip('/')}/scan#code={code}"
         _ = gettext_for(current_language())
         response = await self.page(
@@ -394,7 +405,7 @@ class ScanLogView(DoorPage):
             except NotFoundError as exc:
                 raise not_found() from exc
             except DomainError as exc:
-                raise HTTPException(status_code=409, detail=exc.detail) from exc
+                raise HTTPException(status_code=409, detail=refusal_text(exc, current_language())) from exc
         Flash.success(
             request,
             _("Admission #%(id)s undone: ticket #%(ticket)s may enter again.")

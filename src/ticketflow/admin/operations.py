@@ -41,8 +41,8 @@ from ticketflow.db.models.payments import (
 from ticketflow.db.models.payments import Payment as PaymentRecord
 from ticketflow.db.models.payments import Refund as RefundRecord
 from ticketflow.domain.notifications.controller import provide_notification_service
-from ticketflow.lib.errors import DomainError
-from ticketflow.lib.i18n import lazy_gettext
+from ticketflow.lib.errors import DomainError, refusal_text
+from ticketflow.lib.i18n import current_language, gettext_for, lazy_gettext
 
 STATUS_BADGES = {
     "failed": "bg-red-lt",
@@ -122,11 +122,12 @@ class OutboxView(SearchByRelatedView, model=OutboxMessage):
                     await notifications.retry(message_id)  # commits or rolls back each one
                     queued += 1
                 except DomainError as exc:
-                    refused.append(f"#{message_id}: {exc.detail}")
+                    refused.append(f"#{message_id}: {refusal_text(exc, current_language())}")
+        _ = gettext_for(current_language())
         if queued:
-            Flash.success(request, f"{queued} message(s) queued again.")
+            Flash.success(request, _("%(count)s message(s) queued again.") % {"count": queued})
         if refused:
-            Flash.error(request, "Not retried: " + "; ".join(refused))
+            Flash.error(request, _("Not retried: %(messages)s") % {"messages": "; ".join(refused)})
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=302)
 
 

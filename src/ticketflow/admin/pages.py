@@ -13,9 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ticketflow.admin.auth import is_admin
+from ticketflow.admin.forms import AdminInputError
 from ticketflow.admin.views import parse_id
 from ticketflow.db.models.events import Event
 from ticketflow.domain.events.service import EventService
+from ticketflow.lib.error_handlers import status_for
+from ticketflow.lib.errors import DomainError, NotFoundError, refusal_text
+from ticketflow.lib.i18n import current_language
 from ticketflow.lib.state import AppContext
 
 EVENT_CHOICES = 500
@@ -28,6 +32,15 @@ def not_found() -> HTTPException:
 
 def bad_request(detail: str) -> HTTPException:
     return HTTPException(status_code=400, detail=detail)
+
+
+def refused(exc: AdminInputError | DomainError) -> tuple[str, int]:
+    """A refusal as the text above the form, in the admin's language, and the page's status: 400
+    for the form's input, the API's status for a service's refusal (its "not found": this 404)."""
+    if isinstance(exc, NotFoundError):
+        raise not_found() from exc
+    status = status_for(exc) if isinstance(exc, DomainError) else 400
+    return refusal_text(exc, current_language()), status
 
 
 async def event_choices(context: AppContext) -> list[Event]:

@@ -29,7 +29,7 @@ from ticketflow.admin.forms import (
     ticket_type_form_data,
     voucher_form_data,
 )
-from ticketflow.admin.pages import AdminPage, event_choices, not_found
+from ticketflow.admin.pages import AdminPage, event_choices, not_found, refused
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.domain.events.schemas import TicketTypeCreate, VoucherCreate, VoucherPatch
@@ -38,16 +38,8 @@ from ticketflow.domain.events.ticket_types_controller import type_values
 from ticketflow.domain.events.vouchers import VoucherService, VoucherView
 from ticketflow.domain.events.vouchers_controller import CSV_COLUMNS, codes_of, csv_row, to_voucher
 from ticketflow.lib.csv_cells import csv_text
-from ticketflow.lib.error_handlers import status_for
 from ticketflow.lib.errors import DomainError, NotFoundError
 from ticketflow.lib.i18n import current_language, gettext_for, lazy_gettext
-
-
-def refused(exc: DomainError) -> tuple[str, int]:
-    """A service's refusal as the text above the form and the page's status."""
-    if isinstance(exc, NotFoundError):
-        raise not_found() from exc
-    return exc.detail, status_for(exc)
 
 
 class SalesView(AdminPage):

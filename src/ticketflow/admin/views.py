@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -32,6 +33,7 @@ from starlette.responses import RedirectResponse, Response
 from ticketflow.admin.auth import is_admin, signed_in
 from ticketflow.admin.display import money_text, utc_minutes, utc_text
 from ticketflow.admin.forms import (
+    AdminInputError,
     EventForm,
     UserCreateForm,
     convert,
@@ -51,7 +53,7 @@ from ticketflow.domain.events.schemas import EventCreate
 from ticketflow.domain.events.service import EventService, escape_like
 from ticketflow.domain.notifications.plugin import NotificationsPlugin
 from ticketflow.domain.tickets.reissue import CodeReissue
-from ticketflow.lib.errors import DomainError
+from ticketflow.lib.errors import DomainError, refusal_text
 from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 from ticketflow.lib.state import AppContext
 
@@ -136,6 +138,16 @@ OTHER_PAGES: dict[str, tuple[str, str] | None] = {
     "scanner": None,
 }
 """Linked records without a record view: the page showing one (route, path parameter), or none."""
+
+
+@asynccontextmanager
+async def refusals_shown() -> AsyncIterator[None]:
+    """A service's refusal inside a record view's write, as SQLAdmin shows it above the form
+    (`str()` of what the write raises): in the admin's language."""
+    try:
+        yield
+    except DomainError as exc:
+        raise AdminInputError(refusal_text(exc, current_language())) from exc
 
 
 def parse_id(text: str | None) -> int | None:
@@ -398,7 +410,7 @@ class UserView(RecordView, model=User):
         account = convert(
             {name: data.get(name) for name in ("name", "email", "password", "role")}, UserCreate
         )
-        async with self.context.session_maker() as session:
+        async with refusals_shown(), self.context.session_maker() as session:
             return await AccountService(session, self.context.passwords).create_user(
                 name=account.name, email=account.email, password=account.password, role=account.role
             )
@@ -444,7 +456,7 @@ class EventView(RecordView, model=Event):
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
         """Through `EventService.publish`, as `POST /events` does."""
         event = convert(event_values(data), EventCreate)
-        async with self.context.session_maker() as session:
+        async with refusals_shown(), self.context.session_maker() as session:
             return await EventService(session).publish(
                 msgspec.structs.asdict(event), admin_id=request.state.admin.id
             )
@@ -455,7 +467,7 @@ class EventView(RecordView, model=Event):
         if event_id is None:
             raise HTTPException(status_code=404)
         changes = msgspec.structs.asdict(convert(event_values(data), EventCreate))
-        async with self.context.session_maker() as session:
+        async with refusals_shown(), self.context.session_maker() as session:
             service = EventService(session)
             current = await service.get_event(event_id)
             for name, value in changes.items():
@@ -577,7 +589,7 @@ class TicketView(SearchByRelatedView, model=Ticket):
                     await codes.reissue_ticket(ticket_id, signed_in(request))
                     done += 1
                 except DomainError as exc:
-                    refused.append(f"#{ticket_id}: {exc.detail}")
+                    refused.append(f"#{ticket_id}: {refusal_text(exc, current_language())}")
         _ = gettext_for(current_language())
         if done:
             Flash.success(

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ticketflow.lib.errors import ServiceUnavailable, TooManyAttempts
+from ticketflow.lib.i18n import N_
 
 if TYPE_CHECKING:
     from ticketflow.settings import Settings
@@ -35,7 +36,7 @@ Result = TypeVar("Result")
 
 
 class LimitStoreUnavailable(ServiceUnavailable):
-    detail = "attempt limits cannot be checked right now, try again shortly"
+    detail = N_("attempt limits cannot be checked right now, try again shortly")
 
 
 HIT_SCRIPT = """

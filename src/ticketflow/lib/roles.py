@@ -8,11 +8,12 @@ service reads the caller's role as the first statement of its own transaction, t
 from __future__ import annotations
 
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied
+from ticketflow.lib.i18n import N_
 
 
 def check_role(role: str | None, roles: frozenset[str]) -> None:
     """Refuse a caller whose role, as read now (None: no such user), is not one of `roles`."""
     if role is None:
-        raise AuthenticationFailed("unknown user")
+        raise AuthenticationFailed(N_("unknown user"))
     if role not in roles:
-        raise PermissionDenied("your role does not allow this")
+        raise PermissionDenied(N_("your role does not allow this"))

@@ -19,6 +19,7 @@ from ticketflow.lib.errors import (
     PermissionDenied,
     TooManyAttempts,
 )
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter
 from ticketflow.lib.repository import RepositoryService
@@ -46,7 +47,7 @@ class AccountService(RepositoryService[User, UserRepository]):
     async def get_user(self, user_id: int) -> User:
         user = await self.get_one_or_none(User.id == user_id)
         if user is None:
-            raise NotFoundError("user not found")
+            raise NotFoundError(N_("user not found"))
         return user
 
     async def find_by_email(self, email: str) -> User | None:
@@ -80,7 +81,7 @@ class AccountService(RepositoryService[User, UserRepository]):
         """
         is_admin = actor is not None and actor.role == Role.ADMIN
         if role in PRIVILEGED_ROLES and not is_admin:
-            raise PermissionDenied("only an admin can create admin or staff accounts")
+            raise PermissionDenied(N_("only an admin can create admin or staff accounts"))
         if not is_admin:
             await client_limiter.acquire(client)
         return await self.create_user(name=name, email=email, password=password, role=role, locale=locale)

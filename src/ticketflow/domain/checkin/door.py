@@ -51,6 +51,7 @@ from ticketflow.lib.errors import (
     NotFoundError,
     RuleViolation,
 )
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.repository import RepositoryService
 
 SCANNER_DEFAULT_LIFETIME = dt.timedelta(hours=24)
@@ -61,23 +62,23 @@ LOOKUP_LIMIT = 50
 
 
 class GateNotFound(NotFoundError):
-    detail = "gate not found"
+    detail = N_("gate not found")
 
 
 class ScannerNotFound(NotFoundError):
-    detail = "scanner not found"
+    detail = N_("scanner not found")
 
 
 class CheckInNotFound(NotFoundError):
-    detail = "check-in not found"
+    detail = N_("check-in not found")
 
 
 class PairingRefused(AuthenticationFailed):
-    detail = "this pairing code is unknown, used, expired or revoked"
+    detail = N_("this pairing code is unknown, used, expired or revoked")
 
 
 class NotRevertible(ConflictError):
-    detail = "only a ticket's latest admission, not yet undone, of a ticket still used can be undone"
+    detail = N_("only a ticket's latest admission, not yet undone, of a ticket still used can be undone")
 
 
 def digest(secret: str) -> bytes:
@@ -196,13 +197,13 @@ class ScannerService(RepositoryService[Scanner, ScannerRepository]):
         now = utc_now()
         expires_at = expires_at or now + SCANNER_DEFAULT_LIFETIME
         if not now < expires_at <= now + SCANNER_LONGEST_LIFETIME:
-            raise RuleViolation("expires_at must be in the future and at most 30 days away")
+            raise RuleViolation(N_("expires_at must be in the future and at most 30 days away"))
         if gate_id is not None:
             gate = await self.session.scalar(
                 select(Gate.id).where(Gate.id == gate_id, Gate.event_id == event_id)
             )
             if gate is None:
-                raise RuleViolation("gate_id is not a gate of this event")
+                raise RuleViolation(N_("gate_id is not a gate of this event"))
         code = secrets.token_urlsafe(24)
         scanner = await self.create(
             Scanner(
@@ -308,7 +309,7 @@ class ScanLogService(RepositoryService[CheckIn, CheckInRepository]):
         if admission is None:
             raise CheckInNotFound
         if admission.result != ScanResult.VALID or admission.ticket_id is None:
-            raise NotRevertible("only an admission can be undone")
+            raise NotRevertible(N_("only an admission can be undone"))
         latest = await self.session.scalar(
             select(func.max(CheckIn.id)).where(
                 CheckIn.ticket_id == admission.ticket_id, CheckIn.result == ScanResult.VALID.value

@@ -42,6 +42,7 @@ from ticketflow.domain.checkin.offline_schemas import (
     ScannerBundle,
 )
 from ticketflow.lib.errors import AuthenticationFailed, EventNotFound, PermissionDenied, RuleViolation
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.signed_codes import TicketSigner
 
 CURSOR_OVERLAP = dt.timedelta(minutes=5)
@@ -65,7 +66,7 @@ def moment_of(cursor: str) -> dt.datetime:
     try:
         return dt.datetime.fromtimestamp(int(cursor) / 1_000_000, tz=dt.UTC)
     except (ValueError, OverflowError, OSError) as exc:
-        msg = "since is not a cursor of this server"
+        msg = N_("since is not a cursor of this server")
         raise RuleViolation(msg) from exc
 
 
@@ -87,15 +88,15 @@ class OfflineScanning:
                 or scanner.revoked_at is not None
                 or scanner.expires_at <= now
             ):
-                raise AuthenticationFailed("this scanner is revoked or expired")
+                raise AuthenticationFailed(N_("this scanner is revoked or expired"))
             if scanner.event_id != event_id:
-                raise PermissionDenied("this scanner scans for another event")
+                raise PermissionDenied(N_("this scanner scans for another event"))
             return scanner.gate_id
         role = await self.session.scalar(select(User.role).where(User.id == caller.user_id))
         if role is None:
-            raise AuthenticationFailed("unknown user")
+            raise AuthenticationFailed(N_("unknown user"))
         if role not in SCANNING_ROLES:
-            raise PermissionDenied("only door staff, admins and paired scanners")
+            raise PermissionDenied(N_("only door staff, admins and paired scanners"))
         return None
 
     async def scanner_bundle(self, caller: Caller, event_id: int, since: str | None) -> ScannerBundle:

@@ -30,6 +30,7 @@ from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE, TOKEN_KINDS_OP
 from ticketflow.lib.api_docs import BEARER, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.errors import PermissionDenied
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import Page, provide_limit_offset
 from ticketflow.lib.signed_codes import TicketSigner
@@ -152,7 +153,7 @@ class OfflineController(Controller):
         data: JSONBody[SyncRequest],
     ) -> SyncResponse:
         if request.auth.kind != SCANNER_TOKEN:
-            raise PermissionDenied("only a paired scanner hands in offline scans")
+            raise PermissionDenied(N_("only a paired scanner hands in offline scans"))
         device = Device(request.auth.subject, digest(bearer_token(request) or ""))
         return SyncResponse(results=await sync_service.sync(device, data.scans))
 

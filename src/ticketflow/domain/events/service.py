@@ -18,6 +18,7 @@ from ticketflow.db.models.orders import Order
 from ticketflow.domain.events.ticket_types import default_type, follow_single_type
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.lib.errors import CapacityBelowTaken, ConflictError, EventNotFound, RuleViolation
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.repository import RepositoryService
 
 EVENT_FIELDS = (
@@ -57,24 +58,28 @@ def check_event_rules(values: dict[str, Any], *, now: dt.datetime, starts_at_cha
     for name in DATE_FIELDS:
         moment: dt.datetime | None = values.get(name)
         if moment is not None and not in_supported_range(moment):
-            raise RuleViolation(f"{name} must be a date before the year {LAST_YEAR + 1}", field=name)
+            raise RuleViolation(
+                N_("%(field)s must be a date before the year %(year)s"),
+                values={"field": name, "year": LAST_YEAR + 1},
+                field=name,
+            )
     starts_at: dt.datetime = values["starts_at"]
     if starts_at_changed and starts_at <= now:
-        raise RuleViolation("starts_at must be in the future", field="starts_at")
+        raise RuleViolation(N_("starts_at must be in the future"), field="starts_at")
     ends_at: dt.datetime | None = values.get("ends_at")
     if ends_at is not None and ends_at <= starts_at:
-        raise RuleViolation("ends_at must be after starts_at", field="ends_at")
+        raise RuleViolation(N_("ends_at must be after starts_at"), field="ends_at")
     sales_start, sales_end = values.get("sales_start_at"), values.get("sales_end_at")
     if sales_start is not None and sales_start >= starts_at:
-        raise RuleViolation("sales_start_at must be before starts_at", field="sales_start_at")
+        raise RuleViolation(N_("sales_start_at must be before starts_at"), field="sales_start_at")
     if sales_end is not None and sales_end > starts_at:
-        raise RuleViolation("sales_end_at cannot be after starts_at", field="sales_end_at")
+        raise RuleViolation(N_("sales_end_at cannot be after starts_at"), field="sales_end_at")
     if sales_start is not None and sales_end is not None and sales_end <= sales_start:
-        raise RuleViolation("sales_end_at must be after sales_start_at", field="sales_end_at")
+        raise RuleViolation(N_("sales_end_at must be after sales_start_at"), field="sales_end_at")
     try:
         ZoneInfo(values["timezone"])
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise RuleViolation("unknown time zone", field="timezone") from exc
+        raise RuleViolation(N_("unknown time zone"), field="timezone") from exc
 
 
 def listing_conditions(
@@ -145,7 +150,7 @@ class EventService(RepositoryService[Event, EventRepository]):
         """
         event = await self.get_event(event_id)
         if event.is_cancelled:
-            raise ConflictError("a cancelled event cannot be changed")
+            raise ConflictError(N_("a cancelled event cannot be changed"))
         merged = {name: getattr(event, name) for name in EVENT_FIELDS} | changes
         changed = {name for name in changes if changes[name] != getattr(event, name)}
         check_event_rules(merged, now=utc_now(), starts_at_changed="starts_at" in changed)
@@ -153,7 +158,7 @@ class EventService(RepositoryService[Event, EventRepository]):
         announced = frozenset(changed & NOTIFIED_CHANGES)
         ordered = (price_changed or bool(announced)) and await self.has_orders(event_id)
         if price_changed and ordered:
-            raise ConflictError("price and currency are fixed once tickets have been ordered")
+            raise ConflictError(N_("price and currency are fixed once tickets have been ordered"))
         if "capacity" in changed:
             result = await self.session.execute(
                 update(Event)

@@ -26,7 +26,8 @@ from ticketflow.db.models.gates import Gate
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.vouchers import Voucher, voucher_ticket_types
-from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
+from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, Phrase, RuleViolation
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.repository import RepositoryService
 
 TYPE_FIELDS = (
@@ -45,11 +46,11 @@ TYPE_FIELDS = (
 
 
 class TicketTypeNotFound(NotFoundError):
-    detail = "ticket type not found"
+    detail = N_("ticket type not found")
 
 
 class TicketTypeHasSales(ConflictError):
-    detail = "this ticket type has sales: deactivate it instead (active: false)"
+    detail = N_("this ticket type has sales: deactivate it instead (active: false)")
 
 
 class TicketTypeInUse(ConflictError):
@@ -57,16 +58,19 @@ class TicketTypeInUse(ConflictError):
     list emptied by the deletion reads "every type": a VIP-only door or discount would widen to all."""
 
     def __init__(self, gates: list[Gate], vouchers: list[Voucher]) -> None:
-        named = [f"gate {gate.name}" for gate in gates] + [f"voucher {v.code}" for v in vouchers]
+        named = [Phrase(N_("gate %(name)s"), {"name": gate.name}) for gate in gates] + [
+            Phrase(N_("voucher %(code)s"), {"code": voucher.code}) for voucher in vouchers
+        ]
         super().__init__(
-            f"this ticket type is still named by {', '.join(named)}: take it off them first",
+            N_("this ticket type is still named by %(names)s: take it off them first"),
+            values={"names": named},
             gates=[{"id": gate.id, "name": gate.name} for gate in gates],
             vouchers=[{"id": voucher.id, "code": voucher.code} for voucher in vouchers],
         )
 
 
 class TypeCapacityBelowTaken(ConflictError):
-    detail = "capacity cannot go below the tickets of this type already sold or held"
+    detail = N_("capacity cannot go below the tickets of this type already sold or held")
 
 
 def type_available(ticket_type: TicketType, event: Event) -> int:
@@ -87,20 +91,20 @@ async def require_types_of_event(session: AsyncSession, event_id: int, type_ids:
     )
     unknown = sorted(set(type_ids) - known)
     if unknown:
-        raise RuleViolation("ticket types not of this event", field="ticket_type_ids", unknown=unknown)
+        raise RuleViolation(N_("ticket types not of this event"), field="ticket_type_ids", unknown=unknown)
 
 
 def check_type_rules(values: dict[str, Any], event: Event) -> None:
     start, end = values.get("sales_start_at"), values.get("sales_end_at")
     if start is not None and start >= event.starts_at:
-        raise RuleViolation("sales_start_at must be before the event starts", field="sales_start_at")
+        raise RuleViolation(N_("sales_start_at must be before the event starts"), field="sales_start_at")
     if end is not None and end > event.starts_at:
-        raise RuleViolation("sales_end_at cannot be after the event starts", field="sales_end_at")
+        raise RuleViolation(N_("sales_end_at cannot be after the event starts"), field="sales_end_at")
     if start is not None and end is not None and end <= start:
-        raise RuleViolation("sales_end_at must be after sales_start_at", field="sales_end_at")
+        raise RuleViolation(N_("sales_end_at must be after sales_start_at"), field="sales_end_at")
     capacity = values.get("capacity")
     if capacity is not None and capacity > event.capacity:
-        raise RuleViolation("a type's capacity cannot exceed the event's capacity", field="capacity")
+        raise RuleViolation(N_("a type's capacity cannot exceed the event's capacity"), field="capacity")
 
 
 def default_type(event: Event, now: dt.datetime) -> TicketType:
@@ -215,7 +219,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
     async def create_type(self, event_id: int, values: dict[str, Any]) -> tuple[TicketType, Event]:
         event = await self.event(event_id)
         if event.is_cancelled:
-            raise ConflictError("a cancelled event cannot be changed")
+            raise ConflictError(N_("a cancelled event cannot be changed"))
         check_type_rules(values, event)
         ticket_type = await self.create(values | {"event_id": event_id})
         await sync_event_price(self.session, event_id)

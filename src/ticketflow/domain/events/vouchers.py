@@ -24,6 +24,7 @@ from ticketflow.db.models.orders import Order
 from ticketflow.db.models.vouchers import Voucher, VoucherKind, voucher_ticket_types
 from ticketflow.domain.events.ticket_types import require_types_of_event
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.repository import RepositoryService
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -34,15 +35,15 @@ VOUCHER_FIELDS = ("kind", "value", "max_uses", "valid_from", "valid_until", "unl
 
 
 class VoucherNotFound(NotFoundError):
-    detail = "voucher not found"
+    detail = N_("voucher not found")
 
 
 class VoucherCodeTaken(ConflictError):
-    detail = "this event already has a voucher with this code"
+    detail = N_("this event already has a voucher with this code")
 
 
 class VoucherUsed(ConflictError):
-    detail = "this voucher was redeemed: limit it (max_uses, valid_until) instead of deleting it"
+    detail = N_("this voucher was redeemed: limit it (max_uses, valid_until) instead of deleting it")
 
 
 @dataclass(slots=True)
@@ -59,10 +60,10 @@ def random_code() -> str:
 
 def check_voucher_rules(values: dict[str, Any]) -> None:
     if values["kind"] == VoucherKind.PERCENT and values["value"] > 100:
-        raise RuleViolation("a percentage cannot exceed 100", field="value")
+        raise RuleViolation(N_("a percentage cannot exceed 100"), field="value")
     start, end = values.get("valid_from"), values.get("valid_until")
     if start is not None and end is not None and end <= start:
-        raise RuleViolation("valid_until must be after valid_from", field="valid_until")
+        raise RuleViolation(N_("valid_until must be after valid_from"), field="valid_until")
 
 
 class VoucherRepository(SQLAlchemyAsyncRepository[Voucher]):
@@ -149,7 +150,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
             )
             if limited.rowcount != 1:  # type: ignore[attr-defined]
                 await self.session.rollback()
-                raise ConflictError("max_uses cannot go below the uses already made", uses=voucher.uses)
+                raise ConflictError(N_("max_uses cannot go below the uses already made"), uses=voucher.uses)
         for name, value in changes.items():
             if name != "max_uses" or value is None:
                 setattr(voucher, name, value)

@@ -18,6 +18,7 @@ from ticketflow.lib.api_docs import answer_content, id_parameter
 from ticketflow.lib.csv_cells import csv_text
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, TOO_LARGE, error_responses
 from ticketflow.lib.errors import RuleViolation
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.json_bodies import require_json_body
 
 EventId = Annotated[int, id_parameter("event id")]
@@ -81,7 +82,7 @@ def csv_row(voucher: Voucher) -> list[Any]:
 
 def codes_of(data: VoucherCreate) -> list[str]:
     if (data.code is None) == (data.count is None):
-        raise RuleViolation("send either a code or a count of random codes", field="code")
+        raise RuleViolation(N_("send either a code or a count of random codes"), field="code")
     if data.code is not None:
         return [data.code]
     codes: set[str] = set()

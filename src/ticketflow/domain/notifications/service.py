@@ -16,6 +16,7 @@ from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.outbox import OutboxNotifier
 from ticketflow.lib.errors import ConflictError, NotFoundError, TicketNotFound, TooManyAttempts
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.ratelimit import AttemptLimiter, LimitStore
 from ticketflow.lib.repository import RepositoryService
 
@@ -25,10 +26,21 @@ RESEND_PER_TICKET = 3
 RESEND_PER_USER = 10
 """Resends one user may ask for per window, across tickets."""
 RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.SKIPPED)
+NOT_RETRIED = {
+    OutboxStatus.PENDING: N_("only failed or skipped messages can be retried; this one is pending"),
+    OutboxStatus.SENDING: N_("only failed or skipped messages can be retried; this one is sending"),
+    OutboxStatus.SENT: N_("only failed or skipped messages can be retried; this one is sent"),
+}
+NOT_SENT_AGAIN = {
+    TicketStatus.PENDING: N_("only an active ticket's e-mail can be sent again; this one is pending"),
+    TicketStatus.USED: N_("only an active ticket's e-mail can be sent again; this one is used"),
+    TicketStatus.CANCELLED: N_("only an active ticket's e-mail can be sent again; this one is cancelled"),
+}
+"""Refusals by the state met (one whole sentence each, for the translations)."""
 
 
 class OutboxMessageNotFound(NotFoundError):
-    detail = "message not found"
+    detail = N_("message not found")
 
 
 class ResendLimits:
@@ -81,10 +93,7 @@ class NotificationService(RepositoryService[OutboxMessage, OutboxRepository]):
         if ticket is None or (actor.role != Role.ADMIN and ticket.user_id != actor.id):
             raise TicketNotFound
         if ticket.status != TicketStatus.ACTIVE:
-            raise ConflictError(
-                f"only an active ticket's e-mail can be sent again; this one is {ticket.status}",
-                status=ticket.status,
-            )
+            raise ConflictError(NOT_SENT_AGAIN[TicketStatus(ticket.status)], status=ticket.status)
         taken = await self.limits.take(ticket_id, actor.id)
         try:
             message = await self.outbox.tickets_resent(self.session, ticket)
@@ -117,6 +126,11 @@ class NotificationService(RepositoryService[OutboxMessage, OutboxRepository]):
             await self.session.rollback()
             if status is None:
                 raise OutboxMessageNotFound
-            raise ConflictError(f"only failed or skipped messages can be retried; this one is {status}")
+            raise ConflictError(
+                NOT_RETRIED.get(
+                    status, N_("only failed or skipped messages can be retried; this one is %(status)s")
+                ),
+                values={"status": status},
+            )
         await self.session.commit()
         return await self.session.get_one(OutboxMessage, message_id, populate_existing=True)

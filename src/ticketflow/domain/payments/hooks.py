@@ -17,10 +17,11 @@ from ticketflow.db.models.orders import Order
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.domain.payments.schemas import Payment
 from ticketflow.lib.errors import ConflictError
+from ticketflow.lib.i18n import N_
 
 
 class PaymentsUnavailable(ConflictError):
-    detail = "paid tickets cannot be sold: no payment provider is configured"
+    detail = N_("paid tickets cannot be sold: no payment provider is configured")
 
 
 @runtime_checkable  # the `payments` dependency is checked against it

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ticketflow.lib.errors import ConflictError, NotFoundError, RuleViolation
+from ticketflow.lib.i18n import N_
 
 PROVIDER_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 """The shape of ids providers give out (Stripe: `cs_test_...`, `pi_...`, `evt_...`)."""
@@ -23,17 +24,17 @@ class ProviderError(Exception):
 
 
 class PaymentProviderUnavailable(ConflictError):
-    detail = "the payment provider is unavailable; retry the purchase with the same Idempotency-Key"
+    detail = N_("the payment provider is unavailable; retry the purchase with the same Idempotency-Key")
 
 
 class UnknownCheckout(NotFoundError):
-    detail = "no checkout of this order is known"
+    detail = N_("no checkout of this order is known")
 
 
 class NoticeRejected(RuleViolation):
     """A provider notification that cannot be about one of our orders (nothing is stored)."""
 
-    detail = "the payment notification does not match its order"
+    detail = N_("the payment notification does not match its order")
 
 
 @dataclass(frozen=True, slots=True)

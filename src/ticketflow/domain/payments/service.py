@@ -38,6 +38,7 @@ from ticketflow.domain.payments.providers import (
 from ticketflow.domain.payments.schemas import Payment
 from ticketflow.domain.payments.settlement import LatePaymentPolicy, Settlement, settle
 from ticketflow.lib.errors import ConflictError
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.state import AppContext
 
 T = TypeVar("T")
@@ -48,7 +49,7 @@ RETRYABLE_MYSQL_ERRORS = frozenset({1205, 1213})
 
 
 class OrderNotPayable(ConflictError):
-    detail = "this order is not waiting for payment"
+    detail = N_("this order is not waiting for payment")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,7 @@ class PaymentService:
                 )
             ).all()
         if row is None:
-            raise OrderNotPayable("order not found")
+            raise OrderNotPayable(N_("order not found"))
         order, event, user = row
         if existing is not None:
             return self._payment(existing, order)

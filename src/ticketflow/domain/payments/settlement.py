@@ -41,6 +41,7 @@ from ticketflow.domain.payments.holds import (
 )
 from ticketflow.domain.payments.providers import NoticeRejected, PaymentNotice, UnknownCheckout
 from ticketflow.domain.payments.refunds import record_refund, ticket_prices
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.signed_codes import TicketSigner
 
 
@@ -90,11 +91,11 @@ async def checkout_order_id(session: AsyncSession, notice: PaymentNotice) -> int
         )
     )
     if checkout is None:
-        raise UnknownCheckout("no checkout with this id was opened here")
+        raise UnknownCheckout(N_("no checkout with this id was opened here"))
     if checkout.order_id != notice.order_id:
-        raise NoticeRejected("the order named in the notification is not the checkout's order")
+        raise NoticeRejected(N_("the order named in the notification is not the checkout's order"))
     if notice.amount_cents <= 0:
-        raise NoticeRejected("a payment amount must be positive")
+        raise NoticeRejected(N_("a payment amount must be positive"))
     return checkout.order_id
 
 
@@ -118,11 +119,11 @@ async def settle(
     order_id = await checkout_order_id(session, notice)
     event_id = await session.scalar(select(Order.event_id).where(Order.id == order_id))
     if event_id is None:
-        raise UnknownCheckout("the checkout's order does not exist")
+        raise UnknownCheckout(N_("the checkout's order does not exist"))
     await lock_event(session, event_id, now)
     order = await lock_order(session, order_id)
     if order is None:
-        raise UnknownCheckout("the checkout's order does not exist")
+        raise UnknownCheckout(N_("the checkout's order does not exist"))
     settlement = await _record_payment(session, order, notice, policy, notifier, signer, now)
     session.add(
         ProviderEvent(

@@ -30,6 +30,7 @@ from ticketflow.domain.payments.providers import (
     RefundRequest,
 )
 from ticketflow.lib.errors import DomainError
+from ticketflow.lib.i18n import N_
 from ticketflow.settings import Settings, SettingsError
 
 STRIPE = "stripe"
@@ -47,7 +48,7 @@ PAID_STATUSES = frozenset({"paid"})
 class WebhookRejected(DomainError):
     """Not a genuine, fresh Stripe notification (answered 400; Stripe retries genuine ones)."""
 
-    detail = "invalid Stripe-Signature"
+    detail = N_("invalid Stripe-Signature")
 
 
 StripeId = Annotated[str, msgspec.Meta(min_length=1, max_length=PROVIDER_ID_MAX)]
@@ -103,10 +104,10 @@ def order_id_of(session: StripeSession) -> int:
     """The order a session is for: `client_reference_id` and metadata must agree."""
     named = {session.client_reference_id, session.metadata.get("order_id")}
     if len(named) != 1 or None in named:
-        raise NoticeRejected("client_reference_id and metadata.order_id must name the same order")
+        raise NoticeRejected(N_("client_reference_id and metadata.order_id must name the same order"))
     text = named.pop() or ""
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ORDER_ID:
-        raise NoticeRejected("the order id is not a valid id")
+        raise NoticeRejected(N_("the order id is not a valid id"))
     return int(text)
 
 
@@ -117,10 +118,10 @@ def verify_signature(payload: bytes, header: str | None, secret: str, now: float
     except stripe.SignatureVerificationError as exc:
         raise WebhookRejected(str(exc).split(".")[0]) from exc
     except UnicodeDecodeError as exc:
-        raise WebhookRejected("the body is not UTF-8") from exc
+        raise WebhookRejected(N_("the body is not UTF-8")) from exc
     timestamp = int(next(part for part in (header or "").split(",") if part.startswith("t="))[2:])
     if timestamp > now + SIGNATURE_TOLERANCE_SECONDS:
-        raise WebhookRejected("Timestamp outside the tolerance zone")
+        raise WebhookRejected(N_("Timestamp outside the tolerance zone"))
 
 
 class StripeProvider:
@@ -219,21 +220,21 @@ class StripeProvider:
         try:
             event = msgspec.json.decode(payload, type=StripeEvent)
         except msgspec.DecodeError as exc:
-            raise WebhookRejected(f"not a Stripe event: {exc}") from exc
+            raise WebhookRejected(N_("not a Stripe event: %(reason)s"), values={"reason": exc}) from exc
         if event.object != "event":
-            raise WebhookRejected("not a Stripe event")
+            raise WebhookRejected(N_("not a Stripe event"))
         if event.type not in PAYMENT_EVENT_TYPES:
             return IgnoredEvent(event.id, event.type, "not a payment event")
         try:
             session = msgspec.json.decode(event.data.object, type=StripeSession)
         except msgspec.DecodeError as exc:
-            raise NoticeRejected(f"not a Checkout Session: {exc}") from exc
+            raise NoticeRejected(N_("not a Checkout Session: %(reason)s"), values={"reason": exc}) from exc
         if session.object != "checkout.session":
-            raise NoticeRejected("not a Checkout Session")
+            raise NoticeRejected(N_("not a Checkout Session"))
         if session.payment_status not in PAID_STATUSES:
             return IgnoredEvent(event.id, event.type, f"payment_status is {session.payment_status}")
         if session.amount_total is None or session.currency is None:
-            raise NoticeRejected("the session has no amount_total or currency")
+            raise NoticeRejected(N_("the session has no amount_total or currency"))
         return PaymentNotice(
             provider=STRIPE,
             event_id=event.id,

@@ -54,7 +54,7 @@ from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE
 from ticketflow.lib.api_docs import BEARER, binary_answer, id_parameter, links_on
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.errors import RuleViolation
-from ticketflow.lib.i18n import DEFAULT_LOCALE, translated, zone_of
+from ticketflow.lib.i18n import DEFAULT_LOCALE, N_, translated, zone_of
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.qr import render_png, render_svg
@@ -308,7 +308,7 @@ class TicketController(Controller):
         chosen = data.items if data is not None and isinstance(data.items, list) else None
         asked = data.quantity if data is not None and isinstance(data.quantity, int) else None
         if chosen is not None and asked is not None:
-            raise RuleViolation("send either quantity or items, not both", field="items")
+            raise RuleViolation(N_("send either quantity or items, not both"), field="items")
         quantity = asked or 1
         items = None if chosen is None else [(i.ticket_type_id, i.quantity) for i in chosen]
         voucher_code = None if data is None else data.voucher_code

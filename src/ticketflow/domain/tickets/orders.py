@@ -35,17 +35,26 @@ from ticketflow.domain.payments.holds import (
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.service import OrderRepository
 from ticketflow.lib.errors import ConflictError, NotFoundError
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.repository import RepositoryService
 
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.PAID)
+ORDER_IS = {
+    OrderStatus.PENDING: N_("the order is pending"),
+    OrderStatus.PAID: N_("the order is paid"),
+    OrderStatus.CANCELLED: N_("the order is cancelled"),
+    OrderStatus.EXPIRED: N_("the order is expired"),
+    OrderStatus.REFUNDED: N_("the order is refunded"),
+}
+"""Why an order cannot be cancelled, by its state (one whole sentence each, for the translations)."""
 
 
 class OrderNotFound(NotFoundError):
-    detail = "order not found"
+    detail = N_("order not found")
 
 
 class OrderNotCancellable(ConflictError):
-    detail = "this order cannot be cancelled"
+    detail = N_("this order cannot be cancelled")
 
 
 @dataclass(slots=True)
@@ -115,12 +124,12 @@ class OrderService(RepositoryService[Order, OrderRepository]):
         event = await self.session.get(Event, order.event_id)
         now = utc_now()
         if event is None or order.status not in OPEN_STATUSES:
-            raise OrderNotCancellable(f"the order is {order.status}")
+            raise OrderNotCancellable(ORDER_IS[OrderStatus(order.status)])
         if event.starts_at <= now and actor.role != Role.ADMIN:
-            raise OrderNotCancellable("the event has already started")
+            raise OrderNotCancellable(N_("the event has already started"))
         if actor.role != Role.ADMIN and await self._given_away(order):
             raise OrderNotCancellable(
-                "a ticket of this order now belongs to someone else: cancel your own tickets one by one"
+                N_("a ticket of this order now belongs to someone else: cancel your own tickets one by one")
             )
         await lock_event(self.session, event.id, now)
         if order.status == OrderStatus.PENDING:
@@ -157,7 +166,7 @@ class OrderService(RepositoryService[Order, OrderRepository]):
         unused = (Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE, Ticket.used_at.is_(None))
         live = list(await self.session.scalars(select(Ticket).where(*unused)))
         if not live:
-            raise OrderNotCancellable("the order has no ticket left to cancel")
+            raise OrderNotCancellable(N_("the order has no ticket left to cancel"))
         by_type = await tickets_by_type(self.session, *unused)
         cancelled = await self.session.execute(
             update(Ticket)

@@ -53,6 +53,7 @@ from ticketflow.domain.tickets.statements import (
     purchase_transaction,
 )
 from ticketflow.lib.errors import ConflictError, EventNotFound, RuleViolation
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.roles import check_role
 from ticketflow.lib.signed_codes import TicketSigner
 from ticketflow.lib.ticket_codes import PLACEHOLDER_LIKE, SignedTicket, sign_new, unsigned_placeholder
@@ -64,19 +65,19 @@ tickets = table_of(Ticket)
 
 
 class SoldOut(ConflictError):
-    detail = "not enough tickets left"
+    detail = N_("not enough tickets left")
 
 
 class SalesClosed(ConflictError):
-    detail = "ticket sales are closed for this event"
+    detail = N_("ticket sales are closed for this event")
 
 
 class TooManySeatsHeld(ConflictError):
-    detail = "too many unpaid seats held for this event"
+    detail = N_("too many unpaid seats held for this event")
 
 
 class IdempotencyKeyReused(RuleViolation):
-    detail = "this Idempotency-Key was used for a different purchase"
+    detail = N_("this Idempotency-Key was used for a different purchase")
 
 
 class _SeatsTaken(Exception):
@@ -110,11 +111,11 @@ class Lot:
 
 
 class TypeNotOnSale(RuleViolation):
-    detail = "a ticket type asked for is not on sale for this event"
+    detail = N_("a ticket type asked for is not on sale for this event")
 
 
 class TypesSoldOut(ConflictError):
-    detail = "not enough tickets left of the types asked for"
+    detail = N_("not enough tickets left of the types asked for")
 
 
 def merged(items: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -152,16 +153,19 @@ async def lots_for_items(
         if found.hidden and not unlocked:
             if voucher is not None:
                 raise VoucherRefused(
-                    "voucher_not_applicable", "this voucher does not unlock this ticket type"
+                    "voucher_not_applicable", N_("this voucher does not unlock this ticket type")
                 )
             raise TypeNotOnSale(ticket_type_id=type_id)
         start, end = found.sales_start_at, found.sales_end_at
         if (start is not None and now < start) or (end is not None and now >= end):
-            raise SalesClosed("ticket sales of this type are closed", ticket_type_id=type_id)
+            raise SalesClosed(N_("ticket sales of this type are closed"), ticket_type_id=type_id)
         limit = min(found.max_per_order or max_per_order, max_per_order)
         if quantity > limit:
             raise RuleViolation(
-                f"at most {limit} tickets of this type per order", ticket_type_id=type_id, max_per_order=limit
+                N_("at most %(count)s tickets of this type per order"),
+                values={"count": limit},
+                ticket_type_id=type_id,
+                max_per_order=limit,
             )
         lots.append(Lot(found.sale, quantity))
     return lots
@@ -174,13 +178,13 @@ def types_sold_out(lots: Sequence[Lot], event_available: int) -> TypesSoldOut:
 
 
 class SeveralTypes(RuleViolation):
-    detail = "this event sells several ticket types: choose them with `items`"
+    detail = N_("this event sells several ticket types: choose them with `items`")
 
 
 def single_type(types: Sequence[SaleType]) -> SaleType:
     """The only visible type on sale; `{quantity}` alone cannot choose among several."""
     if len(types) != 1:
-        raise SeveralTypes if types else SalesClosed("no ticket type of this event is on sale")
+        raise SeveralTypes if types else SalesClosed(N_("no ticket type of this event is on sale"))
     return types[0]
 
 
@@ -265,18 +269,18 @@ class VoucherRefused(RuleViolation):
 async def find_voucher(db: PurchaseStatements, event_id: int, code: str, now: dt.datetime) -> SaleVoucher:
     voucher = await db.voucher(event_id, code)
     if voucher is None or voucher.code != code:
-        raise VoucherRefused("unknown_voucher", "no such voucher for this event")
+        raise VoucherRefused("unknown_voucher", N_("no such voucher for this event"))
     start, end = voucher.valid_from, voucher.valid_until
     if (start is not None and now < start) or (end is not None and now >= end):
-        raise VoucherRefused("voucher_expired", "this voucher is not valid now")
+        raise VoucherRefused("voucher_expired", N_("this voucher is not valid now"))
     if voucher.max_uses is not None and voucher.uses >= voucher.max_uses:
-        raise VoucherRefused("voucher_used_up", "this voucher has been used up")
+        raise VoucherRefused("voucher_used_up", N_("this voucher has been used up"))
     return voucher
 
 
 async def take_voucher_use(db: PurchaseStatements, voucher: SaleVoucher, now: dt.datetime) -> None:
     if not await db.take_voucher_use(voucher.id, now):
-        raise VoucherRefused("voucher_used_up", "this voucher has been used up")
+        raise VoucherRefused("voucher_used_up", N_("this voucher has been used up"))
 
 
 def purchase_fingerprint(
@@ -294,18 +298,20 @@ def purchase_fingerprint(
 
 def check_sales_open(event: SaleWindow, quantity: int, now: dt.datetime) -> None:
     if event.status == EventStatus.CANCELLED:
-        raise SalesClosed("the event is cancelled")
+        raise SalesClosed(N_("the event is cancelled"))
     if event.starts_at <= now:
-        raise SalesClosed("the event has already started")
+        raise SalesClosed(N_("the event has already started"))
     if event.sales_start_at is not None and now < event.sales_start_at:
         raise SalesClosed(
-            "ticket sales have not started yet", sales_start_at=event.sales_start_at.isoformat()
+            N_("ticket sales have not started yet"), sales_start_at=event.sales_start_at.isoformat()
         )
     if event.sales_end_at is not None and now >= event.sales_end_at:
-        raise SalesClosed("ticket sales have ended")
+        raise SalesClosed(N_("ticket sales have ended"))
     if quantity > event.max_per_order:
         raise RuleViolation(
-            f"quantity must be between 1 and {event.max_per_order}", max_per_order=event.max_per_order
+            N_("quantity must be between 1 and %(count)s"),
+            values={"count": event.max_per_order},
+            max_per_order=event.max_per_order,
         )
 
 
@@ -432,7 +438,7 @@ async def plan_order(
     discounts = [0] * len(lots)
     if voucher is not None:
         if not any(voucher.applies_to(lot.sale.id) for lot in lots):
-            raise VoucherRefused("voucher_not_applicable", "this voucher is not valid for these tickets")
+            raise VoucherRefused("voucher_not_applicable", N_("this voucher is not valid for these tickets"))
         discounts = [
             voucher.discount(lot.sale.price_cents) * lot.quantity if voucher.applies_to(lot.sale.id) else 0
             for lot in lots
@@ -731,12 +737,16 @@ class _Purchase:
         held = int(await self.connection.scalar(held_now) or 0)
         if held + quantity > cap:
             message = (
-                f"you already hold {held} unpaid seats for this event and may hold at most {cap}:"
-                " pay for or cancel them first"
+                N_(
+                    "you already hold %(held)s unpaid seats for this event and may hold at most %(cap)s:"
+                    " pay for or cancel them first"
+                )
                 if held
-                else f"at most {cap} unpaid seats may be held for this event at a time"
+                else N_("at most %(cap)s unpaid seats may be held for this event at a time")
             )
-            raise TooManySeatsHeld(message, held_seats=held, max_held_seats=cap)
+            raise TooManySeatsHeld(
+                message, values={"held": held, "cap": cap}, held_seats=held, max_held_seats=cap
+            )
 
     async def _insert_order(
         self,

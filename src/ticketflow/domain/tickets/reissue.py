@@ -32,6 +32,7 @@ from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.tickets.service import HeldTicket, TicketVersion, held_tickets, replace_code
 from ticketflow.lib.errors import ConflictError, RuleViolation, TicketNotFound
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.ratelimit import AttemptLimiter, LimitStore
 from ticketflow.lib.signed_codes import SIGNED_CODE_PREFIX, TicketSigner, kid_of
 
@@ -43,18 +44,24 @@ REISSUE_BATCH = 500
 OVER_AFTER_START = dt.timedelta(days=1)
 """An event without an end is taken as over this long after it started (no e-mail any more)."""
 REISSUABLE = (TicketStatus.PENDING, TicketStatus.ACTIVE)
+NOT_REISSUED = {
+    TicketStatus.PENDING: N_("only an active ticket can get a new code; this one is pending"),
+    TicketStatus.USED: N_("only an active ticket can get a new code; this one is used"),
+    TicketStatus.CANCELLED: N_("only an active ticket can get a new code; this one is cancelled"),
+}
+"""Why a ticket gets no new code, by its state (one whole sentence each, for the translations)."""
 
 
 class TicketNotReissuable(ConflictError):
-    detail = "only an active ticket can get a new code"
+    detail = N_("only an active ticket can get a new code")
 
 
 class SigningKeyInUse(RuleViolation):
-    detail = "this key signs new codes"
+    detail = N_("this key signs new codes")
 
 
 class UnknownSigningKey(RuleViolation):
-    detail = "no such signing key"
+    detail = N_("no such signing key")
 
 
 def reissue_limiter(store: LimitStore) -> AttemptLimiter:
@@ -107,10 +114,7 @@ class CodeReissue:
         if ticket is None or (not admin and ticket.user_id != actor.id):
             raise TicketNotFound
         if ticket.status != TicketStatus.ACTIVE:
-            raise TicketNotReissuable(
-                f"only an active ticket can get a new code; this one is {ticket.status}",
-                status=ticket.status,
-            )
+            raise TicketNotReissuable(NOT_REISSUED[TicketStatus(ticket.status)], status=ticket.status)
         taken = None if admin or self.limiter is None else await self.limiter.acquire(str(ticket_id))
         try:
             code = await replace_code(
@@ -122,7 +126,7 @@ class CodeReissue:
             )
             if code is None:
                 await self.session.rollback()
-                raise TicketNotReissuable("the ticket changed meanwhile (used, cancelled or transferred)")
+                raise TicketNotReissuable(N_("the ticket changed meanwhile (used, cancelled or transferred)"))
             await self.notifier.codes_reissued(self.session, [ticket_id])
             await self.session.commit()
         except BaseException:
@@ -138,15 +142,21 @@ class CodeReissue:
         listed = self.signer.kids
         if kid not in listed:
             raise UnknownSigningKey(
-                f"key {kid} is not in TICKET_SIGNING_KEYS (listed: {', '.join(map(str, listed))});"
-                " list it again after the first key to reissue the tickets it signed",
+                N_(
+                    "key %(kid)s is not in TICKET_SIGNING_KEYS (listed: %(listed)s);"
+                    " list it again after the first key to reissue the tickets it signed"
+                ),
+                values={"kid": kid, "listed": [str(listed_kid) for listed_kid in listed]},
                 kid=kid,
             )
         if kid == self.signer.signing_kid:
             raise SigningKeyInUse(
-                f"key {kid} is the first in TICKET_SIGNING_KEYS: it would sign the new codes again."
-                " Rotate first: generate a key (`ticketflow keys generate --kid M`), put it first,"
-                " restart the servers, then reissue",
+                N_(
+                    "key %(kid)s is the first in TICKET_SIGNING_KEYS: it would sign the new codes again."
+                    " Rotate first: generate a key (`ticketflow keys generate --kid M`), put it first,"
+                    " restart the servers, then reissue"
+                ),
+                values={"kid": kid},
                 kid=kid,
             )
 

@@ -48,6 +48,7 @@ from ticketflow.domain.payments.holds import (
 )
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.lib.errors import ConflictError, EventNotFound, RuleViolation, TicketNotFound
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.repository import RepositoryService
 from ticketflow.lib.signed_codes import TicketSigner
 
@@ -132,19 +133,19 @@ async def replace_code(
 
 
 class TicketNotCancellable(ConflictError):
-    detail = "this ticket cannot be cancelled"
+    detail = N_("this ticket cannot be cancelled")
 
 
 class TicketNotRenamable(ConflictError):
-    detail = "the attendee of a used or cancelled ticket cannot be changed"
+    detail = N_("the attendee of a used or cancelled ticket cannot be changed")
 
 
 class TicketNotTransferable(ConflictError):
-    detail = "this ticket cannot be transferred"
+    detail = N_("this ticket cannot be transferred")
 
 
 class UnknownRecipient(RuleViolation):
-    detail = "no registered user has this e-mail address"
+    detail = N_("no registered user has this e-mail address")
 
 
 class TransferTerms:
@@ -262,23 +263,23 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         starts, within the limit of transfers) or admin."""
         terms = self.transfers
         if terms is None:  # pragma: no cover - the controller always provides them
-            raise TicketNotTransferable("transfers are not configured")
+            raise TicketNotTransferable(N_("transfers are not configured"))
         ticket, event, _, type_name = await self.get_own(ticket_id, actor)
         admin = actor.role == Role.ADMIN
         now = utc_now()
         if attended(ticket):
-            raise TicketNotTransferable("a used ticket cannot be transferred")
+            raise TicketNotTransferable(N_("a used ticket cannot be transferred"))
         if ticket.status == TicketStatus.CANCELLED:
-            raise TicketNotTransferable("a cancelled ticket cannot be transferred")
+            raise TicketNotTransferable(N_("a cancelled ticket cannot be transferred"))
         if ticket.status != TicketStatus.ACTIVE:
-            raise TicketNotTransferable("an unpaid ticket cannot be transferred")
+            raise TicketNotTransferable(N_("an unpaid ticket cannot be transferred"))
         if event.starts_at <= now and not admin:
-            raise TicketNotTransferable("the event has already started")
+            raise TicketNotTransferable(N_("the event has already started"))
         receiver = await self.session.scalar(select(User).where(User.email == email.strip().lower()))
         if receiver is None:
             raise UnknownRecipient(reason="unknown_recipient")
         if receiver.id == ticket.user_id:
-            raise RuleViolation("this user already holds the ticket", reason="same_holder")
+            raise RuleViolation(N_("this user already holds the ticket"), reason="same_holder")
         done = int(
             await self.session.scalar(
                 select(func.count()).select_from(TicketTransfer).where(TicketTransfer.ticket_id == ticket_id)
@@ -287,7 +288,8 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         )
         if not admin and done >= terms.max_per_ticket:
             raise TicketNotTransferable(
-                f"this ticket may be transferred at most {terms.max_per_ticket} times by its holders",
+                N_("this ticket may be transferred at most %(count)s times by its holders"),
+                values={"count": terms.max_per_ticket},
                 max_transfers=terms.max_per_ticket,
             )
         giver = await self.session.get_one(User, ticket.user_id)
@@ -305,7 +307,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         )
         if moved is None:
             await self.session.rollback()
-            raise TicketNotTransferable("the ticket changed meanwhile (used, cancelled or transferred)")
+            raise TicketNotTransferable(N_("the ticket changed meanwhile (used, cancelled or transferred)"))
         self.session.add(
             TicketTransfer(
                 ticket_id=ticket_id,
@@ -334,12 +336,12 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         """Cancel one ticket and put its seat back on sale."""
         ticket, event, holder_name, type_name = await self.get_visible(ticket_id, actor)
         if attended(ticket):
-            raise TicketNotCancellable("a used ticket cannot be cancelled")
+            raise TicketNotCancellable(N_("a used ticket cannot be cancelled"))
         if ticket.status == TicketStatus.CANCELLED:
-            raise TicketNotCancellable("the ticket is already cancelled")
+            raise TicketNotCancellable(N_("the ticket is already cancelled"))
         now = utc_now()
         if event.starts_at <= now and actor.role != Role.ADMIN:
-            raise TicketNotCancellable("the event has already started")
+            raise TicketNotCancellable(N_("the event has already started"))
         previous_status = ticket.status
         # Event row first: the order in which purchase, payment and expiry take their locks.
         await lock_event(self.session, event.id, now)
@@ -351,7 +353,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         )
         if rowcount(changed) != 1:
             await self.session.rollback()
-            raise TicketNotCancellable("the ticket changed meanwhile; reload it")
+            raise TicketNotCancellable(N_("the ticket changed meanwhile; reload it"))
         counter = Event.tickets_held if previous_status == TicketStatus.PENDING else Event.tickets_sold
         await self.session.execute(
             update(Event)

@@ -46,7 +46,7 @@ ICON_SIZES = {"icon.png": 29, "icon@2x.png": 58, "icon@3x.png": 87}
 
 
 class WalletUnavailable(ServiceUnavailable):
-    detail = "wallet passes are not configured on this server"
+    detail = N_("wallet passes are not configured on this server")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ def pass_signer(config: WalletConfig) -> PassSigner:
         return _load_signer(config)
     except (OSError, ValueError, TypeError) as exc:
         logger.error("wallet pass signing identity cannot be loaded: %s", exc)
-        raise WalletUnavailable("the wallet pass certificate or key cannot be loaded") from None
+        raise WalletUnavailable(N_("the wallet pass certificate or key cannot be loaded")) from None
 
 
 @functools.lru_cache(maxsize=4)
