@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -64,3 +66,40 @@ def dashboard_rows(page: str) -> dict[int, dict[str, Any]]:
 def page_figures(page: str) -> dict[str, Any]:
     """`{figure: value}` of an event's page."""
     return {m["name"]: figure_value(m["name"], m["attrs"], m["text"]) for m in FIGURE.finditer(page)}
+
+
+def event_form(**changes: str) -> dict[str, str]:
+    """The back office's event form as a browser posts it (saved with the English button)."""
+    starts = (dt.datetime.now(ZoneInfo("Europe/Paris")) + dt.timedelta(days=40)).replace(
+        hour=20, minute=30, second=0, microsecond=0
+    )
+    form = {
+        "title": "Jazz Night",
+        "venue": "Blue Hall, Lyon",
+        "description": "Quartet",
+        "timezone": "Europe/Paris",
+        "starts_at": starts.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": "",
+        "sales_start_at": "",
+        "sales_end_at": "",
+        "capacity": "120",
+        "price_cents": "0",
+        "currency": "EUR",
+        "max_per_order": "4",
+        "save": "Save",
+    }
+    form.update(changes)
+    return form
+
+
+def event_edit_form(event: dict[str, Any], **changes: str) -> dict[str, str]:
+    """The edit form of an event (as the API returned it) in the venue's time, with `changes`."""
+    local_start = dt.datetime.fromisoformat(event["starts_at"]).astimezone(ZoneInfo(event["timezone"]))
+    fields = {
+        "title": event["title"],
+        "venue": event["venue"],
+        "description": event["description"],
+        "timezone": event["timezone"],
+        "starts_at": local_start.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    return event_form(**fields | changes)

@@ -28,6 +28,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields import DateTimeLocalField
+from wtforms.i18n import get_translations
 from wtforms.validators import (
     InputRequired,
     Length,
@@ -44,7 +45,7 @@ from ticketflow.db.models.vouchers import VoucherKind
 from ticketflow.domain.accounts.schemas import PASSWORD_MAX, PASSWORD_MIN
 from ticketflow.domain.checkin.door import SCANNER_DEFAULT_LIFETIME, SCANNER_LONGEST_LIFETIME
 from ticketflow.domain.events.schemas import MAX_CAPACITY, MAX_PER_ORDER_LIMIT, MAX_PRICE_CENTS
-from ticketflow.lib.i18n import lazy_gettext
+from ticketflow.lib.i18n import current_language, lazy_gettext
 
 T = TypeVar("T")
 
@@ -82,6 +83,20 @@ def convert(values: dict[str, Any], schema: type[T]) -> T:
         raise AdminInputError(f"{field}: {message}" if field else message) from exc
 
 
+@cache
+def wtforms_messages(language: str) -> Any:
+    """WTForms' own catalogue of its messages ("This field is required.") for `language`."""
+    return get_translations([language])
+
+
+class AdminForm(Form):  # type: ignore[misc]
+    """A back office form: WTForms' own messages in the admin's language, as the labels."""
+
+    class Meta:
+        def get_translations(self, form: Form) -> Any:
+            return wtforms_messages(current_language())
+
+
 NO_CONTROL_CHARACTERS = Regexp(
     r"^[^\x00-\x1f\x7f]*$", message=lazy_gettext("Control characters are not allowed.")
 )
@@ -98,7 +113,7 @@ def form_errors(form: Form) -> str:
     )
 
 
-class UserCreateForm(Form):  # type: ignore[misc]
+class UserCreateForm(AdminForm):
     name = StringField(
         lazy_gettext("Name"), [InputRequired(), Length(max=NAME_MAX), NO_CONTROL_CHARACTERS], filters=[strip]
     )
@@ -123,7 +138,7 @@ def time_zone_choices() -> tuple[str, ...]:
     return tuple(sorted(available_timezones()))
 
 
-class EventForm(Form):  # type: ignore[misc]
+class EventForm(AdminForm):
     title = StringField(
         lazy_gettext("Title"),
         [InputRequired(), Length(max=TITLE_MAX), NO_CONTROL_CHARACTERS],
@@ -193,7 +208,7 @@ def event_form_data(event: Event) -> dict[str, Any]:
     return data
 
 
-class GateForm(Form):  # type: ignore[misc]
+class GateForm(AdminForm):
     """A gate: its name, the event's ticket types it admits (none ticked: all), re-entry."""
 
     name = StringField(
@@ -221,7 +236,7 @@ class GateForm(Form):  # type: ignore[misc]
         }
 
 
-class ScannerForm(Form):  # type: ignore[misc]
+class ScannerForm(AdminForm):
     """A scanner device: its name, the gate it scans at (or any), how long it may scan."""
 
     name = StringField(
@@ -264,7 +279,7 @@ TYPE_VALUES = (
 )
 
 
-class TicketTypeForm(Form):  # type: ignore[misc]
+class TicketTypeForm(AdminForm):
     """A ticket type; limits are checked by `TicketTypeCreate`, as for the API."""
 
     name = StringField(
@@ -317,7 +332,7 @@ def ticket_type_form_data(ticket_type: TicketType, timezone: str) -> dict[str, A
 VOUCHER_TIMES = ("valid_from", "valid_until")
 
 
-class VoucherForm(Form):  # type: ignore[misc]
+class VoucherForm(AdminForm):
     """One voucher with a code, or `count` alike with random codes; limits checked by `VoucherCreate`."""
 
     code = StringField(lazy_gettext("Code (empty: random codes)"), [Optional()], filters=[strip])

@@ -16,9 +16,10 @@ from urllib.parse import quote, unquote
 from litestar import asgi
 from litestar.config.app import AppConfig
 from litestar.types import Message, Receive, Scope, Send
-from sqladmin import Admin
+from sqladmin import Admin, ModelView
 from sqladmin.authentication import login_required
 from starlette.applications import Starlette
+from starlette.datastructures import URL, FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -29,10 +30,11 @@ from ticketflow.admin.door import DOOR_VIEWS
 from ticketflow.admin.operations import OPERATION_VIEWS
 from ticketflow.admin.sales import SALES_VIEWS
 from ticketflow.admin.same_origin import cross_site_reason
+from ticketflow.admin.sqladmin_texts import SAVE_BUTTONS
 from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.domain.notifications.plugin import NotificationsPlugin
 from ticketflow.lib.access import PUBLIC_ROUTE
-from ticketflow.lib.i18n import current_language, in_reader_language, install_i18n
+from ticketflow.lib.i18n import current_language, gettext_for, in_reader_language, install_i18n
 from ticketflow.lib.plugins import ContextPlugin
 from ticketflow.lib.state import AppContext
 
@@ -73,6 +75,18 @@ class BackOffice(Admin):
     async def index(self, request: Request) -> Response:
         home = "admin:view-dashboard" if is_admin(request) else "admin:view-door-desk"
         return RedirectResponse(request.url_for(home), status_code=302)
+
+    @staticmethod
+    def get_save_redirect_url(request: Request, form: FormData, model_view: ModelView, obj: Any) -> str | URL:
+        """Where a save button leads. SQLAdmin knows its buttons by their English label, and the
+        pressed one posts its label as shown: in the admin's language."""
+        _ = gettext_for(current_language())
+        english = {_(label): label for label in SAVE_BUTTONS}
+        pressed = [
+            (name, english.get(value, value) if name == "save" and isinstance(value, str) else value)
+            for name, value in form.multi_items()
+        ]
+        return Admin.get_save_redirect_url(request, FormData(pressed), model_view, obj)
 
 
 def bound_to(view: type[V], context: AppContext, notifications: NotificationsPlugin) -> type[V]:

@@ -1,5 +1,6 @@
 """A service's refusal in the back office is shown in the admin's language; the API answers the
-same refusal with its English `detail`, whatever the language of the account."""
+same refusal with its English `detail`, whatever the language of the account. SQLAdmin's own
+buttons and lists speak the admin's language too."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.api import buy, make_actor, make_event, second_type
-from tests.support.back_office import log_in
+from tests.support.back_office import event_edit_form, event_form, log_in
 from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.events import Event
+from ticketflow.db.models.gates import Gate
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.vouchers import Voucher
@@ -21,12 +24,14 @@ ENGLISH = {
     "below_sold": "capacity cannot go below the tickets of this type already sold or held",
     "percentage": "a percentage cannot exceed 100",
     "not_an_admission": "only an admission can be undone",
+    "required": "Name: This field is required.",
 }
 SPANISH = {
     "named": "este tipo de entrada aún figura en la puerta VIP door, el vale VIPONLY: quítalo de ahí primero",
     "below_sold": "el aforo no puede quedar por debajo de las entradas de este tipo ya vendidas o reservadas",
     "percentage": "un porcentaje no puede superar 100",
     "not_an_admission": "solo se puede deshacer una admisión",
+    "required": "Nombre: Este campo es obligatorio.",
 }
 
 
@@ -100,6 +105,10 @@ async def test_refusals_speak_the_admins_language(client, db, admin, refusals, l
     assert percentage.status_code == 422
     assert texts["percentage"] in shown(percentage.text)
 
+    unnamed = await client.post(f"/admin/door/events/{event_id}/gates", data={"name": ""})
+    assert unnamed.status_code == 400
+    assert texts["required"] in shown(unnamed.text)  # the form's own check, WTForms' message
+
     not_an_admission = await client.post(
         f"/admin/door/check-ins/{await refused_scan(client, db, refusals)}/revert"
     )
@@ -113,6 +122,7 @@ async def test_refusals_speak_the_admins_language(client, db, admin, refusals, l
         assert list(await session.scalars(select(Voucher.code))) == ["VIPONLY"]
         assert (await session.get(TicketType, general)).capacity == 100  # as created with the event
     assert len(await ids(db, CheckIn)) == 2
+    assert len(await ids(db, Gate)) == 1
 
 
 async def test_the_api_answers_in_english_for_a_spanish_admin(client, db, admin, refusals) -> None:
@@ -143,3 +153,32 @@ async def test_the_api_answers_in_english_for_a_spanish_admin(client, db, admin,
     }
     assert not_an_admission.json() == {"status_code": 409, "detail": ENGLISH["not_an_admission"], "extra": {}}
     assert await ids(db, TicketType, event_id=event_id) == [general, vip]
+
+
+async def test_sqladmin_pages_speak_spanish_and_its_buttons_still_work(client, db, admin) -> None:
+    event = await make_event(client, admin, capacity=5, timezone="Europe/Paris")
+    assert (await buy(client, await make_actor(client, db), event["id"], quantity=3)).status_code == 201
+    await in_language(client, admin, "es")
+
+    listed = shown((await client.get("/admin/event/list")).text)
+    for text in ("Buscar", "Mostrando del 1 al 1 de 1 elementos", "Crear Evento", "Filtros"):
+        assert text in listed
+    assert "Showing" not in listed
+    assert 'value="Guardar y seguir editando"' in (await client.get("/admin/event/create")).text
+
+    create = "/admin/event/create"
+    created = await client.post(create, data=event_form(save="Guardar"), follow_redirects=False)
+    assert created.status_code == 302, created.text
+    assert created.headers["location"].endswith("/admin/event/list")  # "Guardar" is SQLAdmin's "Save"
+    form = event_form(title="Jazz II", save="Guardar y seguir editando")
+    again = await client.post(create, data=form, follow_redirects=False)
+    async with db() as session:
+        jazz_ii = await session.scalar(select(Event.id).where(Event.title == "Jazz II"))
+    assert again.headers["location"].endswith(f"/admin/event/edit/{jazz_ii}")
+
+    below = event_edit_form(event, capacity="2", save="Guardar")
+    refused = await client.post(f"/admin/event/edit/{event['id']}", data=below, follow_redirects=False)
+    assert refused.status_code == 400
+    assert "el aforo no puede quedar por debajo de las entradas ya vendidas" in shown(refused.text)
+    async with db() as session:
+        assert (await session.get(Event, event["id"])).capacity == 5

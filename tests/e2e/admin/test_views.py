@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tests.integration.stats.scenario import CHECKOUT_SECRET, seed
 from tests.support.api import buy, make_actor, make_event
-from tests.support.back_office import VIEW_IDENTITIES, log_in
+from tests.support.back_office import VIEW_IDENTITIES, event_edit_form, event_form, log_in
 from ticketflow.admin.operations import OPERATION_VIEWS
 from ticketflow.admin.views import RECORD_VIEWS
 from ticketflow.db.models.events import Event
@@ -137,29 +137,6 @@ async def test_bad_user_form_changes_nothing(db, back_office) -> None:
     assert await count(db, User) == 1
 
 
-def event_form(**changes: str) -> dict[str, str]:
-    starts = (dt.datetime.now(ZoneInfo("Europe/Paris")) + dt.timedelta(days=40)).replace(
-        hour=20, minute=30, second=0, microsecond=0
-    )
-    form = {
-        "title": "Jazz Night",
-        "venue": "Blue Hall, Lyon",
-        "description": "Quartet",
-        "timezone": "Europe/Paris",
-        "starts_at": starts.strftime("%Y-%m-%dT%H:%M"),
-        "ends_at": "",
-        "sales_start_at": "",
-        "sales_end_at": "",
-        "capacity": "120",
-        "price_cents": "0",
-        "currency": "EUR",
-        "max_per_order": "4",
-        "save": "Save",
-    }
-    form.update(changes)
-    return form
-
-
 async def test_admin_publishes_an_event_through_the_event_service(client, db, back_office, admin) -> None:
     form = event_form()
     response = await back_office.post("/admin/event/create", data=form, follow_redirects=False)
@@ -188,14 +165,7 @@ async def test_event_edit_keeps_the_capacity_rule(client, db, back_office, admin
     assert edit.status_code == 200
     local_start = dt.datetime.fromisoformat(event["starts_at"]).astimezone(ZoneInfo("Europe/Paris"))
     assert local_start.strftime("%Y-%m-%dT%H:%M:%S") in edit.text  # shown in the venue's time
-    form = event_form(
-        title=event["title"],
-        venue=event["venue"],
-        description=event["description"],
-        starts_at=local_start.strftime("%Y-%m-%dT%H:%M:%S"),
-        capacity="2",
-        max_per_order="10",
-    )
+    form = event_edit_form(event, capacity="2", max_per_order="10")
 
     refused = await back_office.post(f"/admin/event/edit/{event['id']}", data=form, follow_redirects=False)
 

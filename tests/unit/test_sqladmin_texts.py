@@ -1,0 +1,44 @@
+"""SQLAdmin's own texts are in the catalogues: a Spanish admin sees its buttons in Spanish."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqladmin
+from babel.messages.extract import extract_from_dir
+
+from ticketflow.admin.mount import TEMPLATES
+from ticketflow.admin.sqladmin_texts import SQLADMIN_TEXTS
+from ticketflow.lib.i18n import gettext_for
+
+SQLADMIN_TEMPLATES = Path(sqladmin.__file__).parent / "templates"
+
+
+def shown_texts() -> set[str]:
+    """Every `_()` text of SQLAdmin's templates, but those of the templates ours replace."""
+    replaced = {path.relative_to(TEMPLATES).as_posix() for path in TEMPLATES.glob("sqladmin/**/*.html")}
+    method_map = [("**.html", "jinja2")]
+    options = {"**.html": {"trimmed": "true", "extensions": "jinja2.ext.i18n"}}
+    return {
+        message
+        for name, _, message, _, _ in extract_from_dir(str(SQLADMIN_TEMPLATES), method_map, options)
+        if name not in replaced and isinstance(message, str)
+    }
+
+
+def test_every_text_sqladmin_shows_is_listed_and_translated() -> None:
+    texts = shown_texts()
+    assert {
+        "Export",
+        "Search",
+        "Delete selected items",
+        "Showing %(start)s to %(end)s of %(count)s items",
+    } <= texts
+    assert not sorted(texts - set(SQLADMIN_TEXTS)), "list them in ticketflow/admin/sqladmin_texts.py"
+    spanish = gettext_for("es")
+    assert not [text for text in texts if spanish(text) == text]
+    assert spanish("Showing %(start)s to %(end)s of %(count)s items") % {
+        "start": 1,
+        "end": 2,
+        "count": 3,
+    } == ("Mostrando del 1 al 2 de 3 elementos")
