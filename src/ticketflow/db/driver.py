@@ -71,23 +71,31 @@ class DriverConnection:
             await cursor.close()
         return row_id
 
-    async def insert_then_execute(
-        self, insert: str, params: Sequence[Any], then: str, then_params: Sequence[Any]
-    ) -> tuple[int, int]:
-        """An INSERT of one row, then a statement that may name the row's id in SQL (MySQL's
-        `LAST_INSERT_ID()`, SQLite's `last_insert_rowid()`); returns the row's id and the rows the
-        second statement matched.
+    async def insert_then(
+        self, insert: str, params: Sequence[Any], *after: tuple[str, Sequence[Any]]
+    ) -> tuple[int, tuple[Any, ...] | None]:
+        """An INSERT of one row, then statements that may name the row's id in SQL (MySQL's
+        `LAST_INSERT_ID()`, SQLite's `last_insert_rowid()`); returns the row's id and the first row
+        the last of them read (None when it reads none).
 
-        On MySQL/MariaDB both go in one request (asyncmy's connections allow several statements
-        in one): one round trip instead of two. SQLite runs them one after the other. An error in
-        either raises, and the transaction around them is rolled back whole."""
+        On MySQL/MariaDB all of them go in one request (asyncmy's connections allow several
+        statements in one): one round trip instead of one each. SQLite runs them one after the
+        other. An error in any raises, and the transaction around them is rolled back whole."""
+        row: Any = None
         if self._sqlite:
             row_id = await self.insert(insert, params)
-            return row_id, await self.execute(then, then_params)
-        cursor = await self._run(f"{insert}; {then}", (*params, *then_params))
+            for statement, values in after:
+                cursor = await self._run(statement, values)
+                row = await cursor.fetchone()
+                await cursor.close()
+            return row_id, None if row is None else tuple(row)
+        text = "; ".join([insert, *(statement for statement, _ in after)])
+        cursor = await self._run(text, [*params, *(value for _, values in after for value in values)])
         row_id = int(cursor.lastrowid)
-        await cursor.nextset()  # the second statement's result (its error, if it failed)
-        return row_id, int(cursor.rowcount)
+        for _ in after:
+            await cursor.nextset()  # each statement's result in turn (its error, if it failed)
+            row = await cursor.fetchone() if cursor.description else None
+        return row_id, None if row is None else tuple(row)
 
     async def fetchone(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         cursor = await self._run(statement, params)

@@ -86,22 +86,28 @@ def new_row_id(db: DriverConnection) -> str:
     return "last_insert_rowid()" if db.is_sqlite else "LAST_INSERT_ID()"
 
 
-async def test_an_insert_and_the_statement_after_it_go_together(pool: DriverPool) -> None:
+async def test_an_insert_and_the_statements_after_it_go_together(pool: DriverPool) -> None:
     async with pool.transaction() as db:
-        then = f"UPDATE users SET name = %s WHERE id = {new_row_id(db)}"
-        user_id, matched = await db.insert_then_execute(
-            INSERT_USER, ("First", "pair@example.com"), then, ("Renamed",)
+        rename = f"UPDATE users SET name = %s WHERE id = {new_row_id(db)}"
+        read = f"SELECT id, name FROM users WHERE id = {new_row_id(db)}"
+        user_id, row = await db.insert_then(
+            INSERT_USER, ("First", "pair@example.com"), (rename, ("Renamed",)), (read, ())
         )
-        assert matched == 1
-        row = await db.fetchone("SELECT id, name FROM users WHERE email = %s", ("pair@example.com",))
-    assert row == (user_id, "Renamed")
+        assert row == (user_id, "Renamed")
+        _, nothing_read = await db.insert_then(
+            INSERT_USER, ("Second", "pair2@example.com"), (rename, ("Two",))
+        )
+        assert nothing_read is None
+    async with pool.transaction() as db:
+        kept = await db.fetchall("SELECT name FROM users WHERE email LIKE %s ORDER BY id", ("pair%",))
+    assert kept == [("Renamed",), ("Two",)]
 
 
 async def test_a_failing_statement_after_an_insert_rolls_both_back(pool: DriverPool) -> None:
     async def insert_then_fail(attempt: int) -> None:
         async with pool.transaction() as db:
             then = f"UPDATE users SET email = NULL WHERE id = {new_row_id(db)}"  # NOT NULL: refused
-            await db.insert_then_execute(INSERT_USER, (f"Half {attempt}", "half@example.com"), then, ())
+            await db.insert_then(INSERT_USER, (f"Half {attempt}", "half@example.com"), (then, ()))
 
     for attempt in range(5):  # more attempts than connections: none is left with a result unread
         with pytest.raises(Exception, match=r"(?i)null"):

@@ -137,34 +137,27 @@ RECORD_SCAN = sql(
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
     c=CheckIn,
 )
-_GATE_COUNTS = (
-    "(SELECT SUM({c.admitted}) FROM {c} WHERE {c.gate_id} = {g}.{g.id}),"
-    " (SELECT SUM({c.inside}) FROM {c} WHERE {c.gate_id} = {g}.{g.id}),"
-    " (SELECT SUM({c.refused}) FROM {c} WHERE {c.gate_id} = {g}.{g.id})"
-)
-"""A gate's counters as the sums of its rows (`inside` not clamped yet: a scan adds its own change
-first, see `GateCounters.counting`)."""
 SELECT_DEVICE = sql(
     "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id},"
-    " {g}.{g.event_id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids}, {g}.{g.name}, "
-    + _GATE_COUNTS
-    + " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = {s}.{s.gate_id}"
+    " {g}.{g.event_id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids}, {g}.{g.name}"
+    " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = {s}.{s.gate_id}"
     " WHERE {s}.{s.id} = %s AND {s}.{s.token_hash} = %s"
     " AND {s}.{s.revoked_at} IS NULL AND {s}.{s.expires_at} > %s",
     s=Scanner,
     g=Gate,
-    c=GateCounter,
 )
-"""A paired device that may scan now (not revoked, not expired), with its gate's rule and counters:
-the fields of `ScannerDevice` (one statement where a gate-bound device would need three)."""
+"""A paired device that may scan now (not revoked, not expired), with its gate's rule: the fields of
+`ScannerDevice` (one statement where a gate-bound device would need two)."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
 SELECT_GATE = sql(
-    "SELECT {g}.{g.event_id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids}, {g}.{g.name}, "
-    + _GATE_COUNTS
-    + " FROM {g} WHERE {g}.{g.id} = %s",
+    "SELECT {g.event_id}, {g.allow_reentry}, {g.ticket_type_ids}, {g.name} FROM {g} WHERE {g.id} = %s",
     g=Gate,
+)
+SELECT_GATE_COUNTS = sql(
+    "SELECT SUM({c.admitted}), SUM({c.inside}), SUM({c.refused}) FROM {c} WHERE {c.gate_id} = %s",
     c=GateCounter,
 )
+"""A gate's counters, the sums of its rows (`inside` not clamped yet: `GateCounters.of_sums`)."""
 COUNT_AT_GATE = sql(
     "UPDATE {c} SET {c.admitted} = {c.admitted} + %s, {c.refused} = {c.refused} + %s,"
     " {c.inside} = {c.inside} + %s WHERE {c.gate_id} = %s AND {c.slot} = %s",
@@ -238,27 +231,22 @@ class GateCounters:
     inside: int
     refused: int
 
-    def counting(self, admitted: int, refused: int, inside: int) -> GateCounters:
-        """These counters with a scan's change added (`inside` clamped at zero, as a gate's sum is)."""
-        return GateCounters(
-            self.id,
-            self.name,
-            self.admitted + admitted,
-            max(0, self.inside + inside),
-            self.refused + refused,
-        )
+    @classmethod
+    def of_sums(cls, gate_id: int, name: str, sums: tuple[Any, ...]) -> GateCounters:
+        """The counters of `SELECT_GATE_COUNTS`'s row (`inside` clamped at zero, as a gate's is)."""
+        admitted, inside, refused = (int(value or 0) for value in sums)
+        return cls(gate_id, name, admitted, max(0, inside), refused)
 
 
 @dataclass(frozen=True, slots=True)
 class GateRule:
-    """What a scan at a gate needs of the gate: its rule, and its counters as of the scan's start
-    (the scan's first read; `inside` not yet clamped)."""
+    """What a scan at a gate needs of the gate: its rule, and its name for the answer."""
 
     event_id: int
     allow_reentry: bool
     admits: tuple[int, ...] = ()
     """The ticket types the gate admits; empty: all."""
-    counters: GateCounters | None = None
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +297,7 @@ class DoorStatements:
         if row is None:
             return None
         gate_id = row[2]
-        gate = None if gate_id is None or row[3] is None else gate_rule(int(gate_id), row[3:])
+        gate = None if gate_id is None or row[3] is None else gate_rule(row[3:])
         return ScannerDevice(
             int(row[0]), None if gate_id is None else int(gate_id), db.read_time(row[1]), gate
         )
@@ -319,7 +307,7 @@ class DoorStatements:
 
     async def gate(self, gate_id: int) -> GateRule | None:
         row = await self._db.fetchone(SELECT_GATE, (gate_id,))
-        return None if row is None else gate_rule(gate_id, row)
+        return None if row is None else gate_rule(row)
 
     async def admit(
         self, key: TicketKey, door_event_id: int | None, now: dt.datetime, types: tuple[int, ...] = ()
@@ -382,9 +370,12 @@ class DoorStatements:
         row = await self._db.fetchone(SELECT_TRANSFERRED_CODE, (code,))
         return None if row is None or row[0] is None else int(row[0])
 
-    async def record_scan(self, scan: ScanRecord, change: GateChange | None = None) -> int:
-        """Write the scan-log row, then add `change` to its gate's counters (both in one round
-        trip where the database allows it); returns the row's id."""
+    async def record_scan(
+        self, scan: ScanRecord, change: GateChange | None = None, rule: GateRule | None = None
+    ) -> tuple[int, GateCounters | None]:
+        """Write the scan-log row, add `change` to its gate's counters, and read the counters of the
+        scanning gate (of `rule`) after it, all in one round trip where the database allows it;
+        returns the row's id and those counters."""
         ticket = scan.ticket
         db = self._db
         row = (
@@ -399,24 +390,28 @@ class DoorStatements:
             scan.gate_id,
             db.bind_time(scan.scanned_at),
         )
-        if change is None:
-            return await db.insert(RECORD_SCAN, row)
-        counts: tuple[int, ...] = (change.admitted, change.refused, change.inside, change.gate_id)
-        if change.device_id is None:
-            count, params = COUNT_AT_GATE_OF_SCAN.of(db.is_sqlite), counts
-        else:
-            count, params = COUNT_AT_GATE, (*counts, counter_slot(change.device_id))
-        check_in_id, _ = await db.insert_then_execute(RECORD_SCAN, row, count, params)
-        return check_in_id
+        after: list[tuple[str, tuple[int, ...]]] = []
+        if change is not None:
+            counts: tuple[int, ...] = (change.admitted, change.refused, change.inside, change.gate_id)
+            if change.device_id is None:
+                after.append((COUNT_AT_GATE_OF_SCAN.of(db.is_sqlite), counts))
+            else:
+                after.append((COUNT_AT_GATE, (*counts, counter_slot(change.device_id))))
+        if rule is not None and scan.gate_id is not None:
+            after.append((SELECT_GATE_COUNTS, (scan.gate_id,)))
+        if not after:
+            return await db.insert(RECORD_SCAN, row), None
+        check_in_id, sums = await db.insert_then(RECORD_SCAN, row, *after)
+        if rule is None or scan.gate_id is None or sums is None:
+            return check_in_id, None
+        return check_in_id, GateCounters.of_sums(scan.gate_id, rule.name, sums)
 
 
-def gate_rule(gate_id: int, row: tuple[Any, ...]) -> GateRule:
-    """A gate's event, re-entry, ticket types (a JSON list), name and counters, as `SELECT_GATE`
-    reads them."""
-    event_id, reentry, types, name, admitted, inside, refused = row
+def gate_rule(row: tuple[Any, ...]) -> GateRule:
+    """A gate's event, re-entry, ticket types (a JSON list) and name, as `SELECT_GATE` reads them."""
+    event_id, reentry, types, name = row
     found = types if isinstance(types, list) else json.loads(types or "[]")
-    counters = GateCounters(gate_id, str(name), int(admitted or 0), int(inside or 0), int(refused or 0))
-    return GateRule(int(event_id), bool(reentry), tuple(int(t) for t in found), counters)
+    return GateRule(int(event_id), bool(reentry), tuple(int(t) for t in found), str(name))
 
 
 @asynccontextmanager
