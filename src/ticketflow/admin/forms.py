@@ -45,7 +45,7 @@ from ticketflow.db.models.vouchers import VoucherKind
 from ticketflow.domain.accounts.schemas import PASSWORD_MAX, PASSWORD_MIN
 from ticketflow.domain.checkin.door import SCANNER_DEFAULT_LIFETIME, SCANNER_LONGEST_LIFETIME
 from ticketflow.domain.events.schemas import MAX_CAPACITY, MAX_PER_ORDER_LIMIT, MAX_PRICE_CENTS
-from ticketflow.lib.i18n import current_language, lazy_gettext
+from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 
 T = TypeVar("T")
 
@@ -63,6 +63,16 @@ EVENT_VALUES = (
     *EVENT_TIMES,
 )
 ERROR_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$\.(?P<field>\w+)`)?$", re.DOTALL)
+SCHEMA_MESSAGES = (
+    (re.compile(r"^Expected `(?:int|float|decimal)` <= (?P<limit>\S+)$"), N_("must be at most %(limit)s")),
+    (re.compile(r"^Expected `(?:int|float|decimal)` >= (?P<limit>\S+)$"), N_("must be at least %(limit)s")),
+    (re.compile(r"^Expected `str` of length <= (?P<limit>\d+)$"), N_("at most %(limit)s characters")),
+    (re.compile(r"^Expected `str` of length >= (?P<limit>\d+)$"), N_("at least %(limit)s characters")),
+    (re.compile(r"^Expected `str` matching regex"), N_("not a valid value")),
+    (re.compile(r"^Invalid enum value"), N_("not one of the choices")),
+)
+"""The API schema's refusals a form meets, in the admin's language (others are shown as msgspec
+writes them)."""
 
 
 class AdminInputError(ValueError):
@@ -76,11 +86,16 @@ def convert(values: dict[str, Any], schema: type[T]) -> T:
     except msgspec.ValidationError as exc:
         match = ERROR_PATH.match(str(exc))
         field = match.group("field") if match else None
-        message = match.group("message") if match else str(exc)
-        if "matching regex" in message:
-            message = "not a valid value"
-        message = message.replace("`", "")
+        message = schema_message(match.group("message") if match else str(exc))
         raise AdminInputError(f"{field}: {message}" if field else message) from exc
+
+
+def schema_message(message: str) -> str:
+    """A msgspec refusal as the form shows it: a known one in the admin's language."""
+    for pattern, text in SCHEMA_MESSAGES:
+        if found := pattern.match(message):
+            return gettext_for(current_language())(text) % found.groupdict()
+    return message.replace("`", "")
 
 
 @cache

@@ -17,6 +17,7 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import Gate
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.users import User
 from ticketflow.db.models.vouchers import Voucher
 
 ENGLISH = {
@@ -182,3 +183,10 @@ async def test_sqladmin_pages_speak_spanish_and_its_buttons_still_work(client, d
     assert "el aforo no puede quedar por debajo de las entradas ya vendidas" in shown(refused.text)
     async with db() as session:
         assert (await session.get(Event, event["id"])).capacity == 5
+
+    user = {"name": "Ana", "email": "ana@", "password": "a-long-password", "role": "staff", "save": "Guardar"}
+    bad_email = await client.post("/admin/user/create", data=user)
+    assert bad_email.status_code == 400
+    assert "email: no es un valor válido" in shown(bad_email.text)  # the API schema's check, translated
+    async with db() as session:
+        assert await session.scalar(select(User.id).where(User.name == "Ana")) is None
