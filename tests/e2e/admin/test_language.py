@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from tests.support.api import make_actor, make_event
 from tests.support.back_office import log_in
 
@@ -15,6 +17,16 @@ async def test_login_page_follows_the_browser(client) -> None:
     english = await client.get("/admin/login", headers={"Accept-Language": "de, en;q=0.5"})
     assert "Password" in english.text
     assert "Contraseña" not in english.text
+
+
+async def test_a_wrong_password_is_told_in_the_browsers_language(client, db) -> None:
+    admin = await make_actor(client, db, role="admin")
+    client.headers["Accept-Language"] = "es-ES,es;q=0.9"
+    spanish = await log_in(client, admin.email, "wrong-password")
+    assert spanish.status_code == 400
+    assert "Credenciales no válidas." in html.unescape(spanish.text)
+    client.headers["Accept-Language"] = "en"
+    assert "Invalid credentials." in (await log_in(client, admin.email, "wrong-password")).text
 
 
 async def test_back_office_follows_the_admins_locale(client, db) -> None:
