@@ -76,9 +76,7 @@ class SalesView(AdminPage):
             values = type_values(convert(form.values(event.timezone), TicketTypeCreate))
             async with self.context.session_maker() as session:
                 created, _event = await TicketTypeService(session).create_type(event_id, values)
-        except AdminInputError as exc:
-            return await self._event_page(request, event_id, type_form=form, error=str(exc), status_code=400)
-        except DomainError as exc:
+        except (AdminInputError, DomainError) as exc:
             error, status_code = refused(exc)
             return await self._event_page(
                 request, event_id, type_form=form, error=error, status_code=status_code
@@ -102,9 +100,7 @@ class SalesView(AdminPage):
                     changes.pop("position", None)
                 async with self.context.session_maker() as session:
                     await TicketTypeService(session).update_type(type_id, changes)
-            except AdminInputError as exc:
-                error, status_code = str(exc), 400
-            except DomainError as exc:
+            except (AdminInputError, DomainError) as exc:
                 error, status_code = refused(exc)
             else:
                 _ = gettext_for(current_language())
@@ -169,11 +165,7 @@ class SalesView(AdminPage):
                 created = await VoucherService(session).create_vouchers(
                     event_id, values, codes, data.ticket_type_ids
                 )
-        except AdminInputError as exc:
-            return await self._event_page(
-                request, event_id, voucher_form=form, error=str(exc), status_code=400
-            )
-        except DomainError as exc:
+        except (AdminInputError, DomainError) as exc:
             error, status_code = refused(exc)
             return await self._event_page(
                 request, event_id, voucher_form=form, error=error, status_code=status_code
@@ -198,9 +190,7 @@ class SalesView(AdminPage):
                 type_ids = changes.pop("ticket_type_ids", None)
                 async with self.context.session_maker() as session:
                     await VoucherService(session).update_voucher(voucher_id, changes, type_ids)
-            except AdminInputError as exc:
-                error, status_code = str(exc), 400
-            except DomainError as exc:
+            except (AdminInputError, DomainError) as exc:
                 error, status_code = refused(exc)
             else:
                 _ = gettext_for(current_language())
