@@ -21,6 +21,7 @@ from ticketflow.db.config import create_engine
 from ticketflow.db.driver import driver_transaction
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.sql import PerDialect, Statement, sql
+from ticketflow.domain.checkin.statements import SELECT_TIMELINE, TICKET_ID_INDEX, for_batch
 from ticketflow.settings import Settings
 
 INSERT_COLUMNS = re.compile(r"INSERT INTO (\w+) \(([^)]*)\)")
@@ -117,5 +118,26 @@ async def test_the_database_prepares_every_statement(database_url: str) -> None:
             assert refused == {}
             with pytest.raises(Exception, match="serial"):  # the control: a wrong column fails
                 await db.fetchall("EXPLAIN SELECT serial FROM tickets WHERE id = %s", [None])
+    finally:
+        await engine.dispose()
+
+
+async def test_the_sync_reads_timelines_by_the_ticket_index(database_url: str) -> None:
+    """Beyond 200 ids MariaDB trusts the table's statistics, which lag behind a growing scan log
+    (a fresh table: none), and chose to scan the whole log; the sync's timeline read names the
+    index on MySQL/MariaDB. SQLite chooses it alone."""
+    engine = create_engine(Settings(database_url=database_url), null_pool=True)
+    ids = list(range(1, 302))
+    try:
+        async with driver_transaction(engine) as db:
+            statement = for_batch(SELECT_TIMELINE.of(db.is_sqlite), len(ids))
+            if db.is_sqlite:
+                plan = await db.fetchall(f"EXPLAIN QUERY PLAN {statement}", ids)
+                assert any(TICKET_ID_INDEX in str(row[-1]) for row in plan), plan
+            else:
+                plan = await db.fetchall(f"EXPLAIN {statement}", ids)
+                assert [row[5] for row in plan] == [TICKET_ID_INDEX], plan  # `key`: the index used
+                hint = f" FORCE INDEX ({TICKET_ID_INDEX})"
+                assert SELECT_TIMELINE.mysql.replace(hint, "") == SELECT_TIMELINE.sqlite
     finally:
         await engine.dispose()
