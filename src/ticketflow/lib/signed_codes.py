@@ -159,6 +159,20 @@ def kid_of(code: str) -> int | None:
     return head[1]  # format byte, then the kid (see PAYLOAD)
 
 
+def claimed_ticket_id(code: str) -> int | None:
+    """The ticket id a code of the `tf2.` shape and a known format claims, read without checking
+    the signature (None for any other text). A claim, not a proof: a caller trusts it only as far
+    as the ticket it names holds exactly this code (the code this server issued it), and verifies
+    the signature otherwise."""
+    if SIGNED_CODE_PATTERN.fullmatch(code) is None:
+        return None
+    start = len(SIGNED_CODE_PREFIX)
+    head = base64.urlsafe_b64decode(code[start : start + 8])  # format, kid, ticket id (see PAYLOAD)
+    if head[0] != PAYLOAD_FORMAT:
+        return None
+    return int.from_bytes(head[2:6], "big")
+
+
 def generate_signing_key(kid: int) -> str:
     """A fresh `kid:key` entry for TICKET_SIGNING_KEYS."""
     key = Ed25519PrivateKey.generate().private_bytes_raw()

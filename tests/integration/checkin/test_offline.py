@@ -29,6 +29,7 @@ from ticketflow.domain.checkin.offline_schemas import OfflineScan
 from ticketflow.domain.checkin.service import Device
 from ticketflow.domain.checkin.sync import SyncService
 from ticketflow.lib.signed_codes import TicketSigner
+from ticketflow.lib.ticket_codes import new_ticket_code
 
 
 @pytest.fixture
@@ -303,6 +304,65 @@ async def test_the_server_decides_each_code(client, db, settings, door) -> None:
     assert (await ticket_row(db, tickets[3]["id"])).status == "used"
     admitted, _, refused = await gate_counts(db, gate.json()["id"])
     assert (admitted, refused) == (1, 0)  # what the device did at the gate
+
+
+async def test_a_signed_code_names_its_ticket_only_as_issued_or_signed_by_us(
+    client, db, settings, door
+) -> None:
+    """A `tf2.` code is matched to the ticket its payload names: taken as issued when the ticket
+    holds exactly that code, verified when it differs. Forgeries naming real tickets are `unknown`
+    and admit no one; a `tf1.` code is still looked up."""
+    admin, _, event, tickets = door
+    _, device = await pair_device(client, admin, event["id"])
+    first, second, third, fourth = tickets
+    stranger = TicketSigner([(0, hashlib.sha256(b"another key").digest())])
+    same_payload = stranger.sign(first["id"], event["id"], first["ticket_type_id"], first["version"])
+    assert same_payload[:20] == first["code"][:20]  # the same claims, another key's signature
+    middle = len(first["code"]) // 2
+    flipped = (
+        first["code"][:middle] + ("B" if first["code"][middle] == "A" else "A") + first["code"][middle + 1 :]
+    )
+    next_version = stranger.sign(second["id"], event["id"], second["ticket_type_id"], second["version"] + 1)
+    no_ticket = TicketSigner.from_settings(settings).sign(999_999, event["id"], None, 1)
+    old_style = new_ticket_code()
+    async with db() as session:
+        await session.execute(update(Ticket).where(Ticket.id == fourth["id"]).values(code=old_style))
+        await session.commit()
+    at = minutes_ago(3)
+    scans = [
+        scan(same_payload, at, client_id="same-payload"),
+        scan(flipped, at, client_id="flipped"),
+        scan(next_version, at, client_id="next-version"),
+        scan(no_ticket, at, client_id="no-ticket"),
+        scan(third["code"], at, client_id="issued"),
+        scan(old_style, at, client_id="tf1"),
+    ]
+    response = await client.post("/check-ins/sync", json={"scans": scans}, headers=device)
+    assert response.status_code == 200, response.text
+    answers = {r["client_id"]: (r["result"], r.get("reason")) for r in response.json()["results"]}
+    unknown = ("invalid", "unknown")
+    assert answers == {
+        "same-payload": unknown,
+        "flipped": unknown,
+        "next-version": unknown,
+        "no-ticket": unknown,
+        "issued": ("valid", None),
+        "tf1": ("valid", None),
+    }
+    rows = {row[0]: row[1:3] for row in await check_ins(db)}
+    assert rows == {
+        "same-payload": (None, "invalid"),
+        "flipped": (None, "invalid"),
+        "next-version": (None, "invalid"),
+        "no-ticket": (None, "invalid"),
+        "issued": (third["id"], "valid"),
+        "tf1": (fourth["id"], "valid"),
+    }
+    assert [(await ticket_row(db, t["id"])).status for t in tickets] == ["active", "active", "used", "used"]
+    # The real codes still admit their tickets, first of all (the forgeries admitted no one).
+    genuine = [scan(first["code"], minutes_ago(2)), scan(second["code"], minutes_ago(2))]
+    response = await client.post("/check-ins/sync", json={"scans": genuine}, headers=device)
+    assert [r["result"] for r in response.json()["results"]] == ["valid", "valid"]
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,12 @@ The walk also says where each ticket ends up, and the ticket row is left as the 
 leave it: inside (`used`, not left), or outside after its last exit (`left_at` set; `active`
 again when it left by a re-entry gate, so that the door admits it back).
 
+A `tf2.` code carries its ticket's id: the sync locks that ticket by it and takes the code for the
+ticket's own when it is, byte for byte, the code stored on the ticket (this server issued it, so
+there is no signature to check); any other code of that shape counts only once its signature
+verifies (an earlier code of the ticket: `transferred` when a transfer revoked it, else `unknown`).
+A forged code naming a real ticket locks that row for the batch and changes nothing else.
+
 Race-free by locks, in one order: the device's sync lock row first (`scanner_syncs`, made with the device: a
 device's batches are applied one at a time), then the batch's tickets by id (`FOR UPDATE`), the
 same row the door's conditional UPDATE takes, then the scan-log rows and the device's gate counter
@@ -61,7 +67,7 @@ from ticketflow.domain.checkin.statements import (
     sync_transaction,
 )
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
-from ticketflow.lib.signed_codes import SIGNED_CODE_PATTERN, InvalidSignedCode, TicketSigner
+from ticketflow.lib.signed_codes import InvalidSignedCode, TicketSigner, claimed_ticket_id
 from ticketflow.lib.ticket_codes import looks_like_ticket_code
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -97,6 +103,8 @@ class Door:
     gates: dict[int, GateRules]
     seen_due: bool = False
     """Whether the device's `last_seen_at` is due (`DEVICE_SEEN_EVERY`)."""
+    earlier: dict[str, int] = field(default_factory=dict)
+    """The batch's correctly signed earlier codes of its tickets, with their versions."""
     transferred: set[tuple[int, int]] = field(default_factory=set)
     """(ticket id, version) of the batch's earlier codes that a transfer revoked."""
 
@@ -228,26 +236,38 @@ class SyncService:
         self, db: SyncStatements, scans: Sequence[OfflineScan], door: Door
     ) -> tuple[dict[int, SyncTicket], dict[str, int]]:
         """The batch's tickets, locked, and which ticket each scanned code names: its current
-        holder, or the ticket a correctly signed earlier code of it names. Which of those earlier
-        codes a transfer revoked goes to `door.transferred` (one statement for the batch)."""
-        codes = sorted({scan.code for scan in scans if looks_like_ticket_code(scan.code)})
-        holders = await db.ticket_ids(codes)
-        earlier: list[tuple[int, int]] = []
-        for code in codes:
-            if code in holders or SIGNED_CODE_PATTERN.fullmatch(code) is None:
+        holder, or the ticket a correctly signed earlier code of it names (to `door.earlier`).
+        A `tf2.` code says its ticket's id: that ticket is locked by it and holds the code when the
+        code is the one this server issued it (byte for byte, so no signature to check); any other
+        code of that shape is verified, and names its ticket only when it was signed by one of our
+        keys. A `tf1.` code is looked up. Which earlier codes a transfer revoked goes to
+        `door.transferred` (one statement for the batch)."""
+        claimed: dict[str, int] = {}
+        looked_up: list[str] = []
+        for code in {scan.code for scan in scans}:
+            ticket_id = claimed_ticket_id(code)
+            if ticket_id is not None:
+                claimed[code] = ticket_id
+            elif looks_like_ticket_code(code):
+                looked_up.append(code)
+        holders = await db.ticket_ids(sorted(looked_up))
+        locked = await db.lock_tickets(sorted({*holders.values(), *claimed.values()}))
+        older: list[tuple[int, int]] = []
+        for code, ticket_id in claimed.items():
+            ticket = locked.get(ticket_id)
+            if ticket is None:
                 continue
-            try:
-                claims = self.signer.verify(code)
-            except InvalidSignedCode:
-                continue
-            holders[code] = claims.ticket_id
-            earlier.append((claims.ticket_id, claims.version))
-        tickets = await db.lock_tickets(sorted(set(holders.values())))
-        older = [
-            (ticket_id, v)
-            for ticket_id, v in earlier
-            if ticket_id in tickets and v < tickets[ticket_id].version
-        ]
+            if ticket.code != code:
+                try:
+                    claims = self.signer.verify(code)
+                except InvalidSignedCode:
+                    continue  # forged, or a key retired: names no ticket
+                door.earlier[code] = claims.version
+                if claims.version < ticket.version:
+                    older.append((ticket_id, claims.version))
+            holders[code] = ticket_id
+        named = set(holders.values())
+        tickets = {ticket_id: ticket for ticket_id, ticket in locked.items() if ticket_id in named}
         door.transferred = await db.transferred_versions(older)
         return tickets, holders
 
@@ -315,9 +335,8 @@ class SyncService:
         if ticket is None:
             return InvalidReason.UNKNOWN
         if ticket.code != scan.code:  # an earlier code of the ticket (or it changed meanwhile)
-            try:
-                version = self.signer.verify(scan.code).version
-            except InvalidSignedCode:
+            version = door.earlier.get(scan.code)
+            if version is None:  # not signed by us (or a `tf1.` code no ticket holds now)
                 return InvalidReason.UNKNOWN
             # as at the door: `transferred` only when a transfer revoked that version, else a code
             # that was replaced (a reissue) is as if never issued
