@@ -4,7 +4,9 @@ Seeds one event with `--tickets` signed tickets, `--revoked` of them cancelled o
 the app with uvicorn, then measures
 
 * the scanner bundle: the full bundle's size (gzip, as sent) and its time to serve, best and
-  median of `--repeat` requests, and a delta (`since`) after one more revocation;
+  median of `--repeat` requests, and a delta (`since` the full bundle's cursor) right after it: it
+  repeats every revocation of the last `CURSOR_OVERLAP` (five minutes), here all of them, as the
+  seed has just made them;
 * sync ingest: `--devices` paired scanners each hand in their offline scans of the same
   `--synced` tickets, in batches of `--batch`, all devices at once; scans per second of wall
   time, then the results are checked exactly (one admission per ticket, the rest duplicates);
