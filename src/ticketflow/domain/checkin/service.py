@@ -51,6 +51,7 @@ from ticketflow.domain.checkin.statements import (
     door_transaction,
 )
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.roles import check_role
 from ticketflow.lib.signed_codes import InvalidSignedCode, TicketSigner
 from ticketflow.lib.ticket_codes import is_signed_code, looks_like_ticket_code
@@ -198,7 +199,7 @@ class CheckInService:
             door_event_id = found.event_id
             if found.gate_id is not None:
                 if gate_id not in (None, found.gate_id):
-                    raise PermissionDenied("this scanner scans at another gate")
+                    raise PermissionDenied(N_("this scanner scans at another gate"))
                 gate_id, known = found.gate_id, found.gate
         where = await self._door(door, door_event_id, gate_id, leaving, known)
         if leaving:
@@ -226,11 +227,11 @@ class CheckInService:
         `known`: the gate's rule, read with the device."""
         if gate_id is None:
             if leaving:
-                raise RuleViolation("an out-scan names its gate")
+                raise RuleViolation(N_("an out-scan names its gate"))
             return Door(door_event_id)
         gate = known or await door.gate(gate_id)
         if gate is None or door_event_id not in (None, gate.event_id):
-            raise RuleViolation("gate_id is not a gate of this event")
+            raise RuleViolation(N_("gate_id is not a gate of this event"))
         return Door(gate.event_id, gate_id, gate)
 
     async def _leave(
@@ -319,9 +320,9 @@ class CheckInService:
         whether its `last_seen_at` is due."""
         found = await door.device(device.id, device.token_digest, now)
         if found is None:
-            raise AuthenticationFailed("this scanner is revoked or expired")
+            raise AuthenticationFailed(N_("this scanner is revoked or expired"))
         if door_event_id is not None and door_event_id != found.event_id:
-            raise PermissionDenied("this scanner scans for another event")
+            raise PermissionDenied(N_("this scanner scans for another event"))
         due = found.last_seen_at is None or found.last_seen_at <= now - DEVICE_SEEN_EVERY
         return found, due
 

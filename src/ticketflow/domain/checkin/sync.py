@@ -67,6 +67,7 @@ from ticketflow.domain.checkin.statements import (
     sync_transaction,
 )
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
+from ticketflow.lib.i18n import N_
 from ticketflow.lib.signed_codes import InvalidSignedCode, TicketSigner, claimed_ticket_id
 from ticketflow.lib.ticket_codes import looks_like_ticket_code
 
@@ -139,7 +140,7 @@ class SyncService:
         """Record a device's offline scans (each once) and answer the server's decision on each."""
         client_ids = [scan.client_id for scan in scans]
         if len(set(client_ids)) != len(client_ids):
-            raise RuleViolation("client_id repeats within the batch")
+            raise RuleViolation(N_("client_id repeats within the batch"))
         async with sync_transaction(self.drivers) as db:
             synced, seen_due = await self._sync(db, device, scans, client_ids)
         if seen_due:  # its own short transaction, as at the door
@@ -211,23 +212,23 @@ class SyncService:
         its sync lock taken."""
         found = await db.device(device.id, device.token_digest)
         if found is None:
-            raise AuthenticationFailed("this scanner is revoked or unknown")
+            raise AuthenticationFailed(N_("this scanner is revoked or unknown"))
         await db.lock_sync(device.id)
         if now >= found.expires_at + SYNC_GRACE:
-            raise AuthenticationFailed("this scanner expired")
+            raise AuthenticationFailed(N_("this scanner expired"))
         gates = await db.gates(found.event_id)
         earliest, latest = found.created_at - CLOCK_SKEW, min(now, found.expires_at) + CLOCK_SKEW
         for scan in scans:
             if not earliest <= scan.scanned_at <= latest:
-                msg = "scanned_at lies outside the scanner's life (or in the future)"
+                msg = N_("scanned_at lies outside the scanner's life (or in the future)")
                 raise RuleViolation(msg, client_id=scan.client_id)
             if found.gate_id is not None and scan.gate_id not in (None, found.gate_id):
-                raise PermissionDenied("this scanner scans at another gate")
+                raise PermissionDenied(N_("this scanner scans at another gate"))
             gate_id = found.gate_id if found.gate_id is not None else scan.gate_id
             if gate_id is not None and gate_id not in gates:
-                raise RuleViolation("gate_id is not a gate of this event", client_id=scan.client_id)
+                raise RuleViolation(N_("gate_id is not a gate of this event"), client_id=scan.client_id)
             if scan.direction == "out" and gate_id is None:
-                raise RuleViolation("an out-scan names its gate", client_id=scan.client_id)
+                raise RuleViolation(N_("an out-scan names its gate"), client_id=scan.client_id)
         cancelled = await db.event_status(found.event_id) == EventStatus.CANCELLED
         due = found.last_seen_at is None or found.last_seen_at <= now - DEVICE_SEEN_EVERY
         return Door(found.event_id, cancelled, found.gate_id, gates, due)
