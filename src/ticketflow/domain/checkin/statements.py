@@ -173,7 +173,7 @@ COUNT_AT_GATE_OF_SCAN = PerDialect(
     sqlite=sql(_COUNT_AT_GATE_OF_SCAN + f"last_insert_rowid() % {GATE_COUNTER_SLOTS}", c=GateCounter),
 )
 """`COUNT_AT_GATE` in the row of the scan-log row just inserted (`counter_slot` of its id), sent
-with that INSERT (`DriverConnection.insert_then_execute`)."""
+with that INSERT (`DriverConnection.insert_then`)."""
 
 
 @dataclass(frozen=True, slots=True)
