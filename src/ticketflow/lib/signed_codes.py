@@ -153,10 +153,8 @@ class TicketSigner:
 def kid_of(code: str) -> int | None:
     """The key id a code of the `tf2.` shape names (None for any other text), read without
     checking the signature: for codes this server stored itself (which key signed a ticket)."""
-    if SIGNED_CODE_PATTERN.fullmatch(code) is None:
-        return None
-    head = base64.urlsafe_b64decode(code[len(SIGNED_CODE_PREFIX) : len(SIGNED_CODE_PREFIX) + 4])
-    return head[1]  # format byte, then the kid (see PAYLOAD)
+    head = _head(code)
+    return None if head is None else head[1]  # format byte, then the kid (see PAYLOAD)
 
 
 def claimed_ticket_id(code: str) -> int | None:
@@ -164,13 +162,19 @@ def claimed_ticket_id(code: str) -> int | None:
     the signature (None for any other text). A claim, not a proof: a caller trusts it only as far
     as the ticket it names holds exactly this code (the code this server issued it), and verifies
     the signature otherwise."""
+    head = _head(code)
+    if head is None or head[0] != PAYLOAD_FORMAT:
+        return None
+    return int.from_bytes(head[2:6], "big")  # format byte, kid, then the ticket id (see PAYLOAD)
+
+
+def _head(code: str) -> bytes | None:
+    """The first six payload bytes of a code of the `tf2.` shape (format, kid, ticket id), read
+    without checking the signature; None for any other text."""
     if SIGNED_CODE_PATTERN.fullmatch(code) is None:
         return None
     start = len(SIGNED_CODE_PREFIX)
-    head = base64.urlsafe_b64decode(code[start : start + 8])  # format, kid, ticket id (see PAYLOAD)
-    if head[0] != PAYLOAD_FORMAT:
-        return None
-    return int.from_bytes(head[2:6], "big")
+    return base64.urlsafe_b64decode(code[start : start + 8])
 
 
 def generate_signing_key(kid: int) -> str:

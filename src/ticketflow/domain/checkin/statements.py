@@ -379,12 +379,7 @@ class DoorStatements:
         ticket = scan.ticket
         db = self._db
         row = (
-            ticket.id if ticket else None,
-            ticket.event_id if ticket else None,
-            scan.door_event_id,
-            scan.code[:SCANNED_CODE_MAX],
-            scan.result.value,
-            scan.reason.value if scan.reason else None,
+            *logged_scan(ticket, scan.door_event_id, scan.code, scan.result, scan.reason),
             scan.scanned_by_id,
             scan.scanner_id,
             scan.gate_id,
@@ -405,6 +400,26 @@ class DoorStatements:
         if rule is None or scan.gate_id is None or sums is None:
             return check_in_id, None
         return check_in_id, GateCounters.of_sums(scan.gate_id, rule.name, sums)
+
+
+def logged_scan(
+    ticket: ScannedTicket | SyncTicket | None,
+    door_event_id: int | None,
+    code: str,
+    result: ScanResult,
+    reason: InvalidReason | None,
+) -> tuple[Any, ...]:
+    """The first six columns of every scan-log row, online (`RECORD_SCAN`) and offline
+    (`RECORD_OFFLINE_SCANS`): ticket, its event, the door's event, the code as scanned (cut to the
+    column), result and reason."""
+    return (
+        ticket.id if ticket else None,
+        ticket.event_id if ticket else None,
+        door_event_id,
+        code[:SCANNED_CODE_MAX],
+        result.value,
+        reason.value if reason else None,
+    )
 
 
 def gate_rule(row: tuple[Any, ...]) -> GateRule:
@@ -722,12 +737,7 @@ class SyncStatements:
         for record in records:
             ticket = record.ticket
             params += [
-                ticket.id if ticket else None,
-                ticket.event_id if ticket else None,
-                record.event_id,
-                record.code[:SCANNED_CODE_MAX],
-                record.result.value,
-                record.reason.value if record.reason else None,
+                *logged_scan(ticket, record.event_id, record.code, record.result, record.reason),
                 record.scanner_id,
                 record.gate_id,
                 db.bind_time(record.scanned_at),
