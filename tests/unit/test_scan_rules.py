@@ -9,7 +9,7 @@ import pytest
 from ticketflow.db.models.checkins import InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
-from ticketflow.domain.checkin.service import invalid_reason, scan_outcome
+from ticketflow.domain.checkin.service import DEVICE_SEEN_EVERY, invalid_reason, scan_outcome, seen_due
 from ticketflow.domain.checkin.statements import ScannedTicket
 
 NOW = dt.datetime(2030, 5, 1, 20, 0, tzinfo=dt.UTC)
@@ -92,3 +92,18 @@ def test_a_type_the_gate_does_not_admit_is_wrong_gate_after_the_ticket_own_refus
     assert invalid_reason(scanned(TicketStatus.USED, used_at=NOW), EVENT_ID, (TYPE_ID,)) is None
     outcome = scan_outcome(scanned(TicketStatus.ACTIVE), False, EVENT_ID, NOW, balcony)
     assert (outcome.result, outcome.reason) == (ScanResult.INVALID, InvalidReason.WRONG_GATE)
+
+
+@pytest.mark.parametrize(
+    ("last_seen_at", "due"),
+    [
+        (None, True),
+        (NOW - DEVICE_SEEN_EVERY, True),
+        (NOW - DEVICE_SEEN_EVERY + dt.timedelta(microseconds=1), False),
+        (NOW, False),
+    ],
+)
+def test_a_device_last_seen_time_is_written_again_once_a_period_has_passed(
+    last_seen_at: dt.datetime | None, due: bool
+) -> None:
+    assert seen_due(last_seen_at, NOW) is due

@@ -61,6 +61,11 @@ DEVICE_SEEN_EVERY = dt.timedelta(minutes=1)
 """`last_seen_at` is written at most this often per device, not with every scan."""
 
 
+def seen_due(last_seen_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a device's `last_seen_at` is due to be written again (`DEVICE_SEEN_EVERY`)."""
+    return last_seen_at is None or last_seen_at <= now - DEVICE_SEEN_EVERY
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     """A paired scanner device's credentials: its id and the digest of the token it sent."""
@@ -323,8 +328,7 @@ class CheckInService:
             raise AuthenticationFailed(N_("this scanner is revoked or expired"))
         if door_event_id is not None and door_event_id != found.event_id:
             raise PermissionDenied(N_("this scanner scans for another event"))
-        due = found.last_seen_at is None or found.last_seen_at <= now - DEVICE_SEEN_EVERY
-        return found, due
+        return found, seen_due(found.last_seen_at, now)
 
 
 def scan_outcome(

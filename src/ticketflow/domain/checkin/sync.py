@@ -56,7 +56,7 @@ from ticketflow.db.models.checkins import ADMISSIONS, InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.offline_schemas import OfflineScan, SyncedScan
-from ticketflow.domain.checkin.service import DEVICE_SEEN_EVERY, Device
+from ticketflow.domain.checkin.service import Device, seen_due
 from ticketflow.domain.checkin.statements import (
     Exit,
     GateRules,
@@ -230,8 +230,7 @@ class SyncService:
             if scan.direction == "out" and gate_id is None:
                 raise RuleViolation(N_("an out-scan names its gate"), client_id=scan.client_id)
         cancelled = await db.event_status(found.event_id) == EventStatus.CANCELLED
-        due = found.last_seen_at is None or found.last_seen_at <= now - DEVICE_SEEN_EVERY
-        return Door(found.event_id, cancelled, found.gate_id, gates, due)
+        return Door(found.event_id, cancelled, found.gate_id, gates, seen_due(found.last_seen_at, now))
 
     async def _tickets(
         self, db: SyncStatements, scans: Sequence[OfflineScan], door: Door
