@@ -321,6 +321,11 @@ async def test_a_ticket_out_through_a_reentry_gate_stays_attended(client, db, do
     assert (await ticket_row(db, ticket)).used_at == first_admission
 
 
+async def session_scalar(db, statement):
+    async with db() as session:
+        return await session.scalar(statement)
+
+
 async def counter_rows(db, gate):
     async with db() as session:
         rows = await session.execute(
@@ -357,6 +362,14 @@ async def test_a_scan_counts_in_the_row_of_its_log_row_or_of_its_device(client, 
     expected[device_slot] = (before[0] + 1, before[1] + 1, before[2] + 1)
     assert await counter_rows(db, gate) == sorted((slot, *counts) for slot, counts in expected.items())
     assert await counters(db, gate) == (2, 2, 1)
+    # an undo takes the admission back from the row it counted in, the device's
+    device_admission = await session_scalar(db, select(func.max(CheckIn.id)).where(CheckIn.result == "valid"))
+    undone = await client.post(f"/check-ins/{device_admission}/revert", headers=admin.headers)
+    assert undone.status_code == 200, undone.text
+    expected[device_slot] = (before[0], before[1] + 1, before[2])
+    wanted = sorted((slot, *counts) for slot, counts in expected.items() if counts != (0, 0, 0))
+    assert await counter_rows(db, gate) == wanted
+    assert await counters(db, gate) == (1, 1, 1)  # admitted, inside, refused
 
 
 async def pair_device(client, admin, event, gate=None):

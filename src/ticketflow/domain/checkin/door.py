@@ -347,11 +347,11 @@ class ScanLogService(RepositoryService[CheckIn, CheckInRepository]):
         self.session.add(revert)
         await self.session.flush()
         if admission.gate_id is not None:  # it counted there; inside too unless it has left since
+            # in the row it counted in: its device's, or (a staff scan) its log row's
+            slot = counter_slot(admission.scanner_id if admission.scanner_id is not None else admission.id)
             await self.session.execute(
                 update(GateCounter)
-                .where(
-                    GateCounter.gate_id == admission.gate_id, GateCounter.slot == counter_slot(admission.id)
-                )
+                .where(GateCounter.gate_id == admission.gate_id, GateCounter.slot == slot)
                 .values(admitted=GateCounter.admitted - 1, inside=GateCounter.inside - int(left_at is None))
                 .execution_options(synchronize_session=False)
             )
