@@ -6,16 +6,16 @@ from typing import Any, ClassVar
 
 from markupsafe import Markup
 from sqladmin import BaseView, expose
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ticketflow.admin.auth import is_admin
 from ticketflow.admin.charts import bar_chart, check_in_bars, sales_bars
 from ticketflow.admin.exports import check_in_csv, figures_csv, ticket_csv
+from ticketflow.admin.forms import http_refusal, not_found
 from ticketflow.domain.stats.service import StatsService
 from ticketflow.lib.errors import EventNotFound
-from ticketflow.lib.i18n import current_language, gettext_for, lazy_gettext
+from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 from ticketflow.lib.state import AppContext
 
 MAX_ID = 2**62
@@ -25,7 +25,7 @@ def path_id(request: Request, name: str = "event_id") -> int:
     """An id of the path (`{name:int}`), or 404 when it cannot be a row's."""
     value = request.path_params[name]
     if not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise HTTPException(status_code=404, detail="not found")
+        raise not_found()
     return value
 
 
@@ -82,7 +82,7 @@ class DashboardView(BaseView):
             try:
                 stats = await StatsService(session).event_stats(event_id)
             except EventNotFound as exc:
-                raise HTTPException(status_code=404, detail="event not found") from exc
+                raise http_refusal(404, N_("event not found")) from exc
         zone = stats.figures.timezone
         _ = gettext_for(current_language())
         sales = self._chart_or_note(
@@ -139,7 +139,7 @@ class DashboardView(BaseView):
         event_id = path_id(request)
         async with self.context.session_maker() as session:
             if not await StatsService(session).event_exists(event_id):
-                raise HTTPException(status_code=404, detail="event not found")
+                raise http_refusal(404, N_("event not found"))
         return event_id
 
     @staticmethod

@@ -39,12 +39,12 @@ from ticketflow.admin.forms import (
     ScannerForm,
     convert,
     form_errors,
+    http_refusal,
+    not_found,
 )
 from ticketflow.admin.pages import (
     AdminPage,
-    bad_request,
     event_choices,
-    not_found,
     query_id,
     refused,
     utc_input,
@@ -338,7 +338,7 @@ class ScanLogView(DoorPage):
         }
         result = request.query_params.get("result") or None
         if result is not None and result not in {r.value for r in ScanResult}:
-            raise bad_request("result: not a scan result")
+            raise http_refusal(400, N_("result: not a scan result"))
         filters["result"] = result
         scanned_from = utc_input(request.query_params.get("from"), "from")
         scanned_until = utc_input(request.query_params.get("until"), "until")
@@ -462,7 +462,7 @@ class DeskView(DoorPage):
         event_id = query_id(request, "event_id")
         q = (request.query_params.get("q") or "").strip()
         if len(q) > 200:
-            raise bad_request("q: at most 200 characters")
+            raise http_refusal(400, N_("q: at most 200 characters"))
         gate_id = query_id(request, "gate_id")
         found: list[Any] = []
         gates: Sequence[Gate] = []
@@ -505,7 +505,7 @@ class DeskView(DoorPage):
         gate_text = str(form.get("gate_id", "") or "")
         gate_id = parse_id(gate_text) if gate_text else None
         if event_id is None or (gate_text and gate_id is None):
-            raise bad_request("event_id and gate_id must be ids")
+            raise http_refusal(400, N_("event_id and gate_id must be ids"))
         async with self.context.session_maker() as session:
             ticket = await session.get(Ticket, ticket_id)
         if ticket is None or ticket.event_id != event_id:
@@ -595,7 +595,7 @@ async def holder_names(session: Any, ticket_ids: Sequence[int]) -> dict[int, str
 def page_number(request: Request) -> int:
     text = request.query_params.get("page", "1")
     if not (text.isascii() and text.isdigit() and len(text) <= 6) or not 1 <= int(text) <= 100_000:
-        raise bad_request("page: not a page number")
+        raise http_refusal(400, N_("page: not a page number"))
     return int(text)
 
 

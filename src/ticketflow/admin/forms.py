@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
 import msgspec
+from starlette.exceptions import HTTPException
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -45,6 +46,7 @@ from ticketflow.db.models.vouchers import VoucherKind
 from ticketflow.domain.accounts.schemas import PASSWORD_MAX, PASSWORD_MIN
 from ticketflow.domain.checkin.door import SCANNER_DEFAULT_LIFETIME, SCANNER_LONGEST_LIFETIME
 from ticketflow.domain.events.schemas import MAX_CAPACITY, MAX_PER_ORDER_LIMIT, MAX_PRICE_CENTS
+from ticketflow.lib.errors import Phrase
 from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 
 T = TypeVar("T")
@@ -73,6 +75,16 @@ SCHEMA_MESSAGES = (
 )
 """The API schema's refusals a form meets, in the admin's language (others are shown as msgspec
 writes them)."""
+
+
+def http_refusal(status_code: int, text: str, **values: Any) -> HTTPException:
+    """A page's refusal (its status and text) in the admin's language: `text` marked with `N_`,
+    `values` filling its `%(name)s` placeholders; SQLAdmin's error page shows it."""
+    return HTTPException(status_code, Phrase(text, values).written(gettext_for(current_language())))
+
+
+def not_found() -> HTTPException:
+    return http_refusal(404, N_("not found"))
 
 
 class AdminInputError(ValueError):

@@ -108,6 +108,7 @@ def build_back_office(context: AppContext, notifications: NotificationsPlugin) -
     )
     authentication.templates = admin.templates
     install_i18n(admin.templates.env, current_language)
+    admin.templates.env.globals["page_language"] = current_language  # <html lang> (sqladmin/base.html)
     admin.templates.env.filters["money"] = money_text
     admin.templates.env.filters["percent"] = percent
     admin.add_view(bound_to(DashboardView, context, notifications))

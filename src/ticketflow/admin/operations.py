@@ -12,10 +12,10 @@ from markupsafe import Markup
 from sqladmin import action
 from sqladmin.flash import Flash
 from sqlalchemy import ColumnElement
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ticketflow.admin.forms import http_refusal
 from ticketflow.admin.views import (
     PeriodFilter,
     RecordView,
@@ -42,7 +42,7 @@ from ticketflow.db.models.payments import Payment as PaymentRecord
 from ticketflow.db.models.payments import Refund as RefundRecord
 from ticketflow.domain.notifications.controller import provide_notification_service
 from ticketflow.lib.errors import DomainError, refusal_text
-from ticketflow.lib.i18n import current_language, gettext_for, lazy_gettext
+from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 
 STATUS_BADGES = {
     "failed": "bg-red-lt",
@@ -113,7 +113,7 @@ class OutboxView(SearchByRelatedView, model=OutboxMessage):
     async def retry(self, request: Request) -> Response:
         """Through `NotificationService.retry` (only failed or skipped messages go back in the queue)."""
         if not same_origin(request):
-            raise HTTPException(status_code=403, detail="use the button of a back office page")
+            raise http_refusal(403, N_("use the button of a back office page"))
         queued, refused = 0, []
         async with self.context.session_maker() as session:
             notifications = provide_notification_service(session, self.context, self.notifications.notifier)

@@ -8,30 +8,21 @@ from typing import Any, ClassVar
 
 from advanced_alchemy.filters import LimitOffset
 from sqladmin import BaseView
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ticketflow.admin.auth import is_admin
-from ticketflow.admin.forms import AdminInputError
+from ticketflow.admin.forms import AdminInputError, http_refusal, not_found
 from ticketflow.admin.views import parse_id
 from ticketflow.db.models.events import Event
 from ticketflow.domain.events.service import EventService
 from ticketflow.lib.error_handlers import status_for
 from ticketflow.lib.errors import DomainError, NotFoundError, refusal_text
-from ticketflow.lib.i18n import current_language
+from ticketflow.lib.i18n import N_, current_language
 from ticketflow.lib.state import AppContext
 
 EVENT_CHOICES = 500
 """Events offered in the pickers (by start time, the latest first)."""
-
-
-def not_found() -> HTTPException:
-    return HTTPException(status_code=404, detail="not found")
-
-
-def bad_request(detail: str) -> HTTPException:
-    return HTTPException(status_code=400, detail=detail)
 
 
 def refused(exc: AdminInputError | DomainError) -> tuple[str, int]:
@@ -58,7 +49,7 @@ def utc_input(text: str | None, name: str) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise bad_request(f"{name}: not a date and time") from exc
+        raise http_refusal(400, N_("%(name)s: not a date and time"), name=name) from exc
     if moment.tzinfo is not None:
         return moment.astimezone(dt.UTC)
     return moment.replace(tzinfo=dt.UTC)
@@ -70,7 +61,7 @@ def query_id(request: Request, name: str) -> int | None:
         return None
     value = parse_id(text)
     if value is None:
-        raise bad_request(f"{name}: not an id")
+        raise http_refusal(400, N_("%(name)s: not an id"), name=name)
     return value
 
 

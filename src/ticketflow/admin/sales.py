@@ -26,10 +26,11 @@ from ticketflow.admin.forms import (
     VoucherForm,
     convert,
     form_errors,
+    not_found,
     ticket_type_form_data,
     voucher_form_data,
 )
-from ticketflow.admin.pages import AdminPage, event_choices, not_found, refused
+from ticketflow.admin.pages import AdminPage, event_choices, refused
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.domain.events.schemas import TicketTypeCreate, VoucherCreate, VoucherPatch

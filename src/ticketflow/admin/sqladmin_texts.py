@@ -67,4 +67,9 @@ SQLADMIN_TEXTS = (
     N_("Download CSV"),
     N_("Download TXT"),
     N_("Refresh list"),
+    # its error page's messages when it refuses without a text of its own: HTTP's reason phrases
+    N_("Bad Request"),
+    N_("Forbidden"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
 )

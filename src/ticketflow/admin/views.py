@@ -26,7 +26,6 @@ from sqladmin.filters import ForeignKeyFilter, StaticValuesFilter
 from sqladmin.flash import Flash
 from sqladmin.pagination import Pagination
 from sqlalchemy import ColumnElement, Select, false, func, or_, select
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -39,6 +38,8 @@ from ticketflow.admin.forms import (
     convert,
     event_form_data,
     event_values,
+    http_refusal,
+    not_found,
 )
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import CheckIn, InvalidReason, ScanResult
@@ -174,7 +175,7 @@ def selected_ids(request: Request) -> list[int]:
     """The ids an action was asked for (`pks`); 400 for none, too many or a malformed one."""
     ids = [parse_id(part) for part in request.query_params.get("pks", "").split(",") if part]
     if not ids or None in ids or len(ids) > MAX_SELECTED:
-        raise HTTPException(status_code=400, detail=f"select between 1 and {MAX_SELECTED} records")
+        raise http_refusal(400, N_("select between 1 and %(most)s records"), most=MAX_SELECTED)
     return [i for i in ids if i is not None]
 
 
@@ -327,7 +328,7 @@ class RecordView(ModelView):
     # Ids in URLs: a malformed or out-of-range id is a 404, not a database error.
     def _stmt_by_identifier(self, identifier: str) -> Select[Any]:
         if parse_id(identifier) is None:
-            raise HTTPException(status_code=404)
+            raise not_found()
         return super()._stmt_by_identifier(identifier)
 
     async def list(self, request: Request) -> Pagination:
@@ -465,7 +466,7 @@ class EventView(RecordView, model=Event):
         """Through `EventService.change`, as `PUT /events/{id}` does (capacity never below sold)."""
         event_id = parse_id(pk)
         if event_id is None:
-            raise HTTPException(status_code=404)
+            raise not_found()
         changes = msgspec.structs.asdict(convert(event_values(data), EventCreate))
         async with refusals_shown(), self.context.session_maker() as session:
             service = EventService(session)
@@ -579,7 +580,7 @@ class TicketView(SearchByRelatedView, model=Ticket):
         """Through `CodeReissue.reissue_ticket` (the same code as `POST /tickets/{id}/reissue`):
         only active tickets; each one its own transaction."""
         if not same_origin(request):
-            raise HTTPException(status_code=403, detail="use the button of a back office page")
+            raise http_refusal(403, N_("use the button of a back office page"))
         ticket_ids = selected_ids(request)
         done, refused = 0, []
         async with self.context.session_maker() as session:

@@ -14,6 +14,7 @@ async def test_login_page_follows_the_browser(client) -> None:
     spanish = await client.get("/admin/login", headers=SPANISH)
     assert "Contraseña" in spanish.text
     assert "Solo para administradores" in spanish.text
+    assert '<html lang="es">' in spanish.text
     english = await client.get("/admin/login", headers={"Accept-Language": "de, en;q=0.5"})
     assert "Password" in english.text
     assert "Contraseña" not in english.text
@@ -42,6 +43,7 @@ async def test_back_office_follows_the_admins_locale(client, db) -> None:
     assert 'de <span data-total="capacity">8</span> plazas' in dashboard.text
     assert "0,0 %" in dashboard.text  # the check-in rate, written the Spanish way
     assert "Tickets sold per day" not in dashboard.text
+    assert '<html lang="es">' in dashboard.text  # screen readers read it as Spanish
 
     users = await client.get("/admin/user/list", headers={"Accept-Language": "en"})
     assert users.status_code == 200
@@ -58,4 +60,22 @@ async def test_back_office_follows_the_admins_locale(client, db) -> None:
     assert (await log_in(client, admin.email, admin.password)).status_code == 302  # the account changed
     english = await client.get("/admin/dashboard", headers=SPANISH)
     assert "Tickets sold per day" in english.text
+    assert '<html lang="en">' in english.text
     assert "Entradas vendidas por día" not in english.text
+
+
+async def test_a_page_refusal_is_told_in_the_admins_language(client, db) -> None:
+    """A hand-edited address: our pages' refusals and SQLAdmin's own error page, in Spanish."""
+    admin = await make_actor(client, db, role="admin")
+    assert (await client.patch("/me", json={"locale": "es"}, headers=admin.headers)).status_code == 200
+    assert (await log_in(client, admin.email, admin.password)).status_code == 302
+    refusals = {
+        "/admin/door/scans?page=zero": (400, "page: no es un número de página"),
+        "/admin/door/duplicates?event_id=abc": (400, "event_id: no es un identificador"),
+        "/admin/dashboard/events/424242": (404, "evento no encontrado"),
+        "/admin/user/details/424242": (404, "No encontrado"),
+    }
+    for path, (status, text) in refusals.items():
+        response = await client.get(path, headers={"Accept-Language": "en"})
+        assert response.status_code == status, path
+        assert f'id="error-message">{text}<' in html.unescape(response.text), path
