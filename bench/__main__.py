@@ -22,10 +22,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.loadgen import LoadResult, Request, run_load
+from bench.loadgen import LoadResult, Request, run_lanes, run_load
 from bench.raw import purchase_transaction, run_raw, validation_transaction
 from bench.seed import (
     insert_active_tickets,
@@ -59,6 +59,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="alternating plain/gates door runs (default 3)")
     parser.add_argument("--gates", type=int, default=4, help="gates in the gates run (default 4)")
     parser.add_argument("--only", choices=["validate", "gates", "flash"], help="run one scenario")
+    parser.add_argument(
+        "--shared-queue",
+        action="store_true",
+        help="gates scenario: every client takes the next scan of one shared queue (so two clients "
+        "may send one device's scans at once) instead of each client being one device",
+    )
     return parser.parse_args()
 
 
@@ -127,6 +133,19 @@ async def gate_totals(url: str, event_id: int) -> tuple[int, int, int]:
     return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
 
+async def row_lock_waits(engine: AsyncEngine) -> tuple[int, int]:
+    """MariaDB's row lock waits so far, and the milliseconds spent in them."""
+    async with engine.connect() as connection:
+        result = await connection.execute(text("SHOW GLOBAL STATUS LIKE 'Innodb_row_lock_%'"))
+        rows = {str(name): value for name, value in result.all()}
+    return int(rows.get("Innodb_row_lock_waits", 0)), int(rows.get("Innodb_row_lock_time", 0))
+
+
+def lanes_of(requests: list[Request], clients: int) -> list[list[Request]]:
+    """The requests dealt out to `clients` lanes in turn (request i to lane i % clients)."""
+    return [requests[lane::clients] for lane in range(clients)]
+
+
 async def door_with_gates(
     args: argparse.Namespace,
     url: str,
@@ -138,6 +157,9 @@ async def door_with_gates(
 ) -> dict[str, object]:
     """Plain door runs (staff token, no gate) and runs at gates with scanner tokens, alternating
     (the order swapped every round), each on its own event of fresh tickets; medians of each.
+    Each client is one lane of scans sent one after another: in the gates runs one device with its
+    own token (as a phone at a door), in the plain runs the staff token (`--shared-queue`: one
+    queue for all clients instead, so one device's scans may be in flight twice at once).
 
     Besides the rates, the CPU time the uvicorn processes, MariaDB and the load generator spend per
     request (`cpu_per_request`, from /proc): a figure the machine's other work barely moves."""
@@ -149,6 +171,7 @@ async def door_with_gates(
     runs: dict[str, list[LoadResult]] = {"plain": [], "gates": []}
     cpu: dict[str, list[dict[str, float]]] = {"plain": [], "gates": []}
     checks = []
+    lock_waits: dict[str, list[tuple[int, int]]] = {"plain": [], "gates": []}
     for round_number in range(args.rounds):
         order = ["plain", "gates"] if round_number % 2 == 0 else ["gates", "plain"]
         for kind in order:
@@ -165,9 +188,15 @@ async def door_with_gates(
                     ("POST", f"/tickets/{c}/validate", headers[i % len(headers)], b"")
                     for i, c in enumerate(codes)
                 ]
+            waits = await row_lock_waits(engine)
             gauge = CpuGauge(server_pid, database_pid)
-            runs[kind].append(await run_load(base_url, requests, args.clients))
+            if args.shared_queue:
+                runs[kind].append(await run_load(base_url, requests, args.clients))
+            else:
+                runs[kind].append(await run_lanes(base_url, lanes_of(requests, args.clients)))
             cpu[kind].append(gauge.per_scan_us(len(requests)))
+            after = await row_lock_waits(engine)
+            lock_waits[kind].append((after[0] - waits[0], after[1] - waits[1]))
             if kind == "gates":
                 checks.append(await gate_totals(url, event))
     medians = {kind: statistics.median(r.rate for r in results) for kind, results in runs.items()}
@@ -184,6 +213,8 @@ async def door_with_gates(
             kind: {part: statistics.median(run[part] for run in runs_cpu) for part in runs_cpu[0]}
             for kind, runs_cpu in cpu.items()
         },
+        "row_lock_waits_and_ms": lock_waits,
+        "clients": "one shared queue" if args.shared_queue else "one lane (one device) each",
         "load_average": [round(load, 2) for load in os.getloadavg()],
         "gate_counters_admitted_inside_refused": checks,
     }

@@ -76,15 +76,38 @@ async def run_load(
     keep_bodies: bool = False,
     on_progress: Callable[[int], None] | None = None,
 ) -> LoadResult:
-    """Send every request once, `concurrency` at a time (one connection per client)."""
-    parts = urlsplit(base_url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    result = LoadResult()
+    """Send every request once, `concurrency` at a time (one connection per client), each client
+    taking the next request of one shared queue."""
     queue: asyncio.Queue[Request] = asyncio.Queue()
     for request in requests:
         queue.put_nowait(request)
+    return await _drive(base_url, [queue] * concurrency, keep_bodies, on_progress)
 
-    async def client() -> None:
+
+async def run_lanes(base_url: str, lanes: Sequence[Sequence[Request]]) -> LoadResult:
+    """One client a lane, each sending its own lane's requests one after another: a door device
+    scans one code after another, so no two of its scans are ever in flight at once."""
+    queues: list[asyncio.Queue[Request]] = []
+    for lane in lanes:
+        queue: asyncio.Queue[Request] = asyncio.Queue()
+        for request in lane:
+            queue.put_nowait(request)
+        queues.append(queue)
+    return await _drive(base_url, queues, False, None)
+
+
+async def _drive(
+    base_url: str,
+    queues: Sequence[asyncio.Queue[Request]],
+    keep_bodies: bool,
+    on_progress: Callable[[int], None] | None,
+) -> LoadResult:
+    """One client (one keep-alive connection) a queue, until its queue is empty."""
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    result = LoadResult()
+
+    async def client(queue: asyncio.Queue[Request]) -> None:
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while True:
@@ -113,6 +136,6 @@ async def run_load(
             writer.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(concurrency)))
+    await asyncio.gather(*(client(queue) for queue in queues))
     result.elapsed = time.perf_counter() - started
     return result
