@@ -73,29 +73,29 @@ class DriverConnection:
 
     async def insert_then(
         self, insert: str, params: Sequence[Any], *after: tuple[str, Sequence[Any]]
-    ) -> tuple[int, tuple[Any, ...] | None]:
+    ) -> tuple[int, list[tuple[Any, ...]]]:
         """An INSERT of one row, then statements that may name the row's id in SQL (MySQL's
-        `LAST_INSERT_ID()`, SQLite's `last_insert_rowid()`); returns the row's id and the first row
-        the last of them read (None when it reads none).
+        `LAST_INSERT_ID()`, SQLite's `last_insert_rowid()`); returns the row's id and the rows the
+        last of them read (none when it reads none).
 
         On MySQL/MariaDB all of them go in one request (asyncmy's connections allow several
         statements in one): one round trip instead of one each. SQLite runs them one after the
         other. An error in any raises, and the transaction around them is rolled back whole."""
-        row: Any = None
+        rows: Sequence[Any] = ()
         if self._sqlite:
             row_id = await self.insert(insert, params)
             for statement, values in after:
                 cursor = await self._run(statement, values)
-                row = await cursor.fetchone()
+                rows = await cursor.fetchall()
                 await cursor.close()
-            return row_id, None if row is None else tuple(row)
+            return row_id, [tuple(row) for row in rows]
         text = "; ".join([insert, *(statement for statement, _ in after)])
         cursor = await self._run(text, [*params, *(value for _, values in after for value in values)])
         row_id = int(cursor.lastrowid)
         for _ in after:
             await cursor.nextset()  # each statement's result in turn (its error, if it failed)
-            row = await cursor.fetchone() if cursor.description else None
-        return row_id, None if row is None else tuple(row)
+            rows = await cursor.fetchall() if cursor.description else ()
+        return row_id, [tuple(row) for row in rows]
 
     async def fetchone(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         cursor = await self._run(statement, params)

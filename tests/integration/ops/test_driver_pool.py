@@ -90,14 +90,14 @@ async def test_an_insert_and_the_statements_after_it_go_together(pool: DriverPoo
     async with pool.transaction() as db:
         rename = f"UPDATE users SET name = %s WHERE id = {new_row_id(db)}"
         read = f"SELECT id, name FROM users WHERE id = {new_row_id(db)}"
-        user_id, row = await db.insert_then(
+        user_id, rows = await db.insert_then(
             INSERT_USER, ("First", "pair@example.com"), (rename, ("Renamed",)), (read, ())
         )
-        assert row == (user_id, "Renamed")
+        assert rows == [(user_id, "Renamed")]
         _, nothing_read = await db.insert_then(
             INSERT_USER, ("Second", "pair2@example.com"), (rename, ("Two",))
         )
-        assert nothing_read is None
+        assert nothing_read == []
     async with pool.transaction() as db:
         kept = await db.fetchall("SELECT name FROM users WHERE email LIKE %s ORDER BY id", ("pair%",))
     assert kept == [("Renamed",), ("Two",)]

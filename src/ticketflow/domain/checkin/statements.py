@@ -153,11 +153,12 @@ SELECT_GATE = sql(
     "SELECT {g.event_id}, {g.allow_reentry}, {g.ticket_type_ids}, {g.name} FROM {g} WHERE {g.id} = %s",
     g=Gate,
 )
-SELECT_GATE_COUNTS = sql(
-    "SELECT SUM({c.admitted}), SUM({c.inside}), SUM({c.refused}) FROM {c} WHERE {c.gate_id} = %s",
-    c=GateCounter,
+SELECT_GATE_COUNTER_ROWS = sql(
+    "SELECT {c.admitted}, {c.inside}, {c.refused} FROM {c} WHERE {c.gate_id} = %s", c=GateCounter
 )
-"""A gate's counters, the sums of its rows (`inside` not clamped yet: `GateCounters.of_sums`)."""
+"""A gate's counter rows, summed by `GateCounters.of_rows`: sixteen rows of the primary key read
+as they are cost MariaDB and the driver less than the database's `SUM` of them (measured: 100 us
+against 140 us a statement, client and server CPU)."""
 COUNT_AT_GATE = sql(
     "UPDATE {c} SET {c.admitted} = {c.admitted} + %s, {c.refused} = {c.refused} + %s,"
     " {c.inside} = {c.inside} + %s WHERE {c.gate_id} = %s AND {c.slot} = %s",
@@ -232,10 +233,14 @@ class GateCounters:
     refused: int
 
     @classmethod
-    def of_sums(cls, gate_id: int, name: str, sums: tuple[Any, ...]) -> GateCounters:
-        """The counters of `SELECT_GATE_COUNTS`'s row (`inside` clamped at zero, as a gate's is)."""
-        admitted, inside, refused = (int(value or 0) for value in sums)
-        return cls(gate_id, name, admitted, max(0, inside), refused)
+    def of_rows(cls, gate_id: int, name: str, rows: Sequence[tuple[Any, ...]]) -> GateCounters:
+        """The sums of `SELECT_GATE_COUNTER_ROWS`'s rows (`inside` clamped at zero, as a gate's is)."""
+        admitted = inside = refused = 0
+        for row_admitted, row_inside, row_refused in rows:
+            admitted += row_admitted
+            inside += row_inside
+            refused += row_refused
+        return cls(gate_id, name, int(admitted), max(0, int(inside)), int(refused))
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,13 +398,13 @@ class DoorStatements:
             else:
                 after.append((COUNT_AT_GATE, (*counts, counter_slot(change.device_id))))
         if rule is not None and scan.gate_id is not None:
-            after.append((SELECT_GATE_COUNTS, (scan.gate_id,)))
+            after.append((SELECT_GATE_COUNTER_ROWS, (scan.gate_id,)))
         if not after:
             return await db.insert(RECORD_SCAN, row), None
-        check_in_id, sums = await db.insert_then(RECORD_SCAN, row, *after)
-        if rule is None or scan.gate_id is None or sums is None:
+        check_in_id, rows = await db.insert_then(RECORD_SCAN, row, *after)
+        if rule is None or scan.gate_id is None:
             return check_in_id, None
-        return check_in_id, GateCounters.of_sums(scan.gate_id, rule.name, sums)
+        return check_in_id, GateCounters.of_rows(scan.gate_id, rule.name, rows)
 
 
 def logged_scan(
