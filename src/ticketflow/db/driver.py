@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from asyncmy.constants.ER import DUP_ENTRY
+from asyncmy.errors import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ticketflow.db.types import from_stored_utc, to_stored_utc
@@ -48,6 +50,8 @@ class DriverConnection:
         return statement.replace("%s", "?") if self._sqlite else statement
 
     def bind_time(self, value: dt.datetime) -> Any:
+        if value.tzinfo is dt.UTC and not self._sqlite:  # most times: the text without its offset
+            return value.isoformat(" ")[:-6]
         naive = to_stored_utc(value)
         return naive.strftime(SQLITE_TIME_FORMAT) if self._sqlite else naive.isoformat(" ")
 
@@ -120,6 +124,13 @@ class DriverConnection:
             self._cursor = self._driver.cursor()
         await self._cursor.execute(statement, tuple(params))
         return self._cursor
+
+
+def duplicate_key(error: BaseException) -> bool:
+    """Whether `error` is a unique key refusing a row (MySQL/MariaDB's 1062, SQLite's UNIQUE)."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return str(error).startswith("UNIQUE constraint failed")
+    return isinstance(error, IntegrityError) and bool(error.args) and error.args[0] == DUP_ENTRY
 
 
 def returning(driver: Any, dialect: str) -> bool:
