@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 
 from ticketflow.db.base import Base, table_of
-from ticketflow.db.driver import DriverConnection
+from ticketflow.db.driver import DriverConnection, duplicate_key
 from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import ADMISSIONS, SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
@@ -544,6 +544,11 @@ def for_batch(statement: str, count: int) -> str:
     return text.replace("VALUES " + _ONE_ROW, "VALUES " + ", ".join([_ONE_ROW] * count))
 
 
+class AlreadySent(Exception):
+    """A scan of the batch is in the scan log already (its device's client id): the batch was
+    sent before, whole or in part. The INSERT that says so is rolled back with its transaction."""
+
+
 @dataclass(frozen=True, slots=True)
 class SyncDevice:
     event_id: int
@@ -751,10 +756,15 @@ class SyncStatements:
                 synced_at,
             ]
         statement = for_batch(RECORD_OFFLINE_SCANS, len(records))
-        if not db.returns_inserted_rows:
-            await db.execute(statement, params)
-            return None
-        rows = await db.fetchall(statement + RETURNING_IDS, params)
+        try:
+            if not db.returns_inserted_rows:
+                await db.execute(statement, params)
+                return None
+            rows = await db.fetchall(statement + RETURNING_IDS, params)
+        except Exception as error:
+            if duplicate_key(error):  # `(scanner_id, client_id)`: the only unique key these rows fill
+                raise AlreadySent from error
+            raise
         return {str(client_id): int(check_in_id) for client_id, check_in_id in rows}
 
     async def redecide(self, decisions: Sequence[tuple[int, ScanResult]]) -> None:

@@ -3,7 +3,9 @@
 A device that lost the network kept scanning on its own (the scanner bundle) and sends its scans
 in batches. Each scan carries a `client_id` made by the device; `(scanner_id, client_id)` is
 unique in the scan log, so a batch sent again finds its scans instead of storing them twice, and
-answers what the server decides about them now.
+answers what the server decides about them now. A batch is first taken for new (most are: no
+look-up by client id); when that unique key refuses one of its rows, the transaction is rolled
+back and the batch applied again with the look-up.
 
 Decisions follow scan time, not arrival: for every ticket a batch touches, the ticket's
 admissions (online and offline, undone ones left out) and exits are put in `scanned_at` order and
@@ -58,6 +60,7 @@ from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.offline_schemas import OfflineScan, SyncedScan
 from ticketflow.domain.checkin.service import Device, seen_due
 from ticketflow.domain.checkin.statements import (
+    AlreadySent,
     Exit,
     GateRules,
     OfflineRecord,
@@ -141,21 +144,33 @@ class SyncService:
         client_ids = [scan.client_id for scan in scans]
         if len(set(client_ids)) != len(client_ids):
             raise RuleViolation(N_("client_id repeats within the batch"))
-        async with sync_transaction(self.drivers) as db:
-            synced, seen_due = await self._sync(db, device, scans, client_ids)
+        try:
+            async with sync_transaction(self.drivers) as db:
+                synced, seen_due = await self._sync(db, device, scans, client_ids, resent=False)
+        except AlreadySent:  # once more, finding what was recorded (rolled back: nothing changed)
+            async with sync_transaction(self.drivers) as db:
+                synced, seen_due = await self._sync(db, device, scans, client_ids, resent=True)
         if seen_due:  # its own short transaction, as at the door
             async with sync_transaction(self.drivers) as db:
                 await db.touch_device(device.id, utc_now())
         return synced
 
     async def _sync(
-        self, db: SyncStatements, device: Device, scans: Sequence[OfflineScan], client_ids: list[str]
+        self,
+        db: SyncStatements,
+        device: Device,
+        scans: Sequence[OfflineScan],
+        client_ids: list[str],
+        *,
+        resent: bool,
     ) -> tuple[list[SyncedScan], bool]:
-        """The server's decision on each scan, and whether the device's `last_seen_at` is due."""
+        """The server's decision on each scan, and whether the device's `last_seen_at` is due.
+        Unless the batch is known to be `resent`, its scans are taken for new (no look-up by client
+        id): recording one that is not raises `AlreadySent`."""
         now = utc_now()
         door = await self._door(db, device, scans, now)
         tickets, holders = await self._tickets(db, scans, door)
-        sent = await db.sent(device.id, client_ids)
+        sent = await db.sent(device.id, client_ids) if resent else {}
         timeline = await self._timeline(db, list(tickets))
 
         batch = Batch()
