@@ -101,6 +101,27 @@ class DriverConnection:
             rows = await cursor.fetchall() if cursor.description else ()
         return row_id, [tuple(row) for row in rows]
 
+    async def fetch_each(self, *statements: tuple[str, Sequence[Any]]) -> list[list[tuple[Any, ...]]]:
+        """Statements in order, each one's rows (none for a statement that reads none).
+
+        On MySQL/MariaDB all of them go in one request (one round trip, as `insert_then`); the
+        database stops at the first that fails, and its error is raised here. SQLite runs them
+        one after the other."""
+        found: list[list[tuple[Any, ...]]] = []
+        if self._sqlite:
+            for statement, params in statements:
+                cursor = await self._run(statement, params)
+                found.append([tuple(row) for row in await cursor.fetchall()] if cursor.description else [])
+                await cursor.close()
+            return found
+        text = "; ".join(statement for statement, _ in statements)
+        cursor = await self._run(text, [value for _, params in statements for value in params])
+        for index in range(len(statements)):
+            if index:
+                await cursor.nextset()  # each statement's result in turn (its error, if it failed)
+            found.append([tuple(row) for row in await cursor.fetchall()] if cursor.description else [])
+        return found
+
     async def fetchone(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         cursor = await self._run(statement, params)
         row = await cursor.fetchone()

@@ -446,18 +446,23 @@ async def door_transaction(drivers: DriverPool) -> AsyncIterator[DoorStatements]
 READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 """MySQL/MariaDB: every read of the sync sees what was committed before it (see `sync.py`)."""
 SELECT_SYNC_DEVICE = sql(
-    "SELECT {s.event_id}, {s.gate_id}, {s.created_at}, {s.expires_at}, {s.last_seen_at} FROM {s}"
-    " WHERE {s.id} = %s AND {s.token_hash} = %s AND {s.revoked_at} IS NULL",
+    "SELECT {s}.{s.event_id}, {s}.{s.gate_id}, {s}.{s.created_at}, {s}.{s.expires_at},"
+    " {s}.{s.last_seen_at}, {e}.{e.status} FROM {s} JOIN {e} ON {e}.{e.id} = {s}.{s.event_id}"
+    " WHERE {s}.{s.id} = %s AND {s}.{s.token_hash} = %s AND {s}.{s.revoked_at} IS NULL",
     s=Scanner,
+    e=Event,
 )
-"""The fields of `SyncDevice` (not locked: see `LOCK_SYNC`)."""
+"""The fields of `SyncDevice`, with its event's status (not locked: see `LOCK_SYNC`)."""
 LOCK_SYNC = sql("SELECT {y.scanner_id} FROM {y} WHERE {y.scanner_id} = %s", y=ScannerSync)
 """The device's sync lock row (made with the device), locked (`FOR UPDATE`): a device's batches
 are applied one at a time. Its own online scans never touch the row."""
-SELECT_EVENT_STATUS = sql("SELECT {e.status} FROM {e} WHERE {e.id} = %s", e=Event)
-SELECT_EVENT_GATES = sql(
-    "SELECT {g.id}, {g.allow_reentry}, {g.ticket_type_ids} FROM {g} WHERE {g.event_id} = %s", g=Gate
+SELECT_DEVICE_GATES = sql(
+    "SELECT {g}.{g.id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids} FROM {g}"
+    " JOIN {s} ON {s}.{s.event_id} = {g}.{g.event_id} WHERE {s}.{s.id} = %s",
+    g=Gate,
+    s=Scanner,
 )
+"""The gates of the device's event."""
 SELECT_TICKET_IDS = sql("SELECT {t.code}, {t.id} FROM {t} WHERE {t.code} IN (%s)", t=Ticket)
 LOCK_TICKETS = sql(
     "SELECT {t.id}, {t.code}, {t.event_id}, {t.ticket_type_id}, {t.code_version}, {t.status}, {t.left_at}"
@@ -556,6 +561,7 @@ class SyncDevice:
     created_at: dt.datetime
     expires_at: dt.datetime
     last_seen_at: dt.datetime | None
+    event_status: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,59 +633,91 @@ class OfflineRecord:
     offline_result: str
 
 
-class SyncStatements:
-    """The sync's statements on one driver transaction (see `sync_transaction`)."""
+@dataclass(frozen=True, slots=True)
+class TicketChanges:
+    """What a sync writes besides its scan-log rows (see `SyncStatements.write`)."""
 
-    __slots__ = ("_db",)
+    redecided: Sequence[tuple[int, ScanResult]] = ()
+    """Admissions' new results: `[(check-in id, valid | duplicate_admission)]`."""
+    inside: Sequence[tuple[int, dt.datetime]] = ()
+    """Tickets inside: `[(ticket id, the admission's time)]`."""
+    outside: Sequence[Exit] = ()
+    """Tickets outside, each as it left."""
+    at_gates: Sequence[tuple[int, int, int, int, int]] = ()
+    """`(gate id, counter slot, admitted, refused, inside)` to add, in gate order."""
+
+
+Request = tuple[str, Sequence[Any]]
+
+
+class SyncStatements:
+    """The sync's statements on one driver transaction (see `sync_transaction`). A batch takes a
+    few requests: the device (`open`), its tickets and their timelines (`lock_tickets`), then
+    every write (`write`); on MySQL/MariaDB each is one round trip of several statements."""
+
+    __slots__ = ("_db", "_isolation")
 
     def __init__(self, db: DriverConnection) -> None:
         self._db = db
+        self._isolation = not db.is_sqlite
+        """READ COMMITTED still to be set: sent with the transaction's first request."""
 
     def _locking(self, statement: str) -> str:
         """`FOR UPDATE` on MySQL/MariaDB; SQLite holds the whole database (`BEGIN IMMEDIATE`)."""
         return statement if self._db.is_sqlite else statement + " FOR UPDATE"
 
-    async def device(self, device_id: int, token_digest: bytes) -> SyncDevice | None:
-        """The paired, unrevoked device with this token."""
+    async def _each(self, *statements: Request) -> list[list[tuple[Any, ...]]]:
+        """Each statement's rows, in one request (`fetch_each`); the transaction's first request
+        sets its isolation level first."""
+        if not self._isolation:
+            return await self._db.fetch_each(*statements)
+        self._isolation = False
+        return (await self._db.fetch_each((READ_COMMITTED, ()), *statements))[1:]
+
+    async def open(
+        self, device_id: int, token_digest: bytes
+    ) -> tuple[SyncDevice | None, dict[int, GateRules]]:
+        """The paired, unrevoked device with this token, and the gates of its event; the
+        device's sync lock is held until the transaction ends (SQLite: one writer anyway)."""
         db = self._db
-        row = await db.fetchone(SELECT_SYNC_DEVICE, (device_id, token_digest))
-        if row is None:
-            return None
-        created_at, expires_at = db.read_time(row[2]), db.read_time(row[3])
-        if created_at is None or expires_at is None:  # pragma: no cover - NOT NULL columns
-            return None
-        gate_id = None if row[1] is None else int(row[1])
-        return SyncDevice(int(row[0]), gate_id, created_at, expires_at, db.read_time(row[4]))
-
-    async def lock_sync(self, device_id: int) -> None:
-        """Hold the device's sync lock until the transaction ends (SQLite: one writer anyway)."""
-        if not self._db.is_sqlite:
-            await self._db.fetchone(self._locking(LOCK_SYNC), (device_id,))
-
-    async def event_status(self, event_id: int) -> str | None:
-        row = await self._db.fetchone(SELECT_EVENT_STATUS, (event_id,))
-        return None if row is None else str(row[0])
-
-    async def gates(self, event_id: int) -> dict[int, GateRules]:
+        locking: list[Request] = [] if db.is_sqlite else [(self._locking(LOCK_SYNC), (device_id,))]
+        device, *_, found_gates = await self._each(
+            (SELECT_SYNC_DEVICE, (device_id, token_digest)), *locking, (SELECT_DEVICE_GATES, (device_id,))
+        )
         gates = {}
-        for gate_id, reentry, type_ids in await self._db.fetchall(SELECT_EVENT_GATES, (event_id,)):
+        for gate_id, reentry, type_ids in found_gates:
             ids = json.loads(type_ids) if isinstance(type_ids, (str, bytes)) else type_ids
             gates[int(gate_id)] = GateRules(bool(reentry), tuple(int(i) for i in ids or ()))
-        return gates
+        if not device:
+            return None, gates
+        row = device[0]
+        created_at, expires_at = db.read_time(row[2]), db.read_time(row[3])
+        if created_at is None or expires_at is None:  # pragma: no cover - NOT NULL columns
+            return None, gates
+        gate_id = None if row[1] is None else int(row[1])
+        return SyncDevice(
+            int(row[0]), gate_id, created_at, expires_at, db.read_time(row[4]), str(row[5])
+        ), gates
 
     async def ticket_ids(self, codes: Sequence[str]) -> dict[str, int]:
         """The tickets holding these codes now (not locked: `lock_tickets` re-reads them)."""
         if not codes:
             return {}
-        rows = await self._db.fetchall(for_batch(SELECT_TICKET_IDS, len(codes)), codes)
+        (rows,) = await self._each((for_batch(SELECT_TICKET_IDS, len(codes)), codes))
         return {str(code): int(ticket_id) for code, ticket_id in rows}
 
-    async def lock_tickets(self, ids: Sequence[int]) -> dict[int, SyncTicket]:
+    async def lock_tickets(self, ids: Sequence[int]) -> tuple[dict[int, SyncTicket], list[RecordedScan]]:
+        """The tickets, locked in id order, and their admissions, exits and undos as recorded
+        (read once the locks are held, in the same request)."""
         if not ids:
-            return {}
+            return {}, []
+        db = self._db
         ordered = sorted(ids)
-        rows = await self._db.fetchall(self._locking(for_batch(LOCK_TICKETS, len(ordered))), ordered)
-        return {
+        timeline = for_batch(SELECT_TIMELINE.of(db.is_sqlite), len(ordered))
+        rows, recorded = await self._each(
+            (self._locking(for_batch(LOCK_TICKETS, len(ordered))), ordered), (timeline, ordered)
+        )
+        tickets = {
             int(row[0]): SyncTicket(
                 int(row[0]),
                 str(row[1]),
@@ -687,38 +725,12 @@ class SyncStatements:
                 int(row[3]),
                 int(row[4]),
                 str(row[5]),
-                self._db.read_time(row[6]),
+                db.read_time(row[6]),
             )
             for row in rows
         }
-
-    async def transferred_versions(self, codes: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
-        """Which of these (ticket id, code version) a transfer revoked (the rest were reissued)."""
-        if not codes:
-            return set()
-        ids = sorted({ticket_id for ticket_id, _ in codes})
-        rows = await self._db.fetchall(for_batch(SELECT_TRANSFERRED_VERSIONS, len(ids)), ids)
-        return {(int(ticket_id), int(version)) for ticket_id, version in rows} & set(codes)
-
-    async def sent(self, scanner_id: int, client_ids: Sequence[str]) -> dict[str, SentScan]:
-        rows = await self._db.fetchall(for_batch(SELECT_SENT, len(client_ids)), [scanner_id, *client_ids])
-        return {
-            str(client_id): SentScan(
-                int(check_in_id),
-                None if ticket_id is None else int(ticket_id),
-                RESULTS[result],
-                REASONS[reason] if reason else None,
-            )
-            for client_id, check_in_id, ticket_id, result, reason in rows
-        }
-
-    async def timeline(self, ticket_ids: Sequence[int]) -> list[RecordedScan]:
-        if not ticket_ids:
-            return []
-        db = self._db
-        rows = await db.fetchall(for_batch(SELECT_TIMELINE.of(db.is_sqlite), len(ticket_ids)), ticket_ids)
         found = []
-        for check_in_id, ticket_id, result, scanned_at, gate_id, reverts_id in rows:
+        for check_in_id, ticket_id, result, scanned_at, gate_id, reverts_id in recorded:
             stamp = db.read_time(scanned_at)
             if stamp is None:  # pragma: no cover - NOT NULL column
                 continue
@@ -732,15 +744,66 @@ class SyncStatements:
                     None if reverts_id is None else int(reverts_id),
                 )
             )
-        return found
+        return tickets, found
 
-    async def record_offline_scans(
-        self, records: Sequence[OfflineRecord], now: dt.datetime
+    async def transferred_versions(self, codes: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Which of these (ticket id, code version) a transfer revoked (the rest were reissued)."""
+        if not codes:
+            return set()
+        ids = sorted({ticket_id for ticket_id, _ in codes})
+        (rows,) = await self._each((for_batch(SELECT_TRANSFERRED_VERSIONS, len(ids)), ids))
+        return {(int(ticket_id), int(version)) for ticket_id, version in rows} & set(codes)
+
+    async def sent(self, scanner_id: int, client_ids: Sequence[str]) -> dict[str, SentScan]:
+        (rows,) = await self._each((for_batch(SELECT_SENT, len(client_ids)), [scanner_id, *client_ids]))
+        return {
+            str(client_id): SentScan(
+                int(check_in_id),
+                None if ticket_id is None else int(ticket_id),
+                RESULTS[result],
+                REASONS[reason] if reason else None,
+            )
+            for client_id, check_in_id, ticket_id, result, reason in rows
+        }
+
+    async def write(
+        self, records: Sequence[OfflineRecord], now: dt.datetime, changes: TicketChanges
     ) -> dict[str, int] | None:
-        """Write the rows; returns their ids by client id, or None where the database cannot say
-        them in the same statement (MySQL 8: look them up with `sent`)."""
+        """Write the scan-log rows, then `changes`, in one request; returns the rows' ids by client
+        id, or None where the database cannot say them in the same statement (MySQL 8: look them
+        up with `sent`). `AlreadySent` when a row's client id is in the log already."""
+        db = self._db
+        writes = [
+            request
+            for request in (
+                self._record(records, now),
+                self._redecide(changes.redecided),
+                self._mark_used(changes.inside, now),
+                self._mark_left(changes.outside, now),
+            )
+            if request is not None
+        ]
+        writes += [
+            (COUNT_AT_GATE, (admitted, refused, inside, gate_id, slot))
+            for gate_id, slot, admitted, refused, inside in changes.at_gates
+        ]
+        if not writes:
+            return {}
+        try:
+            results = await self._each(*writes)
+        except Exception as error:
+            if duplicate_key(error):  # `(scanner_id, client_id)`: the only unique key these rows fill
+                raise AlreadySent from error
+            raise
         if not records:
             return {}
+        if not db.returns_inserted_rows:
+            return None
+        return {str(client_id): int(check_in_id) for client_id, check_in_id in results[0]}
+
+    def _record(self, records: Sequence[OfflineRecord], now: dt.datetime) -> Request | None:
+        if not records:
+            return None
         db = self._db
         synced_at = db.bind_time(now)
         params: list[Any] = []
@@ -756,21 +819,12 @@ class SyncStatements:
                 synced_at,
             ]
         statement = for_batch(RECORD_OFFLINE_SCANS, len(records))
-        try:
-            if not db.returns_inserted_rows:
-                await db.execute(statement, params)
-                return None
-            rows = await db.fetchall(statement + RETURNING_IDS, params)
-        except Exception as error:
-            if duplicate_key(error):  # `(scanner_id, client_id)`: the only unique key these rows fill
-                raise AlreadySent from error
-            raise
-        return {str(client_id): int(check_in_id) for client_id, check_in_id in rows}
+        return (statement + RETURNING_IDS if db.returns_inserted_rows else statement), params
 
-    async def redecide(self, decisions: Sequence[tuple[int, ScanResult]]) -> None:
-        """Admissions' new results: `[(check-in id, valid | duplicate_admission)]`."""
+    @staticmethod
+    def _redecide(decisions: Sequence[tuple[int, ScanResult]]) -> Request | None:
         if not decisions:
-            return
+            return None
         if any(result not in ADMISSIONS for _, result in decisions):  # pragma: no cover - caller's rule
             msg = "only admissions are re-decided"
             raise ValueError(msg)
@@ -778,21 +832,19 @@ class SyncStatements:
             value for check_in_id, result in decisions for value in (check_in_id, result.value)
         ]
         ids = [check_in_id for check_in_id, _ in decisions]
-        await self._db.execute(for_batch(REDECIDE, len(decisions)), [*params, *ids])
+        return for_batch(REDECIDE, len(decisions)), [*params, *ids]
 
-    async def mark_used(self, admitted: Sequence[tuple[int, dt.datetime]], now: dt.datetime) -> None:
-        """Tickets inside: `[(ticket id, the admission's time)]`."""
+    def _mark_used(self, admitted: Sequence[tuple[int, dt.datetime]], now: dt.datetime) -> Request | None:
         if not admitted:
-            return
+            return None
         db = self._db
         params: list[Any] = [value for ticket_id, at in admitted for value in (ticket_id, db.bind_time(at))]
         ids = [ticket_id for ticket_id, _ in admitted]
-        await db.execute(for_batch(MARK_USED, len(admitted)), [*params, db.bind_time(now), *ids])
+        return for_batch(MARK_USED, len(admitted)), [*params, db.bind_time(now), *ids]
 
-    async def mark_left(self, exits: Sequence[Exit], now: dt.datetime) -> None:
-        """Tickets outside, each as it left."""
+    def _mark_left(self, exits: Sequence[Exit], now: dt.datetime) -> Request | None:
         if not exits:
-            return
+            return None
         db = self._db
         statuses: list[Any] = []
         admitted: list[Any] = []
@@ -803,23 +855,15 @@ class SyncStatements:
             admitted += [leaving.ticket_id, db.bind_time(leaving.admitted_at)]
             left += [leaving.ticket_id, db.bind_time(leaving.left_at)]
         ids = [leaving.ticket_id for leaving in exits]
-        params = [*statuses, *admitted, *left, db.bind_time(now), *ids]
-        await db.execute(for_batch(MARK_LEFT, len(exits)), params)
-
-    async def count_at_gate(
-        self, gate_id: int, *, counted_by: int, admitted: int, refused: int, inside: int
-    ) -> None:
-        await self._db.execute(COUNT_AT_GATE, (admitted, refused, inside, gate_id, counter_slot(counted_by)))
+        return for_batch(MARK_LEFT, len(exits)), [*statuses, *admitted, *left, db.bind_time(now), *ids]
 
     async def touch_device(self, device_id: int, now: dt.datetime) -> None:
-        await self._db.execute(TOUCH_DEVICE, (self._db.bind_time(now), device_id))
+        await self._each((TOUCH_DEVICE, (self._db.bind_time(now), device_id)))
 
 
 @asynccontextmanager
 async def sync_transaction(drivers: DriverPool) -> AsyncIterator[SyncStatements]:
-    """The sync's statements in one READ COMMITTED transaction on MySQL/MariaDB (SQLite: its one
-    writer), committed on success, rolled back on error."""
+    """The sync's statements in one READ COMMITTED transaction on MySQL/MariaDB (set with its first
+    request; SQLite: its one writer), committed on success, rolled back on error."""
     async with drivers.transaction() as db:
-        if not db.is_sqlite:
-            await db.execute(READ_COMMITTED, ())
         yield SyncStatements(db)

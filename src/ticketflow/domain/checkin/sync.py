@@ -56,6 +56,7 @@ from ticketflow.db.base import utc_now
 from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import ADMISSIONS, InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
+from ticketflow.db.models.gates import counter_slot
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.offline_schemas import OfflineScan, SyncedScan
 from ticketflow.domain.checkin.service import Device, seen_due
@@ -64,9 +65,11 @@ from ticketflow.domain.checkin.statements import (
     Exit,
     GateRules,
     OfflineRecord,
+    RecordedScan,
     SentScan,
     SyncStatements,
     SyncTicket,
+    TicketChanges,
     sync_transaction,
 )
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
@@ -169,9 +172,8 @@ class SyncService:
         id): recording one that is not raises `AlreadySent`."""
         now = utc_now()
         door = await self._door(db, device, scans, now)
-        tickets, holders = await self._tickets(db, scans, door)
+        tickets, holders, timeline = await self._tickets(db, scans, door)
         sent = await db.sent(device.id, client_ids) if resent else {}
-        timeline = await self._timeline(db, list(tickets))
 
         batch = Batch()
         for index, scan in enumerate(scans):
@@ -184,33 +186,32 @@ class SyncService:
             entry = batch.entries.get(record.client_id)
             if entry is not None and entry.decided is not None:
                 record.result = entry.decided
-        new_ids = await db.record_offline_scans(batch.records, now)
         redecided = {
             entry.check_in_id: entry.decided
             for entries in timeline.values()
             for entry in entries
             if entry.order[0] == 0 and entry.admission and entry.decided not in (None, entry.result)
         }
-        await db.redecide(list(redecided.items()))
-        await db.mark_used(
-            [
+        changes = TicketChanges(
+            redecided=list(redecided.items()),
+            inside=[
                 (ticket_id, entry.scanned_at)
                 for ticket_id, entry in walked.inside.items()
                 if entry.order[0] == 1
                 or tickets[ticket_id].status != TicketStatus.USED
                 or tickets[ticket_id].left_at is not None
             ],
-            now,
-        )
-        await db.mark_left(
-            [
+            outside=[
                 Exit(ticket_id, admission.scanned_at, left.scanned_at, reentry(door.gates, left.gate_id))
                 for ticket_id, (admission, left) in walked.outside.items()
                 if left.order[0] == 1 or tickets[ticket_id].left_at is None
             ],
-            now,
+            at_gates=[  # in gate order, in the counter rows of the device
+                (gate_id, counter_slot(device.id), admitted, refused, inside)
+                for gate_id, (admitted, refused, inside) in sorted(batch.gate_counts.items())
+            ],
         )
-        await self._count_at_gates(db, batch, device.id)
+        new_ids = await db.write(batch.records, now, changes)
         if new_ids is None:
             sent = await db.sent(device.id, client_ids)
         else:
@@ -225,13 +226,11 @@ class SyncService:
     ) -> Door:
         """The device, checked with every scan's time and gate (a bad batch changes nothing), and
         its sync lock taken."""
-        found = await db.device(device.id, device.token_digest)
+        found, gates = await db.open(device.id, device.token_digest)
         if found is None:
             raise AuthenticationFailed(N_("this scanner is revoked or unknown"))
-        await db.lock_sync(device.id)
         if now >= found.expires_at + SYNC_GRACE:
             raise AuthenticationFailed(N_("this scanner expired"))
-        gates = await db.gates(found.event_id)
         earliest, latest = found.created_at - CLOCK_SKEW, min(now, found.expires_at) + CLOCK_SKEW
         for scan in scans:
             if not earliest <= scan.scanned_at <= latest:
@@ -244,14 +243,15 @@ class SyncService:
                 raise RuleViolation(N_("gate_id is not a gate of this event"), client_id=scan.client_id)
             if scan.direction == "out" and gate_id is None:
                 raise RuleViolation(N_("an out-scan names its gate"), client_id=scan.client_id)
-        cancelled = await db.event_status(found.event_id) == EventStatus.CANCELLED
+        cancelled = found.event_status == EventStatus.CANCELLED
         return Door(found.event_id, cancelled, found.gate_id, gates, seen_due(found.last_seen_at, now))
 
     async def _tickets(
         self, db: SyncStatements, scans: Sequence[OfflineScan], door: Door
-    ) -> tuple[dict[int, SyncTicket], dict[str, int]]:
-        """The batch's tickets, locked, and which ticket each scanned code names: its current
-        holder, or the ticket a correctly signed earlier code of it names (to `door.earlier`).
+    ) -> tuple[dict[int, SyncTicket], dict[str, int], dict[int, list[Entry]]]:
+        """The batch's tickets, locked, which ticket each scanned code names (its current holder,
+        or the ticket a correctly signed earlier code of it names: to `door.earlier`), and the
+        tickets' timelines as recorded.
         A `tf2.` code says its ticket's id: that ticket is locked by it and holds the code when the
         code is the one this server issued it (byte for byte, so no signature to check); any other
         code of that shape is verified, and names its ticket only when it was signed by one of our
@@ -266,7 +266,7 @@ class SyncService:
             elif looks_like_ticket_code(code):
                 looked_up.append(code)
         holders = await db.ticket_ids(sorted(looked_up))
-        locked = await db.lock_tickets(sorted({*holders.values(), *claimed.values()}))
+        locked, recorded = await db.lock_tickets(sorted({*holders.values(), *claimed.values()}))
         older: list[tuple[int, int]] = []
         for code, ticket_id in claimed.items():
             ticket = locked.get(ticket_id)
@@ -284,23 +284,7 @@ class SyncService:
         named = set(holders.values())
         tickets = {ticket_id: ticket for ticket_id, ticket in locked.items() if ticket_id in named}
         door.transferred = await db.transferred_versions(older)
-        return tickets, holders
-
-    @staticmethod
-    async def _timeline(db: SyncStatements, ticket_ids: list[int]) -> dict[int, list[Entry]]:
-        """Per ticket, its admissions (undone ones left out) and exits as recorded."""
-        timeline: dict[int, list[Entry]] = defaultdict(list)
-        recorded = await db.timeline(ticket_ids)
-        undone = {row.reverts_id for row in recorded if row.result == ScanResult.REVERTED}
-        for row in recorded:
-            if row.result == ScanResult.REVERTED or row.id in undone:
-                continue
-            admission = row.result in ADMISSIONS
-            entry = Entry(
-                row.ticket_id, row.scanned_at, (0, row.id), admission, row.gate_id, row.result, row.id
-            )
-            timeline[row.ticket_id].append(entry)
-        return timeline
+        return tickets, holders, timeline_of(recorded, tickets)
 
     def _judge(
         self,
@@ -370,13 +354,18 @@ class SyncService:
             return InvalidReason.WRONG_GATE
         return None
 
-    @staticmethod
-    async def _count_at_gates(db: SyncStatements, batch: Batch, device_id: int) -> None:
-        """In gate order, in the counter rows of the device."""
-        for gate_id, (admitted, refused, inside) in sorted(batch.gate_counts.items()):
-            await db.count_at_gate(
-                gate_id, counted_by=device_id, admitted=admitted, refused=refused, inside=inside
-            )
+
+def timeline_of(recorded: list[RecordedScan], tickets: dict[int, SyncTicket]) -> dict[int, list[Entry]]:
+    """Per ticket of `tickets`, its admissions (undone ones left out) and exits as recorded."""
+    timeline: dict[int, list[Entry]] = defaultdict(list)
+    undone = {row.reverts_id for row in recorded if row.result == ScanResult.REVERTED}
+    for row in recorded:
+        if row.ticket_id not in tickets or row.result == ScanResult.REVERTED or row.id in undone:
+            continue
+        admission = row.result in ADMISSIONS
+        entry = Entry(row.ticket_id, row.scanned_at, (0, row.id), admission, row.gate_id, row.result, row.id)
+        timeline[row.ticket_id].append(entry)
+    return timeline
 
 
 def reentry(gates: dict[int, GateRules], gate_id: int | None) -> bool:
