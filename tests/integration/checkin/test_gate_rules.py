@@ -413,6 +413,35 @@ async def test_a_device_at_a_gate_admits_only_the_types_the_gate_admits(client, 
     assert await counters(db, mixed) == (1, 1, 0)
 
 
+async def test_a_change_of_a_gate_applies_to_its_devices_next_scan(client, db, door) -> None:
+    """The door holds a gate's rule per process, by the rule's version: a change of the gate's
+    types or name applies from the device's very next scan."""
+    admin, _, holder, event = door
+    stalls, balcony = await two_types(client, admin, event)
+    gate = await make_gate(client, admin, event, name="Upstairs", ticket_type_ids=[balcony["id"]])
+    device = await pair_device(client, admin, event, gate)
+    first, second, third = [await buy_type(client, holder, event, stalls) for _ in range(3)]
+
+    refused = await client.post(f"/tickets/{first['code']}/validate", headers=device)
+    assert (refused.status_code, refused.json()["reason"]) == (422, "wrong_gate")
+    changed = await client.patch(
+        f"/gates/{gate['id']}",
+        json={"ticket_type_ids": [stalls["id"]], "name": "Stalls"},
+        headers=admin.headers,
+    )
+    assert changed.status_code == 200
+    admitted = await client.post(f"/tickets/{second['code']}/validate", headers=device)
+    assert (admitted.status_code, admitted.json()["gate"]["name"]) == (200, "Stalls")
+    back = await client.patch(
+        f"/gates/{gate['id']}", json={"ticket_type_ids": [balcony["id"]]}, headers=admin.headers
+    )
+    assert back.status_code == 200
+    again = await client.post(f"/tickets/{third['code']}/validate", headers=device)
+    assert (again.status_code, again.json()["reason"]) == (422, "wrong_gate")
+    assert (await ticket_row(db, third)).status == "active"
+    assert await counters(db, gate) == (1, 1, 2)
+
+
 async def test_a_device_scan_refused_after_its_admission_changes_nothing(client, db, door) -> None:
     """A scan naming an event or gate the device may not scan for is refused whole: the ticket is
     still active and nothing is logged."""

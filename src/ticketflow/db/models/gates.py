@@ -33,6 +33,9 @@ class Gate(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(GATE_NAME_MAX), nullable=False)
     ticket_type_ids: Mapped[list[int]] = mapped_column(JSON, nullable=False, default=list)
     allow_reentry: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    rule_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    """One more with every change of the gate (`GateService.update_gate`, in SQL: no change is
+    lost): the door reads a gate's rule again only when its version is not the one it holds."""
 
 
 class GateCounter(Base):

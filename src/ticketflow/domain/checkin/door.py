@@ -134,6 +134,10 @@ class GateService(RepositoryService[Gate, GateRepository]):
             changes["ticket_type_ids"] = sorted(set(changes["ticket_type_ids"]))
         for field, value in changes.items():
             setattr(gate, field, value)
+        if changes:  # the door's processes read the rule again (`Gate.rule_version`)
+            await self.session.execute(
+                update(Gate).where(Gate.id == gate_id).values(rule_version=Gate.rule_version + 1)
+            )
         await self.session.commit()
         return gate
 

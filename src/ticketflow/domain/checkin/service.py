@@ -59,6 +59,35 @@ from ticketflow.lib.ticket_codes import is_signed_code, looks_like_ticket_code
 SCANNER_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 DEVICE_SEEN_EVERY = dt.timedelta(minutes=1)
 """`last_seen_at` is written at most this often per device, not with every scan."""
+GATE_RULES_HELD = 1024
+"""Gate rules a process holds at most (`GateRules`); past that it forgets them all and reads anew."""
+
+
+class GateRules:
+    """The rules of the gates this process's devices scan at, each at the version it was read at.
+
+    A device's read names its gate's `rule_version` (one more with every change of the gate, in
+    the change's transaction); the rule is read again, in the scan's transaction, only when the
+    process holds another version. The version and the rule come from the same snapshot, so a
+    held rule is the gate's rule at that version: a change of a gate applies from the next scan
+    on, in every process, as when the rule was read with every scan."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[int, GateRule]] = {}
+
+    async def rule(self, door: DoorStatements, gate_id: int, version: int) -> GateRule | None:
+        """The rule of `gate_id` at `version` (None: no such gate)."""
+        held = self._held.get(gate_id)
+        if held is not None and held[0] == version:
+            return held[1]
+        rule = await door.gate(gate_id)
+        if rule is not None:
+            if len(self._held) >= GATE_RULES_HELD:
+                self._held.clear()
+            self._held[gate_id] = (version, rule)
+        return rule
 
 
 def seen_due(last_seen_at: dt.datetime | None, now: dt.datetime) -> bool:
@@ -154,9 +183,13 @@ def transferred_outcome(ticket: ScannedTicket | None, now: dt.datetime) -> ScanO
 
 
 class CheckInService:
-    def __init__(self, drivers: DriverPool, signer: TicketSigner) -> None:
+    def __init__(
+        self, drivers: DriverPool, signer: TicketSigner, gate_rules: GateRules | None = None
+    ) -> None:
         self.drivers = drivers
         self.signer = signer
+        self.gate_rules = GateRules() if gate_rules is None else gate_rules
+        """The process's (the app's); a new one reads every gate's rule at its first scan."""
 
     async def validate_ticket(
         self,
@@ -205,7 +238,9 @@ class CheckInService:
             if found.gate_id is not None:
                 if gate_id not in (None, found.gate_id):
                     raise PermissionDenied(N_("this scanner scans at another gate"))
-                gate_id, known = found.gate_id, found.gate
+                gate_id = found.gate_id
+                if found.gate_version is not None:
+                    known = await self.gate_rules.rule(door, gate_id, found.gate_version)
         where = await self._door(door, door_event_id, gate_id, leaving, known)
         if leaving:
             return await self._leave(door, code, where, scanner_id, device, now), seen
@@ -229,7 +264,7 @@ class CheckInService:
         known: GateRule | None = None,
     ) -> Door:
         """Where the scan happens: a named gate must be of the scan's event; an out-scan names one.
-        `known`: the gate's rule, read with the device."""
+        `known`: the rule of the device's gate (`GateRules`)."""
         if gate_id is None:
             if leaving:
                 raise RuleViolation(N_("an out-scan names its gate"))

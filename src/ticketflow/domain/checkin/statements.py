@@ -138,16 +138,17 @@ RECORD_SCAN = sql(
     c=CheckIn,
 )
 SELECT_DEVICE = sql(
-    "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id},"
-    " {g}.{g.event_id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids}, {g}.{g.name}"
+    "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id}, {g}.{g.rule_version}"
     " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = {s}.{s.gate_id}"
     " WHERE {s}.{s.id} = %s AND {s}.{s.token_hash} = %s"
     " AND {s}.{s.revoked_at} IS NULL AND {s}.{s.expires_at} > %s",
     s=Scanner,
     g=Gate,
 )
-"""A paired device that may scan now (not revoked, not expired), with its gate's rule: the fields of
-`ScannerDevice` (one statement where a gate-bound device would need two)."""
+"""A paired device that may scan now (not revoked, not expired), with the version of its gate's
+rule: the fields of `ScannerDevice`. The rule itself (`SELECT_GATE`) is read only when the process
+does not hold that version of it (`service.GateRules`): its JSON list of ticket types and its name
+cost the database and the driver more than the version does."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
 SELECT_GATE = sql(
     "SELECT {g.event_id}, {g.allow_reentry}, {g.ticket_type_ids}, {g.name} FROM {g} WHERE {g.id} = %s",
@@ -218,8 +219,8 @@ class ScannerDevice:
     event_id: int
     gate_id: int | None
     last_seen_at: dt.datetime | None
-    gate: GateRule | None = None
-    """The rule of its gate, if it has one."""
+    gate_version: int | None = None
+    """The version of its gate's rule (`Gate.rule_version`), if it has a gate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,10 +302,12 @@ class DoorStatements:
         row = await db.fetchone(SELECT_DEVICE, (device_id, token_digest, db.bind_time(now)))
         if row is None:
             return None
-        gate_id = row[2]
-        gate = None if gate_id is None or row[3] is None else gate_rule(row[3:])
+        event_id, seen, gate_id, version = row
         return ScannerDevice(
-            int(row[0]), None if gate_id is None else int(gate_id), db.read_time(row[1]), gate
+            int(event_id),
+            None if gate_id is None else int(gate_id),
+            db.read_time(seen),
+            None if gate_id is None or version is None else int(version),
         )
 
     async def touch_device(self, device_id: int, now: dt.datetime) -> None:
