@@ -458,3 +458,28 @@ async def test_a_device_scan_refused_after_its_admission_changes_nothing(client,
     assert await results(db, ticket) == []
     assert await counters(db, foreign_gate) == (0, 0, 0)
     assert (await client.post(url, headers=device)).status_code == 200
+
+
+async def test_a_gate_made_after_one_was_deleted_scans_by_its_own_rule(client, db, door) -> None:
+    """The rule a process holds is the deleted gate's, whatever id the new gate gets: its devices
+    scan by the new gate's types and name."""
+    admin, _, holder, event = door
+    stalls, balcony = await two_types(client, admin, event)
+    old = await make_gate(client, admin, event, name="Upstairs", ticket_type_ids=[balcony["id"]])
+    old_device = await pair_device(client, admin, event, old)
+    refused = await client.post(
+        f"/tickets/{(await buy_type(client, holder, event, stalls))['code']}/validate", headers=old_device
+    )
+    assert (refused.status_code, refused.json()["reason"]) == (422, "wrong_gate")
+    assert (await client.delete(f"/gates/{old['id']}", headers=admin.headers)).status_code == 204
+
+    new = await make_gate(client, admin, event, name="Stalls", ticket_type_ids=[stalls["id"]])
+    device = await pair_device(client, admin, event, new)
+    admitted = await client.post(
+        f"/tickets/{(await buy_type(client, holder, event, stalls))['code']}/validate", headers=device
+    )
+    assert (admitted.status_code, admitted.json()["gate"]["name"]) == (200, "Stalls"), admitted.text
+    balcony_ticket = await buy_type(client, holder, event, balcony)
+    wrong = await client.post(f"/tickets/{balcony_ticket['code']}/validate", headers=device)
+    assert (wrong.status_code, wrong.json()["reason"]) == (422, "wrong_gate")
+    assert await counters(db, new) == (1, 1, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlalchemy import JSON, Boolean, ColumnElement, ForeignKey, Integer, SmallInteger, String, case, func
 from sqlalchemy.orm import Mapped, mapped_column
@@ -16,6 +17,17 @@ SECRET_HASH_BYTES = 32
 """SHA-256 digests of pairing codes and scanner tokens: binary, so compared byte for byte."""
 GATE_COUNTER_SLOTS = 16
 """Rows of counters per gate (`GateCounter`): scans at one gate add to different rows at once."""
+RULE_VERSION_START_BELOW = 2**30
+"""A gate's first rule version is below this (`first_rule_version`); `rule_version` is a signed
+32-bit integer, so a gate can change about a billion times more."""
+
+
+def first_rule_version() -> int:
+    """A new gate's first rule version, at random: a gate made after another was deleted may get
+    that gate's id (SQLite gives the highest id again), and the door may still hold the deleted
+    gate's rule by id and version. Two gates of one id meet at a version with odds of about 1 in
+    2**30 for each version the new one reaches; a count from 0 would meet at once, at 0."""
+    return secrets.randbelow(RULE_VERSION_START_BELOW)
 
 
 class Gate(IdMixin, TimestampMixin, Base):
@@ -33,9 +45,12 @@ class Gate(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(GATE_NAME_MAX), nullable=False)
     ticket_type_ids: Mapped[list[int]] = mapped_column(JSON, nullable=False, default=list)
     allow_reentry: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    rule_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    rule_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=first_rule_version, server_default="0"
+    )
     """One more with every change of the gate (`GateService.update_gate`, in SQL: no change is
-    lost): the door reads a gate's rule again only when its version is not the one it holds."""
+    lost): the door reads a gate's rule again only when its version is not the one it holds.
+    It starts at a random number (`first_rule_version`)."""
 
 
 class GateCounter(Base):
