@@ -7,7 +7,7 @@ from pathlib import Path
 import sqladmin
 from babel.messages.extract import extract_from_dir
 
-from ticketflow.admin.mount import TEMPLATES
+from ticketflow.admin.mount import TEMPLATES, in_admin_language
 from ticketflow.admin.sqladmin_texts import SQLADMIN_TEXTS
 from ticketflow.lib.i18n import gettext_for
 
@@ -51,3 +51,13 @@ def test_our_base_page_is_sqladmins_but_for_the_page_language() -> None:
     ours = (TEMPLATES / "sqladmin" / "base.html").read_text().splitlines(keepends=True)
     ours = [line for line in ours if not line.startswith("{#")]
     assert "".join(ours) == theirs.replace('<html lang="en">', '<html lang="{{ page_language() }}">')
+
+
+def test_an_error_page_message_is_plain_text_and_no_format() -> None:
+    """`sqladmin/error.html` shows its message through `in_admin_language`: a plain string, so
+    the page escapes it, and a `%` in it is only a character (the templates' `_()` would mark it
+    safe HTML and fill placeholders)."""
+    shown = in_admin_language("<b>50% off</b>")
+    assert (type(shown), shown) == (str, "<b>50% off</b>")
+    error_page = (TEMPLATES / "sqladmin" / "error.html").read_text()
+    assert "{{ message|in_admin_language }}" in error_page

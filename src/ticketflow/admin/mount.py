@@ -89,6 +89,12 @@ class BackOffice(Admin):
         return Admin.get_save_redirect_url(request, FormData(pressed), model_view, obj)
 
 
+def in_admin_language(text: str) -> str:
+    """A text from the catalogues in the admin's language, as plain text (escaped where shown;
+    unlike the templates' `_()`, which marks its result safe and fills `%` placeholders)."""
+    return gettext_for(current_language())(text)
+
+
 def bound_to(view: type[V], context: AppContext, notifications: NotificationsPlugin) -> type[V]:
     """A subclass of `view` for one application: SQLAdmin keeps its state on view classes."""
     return type(view.__name__, (view,), {"context": context, "notifications": notifications})
@@ -109,6 +115,7 @@ def build_back_office(context: AppContext, notifications: NotificationsPlugin) -
     authentication.templates = admin.templates
     install_i18n(admin.templates.env, current_language)
     admin.templates.env.globals["page_language"] = current_language  # <html lang> (sqladmin/base.html)
+    admin.templates.env.filters["in_admin_language"] = in_admin_language  # sqladmin/error.html
     admin.templates.env.filters["money"] = money_text
     admin.templates.env.filters["percent"] = percent
     admin.add_view(bound_to(DashboardView, context, notifications))

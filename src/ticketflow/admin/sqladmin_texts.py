@@ -72,4 +72,8 @@ SQLADMIN_TEXTS = (
     N_("Forbidden"),
     N_("Not Found"),
     N_("Method Not Allowed"),
+    # and its own refusals of a hand-edited address
+    N_("Invalid page or pageSize parameter"),
+    N_("Invalid sortBy parameter"),
+    N_("Object not found"),
 )

@@ -74,6 +74,7 @@ async def test_a_page_refusal_is_told_in_the_admins_language(client, db) -> None
         "/admin/door/duplicates?event_id=abc": (400, "event_id: no es un identificador"),
         "/admin/dashboard/events/424242": (404, "evento no encontrado"),
         "/admin/user/details/424242": (404, "No encontrado"),
+        "/admin/user/list?page=x": (400, "Parámetro page o pageSize no válido"),  # SQLAdmin's own
     }
     for path, (status, text) in refusals.items():
         response = await client.get(path, headers={"Accept-Language": "en"})
