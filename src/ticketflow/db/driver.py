@@ -147,11 +147,16 @@ class DriverConnection:
         return self._cursor
 
 
-def duplicate_key(error: BaseException) -> bool:
-    """Whether `error` is a unique key refusing a row (MySQL/MariaDB's 1062, SQLite's UNIQUE)."""
+def duplicate_key(error: BaseException, table: str, columns: Sequence[str]) -> bool:
+    """Whether `error` is the unique key of `table` on `columns` refusing a row, and no other
+    error: MySQL/MariaDB's 1062 naming the key (`uq_<table>_<columns>`, the models' naming
+    convention), SQLite's UNIQUE naming its columns."""
     if isinstance(error, sqlite3.IntegrityError):
-        return str(error).startswith("UNIQUE constraint failed")
-    return isinstance(error, IntegrityError) and bool(error.args) and error.args[0] == DUP_ENTRY
+        return str(error) == "UNIQUE constraint failed: " + ", ".join(f"{table}.{name}" for name in columns)
+    if not isinstance(error, IntegrityError) or len(error.args) < 2 or error.args[0] != DUP_ENTRY:
+        return False
+    key = "_".join(("uq", table, *columns))
+    return str(error.args[1]).endswith(f"{key}'")  # MariaDB "... for key 'uq_...'", MySQL "'t.uq_...'"
 
 
 def returning(driver: Any, dialect: str) -> bool:

@@ -22,7 +22,7 @@ from ticketflow.domain.accounts.auth import Credentials, bearer_token
 from ticketflow.domain.checkin.door import digest
 from ticketflow.domain.checkin.scanner_tokens import SCANNER_TOKEN
 from ticketflow.domain.checkin.schemas import GateCounters, ScannedTicket, ScanRequest, ScanResponse
-from ticketflow.domain.checkin.service import CheckInService, Device, GateRules, ScanOutcome
+from ticketflow.domain.checkin.service import CheckInService, Device, GateRuleCache, ScanOutcome
 from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE, TOKEN_KINDS_OPT_KEY
 from ticketflow.lib.api_docs import BEARER
 from ticketflow.lib.error_handlers import JSON_BODY_ERRORS, NO_TOKEN, ErrorBody, error_responses
@@ -62,7 +62,7 @@ def scan_answers() -> dict[int, ResponseSpec]:
 
 
 def provide_checkin_service(
-    context: NamedDependency[AppContext], gate_rules: NamedDependency[GateRules]
+    context: NamedDependency[AppContext], gate_rules: NamedDependency[GateRuleCache]
 ) -> CheckInService:
     return CheckInService(context.drivers, context.ticket_signer, gate_rules)
 

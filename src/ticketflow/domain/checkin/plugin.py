@@ -12,17 +12,17 @@ from ticketflow.domain.checkin.door_controller import GateController, ScanLogCon
 from ticketflow.domain.checkin.offline_controller import OfflineController
 from ticketflow.domain.checkin.scanner_page import scanner_page_handlers
 from ticketflow.domain.checkin.scanner_tokens import ScannerTokens
-from ticketflow.domain.checkin.service import GateRules
+from ticketflow.domain.checkin.service import GateRuleCache
 from ticketflow.lib.plugins import ContextPlugin
 
 
 class CheckInPlugin(ContextPlugin):
     def __init__(self, accounts: AccountsPlugin) -> None:
         accounts.token_kinds.insert(0, ScannerTokens())  # before user tokens, which take any token
-        self.gate_rules = GateRules()
-        """The door's gate rules, held for the app's process (see `GateRules`)."""
+        self.gate_rules = GateRuleCache()
+        """The door's gate rules, held for the app's process (see `GateRuleCache`)."""
 
-    def current_gate_rules(self) -> GateRules:
+    def current_gate_rules(self) -> GateRuleCache:
         return self.gate_rules
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:

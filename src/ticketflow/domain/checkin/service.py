@@ -60,10 +60,10 @@ SCANNER_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 DEVICE_SEEN_EVERY = dt.timedelta(minutes=1)
 """`last_seen_at` is written at most this often per device, not with every scan."""
 GATE_RULES_HELD = 1024
-"""Gate rules a process holds at most (`GateRules`); past that it forgets them all and reads anew."""
+"""Gate rules a process holds at most (`GateRuleCache`); past that it forgets them all and reads anew."""
 
 
-class GateRules:
+class GateRuleCache:
     """The rules of the gates this process's devices scan at, each at the version it was read at.
 
     A device's read names its gate's `rule_version` (one more with every change of the gate, in
@@ -184,11 +184,11 @@ def transferred_outcome(ticket: ScannedTicket | None, now: dt.datetime) -> ScanO
 
 class CheckInService:
     def __init__(
-        self, drivers: DriverPool, signer: TicketSigner, gate_rules: GateRules | None = None
+        self, drivers: DriverPool, signer: TicketSigner, gate_rules: GateRuleCache | None = None
     ) -> None:
         self.drivers = drivers
         self.signer = signer
-        self.gate_rules = GateRules() if gate_rules is None else gate_rules
+        self.gate_rules = GateRuleCache() if gate_rules is None else gate_rules
         """The process's (the app's); a new one reads every gate's rule at its first scan."""
 
     async def validate_ticket(
@@ -264,7 +264,7 @@ class CheckInService:
         known: GateRule | None = None,
     ) -> Door:
         """Where the scan happens: a named gate must be of the scan's event; an out-scan names one.
-        `known`: the rule of the device's gate (`GateRules`)."""
+        `known`: the rule of the device's gate (`GateRuleCache`)."""
         if gate_id is None:
             if leaving:
                 raise RuleViolation(N_("an out-scan names its gate"))

@@ -147,7 +147,7 @@ SELECT_DEVICE = sql(
 )
 """A paired device that may scan now (not revoked, not expired), with the version of its gate's
 rule: the fields of `ScannerDevice`. The rule itself (`SELECT_GATE`) is read only when the process
-does not hold that version of it (`service.GateRules`): its JSON list of ticket types and its name
+does not hold that version of it (`service.GateRuleCache`): its JSON list of ticket types and its name
 cost the database and the driver more than the version does."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
 SELECT_GATE = sql(
@@ -684,8 +684,11 @@ class SyncStatements:
         device's sync lock is held until the transaction ends (SQLite: one writer anyway)."""
         db = self._db
         locking: list[Request] = [] if db.is_sqlite else [(self._locking(LOCK_SYNC), (device_id,))]
-        device, *_, found_gates = await self._each(
-            (SELECT_SYNC_DEVICE, (device_id, token_digest)), *locking, (SELECT_DEVICE_GATES, (device_id,))
+        *_, device, found_gates = await self._each(  # read once the lock is held: a batch that
+            # waited for the device's previous one sees what changed meanwhile (a cancelled event)
+            *locking,
+            (SELECT_SYNC_DEVICE, (device_id, token_digest)),
+            (SELECT_DEVICE_GATES, (device_id,)),
         )
         gates = {}
         for gate_id, reentry, type_ids in found_gates:
@@ -795,7 +798,7 @@ class SyncStatements:
         try:
             results = await self._each(*writes)
         except Exception as error:
-            if duplicate_key(error):  # `(scanner_id, client_id)`: the only unique key these rows fill
+            if duplicate_key(error, CheckIn.__tablename__, ("scanner_id", "client_id")):
                 raise AlreadySent from error
             raise
         if not records:
