@@ -65,7 +65,12 @@ def parse_args() -> argparse.Namespace:
         help="gates scenario: every client takes the next scan of one shared queue (so two clients "
         "may send one device's scans at once) instead of each client being one device",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.gates < 1 or args.clients % args.gates:
+        parser.error(
+            "--clients must be a multiple of --gates: each client is one device, as many at each gate"
+        )
+    return args
 
 
 def start_server(url: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, case, func, or_, select, update
 
 from bench.__main__ import SECRET, start_server, wait_ready
 from bench.seed import insert_event, insert_signed_tickets, insert_users, mint_token
@@ -47,6 +47,9 @@ from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.lib.signed_codes import TicketSigner
 from ticketflow.settings import Settings
+
+SCAN_MOMENTS = 230_000
+"""Milliseconds the offline scans are spread over (each at its own moment: no ties)."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,7 +65,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--batch", type=int, default=500, help="scans per sync request")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    return parser.parse_args()
+    args = parser.parse_args()
+    may_enter = args.tickets - int(args.tickets * args.revoked)
+    if args.devices < 1 or Workload(args).tickets > may_enter:
+        parser.error(f"the workload scans more tickets than the {may_enter} that may enter")
+    if args.devices * args.synced > SCAN_MOMENTS:
+        parser.error(f"at most {SCAN_MOMENTS} scans in all (one a millisecond over the scanning time)")
+    return args
 
 
 def overlap(text: str) -> float:
@@ -226,7 +235,7 @@ async def sync_figures(
     workload = Workload(args)
     chosen = rng.sample(tickets, workload.tickets)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4)
-    moments = rng.sample(range(230_000), args.synced * len(devices))
+    moments = rng.sample(range(SCAN_MOMENTS), args.synced * len(devices))
     order = random.Random(11)
     batches: list[tuple[int, list[dict[str, Any]]]] = []
     for device in range(len(devices)):
@@ -276,6 +285,24 @@ async def sync_figures(
     }
 
 
+def misjudged_tickets() -> Select[tuple[int]]:
+    """How many scanned tickets do not have exactly one `valid` admission, the earliest scan."""
+    admissions = CheckIn.result.in_(["valid", "duplicate_admission"])
+    valid = CheckIn.result == "valid"
+    per_ticket = (
+        select(
+            func.sum(case((valid, 1), else_=0)).label("valid"),
+            func.min(CheckIn.scanned_at).label("first"),
+            func.min(case((valid, CheckIn.scanned_at))).label("valid_at"),
+        )
+        .where(admissions)
+        .group_by(CheckIn.ticket_id)
+        .subquery()
+    )
+    wrong = or_(per_ticket.c.valid != 1, per_ticket.c.valid_at != per_ticket.c.first)
+    return select(func.count()).select_from(per_ticket).where(wrong)
+
+
 async def exact(url: str, args: argparse.Namespace) -> dict[str, int]:
     engine = create_engine(Settings(database_url=url), null_pool=True)
     async with engine.connect() as connection:
@@ -285,11 +312,13 @@ async def exact(url: str, args: argparse.Namespace) -> dict[str, int]:
             await connection.scalar(select(func.count()).select_from(Ticket).where(Ticket.status == "used"))
             or 0
         )
+        misjudged = int(await connection.scalar(misjudged_tickets()) or 0)
     await engine.dispose()
     workload = Workload(args)
     expected = {"valid": workload.tickets, "duplicate_admission": workload.duplicates}
     assert counts == {result: count for result, count in expected.items() if count}, counts
     assert used == workload.tickets, used
+    assert misjudged == 0, f"{misjudged} tickets without exactly one valid admission, their earliest"
     return {**counts, "tickets_used": used}
 
 
