@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from tests.support.api import make_actor
+from tests.support.api import inside_one_limit_window, make_actor
 from tests.support.mail import (
     bought,
     outbox_rows,
@@ -13,7 +13,7 @@ from tests.support.mail import (
     worker_pass,
 )
 from ticketflow.db.models.outbox import MessageKind, OutboxStatus
-from ticketflow.domain.notifications.service import RESEND_PER_TICKET
+from ticketflow.domain.notifications.service import RESEND_PER_TICKET, RESEND_WINDOW_SECONDS
 
 
 async def bought_tickets(client, db, quantity: int = 1):
@@ -69,6 +69,7 @@ async def test_others_and_strangers_are_refused(client, db) -> None:
 async def test_resend_is_rate_limited_per_ticket(client, db) -> None:
     admin, holder, (ticket,) = await bought_tickets(client, db)
     url = f"/tickets/{ticket['id']}/resend"
+    await inside_one_limit_window(RESEND_WINDOW_SECONDS)
 
     statuses = [
         (await client.post(url, headers=holder.headers)).status_code for _ in range(RESEND_PER_TICKET)
