@@ -347,10 +347,18 @@ async def test_a_scan_counts_in_the_row_of_its_log_row_or_of_its_device(client, 
     assert staff_scan.status_code == 200
     staff_slot = counter_slot(staff_scan.json()["check_in_id"])
     assert await counter_rows(db, gate) == [(staff_slot, 1, 0, 1)]
-    created = await client.post(
-        f"/events/{event['id']}/scanners", json={"name": "P", "gate_id": gate["id"]}, headers=admin.headers
-    )
-    device_slot = counter_slot(created.json()["id"])
+    # the device's admission will be the next log row: take a device whose slot is another, so
+    # the undo below tells the device's row from the log row's
+    admission_slot = counter_slot(staff_scan.json()["check_in_id"] + 1)
+    device_slot = admission_slot
+    while device_slot == admission_slot:
+        created = await client.post(
+            f"/events/{event['id']}/scanners",
+            json={"name": "P", "gate_id": gate["id"]},
+            headers=admin.headers,
+        )
+        assert created.status_code == 201, created.text
+        device_slot = counter_slot(created.json()["id"])
     token = (await client.post("/scanners/pair", json={"code": created.json()["pairing_code"]})).json()[
         "access_token"
     ]
@@ -364,6 +372,7 @@ async def test_a_scan_counts_in_the_row_of_its_log_row_or_of_its_device(client, 
     assert await counters(db, gate) == (2, 2, 1)
     # an undo takes the admission back from the row it counted in, the device's
     device_admission = await session_scalar(db, select(func.max(CheckIn.id)).where(CheckIn.result == "valid"))
+    assert device_admission == staff_scan.json()["check_in_id"] + 1
     undone = await client.post(f"/check-ins/{device_admission}/revert", headers=admin.headers)
     assert undone.status_code == 200, undone.text
     expected[device_slot] = (before[0], before[1] + 1, before[2])
