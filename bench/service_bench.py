@@ -38,7 +38,7 @@ async def measure(url: str, count: int) -> dict[str, float]:
         door = await insert_event(engine, admin, count, "Door")
         codes = await insert_active_tickets(engine, door, holder, count)
         flash = await insert_event(engine, admin, count, "Flash")
-        checkins = CheckInService(context.drivers, context.ticket_signer)
+        checkins = CheckInService(context.drivers, context.ticket_signer, context.gate_rules)
         purchases = PurchaseService(
             engine, context.drivers, context.notifier, context.payments, context.ticket_signer, 900
         )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ticketflow.admin.mount import AdminPlugin
 from ticketflow.domain.accounts.plugin import AccountsPlugin
 from ticketflow.domain.checkin.plugin import CheckInPlugin
+from ticketflow.domain.checkin.service import GateRuleCache
 from ticketflow.domain.events.plugin import EventsPlugin
 from ticketflow.domain.health import HealthPlugin
 from ticketflow.domain.notifications.notifier import Notifier
@@ -36,6 +37,7 @@ class Plugins:
     all: list[ContextPlugin]
     notifications: NotificationsPlugin
     payments: PaymentsPlugin
+    checkin: CheckInPlugin
     metrics: Metrics
     """The application's metrics (its `/metrics` route, the request counters and the contexts'
     collectors)."""
@@ -48,8 +50,8 @@ class Plugins:
 class Application(AppContext):
     """The shared context of one application, with the plugins built on it.
 
-    The notifier and the payments service are offered by their contexts' plugins; `notifier`
-    and `payments` here are the ones those plugins hand out.
+    The notifier, the payments service and the door's gate rules are offered by their contexts'
+    plugins; `notifier`, `payments` and `gate_rules` here are the ones those plugins hand out.
     """
 
     __slots__ = ("plugins",)
@@ -67,6 +69,10 @@ class Application(AppContext):
     def payments(self) -> PaymentService:
         return self.plugins.payments.payments
 
+    @property
+    def gate_rules(self) -> GateRuleCache:
+        return self.plugins.checkin.gate_rules
+
 
 def assemble(
     settings: Settings, engine: AsyncEngine, store: LimitStore | None = None
@@ -77,6 +83,7 @@ def assemble(
     notifications = NotificationsPlugin(context)
     payments = PaymentsPlugin(context, notifications)
     accounts = AccountsPlugin(context)
+    checkin = CheckInPlugin(accounts)
     context.plugins = Plugins(
         all=[
             MetricsPlugin(settings, metrics),
@@ -84,14 +91,15 @@ def assemble(
             accounts,
             EventsPlugin(),
             TicketsPlugin(),
-            CheckInPlugin(accounts),
+            checkin,
             notifications,
             payments,
             StatsPlugin(context, metrics),
-            AdminPlugin(context, notifications),
+            AdminPlugin(context, notifications, checkin),
         ],
         notifications=notifications,
         payments=payments,
+        checkin=checkin,
         metrics=metrics,
     )
     return context, context.plugins

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from advanced_alchemy.filters import LimitOffset
@@ -60,6 +60,7 @@ from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.door import GateService, ScanLogService, ScannerService
 from ticketflow.domain.checkin.door_schemas import GateCreate, ScannerCreate
 from ticketflow.domain.checkin.offline import duplicate_admissions
+from ticketflow.domain.checkin.plugin import CheckInPlugin
 from ticketflow.domain.checkin.service import CheckInService
 from ticketflow.domain.events.ticket_types import TicketTypeService
 from ticketflow.lib.errors import DomainError, NotFoundError, refusal_text
@@ -98,6 +99,8 @@ def pairing_qr(url: str) -> str:
 class DoorPage(AdminPage):
     category = lazy_gettext("Door")
     category_icon = "fa-solid fa-door-open"
+    checkin: ClassVar[CheckInPlugin]
+    """Set on the per-application subclass (see `mount.py`): its `gate_rules` are the process's."""
 
 
 class GatesView(DoorPage):
@@ -510,7 +513,8 @@ class DeskView(DoorPage):
             ticket = await session.get(Ticket, ticket_id)
         if ticket is None or ticket.event_id != event_id:
             raise not_found()
-        outcome = await CheckInService(self.context.drivers, self.context.ticket_signer).validate_ticket(
+        checkins = CheckInService(self.context.drivers, self.context.ticket_signer, self.checkin.gate_rules)
+        outcome = await checkins.validate_ticket(
             code=ticket.code, door_event_id=event_id, scanner_id=signed_in(request).id, gate_id=gate_id
         )
         _ = gettext_for(current_language())

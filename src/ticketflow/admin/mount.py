@@ -32,6 +32,7 @@ from ticketflow.admin.sales import SALES_VIEWS
 from ticketflow.admin.same_origin import cross_site_reason
 from ticketflow.admin.sqladmin_texts import SAVE_BUTTONS
 from ticketflow.admin.views import RECORD_VIEWS
+from ticketflow.domain.checkin.plugin import CheckInPlugin
 from ticketflow.domain.notifications.plugin import NotificationsPlugin
 from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.i18n import current_language, gettext_for, in_reader_language, install_i18n
@@ -95,12 +96,18 @@ def in_admin_language(text: str) -> str:
     return gettext_for(current_language())(text)
 
 
-def bound_to(view: type[V], context: AppContext, notifications: NotificationsPlugin) -> type[V]:
+def bound_to(
+    view: type[V], context: AppContext, notifications: NotificationsPlugin, checkin: CheckInPlugin
+) -> type[V]:
     """A subclass of `view` for one application: SQLAdmin keeps its state on view classes."""
-    return type(view.__name__, (view,), {"context": context, "notifications": notifications})
+    return type(
+        view.__name__, (view,), {"context": context, "notifications": notifications, "checkin": checkin}
+    )
 
 
-def build_back_office(context: AppContext, notifications: NotificationsPlugin) -> Starlette:
+def build_back_office(
+    context: AppContext, notifications: NotificationsPlugin, checkin: CheckInPlugin
+) -> Starlette:
     app = Starlette()
     authentication = AdminAuthentication(context)
     admin = BackOffice(
@@ -118,11 +125,11 @@ def build_back_office(context: AppContext, notifications: NotificationsPlugin) -
     admin.templates.env.filters["in_admin_language"] = in_admin_language  # sqladmin/error.html
     admin.templates.env.filters["money"] = money_text
     admin.templates.env.filters["percent"] = percent
-    admin.add_view(bound_to(DashboardView, context, notifications))
+    admin.add_view(bound_to(DashboardView, context, notifications, checkin))
     for view in (*RECORD_VIEWS, *OPERATION_VIEWS):
-        admin.add_view(bound_to(view, context, notifications))
+        admin.add_view(bound_to(view, context, notifications, checkin))
     for page in (*SALES_VIEWS, *DOOR_VIEWS):
-        admin.add_view(bound_to(page, context, notifications))
+        admin.add_view(bound_to(page, context, notifications, checkin))
     return app
 
 
@@ -146,10 +153,10 @@ def declared_length(scope: Scope) -> int:
     return 0
 
 
-def back_office_app(context: AppContext, notifications: NotificationsPlugin) -> Any:
+def back_office_app(context: AppContext, notifications: NotificationsPlugin, checkin: CheckInPlugin) -> Any:
     """The ASGI app behind `/admin`: path restored, body size capped, security headers, no tracebacks,
     texts in the reader's language."""
-    app = build_back_office(context, notifications)
+    app = build_back_office(context, notifications, checkin)
     too_large = HTMLResponse("<h1>Request too large</h1>", status_code=413)
     cross_site = HTMLResponse(CROSS_SITE_PAGE, status_code=403)
 
@@ -208,12 +215,16 @@ def back_office_app(context: AppContext, notifications: NotificationsPlugin) -> 
 class AdminPlugin(ContextPlugin):
     """Mounts the back office under `/admin` (it has its own session login)."""
 
-    def __init__(self, context: AppContext, notifications: NotificationsPlugin) -> None:
+    def __init__(
+        self, context: AppContext, notifications: NotificationsPlugin, checkin: CheckInPlugin
+    ) -> None:
         self.context = context
         self.notifications = notifications
+        self.checkin = checkin
+        """The door's plugin: the desk scans with the process's gate rules (`checkin.gate_rules`)."""
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        serve = back_office_app(self.context, self.notifications)
+        serve = back_office_app(self.context, self.notifications, self.checkin)
 
         @asgi(ADMIN_PATH, is_mount=True, copy_scope=True, opt=PUBLIC_ROUTE, include_in_schema=False)
         async def back_office(scope: Scope, receive: Receive, send: Send) -> None:

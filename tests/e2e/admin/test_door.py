@@ -13,9 +13,11 @@ from sqlalchemy import select
 from tests.support.api import Actor, buy, make_actor, make_event
 from tests.support.back_office import log_in
 from tests.support.databases import gate_counts
+from ticketflow.admin.mount import AdminPlugin
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.tickets import Ticket
+from ticketflow.lib.state import STATE_KEY
 
 PAIRING_CODE = re.compile(r'id="pairing-code">([^<]+)<')
 
@@ -342,6 +344,39 @@ async def test_staff_may_open_the_desk_and_nothing_else(client, db, door) -> Non
         assert (await client.get(path, follow_redirects=False)).status_code == 403, path
     assert (await add_gate(client, event_id)).status_code == 403
     assert await rows(db, Gate) == []
+
+
+async def test_the_desk_scans_with_the_gate_rules_of_the_api(app, client, db, admin, door) -> None:
+    """One cache of gate rules per process: the back office holds the one the API's scans use, and
+    a change of a gate through the API applies to the desk's next scan."""
+    event_id = door["event"]["id"]
+    types_url = f"/events/{event_id}/ticket-types"
+    balcony = (await client.post(types_url, json={"name": "Balcony"}, headers=admin.headers)).json()
+    (stalls,) = [
+        t for t in (await client.get(types_url, headers=admin.headers)).json() if t["id"] != balcony["id"]
+    ]
+    gate = await client.post(
+        f"/events/{event_id}/gates",
+        json={"name": "Upstairs", "ticket_type_ids": [balcony["id"]]},
+        headers=admin.headers,
+    )
+    assert gate.status_code == 201, gate.text
+    gate_id = gate.json()["id"]
+    assert app.plugins.get(AdminPlugin).checkin.gate_rules is app.state[STATE_KEY].gate_rules
+    first, second = door["tickets"]  # of the event's own type, "stalls"
+    form = {"event_id": str(event_id), "gate_id": str(gate_id)}
+
+    refused = await client.post(f"/admin/door/desk/tickets/{first['id']}/admit", data=form)
+    assert "Ada Lovelace not admitted: wrong gate." in refused.text
+    changed = await client.patch(
+        f"/gates/{gate_id}", json={"ticket_type_ids": [stalls["id"]]}, headers=admin.headers
+    )
+    assert changed.status_code == 200, changed.text
+    admitted = await client.post(f"/admin/door/desk/tickets/{second['id']}/admit", data=form)
+    assert "Ada Lovelace admitted." in admitted.text
+    assert await gate_counts(db, gate_id) == (1, 1, 1)  # admitted, inside, refused
+    async with db() as session:
+        assert (await session.get(Ticket, first["id"])).status == "active"
 
 
 async def test_the_door_speaks_spanish(client, db, door) -> None:

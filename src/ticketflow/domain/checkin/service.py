@@ -183,13 +183,11 @@ def transferred_outcome(ticket: ScannedTicket | None, now: dt.datetime) -> ScanO
 
 
 class CheckInService:
-    def __init__(
-        self, drivers: DriverPool, signer: TicketSigner, gate_rules: GateRuleCache | None = None
-    ) -> None:
+    def __init__(self, drivers: DriverPool, signer: TicketSigner, gate_rules: GateRuleCache) -> None:
         self.drivers = drivers
         self.signer = signer
-        self.gate_rules = GateRuleCache() if gate_rules is None else gate_rules
-        """The process's (the app's); a new one reads every gate's rule at its first scan."""
+        self.gate_rules = gate_rules
+        """The process's one cache (`CheckInPlugin.gate_rules`), shared by the API and the back office."""
 
     async def validate_ticket(
         self,
