@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,11 +94,3 @@ async def buy_one_of_each(
     assert response.status_code == 201, response.text
     purchase: dict[str, Any] = response.json()
     return purchase
-
-
-async def inside_one_limit_window(window_seconds: int, needed: float = 30.0) -> None:
-    """Wait, if the current rate limit window (`AttemptLimiter`: fixed windows from the epoch)
-    ends within `needed` seconds, for the next one: a burst of attempts then counts in one window."""
-    left = window_seconds - time.time() % window_seconds
-    if left < needed:
-        await asyncio.sleep(left + 0.05)

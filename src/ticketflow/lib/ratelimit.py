@@ -1,24 +1,36 @@
-"""Fixed-window attempt counters in one store shared by every limit (login, sign-up, resend).
+"""Sliding-window attempt limits in one store shared by every limit (login, sign-up, resend...).
 
-Counting is one atomic step whatever the store: taking an attempt adds one to the counter and
-reads the new value together, so parallel attempts - in one process or in many - can never all
-pass before the first is counted (a read followed by a write would let them).
+An attempt is allowed when fewer than `limit` attempts were counted under its key in the last
+`window_seconds`; a refused attempt is not counted. The window slides with each attempt, so no
+burst gets past the limit however it falls in time (windows fixed on the clock let a burst
+straddling a window's end through twice). A refusal says how long to wait: until the oldest
+counted attempt leaves the window, so that one more may pass (`Retry-After`, at least 1 s).
 
-- Without `REDIS_URL` the counters live in this process's memory (`MemoryLimitStore`): right for
-  one process; expired windows are purged as time passes, so memory does not grow with the
-  number of clients ever seen.
+Taking an attempt is one atomic step whatever the store: the attempts that left the window are
+dropped, the rest counted and the new one added if there is room, together; so parallel
+attempts - in one process or in many - never all pass before the first is counted. Each counted
+attempt has its own name (`Attempt`), so the one attempt that went well (a successful login)
+can be given back, and only that one.
+
+- Without `REDIS_URL` the attempts live in this process's memory (`MemoryLimitStore`): right
+  for one process; keys with nothing left in their window are purged as time passes, so memory
+  does not grow with the number of clients ever seen (and a key holds at most `limit` attempts).
 - With `REDIS_URL` they live in Redis (`RedisLimitStore`), shared by every process and instance:
-  `INCR` and the window's expiry run as one Lua script, one round trip. When Redis cannot be
-  reached (down, or slower than `REDIS_TIMEOUT_SECONDS`) the guarded request is refused with 503
-  (`LimitStoreUnavailable`): limits are never silently skipped, and nothing waits for long.
+  a sorted set per key, its attempts scored by the Redis server's clock, each operation one Lua
+  script, one round trip; a key expires one window after its latest attempt. When Redis cannot
+  be reached (down, or slower than `REDIS_TIMEOUT_SECONDS`) the guarded request is refused with
+  503 (`LimitStoreUnavailable`): limits are never silently skipped, and nothing waits for long.
 
 `build_limit_store(settings)` is the one place that chooses.
 """
 
 from __future__ import annotations
 
+import math
+import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ticketflow.lib.errors import ServiceUnavailable, TooManyAttempts
@@ -27,7 +39,7 @@ from ticketflow.lib.i18n import N_
 if TYPE_CHECKING:
     from ticketflow.settings import Settings
 
-REDIS_PREFIX = "ticketflow:limit:"
+REDIS_PREFIX = "ticketflow:attempts:"
 PURGE_EVERY_SECONDS = 30.0
 REDIS_TIMEOUT_SECONDS = 2.0
 """How long one Redis connect or command may take before the request is refused with 503."""
@@ -39,83 +51,142 @@ class LimitStoreUnavailable(ServiceUnavailable):
     detail = N_("attempt limits cannot be checked right now, try again shortly")
 
 
-HIT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
+_NOW_MS = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local since = string.format('%.3f', now - window)
 """
-"""Add one attempt; the first of a window sets the window's expiry."""
-GIVE_BACK_SCRIPT = """
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count > 0 then return redis.call('DECR', KEYS[1]) end
-return 0
+"""The server's time in milliseconds; the attempts after `since` are in the window."""
+_WAIT = """
+local room = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+return math.max(1, math.ceil(tonumber(room[2]) + window - now))
 """
-"""Take one attempt back, never below zero, never reviving an expired counter."""
+"""Milliseconds until the attempt whose leaving makes room leaves the window (`count >= limit`)."""
+TAKE_SCRIPT = (
+    _NOW_MS
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  redis.call('ZADD', KEYS[1], string.format('%.3f', now), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window))
+  return 0
+end
+"""
+    + _WAIT
+)
+"""Count attempt ARGV[3] if fewer than ARGV[2] are in the last ARGV[1] ms: 0, else the wait in ms.
+The key expires one window after its latest attempt."""
+WAIT_SCRIPT = (
+    _NOW_MS
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then return 0 end
+"""
+    + _WAIT
+)
+"""0 if one more attempt may pass now, else the wait in ms (counts nothing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One counted attempt: its key in the store and its own name there (`AttemptLimiter.release`)."""
+
+    key: str
+    name: str
 
 
 class LimitStore(Protocol):
-    """Counters with an expiry; `hit` adds one and returns the new count in one atomic step."""
+    """Attempts per key with their times; `take` counts one if there is room, in one atomic step.
 
-    async def hit(self, key: str, expires_in: int) -> int: ...
+    `window` is in seconds; a wait is in seconds, 0 when an attempt may pass now."""
 
-    async def give_back(self, key: str) -> None: ...
+    async def take(self, key: str, name: str, limit: int, window: float) -> float: ...
 
-    async def count(self, key: str) -> int: ...
+    async def wait(self, key: str, limit: int, window: float) -> float: ...
+
+    async def give_back(self, key: str, name: str) -> None: ...
 
     async def delete(self, key: str) -> None: ...
 
     async def close(self) -> None: ...
 
 
+@dataclass(slots=True)
+class _Attempts:
+    """The attempts of one key, oldest first, and when the key is over if none follows."""
+
+    times: list[tuple[float, str]] = field(default_factory=list)
+    over_at: float = 0.0
+
+
 class MemoryLimitStore:
-    """Counters in this process's memory; expired ones are dropped every `PURGE_EVERY_SECONDS`."""
+    """Attempts in this process's memory; keys with none in their window are dropped every
+    `PURGE_EVERY_SECONDS`."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._counters: dict[str, tuple[int, float]] = {}
+        self._keys: dict[str, _Attempts] = {}
         self._next_purge = clock() + PURGE_EVERY_SECONDS
 
     def __len__(self) -> int:
-        return len(self._counters)
-
-    def _live(self, key: str, now: float) -> int:
-        count, expires_at = self._counters.get(key, (0, now))
-        return count if expires_at > now else 0
+        return len(self._keys)
 
     def _purge(self, now: float) -> None:
         if now < self._next_purge:
             return
         self._next_purge = now + PURGE_EVERY_SECONDS
-        expired = [key for key, (_, expires_at) in self._counters.items() if expires_at <= now]
-        for key in expired:
-            del self._counters[key]
+        for key in [key for key, attempts in self._keys.items() if attempts.over_at <= now]:
+            del self._keys[key]
 
-    async def hit(self, key: str, expires_in: int) -> int:
+    def _in_window(self, key: str, now: float, window: float) -> list[tuple[float, str]]:
+        """The key's attempts in the window ending now (older ones are dropped)."""
+        attempts = self._keys.get(key)
+        if attempts is None:
+            return []
+        since = now - window
+        gone = next((n for n, (at, _) in enumerate(attempts.times) if at > since), len(attempts.times))
+        del attempts.times[:gone]
+        return attempts.times
+
+    @staticmethod
+    def _wait(times: list[tuple[float, str]], now: float, limit: int, window: float) -> float:
+        if len(times) < limit:
+            return 0.0
+        return times[len(times) - limit][0] + window - now
+
+    async def take(self, key: str, name: str, limit: int, window: float) -> float:
         now = self._clock()
         self._purge(now)
-        count = self._live(key, now)
-        expires_at = self._counters[key][1] if count else now + expires_in
-        self._counters[key] = (count + 1, expires_at)
-        return count + 1
+        times = self._in_window(key, now, window)
+        if len(times) >= limit:
+            return self._wait(times, now, limit, window)
+        attempts = self._keys.setdefault(key, _Attempts(times))
+        attempts.times.append((now, name))
+        attempts.over_at = now + window
+        return 0.0
 
-    async def give_back(self, key: str) -> None:
+    async def wait(self, key: str, limit: int, window: float) -> float:
         now = self._clock()
-        count = self._live(key, now)
-        if count > 0:
-            self._counters[key] = (count - 1, self._counters[key][1])
+        return self._wait(self._in_window(key, now, window), now, limit, window)
 
-    async def count(self, key: str) -> int:
-        return self._live(key, self._clock())
+    async def give_back(self, key: str, name: str) -> None:
+        attempts = self._keys.get(key)
+        if attempts is not None:
+            attempts.times[:] = [(at, taken) for at, taken in attempts.times if taken != name]
 
     async def delete(self, key: str) -> None:
-        self._counters.pop(key, None)
+        self._keys.pop(key, None)
 
     async def close(self) -> None:
-        self._counters.clear()
+        self._keys.clear()
 
 
 class RedisLimitStore:
-    """Counters in Redis, shared by every process; each operation is one atomic script.
+    """Attempts in Redis, shared by every process; each operation is one atomic script.
 
     A Redis that is down or too slow raises `LimitStoreUnavailable` (503), never a 500.
     """
@@ -124,8 +195,8 @@ class RedisLimitStore:
         from redis.asyncio import Redis  # noqa: PLC0415 - only deployments with REDIS_URL need it
 
         self._redis = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
-        self._hit = self._redis.register_script(HIT_SCRIPT)
-        self._give_back = self._redis.register_script(GIVE_BACK_SCRIPT)
+        self._take = self._redis.register_script(TAKE_SCRIPT)
+        self._wait = self._redis.register_script(WAIT_SCRIPT)
 
     @staticmethod
     async def _reached(operation: Awaitable[Result]) -> Result:
@@ -136,15 +207,16 @@ class RedisLimitStore:
         except (ConnectionError, TimeoutError) as exc:
             raise LimitStoreUnavailable() from exc
 
-    async def hit(self, key: str, expires_in: int) -> int:
-        return int(await self._reached(self._hit(keys=[REDIS_PREFIX + key], args=[expires_in])))
+    async def take(self, key: str, name: str, limit: int, window: float) -> float:
+        waited = self._take(keys=[REDIS_PREFIX + key], args=[window * 1000, limit, name])
+        return int(await self._reached(waited)) / 1000
 
-    async def give_back(self, key: str) -> None:
-        await self._reached(self._give_back(keys=[REDIS_PREFIX + key]))
+    async def wait(self, key: str, limit: int, window: float) -> float:
+        waited = self._wait(keys=[REDIS_PREFIX + key], args=[window * 1000, limit])
+        return int(await self._reached(waited)) / 1000
 
-    async def count(self, key: str) -> int:
-        raw = await self._reached(self._redis.get(REDIS_PREFIX + key))
-        return int(raw) if raw is not None else 0
+    async def give_back(self, key: str, name: str) -> None:
+        await self._reached(self._redis.zrem(REDIS_PREFIX + key, name))
 
     async def delete(self, key: str) -> None:
         await self._reached(self._redis.delete(REDIS_PREFIX + key))
@@ -160,8 +232,13 @@ def build_limit_store(settings: Settings) -> LimitStore:
     return MemoryLimitStore()
 
 
+def retry_after(wait: float) -> int:
+    """A wait as `Retry-After` seconds: rounded up, at least 1."""
+    return max(1, math.ceil(wait))
+
+
 class AttemptLimiter:
-    """Counts attempts per key in windows of `window_seconds`; refuses past `limit`."""
+    """Allows at most `limit` attempts per key in any `window_seconds` (a sliding window)."""
 
     def __init__(self, store: LimitStore, limit: int, window_seconds: int, namespace: str) -> None:
         self._store = store
@@ -169,33 +246,29 @@ class AttemptLimiter:
         self._window = window_seconds
         self._namespace = namespace
 
-    def _key(self, key: str) -> tuple[str, int]:
-        window_index, elapsed = divmod(int(time.time()), self._window)
-        return f"{self._namespace}:{window_index}:{key}", self._window - elapsed
+    def _key(self, key: str) -> str:
+        return f"{self._namespace}:{key}"
 
     async def check(self, key: str) -> None:
-        """Raise `TooManyAttempts` when `key` has used up its window."""
-        store_key, retry_after = self._key(key)
-        if await self._store.count(store_key) >= self._limit:
-            raise TooManyAttempts(retry_after=retry_after)
+        """Raise `TooManyAttempts` when `key` may make no attempt now (counts nothing)."""
+        wait = await self._store.wait(self._key(key), self._limit, self._window)
+        if wait > 0:
+            raise TooManyAttempts(retry_after=retry_after(wait))
 
-    async def acquire(self, key: str) -> str:
+    async def acquire(self, key: str) -> Attempt:
         """Count one attempt before the work it guards; `TooManyAttempts` past the limit.
 
-        Returns the counter it was taken from, for `release` (the window may end meanwhile).
-        A refused attempt is given back at once: only attempts that went ahead are counted.
-        """
-        store_key, retry_after = self._key(key)
-        if await self._store.hit(store_key, self._window + 1) > self._limit:
-            await self._store.give_back(store_key)
-            raise TooManyAttempts(retry_after=retry_after)
-        return store_key
+        A refused attempt is not counted. Returns the attempt, for `release`."""
+        attempt = Attempt(self._key(key), secrets.token_hex(8))
+        wait = await self._store.take(attempt.key, attempt.name, self._limit, self._window)
+        if wait > 0:
+            raise TooManyAttempts(retry_after=retry_after(wait))
+        return attempt
 
-    async def release(self, store_key: str) -> None:
-        """Give back an attempt taken by `acquire` (to the counter it returned) that turned out
-        well (a successful login) or was not made after all."""
-        await self._store.give_back(store_key)
+    async def release(self, attempt: Attempt) -> None:
+        """Give back an attempt taken by `acquire` that turned out well (a successful login) or
+        was not made after all: that attempt only, whenever it was taken."""
+        await self._store.give_back(attempt.key, attempt.name)
 
     async def reset(self, key: str) -> None:
-        store_key, _ = self._key(key)
-        await self._store.delete(store_key)
+        await self._store.delete(self._key(key))

@@ -26,7 +26,7 @@ def test_limits_count_across_two_processes(sqlite_url: str, redis_url: str, tmp_
     limits = {
         "LOGIN_MAX_ATTEMPTS_PER_CLIENT": "3",
         "REGISTER_MAX_PER_CLIENT": "2",
-        # windows far longer than the test: it never straddles the turn of one
+        # windows far longer than the test: no attempt leaves its window before the test ends
         "LOGIN_WINDOW_SECONDS": "86400",
         "REGISTER_WINDOW_SECONDS": "86400",
     }

@@ -17,7 +17,7 @@ from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.outbox import OutboxNotifier
 from ticketflow.lib.errors import ConflictError, NotFoundError, TicketNotFound, TooManyAttempts
 from ticketflow.lib.i18n import N_
-from ticketflow.lib.ratelimit import AttemptLimiter, LimitStore
+from ticketflow.lib.ratelimit import Attempt, AttemptLimiter, LimitStore
 from ticketflow.lib.repository import RepositoryService
 
 RESEND_WINDOW_SECONDS = 900
@@ -44,16 +44,16 @@ class OutboxMessageNotFound(NotFoundError):
 
 
 class ResendLimits:
-    """Fixed-window limits on resends, kept in the application's store."""
+    """Sliding-window limits on resends, kept in the application's store."""
 
     def __init__(self, store: LimitStore) -> None:
         self.per_ticket = AttemptLimiter(store, RESEND_PER_TICKET, RESEND_WINDOW_SECONDS, "resend-ticket")
         self.per_user = AttemptLimiter(store, RESEND_PER_USER, RESEND_WINDOW_SECONDS, "resend-user")
 
-    async def take(self, ticket_id: int, user_id: int) -> tuple[str, str]:
+    async def take(self, ticket_id: int, user_id: int) -> tuple[Attempt, Attempt]:
         """Count one resend of the ticket and of the user before it is queued (parallel requests
         cannot all slip past the limits); `TooManyAttempts` when either is used up. Returns the
-        counters taken, for `give_back`."""
+        attempts taken, for `give_back`."""
         per_ticket = await self.per_ticket.acquire(str(ticket_id))
         try:
             per_user = await self.per_user.acquire(str(user_id))
@@ -62,7 +62,7 @@ class ResendLimits:
             raise
         return per_ticket, per_user
 
-    async def give_back(self, taken: tuple[str, str]) -> None:
+    async def give_back(self, taken: tuple[Attempt, Attempt]) -> None:
         """Undo `take` for a resend that was not queued after all."""
         await self.per_ticket.release(taken[0])
         await self.per_user.release(taken[1])
