@@ -39,7 +39,7 @@ def settings_for_tests(database_url: str, **overrides: object) -> Settings:
         argon2_time_cost=1,
         database_auto_migrate=False,
         worker_in_process=False,
-        # attempt windows far longer than a test, so none straddles the turn of one
+        # attempt windows far longer than a test, so no attempt leaves its window during one
         login_window_seconds=86_400,
         register_window_seconds=86_400,
     )
