@@ -10,7 +10,7 @@ from ticketflow.db.models.checkins import InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.service import DEVICE_SEEN_EVERY, invalid_reason, scan_outcome, seen_due
-from ticketflow.domain.checkin.statements import ScannedTicket
+from ticketflow.domain.checkin.statements import GateChange, GateCounters, ScannedTicket
 
 NOW = dt.datetime(2030, 5, 1, 20, 0, tzinfo=dt.UTC)
 EVENT_ID = 7
@@ -107,3 +107,11 @@ def test_a_device_last_seen_time_is_written_again_once_a_period_has_passed(
     last_seen_at: dt.datetime | None, due: bool
 ) -> None:
     assert seen_due(last_seen_at, NOW) is due
+
+
+def test_a_gate_answer_adds_the_scan_own_change_at_its_gate_then_clamps_inside() -> None:
+    rows = ((3, 1, 0), (1, -2, 2))  # a row goes below zero when tickets leave through it
+    assert GateCounters.of_rows(5, "North", rows) == GateCounters(5, "North", 4, 0, 2)
+    assert GateCounters.of_rows(5, "North", rows, GateChange(5, 1, 0, 1)) == GateCounters(5, "North", 5, 0, 2)
+    assert GateCounters.of_rows(5, "North", rows, GateChange(6, 1, 1, 1)) == GateCounters(5, "North", 4, 0, 2)
+    assert GateCounters.of_rows(5, "North", (), GateChange(5, 0, 1, 0)) == GateCounters(5, "North", 0, 0, 1)

@@ -492,3 +492,45 @@ async def test_a_gate_made_after_one_was_deleted_scans_by_its_own_rule(client, d
     wrong = await client.post(f"/tickets/{balcony_ticket['code']}/validate", headers=device)
     assert (wrong.status_code, wrong.json()["reason"]) == (422, "wrong_gate")
     assert await counters(db, new) == (1, 1, 1)
+
+
+async def test_every_answer_counts_its_own_scan_at_its_gate_only(client, db, door) -> None:
+    """An answer's counters are its gate's as the scan's first read saw them, plus the scan's own
+    change when it counts at that gate: scans one after another see exactly the gate's counters
+    after them, for staff and devices, refusals, and exits (which count at the entry gate)."""
+    admin, staff, holder, event = door
+    north = await make_gate(client, admin, event, name="North", allow_reentry=True)
+    south = await make_gate(client, admin, event, name="South")
+    bound = await pair_device(client, admin, event, north)
+    roaming = await pair_device(client, admin, event)
+    first, second, third, plain = (await buy(client, holder, event["id"], quantity=4)).json()["tickets"]
+
+    async def answered(headers, ticket, gate, expected, **body):
+        url = f"/tickets/{ticket['code']}/validate"
+        response = await client.post(url, json=body, headers=headers)
+        assert response.json()["result"] == expected, response.text
+        admitted, inside, refused = await counters(db, gate)
+        assert response.json()["gate"] == {
+            "id": gate["id"],
+            "name": gate["name"],
+            "admitted": admitted,
+            "inside": inside,
+            "refused": refused,
+        }
+        return admitted, inside, refused
+
+    assert await answered(staff.headers, first, north, "valid", gate_id=north["id"]) == (1, 1, 0)
+    assert await answered(staff.headers, first, north, "already_used", gate_id=north["id"]) == (1, 1, 1)
+    assert await answered(bound, second, north, "valid") == (2, 2, 1)
+    assert await answered(roaming, third, south, "valid", gate_id=south["id"]) == (1, 1, 0)
+    # out at the south gate: counted at the north gate it came in by, answered with the south's
+    left = await answered(staff.headers, first, south, "exited", gate_id=south["id"], direction="out")
+    assert left == (1, 1, 0)
+    assert await counters(db, north) == (2, 1, 1)
+    assert await answered(bound, second, north, "exited", direction="out") == (2, 0, 1)
+    assert await answered(bound, second, north, "already_used", direction="out") == (2, 0, 2)
+    assert await answered(bound, second, north, "valid") == (3, 1, 2)  # re-entry
+    assert (await client.post(f"/tickets/{plain['code']}/validate", headers=staff.headers)).status_code == 200
+    assert await answered(roaming, plain, south, "exited", gate_id=south["id"], direction="out") == (1, 1, 0)
+    assert await answered(roaming, {"code": "nonsense"}, south, "invalid", gate_id=south["id"]) == (1, 1, 1)
+    assert await counters(db, north) == (3, 1, 2)

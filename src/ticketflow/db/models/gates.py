@@ -58,9 +58,9 @@ class GateCounter(Base):
     inside are the sums of its rows (`counter_sums`).
 
     A scan adds to one row (`counter_slot` of its device's id, or of its scan-log row's id) in the
-    last request of its transaction (with its log row, then only the read of the gate's sums), so
-    the row is locked only until the commit, and the scans
-    of a gate's devices wait for each other only when their ids share a slot. The scan log has no
+    last request of its transaction (its last statement, sent with its log row), so the row is
+    locked only until the commit, and the scans of a gate's devices wait for each other only when
+    their ids share a slot. The scan log has no
     foreign key to this table (it has one to `gates`, which the counters no longer live in). One
     row's figures mean nothing alone: `inside` goes below zero in a row a ticket left through
     after coming in through another; the sum is clamped at zero when read.

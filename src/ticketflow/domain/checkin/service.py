@@ -40,6 +40,7 @@ from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.db.models.users import Role
 from ticketflow.domain.checkin.statements import (
+    CounterRows,
     DoorStatements,
     GateChange,
     GateCounters,
@@ -122,6 +123,8 @@ class Door:
     event_id: int | None
     gate_id: int | None = None
     rule: GateRule | None = None
+    counted: CounterRows = ()
+    """The gate's counter rows as the scan's first read saw them (see `CheckInService._record`)."""
 
     @property
     def admits(self) -> tuple[int, ...]:
@@ -226,20 +229,25 @@ class CheckInService:
         """The scan's outcome, and whether the device's `last_seen_at` is due."""
         now = utc_now()
         seen, known = False, None
+        counted: CounterRows = ()
         if device is None:
             if scanner_id is None:
                 raise AuthenticationFailed
-            check_role(await door.role_of(scanner_id), SCANNER_ROLES)
+            if gate_id is None:
+                role = await door.role_of(scanner_id)
+            else:
+                role, counted = await door.role_at_gate(scanner_id, gate_id)
+            check_role(role, SCANNER_ROLES)
         else:
-            found, seen = await self._device_event(door, device, door_event_id, now)
-            door_event_id = found.event_id
+            found, seen = await self._device_event(door, device, door_event_id, gate_id, now)
+            door_event_id, counted = found.event_id, found.counted
             if found.gate_id is not None:
                 if gate_id not in (None, found.gate_id):
                     raise PermissionDenied(N_("this scanner scans at another gate"))
                 gate_id = found.gate_id
                 if found.gate_version is not None:
                     known = await self.gate_rules.rule(door, gate_id, found.gate_version)
-        where = await self._door(door, door_event_id, gate_id, leaving, known)
+        where = await self._door(door, door_event_id, gate_id, leaving, known, counted)
         if leaving:
             return await self._leave(door, code, where, scanner_id, device, now), seen
         admitted, ticket, transferred = False, None, False
@@ -260,9 +268,11 @@ class CheckInService:
         gate_id: int | None,
         leaving: bool,
         known: GateRule | None = None,
+        counted: CounterRows = (),
     ) -> Door:
         """Where the scan happens: a named gate must be of the scan's event; an out-scan names one.
-        `known`: the rule of the device's gate (`GateRuleCache`)."""
+        `known`: the rule of the device's gate (`GateRuleCache`); `counted`: the gate's counter
+        rows, read with the scan's first read."""
         if gate_id is None:
             if leaving:
                 raise RuleViolation(N_("an out-scan names its gate"))
@@ -270,7 +280,7 @@ class CheckInService:
         gate = known or await door.gate(gate_id)
         if gate is None or door_event_id not in (None, gate.event_id):
             raise RuleViolation(N_("gate_id is not a gate of this event"))
-        return Door(gate.event_id, gate_id, gate)
+        return Door(gate.event_id, gate_id, gate, counted)
 
     async def _leave(
         self,
@@ -317,13 +327,18 @@ class CheckInService:
         commit and waits for nothing after it. A paired device counts in its own row (its id's
         slot: a device scans one code after another, so the devices of a gate wait for each other
         only when their ids share a slot); a staff account's scan in the row of its log row's id.
-        The log row, the counter change and the read of the counters go to the database together,
-        in one round trip.
+        The log row and the counter change go to the database together, in one round trip.
 
-        The answer's counters are read right after the change, in the same round trip: under
-        REPEATABLE READ the snapshot of the scan's first read (the device, the gate or the role)
-        with this scan's own change, a snapshot that counts this scan. (Summing the counter rows
-        inside the device's read instead cost MariaDB more than this read does.)"""
+        The answer's counters are the scanning gate's counter rows as the scan's first read saw
+        them (joined to the device's read, or to the role's read of a staff account at a gate),
+        with this scan's own change added here when it is that gate's (an exit counts at the gate
+        the ticket came in by, which need not be the scanning gate): the snapshot the transaction
+        reads by, which counts this scan, with no statement of its own. MariaDB's REPEATABLE READ
+        fixes that snapshot at the transaction's first consistent read, the joined one; SQLite's
+        `BEGIN IMMEDIATE` holds the only writer from the first read to the commit, so nothing
+        else changes the rows meanwhile. (A `SUM` of the rows inside the device's read cost
+        MariaDB more than the rows themselves; a read after the change, in the request of the log
+        row, cost a statement more.)"""
         change = None
         device_id = None if device is None else device.id
         if outcome.result == ScanResult.EXITED and outcome.ticket is not None:
@@ -333,7 +348,7 @@ class CheckInService:
         elif where.gate_id is not None:
             admitted = int(outcome.result == ScanResult.VALID)
             change = GateChange(where.gate_id, admitted, 1 - admitted, admitted, device_id)
-        check_in_id, gate = await door.record_scan(
+        check_in_id = await door.record_scan(
             ScanRecord(
                 code=code,
                 result=outcome.result,
@@ -346,17 +361,24 @@ class CheckInService:
                 scanned_at=outcome.scanned_at,
             ),
             change,
-            where.rule,
         )
+        if where.rule is None or where.gate_id is None:
+            return replace(outcome, check_in_id=check_in_id)
+        gate = GateCounters.of_rows(where.gate_id, where.rule.name, where.counted, change)
         return replace(outcome, check_in_id=check_in_id, gate=gate)
 
     @staticmethod
     async def _device_event(
-        door: DoorStatements, device: Device, door_event_id: int | None, now: dt.datetime
+        door: DoorStatements,
+        device: Device,
+        door_event_id: int | None,
+        gate_id: int | None,
+        now: dt.datetime,
     ) -> tuple[ScannerDevice, bool]:
         """The paired device, if it may scan now (revoked or expired: refused at once), and
-        whether its `last_seen_at` is due."""
-        found = await door.device(device.id, device.token_digest, now)
+        whether its `last_seen_at` is due; with the counter rows of its gate (with none, of
+        `gate_id`, the gate the scan names)."""
+        found = await door.device(device.id, device.token_digest, now, gate_id)
         if found is None:
             raise AuthenticationFailed(N_("this scanner is revoked or expired"))
         if door_event_id is not None and door_event_id != found.event_id:

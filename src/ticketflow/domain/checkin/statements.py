@@ -40,6 +40,13 @@ from ticketflow.db.sql import PerDialect, Statement, sql
 
 SELECT_ROLE = sql("SELECT {u.role} FROM {u} WHERE {u.id} = %s", u=User)
 """The scanner's role as it is now: a demoted account is refused at once."""
+SELECT_ROLE_AT_GATE = sql(
+    "SELECT {u.role}, {c.admitted}, {c.inside}, {c.refused} FROM {u}"
+    " LEFT JOIN {c} ON {c.gate_id} = %s WHERE {u.id} = %s",
+    u=User,
+    c=GateCounter,
+)
+"""`SELECT_ROLE` at a gate: the role on each of the gate's counter rows (see `CounterRows`)."""
 _BY_CODE = "{t.code} = %s"
 """A `tf1.` ticket: found by its code."""
 _BY_CLAIMS = "{t.id} = %s AND {t.code_version} = %s"
@@ -138,28 +145,26 @@ RECORD_SCAN = sql(
     c=CheckIn,
 )
 SELECT_DEVICE = sql(
-    "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id}, {g}.{g.rule_version}"
+    "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id}, {g}.{g.rule_version},"
+    " {c}.{c.admitted}, {c}.{c.inside}, {c}.{c.refused}"
     " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = {s}.{s.gate_id}"
+    " LEFT JOIN {c} ON {c}.{c.gate_id} = COALESCE({s}.{s.gate_id}, %s)"
     " WHERE {s}.{s.id} = %s AND {s}.{s.token_hash} = %s"
     " AND {s}.{s.revoked_at} IS NULL AND {s}.{s.expires_at} > %s",
     s=Scanner,
     g=Gate,
+    c=GateCounter,
 )
 """A paired device that may scan now (not revoked, not expired), with the version of its gate's
-rule: the fields of `ScannerDevice`. The rule itself (`SELECT_GATE`) is read only when the process
-does not hold that version of it (`service.GateRuleCache`): its JSON list of ticket types and its name
-cost the database and the driver more than the version does."""
+rule: the fields of `ScannerDevice`, on each counter row of the gate it scans at (its own, else
+the one the scan names; see `CounterRows`). The rule itself (`SELECT_GATE`) is read only when the
+process does not hold that version of it (`service.GateRuleCache`): its JSON list of ticket types
+and its name cost the database and the driver more than the version does."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
 SELECT_GATE = sql(
     "SELECT {g.event_id}, {g.allow_reentry}, {g.ticket_type_ids}, {g.name} FROM {g} WHERE {g.id} = %s",
     g=Gate,
 )
-SELECT_GATE_COUNTER_ROWS = sql(
-    "SELECT {c.admitted}, {c.inside}, {c.refused} FROM {c} WHERE {c.gate_id} = %s", c=GateCounter
-)
-"""A gate's counter rows, summed by `GateCounters.of_rows`: sixteen rows of the primary key read
-as they are cost MariaDB and the driver less than the database's `SUM` of them (measured: 100 us
-against 140 us a statement, client and server CPU)."""
 COUNT_AT_GATE = sql(
     "UPDATE {c} SET {c.admitted} = {c.admitted} + %s, {c.refused} = {c.refused} + %s,"
     " {c.inside} = {c.inside} + %s WHERE {c.gate_id} = %s AND {c.slot} = %s",
@@ -212,6 +217,18 @@ class TicketKey:
         return (self.ticket_id, self.version) if self.code is None else (self.code,)
 
 
+CounterRows = tuple[tuple[int, int, int], ...]
+"""A gate's counter rows as the scan's first read saw them, each `(admitted, inside, refused)`:
+joined to that read (`SELECT_DEVICE`, `SELECT_ROLE_AT_GATE`) as they are and summed here
+(`GateCounters.of_rows`), which costs MariaDB less than a statement of their own, or a `SUM` of
+them in the read."""
+
+
+def counter_rows(rows: Sequence[tuple[Any, ...]]) -> CounterRows:
+    """The counter rows a read joined as its last three columns (none: the scan names no gate)."""
+    return tuple((row[-3], row[-2], row[-1]) for row in rows if row[-3] is not None)
+
+
 @dataclass(frozen=True, slots=True)
 class ScannerDevice:
     """A paired scanner device that may scan now: its event, gate and when it was last seen."""
@@ -221,6 +238,8 @@ class ScannerDevice:
     last_seen_at: dt.datetime | None
     gate_version: int | None = None
     """The version of its gate's rule (`Gate.rule_version`), if it has a gate."""
+    counted: CounterRows = ()
+    """The counter rows of the gate it scans at: its own, else the one the scan names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,13 +253,20 @@ class GateCounters:
     refused: int
 
     @classmethod
-    def of_rows(cls, gate_id: int, name: str, rows: Sequence[tuple[Any, ...]]) -> GateCounters:
-        """The sums of `SELECT_GATE_COUNTER_ROWS`'s rows (`inside` clamped at zero, as a gate's is)."""
+    def of_rows(
+        cls, gate_id: int, name: str, rows: CounterRows, change: GateChange | None = None
+    ) -> GateCounters:
+        """The sums of the gate's counter `rows`, with `change` when it is this gate's (`inside`
+        clamped at zero, as a gate's is)."""
         admitted = inside = refused = 0
         for row_admitted, row_inside, row_refused in rows:
             admitted += row_admitted
             inside += row_inside
             refused += row_refused
+        if change is not None and change.gate_id == gate_id:
+            admitted += change.admitted
+            inside += change.inside
+            refused += change.refused
         return cls(gate_id, name, int(admitted), max(0, int(inside)), int(refused))
 
 
@@ -296,18 +322,27 @@ class DoorStatements:
         row = await self._db.fetchone(SELECT_ROLE, (user_id,))
         return None if row is None else str(row[0])
 
-    async def device(self, device_id: int, token_digest: bytes, now: dt.datetime) -> ScannerDevice | None:
-        """The paired device with this token, if it may scan `now`."""
+    async def role_at_gate(self, user_id: int, gate_id: int) -> tuple[str | None, CounterRows]:
+        """The user's role now (None: no such user), and the counter rows of `gate_id`."""
+        rows = await self._db.fetchall(SELECT_ROLE_AT_GATE, (gate_id, user_id))
+        return (str(rows[0][0]), counter_rows(rows)) if rows else (None, ())
+
+    async def device(
+        self, device_id: int, token_digest: bytes, now: dt.datetime, gate_id: int | None = None
+    ) -> ScannerDevice | None:
+        """The paired device with this token, if it may scan `now`, with the counter rows of its
+        gate (with none, of `gate_id`)."""
         db = self._db
-        row = await db.fetchone(SELECT_DEVICE, (device_id, token_digest, db.bind_time(now)))
-        if row is None:
+        rows = await db.fetchall(SELECT_DEVICE, (gate_id, device_id, token_digest, db.bind_time(now)))
+        if not rows:
             return None
-        event_id, seen, gate_id, version = row
+        event_id, seen, own_gate, version = rows[0][:4]
         return ScannerDevice(
             int(event_id),
-            None if gate_id is None else int(gate_id),
+            None if own_gate is None else int(own_gate),
             db.read_time(seen),
-            None if gate_id is None or version is None else int(version),
+            None if own_gate is None or version is None else int(version),
+            counter_rows(rows),
         )
 
     async def touch_device(self, device_id: int, now: dt.datetime) -> None:
@@ -378,12 +413,9 @@ class DoorStatements:
         row = await self._db.fetchone(SELECT_TRANSFERRED_CODE, (code,))
         return None if row is None or row[0] is None else int(row[0])
 
-    async def record_scan(
-        self, scan: ScanRecord, change: GateChange | None = None, rule: GateRule | None = None
-    ) -> tuple[int, GateCounters | None]:
-        """Write the scan-log row, add `change` to its gate's counters, and read the counters of the
-        scanning gate (of `rule`) after it, all in one round trip where the database allows it;
-        returns the row's id and those counters."""
+    async def record_scan(self, scan: ScanRecord, change: GateChange | None = None) -> int:
+        """Write the scan-log row and add `change` to its gate's counters, in one round trip where
+        the database allows it; returns the row's id."""
         ticket = scan.ticket
         db = self._db
         row = (
@@ -393,21 +425,15 @@ class DoorStatements:
             scan.gate_id,
             db.bind_time(scan.scanned_at),
         )
-        after: list[tuple[str, tuple[int, ...]]] = []
-        if change is not None:
-            counts: tuple[int, ...] = (change.admitted, change.refused, change.inside, change.gate_id)
-            if change.device_id is None:
-                after.append((COUNT_AT_GATE_OF_SCAN.of(db.is_sqlite), counts))
-            else:
-                after.append((COUNT_AT_GATE, (*counts, counter_slot(change.device_id))))
-        if rule is not None and scan.gate_id is not None:
-            after.append((SELECT_GATE_COUNTER_ROWS, (scan.gate_id,)))
-        if not after:
-            return await db.insert(RECORD_SCAN, row), None
-        check_in_id, rows = await db.insert_then(RECORD_SCAN, row, *after)
-        if rule is None or scan.gate_id is None:
-            return check_in_id, None
-        return check_in_id, GateCounters.of_rows(scan.gate_id, rule.name, rows)
+        if change is None:
+            return await db.insert(RECORD_SCAN, row)
+        counts: tuple[int, ...] = (change.admitted, change.refused, change.inside, change.gate_id)
+        if change.device_id is None:
+            count = (COUNT_AT_GATE_OF_SCAN.of(db.is_sqlite), counts)
+        else:
+            count = (COUNT_AT_GATE, (*counts, counter_slot(change.device_id)))
+        check_in_id, _ = await db.insert_then(RECORD_SCAN, row, count)
+        return check_in_id
 
 
 def logged_scan(
