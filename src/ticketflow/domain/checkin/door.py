@@ -26,7 +26,7 @@ from advanced_alchemy.service import OffsetPagination
 from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketflow.db.base import utc_now
+from ticketflow.db.base import table_of, utc_now
 from ticketflow.db.models.checkins import SCANNED_CODE_MAX, CheckIn, ScanResult
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import (
@@ -91,6 +91,11 @@ async def require_event(session: AsyncSession, event_id: int) -> None:
         raise EventNotFound
 
 
+GATE_EVENT_INDEX = next(
+    str(index.name) for index in table_of(Gate).indexes if [c.name for c in index.columns] == ["event_id"]
+)
+
+
 class GateRepository(SQLAlchemyAsyncRepository[Gate]):
     model_type = Gate
 
@@ -142,8 +147,20 @@ class GateService(RepositoryService[Gate, GateRepository]):
         return gate
 
     async def delete_gate(self, gate_id: int) -> None:
-        """Removes the gate; its scanners are revoked (they would otherwise open every gate)."""
+        """Removes the gate; its scanners are revoked (they would otherwise open every gate).
+
+        The gate is locked first, then its scanners' rows: the order in which the delete's own
+        `ON DELETE SET NULL` reaches them. On MySQL/MariaDB it is locked as a sync locks its
+        event's gates (`SELECT_DEVICE_GATES`): by the event's index, then the row. A sync holding
+        the gate finishes first; a sync or scan after the delete finds the gate gone (its bound
+        scanners revoked)."""
         gate = await self._gate(gate_id)
+        await self.session.execute(
+            select(Gate.id)
+            .with_hint(Gate, f"FORCE INDEX ({GATE_EVENT_INDEX})", "mysql")
+            .where(Gate.event_id == gate.event_id, Gate.id == gate_id)
+            .with_for_update()
+        )
         await self.session.execute(
             update(Scanner)
             .where(Scanner.gate_id == gate_id, Scanner.revoked_at.is_(None))

@@ -486,12 +486,16 @@ LOCK_SYNC = sql("SELECT {y.scanner_id} FROM {y} WHERE {y.scanner_id} = %s", y=Sc
 """The device's sync lock row (made with the device), locked (`FOR UPDATE`): a device's batches
 are applied one at a time. Its own online scans never touch the row."""
 SELECT_DEVICE_GATES = sql(
-    "SELECT {g}.{g.id}, {g}.{g.allow_reentry}, {g}.{g.ticket_type_ids} FROM {g}"
-    " JOIN {s} ON {s}.{s.event_id} = {g}.{g.event_id} WHERE {s}.{s.id} = %s",
+    "SELECT {g.id}, {g.allow_reentry}, {g.ticket_type_ids} FROM {g}"
+    " WHERE {g.event_id} = (SELECT {s.event_id} FROM {s} WHERE {s.id} = %s) ORDER BY {g.id}",
     g=Gate,
     s=Scanner,
 )
-"""The gates of the device's event."""
+"""The gates of the device's event, in id order. On MySQL/MariaDB read with a shared lock (`LOCK IN
+SHARE MODE`) held to the commit: no gate the batch was judged against is deleted before its
+scan-log rows, which name it, are written (the delete waits; its scanners' batches after it find
+the gate gone). The device's event comes from a subquery, which a locking read does not lock: the
+batch takes no lock on the device's `scanners` row (see `sync.py`)."""
 SELECT_TICKET_IDS = sql("SELECT {t.code}, {t.id} FROM {t} WHERE {t.code} IN (%s)", t=Ticket)
 LOCK_TICKETS = sql(
     "SELECT {t.id}, {t.code}, {t.event_id}, {t.ticket_type_id}, {t.code_version}, {t.status}, {t.left_at}"
@@ -691,9 +695,12 @@ class SyncStatements:
         self._isolation = not db.is_sqlite
         """READ COMMITTED still to be set: sent with the transaction's first request."""
 
-    def _locking(self, statement: str) -> str:
-        """`FOR UPDATE` on MySQL/MariaDB; SQLite holds the whole database (`BEGIN IMMEDIATE`)."""
-        return statement if self._db.is_sqlite else statement + " FOR UPDATE"
+    def _locking(self, statement: str, *, shared: bool = False) -> str:
+        """`FOR UPDATE` (`shared`: `LOCK IN SHARE MODE`) on MySQL/MariaDB; SQLite holds the whole
+        database (`BEGIN IMMEDIATE`)."""
+        if self._db.is_sqlite:
+            return statement
+        return statement + (" LOCK IN SHARE MODE" if shared else " FOR UPDATE")
 
     async def _each(self, *statements: Request) -> list[list[tuple[Any, ...]]]:
         """Each statement's rows, in one request (`fetch_each`); the transaction's first request
@@ -707,14 +714,16 @@ class SyncStatements:
         self, device_id: int, token_digest: bytes
     ) -> tuple[SyncDevice | None, dict[int, GateRules]]:
         """The paired, unrevoked device with this token, and the gates of its event; the
-        device's sync lock is held until the transaction ends (SQLite: one writer anyway)."""
+        device's sync lock and shared locks on the gates are held until the transaction ends
+        (SQLite: one writer anyway)."""
         db = self._db
         locking: list[Request] = [] if db.is_sqlite else [(self._locking(LOCK_SYNC), (device_id,))]
-        *_, device, found_gates = await self._each(  # read once the lock is held: a batch that
-            # waited for the device's previous one sees what changed meanwhile (a cancelled event)
+        *_, found_gates, device = await self._each(  # read once the locks are held: a batch that
+            # waited for the device's previous one, or for a gate's delete, sees what changed
+            # meanwhile (a cancelled event, a scanner revoked with its gate)
             *locking,
+            (self._locking(SELECT_DEVICE_GATES, shared=True), (device_id,)),
             (SELECT_SYNC_DEVICE, (device_id, token_digest)),
-            (SELECT_DEVICE_GATES, (device_id,)),
         )
         gates = {}
         for gate_id, reentry, type_ids in found_gates:

@@ -27,7 +27,11 @@ verifies (an earlier code of the ticket: `transferred` when a transfer revoked i
 A forged code naming a real ticket locks that row for the batch and changes nothing else.
 
 Race-free by locks, in one order: the device's sync lock row first (`scanner_syncs`, made with the device: a
-device's batches are applied one at a time), then the batch's tickets by id (`FOR UPDATE`), the
+device's batches are applied one at a time), then its event's gates, shared and in id order (no
+gate the batch names is deleted before its log rows name it: a gate's delete locks the gate the
+same way, first, and waits; a batch behind a delete reads the device and the gates once the delete
+is committed, so a scanner revoked with its gate is refused and another gate named is unknown, as
+after any delete), then the batch's tickets by id (`FOR UPDATE`), the
 same row the door's conditional UPDATE takes, then the scan-log rows and the device's gate counter
 rows (in gate order). Not the device's `scanners` row: an online scan of the same device locks its
 ticket and then inserts its log row, whose foreign key takes a shared lock on that scanner row; a
