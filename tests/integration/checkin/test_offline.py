@@ -460,26 +460,42 @@ async def test_an_offline_exit_leaves_the_ticket_outside(client, db, door, reent
 
 
 async def test_an_earlier_code_answers_as_at_the_door(client, db, door) -> None:
-    """A code a transfer took away is `transferred`; a code replaced by a reissue is `unknown`:
-    the sync answers what the online door answers."""
+    """A code a transfer took away - a signed code of the earlier version, or a `tf1.` code - is
+    `transferred`; a code replaced by a reissue is `unknown`: the sync answers what the online door
+    answers, and logs the transferred scans with their ticket as the door does."""
     admin, holder, event, tickets = door
     newcomer = await make_actor(client, db, name="Ada Lovelace")
-    given, replaced = tickets[0], tickets[1]
-    moved = await client.post(
-        f"/tickets/{given['id']}/transfer", json={"email": newcomer.email}, headers=holder.headers
-    )
-    assert moved.status_code == 200, moved.text
+    given, replaced, old_style = tickets[0], tickets[1], {**tickets[2], "code": new_ticket_code()}
+    async with db() as session:
+        await session.execute(
+            update(Ticket).where(Ticket.id == old_style["id"]).values(code=old_style["code"])
+        )
+        await session.commit()
+    for ticket in (given, old_style):
+        moved = await client.post(
+            f"/tickets/{ticket['id']}/transfer", json={"email": newcomer.email}, headers=holder.headers
+        )
+        assert moved.status_code == 200, moved.text
     reissued = await client.post(f"/tickets/{replaced['id']}/reissue", headers=admin.headers)
     assert reissued.status_code == 200, reissued.text
     _, device = await pair_device(client, admin, event["id"])
-    scans = [scan(given["code"], minutes_ago(2)), scan(replaced["code"], minutes_ago(2))]
+    earlier = (given, replaced, old_style)
+    scans = [scan(ticket["code"], minutes_ago(2), client_id=f"t-{ticket['id']}") for ticket in earlier]
     response = await client.post("/check-ins/sync", json={"scans": scans}, headers=device)
     assert response.status_code == 200, response.text
     synced = [(r["result"], r.get("reason")) for r in response.json()["results"]]
-    assert synced == [("invalid", "transferred"), ("invalid", "unknown")]
-    online = [await client.post(f"/tickets/{t['code']}/validate", headers=device) for t in (given, replaced)]
+    assert synced == [("invalid", "transferred"), ("invalid", "unknown"), ("invalid", "transferred")]
+    online = [await client.post(f"/tickets/{t['code']}/validate", headers=device) for t in earlier]
     assert [(r.json()["result"], r.json()["reason"]) for r in online] == synced
-    for ticket in (given, replaced):
+    async with db() as session:
+        logged = await session.execute(select(CheckIn.scanned_code, CheckIn.ticket_id, CheckIn.event_id))
+        rows = sorted((tuple(row) for row in logged), key=repr)
+    assert rows == sorted(  # the sync's row and the door's
+        [(t["code"], t["id"], event["id"]) for t in (given, old_style) for _ in range(2)]
+        + [(replaced["code"], None, None)] * 2,
+        key=repr,
+    )
+    for ticket in earlier:
         assert (await ticket_row(db, ticket["id"])).status == "active"
 
 

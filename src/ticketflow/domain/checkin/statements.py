@@ -497,6 +497,10 @@ scan-log rows, which name it, are written (the delete waits; its scanners' batch
 the gate gone). The device's event comes from a subquery, which a locking read does not lock: the
 batch takes no lock on the device's `scanners` row (see `sync.py`)."""
 SELECT_TICKET_IDS = sql("SELECT {t.code}, {t.id} FROM {t} WHERE {t.code} IN (%s)", t=Ticket)
+SELECT_GIVEN_AWAY = sql(
+    "SELECT {x.old_code}, {x.ticket_id} FROM {x} WHERE {x.old_code} IN (%s)", x=TicketTransfer
+)
+"""`SELECT_TRANSFERRED_CODE` for a batch: the tickets transfers took these (`tf1.`) codes from."""
 LOCK_TICKETS = sql(
     "SELECT {t.id}, {t.code}, {t.event_id}, {t.ticket_type_id}, {t.code_version}, {t.status}, {t.left_at}"
     " FROM {t} WHERE {t.id} IN (%s) ORDER BY {t.id}",
@@ -745,6 +749,14 @@ class SyncStatements:
         if not codes:
             return {}
         (rows,) = await self._each((for_batch(SELECT_TICKET_IDS, len(codes)), codes))
+        return {str(code): int(ticket_id) for code, ticket_id in rows}
+
+    async def given_away(self, codes: Sequence[str]) -> dict[str, int]:
+        """The tickets transfers took these codes from (by code; a code no transfer took is left
+        out). Not locked: `lock_tickets` locks them with the batch's other tickets."""
+        if not codes:
+            return {}
+        (rows,) = await self._each((for_batch(SELECT_GIVEN_AWAY, len(codes)), codes))
         return {str(code): int(ticket_id) for code, ticket_id in rows}
 
     async def lock_tickets(self, ids: Sequence[int]) -> tuple[dict[int, SyncTicket], list[RecordedScan]]:

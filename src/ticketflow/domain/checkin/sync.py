@@ -24,6 +24,8 @@ A `tf2.` code carries its ticket's id: the sync locks that ticket by it and take
 ticket's own when it is, byte for byte, the code stored on the ticket (this server issued it, so
 there is no signature to check); any other code of that shape counts only once its signature
 verifies (an earlier code of the ticket: `transferred` when a transfer revoked it, else `unknown`).
+A `tf1.` code is looked up by the code; one that no ticket holds is looked up among the codes
+transfers took away (one statement for the batch's such codes): `transferred`, as at the door.
 A forged code naming a real ticket locks that row for the batch and changes nothing else.
 
 Race-free by locks, in one order: the device's sync lock row first (`scanner_syncs`, made with the device: a
@@ -118,6 +120,8 @@ class Door:
     """The batch's correctly signed earlier codes of its tickets, with their versions."""
     transferred: set[tuple[int, int]] = field(default_factory=set)
     """(ticket id, version) of the batch's earlier codes that a transfer revoked."""
+    given_away: set[str] = field(default_factory=set)
+    """The batch's `tf1.` codes that a transfer took from their tickets."""
 
 
 @dataclass(slots=True)
@@ -259,8 +263,9 @@ class SyncService:
         A `tf2.` code says its ticket's id: that ticket is locked by it and holds the code when the
         code is the one this server issued it (byte for byte, so no signature to check); any other
         code of that shape is verified, and names its ticket only when it was signed by one of our
-        keys. A `tf1.` code is looked up. Which earlier codes a transfer revoked goes to
-        `door.transferred` (one statement for the batch)."""
+        keys. A `tf1.` code is looked up; one no ticket holds names the ticket a transfer took it
+        from, if one did (`door.given_away`). Which earlier signed codes a transfer revoked goes
+        to `door.transferred` (one statement for the batch)."""
         claimed: dict[str, int] = {}
         looked_up: list[str] = []
         for code in {scan.code for scan in scans}:
@@ -270,6 +275,11 @@ class SyncService:
             elif looks_like_ticket_code(code):
                 looked_up.append(code)
         holders = await db.ticket_ids(sorted(looked_up))
+        # a `tf1.` code no ticket holds now: one a transfer took away? (one look-up for them all,
+        # none for a batch whose codes are all held, as they are at a door of current codes)
+        given_away = await db.given_away(sorted(set(looked_up) - holders.keys()))
+        door.given_away = set(given_away)
+        holders.update(given_away)
         locked, recorded = await db.lock_tickets(sorted({*holders.values(), *claimed.values()}))
         older: list[tuple[int, int]] = []
         for code, ticket_id in claimed.items():
@@ -338,8 +348,10 @@ class SyncService:
         if ticket is None:
             return InvalidReason.UNKNOWN
         if ticket.code != scan.code:  # an earlier code of the ticket (or it changed meanwhile)
+            if scan.code in door.given_away:  # a `tf1.` code, as at the door
+                return InvalidReason.TRANSFERRED
             version = door.earlier.get(scan.code)
-            if version is None:  # not signed by us (or a `tf1.` code no ticket holds now)
+            if version is None:  # not signed by us (or a `tf1.` code its ticket lost meanwhile)
                 return InvalidReason.UNKNOWN
             # as at the door: `transferred` only when a transfer revoked that version, else a code
             # that was replaced (a reissue) is as if never issued
