@@ -462,7 +462,7 @@ async def test_an_offline_exit_leaves_the_ticket_outside(client, db, door, reent
 async def test_an_earlier_code_answers_as_at_the_door(client, db, door) -> None:
     """A code a transfer took away - a signed code of the earlier version, or a `tf1.` code - is
     `transferred`; a code replaced by a reissue is `unknown`: the sync answers what the online door
-    answers, and logs the transferred scans with their ticket as the door does."""
+    answers, and logs every such scan with its ticket as the door does."""
     admin, holder, event, tickets = door
     newcomer = await make_actor(client, db, name="Ada Lovelace")
     given, replaced, old_style = tickets[0], tickets[1], {**tickets[2], "code": new_ticket_code()}
@@ -490,13 +490,52 @@ async def test_an_earlier_code_answers_as_at_the_door(client, db, door) -> None:
     async with db() as session:
         logged = await session.execute(select(CheckIn.scanned_code, CheckIn.ticket_id, CheckIn.event_id))
         rows = sorted((tuple(row) for row in logged), key=repr)
-    assert rows == sorted(  # the sync's row and the door's
-        [(t["code"], t["id"], event["id"]) for t in (given, old_style) for _ in range(2)]
-        + [(replaced["code"], None, None)] * 2,
-        key=repr,
+    assert rows == sorted(  # the sync's row and the door's, each naming its ticket
+        [(t["code"], t["id"], event["id"]) for t in earlier for _ in range(2)], key=repr
     )
+    assert "ticket" not in online[1].json()  # the replaced code's answer names no one
     for ticket in earlier:
         assert (await ticket_row(db, ticket["id"])).status == "active"
+
+
+async def test_a_replaced_code_tried_offline_is_logged_with_its_ticket_and_admits_no_one(
+    client, db, settings, door
+) -> None:
+    """A device that had not yet heard of the reissue let the old code in; the sync refuses it
+    (`unknown`, as the door does) and logs it with its ticket. The row is no admission: the
+    ticket's new code is then the first admission (not a duplicate), the double-admission report
+    stays empty, the stats count one refused scan, and the scan log by ticket shows the attempt."""
+    admin, _, event, tickets = door
+    _, device = await pair_device(client, admin, event["id"])
+    leaked = tickets[0]
+    new_code = await reissue(db, settings, leaked["id"])
+    scans = [
+        scan(leaked["code"], minutes_ago(3), client_id="leaked"),
+        scan(new_code, minutes_ago(2), client_id="holder"),
+    ]
+    response = await client.post("/check-ins/sync", json={"scans": scans}, headers=device)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [(r["result"], r.get("reason")) for r in results] == [("invalid", "unknown"), ("valid", None)]
+    again = await client.post(
+        "/check-ins/sync", json={"scans": [scan(new_code, minutes_ago(1), client_id="copy")]}, headers=device
+    )
+    [copy] = again.json()["results"]
+    assert (copy["result"], copy["duplicate_of"]) == ("duplicate_admission", results[1]["check_in_id"])
+
+    rows = {row[0]: row[1:3] for row in await check_ins(db)}
+    assert rows == {
+        "leaked": (leaked["id"], "invalid"),
+        "holder": (leaked["id"], "valid"),
+        "copy": (leaked["id"], "duplicate_admission"),
+    }
+    report = (await client.get(f"/events/{event['id']}/duplicate-admissions", headers=admin.headers)).json()
+    [item] = report["items"]
+    assert [a["check_in_id"] for a in item["admissions"]] == [results[1]["check_in_id"], copy["check_in_id"]]
+    stats = (await client.get(f"/events/{event['id']}/stats", headers=admin.headers)).json()["figures"]
+    assert (stats["scans_refused"], stats["duplicate_admissions"]) == (1, 1)
+    logged = await client.get("/check-ins", params={"ticket_id": leaked["id"]}, headers=admin.headers)
+    assert [c["reason"] for c in logged.json()["items"]] == [None, None, "unknown"]
 
 
 @pytest.mark.parametrize(

@@ -143,3 +143,39 @@ async def test_rotation_verifies_old_codes_until_the_key_is_removed(client, db, 
     assert admitted_new.json()["result"] == "valid"
     new_claims = TicketSigner(signing_key_entries(NEW_KEY)).verify(new_ticket["code"])
     assert (new_claims.kid, new_claims.ticket_id) == (2, new_ticket["id"])
+
+
+async def test_a_replaced_code_is_unknown_but_logged_with_its_ticket(client, db, door) -> None:
+    """A reissue replaced the code: the door answers as if it had never been issued (no ticket, no
+    holder), while the scan log names the ticket, so the organiser sees the leaked code tried. The
+    staff account that scanned it may not read the ticket (and its new code) for that scan."""
+    staff, event, ticket = door
+    admin = await make_actor(client, db, role="admin")
+    reissued = await client.post(f"/tickets/{ticket['id']}/reissue", headers=admin.headers)
+    assert reissued.status_code == 200, reissued.text
+
+    stale = await client.post(
+        f"/tickets/{ticket['code']}/validate", json={"event_id": event["id"]}, headers=staff.headers
+    )
+
+    assert stale.status_code == 404
+    assert stale.json() == {
+        "result": "invalid",
+        "reason": "unknown",
+        "check_in_id": stale.json()["check_in_id"],
+    }
+    assert await scan_log(db) == [(ticket["id"], "invalid", "unknown", ticket["code"])]
+    async with db() as session:
+        assert await session.scalar(select(CheckIn.event_id)) == event["id"]
+    for path in (f"/tickets/{ticket['id']}", f"/tickets/{ticket['id']}/qr.png"):
+        assert (await client.get(path, headers=staff.headers)).status_code == 404
+    logged = await client.get("/check-ins", params={"ticket_id": ticket["id"]}, headers=admin.headers)
+    assert [(c["id"], c["reason"]) for c in logged.json()["items"]] == [
+        (stale.json()["check_in_id"], "unknown")
+    ]
+    stats = (await client.get(f"/events/{event['id']}/stats", headers=admin.headers)).json()["figures"]
+    assert (stats["scans_refused"], stats["duplicate_admissions"]) == (1, 0)
+
+    current = await client.post(f"/tickets/{reissued.json()['code']}/validate", headers=staff.headers)
+    assert current.json()["result"] == "valid"  # the attempt admitted no one
+    assert (await client.get(f"/tickets/{ticket['id']}", headers=staff.headers)).status_code == 200

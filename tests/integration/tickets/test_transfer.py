@@ -98,11 +98,14 @@ async def test_the_new_holder_enters_and_the_old_code_is_transferred(client, db,
     assert (await client.get(f"/tickets/{ticket['id']}", headers=ada.headers)).status_code == 404
 
     old = await client.post(f"/tickets/{ticket['code']}/validate", headers=staff.headers)
+    # the code given away does not open the ticket (with its new code) to the account that scanned it
+    assert (await client.get(f"/tickets/{ticket['id']}", headers=staff.headers)).status_code == 404
     new = await client.post(f"/tickets/{code}/validate", headers=staff.headers)
 
     assert old.status_code == 422
     assert (old.json()["result"], old.json()["reason"]) == ("invalid", "transferred")
     assert new.status_code == 200
+    assert (await client.get(f"/tickets/{ticket['id']}", headers=staff.headers)).json()["code"] == code
     assert new.json()["ticket"]["holder_name"] == "Grace Hopper"
 
 

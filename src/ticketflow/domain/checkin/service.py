@@ -23,7 +23,8 @@ A signed `tf2.` code is verified first (a forged code, or one signed by a key no
 is `unknown` without a look-up), then its ticket is found by the id it carries and admitted only
 while the ticket's `code_version` is the code's (`... WHERE id = %s AND code_version = %s`): a
 reissued ticket (a transfer) has a new version, and its earlier codes admit no one even though
-they verify. `tf1.` codes, issued before signed codes, are found by the code itself, compared byte
+they verify (their scans are logged with the ticket; the answer to a code a reissue replaced
+names none). `tf1.` codes, issued before signed codes, are found by the code itself, compared byte
 for byte (a binary NO PAD collation on MySQL/MariaDB, see `db.types.ExactString`): another case or
 a trailing space is another code.
 """
@@ -114,6 +115,9 @@ class ScanOutcome:
     """The scan-log row of this scan."""
     gate: GateCounters | None = None
     """The scanning gate's counters, this scan counted (see `_record`)."""
+    replaced: ScannedTicket | None = None
+    """The ticket an earlier, replaced code of it names (a reissue): on the scan-log row, never in
+    the answer (which is `unknown`, as if the code had never been issued)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,23 +166,29 @@ def ticket_key(signer: TicketSigner, code: str) -> TicketKey | None:
     return TicketKey(ticket_id=claims.ticket_id, version=claims.version)
 
 
-async def scanned(door: DoorStatements, key: TicketKey) -> tuple[ScannedTicket | None, bool]:
-    """The ticket of a scanned code, and whether the code is one it was transferred away with.
+async def scanned(
+    door: DoorStatements, key: TicketKey
+) -> tuple[ScannedTicket | None, bool, ScannedTicket | None]:
+    """The ticket of a scanned code, whether the code is one it was transferred away with, and
+    the ticket a replaced code of it names (for the scan log only).
 
     A signed code of an earlier version admits no one whatever the ticket's state: `transferred`
-    when a transfer revoked that version, else as if it had never been issued. A `tf1.` code no
-    ticket has any more is looked up among the codes transfers revoked.
+    when a transfer revoked that version, else as if it had never been issued (a reissue: the
+    answer names no ticket, the log row does). A `tf1.` code no ticket has any more is looked up
+    among the codes transfers revoked.
     """
     ticket = await door.scanned_ticket(key)
     if key.signed:
         if ticket is None or ticket.code_version == key.version:
-            return ticket, False
-        return (ticket, True) if await door.transferred_version(ticket.id, key.version) else (None, False)
+            return ticket, False, None
+        if await door.transferred_version(ticket.id, key.version):
+            return ticket, True, None
+        return None, False, ticket
     if ticket is None and key.code is not None:
         given_away = await door.transferred_code(key.code)
         if given_away is not None:
-            return await door.scanned_ticket(TicketKey(ticket_id=given_away)), True
-    return ticket, False
+            return await door.scanned_ticket(TicketKey(ticket_id=given_away)), True, None
+    return ticket, False, None
 
 
 def transferred_outcome(ticket: ScannedTicket | None, now: dt.datetime) -> ScanOutcome:
@@ -250,15 +260,15 @@ class CheckInService:
         where = await self._door(door, door_event_id, gate_id, leaving, known, counted)
         if leaving:
             return await self._leave(door, code, where, scanner_id, device, now), seen
-        admitted, ticket, transferred = False, None, False
+        admitted, ticket, transferred, replaced = False, None, False, None
         key = ticket_key(self.signer, code)
         if key is not None:  # anything else was never issued: nothing to look up
             admitted = await door.admit(key, where.event_id, now, where.admits)
-            ticket, transferred = await scanned(door, key)
+            ticket, transferred, replaced = await scanned(door, key)
         if transferred:
             outcome = transferred_outcome(ticket, now)
         else:
-            outcome = scan_outcome(ticket, admitted, where.event_id, now, where.admits)
+            outcome = scan_outcome(ticket, admitted, where.event_id, now, where.admits, replaced)
         return await self._record(door, code, outcome, where, scanner_id, device), seen
 
     @staticmethod
@@ -294,17 +304,17 @@ class CheckInService:
         """An out-scan: a ticket inside leaves in one conditional UPDATE, so of simultaneous
         out-scans one wins and the others find it out. Any gate of the event lets a ticket out,
         whatever its type; at a re-entry gate it becomes active again."""
-        left, ticket, transferred = False, None, False
+        left, ticket, transferred, replaced = False, None, False, None
         key = ticket_key(self.signer, code)
         if key is not None and where.event_id is not None and where.rule is not None:
             left = await door.leave(key, where.event_id, now, reentry=where.rule.allow_reentry)
-            ticket, transferred = await scanned(door, key)
+            ticket, transferred, replaced = await scanned(door, key)
         if transferred:
             outcome = transferred_outcome(ticket, now)
         elif left and ticket is not None:
             outcome = ScanOutcome(ScanResult.EXITED, None, ticket, now)
         else:  # not inside: refused as a second admission is (already_used), or invalid
-            outcome = scan_outcome(ticket, False, where.event_id, now)
+            outcome = scan_outcome(ticket, False, where.event_id, now, replaced=replaced)
         return await self._record(door, code, outcome, where, scanner_id, device)
 
     async def _record(
@@ -353,7 +363,7 @@ class CheckInService:
                 code=code,
                 result=outcome.result,
                 reason=outcome.reason,
-                ticket=outcome.ticket,
+                ticket=outcome.ticket if outcome.ticket is not None else outcome.replaced,
                 door_event_id=where.event_id,
                 scanned_by_id=scanner_id if device is None else None,
                 scanner_id=device_id,
@@ -392,9 +402,10 @@ def scan_outcome(
     door_event_id: int | None,
     now: dt.datetime,
     admits: tuple[int, ...] = (),
+    replaced: ScannedTicket | None = None,
 ) -> ScanOutcome:
     if ticket is None:
-        return ScanOutcome(ScanResult.INVALID, InvalidReason.UNKNOWN, None, now)
+        return ScanOutcome(ScanResult.INVALID, InvalidReason.UNKNOWN, None, now, replaced=replaced)
     if admitted:
         return ScanOutcome(ScanResult.VALID, None, ticket, now)
     reason = invalid_reason(ticket, door_event_id, admits)

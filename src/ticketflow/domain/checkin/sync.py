@@ -23,7 +23,8 @@ again when it left by a re-entry gate, so that the door admits it back).
 A `tf2.` code carries its ticket's id: the sync locks that ticket by it and takes the code for the
 ticket's own when it is, byte for byte, the code stored on the ticket (this server issued it, so
 there is no signature to check); any other code of that shape counts only once its signature
-verifies (an earlier code of the ticket: `transferred` when a transfer revoked it, else `unknown`).
+verifies (an earlier code of the ticket: `transferred` when a transfer revoked it, else `unknown`,
+with the ticket on its log row all the same, as at the door: the organiser sees a leaked code tried).
 A `tf1.` code is looked up by the code; one that no ticket holds is looked up among the codes
 transfers took away (one statement for the batch's such codes): `transferred`, as at the door.
 A forged code naming a real ticket locks that row for the batch and changes nothing else.
@@ -326,11 +327,14 @@ class SyncService:
             else:
                 reason = InvalidReason.REFUSED_OFFLINE
         batch.count(scan, gate_id)
+        # an `unknown` scan names no ticket, unless it is a code we signed for one (replaced by a
+        # reissue): the log row names that ticket, as at the door; the answer does not
+        named = reason != InvalidReason.UNKNOWN or scan.code in door.earlier
         batch.records.append(
             OfflineRecord(
                 client_id=scan.client_id,
                 code=scan.code,
-                ticket=None if reason == InvalidReason.UNKNOWN else ticket,
+                ticket=ticket if named else None,
                 event_id=door.event_id,
                 result=result,
                 reason=reason,
