@@ -41,7 +41,7 @@ async def waiting_for_lock(db, query: str, *tasks: asyncio.Task) -> None:
     each waits for a row lock (run alone, it is over at once); fails if one of the `tasks`, which
     run them, ends first."""
     async with db() as session:
-        for _ in range(400):
+        for _ in range(2000):  # ends as soon as they wait; a loaded machine may be slow
             running = await session.scalar(
                 text("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE :query"),
                 {"query": query},
