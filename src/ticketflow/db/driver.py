@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from asyncmy.constants.ER import DUP_ENTRY
+from asyncmy.constants.ER import DUP_ENTRY, NO_REFERENCED_ROW_2
 from asyncmy.errors import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -153,10 +153,30 @@ def duplicate_key(error: BaseException, table: str, columns: Sequence[str]) -> b
     convention), SQLite's UNIQUE naming its columns."""
     if isinstance(error, sqlite3.IntegrityError):
         return str(error) == "UNIQUE constraint failed: " + ", ".join(f"{table}.{name}" for name in columns)
-    if not isinstance(error, IntegrityError) or len(error.args) < 2 or error.args[0] != DUP_ENTRY:
-        return False
+    message = _mysql_refusal(error, DUP_ENTRY)
     key = "_".join(("uq", table, *columns))
-    return str(error.args[1]).endswith(f"{key}'")  # MariaDB "... for key 'uq_...'", MySQL "'t.uq_...'"
+    # MariaDB "... for key 'uq_...'", MySQL "... for key 't.uq_...'"
+    return message is not None and message.endswith(f"{key}'")
+
+
+def missing_parent(error: BaseException, table: str, column: str, parent: str) -> bool:
+    """Whether `error` is the foreign key of `table.column` to `parent` refusing a row because the
+    row it names is not there (any more), and no other error: MySQL/MariaDB's 1452 naming the key
+    (`fk_<table>_<column>_<parent>`, the models' naming convention).
+
+    Never on SQLite, whose refusal names no key ("FOREIGN KEY constraint failed"): there the
+    callers' transactions start with the only writer's lock (`BEGIN IMMEDIATE`), so a parent they
+    read cannot be deleted before they write."""
+    message = _mysql_refusal(error, NO_REFERENCED_ROW_2)
+    key = f"fk_{table}_{column}_{parent}"
+    return message is not None and f"`{table}`, CONSTRAINT `{key}` FOREIGN KEY (`{column}`)" in message
+
+
+def _mysql_refusal(error: BaseException, code: int) -> str | None:
+    """The message of MySQL/MariaDB's integrity error `code`, if `error` is one."""
+    if not isinstance(error, IntegrityError) or len(error.args) < 2 or error.args[0] != code:
+        return None
+    return str(error.args[1])
 
 
 def returning(driver: Any, dialect: str) -> bool:
