@@ -16,6 +16,13 @@ a re-entry gate makes the ticket `active` again, so the next in-scan admits it. 
 its admissions and refusals; `inside` counts the tickets that came in through it and have not
 left (through any gate), so the gates' `inside` add up to the people inside.
 
+A gate deleted during a scan that names it: the door does not lock the gate it reads (a statement
+more on the busiest path), so on MySQL/MariaDB a delete committed between the scan's read and its
+log row makes the row's foreign key refuse it. The scan is then rolled back whole (nothing admitted,
+no counter changed) and answered as a scan after the delete is: a device bound to the gate was
+revoked with it (401), anyone else names a gate of no event (422). On SQLite the delete cannot come
+between: the scan's `BEGIN IMMEDIATE` holds the only writer from its first read to its commit.
+
 A scanned text that does not have the shape of a ticket code (`lib/ticket_codes.py`) is
 `invalid`/`unknown` without a look-up: no ticket was ever issued with it. It is still recorded.
 
@@ -45,6 +52,7 @@ from ticketflow.domain.checkin.statements import (
     DoorStatements,
     GateChange,
     GateCounters,
+    GateDeleted,
     GateRule,
     ScannedTicket,
     ScannerDevice,
@@ -92,6 +100,21 @@ class GateRuleCache:
         return rule
 
 
+def scanner_refused() -> AuthenticationFailed:
+    return AuthenticationFailed(N_("this scanner is revoked or expired"))
+
+
+def not_a_gate() -> RuleViolation:
+    return RuleViolation(N_("gate_id is not a gate of this event"))
+
+
+def gate_deleted(where: Door) -> AuthenticationFailed | RuleViolation:
+    """The answer to a scan whose gate was deleted after the scan read it: the answer of a scan
+    after the delete. The delete revoked the scanners bound to the gate; anyone else names a gate
+    of no event."""
+    return scanner_refused() if where.bound else not_a_gate()
+
+
 def seen_due(last_seen_at: dt.datetime | None, now: dt.datetime) -> bool:
     """Whether a device's `last_seen_at` is due to be written again (`DEVICE_SEEN_EVERY`)."""
     return last_seen_at is None or last_seen_at <= now - DEVICE_SEEN_EVERY
@@ -129,6 +152,8 @@ class Door:
     rule: GateRule | None = None
     counted: CounterRows = ()
     """The gate's counter rows as the scan's first read saw them (see `CheckInService._record`)."""
+    bound: bool = False
+    """The gate is the scanning device's own: deleting the gate revokes the device."""
 
     @property
     def admits(self) -> tuple[int, ...]:
@@ -238,7 +263,7 @@ class CheckInService:
     ) -> tuple[ScanOutcome, bool]:
         """The scan's outcome, and whether the device's `last_seen_at` is due."""
         now = utc_now()
-        seen, known = False, None
+        seen, known, bound = False, None, False
         counted: CounterRows = ()
         if device is None:
             if scanner_id is None:
@@ -254,10 +279,10 @@ class CheckInService:
             if found.gate_id is not None:
                 if gate_id not in (None, found.gate_id):
                     raise PermissionDenied(N_("this scanner scans at another gate"))
-                gate_id = found.gate_id
+                gate_id, bound = found.gate_id, True
                 if found.gate_version is not None:
                     known = await self.gate_rules.rule(door, gate_id, found.gate_version)
-        where = await self._door(door, door_event_id, gate_id, leaving, known, counted)
+        where = await self._door(door, door_event_id, gate_id, leaving, known, counted, bound=bound)
         if leaving:
             return await self._leave(door, code, where, scanner_id, device, now), seen
         admitted, ticket, transferred, replaced = False, None, False, None
@@ -279,18 +304,20 @@ class CheckInService:
         leaving: bool,
         known: GateRule | None = None,
         counted: CounterRows = (),
+        *,
+        bound: bool = False,
     ) -> Door:
         """Where the scan happens: a named gate must be of the scan's event; an out-scan names one.
         `known`: the rule of the device's gate (`GateRuleCache`); `counted`: the gate's counter
-        rows, read with the scan's first read."""
+        rows, read with the scan's first read; `bound`: the gate is the device's own."""
         if gate_id is None:
             if leaving:
                 raise RuleViolation(N_("an out-scan names its gate"))
             return Door(door_event_id)
         gate = known or await door.gate(gate_id)
         if gate is None or door_event_id not in (None, gate.event_id):
-            raise RuleViolation(N_("gate_id is not a gate of this event"))
-        return Door(gate.event_id, gate_id, gate, counted)
+            raise not_a_gate()
+        return Door(gate.event_id, gate_id, gate, counted, bound)
 
     async def _leave(
         self,
@@ -358,20 +385,21 @@ class CheckInService:
         elif where.gate_id is not None:
             admitted = int(outcome.result == ScanResult.VALID)
             change = GateChange(where.gate_id, admitted, 1 - admitted, admitted, device_id)
-        check_in_id = await door.record_scan(
-            ScanRecord(
-                code=code,
-                result=outcome.result,
-                reason=outcome.reason,
-                ticket=outcome.ticket if outcome.ticket is not None else outcome.replaced,
-                door_event_id=where.event_id,
-                scanned_by_id=scanner_id if device is None else None,
-                scanner_id=device_id,
-                gate_id=where.gate_id,
-                scanned_at=outcome.scanned_at,
-            ),
-            change,
+        record = ScanRecord(
+            code=code,
+            result=outcome.result,
+            reason=outcome.reason,
+            ticket=outcome.ticket if outcome.ticket is not None else outcome.replaced,
+            door_event_id=where.event_id,
+            scanned_by_id=scanner_id if device is None else None,
+            scanner_id=device_id,
+            gate_id=where.gate_id,
+            scanned_at=outcome.scanned_at,
         )
+        try:
+            check_in_id = await door.record_scan(record, change)
+        except GateDeleted:  # raised through the scan's transaction: rolled back, nothing admitted
+            raise gate_deleted(where) from None
         if where.rule is None or where.gate_id is None:
             return replace(outcome, check_in_id=check_in_id)
         gate = GateCounters.of_rows(where.gate_id, where.rule.name, where.counted, change)
@@ -390,7 +418,7 @@ class CheckInService:
         `gate_id`, the gate the scan names)."""
         found = await door.device(device.id, device.token_digest, now, gate_id)
         if found is None:
-            raise AuthenticationFailed(N_("this scanner is revoked or expired"))
+            raise scanner_refused()
         if door_event_id is not None and door_event_id != found.event_id:
             raise PermissionDenied(N_("this scanner scans for another event"))
         return found, seen_due(found.last_seen_at, now)

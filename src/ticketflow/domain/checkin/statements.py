@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 
 from ticketflow.db.base import Base, table_of
-from ticketflow.db.driver import DriverConnection, duplicate_key
+from ticketflow.db.driver import DriverConnection, duplicate_key, missing_parent
 from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import ADMISSIONS, SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
@@ -309,6 +309,11 @@ class ScanRecord:
     scanned_at: dt.datetime
 
 
+class GateDeleted(Exception):
+    """The gate a scan-log row names is gone: deleted, and committed, after the scan read it (its
+    foreign key refused the row). The scan's transaction is rolled back with it, whole."""
+
+
 class DoorStatements:
     """The door's statements on one driver transaction (see `door_transaction`)."""
 
@@ -415,7 +420,12 @@ class DoorStatements:
 
     async def record_scan(self, scan: ScanRecord, change: GateChange | None = None) -> int:
         """Write the scan-log row and add `change` to its gate's counters, in one round trip where
-        the database allows it; returns the row's id."""
+        the database allows it; returns the row's id.
+
+        `GateDeleted` when the scan's gate was deleted since the scan read it: on MySQL/MariaDB
+        the door reads without locking the gate, and the row's foreign key refuses it (nothing
+        after the INSERT runs). SQLite cannot get there: the scan's `BEGIN IMMEDIATE` holds the
+        only writer from its first read, so a delete waits for the scan's commit."""
         ticket = scan.ticket
         db = self._db
         row = (
@@ -425,14 +435,19 @@ class DoorStatements:
             scan.gate_id,
             db.bind_time(scan.scanned_at),
         )
-        if change is None:
-            return await db.insert(RECORD_SCAN, row)
-        counts: tuple[int, ...] = (change.admitted, change.refused, change.inside, change.gate_id)
-        if change.device_id is None:
-            count = (COUNT_AT_GATE_OF_SCAN.of(db.is_sqlite), counts)
-        else:
-            count = (COUNT_AT_GATE, (*counts, counter_slot(change.device_id)))
-        check_in_id, _ = await db.insert_then(RECORD_SCAN, row, count)
+        try:
+            if change is None:
+                return await db.insert(RECORD_SCAN, row)
+            counts: tuple[int, ...] = (change.admitted, change.refused, change.inside, change.gate_id)
+            if change.device_id is None:
+                count = (COUNT_AT_GATE_OF_SCAN.of(db.is_sqlite), counts)
+            else:
+                count = (COUNT_AT_GATE, (*counts, counter_slot(change.device_id)))
+            check_in_id, _ = await db.insert_then(RECORD_SCAN, row, count)
+        except Exception as error:
+            if missing_parent(error, CheckIn.__tablename__, "gate_id", Gate.__tablename__):
+                raise GateDeleted from error
+            raise
         return check_in_id
 
 
