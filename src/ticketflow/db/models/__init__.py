@@ -7,7 +7,7 @@ from ticketflow.db.models.orders import Order
 from ticketflow.db.models.outbox import OutboxMessage  # noqa: F401
 from ticketflow.db.models.payments import Checkout, Payment, ProviderEvent, Refund  # noqa: F401
 from ticketflow.db.models.ticket_types import OrderLine, TicketType
-from ticketflow.db.models.tickets import Ticket, TicketTransfer
+from ticketflow.db.models.tickets import ReplacedCode, Ticket, TicketTransfer
 from ticketflow.db.models.users import User
 from ticketflow.db.models.vouchers import Voucher
 
@@ -18,6 +18,7 @@ __all__ = [
     "GateCounter",
     "Order",
     "OrderLine",
+    "ReplacedCode",
     "Scanner",
     "ScannerSync",
     "Ticket",

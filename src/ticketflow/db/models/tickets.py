@@ -84,3 +84,18 @@ class TicketTransfer(IdMixin, Base):
     old_code: Mapped[str] = mapped_column(ExactString(CODE_MAX), nullable=False, index=True)
     """The code it revoked: a `tf1.` code is found here when scanned after the transfer."""
     transferred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utc_now)
+
+
+class ReplacedCode(IdMixin, Base):
+    """A `tf1.` code a reissue replaced (with the signed code of the ticket's next version). Scanned
+    afterwards it admits no one and is answered as a code never issued, while the scan log names
+    its ticket. A signed code needs no row: it carries its ticket and version."""
+
+    __tablename__ = "replaced_codes"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), nullable=False, index=True)
+    old_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    """The ticket's version that had the code."""
+    old_code: Mapped[str] = mapped_column(ExactString(CODE_MAX), nullable=False, unique=True)
+    """A ticket has its `tf1.` code until its first new code, so a code is replaced once."""
+    replaced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utc_now)

@@ -4,7 +4,9 @@ A reissued ticket keeps its holder, order, type and attendee; it gets the signed
 version from the current first key (`replace_code`, the same conditional UPDATE as a transfer),
 and its holder gets the ticket e-mail with the new code. The old code then admits no one: online
 the door answers `invalid`/`unknown` (the code names a version the ticket no longer has), and the
-scanner bundle lists that version as revoked.
+scanner bundle lists that version as revoked. A `tf1.` code (issued before signed codes) says no
+ticket and no version: the reissue keeps it as a `ReplacedCode`, so its scans are logged with the
+ticket (the answer still names none).
 
 - One ticket (`reissue_ticket`): a code posted online. Its holder (at most
   `REISSUES_PER_TICKET` times a day) or an admin; only an `active` ticket.
@@ -27,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.events import Event
-from ticketflow.db.models.tickets import Ticket, TicketStatus
+from ticketflow.db.models.tickets import ReplacedCode, Ticket, TicketStatus
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.tickets.service import HeldTicket, TicketVersion, held_tickets, replace_code
@@ -35,6 +37,7 @@ from ticketflow.lib.errors import ConflictError, RuleViolation, TicketNotFound
 from ticketflow.lib.i18n import N_
 from ticketflow.lib.ratelimit import AttemptLimiter, LimitStore
 from ticketflow.lib.signed_codes import SIGNED_CODE_PREFIX, TicketSigner, kid_of
+from ticketflow.lib.ticket_codes import is_signed_code
 
 REISSUES_PER_TICKET = 3
 REISSUE_WINDOW_SECONDS = 86_400
@@ -117,16 +120,19 @@ class CodeReissue:
             raise TicketNotReissuable(NOT_REISSUED[TicketStatus(ticket.status)], status=ticket.status)
         taken = None if admin or self.limiter is None else await self.limiter.acquire(str(ticket_id))
         try:
-            code = await replace_code(
-                self.session,
-                self.signer,
-                TicketVersion.of(ticket),
-                utc_now(),
-                Ticket.status == TicketStatus.ACTIVE,
-            )
+            now, old = utc_now(), TicketVersion.of(ticket)
+            old_code = ticket.code
+            active = Ticket.status == TicketStatus.ACTIVE
+            code = await replace_code(self.session, self.signer, old, now, active)
             if code is None:
                 await self.session.rollback()
                 raise TicketNotReissuable(N_("the ticket changed meanwhile (used, cancelled or transferred)"))
+            if not is_signed_code(old_code):  # the code it had at that version (a transfer bumps it)
+                self.session.add(
+                    ReplacedCode(
+                        ticket_id=ticket_id, old_version=old.code_version, old_code=old_code, replaced_at=now
+                    )
+                )
             await self.notifier.codes_reissued(self.session, [ticket_id])
             await self.session.commit()
         except BaseException:
