@@ -14,7 +14,7 @@ from tests.support.api import buy, make_actor, make_event
 from tests.support.databases import settings_for_tests
 from ticketflow.app import create_app
 from ticketflow.db.models.checkins import CheckIn
-from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.tickets import ReplacedCode, Ticket
 from ticketflow.lib.signed_codes import TicketSigner, generate_signing_key
 from ticketflow.lib.ticket_codes import new_ticket_code
 from ticketflow.settings import Settings, signing_key_entries
@@ -179,3 +179,54 @@ async def test_a_replaced_code_is_unknown_but_logged_with_its_ticket(client, db,
     current = await client.post(f"/tickets/{reissued.json()['code']}/validate", headers=staff.headers)
     assert current.json()["result"] == "valid"  # the attempt admitted no one
     assert (await client.get(f"/tickets/{ticket['id']}", headers=staff.headers)).status_code == 200
+
+
+async def test_a_tf1_code_a_reissue_replaced_is_unknown_but_logged_with_its_ticket(client, db, door) -> None:
+    """A ticket issued before signed codes (`tf1.`) gets a signed code when reissued; its old code,
+    which says no ticket, is kept as replaced, so its scans are logged with the ticket while the
+    answer is that of a code never issued. A second reissue (of a signed code) keeps nothing."""
+    staff, event, ticket = door
+    admin = await make_actor(client, db, role="admin")
+    old_code = new_ticket_code()
+    async with db() as session:
+        await session.execute(update(Ticket).where(Ticket.id == ticket["id"]).values(code=old_code))
+        await session.commit()
+    reissued = await client.post(f"/tickets/{ticket['id']}/reissue", headers=admin.headers)
+    assert reissued.status_code == 200, reissued.text
+    assert reissued.json()["code"].startswith("tf2.")
+
+    stale = await client.post(
+        f"/tickets/{old_code}/validate", json={"event_id": event["id"]}, headers=staff.headers
+    )
+    never = await client.post(f"/tickets/{new_ticket_code()}/validate", headers=staff.headers)
+
+    for answer in (stale, never):
+        assert answer.status_code == 404
+        assert answer.json() == {
+            "result": "invalid",
+            "reason": "unknown",
+            "check_in_id": answer.json()["check_in_id"],
+        }
+    assert [row[:3] for row in await scan_log(db)] == [
+        (ticket["id"], "invalid", "unknown"),
+        (None, "invalid", "unknown"),  # a code no ticket ever had names none
+    ]
+    async with db() as session:
+        assert (
+            await session.scalar(select(CheckIn.event_id).where(CheckIn.ticket_id == ticket["id"]))
+            == event["id"]
+        )
+    assert (await client.get(f"/tickets/{ticket['id']}", headers=staff.headers)).status_code == 404
+
+    again = await client.post(f"/tickets/{ticket['id']}/reissue", headers=admin.headers)
+    assert again.status_code == 200, again.text
+    async with db() as session:
+        kept = (
+            await session.execute(
+                select(ReplacedCode.ticket_id, ReplacedCode.old_version, ReplacedCode.old_code)
+            )
+        ).all()
+    assert [tuple(row) for row in kept] == [(ticket["id"], 1, old_code)]
+    current = await client.post(f"/tickets/{again.json()['code']}/validate", headers=staff.headers)
+    assert current.json()["result"] == "valid"  # the attempt admitted no one
+    assert await row_of(db, ticket["id"]) == ("used", 3)

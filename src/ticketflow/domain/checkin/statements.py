@@ -34,22 +34,19 @@ from ticketflow.db.models.gates import (
     counter_slot,
 )
 from ticketflow.db.models.ticket_types import TicketType
-from ticketflow.db.models.tickets import Ticket, TicketStatus, TicketTransfer
+from ticketflow.db.models.tickets import ReplacedCode, Ticket, TicketStatus, TicketTransfer
 from ticketflow.db.models.users import User
 from ticketflow.db.sql import PerDialect, Statement, sql
 
 SELECT_ROLE = sql("SELECT {u.role} FROM {u} WHERE {u.id} = %s", u=User)
 """The scanner's role as it is now: a demoted account is refused at once."""
 SELECT_ROLE_AT_GATE = sql(
-    "SELECT {u}.{u.role}, {g}.{g.rule_version}, {c}.{c.admitted}, {c}.{c.inside}, {c}.{c.refused}"
-    " FROM {u} LEFT JOIN {g} ON {g}.{g.id} = %s LEFT JOIN {c} ON {c}.{c.gate_id} = {g}.{g.id}"
-    " WHERE {u}.{u.id} = %s",
+    "SELECT {u.role}, {c.admitted}, {c.inside}, {c.refused} FROM {u}"
+    " LEFT JOIN {c} ON {c.gate_id} = %s WHERE {u.id} = %s",
     u=User,
-    g=Gate,
     c=GateCounter,
 )
-"""`SELECT_ROLE` at a gate: the role with the version of the gate's rule (`service.GateRuleCache`),
-on each of the gate's counter rows (see `CounterRows`)."""
+"""`SELECT_ROLE` at a gate: the role on each of the gate's counter rows (see `CounterRows`)."""
 _BY_CODE = "{t.code} = %s"
 """A `tf1.` ticket: found by its code."""
 _BY_CLAIMS = "{t.id} = %s AND {t.code_version} = %s"
@@ -139,8 +136,13 @@ SELECT_TRANSFERRED_VERSIONS = sql(
     "SELECT {x.ticket_id}, {x.old_version} FROM {x} WHERE {x.ticket_id} IN (%s)", x=TicketTransfer
 )
 """The versions transfers revoked, of a batch's tickets."""
-SELECT_TRANSFERRED_CODE = sql("SELECT {x.ticket_id} FROM {x} WHERE {x.old_code} = %s", x=TicketTransfer)
-"""The ticket a transfer took this (`tf1.`) code from, if one did."""
+_SELECT_EARLIER_CODES = (
+    "SELECT {x.old_code}, {x.ticket_id}, 1 FROM {x} WHERE {x.old_code} IN (%s)"
+    " UNION ALL SELECT {r.old_code}, {r.ticket_id}, 0 FROM {r} WHERE {r.old_code} IN (%s)"
+)
+SELECT_EARLIER_CODE = sql(_SELECT_EARLIER_CODES.replace("IN (%s)", "= %s"), x=TicketTransfer, r=ReplacedCode)
+"""The ticket that had this (`tf1.`) code before a transfer (1) or a reissue (0) took it, if one
+did: a code is taken once, by one or the other."""
 RECORD_SCAN = sql(
     "INSERT INTO {c} ({c.ticket_id}, {c.event_id}, {c.door_event_id}, {c.scanned_code}, {c.result},"
     " {c.reason}, {c.scanned_by_id}, {c.scanner_id}, {c.gate_id}, {c.scanned_at})"
@@ -150,19 +152,19 @@ RECORD_SCAN = sql(
 SELECT_DEVICE = sql(
     "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id}, {g}.{g.rule_version},"
     " {c}.{c.admitted}, {c}.{c.inside}, {c}.{c.refused}"
-    " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = COALESCE({s}.{s.gate_id}, %s)"
-    " LEFT JOIN {c} ON {c}.{c.gate_id} = {g}.{g.id}"
+    " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = {s}.{s.gate_id}"
+    " LEFT JOIN {c} ON {c}.{c.gate_id} = COALESCE({s}.{s.gate_id}, %s)"
     " WHERE {s}.{s.id} = %s AND {s}.{s.token_hash} = %s"
     " AND {s}.{s.revoked_at} IS NULL AND {s}.{s.expires_at} > %s",
     s=Scanner,
     g=Gate,
     c=GateCounter,
 )
-"""A paired device that may scan now (not revoked, not expired), with the version of the rule of
-the gate it scans at (its own, else the one the scan names): the fields of `ScannerDevice`, on
-each of that gate's counter rows (see `CounterRows`). The rule itself (`SELECT_GATE`) is read only
-when the process does not hold that version of it (`service.GateRuleCache`): its JSON list of
-ticket types and its name cost the database and the driver more than the version does."""
+"""A paired device that may scan now (not revoked, not expired), with the version of its gate's
+rule: the fields of `ScannerDevice`, on each counter row of the gate it scans at (its own, else
+the one the scan names; see `CounterRows`). The rule itself (`SELECT_GATE`) is read only when the
+process does not hold that version of it (`service.GateRuleCache`): its JSON list of ticket types
+and its name cost the database and the driver more than the version does."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
 SELECT_GATE = sql(
     "SELECT {g.event_id}, {g.allow_reentry}, {g.ticket_type_ids}, {g.name} FROM {g} WHERE {g.id} = %s",
@@ -240,10 +242,9 @@ class ScannerDevice:
     gate_id: int | None
     last_seen_at: dt.datetime | None
     gate_version: int | None = None
-    """The version of the rule (`Gate.rule_version`) of the gate it scans at, its own, else the one
-    the scan names (None: no such gate)."""
+    """The version of its gate's rule (`Gate.rule_version`), if it has a gate."""
     counted: CounterRows = ()
-    """That gate's counter rows."""
+    """The counter rows of the gate it scans at: its own, else the one the scan names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,20 +332,16 @@ class DoorStatements:
         row = await self._db.fetchone(SELECT_ROLE, (user_id,))
         return None if row is None else str(row[0])
 
-    async def role_at_gate(self, user_id: int, gate_id: int) -> tuple[str | None, int | None, CounterRows]:
-        """The user's role now (None: no such user), the version of the rule of `gate_id` (None: no
-        such gate) and the gate's counter rows."""
+    async def role_at_gate(self, user_id: int, gate_id: int) -> tuple[str | None, CounterRows]:
+        """The user's role now (None: no such user), and the counter rows of `gate_id`."""
         rows = await self._db.fetchall(SELECT_ROLE_AT_GATE, (gate_id, user_id))
-        if not rows:
-            return None, None, ()
-        role, version = rows[0][:2]
-        return str(role), None if version is None else int(version), counter_rows(rows)
+        return (str(rows[0][0]), counter_rows(rows)) if rows else (None, ())
 
     async def device(
         self, device_id: int, token_digest: bytes, now: dt.datetime, gate_id: int | None = None
     ) -> ScannerDevice | None:
-        """The paired device with this token, if it may scan `now`, with the rule version and the
-        counter rows of its gate (with none, of `gate_id`)."""
+        """The paired device with this token, if it may scan `now`, with the counter rows of its
+        gate (with none, of `gate_id`)."""
         db = self._db
         rows = await db.fetchall(SELECT_DEVICE, (gate_id, device_id, token_digest, db.bind_time(now)))
         if not rows:
@@ -354,7 +351,7 @@ class DoorStatements:
             int(event_id),
             None if own_gate is None else int(own_gate),
             db.read_time(seen),
-            None if version is None else int(version),
+            None if own_gate is None or version is None else int(version),
             counter_rows(rows),
         )
 
@@ -421,10 +418,11 @@ class DoorStatements:
         """True when a transfer of the ticket revoked the code version `version`."""
         return await self._db.fetchone(SELECT_TRANSFERRED_VERSION, (ticket_id, version)) is not None
 
-    async def transferred_code(self, code: str) -> int | None:
-        """The ticket a transfer took `code` from (None: no transfer did)."""
-        row = await self._db.fetchone(SELECT_TRANSFERRED_CODE, (code,))
-        return None if row is None or row[0] is None else int(row[0])
+    async def earlier_code(self, code: str) -> tuple[int, bool] | None:
+        """The ticket a transfer or a reissue took this `tf1.` code from, and whether a transfer
+        did (None: the code was never a ticket's)."""
+        row = await self._db.fetchone(SELECT_EARLIER_CODE, (code, code))
+        return None if row is None else (int(row[1]), bool(row[2]))
 
     async def record_scan(self, scan: ScanRecord, change: GateChange | None = None) -> int:
         """Write the scan-log row and add `change` to its gate's counters, in one round trip where
@@ -520,10 +518,8 @@ scan-log rows, which name it, are written (the delete waits; its scanners' batch
 the gate gone). The device's event comes from a subquery, which a locking read does not lock: the
 batch takes no lock on the device's `scanners` row (see `sync.py`)."""
 SELECT_TICKET_IDS = sql("SELECT {t.code}, {t.id} FROM {t} WHERE {t.code} IN (%s)", t=Ticket)
-SELECT_GIVEN_AWAY = sql(
-    "SELECT {x.old_code}, {x.ticket_id} FROM {x} WHERE {x.old_code} IN (%s)", x=TicketTransfer
-)
-"""`SELECT_TRANSFERRED_CODE` for a batch: the tickets transfers took these (`tf1.`) codes from."""
+SELECT_EARLIER_CODES = sql(_SELECT_EARLIER_CODES, x=TicketTransfer, r=ReplacedCode)
+"""`SELECT_EARLIER_CODE` for a batch: the tickets transfers or reissues took these codes from."""
 LOCK_TICKETS = sql(
     "SELECT {t.id}, {t.code}, {t.event_id}, {t.ticket_type_id}, {t.code_version}, {t.status}, {t.left_at}"
     " FROM {t} WHERE {t.id} IN (%s) ORDER BY {t.id}",
@@ -774,13 +770,14 @@ class SyncStatements:
         (rows,) = await self._each((for_batch(SELECT_TICKET_IDS, len(codes)), codes))
         return {str(code): int(ticket_id) for code, ticket_id in rows}
 
-    async def given_away(self, codes: Sequence[str]) -> dict[str, int]:
-        """The tickets transfers took these codes from (by code; a code no transfer took is left
-        out). Not locked: `lock_tickets` locks them with the batch's other tickets."""
+    async def earlier_codes(self, codes: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        """The tickets transfers or reissues took these `tf1.` codes from, and whether a transfer
+        did, by code (a code never a ticket's is left out). Not locked: `lock_tickets` locks them
+        with the batch's other tickets."""
         if not codes:
             return {}
-        (rows,) = await self._each((for_batch(SELECT_GIVEN_AWAY, len(codes)), codes))
-        return {str(code): int(ticket_id) for code, ticket_id in rows}
+        (rows,) = await self._each((for_batch(SELECT_EARLIER_CODES, len(codes)), [*codes, *codes]))
+        return {str(code): (int(ticket_id), bool(transferred)) for code, ticket_id, transferred in rows}
 
     async def lock_tickets(self, ids: Sequence[int]) -> tuple[dict[int, SyncTicket], list[RecordedScan]]:
         """The tickets, locked in id order, and their admissions, exits and undos as recorded

@@ -123,6 +123,8 @@ class Door:
     """(ticket id, version) of the batch's earlier codes that a transfer revoked."""
     given_away: set[str] = field(default_factory=set)
     """The batch's `tf1.` codes that a transfer took from their tickets."""
+    replaced: set[str] = field(default_factory=set)
+    """The batch's `tf1.` codes that a reissue took from their tickets."""
 
 
 @dataclass(slots=True)
@@ -264,9 +266,9 @@ class SyncService:
         A `tf2.` code says its ticket's id: that ticket is locked by it and holds the code when the
         code is the one this server issued it (byte for byte, so no signature to check); any other
         code of that shape is verified, and names its ticket only when it was signed by one of our
-        keys. A `tf1.` code is looked up; one no ticket holds names the ticket a transfer took it
-        from, if one did (`door.given_away`). Which earlier signed codes a transfer revoked goes
-        to `door.transferred` (one statement for the batch)."""
+        keys. A `tf1.` code is looked up; one no ticket holds names the ticket a transfer
+        (`door.given_away`) or a reissue (`door.replaced`) took it from, if one did. Which earlier
+        signed codes a transfer revoked goes to `door.transferred` (one statement for the batch)."""
         claimed: dict[str, int] = {}
         looked_up: list[str] = []
         for code in {scan.code for scan in scans}:
@@ -276,11 +278,12 @@ class SyncService:
             elif looks_like_ticket_code(code):
                 looked_up.append(code)
         holders = await db.ticket_ids(sorted(looked_up))
-        # a `tf1.` code no ticket holds now: one a transfer took away? (one look-up for them all,
-        # none for a batch whose codes are all held, as they are at a door of current codes)
-        given_away = await db.given_away(sorted(set(looked_up) - holders.keys()))
-        door.given_away = set(given_away)
-        holders.update(given_away)
+        # a `tf1.` code no ticket holds now: one a transfer or a reissue took away? (one look-up
+        # for them all, none for a batch whose codes are all held, as at a door of current codes)
+        earlier = await db.earlier_codes(sorted(set(looked_up) - holders.keys()))
+        for code, (ticket_id, transferred) in earlier.items():
+            (door.given_away if transferred else door.replaced).add(code)
+            holders[code] = ticket_id
         locked, recorded = await db.lock_tickets(sorted({*holders.values(), *claimed.values()}))
         older: list[tuple[int, int]] = []
         for code, ticket_id in claimed.items():
@@ -327,9 +330,10 @@ class SyncService:
             else:
                 reason = InvalidReason.REFUSED_OFFLINE
         batch.count(scan, gate_id)
-        # an `unknown` scan names no ticket, unless it is a code we signed for one (replaced by a
-        # reissue): the log row names that ticket, as at the door; the answer does not
-        named = reason != InvalidReason.UNKNOWN or scan.code in door.earlier
+        # an `unknown` scan names no ticket, unless it is a code of one that a reissue replaced (we
+        # signed it, or it is a `tf1.` code): the log row names that ticket, as at the door; the
+        # answer does not
+        named = reason != InvalidReason.UNKNOWN or scan.code in door.earlier or scan.code in door.replaced
         batch.records.append(
             OfflineRecord(
                 client_id=scan.client_id,
@@ -355,7 +359,8 @@ class SyncService:
             if scan.code in door.given_away:  # a `tf1.` code, as at the door
                 return InvalidReason.TRANSFERRED
             version = door.earlier.get(scan.code)
-            if version is None:  # not signed by us (or a `tf1.` code its ticket lost meanwhile)
+            if version is None:  # not signed by us, a `tf1.` code a reissue replaced (or its ticket
+                # lost meanwhile)
                 return InvalidReason.UNKNOWN
             # as at the door: `transferred` only when a transfer revoked that version, else a code
             # that was replaced (a reissue) is as if never issued
