@@ -534,3 +534,39 @@ async def test_every_answer_counts_its_own_scan_at_its_gate_only(client, db, doo
     assert await answered(roaming, plain, south, "exited", gate_id=south["id"], direction="out") == (1, 1, 0)
     assert await answered(roaming, {"code": "nonsense"}, south, "invalid", gate_id=south["id"]) == (1, 1, 1)
     assert await counters(db, north) == (3, 1, 2)
+
+
+async def test_a_change_of_a_gate_applies_to_the_next_scan_of_staff_and_unbound_devices(
+    client, db, door
+) -> None:
+    """Staff and devices bound to no gate name the gate in the scan: the process holds its rule by
+    version for them too, and a change applies from the very next scan."""
+    admin, staff, holder, event = door
+    stalls, balcony = await two_types(client, admin, event)
+    gate = await make_gate(client, admin, event, name="Upstairs", ticket_type_ids=[balcony["id"]])
+    roaming = await pair_device(client, admin, event)
+    tickets = [await buy_type(client, holder, event, stalls) for _ in range(4)]
+
+    async def scanned(headers, ticket):
+        url = f"/tickets/{ticket['code']}/validate"
+        response = await client.post(url, json={"gate_id": gate["id"]}, headers=headers)
+        return response.json().get("reason") or response.json()["gate"]["name"]
+
+    async def by_both(staff_ticket, device_ticket):
+        return [await scanned(staff.headers, staff_ticket), await scanned(roaming, device_ticket)]
+
+    assert await by_both(tickets[0], tickets[1]) == ["wrong_gate", "wrong_gate"]
+    changed = await client.patch(
+        f"/gates/{gate['id']}",
+        json={"ticket_type_ids": [stalls["id"]], "name": "Stalls"},
+        headers=admin.headers,
+    )
+    assert changed.status_code == 200
+    assert await by_both(tickets[0], tickets[1]) == ["Stalls", "Stalls"]
+    back = await client.patch(
+        f"/gates/{gate['id']}", json={"ticket_type_ids": [balcony["id"]]}, headers=admin.headers
+    )
+    assert back.status_code == 200
+    assert await by_both(tickets[2], tickets[3]) == ["wrong_gate", "wrong_gate"]
+    assert [(await ticket_row(db, t)).status for t in tickets] == ["used", "used", "active", "active"]
+    assert await counters(db, gate) == (2, 2, 4)

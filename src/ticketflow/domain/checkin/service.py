@@ -74,13 +74,14 @@ GATE_RULES_HELD = 1024
 
 
 class GateRuleCache:
-    """The rules of the gates this process's devices scan at, each at the version it was read at.
+    """The rules of the gates this process scans at, each at the version it was read at.
 
-    A device's read names its gate's `rule_version` (one more with every change of the gate, in
-    the change's transaction); the rule is read again, in the scan's transaction, only when the
-    process holds another version. The version and the rule come from the same snapshot, so a
-    held rule is the gate's rule at that version: a change of a gate applies from the next scan
-    on, in every process, as when the rule was read with every scan."""
+    A scan's first read (the device's, or a staff account's role at a gate) names the scanning
+    gate's `rule_version` (one more with every change of the gate, in the change's transaction);
+    the rule is read again, in the scan's transaction, only when the process holds another
+    version. The version and the rule come from the same snapshot, so a held rule is the gate's
+    rule at that version: a change of a gate applies from the next scan on, in every process, as
+    when the rule was read with every scan."""
 
     __slots__ = ("_held",)
 
@@ -266,7 +267,7 @@ class CheckInService:
     ) -> tuple[ScanOutcome, bool]:
         """The scan's outcome, and whether the device's `last_seen_at` is due."""
         now = utc_now()
-        seen, known, bound = False, None, False
+        seen, known, version, bound = False, None, None, False
         counted: CounterRows = ()
         if device is None:
             if scanner_id is None:
@@ -274,17 +275,17 @@ class CheckInService:
             if gate_id is None:
                 role = await door.role_of(scanner_id)
             else:
-                role, counted = await door.role_at_gate(scanner_id, gate_id)
+                role, version, counted = await door.role_at_gate(scanner_id, gate_id)
             check_role(role, SCANNER_ROLES)
         else:
             found, seen = await self._device_event(door, device, door_event_id, gate_id, now)
-            door_event_id, counted = found.event_id, found.counted
+            door_event_id, version, counted = found.event_id, found.gate_version, found.counted
             if found.gate_id is not None:
                 if gate_id not in (None, found.gate_id):
                     raise PermissionDenied(N_("this scanner scans at another gate"))
                 gate_id, bound = found.gate_id, True
-                if found.gate_version is not None:
-                    known = await self.gate_rules.rule(door, gate_id, found.gate_version)
+        if gate_id is not None and version is not None:
+            known = await self.gate_rules.rule(door, gate_id, version)
         where = await self._door(door, door_event_id, gate_id, leaving, known, counted, bound=bound)
         if leaving:
             return await self._leave(door, code, where, scanner_id, device, now), seen
@@ -311,8 +312,8 @@ class CheckInService:
         bound: bool = False,
     ) -> Door:
         """Where the scan happens: a named gate must be of the scan's event; an out-scan names one.
-        `known`: the rule of the device's gate (`GateRuleCache`); `counted`: the gate's counter
-        rows, read with the scan's first read; `bound`: the gate is the device's own."""
+        `known`: the gate's rule as the process holds it (`GateRuleCache`); `counted`: the gate's
+        counter rows, read with the scan's first read; `bound`: the gate is the device's own."""
         if gate_id is None:
             if leaving:
                 raise RuleViolation(N_("an out-scan names its gate"))

@@ -41,12 +41,15 @@ from ticketflow.db.sql import PerDialect, Statement, sql
 SELECT_ROLE = sql("SELECT {u.role} FROM {u} WHERE {u.id} = %s", u=User)
 """The scanner's role as it is now: a demoted account is refused at once."""
 SELECT_ROLE_AT_GATE = sql(
-    "SELECT {u.role}, {c.admitted}, {c.inside}, {c.refused} FROM {u}"
-    " LEFT JOIN {c} ON {c.gate_id} = %s WHERE {u.id} = %s",
+    "SELECT {u}.{u.role}, {g}.{g.rule_version}, {c}.{c.admitted}, {c}.{c.inside}, {c}.{c.refused}"
+    " FROM {u} LEFT JOIN {g} ON {g}.{g.id} = %s LEFT JOIN {c} ON {c}.{c.gate_id} = {g}.{g.id}"
+    " WHERE {u}.{u.id} = %s",
     u=User,
+    g=Gate,
     c=GateCounter,
 )
-"""`SELECT_ROLE` at a gate: the role on each of the gate's counter rows (see `CounterRows`)."""
+"""`SELECT_ROLE` at a gate: the role with the version of the gate's rule (`service.GateRuleCache`),
+on each of the gate's counter rows (see `CounterRows`)."""
 _BY_CODE = "{t.code} = %s"
 """A `tf1.` ticket: found by its code."""
 _BY_CLAIMS = "{t.id} = %s AND {t.code_version} = %s"
@@ -152,19 +155,19 @@ RECORD_SCAN = sql(
 SELECT_DEVICE = sql(
     "SELECT {s}.{s.event_id}, {s}.{s.last_seen_at}, {s}.{s.gate_id}, {g}.{g.rule_version},"
     " {c}.{c.admitted}, {c}.{c.inside}, {c}.{c.refused}"
-    " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = {s}.{s.gate_id}"
-    " LEFT JOIN {c} ON {c}.{c.gate_id} = COALESCE({s}.{s.gate_id}, %s)"
+    " FROM {s} LEFT JOIN {g} ON {g}.{g.id} = COALESCE({s}.{s.gate_id}, %s)"
+    " LEFT JOIN {c} ON {c}.{c.gate_id} = {g}.{g.id}"
     " WHERE {s}.{s.id} = %s AND {s}.{s.token_hash} = %s"
     " AND {s}.{s.revoked_at} IS NULL AND {s}.{s.expires_at} > %s",
     s=Scanner,
     g=Gate,
     c=GateCounter,
 )
-"""A paired device that may scan now (not revoked, not expired), with the version of its gate's
-rule: the fields of `ScannerDevice`, on each counter row of the gate it scans at (its own, else
-the one the scan names; see `CounterRows`). The rule itself (`SELECT_GATE`) is read only when the
-process does not hold that version of it (`service.GateRuleCache`): its JSON list of ticket types
-and its name cost the database and the driver more than the version does."""
+"""A paired device that may scan now (not revoked, not expired), with the version of the rule of
+the gate it scans at (its own, else the one the scan names): the fields of `ScannerDevice`, on
+each of that gate's counter rows (see `CounterRows`). The rule itself (`SELECT_GATE`) is read only
+when the process does not hold that version of it (`service.GateRuleCache`): its JSON list of
+ticket types and its name cost the database and the driver more than the version does."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
 SELECT_GATE = sql(
     "SELECT {g.event_id}, {g.allow_reentry}, {g.ticket_type_ids}, {g.name} FROM {g} WHERE {g.id} = %s",
@@ -242,9 +245,10 @@ class ScannerDevice:
     gate_id: int | None
     last_seen_at: dt.datetime | None
     gate_version: int | None = None
-    """The version of its gate's rule (`Gate.rule_version`), if it has a gate."""
+    """The version of the rule (`Gate.rule_version`) of the gate it scans at, its own, else the one
+    the scan names (None: no such gate)."""
     counted: CounterRows = ()
-    """The counter rows of the gate it scans at: its own, else the one the scan names."""
+    """That gate's counter rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,16 +336,20 @@ class DoorStatements:
         row = await self._db.fetchone(SELECT_ROLE, (user_id,))
         return None if row is None else str(row[0])
 
-    async def role_at_gate(self, user_id: int, gate_id: int) -> tuple[str | None, CounterRows]:
-        """The user's role now (None: no such user), and the counter rows of `gate_id`."""
+    async def role_at_gate(self, user_id: int, gate_id: int) -> tuple[str | None, int | None, CounterRows]:
+        """The user's role now (None: no such user), the version of the rule of `gate_id` (None: no
+        such gate) and the gate's counter rows."""
         rows = await self._db.fetchall(SELECT_ROLE_AT_GATE, (gate_id, user_id))
-        return (str(rows[0][0]), counter_rows(rows)) if rows else (None, ())
+        if not rows:
+            return None, None, ()
+        role, version = rows[0][:2]
+        return str(role), None if version is None else int(version), counter_rows(rows)
 
     async def device(
         self, device_id: int, token_digest: bytes, now: dt.datetime, gate_id: int | None = None
     ) -> ScannerDevice | None:
-        """The paired device with this token, if it may scan `now`, with the counter rows of its
-        gate (with none, of `gate_id`)."""
+        """The paired device with this token, if it may scan `now`, with the rule version and the
+        counter rows of its gate (with none, of `gate_id`)."""
         db = self._db
         rows = await db.fetchall(SELECT_DEVICE, (gate_id, device_id, token_digest, db.bind_time(now)))
         if not rows:
@@ -351,7 +359,7 @@ class DoorStatements:
             int(event_id),
             None if own_gate is None else int(own_gate),
             db.read_time(seen),
-            None if own_gate is None or version is None else int(version),
+            None if version is None else int(version),
             counter_rows(rows),
         )
 
