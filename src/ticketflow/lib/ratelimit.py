@@ -10,7 +10,9 @@ Taking an attempt is one atomic step whatever the store: the attempts that left 
 dropped, the rest counted and the new one added if there is room, together; so parallel
 attempts - in one process or in many - never all pass before the first is counted. Each counted
 attempt has its own name (`Attempt`), so the one attempt that went well (a successful login)
-can be given back, and only that one.
+can be given back, and only that one. A limit on guesses (voucher codes, transfer recipients)
+counts each guess before the work that answers it (`AttemptLimiter.guess`), and gives it back when
+the answer was no wrong guess: a burst of parallel guesses gets `limit` answers, the rest 429.
 
 - Without `REDIS_URL` the attempts live in this process's memory (`MemoryLimitStore`): right
   for one process; keys with nothing left in their window are purged as time passes, so memory
@@ -29,7 +31,8 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -269,6 +272,20 @@ class AttemptLimiter:
         """Give back an attempt taken by `acquire` that turned out well (a successful login) or
         was not made after all: that attempt only, whenever it was taken."""
         await self._store.give_back(attempt.key, attempt.name)
+
+    @asynccontextmanager
+    async def guess(self, key: str, wrong: Callable[[Exception], bool]) -> AsyncIterator[None]:
+        """Count one guess before the work that answers it (`TooManyAttempts` past the limit,
+        the work not done), and give it back unless the work raised an error that `wrong` says
+        is a wrong guess: parallel guesses never all pass before the first is counted."""
+        attempt = await self.acquire(key)
+        try:
+            yield
+        except Exception as error:
+            if not wrong(error):
+                await self.release(attempt)
+            raise
+        await self.release(attempt)
 
     async def reset(self, key: str) -> None:
         await self._store.delete(self._key(key))

@@ -126,3 +126,24 @@ async def test_guessing_codes_is_limited_per_client(client, db) -> None:
     assert int(right.headers["retry-after"]) > 0
     assert await uses(db, voucher["id"]) == 0
     assert (await client.post(url, json=item, headers=buyer.headers)).status_code == 201  # no code: no limit
+
+
+async def test_a_right_code_or_none_is_not_counted_as_a_guess(client, db) -> None:
+    admin = await make_actor(client, db, role="admin")
+    buyer = await make_actor(client, db)
+    event, general, _, voucher = await setup(client, admin, max_uses=VOUCHER_GUESSES_PER_CLIENT + 2)
+    url = f"/events/{event['id']}/tickets"
+    item = {"items": [{"ticket_type_id": general["id"], "quantity": 1}]}
+    for _ in range(VOUCHER_GUESSES_PER_CLIENT - 1):
+        assert (
+            await client.post(url, json=item | {"voucher_code": "WRONG"}, headers=buyer.headers)
+        ).status_code == 422
+    for _ in range(3):
+        bought = await client.post(url, json=item | {"voucher_code": "SAVE-25"}, headers=buyer.headers)
+        assert bought.status_code == 201, bought.text
+
+    last = await client.post(url, json=item | {"voucher_code": "WRONG"}, headers=buyer.headers)
+    past = await client.post(url, json=item | {"voucher_code": "WRONG"}, headers=buyer.headers)
+
+    assert (last.status_code, past.status_code) == (422, 429)
+    assert await uses(db, voucher["id"]) == 3

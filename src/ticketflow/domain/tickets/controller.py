@@ -4,6 +4,7 @@ new codes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -208,6 +209,16 @@ def voucher_guesses(context: AppContext) -> AttemptLimiter:
     )
 
 
+def unknown_voucher(error: Exception) -> bool:
+    """Whether a purchase failed on a voucher code that does not exist (a wrong guess)."""
+    return isinstance(error, VoucherRefused) and error.extra.get("reason") == "unknown_voucher"
+
+
+def unknown_recipient(error: Exception) -> bool:
+    """Whether a transfer failed on an address nobody registered (a wrong guess)."""
+    return isinstance(error, UnknownRecipient)
+
+
 def provide_purchase_service(
     context: NamedDependency[AppContext],
     notifier: NamedDependency[Notifier],
@@ -312,11 +323,13 @@ class TicketController(Controller):
         quantity = asked or 1
         items = None if chosen is None else [(i.ticket_type_id, i.quantity) for i in chosen]
         voucher_code = None if data is None else data.voucher_code
-        guesses = voucher_guesses(context)
         client = request.client.host if request.client else "unknown"
-        if voucher_code is not None:
-            await guesses.check(client)
-        try:
+        guessing = (  # a wrong code counts, counted before the purchase; past the limit: 429
+            voucher_guesses(context).guess(client, unknown_voucher)
+            if voucher_code is not None
+            else nullcontext()
+        )
+        async with guessing:
             result = await purchases.purchase(
                 items=items,
                 voucher_code=voucher_code,
@@ -325,10 +338,6 @@ class TicketController(Controller):
                 quantity=quantity,
                 idempotency_key=idempotency_key,
             )
-        except VoucherRefused as refused:
-            if refused.extra.get("reason") == "unknown_voucher":
-                await guesses.acquire(client)  # a wrong code counts; past the limit: 429
-            raise
         payment = None
         if result.order.status == OrderStatus.PENDING:
             payment = await payments.checkout(result.order.id)
@@ -516,13 +525,9 @@ class TicketController(Controller):
         ticket_id: TicketId,
         data: JSONBody[TicketTransferRequest],
     ) -> Ticket:
-        guesses = recipient_guesses(context)
-        await guesses.check(str(request.user.id))
-        try:
+        # an unknown address counts, counted before the transfer; past the limit: 429
+        async with recipient_guesses(context).guess(str(request.user.id), unknown_recipient):
             held = await tickets.transfer_ticket(ticket_id, request.user, data.email)
-        except UnknownRecipient:
-            await guesses.acquire(str(request.user.id))  # past the limit: 429
-            raise
         shown = to_held_ticket(held)
         if request.user.role != Role.ADMIN:  # the giver must not keep a working code
             shown = msgspec.structs.replace(shown, code="")
