@@ -89,8 +89,9 @@ def batch(*scans):
 async def test_a_gate_deleted_while_a_batch_is_applied_waits_for_it(
     client, db, settings, gate_and_tickets, syncing, monkeypatch
 ) -> None:
-    """The batch has read the gates (and holds them); the delete comes now. On MariaDB it waits
-    for the batch's commit (the gate's shared lock), on SQLite it cannot start (one writer): the
+    """The batch has read its device and the gates (and holds them); the delete comes now. On
+    MariaDB it waits for the batch's commit (the shared lock on the device's row, which it
+    revokes before it locks the gate), on SQLite it cannot start (one writer): the
     batch is recorded at the gate, then the delete removes the gate from its rows and revokes the
     gate's scanner, whose next batch is refused."""
     admin, event, gate_id, tickets = gate_and_tickets
@@ -107,7 +108,7 @@ async def test_a_gate_deleted_while_a_batch_is_applied_waits_for_it(
                 other.close()
             deleting.append(asyncio.create_task(delete_gate(db, gate_id)))
             if not settings.database_url.startswith("sqlite"):
-                await waiting_for_lock(db, "%FROM gates%FOR UPDATE", *deleting)
+                await waiting_for_lock(db, "UPDATE scanners%", *deleting)  # the device's row
         return await lock_tickets(self, ids)
 
     monkeypatch.setattr(SyncStatements, "lock_tickets", delete_meanwhile)
@@ -131,7 +132,8 @@ async def test_a_gate_deleted_while_a_batch_is_applied_waits_for_it(
 async def test_a_batch_behind_a_gate_delete_finds_the_gate_gone(
     client, db, gate_and_tickets, syncing, monkeypatch
 ) -> None:
-    """The delete holds the gate first; the batches wait for it, then judge by what it left: the
+    """The delete holds the gate and its scanners first; the batches wait for it (the bound
+    device's for its row, the other's for the gate), then judge by what it left: the
     gate's own scanner is revoked (401), another scanner's scans naming the gate are at a gate of
     no event (422, the whole batch, as for any unknown gate), and nothing is recorded. MariaDB
     only: on SQLite a delete and a batch never overlap."""
@@ -155,7 +157,7 @@ async def test_a_batch_behind_a_gate_delete_finds_the_gate_gone(
         )
         for device, ticket in ((bound, tickets[0]), (roaming, tickets[1]))
     ]
-    await waiting_for_lock(db, "%FROM gates%LOCK IN SHARE MODE", *batches)
+    await waiting_for_lock(db, "%LOCK IN SHARE MODE", *batches)  # bound: its row; roaming: the gate
     release.set()
     await deleting
     with pytest.raises(AuthenticationFailed):

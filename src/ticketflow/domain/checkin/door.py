@@ -149,22 +149,23 @@ class GateService(RepositoryService[Gate, GateRepository]):
     async def delete_gate(self, gate_id: int) -> None:
         """Removes the gate; its scanners are revoked (they would otherwise open every gate).
 
-        The gate is locked first, then its scanners' rows: the order in which the delete's own
-        `ON DELETE SET NULL` reaches them. On MySQL/MariaDB it is locked as a sync locks its
-        event's gates (`SELECT_DEVICE_GATES`): by the event's index, then the row. A sync holding
-        the gate finishes first; a sync or scan after the delete finds the gate gone (its bound
-        scanners revoked)."""
+        On MySQL/MariaDB every transaction takes a scanner's row before a gate's (the door's
+        scan-log row checks its foreign keys in that order; a sync locks its device's row, then
+        its event's gates): the gate's scanners are revoked first (their rows locked), then the
+        gate is locked as a sync locks its event's gates (`SELECT_DEVICE_GATES`: by the event's
+        index, then the row) and deleted. A scan or a sync holding one of these rows finishes
+        first; one after the delete finds the gate gone (its bound scanners revoked)."""
         gate = await self._gate(gate_id)
+        await self.session.execute(
+            update(Scanner)
+            .where(Scanner.gate_id == gate_id, Scanner.revoked_at.is_(None))
+            .values(revoked_at=utc_now())
+        )
         await self.session.execute(
             select(Gate.id)
             .with_hint(Gate, f"FORCE INDEX ({GATE_EVENT_INDEX})", "mysql")
             .where(Gate.event_id == gate.event_id, Gate.id == gate_id)
             .with_for_update()
-        )
-        await self.session.execute(
-            update(Scanner)
-            .where(Scanner.gate_id == gate_id, Scanner.revoked_at.is_(None))
-            .values(revoked_at=utc_now())
         )
         await self.delete(gate.id)
         await self.session.commit()

@@ -510,10 +510,16 @@ SELECT_SYNC_DEVICE = sql(
     s=Scanner,
     e=Event,
 )
-"""The fields of `SyncDevice`, with its event's status (not locked: see `LOCK_SYNC`)."""
+"""The fields of `SyncDevice`, with its event's status: read once the device's row is locked
+(`LOCK_SYNC_SCANNER`); this read itself locks nothing (the event's row stays unlocked)."""
 LOCK_SYNC = sql("SELECT {y.scanner_id} FROM {y} WHERE {y.scanner_id} = %s", y=ScannerSync)
 """The device's sync lock row (made with the device), locked (`FOR UPDATE`): a device's batches
 are applied one at a time. Its own online scans never touch the row."""
+LOCK_SYNC_SCANNER = sql("SELECT {s.id} FROM {s} WHERE {s.id} = %s", s=Scanner)
+"""The device's `scanners` row, read with a shared lock (`LOCK IN SHARE MODE`) held to the commit,
+before its event's gates: a scanner's row before a gate's, as the door's scan-log rows take them
+(their foreign keys) and as a gate's delete does (it revokes the gate's scanners, then locks the
+gate). Shared: the device's online scans take the same lock, and do not wait for the batch."""
 SELECT_DEVICE_GATES = sql(
     "SELECT {g.id}, {g.allow_reentry}, {g.ticket_type_ids} FROM {g}"
     " WHERE {g.event_id} = (SELECT {s.event_id} FROM {s} WHERE {s.id} = %s) ORDER BY {g.id}",
@@ -523,8 +529,8 @@ SELECT_DEVICE_GATES = sql(
 """The gates of the device's event, in id order. On MySQL/MariaDB read with a shared lock (`LOCK IN
 SHARE MODE`) held to the commit: no gate the batch was judged against is deleted before its
 scan-log rows, which name it, are written (the delete waits; its scanners' batches after it find
-the gate gone). The device's event comes from a subquery, which a locking read does not lock: the
-batch takes no lock on the device's `scanners` row (see `sync.py`)."""
+the gate gone). The device's event comes from a subquery (the device's row is locked already:
+`LOCK_SYNC_SCANNER`)."""
 SELECT_TICKET_IDS = sql("SELECT {t.code}, {t.id} FROM {t} WHERE {t.code} IN (%s)", t=Ticket)
 SELECT_EARLIER_CODES = sql(_SELECT_EARLIER_CODES, x=TicketTransfer, r=ReplacedCode)
 """`SELECT_EARLIER_CODE` for a batch: the tickets transfers or reissues took these codes from."""
@@ -745,10 +751,17 @@ class SyncStatements:
         self, device_id: int, token_digest: bytes
     ) -> tuple[SyncDevice | None, dict[int, GateRules]]:
         """The paired, unrevoked device with this token, and the gates of its event; the
-        device's sync lock and shared locks on the gates are held until the transaction ends
-        (SQLite: one writer anyway)."""
+        device's sync lock and shared locks on its `scanners` row, then on the gates, are held
+        until the transaction ends (SQLite: one writer anyway)."""
         db = self._db
-        locking: list[Request] = [] if db.is_sqlite else [(self._locking(LOCK_SYNC), (device_id,))]
+        locking: list[Request] = (
+            []
+            if db.is_sqlite
+            else [
+                (self._locking(LOCK_SYNC), (device_id,)),
+                (self._locking(LOCK_SYNC_SCANNER, shared=True), (device_id,)),
+            ]
+        )
         *_, found_gates, device = await self._each(  # read once the locks are held: a batch that
             # waited for the device's previous one, or for a gate's delete, sees what changed
             # meanwhile (a cancelled event, a scanner revoked with its gate)

@@ -30,17 +30,22 @@ transfers took away (one statement for the batch's such codes): `transferred`, a
 A forged code naming a real ticket locks that row for the batch and changes nothing else.
 
 Race-free by locks, in one order: the device's sync lock row first (`scanner_syncs`, made with the device: a
-device's batches are applied one at a time), then its event's gates, shared and in id order (no
-gate the batch names is deleted before its log rows name it: a gate's delete locks the gate the
-same way, first, and waits; a batch behind a delete reads the device and the gates once the delete
-is committed, so a scanner revoked with its gate is refused and another gate named is unknown, as
-after any delete), then the batch's tickets by id (`FOR UPDATE`), the
-same row the door's conditional UPDATE takes, then the scan-log rows and the device's gate counter
-rows (in gate order). Not the device's `scanners` row: an online scan of the same device locks its
-ticket and then inserts its log row, whose foreign key takes a shared lock on that scanner row; a
-sync holding the scanner row while waiting for the ticket would close a cycle (MariaDB would kill
-one of the two). Nothing the door locks has a foreign key to the sync lock row, and the door waits
-for nothing after its counter row, so every wait points forward. The device's `last_seen_at`
+device's batches are applied one at a time), then the device's `scanners` row with a shared lock,
+then its event's gates, shared and in id order (no gate the batch names is deleted before its log
+rows name it), then the batch's tickets by id (`FOR UPDATE`), the same row the door's conditional
+UPDATE takes, then the scan-log rows and the device's gate counter rows (in gate order). A
+scanner's row before a gate's, everywhere: the door's scan-log row checks its foreign keys in that
+order (a shared lock on its scanner's row, then on its gate's), and a gate's delete revokes the
+gate's scanners (their rows, exclusively) before it locks the gate. So a delete waits for a batch
+that holds the device's row or the gate, and a batch behind a delete reads the device and the
+gates once the delete is committed: a scanner revoked with its gate is refused and another gate
+named is unknown, as after any delete. The lock on the device's row is shared: the device's own
+online scans take the same shared lock through their log rows' foreign key, and neither waits for
+the other there (an exclusive lock held while waiting for a ticket an online scan of the device
+holds would close a cycle). What takes that row exclusively - the device's revocation (alone or
+with its gate) and the write of its `last_seen_at` - waits for the batch's commit, holding nothing
+the batch waits for. Nothing the door locks has a foreign key to the sync lock row, and the door
+waits for nothing after its counter row, so every wait points forward. The device's `last_seen_at`
 (an UPDATE of its scanner row) is written after the commit, in its own short transaction, and
 only when due (`DEVICE_SEEN_EVERY`, as at the door).
 Reads run at READ COMMITTED on MySQL/MariaDB so that, once the locks are held, they see every

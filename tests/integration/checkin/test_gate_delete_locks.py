@@ -1,0 +1,160 @@
+"""A gate's delete against the scans of the devices bound to it, on MariaDB: every transaction
+takes a device's `scanners` row before a `gates` row (the door's log row checks its foreign keys
+in that order; the delete revokes the gate's scanners, then locks and deletes the gate; a sync
+batch reads its device's row, then its event's gates, with shared locks). Whoever holds the first
+lock goes first; the other waits for it (a scan and the delete never close a cycle: no 1213, no
+1205). A batch, online scans and the delete at once still can (the xfail below)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.integration.checkin.offline_support import minutes_ago, pair_device, scan, signed_tickets
+from tests.integration.checkin.test_sync_gate_deleted import (
+    batch,
+    delete_gate,
+    device_of,
+    log_rows,
+    waiting_for_lock,
+)
+from tests.support.api import make_actor, make_event
+from ticketflow.db.config import create_engine
+from ticketflow.db.driver_pool import create_driver_pool
+from ticketflow.domain.checkin.door import GateService
+from ticketflow.domain.checkin.service import CheckInService, GateRuleCache
+from ticketflow.domain.checkin.statements import SyncStatements
+from ticketflow.domain.checkin.sync import SyncService
+from ticketflow.lib.errors import AuthenticationFailed
+from ticketflow.lib.signed_codes import TicketSigner
+
+pytestmark = pytest.mark.parametrize("database_url", ["mysql"], indirect=True)
+
+
+@pytest.fixture
+async def checking_in(settings):
+    """The door's service on a driver pool of its own, called in the test's loop."""
+    engine = create_engine(settings)
+    service = CheckInService(
+        create_driver_pool(engine, 4), TicketSigner.from_settings(settings), GateRuleCache()
+    )
+    yield service
+    await service.drivers.close()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def gate_and_tickets(client, db, settings):
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db)
+    event = await make_event(client, admin, title="One door")
+    gate = await client.post(f"/events/{event['id']}/gates", json={"name": "North"}, headers=admin.headers)
+    assert gate.status_code == 201, gate.text
+    tickets = await signed_tickets(client, db, settings, holder, event["id"], quantity=4)
+    return admin, event, gate.json()["id"], tickets
+
+
+def pause_after_the_gate_lock(monkeypatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """The delete stops right after its statement that locks the gate (`FOR UPDATE`), inside its
+    transaction, until released; returns (holding, release)."""
+    holding, release = asyncio.Event(), asyncio.Event()
+    delete_gate_of = GateService.delete_gate
+
+    async def pausing(self, gate_id):
+        execute = self.session.execute
+
+        async def execute_then_hold(statement, *args, **kwargs):
+            result = await execute(statement, *args, **kwargs)
+            if getattr(statement, "_for_update_arg", None) is not None:
+                holding.set()
+                await release.wait()
+            return result
+
+        self.session.execute = execute_then_hold
+        try:
+            return await delete_gate_of(self, gate_id)
+        finally:
+            del self.session.execute
+
+    monkeypatch.setattr(GateService, "delete_gate", pausing)
+    return holding, release
+
+
+async def test_a_bound_devices_scan_during_the_delete_waits_for_it(
+    client, db, gate_and_tickets, checking_in, monkeypatch
+) -> None:
+    """The delete holds its locks (paused after locking the gate); a device bound to the gate
+    scans: its log row waits for the delete, and is then answered as a scan after the delete (401,
+    the device revoked with its gate), nothing admitted or logged; the delete succeeds."""
+    admin, event, gate_id, tickets = gate_and_tickets
+    scanner_id, headers = await pair_device(client, admin, event["id"], gate_id=gate_id)
+    holding, release = pause_after_the_gate_lock(monkeypatch)
+    deleting = asyncio.create_task(delete_gate(db, gate_id))
+    await holding.wait()
+
+    scanning = asyncio.create_task(
+        checking_in.validate_ticket(
+            code=tickets[0]["code"],
+            door_event_id=None,
+            scanner_id=None,
+            device=device_of(scanner_id, headers),
+        )
+    )
+    await waiting_for_lock(db, "INSERT INTO check_ins%", scanning)
+    release.set()
+    await deleting
+    with pytest.raises(AuthenticationFailed, match="revoked"):
+        await scanning
+    assert await log_rows(db) == []
+    again = await client.post(f"/tickets/{tickets[0]['code']}/validate", headers=headers)
+    assert again.status_code == 401, again.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a three-way cycle remains: the batch's UPDATE of its tickets' status waits for the online"
+    " scans' gap locks on tickets (event_id, status), which wait for the delete's scanner rows, which"
+    " waits for the batch's shared lock on its device's row; MariaDB rolls one back (1213)",
+)
+async def test_a_batch_online_scans_and_the_delete_at_once(
+    client, db, settings, gate_and_tickets, checking_in, monkeypatch
+) -> None:
+    """A bound device's batch holds its locks; the gate's delete comes and waits for it; online
+    scans of that device and of another device bound to the gate come and wait too. The batch
+    is recorded at the gate, then the delete goes through, and the online scans are answered as
+    scans after the delete (401: revoked with their gate), nothing of them recorded."""
+    admin, event, gate_id, tickets = gate_and_tickets
+    # the other device first: the delete revokes (locks) its row, then waits for the batch's
+    other = device_of(*await pair_device(client, admin, event["id"], gate_id=gate_id))
+    syncing_device = device_of(*await pair_device(client, admin, event["id"], gate_id=gate_id))
+    engine = create_engine(settings)
+    syncing = SyncService(create_driver_pool(engine, 2), TicketSigner.from_settings(settings))
+    others: list[asyncio.Task] = []
+    lock_tickets = SyncStatements.lock_tickets
+
+    async def everyone_meanwhile(self, ids):
+        if not others:
+            others.append(asyncio.create_task(delete_gate(db, gate_id)))
+            await waiting_for_lock(db, "UPDATE scanners%", *others)
+            for device, ticket in ((syncing_device, tickets[2]), (other, tickets[3])):
+                scanning = checking_in.validate_ticket(
+                    code=ticket["code"], door_event_id=None, scanner_id=None, device=device
+                )
+                others.append(asyncio.create_task(scanning))
+            await waiting_for_lock(db, "INSERT INTO check_ins%", *others[1:])
+        return await lock_tickets(self, ids)
+
+    monkeypatch.setattr(SyncStatements, "lock_tickets", everyone_meanwhile)
+    scans = batch(scan(tickets[0]["code"], minutes_ago(2)), scan(tickets[1]["code"], minutes_ago(1)))
+    try:
+        synced = await syncing.sync(syncing_device, scans)
+    finally:
+        answers = await asyncio.gather(*others, return_exceptions=True)
+        await syncing.drivers.close()
+        await engine.dispose()
+
+    assert [answer.result for answer in synced] == ["valid", "valid"]
+    assert answers[0] is None, answers  # the delete
+    assert [type(answer) for answer in answers[1:]] == [AuthenticationFailed, AuthenticationFailed], answers
+    assert [row[1:] for row in await log_rows(db)] == [(None, "valid"), (None, "valid")]  # the gate gone
