@@ -25,10 +25,9 @@ typecheck: $(STAMP)
 # Coverage of src/ is printed at the end: only the files with lines not run are listed.
 # Measuring it costs CPU (see the README's test section): `make test PYTEST_COV=` runs without it.
 PYTEST_COV ?= --cov --cov-report=term:skip-covered
-# `make test PYTEST_WORKERS=2` (or auto: one per core) spreads the tests over pytest-xdist workers, each
-# with its own MariaDB, redis-server and temporary folders; 0 runs them in this one process (see the
-# README's test section for why that is still the default).
-PYTEST_WORKERS ?= 0
+# The tests run on two pytest-xdist workers (`auto`: one per core), each with its own MariaDB,
+# redis-server and temporary folders; `make test PYTEST_WORKERS=0` runs them in this one process.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_COV) $(PYTEST_ARGS)
 
