@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 
 from tests.integration.checkin.offline_support import minutes_ago, pair_device, scan, signed_tickets
 from tests.integration.checkin.test_sync_gate_deleted import (
@@ -22,6 +23,7 @@ from tests.integration.checkin.test_sync_gate_deleted import (
 from tests.support.api import make_actor, make_event
 from ticketflow.db.config import create_engine
 from ticketflow.db.driver_pool import create_driver_pool
+from ticketflow.db.models.gates import Scanner
 from ticketflow.domain.checkin.door import GateService
 from ticketflow.domain.checkin.service import CheckInService, GateRuleCache
 from ticketflow.domain.checkin.statements import SyncStatements
@@ -158,3 +160,41 @@ async def test_a_batch_online_scans_and_the_delete_at_once(
     assert answers[0] is None, answers  # the delete
     assert [type(answer) for answer in answers[1:]] == [AuthenticationFailed, AuthenticationFailed], answers
     assert [row[1:] for row in await log_rows(db)] == [(None, "valid"), (None, "valid")]  # the gate gone
+
+
+async def test_a_devices_scan_during_its_batch_does_not_wait_to_touch_it(
+    client, db, settings, gate_and_tickets, checking_in, monkeypatch
+) -> None:
+    """The batch holds a shared lock on its device's row; an online scan of the same device, with
+    its `last_seen_at` due, is answered without waiting for the batch (its write of
+    `last_seen_at` is skipped while the row is held: a write waiting there would queue the
+    device's next scans behind it). The batch writes it after its commit."""
+    admin, event, gate_id, tickets = gate_and_tickets
+    device = device_of(*await pair_device(client, admin, event["id"], gate_id=gate_id))
+    engine = create_engine(settings)
+    syncing = SyncService(create_driver_pool(engine, 2), TicketSigner.from_settings(settings))
+    answered = []
+    lock_tickets = SyncStatements.lock_tickets
+
+    async def scan_meanwhile(self, ids):
+        if not answered:
+            # answered while the batch holds the device's row (a write of `last_seen_at` waiting
+            # for it would end in a lock wait timeout, 1205)
+            answered.append(
+                await checking_in.validate_ticket(
+                    code=tickets[2]["code"], door_event_id=None, scanner_id=None, device=device
+                )
+            )
+        return await lock_tickets(self, ids)
+
+    monkeypatch.setattr(SyncStatements, "lock_tickets", scan_meanwhile)
+    try:
+        synced = await syncing.sync(device, batch(scan(tickets[0]["code"], minutes_ago(2))))
+    finally:
+        await syncing.drivers.close()
+        await engine.dispose()
+
+    assert [answer.result for answer in synced] == ["valid"]
+    assert [outcome.result for outcome in answered] == ["valid"]
+    async with db() as session:
+        assert (await session.scalars(select(Scanner.last_seen_at))).one() is not None  # the batch's

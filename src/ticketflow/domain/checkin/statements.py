@@ -169,6 +169,22 @@ each of that gate's counter rows (see `CounterRows`). The rule itself (`SELECT_G
 when the process does not hold that version of it (`service.GateRuleCache`): its JSON list of
 ticket types and its name cost the database and the driver more than the version does."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
+LOCK_DEVICE_IF_FREE = sql("SELECT {s.id} FROM {s} WHERE {s.id} = %s FOR UPDATE SKIP LOCKED", s=Scanner)
+"""MySQL/MariaDB: the device's row for `TOUCH_DEVICE`, unless another transaction holds it (a
+batch of the device's holds it shared; its revocation or its gate's delete, exclusively)."""
+
+
+async def touch_device(db: DriverConnection, device_id: int, now: dt.datetime) -> None:
+    """Write the device's `last_seen_at` (in a transaction of its own, after a scan or a batch),
+    or skip it while another transaction holds the device's row: it is due again with the
+    device's next scan. A write waiting there would hold up the device's next online scans (their
+    check-in rows take a shared lock on that row, which waits behind a waiting exclusive one) while
+    they hold tickets a batch of the device may wait for: a cycle."""
+    if not db.is_sqlite and not await db.fetchall(LOCK_DEVICE_IF_FREE, (device_id,)):
+        return
+    await db.execute(TOUCH_DEVICE, (db.bind_time(now), device_id))
+
+
 SELECT_GATE = sql(
     "SELECT {g.event_id}, {g.allow_reentry}, {g.ticket_type_ids}, {g.name} FROM {g} WHERE {g.id} = %s",
     g=Gate,
@@ -364,7 +380,7 @@ class DoorStatements:
         )
 
     async def touch_device(self, device_id: int, now: dt.datetime) -> None:
-        await self._db.execute(TOUCH_DEVICE, (self._db.bind_time(now), device_id))
+        await touch_device(self._db, device_id, now)
 
     async def gate(self, gate_id: int) -> GateRule | None:
         row = await self._db.fetchone(SELECT_GATE, (gate_id,))
@@ -952,7 +968,7 @@ class SyncStatements:
         return for_batch(MARK_LEFT, len(exits)), [*statuses, *admitted, *left, db.bind_time(now), *ids]
 
     async def touch_device(self, device_id: int, now: dt.datetime) -> None:
-        await self._each((TOUCH_DEVICE, (self._db.bind_time(now), device_id)))
+        await touch_device(self._db, device_id, now)
 
 
 @asynccontextmanager

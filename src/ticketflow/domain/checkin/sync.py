@@ -42,12 +42,16 @@ gates once the delete is committed: a scanner revoked with its gate is refused a
 named is unknown, as after any delete. The lock on the device's row is shared: the device's own
 online scans take the same shared lock through their log rows' foreign key, and neither waits for
 the other there (an exclusive lock held while waiting for a ticket an online scan of the device
-holds would close a cycle). What takes that row exclusively - the device's revocation (alone or
-with its gate) and the write of its `last_seen_at` - waits for the batch's commit, holding nothing
-the batch waits for. Nothing the door locks has a foreign key to the sync lock row, and the door
-waits for nothing after its counter row, so every wait points forward. The device's `last_seen_at`
-(an UPDATE of its scanner row) is written after the commit, in its own short transaction, and
-only when due (`DEVICE_SEEN_EVERY`, as at the door).
+holds would close a cycle). The device's revocation (alone or with its gate) waits for the
+batch's commit; the write of its `last_seen_at` does not wait: it is skipped while the row is held
+(`statements.touch_device`), since a write waiting there would queue the device's next online
+scans behind it while they hold tickets the batch may wait for. Nothing the door locks has a
+foreign key to the sync lock row, and the door waits for nothing after its counter row. The
+device's `last_seen_at` (an UPDATE of its scanner row) is written after the commit, in its own
+short transaction, and only when due (`DEVICE_SEEN_EVERY`, as at the door). One cycle is left on
+MariaDB: the batch's UPDATE of its tickets' status can wait for the gap locks of online scans of
+the same event (the tickets' `(event_id, status)` index), which may wait for a gate's delete (the
+scanner rows it revoked), which waits for the batch (its device's row); MariaDB rolls one back.
 Reads run at READ COMMITTED on MySQL/MariaDB so that, once the locks are held, they see every
 admission committed before (no snapshot older than the locks, no gap locks between concurrent
 inserts). SQLite has one writer at a time (`BEGIN IMMEDIATE`).
