@@ -6,9 +6,16 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from asyncmy.errors import IntegrityError
+from asyncmy.errors import IntegrityError, InternalError, OperationalError
+from sqlalchemy import exc
 
-from ticketflow.db.driver import duplicate_key, missing_parent
+from ticketflow.db.driver import (
+    DEADLOCK_ATTEMPTS,
+    again_if_deadlocked,
+    deadlock,
+    duplicate_key,
+    missing_parent,
+)
 
 KEY = ("check_ins", ("scanner_id", "client_id"))
 
@@ -59,3 +66,75 @@ OTHER_KEY = GATE_GONE.replace("gate_id", "scanner_id").replace("gates", "scanner
 )
 def test_only_the_named_foreign_key_is_a_missing_parent(error: BaseException, ours: bool) -> None:
     assert missing_parent(error, "check_ins", "gate_id", "gates") is ours
+
+
+DEADLOCK = OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+"""MariaDB's words, as asyncmy raises them."""
+
+
+@pytest.mark.parametrize(
+    ("error", "ours"),
+    [
+        (DEADLOCK, True),
+        (exc.OperationalError("DELETE FROM gates WHERE gates.id = %s", (7,), DEADLOCK), True),  # SQLAlchemy's
+        (OperationalError(1205, "Lock wait timeout exceeded; try restarting transaction"), False),
+        (OperationalError(2013, "Lost connection to MySQL server during query"), False),
+        (InternalError(1213, "Deadlock found when trying to get lock"), False),
+        (IntegrityError(1213, "Deadlock found when trying to get lock"), False),
+        (OperationalError(), False),
+        (exc.OperationalError("SELECT 1", (), sqlite3.OperationalError("database is locked")), False),
+        (sqlite3.OperationalError("database is locked"), False),
+        (ValueError(1213), False),
+    ],
+)
+def test_only_error_1213_is_a_deadlock(error: BaseException, ours: bool) -> None:
+    assert deadlock(error) is ours
+
+
+class Transaction:
+    """A fake transaction: raises the errors given, one per run, then answers its run's number."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.runs = 0
+
+    async def __call__(self) -> int:
+        self.runs += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.runs
+
+
+async def test_a_deadlock_victim_runs_again_and_answers_the_second_run() -> None:
+    work = Transaction(DEADLOCK)
+    assert await again_if_deadlocked(work) == 2
+    assert work.runs == 2
+
+
+async def test_a_transaction_that_succeeds_runs_once() -> None:
+    work = Transaction()
+    assert await again_if_deadlocked(work) == 1
+    assert work.runs == 1
+
+
+async def test_a_victim_every_time_lets_the_error_through_after_the_last_attempt() -> None:
+    work = Transaction(*[DEADLOCK] * (DEADLOCK_ATTEMPTS + 1))
+    with pytest.raises(OperationalError) as raised:
+        await again_if_deadlocked(work)
+    assert raised.value is DEADLOCK
+    assert work.runs == DEADLOCK_ATTEMPTS == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError(1205, "Lock wait timeout exceeded; try restarting transaction"),
+        IntegrityError(1062, "Duplicate entry '3-a1' for key 'uq_check_ins_scanner_id_client_id'"),
+        ValueError("refused"),
+    ],
+)
+async def test_any_other_error_goes_through_at_once(error: Exception) -> None:
+    work = Transaction(error)
+    with pytest.raises(type(error)):
+        await again_if_deadlocked(work)
+    assert work.runs == 1

@@ -17,17 +17,21 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from asyncmy.constants.ER import DUP_ENTRY, NO_REFERENCED_ROW_2
-from asyncmy.errors import IntegrityError
+from asyncmy.constants.ER import DUP_ENTRY, LOCK_DEADLOCK, NO_REFERENCED_ROW_2
+from asyncmy.errors import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ticketflow.db.types import from_stored_utc, to_stored_utc
 
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+T = TypeVar("T")
+DEADLOCK_ATTEMPTS = 3
+"""How often a transaction MySQL/MariaDB chose as a deadlock victim is run in all (`again_if_deadlocked`)."""
 
 
 class DriverConnection:
@@ -170,6 +174,33 @@ def missing_parent(error: BaseException, table: str, column: str, parent: str) -
     message = _mysql_refusal(error, NO_REFERENCED_ROW_2)
     key = f"fk_{table}_{column}_{parent}"
     return message is not None and f"`{table}`, CONSTRAINT `{key}` FOREIGN KEY (`{column}`)" in message
+
+
+def deadlock(error: BaseException) -> bool:
+    """Whether `error` is MySQL/MariaDB's 1213 (`ER_LOCK_DEADLOCK`), and no other error: the
+    server chose this transaction as a deadlock's victim and rolled it back whole (InnoDB), so
+    running it again from its start is safe. asyncmy raises it as an `OperationalError`;
+    SQLAlchemy wraps that in its own `OperationalError` (`DBAPIError.orig`). Never on SQLite,
+    whose one writer (`BEGIN IMMEDIATE`) closes no cycle."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    return isinstance(cause, OperationalError) and bool(cause.args) and cause.args[0] == LOCK_DEADLOCK
+
+
+async def again_if_deadlocked(
+    transaction: Callable[[], Awaitable[T]], attempts: int = DEADLOCK_ATTEMPTS
+) -> T:
+    """`transaction()`'s answer, run again (at most `attempts` times in all) while MySQL/MariaDB
+    rolls it back as a deadlock's victim (`deadlock`); after the last attempt the error goes
+    through. Each attempt must be a whole, fresh transaction (the victim's was rolled back, with
+    everything it wrote). Any other error goes through at once. Nothing more is run when the
+    first attempt succeeds."""
+    for _ in range(attempts - 1):
+        try:
+            return await transaction()
+        except Exception as error:
+            if not deadlock(error):
+                raise
+    return await transaction()
 
 
 def _mysql_refusal(error: BaseException, code: int) -> str | None:

@@ -28,7 +28,7 @@ import asyncmy
 from asyncmy.errors import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ticketflow.db.driver import DriverConnection, driver_transaction
+from ticketflow.db.driver import DriverConnection, deadlock, driver_transaction
 
 PING_AFTER_IDLE_SECONDS = 2.0
 """A connection unused for longer is pinged before its next transaction (a busy door never is)."""
@@ -115,7 +115,9 @@ class AsyncmyDriverPool:
                 yield DriverConnection(connection, "mysql")
                 await connection.commit()
             except BaseException as error:
-                if isinstance(error, _CONNECTION_UNUSABLE) or not isinstance(error, Exception):
+                if deadlock(error):  # rolled back by the server, the connection fine: keep it
+                    await _rollback_or_close(connection)
+                elif isinstance(error, _CONNECTION_UNUSABLE) or not isinstance(error, Exception):
                     connection.close()
                 else:
                     await _rollback_or_close(connection)

@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from advanced_alchemy.filters import LimitOffset
@@ -27,6 +28,7 @@ from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import table_of, utc_now
+from ticketflow.db.driver import again_if_deadlocked
 from ticketflow.db.models.checkins import SCANNED_CODE_MAX, CheckIn, ScanResult
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import (
@@ -154,7 +156,28 @@ class GateService(RepositoryService[Gate, GateRepository]):
         its event's gates): the gate's scanners are revoked first (their rows locked), then the
         gate is locked as a sync locks its event's gates (`SELECT_DEVICE_GATES`: by the event's
         index, then the row) and deleted. A scan or a sync holding one of these rows finishes
-        first; one after the delete finds the gate gone (its bound scanners revoked)."""
+        first; one after the delete finds the gate gone (its bound scanners revoked).
+
+        A cycle through the tickets' status index (a sync batch, online scans of the gate's
+        devices and this delete at once, see `sync.py`) can still make MariaDB roll one of them
+        back (1213). When the delete is the victim, its transaction was rolled back whole and the
+        session is rolled back with it, so it is run again from the start, as the door and the
+        sync run theirs (`again_if_deadlocked`): the admin's DELETE is answered 204 once the
+        others are through, not 500 (a 409/503 would only make the admin send the same request
+        again). After the last attempt the error goes through."""
+        await again_if_deadlocked(partial(self._delete_gate, gate_id))
+
+    async def _delete_gate(self, gate_id: int) -> None:
+        """One attempt of `delete_gate`: a transaction of its own, rolled back on any error."""
+        try:
+            await self._remove_gate(gate_id)
+            await self.session.commit()
+        except Exception:
+            await self.session.rollback()
+            raise
+
+    async def _remove_gate(self, gate_id: int) -> None:
+        """`delete_gate`'s statements, in their order, left to commit."""
         gate = await self._gate(gate_id)
         await self.session.execute(
             update(Scanner)
@@ -168,7 +191,6 @@ class GateService(RepositoryService[Gate, GateRepository]):
             .with_for_update()
         )
         await self.delete(gate.id)
-        await self.session.commit()
 
     async def counters(self, gates: Sequence[Gate]) -> dict[int, GateCounters]:
         """The gates' counters now, by gate id (the sums of their counter rows)."""

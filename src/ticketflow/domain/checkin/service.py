@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from functools import partial
 
 from ticketflow.db.base import utc_now
+from ticketflow.db.driver import again_if_deadlocked
 from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
@@ -245,15 +247,27 @@ class CheckInService:
 
         The caller is a staff or admin account (`scanner_id`, the user) or a paired `device`.
         `leaving`: an out-scan at `gate_id` (a re-entry gate makes the ticket active again).
+
+        A scan MariaDB chose as a deadlock's victim (rolled back whole) is run again, as a fresh
+        transaction, a few times (`again_if_deadlocked`); its time stays the one it was first
+        taken at (the scan happened then: its expiry check and its log row's time do not move).
         """
-        async with door_transaction(self.drivers) as door:
-            outcome, seen = await self._validate(
-                door, code, door_event_id, scanner_id, device, gate_id, leaving
-            )
-        if device is not None and seen:  # its own short transaction: no device row lock in the scan's
+        now = utc_now()
+
+        async def scan() -> tuple[ScanOutcome, bool]:
             async with door_transaction(self.drivers) as door:
-                await door.touch_device(device.id, outcome.scanned_at)
+                return await self._validate(
+                    door, code, door_event_id, scanner_id, device, gate_id, leaving, now
+                )
+
+        outcome, seen = await again_if_deadlocked(scan)
+        if device is not None and seen:  # its own short transaction: no device row lock in the scan's
+            await again_if_deadlocked(partial(self._touch_device, device.id, now))
         return outcome
+
+    async def _touch_device(self, device_id: int, now: dt.datetime) -> None:
+        async with door_transaction(self.drivers) as door:
+            await door.touch_device(device_id, now)
 
     async def _validate(
         self,
@@ -264,9 +278,9 @@ class CheckInService:
         device: Device | None,
         gate_id: int | None,
         leaving: bool,
+        now: dt.datetime,
     ) -> tuple[ScanOutcome, bool]:
         """The scan's outcome, and whether the device's `last_seen_at` is due."""
-        now = utc_now()
         seen, known, version, bound = False, None, None, False
         counted: CounterRows = ()
         if device is None:

@@ -51,7 +51,10 @@ device's `last_seen_at` (an UPDATE of its scanner row) is written after the comm
 short transaction, and only when due (`DEVICE_SEEN_EVERY`, as at the door). One cycle is left on
 MariaDB: the batch's UPDATE of its tickets' status can wait for the gap locks of online scans of
 the same event (the tickets' `(event_id, status)` index), which may wait for a gate's delete (the
-scanner rows it revoked), which waits for the batch (its device's row); MariaDB rolls one back.
+scanner rows it revoked), which waits for the batch (its device's row). MariaDB rolls one of them
+back whole (1213); the batch and the scan are then run again, as fresh transactions
+(`again_if_deadlocked`, with the time the batch came), as the delete is (`door.py`), and answer
+as if they had come after the others.
 Reads run at READ COMMITTED on MySQL/MariaDB so that, once the locks are held, they see every
 admission committed before (no snapshot older than the locks, no gap locks between concurrent
 inserts). SQLite has one writer at a time (`BEGIN IMMEDIATE`).
@@ -67,8 +70,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from ticketflow.db.base import utc_now
+from ticketflow.db.driver import again_if_deadlocked
 from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import ADMISSIONS, InvalidReason, ScanResult
 from ticketflow.db.models.events import EventStatus
@@ -167,16 +172,23 @@ class SyncService:
         client_ids = [scan.client_id for scan in scans]
         if len(set(client_ids)) != len(client_ids):
             raise RuleViolation(N_("client_id repeats within the batch"))
+        now = utc_now()
+
+        async def apply(resent: bool) -> tuple[list[SyncedScan], bool]:
+            async with sync_transaction(self.drivers) as db:
+                return await self._sync(db, device, scans, client_ids, now, resent=resent)
+
         try:
-            async with sync_transaction(self.drivers) as db:
-                synced, seen_due = await self._sync(db, device, scans, client_ids, resent=False)
+            synced, seen_due = await again_if_deadlocked(partial(apply, False))
         except AlreadySent:  # once more, finding what was recorded (rolled back: nothing changed)
-            async with sync_transaction(self.drivers) as db:
-                synced, seen_due = await self._sync(db, device, scans, client_ids, resent=True)
+            synced, seen_due = await again_if_deadlocked(partial(apply, True))
         if seen_due:  # its own short transaction, as at the door
-            async with sync_transaction(self.drivers) as db:
-                await db.touch_device(device.id, utc_now())
+            await again_if_deadlocked(partial(self._touch_device, device.id, now))
         return synced
+
+    async def _touch_device(self, device_id: int, now: dt.datetime) -> None:
+        async with sync_transaction(self.drivers) as db:
+            await db.touch_device(device_id, now)
 
     async def _sync(
         self,
@@ -184,13 +196,14 @@ class SyncService:
         device: Device,
         scans: Sequence[OfflineScan],
         client_ids: list[str],
+        now: dt.datetime,
         *,
         resent: bool,
     ) -> tuple[list[SyncedScan], bool]:
         """The server's decision on each scan, and whether the device's `last_seen_at` is due.
         Unless the batch is known to be `resent`, its scans are taken for new (no look-up by client
-        id): recording one that is not raises `AlreadySent`."""
-        now = utc_now()
+        id): recording one that is not raises `AlreadySent`. `now`: when the batch came (the
+        same for every attempt, see `sync`)."""
         door = await self._door(db, device, scans, now)
         tickets, holders, timeline = await self._tickets(db, scans, door)
         sent = await db.sent(device.id, client_ids) if resent else {}

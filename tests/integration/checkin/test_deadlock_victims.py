@@ -1,0 +1,125 @@
+"""A transaction MySQL/MariaDB rolls back as a deadlock's victim (1213) is run again, from its start,
+as a fresh transaction: the door's scan, a sync batch and a gate's delete. Here the victim's error
+is raised at the end of the transaction's real work (its writes done, then rolled back), so the
+second attempt must find nothing of the first: the answer is the second's, recorded once."""
+
+from __future__ import annotations
+
+from asyncmy.errors import OperationalError
+from sqlalchemy import exc, select
+
+from tests.integration.checkin.offline_support import minutes_ago, pair_device, scan, signed_tickets
+from tests.support.api import make_actor, make_event
+from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.gates import Gate, Scanner
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.domain.checkin.door import GateService
+from ticketflow.domain.checkin.statements import DoorStatements, SyncStatements
+
+DEADLOCK = OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+
+
+def victim_once(monkeypatch, owner: type, name: str, error: Exception = DEADLOCK) -> list[int]:
+    """`owner.name` does its work, then raises `error` the first time (the transaction around it
+    is rolled back); returns the list its calls are counted in."""
+    calls: list[int] = []
+    work = getattr(owner, name)
+
+    async def then_deadlocked(self, *args, **kwargs):
+        done = await work(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return done
+
+    monkeypatch.setattr(owner, name, then_deadlocked)
+    return calls
+
+
+async def logged(db) -> list[tuple[int | None, str]]:
+    async with db() as session:
+        rows = await session.execute(select(CheckIn.ticket_id, CheckIn.result).order_by(CheckIn.id))
+        return [tuple(row) for row in rows]
+
+
+async def used(db, ticket_ids: list[int]) -> list[str]:
+    async with db() as session:
+        return [(await session.get(Ticket, ticket_id)).status for ticket_id in ticket_ids]
+
+
+async def test_a_scan_that_was_the_victim_is_admitted_once(client, db, settings, monkeypatch) -> None:
+    admin = await make_actor(client, db, role="admin")
+    staff = await make_actor(client, db, role="staff")
+    holder = await make_actor(client, db)
+    event = await make_event(client, admin)
+    [ticket] = await signed_tickets(client, db, settings, holder, event["id"])
+    calls = victim_once(monkeypatch, DoorStatements, "record_scan")
+
+    response = await client.post(f"/tickets/{ticket['code']}/validate", headers=staff.headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["result"] == "valid"  # not already_used: the first attempt's admission undone
+    assert len(calls) == 2
+    assert await logged(db) == [(ticket["id"], "valid")]
+    assert await used(db, [ticket["id"]]) == ["used"]
+
+
+async def test_a_batch_that_was_the_victim_is_recorded_once(client, db, settings, monkeypatch) -> None:
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db)
+    event = await make_event(client, admin)
+    tickets = await signed_tickets(client, db, settings, holder, event["id"], quantity=2)
+    _, device = await pair_device(client, admin, event["id"])
+    calls = victim_once(monkeypatch, SyncStatements, "write")
+    scans = [scan(tickets[0]["code"], minutes_ago(2)), scan(tickets[1]["code"], minutes_ago(1))]
+
+    response = await client.post("/check-ins/sync", json={"scans": scans}, headers=device)
+
+    assert response.status_code == 200, response.text
+    assert [answer["result"] for answer in response.json()["results"]] == ["valid", "valid"]
+    assert len(calls) == 2
+    assert await logged(db) == [(tickets[0]["id"], "valid"), (tickets[1]["id"], "valid")]
+    assert await used(db, [tickets[0]["id"], tickets[1]["id"]]) == ["used", "used"]
+
+
+async def test_a_gate_delete_that_was_the_victim_is_done(client, db, monkeypatch) -> None:
+    """Through SQLAlchemy the error comes wrapped (`sqlalchemy.exc.OperationalError`); the session
+    is rolled back and the delete run again: 204, the gate gone, its scanner revoked."""
+    admin = await make_actor(client, db, role="admin")
+    event = await make_event(client, admin)
+    gate = await client.post(f"/events/{event['id']}/gates", json={"name": "North"}, headers=admin.headers)
+    gate_id = gate.json()["id"]
+    scanner_id, _ = await pair_device(client, admin, event["id"], gate_id=gate_id)
+    wrapped = exc.OperationalError("DELETE FROM gates WHERE gates.id = %s", (gate_id,), DEADLOCK)
+    calls = victim_once(monkeypatch, GateService, "_remove_gate", wrapped)
+
+    response = await client.delete(f"/gates/{gate_id}", headers=admin.headers)
+
+    assert response.status_code == 204, response.text
+    assert len(calls) == 2
+    async with db() as session:
+        assert await session.get(Gate, gate_id) is None
+        assert (await session.get(Scanner, scanner_id)).revoked_at is not None
+
+
+async def test_a_victim_every_time_is_not_run_more_than_three_times(client, db, monkeypatch) -> None:
+    """After the last attempt the error goes through (the gate stays, its scanner unrevoked)."""
+    admin = await make_actor(client, db, role="admin")
+    event = await make_event(client, admin)
+    gate = await client.post(f"/events/{event['id']}/gates", json={"name": "North"}, headers=admin.headers)
+    gate_id = gate.json()["id"]
+    scanner_id, _ = await pair_device(client, admin, event["id"], gate_id=gate_id)
+    calls: list[int] = []
+
+    async def always_deadlocked(self, gate_id):
+        calls.append(1)
+        raise exc.OperationalError("DELETE FROM gates", (gate_id,), DEADLOCK)
+
+    monkeypatch.setattr(GateService, "_remove_gate", always_deadlocked)
+    response = await client.delete(f"/gates/{gate_id}", headers=admin.headers)
+
+    assert response.status_code == 500
+    assert len(calls) == 3
+    async with db() as session:
+        assert await session.get(Gate, gate_id) is not None
+        assert (await session.get(Scanner, scanner_id)).revoked_at is None
