@@ -169,9 +169,14 @@ each of that gate's counter rows (see `CounterRows`). The rule itself (`SELECT_G
 when the process does not hold that version of it (`service.GateRuleCache`): its JSON list of
 ticket types and its name cost the database and the driver more than the version does."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
-LOCK_DEVICE_IF_FREE = sql("SELECT {s.id} FROM {s} WHERE {s.id} = %s FOR UPDATE SKIP LOCKED", s=Scanner)
-"""MySQL/MariaDB: the device's row for `TOUCH_DEVICE`, unless another transaction holds it (a
-batch of the device's holds it shared; its revocation or its gate's delete, exclusively)."""
+_SELECT_DEVICE_ROW = "SELECT {s.id} FROM {s} WHERE {s.id} = %s"
+LOCK_DEVICE_IF_FREE = PerDialect(
+    mysql=sql(_SELECT_DEVICE_ROW + " FOR UPDATE SKIP LOCKED", s=Scanner),
+    sqlite=sql(_SELECT_DEVICE_ROW, s=Scanner),
+)
+"""The device's row for `TOUCH_DEVICE`, unless another transaction holds it (MySQL/MariaDB: a
+batch of the device's holds it shared; its revocation or its gate's delete, exclusively). SQLite
+has no row locks and one writer (`BEGIN IMMEDIATE`): the row is simply read."""
 
 
 async def touch_device(db: DriverConnection, device_id: int, now: dt.datetime) -> None:
@@ -180,7 +185,7 @@ async def touch_device(db: DriverConnection, device_id: int, now: dt.datetime) -
     device's next scan. A write waiting there would hold up the device's next online scans (their
     check-in rows take a shared lock on that row, which waits behind a waiting exclusive one) while
     they hold tickets a batch of the device may wait for: a cycle."""
-    if not db.is_sqlite and not await db.fetchall(LOCK_DEVICE_IF_FREE, (device_id,)):
+    if not await db.fetchall(LOCK_DEVICE_IF_FREE.of(db.is_sqlite), (device_id,)):
         return
     await db.execute(TOUCH_DEVICE, (db.bind_time(now), device_id))
 
