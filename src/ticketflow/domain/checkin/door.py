@@ -43,6 +43,7 @@ from ticketflow.db.models.gates import (
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.domain.checkin.scanner_tokens import new_scanner_token
+from ticketflow.domain.checkin.service import not_a_gate
 from ticketflow.domain.checkin.statements import GateCounters
 from ticketflow.domain.events.service import escape_like
 from ticketflow.domain.events.ticket_types import require_types_of_event
@@ -247,7 +248,7 @@ class ScannerService(RepositoryService[Scanner, ScannerRepository]):
                 select(Gate.id).where(Gate.id == gate_id, Gate.event_id == event_id)
             )
             if gate is None:
-                raise RuleViolation(N_("gate_id is not a gate of this event"))
+                raise not_a_gate()
         code = secrets.token_urlsafe(24)
         scanner = await self.create(
             Scanner(

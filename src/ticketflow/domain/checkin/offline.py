@@ -41,6 +41,7 @@ from ticketflow.domain.checkin.offline_schemas import (
     RevokedCode,
     ScannerBundle,
 )
+from ticketflow.domain.checkin.service import scanner_refused
 from ticketflow.lib.errors import AuthenticationFailed, EventNotFound, PermissionDenied, RuleViolation
 from ticketflow.lib.i18n import N_
 from ticketflow.lib.signed_codes import TicketSigner
@@ -88,7 +89,7 @@ class OfflineScanning:
                 or scanner.revoked_at is not None
                 or scanner.expires_at <= now
             ):
-                raise AuthenticationFailed(N_("this scanner is revoked or expired"))
+                raise scanner_refused()
             if scanner.event_id != event_id:
                 raise PermissionDenied(N_("this scanner scans for another event"))
             return scanner.gate_id

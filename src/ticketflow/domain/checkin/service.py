@@ -107,8 +107,10 @@ def scanner_refused() -> AuthenticationFailed:
     return AuthenticationFailed(N_("this scanner is revoked or expired"))
 
 
-def not_a_gate() -> RuleViolation:
-    return RuleViolation(N_("gate_id is not a gate of this event"))
+def not_a_gate(client_id: str | None = None) -> RuleViolation:
+    """A named gate that is no gate of the scan's event (`client_id`: the offline scan naming it)."""
+    refusal = N_("gate_id is not a gate of this event")
+    return RuleViolation(refusal) if client_id is None else RuleViolation(refusal, client_id=client_id)
 
 
 def gate_deleted(where: Door) -> AuthenticationFailed | RuleViolation:

@@ -80,7 +80,7 @@ from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.gates import counter_slot
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.offline_schemas import OfflineScan, SyncedScan
-from ticketflow.domain.checkin.service import Device, seen_due
+from ticketflow.domain.checkin.service import Device, not_a_gate, seen_due
 from ticketflow.domain.checkin.statements import (
     AlreadySent,
     Exit,
@@ -273,7 +273,7 @@ class SyncService:
                 raise PermissionDenied(N_("this scanner scans at another gate"))
             gate_id = found.gate_id if found.gate_id is not None else scan.gate_id
             if gate_id is not None and gate_id not in gates:
-                raise RuleViolation(N_("gate_id is not a gate of this event"), client_id=scan.client_id)
+                raise not_a_gate(client_id=scan.client_id)
             if scan.direction == "out" and gate_id is None:
                 raise RuleViolation(N_("an out-scan names its gate"), client_id=scan.client_id)
         cancelled = found.event_status == EventStatus.CANCELLED
