@@ -95,6 +95,38 @@ async def test_a_forged_code_is_unknown_and_changes_nothing(client, db, door) ->
     assert await scan_log(db) == [(None, "invalid", "unknown", forged), (None, "invalid", "unknown", retired)]
 
 
+async def test_a_current_version_code_the_server_did_not_issue_admits_no_one(
+    client, db, door, settings
+) -> None:
+    """A listed key that leaked signs codes of every ticket's current version: online, only the code
+    the server issued the ticket admits (as the sync takes only that one), the others are unknown
+    and their log rows name the ticket, so the organiser sees the leaked key used."""
+    staff, event, ticket = door
+    listed = create_app(settings.with_overrides(ticket_signing_keys=f"{NEW_KEY},{OLD_KEY}"))
+    leaked = TicketSigner(signing_key_entries(NEW_KEY)).sign(
+        ticket["id"], event["id"], ticket["ticket_type_id"], 1
+    )
+    assert leaked != ticket["code"]
+
+    async with AsyncTestClient(app=listed) as door_client:
+        forged = await door_client.post(
+            f"/tickets/{leaked}/validate", json={"event_id": event["id"]}, headers=staff.headers
+        )
+        issued = await door_client.post(
+            f"/tickets/{ticket['code']}/validate", json={"event_id": event["id"]}, headers=staff.headers
+        )
+
+    refused = (forged.status_code, forged.json()["result"], forged.json()["reason"])
+    assert refused == (404, "invalid", "unknown")
+    assert forged.json().get("ticket") is None
+    assert (issued.status_code, issued.json()["result"]) == (200, "valid")
+    assert await row_of(db, ticket["id"]) == ("used", 1)
+    assert [row[:3] for row in await scan_log(db)] == [
+        (ticket["id"], "invalid", "unknown"),
+        (ticket["id"], "valid", None),
+    ]
+
+
 async def test_an_earlier_version_admits_no_one(client, db, door) -> None:
     staff, event, ticket = door
     async with db() as session:  # a reissue moved the ticket to version 2

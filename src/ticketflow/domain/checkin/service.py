@@ -193,7 +193,7 @@ def ticket_key(signer: TicketSigner, code: str) -> TicketKey | None:
         claims = signer.verify(code)
     except InvalidSignedCode:
         return None
-    return TicketKey(ticket_id=claims.ticket_id, version=claims.version)
+    return TicketKey(ticket_id=claims.ticket_id, version=claims.version, signed_code=code)
 
 
 async def scanned(
@@ -204,14 +204,17 @@ async def scanned(
 
     A signed code of an earlier version admits no one whatever the ticket's state: `transferred`
     when a transfer revoked that version, else as if it had never been issued (a reissue: the
-    answer names no ticket, the log row does). A `tf1.` code no ticket has any more is looked up
-    among the codes transfers and reissues took (one statement, only for such a code), and is
-    answered the same way.
+    answer names no ticket, the log row does). So does a signed code of the current version that
+    is not the one this server issued the ticket (signed by another listed key: one that leaked).
+    A `tf1.` code no ticket has any more is looked up among the codes transfers and reissues took
+    (one statement, only for such a code), and is answered the same way.
     """
     ticket = await door.scanned_ticket(key)
     if key.signed:
-        if ticket is None or ticket.code_version == key.version:
-            return ticket, False, None
+        if ticket is None:
+            return None, False, None
+        if ticket.code_version == key.version:
+            return (ticket, False, None) if ticket.code == key.signed_code else (None, False, ticket)
         if await door.transferred_version(ticket.id, key.version):
             return ticket, True, None
         return None, False, ticket

@@ -52,8 +52,11 @@ SELECT_ROLE_AT_GATE = sql(
 on each of the gate's counter rows (see `CounterRows`)."""
 _BY_CODE = "{t.code} = %s"
 """A `tf1.` ticket: found by its code."""
-_BY_CLAIMS = "{t.id} = %s AND {t.code_version} = %s"
-"""A `tf2.` ticket: found by the id its signed code carries, and only at the code's version."""
+_BY_CLAIMS = "{t.id} = %s AND {t.code_version} = %s AND {t.code} = %s"
+"""A `tf2.` ticket: found by the id its signed code carries (its primary key), only at the code's
+version, and only when the code is, byte for byte, the one this server issued it. A code of the
+ticket's current version signed by another listed key (one that leaked, say) is not that code:
+it admits no one, as the sync does not take it either."""
 
 
 def by_claims(template: str) -> str:
@@ -100,7 +103,7 @@ _SELECT_SCANNED = (
     "SELECT {t}.{t.id}, {t}.{t.status}, {t}.{t.event_id}, {e}.{e.title}, {e}.{e.status}, "
     + ATTENDEE_OR_HOLDER
     + ", {t}.{t.used_at}, {t}.{t.ticket_type_id},"
-    " {t}.{t.code_version}, {tt}.{tt.name} FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
+    " {t}.{t.code_version}, {tt}.{tt.name}, {t}.{t.code} FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
     " JOIN {u} ON {u}.{u.id} = {t}.{t.user_id} JOIN {tt} ON {tt}.{tt.id} = {t}.{t.ticket_type_id}"
     " WHERE {t}."
 )
@@ -226,24 +229,27 @@ class ScannedTicket:
     ticket_type_id: int = 0
     code_version: int = 1
     ticket_type_name: str = ""
+    code: str = ""
+    """The code it holds now."""
 
 
 @dataclass(frozen=True, slots=True)
 class TicketKey:
     """How the door finds a scanned ticket: by its `tf1.` code, or by the ticket id and version a
-    verified signed code carries."""
+    verified signed code carries (`signed_code`: that code)."""
 
     code: str | None = None
     ticket_id: int = 0
     version: int = 0
+    signed_code: str = ""
 
     @property
     def signed(self) -> bool:
         return self.code is None
 
-    def params(self) -> tuple[str] | tuple[int, int]:
+    def params(self) -> tuple[str] | tuple[int, int, str]:
         """The `%s` parameters that find the ticket (`{t.code} = %s`, or its `by_claims` form)."""
-        return (self.ticket_id, self.version) if self.code is None else (self.code,)
+        return (self.ticket_id, self.version, self.signed_code) if self.code is None else (self.code,)
 
 
 CounterRows = tuple[tuple[int, int, int], ...]
@@ -429,7 +435,7 @@ class DoorStatements:
             row = await self._db.fetchone(SELECT_SCANNED, (key.code,))
         if row is None:
             return None
-        ticket_id, status, event_id, title, event_status, holder, used_at, type_id, version, type_name = row
+        ticket_id, status, event_id, title, event_status, holder, used_at, type_id, version, name, code = row
         return ScannedTicket(
             ticket_id,
             status,
@@ -440,7 +446,8 @@ class DoorStatements:
             self._db.read_time(used_at),
             type_id,
             int(version),
-            type_name,
+            name,
+            str(code),
         )
 
     async def transferred_version(self, ticket_id: int, version: int) -> bool:
