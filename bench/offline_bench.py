@@ -259,7 +259,7 @@ async def sync_figures(
     # processors, not on the server's two cores (the answers are decoded by msgspec, as cheaply).
     per_device: list[list[bytes]] = [[] for _ in devices]
     for device, scans in batches:
-        per_device[device].append(json.dumps({"scans": scans}).encode())
+        per_device[device].append(json.dumps({"scans": scans}, separators=(",", ":")).encode())
     sending = [{**headers, "Content-Type": "application/json"} for headers in devices]
 
     async def device_sends(device: int) -> int:

@@ -108,7 +108,9 @@ def settle_heap() -> None:
     application, its pools) out of the cyclic garbage collector's sight (`gc.freeze`). Its full
     collections, which a busy process's requests set off again and again, then walk only what
     requests made, not those hundreds of thousands of objects (measured: a fifth of a worker's CPU
-    during an offline sync, see docs/PERFORMANCE.md). Objects are still freed as before."""
+    during an offline sync, see docs/PERFORMANCE.md). What requests make is freed as before; an
+    object held since the start that later becomes cyclic garbage is never collected (such
+    garbage is bounded by what the process held when it started)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*SERVER_GC_THRESHOLDS)

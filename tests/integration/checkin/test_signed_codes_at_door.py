@@ -262,3 +262,28 @@ async def test_a_tf1_code_a_reissue_replaced_is_unknown_but_logged_with_its_tick
     current = await client.post(f"/tickets/{again.json()['code']}/validate", headers=staff.headers)
     assert current.json()["result"] == "valid"  # the attempt admitted no one
     assert await row_of(db, ticket["id"]) == ("used", 3)
+
+
+async def test_staff_who_scanned_a_ticket_do_not_read_the_code_a_reissue_gave_it(client, db, door) -> None:
+    """Staff read a ticket through a scan of the code it holds: after a new code (a reissue here,
+    a transfer likewise) their earlier scan opens nothing, so they never read a code they did not
+    scan (here the scan was refused at another event's door, and the ticket stayed active)."""
+    staff, _, ticket = door
+    admin = await make_actor(client, db, role="admin")
+    other = await make_event(client, admin)
+    refused = await client.post(
+        f"/tickets/{ticket['code']}/validate", json={"event_id": other["id"]}, headers=staff.headers
+    )
+    assert (refused.status_code, refused.json()["reason"]) == (422, "wrong_event")
+    seen = await client.get(f"/tickets/{ticket['id']}", headers=staff.headers)
+    assert seen.json()["code"] == ticket["code"]
+
+    reissued = await client.post(f"/tickets/{ticket['id']}/reissue", headers=admin.headers)
+    assert reissued.status_code == 200, reissued.text
+    new_code = reissued.json()["code"]
+    assert new_code != ticket["code"]
+
+    for path in ("", "/qr.png", "/qr.svg"):
+        answer = await client.get(f"/tickets/{ticket['id']}{path}", headers=staff.headers)
+        assert answer.status_code == 404, path
+    assert (await client.get(f"/tickets/{ticket['id']}", headers=admin.headers)).json()["code"] == new_code

@@ -42,11 +42,6 @@ class InvalidReason(StrEnum):
     """An offline scan the device refused although the server would have admitted it."""
 
 
-EARLIER_CODE_REASONS = (InvalidReason.UNKNOWN, InvalidReason.TRANSFERRED)
-"""Refusals of a ticket's earlier code (replaced by a reissue, or taken by a transfer) when the
-scan-log row names the ticket: whoever scanned it never held the ticket's current code."""
-
-
 RESULTS_KNOWN = "result IN ('valid', 'already_used', 'invalid', 'exited', 'reverted', 'duplicate_admission')"
 RESULT_MAX = 24
 CLIENT_ID_MAX = 64

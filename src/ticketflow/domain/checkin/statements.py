@@ -249,7 +249,12 @@ class TicketKey:
 
     def params(self) -> tuple[str] | tuple[int, int, str]:
         """The `%s` parameters that find the ticket (`{t.code} = %s`, or its `by_claims` form)."""
-        return (self.ticket_id, self.version, self.signed_code) if self.code is None else (self.code,)
+        if self.code is not None:
+            return (self.code,)
+        if not self.signed_code:  # a key made from an id alone finds a ticket to read, never to admit
+            msg = "a signed key without its code matches no ticket"
+            raise ValueError(msg)
+        return self.ticket_id, self.version, self.signed_code
 
 
 CounterRows = tuple[tuple[int, int, int], ...]

@@ -28,11 +28,11 @@ from typing import Any, NamedTuple
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import OffsetPagination
-from sqlalchemy import UnaryExpression, func, or_, select, update
+from sqlalchemy import UnaryExpression, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
-from ticketflow.db.models.checkins import EARLIER_CODE_REASONS, CheckIn
+from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.ticket_types import TicketType
@@ -64,9 +64,6 @@ def attended(ticket: Ticket) -> bool:
 
 NAMEABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
 """A ticket that was used or cancelled keeps the name it had: it records who came (or not)."""
-
-
-EARLIER_CODE_VALUES = [reason.value for reason in EARLIER_CODE_REASONS]
 
 
 class HeldTicket(NamedTuple):
@@ -192,22 +189,23 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
     # -- reading ----------------------------------------------------------------------------
 
     async def get_visible(self, ticket_id: int, viewer: User) -> HeldTicket:
-        """The ticket if `viewer` may see it: owner, admin, or staff who scanned it (its current
-        code, or one it had when scanned: not a code it had lost by then). Else 404."""
+        """The ticket if `viewer` may see it: owner, admin, or staff who scanned the code it holds
+        now (so not through a code it had lost by then, and not once a reissue or a transfer gave it
+        a code they never saw). Else 404."""
         ticket = await self.get_one_or_none(Ticket.id == ticket_id)
         if ticket is None:
             raise TicketNotFound
         (held,) = await self._held([ticket])
         if viewer.role == Role.ADMIN or ticket.user_id == viewer.id:
             return held
-        if viewer.role == Role.STAFF:  # with its code, not an earlier one (reissued, transferred)
+        if viewer.role == Role.STAFF:  # the code they scanned is the one it holds: nothing new
             scanned = await self.session.scalar(
                 select(func.count())
                 .select_from(CheckIn)
                 .where(
                     CheckIn.ticket_id == ticket_id,
                     CheckIn.scanned_by_id == viewer.id,
-                    or_(CheckIn.reason.is_(None), CheckIn.reason.not_in(EARLIER_CODE_VALUES)),
+                    CheckIn.scanned_code == ticket.code,
                 )
             )
             if scanned:
