@@ -47,6 +47,19 @@ async def row_of(db: Any, ticket_id: int) -> tuple[str, int]:
         return row.status, row.code_version
 
 
+async def state_of(db: Any, ticket_id: int) -> tuple[Any, ...]:
+    """Where the ticket is: status, version, admitted and left times."""
+    async with db() as session:
+        row = (
+            await session.execute(
+                select(Ticket.status, Ticket.code_version, Ticket.used_at, Ticket.left_at).where(
+                    Ticket.id == ticket_id
+                )
+            )
+        ).one()
+        return tuple(row)
+
+
 async def scan_log(db: Any) -> list[tuple[Any, ...]]:
     async with db() as session:
         rows = await session.execute(
@@ -287,3 +300,46 @@ async def test_staff_who_scanned_a_ticket_do_not_read_the_code_a_reissue_gave_it
         answer = await client.get(f"/tickets/{ticket['id']}{path}", headers=staff.headers)
         assert answer.status_code == 404, path
     assert (await client.get(f"/tickets/{ticket['id']}", headers=admin.headers)).json()["code"] == new_code
+
+
+@pytest.mark.parametrize("place", ["in at a gate of its type", "out", "out at a re-entry gate"])
+async def test_a_leaked_key_code_moves_no_ticket_at_a_gate(client, db, door, settings, place) -> None:
+    """The same at gates: in at a gate that admits the ticket's type, and out (with or without
+    re-entry) once the issued code let it in: unknown, the ticket stays where it was."""
+    staff, event, ticket = door
+    admin = await make_actor(client, db, role="admin")
+    body: dict[str, Any] = {"name": "North", "allow_reentry": place.endswith("re-entry gate")}
+    if place.startswith("in"):
+        body["ticket_type_ids"] = [ticket["ticket_type_id"]]
+    gate = await client.post(f"/events/{event['id']}/gates", json=body, headers=admin.headers)
+    assert gate.status_code == 201, gate.text
+    listed = create_app(settings.with_overrides(ticket_signing_keys=f"{NEW_KEY},{OLD_KEY}"))
+    leaked = TicketSigner(signing_key_entries(NEW_KEY)).sign(
+        ticket["id"], event["id"], ticket["ticket_type_id"], 1
+    )
+    direction = "in" if place.startswith("in") else "out"
+
+    async with AsyncTestClient(app=listed) as door_client:
+
+        async def scan(code: str, way: str) -> Any:
+            return await door_client.post(
+                f"/tickets/{code}/validate",
+                json={"gate_id": gate.json()["id"], "direction": way},
+                headers=staff.headers,
+            )
+
+        if direction == "out":
+            assert (await scan(ticket["code"], "in")).json()["result"] == "valid"
+        before = await state_of(db, ticket["id"])
+        forged = await scan(leaked, direction)
+        after = await state_of(db, ticket["id"])
+        issued = await scan(ticket["code"], direction)
+
+    assert (forged.status_code, forged.json()["result"], forged.json()["reason"]) == (
+        404,
+        "invalid",
+        "unknown",
+    )
+    assert after == before
+    assert issued.json()["result"] == ("valid" if direction == "in" else "exited")
+    assert (await scan_log(db))[-2][:3] == (ticket["id"], "invalid", "unknown")
