@@ -150,7 +150,9 @@ def qr_codes_inline(message: EmailMessage) -> dict[str, str]:
         if part.get_content_type() == "image/png" and part.get_content_disposition() == "inline":
             payload = part.get_payload(decode=True)
             assert isinstance(payload, bytes)
-            results = zxingcpp.read_barcodes(Image.open(io.BytesIO(payload)))
+            results = zxingcpp.read_barcodes(
+                Image.open(io.BytesIO(payload)), formats=zxingcpp.BarcodeFormat.QRCode
+            )
             assert len(results) == 1
             found[str(part["Content-ID"]).strip("<>")] = results[0].text
     return found

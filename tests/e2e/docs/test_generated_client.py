@@ -93,7 +93,9 @@ def test_the_first_session_through_the_generated_python_client(tmp_path: Path, s
         png = module(tickets, "get_ticket_qr_png").sync(first.id, client=ada)
         image = Image.open(io.BytesIO(png.payload.read()))
         assert image.format == "PNG"
-        assert [found.text for found in zxingcpp.read_barcodes(image)] == [first.code]
+        assert [
+            found.text for found in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        ] == [first.code]
 
         # the door admits it once
         validate = module(door, "validate_ticket")
