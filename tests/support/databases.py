@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 from alembic import command
+from asyncmy.errors import OperationalError
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,6 +27,9 @@ from ticketflow.settings import Settings
 
 T = TypeVar("T")
 BACKENDS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
+
+DEADLOCK = OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+"""MariaDB's error 1213 as asyncmy raises it: this transaction was chosen as a deadlock's victim."""
 
 
 def settings_for_tests(database_url: str, **overrides: object) -> Settings:

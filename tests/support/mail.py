@@ -12,7 +12,6 @@ from email.header import decode_header, make_header
 from email.message import EmailMessage
 from typing import Any
 
-import zxingcpp
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from icalendar import Calendar
@@ -22,6 +21,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.support.api import Actor, buy, make_actor, make_event
+from tests.support.documents import qr_texts
 from ticketflow.db.models.outbox import OutboxMessage
 from ticketflow.domain.notifications.delivery import OutboxDelivery, PassReport
 from ticketflow.domain.notifications.identity import MailIdentity
@@ -150,11 +150,9 @@ def qr_codes_inline(message: EmailMessage) -> dict[str, str]:
         if part.get_content_type() == "image/png" and part.get_content_disposition() == "inline":
             payload = part.get_payload(decode=True)
             assert isinstance(payload, bytes)
-            results = zxingcpp.read_barcodes(
-                Image.open(io.BytesIO(payload)), formats=zxingcpp.BarcodeFormat.QRCode
-            )
+            results = qr_texts(Image.open(io.BytesIO(payload)))
             assert len(results) == 1
-            found[str(part["Content-ID"]).strip("<>")] = results[0].text
+            found[str(part["Content-ID"]).strip("<>")] = results[0]
     return found
 
 

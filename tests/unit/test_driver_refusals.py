@@ -9,6 +9,7 @@ import pytest
 from asyncmy.errors import IntegrityError, InternalError, OperationalError
 from sqlalchemy import exc
 
+from tests.support.databases import DEADLOCK
 from ticketflow.db.driver import (
     DEADLOCK_ATTEMPTS,
     again_if_deadlocked,
@@ -66,10 +67,6 @@ OTHER_KEY = GATE_GONE.replace("gate_id", "scanner_id").replace("gates", "scanner
 )
 def test_only_the_named_foreign_key_is_a_missing_parent(error: BaseException, ours: bool) -> None:
     assert missing_parent(error, "check_ins", "gate_id", "gates") is ours
-
-
-DEADLOCK = OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
-"""MariaDB's words, as asyncmy raises them."""
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from tests.support.api import Actor, buy
+from tests.support.api import Actor, buy, make_actor, make_event
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.lib.signed_codes import TicketSigner
 from ticketflow.settings import Settings
@@ -72,3 +72,16 @@ def scan(
 
 def minutes_ago(minutes: float) -> dt.datetime:
     return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)
+
+
+async def gate_with_tickets(
+    client: Any, db: Any, settings: Settings, title: str, quantity: int
+) -> tuple[Actor, dict[str, Any], int, list[dict[str, Any]]]:
+    """(admin, event, the id of its gate "North", `quantity` signed tickets of a holder)."""
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db)
+    event = await make_event(client, admin, title=title)
+    gate = await client.post(f"/events/{event['id']}/gates", json={"name": "North"}, headers=admin.headers)
+    assert gate.status_code == 201, gate.text
+    tickets = await signed_tickets(client, db, settings, holder, event["id"], quantity=quantity)
+    return admin, event, gate.json()["id"], tickets

@@ -5,18 +5,16 @@ second attempt must find nothing of the first: the answer is the second's, recor
 
 from __future__ import annotations
 
-from asyncmy.errors import OperationalError
 from sqlalchemy import exc, select
 
 from tests.integration.checkin.offline_support import minutes_ago, pair_device, scan, signed_tickets
 from tests.support.api import make_actor, make_event
+from tests.support.databases import DEADLOCK
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.domain.checkin.door import GateService
 from ticketflow.domain.checkin.statements import DoorStatements, SyncStatements
-
-DEADLOCK = OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
 
 
 def victim_once(monkeypatch, owner: type, name: str, error: Exception = DEADLOCK) -> list[int]:

@@ -13,7 +13,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from tests.integration.checkin.offline_support import minutes_ago, pair_device, scan, signed_tickets
+from tests.integration.checkin.offline_support import gate_with_tickets, minutes_ago, pair_device, scan
 from tests.integration.checkin.test_sync_gate_deleted import (
     batch,
     delete_gate,
@@ -21,46 +21,22 @@ from tests.integration.checkin.test_sync_gate_deleted import (
     log_rows,
     waiting_for_lock,
 )
-from tests.support.api import make_actor, make_event
 from ticketflow.db import driver
-from ticketflow.db.config import create_engine
-from ticketflow.db.driver_pool import create_driver_pool
 from ticketflow.db.models.checkins import CheckIn, ScanResult
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.domain.checkin import door, service, sync
 from ticketflow.domain.checkin.door import GateService
 from ticketflow.domain.checkin.offline_schemas import SyncedScan
-from ticketflow.domain.checkin.service import CheckInService, GateRuleCache
 from ticketflow.domain.checkin.statements import SyncStatements
-from ticketflow.domain.checkin.sync import SyncService
 from ticketflow.lib.errors import AuthenticationFailed
-from ticketflow.lib.signed_codes import TicketSigner
 
 pytestmark = pytest.mark.parametrize("database_url", ["mysql"], indirect=True)
 
 
 @pytest.fixture
-async def checking_in(settings):
-    """The door's service on a driver pool of its own, called in the test's loop."""
-    engine = create_engine(settings)
-    service = CheckInService(
-        create_driver_pool(engine, 4), TicketSigner.from_settings(settings), GateRuleCache()
-    )
-    yield service
-    await service.drivers.close()
-    await engine.dispose()
-
-
-@pytest.fixture
 async def gate_and_tickets(client, db, settings):
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin, title="One door")
-    gate = await client.post(f"/events/{event['id']}/gates", json={"name": "North"}, headers=admin.headers)
-    assert gate.status_code == 201, gate.text
-    tickets = await signed_tickets(client, db, settings, holder, event["id"], quantity=4)
-    return admin, event, gate.json()["id"], tickets
+    return await gate_with_tickets(client, db, settings, "One door", 4)
 
 
 def pause_after_the_gate_lock(monkeypatch) -> tuple[asyncio.Event, asyncio.Event]:
@@ -142,7 +118,7 @@ def deadlocks_counted(monkeypatch) -> list[str]:
 
 
 async def test_a_batch_online_scans_and_the_delete_at_once(
-    client, db, settings, gate_and_tickets, checking_in, monkeypatch
+    client, db, gate_and_tickets, checking_in, syncing, monkeypatch
 ) -> None:
     """A bound device's batch holds its locks; the gate's delete comes and waits for it; online
     scans of that device and of another device bound to the gate come and wait too. The batch's
@@ -158,8 +134,6 @@ async def test_a_batch_online_scans_and_the_delete_at_once(
     # the other device first: the delete revokes (locks) its row, then waits for the batch's
     other = device_of(*await pair_device(client, admin, event["id"], gate_id=gate_id))
     syncing_device = device_of(*await pair_device(client, admin, event["id"], gate_id=gate_id))
-    engine = create_engine(settings)
-    syncing = SyncService(create_driver_pool(engine, 2), TicketSigner.from_settings(settings))
     others: list[asyncio.Task] = []
     lock_tickets = SyncStatements.lock_tickets
 
@@ -183,8 +157,6 @@ async def test_a_batch_online_scans_and_the_delete_at_once(
         synced = error
     finally:
         answers = await asyncio.gather(*others, return_exceptions=True)
-        await syncing.drivers.close()
-        await engine.dispose()
 
     assert victims, "no deadlock: the test no longer builds the cycle"
     assert answers[0] is None, answers  # the delete, done
@@ -220,7 +192,7 @@ async def test_a_batch_online_scans_and_the_delete_at_once(
 
 
 async def test_a_devices_scan_during_its_batch_does_not_wait_to_touch_it(
-    client, db, settings, gate_and_tickets, checking_in, monkeypatch
+    client, db, gate_and_tickets, checking_in, syncing, monkeypatch
 ) -> None:
     """The batch holds a shared lock on its device's row; an online scan of the same device, with
     its `last_seen_at` due, is answered without waiting for the batch (its write of
@@ -228,8 +200,6 @@ async def test_a_devices_scan_during_its_batch_does_not_wait_to_touch_it(
     device's next scans behind it). The batch writes it after its commit."""
     admin, event, gate_id, tickets = gate_and_tickets
     device = device_of(*await pair_device(client, admin, event["id"], gate_id=gate_id))
-    engine = create_engine(settings)
-    syncing = SyncService(create_driver_pool(engine, 2), TicketSigner.from_settings(settings))
     answered = []
     lock_tickets = SyncStatements.lock_tickets
 
@@ -245,11 +215,7 @@ async def test_a_devices_scan_during_its_batch_does_not_wait_to_touch_it(
         return await lock_tickets(self, ids)
 
     monkeypatch.setattr(SyncStatements, "lock_tickets", scan_meanwhile)
-    try:
-        synced = await syncing.sync(device, batch(scan(tickets[0]["code"], minutes_ago(2))))
-    finally:
-        await syncing.drivers.close()
-        await engine.dispose()
+    synced = await syncing.sync(device, batch(scan(tickets[0]["code"], minutes_ago(2))))
 
     assert [answer.result for answer in synced] == ["valid"]
     assert [outcome.result for outcome in answered] == ["valid"]

@@ -10,30 +10,19 @@ import msgspec
 import pytest
 from sqlalchemy import select, text
 
-from tests.integration.checkin.offline_support import minutes_ago, pair_device, scan, signed_tickets
-from tests.support.api import make_actor, make_event
-from ticketflow.db.config import create_engine
-from ticketflow.db.driver_pool import create_driver_pool
+from tests.integration.checkin.offline_support import gate_with_tickets, minutes_ago, pair_device, scan
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.domain.checkin.door import GateService, digest
 from ticketflow.domain.checkin.offline_schemas import OfflineScan
 from ticketflow.domain.checkin.service import Device
 from ticketflow.domain.checkin.statements import SyncStatements
-from ticketflow.domain.checkin.sync import SyncService
 from ticketflow.lib.errors import AuthenticationFailed, RuleViolation
-from ticketflow.lib.signed_codes import TicketSigner
 
 
 @pytest.fixture
 async def gate_and_tickets(client, db, settings):
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin, title="Two doors")
-    gate = await client.post(f"/events/{event['id']}/gates", json={"name": "North"}, headers=admin.headers)
-    assert gate.status_code == 201, gate.text
-    tickets = await signed_tickets(client, db, settings, holder, event["id"], quantity=2)
-    return admin, event, gate.json()["id"], tickets
+    return await gate_with_tickets(client, db, settings, "Two doors", 2)
 
 
 async def waiting_for_lock(db, query: str, *tasks: asyncio.Task) -> None:
@@ -61,16 +50,6 @@ async def log_rows(db):
             select(CheckIn.client_id, CheckIn.gate_id, CheckIn.result).order_by(CheckIn.id)
         )
         return [tuple(row) for row in found]
-
-
-@pytest.fixture
-async def syncing(settings):
-    """The sync service on a driver pool of its own, called in the test's loop."""
-    engine = create_engine(settings)
-    service = SyncService(create_driver_pool(engine, 2), TicketSigner.from_settings(settings))
-    yield service
-    await service.drivers.close()
-    await engine.dispose()
 
 
 async def delete_gate(db, gate_id: int) -> None:

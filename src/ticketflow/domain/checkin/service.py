@@ -61,6 +61,7 @@ from ticketflow.domain.checkin.statements import (
     ScanRecord,
     TicketKey,
     door_transaction,
+    touch_device,
 )
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
 from ticketflow.lib.i18n import N_
@@ -267,12 +268,8 @@ class CheckInService:
 
         outcome, seen = await again_if_deadlocked(scan)
         if device is not None and seen:  # its own short transaction: no device row lock in the scan's
-            await again_if_deadlocked(partial(self._touch_device, device.id, now))
+            await again_if_deadlocked(partial(touch_device, self.drivers, device.id, now))
         return outcome
-
-    async def _touch_device(self, device_id: int, now: dt.datetime) -> None:
-        async with door_transaction(self.drivers) as door:
-            await door.touch_device(device_id, now)
 
     async def _validate(
         self,

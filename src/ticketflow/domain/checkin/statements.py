@@ -173,24 +173,25 @@ when the process does not hold that version of it (`service.GateRuleCache`): its
 ticket types and its name cost the database and the driver more than the version does."""
 TOUCH_DEVICE = sql("UPDATE {s} SET {s.last_seen_at} = %s WHERE {s.id} = %s", s=Scanner)
 _SELECT_DEVICE_ROW = "SELECT {s.id} FROM {s} WHERE {s.id} = %s"
+SELECT_DEVICE_ROW = sql(_SELECT_DEVICE_ROW, s=Scanner)
+"""A device's `scanners` row, to lock it (`LOCK_DEVICE_IF_FREE`, `LOCK_SYNC_SCANNER`)."""
 LOCK_DEVICE_IF_FREE = PerDialect(
-    mysql=sql(_SELECT_DEVICE_ROW + " FOR UPDATE SKIP LOCKED", s=Scanner),
-    sqlite=sql(_SELECT_DEVICE_ROW, s=Scanner),
+    mysql=sql(_SELECT_DEVICE_ROW + " FOR UPDATE SKIP LOCKED", s=Scanner), sqlite=SELECT_DEVICE_ROW
 )
 """The device's row for `TOUCH_DEVICE`, unless another transaction holds it (MySQL/MariaDB: a
 batch of the device's holds it shared; its revocation or its gate's delete, exclusively). SQLite
 has no row locks and one writer (`BEGIN IMMEDIATE`): the row is simply read."""
 
 
-async def touch_device(db: DriverConnection, device_id: int, now: dt.datetime) -> None:
-    """Write the device's `last_seen_at` (in a transaction of its own, after a scan or a batch),
-    or skip it while another transaction holds the device's row: it is due again with the
-    device's next scan. A write waiting there would hold up the device's next online scans (their
-    check-in rows take a shared lock on that row, which waits behind a waiting exclusive one) while
-    they hold tickets a batch of the device may wait for: a cycle."""
-    if not await db.fetchall(LOCK_DEVICE_IF_FREE.of(db.is_sqlite), (device_id,)):
-        return
-    await db.execute(TOUCH_DEVICE, (db.bind_time(now), device_id))
+async def touch_device(drivers: DriverPool, device_id: int, now: dt.datetime) -> None:
+    """Write the device's `last_seen_at` in a transaction of its own (after a scan's or a batch's
+    commit), or skip it while another transaction holds the device's row: it is due again with
+    the device's next scan. A write waiting there would hold up the device's next online scans
+    (their check-in rows take a shared lock on that row, which waits behind a waiting exclusive
+    one) while they hold tickets a batch of the device may wait for: a cycle."""
+    async with drivers.transaction() as db:
+        if await db.fetchall(LOCK_DEVICE_IF_FREE.of(db.is_sqlite), (device_id,)):
+            await db.execute(TOUCH_DEVICE, (db.bind_time(now), device_id))
 
 
 SELECT_GATE = sql(
@@ -395,9 +396,6 @@ class DoorStatements:
             counter_rows(rows),
         )
 
-    async def touch_device(self, device_id: int, now: dt.datetime) -> None:
-        await touch_device(self._db, device_id, now)
-
     async def gate(self, gate_id: int) -> GateRule | None:
         row = await self._db.fetchone(SELECT_GATE, (gate_id,))
         return None if row is None else gate_rule(row)
@@ -548,7 +546,7 @@ SELECT_SYNC_DEVICE = sql(
 LOCK_SYNC = sql("SELECT {y.scanner_id} FROM {y} WHERE {y.scanner_id} = %s", y=ScannerSync)
 """The device's sync lock row (made with the device), locked (`FOR UPDATE`): a device's batches
 are applied one at a time. Its own online scans never touch the row."""
-LOCK_SYNC_SCANNER = sql("SELECT {s.id} FROM {s} WHERE {s.id} = %s", s=Scanner)
+LOCK_SYNC_SCANNER = SELECT_DEVICE_ROW
 """The device's `scanners` row, read with a shared lock (`LOCK IN SHARE MODE`) held to the commit,
 before its event's gates: a scanner's row before a gate's, as the door's scan-log rows take them
 (their foreign keys) and as a gate's delete does (it revokes the gate's scanners, then locks the
@@ -997,9 +995,6 @@ class SyncStatements:
             left += [leaving.ticket_id, time(leaving.left_at)]
         ids = [leaving.ticket_id for leaving in exits]
         return for_batch(MARK_LEFT, len(exits)), [*statuses, *admitted, *left, time(now), *ids]
-
-    async def touch_device(self, device_id: int, now: dt.datetime) -> None:
-        await touch_device(self._db, device_id, now)
 
 
 @asynccontextmanager

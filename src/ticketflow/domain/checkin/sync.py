@@ -92,6 +92,7 @@ from ticketflow.domain.checkin.statements import (
     SyncTicket,
     TicketChanges,
     sync_transaction,
+    touch_device,
 )
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
 from ticketflow.lib.i18n import N_
@@ -183,12 +184,8 @@ class SyncService:
         except AlreadySent:  # once more, finding what was recorded (rolled back: nothing changed)
             synced, seen_due = await again_if_deadlocked(partial(apply, True))
         if seen_due:  # its own short transaction, as at the door
-            await again_if_deadlocked(partial(self._touch_device, device.id, now))
+            await again_if_deadlocked(partial(touch_device, self.drivers, device.id, now))
         return synced
-
-    async def _touch_device(self, device_id: int, now: dt.datetime) -> None:
-        async with sync_transaction(self.drivers) as db:
-            await db.touch_device(device_id, now)
 
     async def _sync(
         self,

@@ -195,22 +195,23 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         ticket = await self.get_one_or_none(Ticket.id == ticket_id)
         if ticket is None:
             raise TicketNotFound
-        (held,) = await self._held([ticket])
-        if viewer.role == Role.ADMIN or ticket.user_id == viewer.id:
-            return held
-        if viewer.role == Role.STAFF:  # the code they scanned is the one it holds: nothing new
-            scanned = await self.session.scalar(
-                select(func.count())
-                .select_from(CheckIn)
-                .where(
-                    CheckIn.ticket_id == ticket_id,
-                    CheckIn.scanned_by_id == viewer.id,
-                    CheckIn.scanned_code == ticket.code,
+        may_see = viewer.role == Role.ADMIN or ticket.user_id == viewer.id
+        if not may_see and viewer.role == Role.STAFF:  # the code they scanned is the one it holds
+            may_see = bool(
+                await self.session.scalar(
+                    select(func.count())
+                    .select_from(CheckIn)
+                    .where(
+                        CheckIn.ticket_id == ticket_id,
+                        CheckIn.scanned_by_id == viewer.id,
+                        CheckIn.scanned_code == ticket.code,
+                    )
                 )
             )
-            if scanned:
-                return held
-        raise TicketNotFound
+        if not may_see:
+            raise TicketNotFound
+        (held,) = await self._held([ticket])
+        return held
 
     async def get_own(self, ticket_id: int, viewer: User) -> HeldTicket:
         """The ticket if `viewer` holds it or is an admin (door staff who scanned it get 404)."""
