@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -137,6 +138,46 @@ async def gate_counts(db: async_sessionmaker[AsyncSession], gate_id: int) -> tup
     async with db() as session:
         row = (await session.execute(select(*counter_sums()).where(GateCounter.gate_id == gate_id))).one()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+async def waiting_for_row_locks(
+    db: async_sessionmaker[AsyncSession], statement: str, *tasks: asyncio.Future[Any]
+) -> None:
+    """Until as many MariaDB connections of this test's database as there are `tasks` wait for a
+    row lock in a statement like `statement` (a LIKE pattern). A statement merely running is not
+    enough: it may not have taken, or queued for, any lock yet. Fails if one of the `tasks`, which
+    run them, ends first."""
+    async with db() as session:
+        for _ in range(2000):  # ends as soon as they wait; a loaded machine may be slow
+            running = set(
+                await session.scalars(
+                    text(
+                        "SELECT id FROM information_schema.processlist"
+                        " WHERE db = DATABASE() AND info LIKE :statement"
+                    ),
+                    {"statement": statement},
+                )
+            )
+            if len(running & await lock_waiting_threads(session)) >= len(tasks):
+                return
+            for task in tasks:
+                if task.done():
+                    raise AssertionError(f"never waited for a lock: {task.result()!r}")
+            await asyncio.sleep(0.025)
+    raise AssertionError(f"nothing waited for a lock in {statement}")
+
+
+async def lock_waiting_threads(session: AsyncSession) -> set[int]:
+    """The connections (thread ids) whose transaction waits for a lock, as InnoDB's status tells at
+    this moment (`information_schema.innodb_trx` is a cache that is not refreshed while it is read
+    more often than every 0.1 s)."""
+    status = (await session.execute(text("SHOW ENGINE INNODB STATUS"))).one()[2]
+    waiting = set()
+    for transaction in re.split(r"^---TRANSACTION ", status, flags=re.MULTILINE)[1:]:
+        thread = re.search(r"thread id (\d+),", transaction)
+        if thread and re.search(r"^LOCK WAIT ", transaction, re.MULTILINE):
+            waiting.add(int(thread.group(1)))
+    return waiting
 
 
 async def start_event_ago(db: async_sessionmaker[AsyncSession], event_id: int, ago: dt.timedelta) -> None:

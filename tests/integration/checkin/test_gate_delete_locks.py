@@ -19,8 +19,8 @@ from tests.integration.checkin.test_sync_gate_deleted import (
     delete_gate,
     device_of,
     log_rows,
-    waiting_for_lock,
 )
+from tests.support.databases import waiting_for_row_locks
 from ticketflow.db import driver
 from ticketflow.db.models.checkins import CheckIn, ScanResult
 from ticketflow.db.models.gates import Gate, Scanner
@@ -85,7 +85,7 @@ async def test_a_bound_devices_scan_during_the_delete_waits_for_it(
             device=device_of(scanner_id, headers),
         )
     )
-    await waiting_for_lock(db, "INSERT INTO check_ins%", scanning)
+    await waiting_for_row_locks(db, "INSERT INTO check_ins%", scanning)
     release.set()
     await deleting
     with pytest.raises(AuthenticationFailed, match="revoked"):
@@ -140,13 +140,15 @@ async def test_a_batch_online_scans_and_the_delete_at_once(
     async def everyone_meanwhile(self, ids):
         if not others:  # the first attempt only
             others.append(asyncio.create_task(delete_gate(db, gate_id)))
-            await waiting_for_lock(db, "UPDATE scanners%", *others)
+            await waiting_for_row_locks(db, "UPDATE scanners%", *others)
+            # one after the other, in the tickets' order: a scan's new entry in the status index
+            # (event, "used", id) would wait for a waiting scan's entry of a higher ticket id
             for device, ticket in ((syncing_device, tickets[2]), (other, tickets[3])):
                 scanning = checking_in.validate_ticket(
                     code=ticket["code"], door_event_id=None, scanner_id=None, device=device
                 )
                 others.append(asyncio.create_task(scanning))
-            await waiting_for_lock(db, "INSERT INTO check_ins%", *others[1:])
+                await waiting_for_row_locks(db, "INSERT INTO check_ins%", *others[1:])
         return await lock_tickets(self, ids)
 
     monkeypatch.setattr(SyncStatements, "lock_tickets", everyone_meanwhile)

@@ -7,7 +7,7 @@ import hashlib
 
 import msgspec
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from tests.integration.checkin.offline_support import (
     minutes_ago,
@@ -17,7 +17,7 @@ from tests.integration.checkin.offline_support import (
     signed_tickets,
 )
 from tests.support.api import make_actor, make_event
-from tests.support.databases import gate_counts
+from tests.support.databases import gate_counts, waiting_for_row_locks
 from ticketflow.db import driver
 from ticketflow.db.config import create_engine
 from ticketflow.db.driver_pool import create_driver_pool
@@ -615,7 +615,7 @@ async def door_scan_during_sync(client, db, settings, syncing, event_id, holder,
         scans = [scan(other["code"], minutes_ago(2)), scan(ticket["code"], minutes_ago(1))]
         batch = msgspec.json.decode(msgspec.json.encode(scans), type=list[OfflineScan])
         sync = asyncio.create_task(syncing.sync(Device(device_id, digest(token)), batch))
-        await lock_wait(door, sync)
+        await waiting_for_row_locks(db, "%FROM tickets%FOR UPDATE", sync)
         door.add(
             CheckIn(
                 ticket_id=ticket["id"],
@@ -636,20 +636,3 @@ async def door_scan_during_sync(client, db, settings, syncing, event_id, holder,
             (scans[1]["client_id"], "valid"),
             (None, "duplicate_admission"),  # the offline scan was earlier
         ]
-
-
-async def lock_wait(session, sync) -> None:
-    """Until the sync is in its ticket lock statement (waiting for the ticket)."""
-    for _ in range(200):
-        waiting = await session.scalar(
-            text(
-                "SELECT COUNT(*) FROM information_schema.processlist"
-                " WHERE info LIKE '%FROM tickets%FOR UPDATE'"
-            )
-        )
-        if waiting:
-            return
-        if sync.done():
-            await sync
-        await asyncio.sleep(0.025)
-    raise AssertionError("the sync never waited for the ticket")

@@ -8,9 +8,10 @@ import sqlite3
 
 import msgspec
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from tests.integration.checkin.offline_support import gate_with_tickets, minutes_ago, pair_device, scan
+from tests.support.databases import waiting_for_row_locks
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.domain.checkin.door import GateService, digest
@@ -23,25 +24,6 @@ from ticketflow.lib.errors import AuthenticationFailed, RuleViolation
 @pytest.fixture
 async def gate_and_tickets(client, db, settings):
     return await gate_with_tickets(client, db, settings, "Two doors", 2)
-
-
-async def waiting_for_lock(db, query: str, *tasks: asyncio.Task) -> None:
-    """Until as many statements like `query` (a LIKE pattern) as there are `tasks` run on MariaDB:
-    each waits for a row lock (run alone, it is over at once); fails if one of the `tasks`, which
-    run them, ends first."""
-    async with db() as session:
-        for _ in range(2000):  # ends as soon as they wait; a loaded machine may be slow
-            running = await session.scalar(
-                text("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE :query"),
-                {"query": query},
-            )
-            if running >= len(tasks):
-                return
-            for task in tasks:
-                if task.done():
-                    raise AssertionError(f"never waited for a lock: {task.result()!r}")
-            await asyncio.sleep(0.025)
-    raise AssertionError(f"nothing ran {query} waiting for a lock")
 
 
 async def log_rows(db):
@@ -87,7 +69,7 @@ async def test_a_gate_deleted_while_a_batch_is_applied_waits_for_it(
                 other.close()
             deleting.append(asyncio.create_task(delete_gate(db, gate_id)))
             if not settings.database_url.startswith("sqlite"):
-                await waiting_for_lock(db, "UPDATE scanners%", *deleting)  # the device's row
+                await waiting_for_row_locks(db, "UPDATE scanners%", *deleting)  # the device's row
         return await lock_tickets(self, ids)
 
     monkeypatch.setattr(SyncStatements, "lock_tickets", delete_meanwhile)
@@ -136,7 +118,7 @@ async def test_a_batch_behind_a_gate_delete_finds_the_gate_gone(
         )
         for device, ticket in ((bound, tickets[0]), (roaming, tickets[1]))
     ]
-    await waiting_for_lock(db, "%LOCK IN SHARE MODE", *batches)  # bound: its row; roaming: the gate
+    await waiting_for_row_locks(db, "%LOCK IN SHARE MODE", *batches)  # bound: its row; roaming: the gate
     release.set()
     await deleting
     with pytest.raises(AuthenticationFailed):
