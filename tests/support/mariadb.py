@@ -30,9 +30,10 @@ def free_port() -> int:
 
 @dataclass
 class MariaDBServer:
-    """A server in a temporary data directory; `url(db)` gives an asyncmy URL."""
+    """A server in a temporary directory of its own (`home`: its data, its temporary files, socket
+    and logs); `url(db)` gives an asyncmy URL."""
 
-    datadir: Path
+    home: Path
     port: int
     process: subprocess.Popen[bytes]
     admin: str
@@ -45,7 +46,7 @@ class MariaDBServer:
             [
                 self.client(),
                 "--no-defaults",
-                f"--socket={self.datadir / 'sock'}",
+                f"--socket={self.home / 'sock'}",
                 "-uroot",
                 "-proot",
                 "-N",
@@ -66,7 +67,7 @@ class MariaDBServer:
             [
                 self.admin,
                 "--no-defaults",
-                f"--socket={self.datadir / 'sock'}",
+                f"--socket={self.home / 'sock'}",
                 "-uroot",
                 "-proot",
                 "shutdown",
@@ -80,7 +81,7 @@ class MariaDBServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
-        shutil.rmtree(self.datadir, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def start_mariadb() -> MariaDBServer:
@@ -91,33 +92,44 @@ def start_mariadb() -> MariaDBServer:
     if not (server_bin and install_bin and admin_bin):
         msg = "no MariaDB/MySQL server binaries (mariadbd, mariadb-install-db, mariadb-admin) on PATH"
         raise RuntimeError(msg)
-    datadir = Path(tempfile.mkdtemp(prefix="ticketflow-mariadb-"))
-    subprocess.run(
+    home = Path(tempfile.mkdtemp(prefix="ticketflow-mariadb-"))
+    # Temporary files in a directory of its own: a server starting removes the `#sql*` files it
+    # finds in its tmpdir, and with a shared /tmp it removed those of a server still installing.
+    datadir, tmpdir = home / "data", home / "tmp"
+    tmpdir.mkdir()
+    installed = subprocess.run(
         [
             install_bin,
             "--no-defaults",
             f"--datadir={datadir}",
+            f"--tmpdir={tmpdir}",
             "--user=root",
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
         ],
-        check=True,
+        check=False,
         capture_output=True,
         timeout=120,
     )
+    if installed.returncode != 0:
+        shutil.rmtree(home, ignore_errors=True)
+        output = (installed.stdout + installed.stderr).decode(errors="replace")
+        msg = f"{install_bin} failed ({installed.returncode}): {output[-2000:]}"
+        raise RuntimeError(msg)
     port = free_port()
-    log = open(datadir / "err.log", "ab")  # noqa: SIM115 - owned by the server process
+    log = open(home / "err.log", "ab")  # noqa: SIM115 - owned by the server process
     process = subprocess.Popen(
         [
             server_bin,
             "--no-defaults",
             f"--datadir={datadir}",
-            f"--socket={datadir / 'sock'}",
+            f"--tmpdir={tmpdir}",
+            f"--socket={home / 'sock'}",
             f"--port={port}",
             "--bind-address=127.0.0.1",
             "--user=root",
-            f"--pid-file={datadir / 'pid'}",
-            f"--log-error={datadir / 'err.log'}",
+            f"--pid-file={home / 'pid'}",
+            f"--log-error={home / 'err.log'}",
             "--skip-name-resolve",
             "--max-connections=500",
             "--innodb-buffer-pool-size=256M",
@@ -131,7 +143,7 @@ def start_mariadb() -> MariaDBServer:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ping = subprocess.run(
-            [admin_bin, "--no-defaults", f"--socket={datadir / 'sock'}", "-uroot", "ping"],
+            [admin_bin, "--no-defaults", f"--socket={home / 'sock'}", "-uroot", "ping"],
             check=False,
             capture_output=True,
             timeout=10,
@@ -139,19 +151,19 @@ def start_mariadb() -> MariaDBServer:
         if ping.returncode == 0:
             break
         if process.poll() is not None:
-            msg = f"mariadbd exited: {(datadir / 'err.log').read_text(errors='replace')[-2000:]}"
+            msg = f"mariadbd exited: {(home / 'err.log').read_text(errors='replace')[-2000:]}"
             raise RuntimeError(msg)
         time.sleep(0.1)
     else:
         process.kill()
         msg = "mariadbd did not answer within 60 s"
         raise RuntimeError(msg)
-    server = MariaDBServer(datadir=datadir, port=port, process=process, admin=admin_bin)
+    server = MariaDBServer(home=home, port=port, process=process, admin=admin_bin)
     subprocess.run(
         [
             server.client(),
             "--no-defaults",
-            f"--socket={datadir / 'sock'}",
+            f"--socket={home / 'sock'}",
             "-uroot",
             "-e",
             "ALTER USER 'root'@'localhost' IDENTIFIED BY 'root';"
