@@ -11,6 +11,7 @@ import json
 import re
 import signal
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -134,14 +135,22 @@ def test_api_waits_for_the_database_migrates_and_serves(
             assert response.status_code == 200
             assert response.headers["X-Request-ID"] == f"probe-{number}"
 
-        # every scrape, whichever process answers it, counts the requests of all processes
-        for _ in range(4):
-            scrape = httpx.get(
+        def scrape() -> str:
+            answer = httpx.get(
                 f"{base}/metrics", headers={"Authorization": f"Bearer {variables['METRICS_TOKEN']}"}
             )
-            assert scrape.status_code == 200
-            assert request_counts(scrape.text, "/health") == 20
-            assert "process_resident_memory_bytes" not in scrape.text  # multiprocess mode
+            assert answer.status_code == 200
+            return answer.text
+
+        # a request is counted once its answer is sent: the last one may still be on its way
+        deadline = time.monotonic() + 30
+        while request_counts(scrape(), "/health") < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # every scrape, whichever process answers it, counts the requests of all processes
+        for _ in range(4):
+            text = scrape()
+            assert request_counts(text, "/health") == 20
+            assert "process_resident_memory_bytes" not in text  # multiprocess mode
 
         api.wait_for(lambda p: any(r.get("request_id") == "probe-19" for r in p.records()), 60, "log line")
         probe = [r for r in api.records() if r.get("request_id") == "probe-3"]
@@ -149,10 +158,13 @@ def test_api_waits_for_the_database_migrates_and_serves(
         assert probe[0]["logger"] == "ticketflow.access"
         assert probe[0]["client"] == "203.0.113.7"  # the proxy's header, trusted from loopback
         assert (probe[0]["route"], probe[0]["status"]) == ("/health", 200)
+
+        def started(p: StartedProcess) -> set[object]:
+            return {r["process"] for r in p.records() if r.get("message") == "Application startup complete."}
+
+        api.wait_for(lambda p: len(started(p)) == 2, 60, "both processes started")
         serving = {r["process"] for r in api.records() if r.get("logger") == "ticketflow.access"}
-        started = {r["process"] for r in api.records() if r.get("message") == "Application startup complete."}
-        assert len(started) == 2
-        assert serving <= started
+        assert serving <= started(api)
 
         assert api.terminate() == 0
         assert "Stopping parent process" in " ".join(api.messages())
@@ -167,9 +179,10 @@ def test_concurrent_starts_migrate_once(
 ) -> None:
     database_url = run_async(lambda: mysql_provider.create_database("tf_lock"))
     variables = production_variables(DATABASE_URL=database_url)
-    runs = [launch(["migrate", "--wait-seconds", "60"], variables, tmp_path) for _ in range(2)]
+    # the second waits for the first's whole migration (37 s of one step on a busy machine once)
+    runs = [launch(["migrate", "--wait-seconds", "300"], variables, tmp_path) for _ in range(2)]
     processes.extend(runs)
-    assert [run.finish(120) for run in runs] == [0, 0]
+    assert [run.finish(400) for run in runs] == [0, 0]
     assert schema_version(database_url) == current_head()
     first_revision = [
         message for run in runs for message in run.messages() if re.match(r"Running upgrade +-> ", message)
@@ -185,7 +198,7 @@ def test_a_refusing_database_fails_at_once(
     wrong = admin.set(password="not-the-password", database="mysql").render_as_string(hide_password=False)
     run = launch(["migrate", "--wait-seconds", "120"], production_variables(DATABASE_URL=wrong), tmp_path)
     processes.append(run)
-    assert run.finish(30) == 1
+    assert run.finish(120) == 1
     assert any("cannot start: the database refuses us" in m for m in run.messages())
 
 

@@ -21,7 +21,7 @@ from playwright.async_api import Route, async_playwright
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from tests.e2e.checkin.test_scanner_browser import ARTIFACTS, REFUSE_CAMERA, create_people, new_phone
+from tests.e2e.checkin.test_scanner_browser import ARTIFACTS, REFUSE_CAMERA, create_people, dismiss, new_phone
 from tests.e2e.payments.shop import login
 from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.factories import event_body
@@ -82,7 +82,7 @@ async def scan_by_hand(page: Any, code: str, state: str, screenshot: str) -> Non
     await page.press("#manual-code", "Enter")
     await page.wait_for_selector(f'#result[data-state="{state}"]', timeout=WAIT_MS)
     await page.screenshot(path=ARTIFACTS / screenshot)
-    await page.click("#result-dismiss")
+    await dismiss(page)
 
 
 async def recorded(url: str) -> list[tuple[str, str, str | None, str | None]]:

@@ -185,7 +185,7 @@ def ticketflow_run(env: dict[str, str], cwd: Path, port: int | None = None) -> I
             server.output, _ = process.communicate(timeout=10)
 
 
-def wait_until_ready(server: RunningServer, timeout: float = 60) -> httpx.Response:
+def wait_until_ready(server: RunningServer, timeout: float = 180) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

@@ -30,7 +30,7 @@ async def held(session, tasks: Sequence[asyncio.Future[httpx.Response]]) -> None
         waiting = await session.scalar(
             text(
                 "SELECT COUNT(*) FROM information_schema.processlist"
-                " WHERE state LIKE 'Waiting for table%' AND id <> CONNECTION_ID()"
+                " WHERE state LIKE 'Waiting for table%' AND id <> CONNECTION_ID() AND db = DATABASE()"
             )
         )
         if waiting + sum(task.done() for task in tasks) == len(tasks):
