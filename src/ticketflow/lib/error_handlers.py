@@ -22,6 +22,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
+from ticketflow.db.driver import deadlock
 from ticketflow.lib import errors
 
 logger = logging.getLogger("ticketflow.errors")
@@ -47,6 +48,11 @@ class ErrorBody(msgspec.Struct):
 
 Documented = tuple[int, str]
 """A status code and what it means on a route, for `error_responses`."""
+BUSY: Documented = (
+    503,
+    "the database rolled the request's transaction back to break a deadlock, on each of the"
+    " server's attempts: send it again (`Retry-After`)",
+)
 BAD_INPUT: Documented = (400, "malformed or invalid body or parameter (each problem listed in `extra`)")
 NO_TOKEN: Documented = (401, "no bearer token, or an invalid, expired or revoked one")
 NOT_JSON: Documented = (415, "the body must be sent as application/json")
@@ -116,6 +122,13 @@ def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Res
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if deadlock(exc):  # a victim after its last attempt (`again_if_deadlocked`): rolled back whole
+        logger.warning("deadlock victim on every attempt: %s %s", request.method, request.url.path)
+        return error_response(
+            HTTP_503_SERVICE_UNAVAILABLE,
+            "the database is busy: send the request again",
+            headers={"Retry-After": "1"},
+        )
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal server error")
 

@@ -25,7 +25,7 @@ from ticketflow.domain.checkin.schemas import GateCounters, ScannedTicket, ScanR
 from ticketflow.domain.checkin.service import CheckInService, Device, GateRuleCache, ScanOutcome
 from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE, TOKEN_KINDS_OPT_KEY
 from ticketflow.lib.api_docs import BEARER
-from ticketflow.lib.error_handlers import JSON_BODY_ERRORS, NO_TOKEN, ErrorBody, error_responses
+from ticketflow.lib.error_handlers import BUSY, JSON_BODY_ERRORS, NO_TOKEN, ErrorBody, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.state import AppContext
 
@@ -127,7 +127,9 @@ class CheckInController(Controller):
             " is recorded. A paired scanner's token scans only for its event (and gate)."
         ),
         responses={
-            **error_responses(*JSON_BODY_ERRORS, NO_TOKEN, (403, "only door staff and admins validate")),
+            **error_responses(
+                *JSON_BODY_ERRORS, NO_TOKEN, (403, "only door staff and admins validate"), BUSY
+            ),
             **scan_answers(),
         },
     )

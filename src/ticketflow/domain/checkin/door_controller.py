@@ -35,7 +35,7 @@ from ticketflow.domain.checkin.door_schemas import (
 from ticketflow.domain.checkin.statements import GateCounters
 from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
-from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
+from ticketflow.lib.error_handlers import BAD_INPUT, BUSY, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.ratelimit import AttemptLimiter
@@ -168,7 +168,7 @@ class GateController(Controller):
         operation_id="deleteGate",
         summary="Remove a gate (admin)",
         description="The gate's scanners are revoked; its scans stay in the log.",
-        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NO_GATE),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, NOT_ADMIN, NO_GATE, BUSY),
     )
     async def delete_gate(self, gates: NamedDependency[GateService], gate_id: GateId) -> None:
         await gates.delete_gate(gate_id)

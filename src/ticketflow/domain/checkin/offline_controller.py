@@ -28,7 +28,7 @@ from ticketflow.domain.checkin.service import Device
 from ticketflow.domain.checkin.sync import SyncService
 from ticketflow.lib.access import ROLE_READ_IN_TRANSACTION_ROUTE, TOKEN_KINDS_OPT_KEY
 from ticketflow.lib.api_docs import BEARER, id_parameter
-from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
+from ticketflow.lib.error_handlers import BAD_INPUT, BUSY, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.errors import PermissionDenied
 from ticketflow.lib.i18n import N_
 from ticketflow.lib.json_bodies import require_json_body
@@ -144,6 +144,7 @@ class OfflineController(Controller):
             NO_TOKEN,
             (403, "not a paired scanner, or a gate it does not scan at"),
             (422, "client_id repeated, scanned_at outside the scanner's life, a gate of another event"),
+            BUSY,
         ),
     )
     async def sync(
