@@ -12,6 +12,7 @@ from sqlalchemy import exc
 from tests.support.databases import DEADLOCK
 from ticketflow.db.driver import (
     DEADLOCK_ATTEMPTS,
+    DeadlockedEveryAttempt,
     again_if_deadlocked,
     deadlock,
     duplicate_key,
@@ -114,11 +115,11 @@ async def test_a_transaction_that_succeeds_runs_once() -> None:
     assert work.runs == 1
 
 
-async def test_a_victim_every_time_lets_the_error_through_after_the_last_attempt() -> None:
+async def test_a_victim_every_time_is_deadlocked_every_attempt_after_the_last() -> None:
     work = Transaction(*[DEADLOCK] * (DEADLOCK_ATTEMPTS + 1))
-    with pytest.raises(OperationalError) as raised:
+    with pytest.raises(DeadlockedEveryAttempt) as raised:
         await again_if_deadlocked(work)
-    assert raised.value is DEADLOCK
+    assert raised.value.__cause__ is DEADLOCK
     assert work.runs == DEADLOCK_ATTEMPTS == 3
 
 

@@ -186,21 +186,31 @@ def deadlock(error: BaseException) -> bool:
     return isinstance(cause, OperationalError) and bool(cause.args) and cause.args[0] == LOCK_DEADLOCK
 
 
+class DeadlockedEveryAttempt(Exception):
+    """Every attempt of a transaction (`again_if_deadlocked`) was rolled back as a deadlock's
+    victim: nothing of it stays, and the request that ran it may be sent again (503)."""
+
+
 async def again_if_deadlocked(
     transaction: Callable[[], Awaitable[T]], attempts: int = DEADLOCK_ATTEMPTS
 ) -> T:
     """`transaction()`'s answer, run again (at most `attempts` times in all) while MySQL/MariaDB
-    rolls it back as a deadlock's victim (`deadlock`); after the last attempt the error goes
-    through. Each attempt must be a whole, fresh transaction (the victim's was rolled back, with
-    everything it wrote). Any other error goes through at once. Nothing more is run when the
-    first attempt succeeds."""
+    rolls it back as a deadlock's victim (`deadlock`); after the last attempt,
+    `DeadlockedEveryAttempt` (from the last error). Each attempt must be a whole, fresh
+    transaction (the victim's was rolled back, with everything it wrote). Any other error goes
+    through at once. Nothing more is run when the first attempt succeeds."""
     for _ in range(attempts - 1):
         try:
             return await transaction()
         except Exception as error:
             if not deadlock(error):
                 raise
-    return await transaction()
+    try:
+        return await transaction()
+    except Exception as error:
+        if deadlock(error):
+            raise DeadlockedEveryAttempt(f"a deadlock's victim {attempts} times") from error
+        raise
 
 
 def _mysql_refusal(error: BaseException, code: int) -> str | None:

@@ -22,7 +22,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
-from ticketflow.db.driver import deadlock
+from ticketflow.db.driver import DeadlockedEveryAttempt
 from ticketflow.lib import errors
 
 logger = logging.getLogger("ticketflow.errors")
@@ -50,8 +50,8 @@ Documented = tuple[int, str]
 """A status code and what it means on a route, for `error_responses`."""
 BUSY: Documented = (
     503,
-    "the database rolled the request's transaction back to break a deadlock, on each of the"
-    " server's attempts: send it again (`Retry-After`)",
+    "the database rolled the request's transaction back to break a deadlock on each of the"
+    " server's attempts; nothing of it was kept: send it again (`Retry-After`)",
 )
 BAD_INPUT: Documented = (400, "malformed or invalid body or parameter (each problem listed in `extra`)")
 NO_TOKEN: Documented = (401, "no bearer token, or an invalid, expired or revoked one")
@@ -121,14 +121,16 @@ def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Res
     return error_response(exc.status_code, exc.detail, extra, exc.headers)
 
 
+def busy_handler(request: Request[Any, Any, Any], exc: DeadlockedEveryAttempt) -> Response[dict[str, Any]]:
+    """`BUSY`: a transaction run again while it was a deadlock's victim, on its every attempt."""
+    logger.warning(
+        "%s on %s %s: %s", exc, request.method, request.url.path, exc.__cause__, exc_info=exc.__cause__
+    )
+    busy = "the database is busy: send the request again"
+    return error_response(HTTP_503_SERVICE_UNAVAILABLE, busy, headers={"Retry-After": "1"})
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    if deadlock(exc):  # a victim after its last attempt (`again_if_deadlocked`): rolled back whole
-        logger.warning("deadlock victim on every attempt: %s %s", request.method, request.url.path)
-        return error_response(
-            HTTP_503_SERVICE_UNAVAILABLE,
-            "the database is busy: send the request again",
-            headers={"Retry-After": "1"},
-        )
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal server error")
 
@@ -136,5 +138,6 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     errors.DomainError: domain_error_handler,
     HTTPException: http_exception_handler,
+    DeadlockedEveryAttempt: busy_handler,
     Exception: unexpected_error_handler,
 }

@@ -164,8 +164,8 @@ class GateService(RepositoryService[Gate, GateRepository]):
         back (1213). When the delete is the victim, its transaction was rolled back whole and the
         session is rolled back with it, so it is run again from the start, as the door and the
         sync run theirs (`again_if_deadlocked`): the admin's DELETE is answered 204 once the
-        others are through, not 500 (a 409/503 would only make the admin send the same request
-        again). After the last attempt the error goes through."""
+        others are through (a 409/503 would only make the admin send the same request again).
+        A victim on every attempt answers 503 (`DeadlockedEveryAttempt`), nothing of it kept."""
         await again_if_deadlocked(partial(self._delete_gate, gate_id))
 
     async def _delete_gate(self, gate_id: int) -> None:

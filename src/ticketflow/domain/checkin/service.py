@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from functools import partial
 
 from ticketflow.db.base import utc_now
 from ticketflow.db.driver import again_if_deadlocked
@@ -268,7 +267,7 @@ class CheckInService:
 
         outcome, seen = await again_if_deadlocked(scan)
         if device is not None and seen:  # its own short transaction: no device row lock in the scan's
-            await again_if_deadlocked(partial(touch_device, self.drivers, device.id, now))
+            await touch_device(self.drivers, device.id, now)
         return outcome
 
     async def _validate(

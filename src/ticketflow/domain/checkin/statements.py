@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from ticketflow.db.base import Base, table_of
-from ticketflow.db.driver import DriverConnection, duplicate_key, missing_parent
+from ticketflow.db.driver import DriverConnection, deadlock, duplicate_key, missing_parent
 from ticketflow.db.driver_pool import DriverPool
 from ticketflow.db.models.checkins import ADMISSIONS, SCANNED_CODE_MAX, CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
@@ -188,10 +188,16 @@ async def touch_device(drivers: DriverPool, device_id: int, now: dt.datetime) ->
     commit), or skip it while another transaction holds the device's row: it is due again with
     the device's next scan. A write waiting there would hold up the device's next online scans
     (their check-in rows take a shared lock on that row, which waits behind a waiting exclusive
-    one) while they hold tickets a batch of the device may wait for: a cycle."""
-    async with drivers.transaction() as db:
-        if await db.fetchall(LOCK_DEVICE_IF_FREE.of(db.is_sqlite), (device_id,)):
-            await db.execute(TOUCH_DEVICE, (db.bind_time(now), device_id))
+    one) while they hold tickets a batch of the device may wait for: a cycle. Left as well if
+    MariaDB made it a deadlock's victim (it never waits, so none is expected): the scan or batch
+    before it is committed, and its answer stands."""
+    try:
+        async with drivers.transaction() as db:
+            if await db.fetchall(LOCK_DEVICE_IF_FREE.of(db.is_sqlite), (device_id,)):
+                await db.execute(TOUCH_DEVICE, (db.bind_time(now), device_id))
+    except Exception as error:
+        if not deadlock(error):
+            raise
 
 
 SELECT_GATE = sql(

@@ -184,7 +184,7 @@ class SyncService:
         except AlreadySent:  # once more, finding what was recorded (rolled back: nothing changed)
             synced, seen_due = await again_if_deadlocked(partial(apply, True))
         if seen_due:  # its own short transaction, as at the door
-            await again_if_deadlocked(partial(touch_device, self.drivers, device.id, now))
+            await touch_device(self.drivers, device.id, now)
         return synced
 
     async def _sync(
