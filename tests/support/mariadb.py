@@ -97,20 +97,25 @@ def start_mariadb() -> MariaDBServer:
     # finds in its tmpdir, and with a shared /tmp it removed those of a server still installing.
     datadir, tmpdir = home / "data", home / "tmp"
     tmpdir.mkdir()
-    installed = subprocess.run(
-        [
-            install_bin,
-            "--no-defaults",
-            f"--datadir={datadir}",
-            f"--tmpdir={tmpdir}",
-            "--user=root",
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-        ],
-        check=False,
-        capture_output=True,
-        timeout=120,
-    )
+    try:
+        installed = subprocess.run(
+            [
+                install_bin,
+                "--no-defaults",
+                f"--datadir={datadir}",
+                f"--tmpdir={tmpdir}",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ],
+            check=False,
+            capture_output=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired as error:
+        shutil.rmtree(home, ignore_errors=True)
+        msg = f"{install_bin} did not finish within 120 s"
+        raise RuntimeError(msg) from error
     if installed.returncode != 0:
         shutil.rmtree(home, ignore_errors=True)
         output = (installed.stdout + installed.stderr).decode(errors="replace")
