@@ -123,9 +123,7 @@ def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Res
 
 def busy_handler(request: Request[Any, Any, Any], exc: DeadlockedEveryAttempt) -> Response[dict[str, Any]]:
     """`BUSY`: a transaction run again while it was a deadlock's victim, on its every attempt."""
-    logger.warning(
-        "%s on %s %s: %s", exc, request.method, request.url.path, exc.__cause__, exc_info=exc.__cause__
-    )
+    logger.warning("%s on %s %s", exc, request.method, request.url.path, exc_info=exc.__cause__)
     busy = "the database is busy: send the request again"
     return error_response(HTTP_503_SERVICE_UNAVAILABLE, busy, headers={"Retry-After": "1"})
 
