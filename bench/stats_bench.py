@@ -21,16 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from litestar.testing import AsyncTestClient
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bench.seed import BATCH, insert_event, insert_users, mint_token
+from tests.support.back_office import log_in
 from ticketflow.app import create_app
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
+from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.users import Role
 from ticketflow.domain.accounts.service import AccountService
@@ -61,6 +63,8 @@ async def seed(engine: AsyncEngine, tickets: int, events: int) -> list[int]:
     buyers = await insert_users(engine, 2000, "attendee", "bench-buyer")
     capacity = tickets // events + 1000
     event_ids = [await insert_event(engine, admin_id, capacity, f"Bench event {n}") for n in range(events)]
+    async with engine.connect() as connection:
+        type_of = dict((await connection.execute(select(TicketType.event_id, TicketType.id))).all())
     orders: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     scans: list[dict[str, Any]] = []
@@ -96,6 +100,7 @@ async def seed(engine: AsyncEngine, tickets: int, events: int) -> list[int]:
                     "order_id": order_id,
                     "user_id": buyer,
                     "event_id": event_id,
+                    "ticket_type_id": type_of[event_id],
                     "code": new_ticket_code(),
                     "status": status,
                     "used_at": door_time if status == "used" else None,
@@ -115,6 +120,8 @@ async def seed(engine: AsyncEngine, tickets: int, events: int) -> list[int]:
                 await connection.execute(insert(table), data[start : start + BATCH])
         for event_id, count in sold.items():
             await connection.execute(update(Event).where(Event.id == event_id).values(tickets_sold=count))
+            of_event = update(TicketType).where(TicketType.event_id == event_id)
+            await connection.execute(of_event.values(sold=count))
     print(f"seeded {len(rows)} tickets, {len(orders)} orders, {len(scans)} scans over {events} events")
     return event_ids
 
@@ -175,9 +182,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
                 name="Bench Admin", email="bench-admin@example.com", password=ADMIN_PASSWORD, role=Role.ADMIN
             )
         headers = {"Authorization": f"Bearer {mint_token(admin.id, SECRET)}"}
-        login = await client.post(
-            "/admin/login", data={"username": admin.email, "password": ADMIN_PASSWORD}, follow_redirects=False
-        )
+        login = await log_in(client, admin.email, ADMIN_PASSWORD)
         assert login.status_code == 302, login.text
         pages = [
             ("GET /stats", "/stats", headers),
