@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import pytest
 from alembic import command
 from asyncmy.errors import OperationalError
-from sqlalchemy import select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, select, text, update
+from sqlalchemy.engine import Inspector, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.support.mariadb import MariaDBServer
@@ -129,6 +129,16 @@ async def execute_statements(url: str, statements: list[str]) -> None:
         async with engine.begin() as connection:
             for statement in statements:
                 await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def inspected(url: str, read: Callable[[Inspector], T]) -> T:
+    """What `read` finds in the schema of the database at `url` (through a throwaway engine)."""
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(lambda sync_connection: read(inspect(sync_connection)))
     finally:
         await engine.dispose()
 

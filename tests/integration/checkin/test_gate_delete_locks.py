@@ -3,8 +3,9 @@ takes a device's `scanners` row before a `gates` row (the door's log row checks 
 in that order; the delete revokes the gate's scanners, then locks and deletes the gate; a sync
 batch reads its device's row, then its event's gates, with shared locks). Whoever holds the first
 lock goes first; the other waits for it (a scan and the delete never close a cycle: no 1213, no
-1205). A batch, online scans and the delete at once still can: MariaDB rolls one of them back
-(1213), and it is run again (`again_if_deadlocked`)."""
+1205), and so do a batch, online scans of other tickets and the delete at once. A victim MariaDB
+still picks (an online scan holding a ticket the batch names, waiting behind the delete) is run
+again (`again_if_deadlocked`, tested with injected 1213s in test_deadlock_victims.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.domain.checkin import door, service, sync
 from ticketflow.domain.checkin.door import GateService
-from ticketflow.domain.checkin.offline_schemas import SyncedScan
 from ticketflow.domain.checkin.statements import SyncStatements
 from ticketflow.lib.errors import AuthenticationFailed
 
@@ -121,14 +121,13 @@ async def test_a_batch_online_scans_and_the_delete_at_once(
     client, db, gate_and_tickets, checking_in, syncing, monkeypatch
 ) -> None:
     """A bound device's batch holds its locks; the gate's delete comes and waits for it; online
-    scans of that device and of another device bound to the gate come and wait too. The batch's
-    UPDATE of its tickets then waits for the scans' locks on the tickets' status index: a cycle
-    (batch -> scans -> delete -> batch), and MariaDB rolls one of them back (1213). The victim is
-    run again, so every party gets an answer a user can act on, whichever MariaDB picks: the
-    delete is done; the batch is recorded at the gate (before the delete) or refused 401 (after
-    it: its device revoked with the gate); each online scan admitted (before the delete) or
-    refused 401 (after it). Nothing answers 500, no ticket is admitted twice, and every ticket
-    is used exactly when the log holds its one admission."""
+    scans of that device and of another device bound to the gate come and wait behind the delete
+    (their log rows' foreign keys to their scanner rows). The batch's UPDATE of its tickets
+    changes no index entry the scans hold (the tickets are not indexed by status), so it waits for
+    none of them: no cycle, no deadlock's victim (on the old (event_id, status) index the batch
+    waited for the scans' entries there, and MariaDB rolled one of the four back). Each goes in
+    the order of the locks: the batch is recorded at the gate, then the delete is done, then each
+    online scan is refused 401 (its device revoked with the gate), nothing of it kept."""
     admin, event, gate_id, tickets = gate_and_tickets
     victims = deadlocks_counted(monkeypatch)
     # the other device first: the delete revokes (locks) its row, then waits for the batch's
@@ -141,42 +140,26 @@ async def test_a_batch_online_scans_and_the_delete_at_once(
         if not others:  # the first attempt only
             others.append(asyncio.create_task(delete_gate(db, gate_id)))
             await waiting_for_row_locks(db, "UPDATE scanners%", *others)
-            # one after the other, in the tickets' order: a scan's new entry in the status index
-            # (event, "used", id) would wait for a waiting scan's entry of a higher ticket id
             for device, ticket in ((syncing_device, tickets[2]), (other, tickets[3])):
                 scanning = checking_in.validate_ticket(
                     code=ticket["code"], door_event_id=None, scanner_id=None, device=device
                 )
                 others.append(asyncio.create_task(scanning))
-                await waiting_for_row_locks(db, "INSERT INTO check_ins%", *others[1:])
+            await waiting_for_row_locks(db, "INSERT INTO check_ins%", *others[1:])
         return await lock_tickets(self, ids)
 
     monkeypatch.setattr(SyncStatements, "lock_tickets", everyone_meanwhile)
     scans = batch(scan(tickets[0]["code"], minutes_ago(2)), scan(tickets[1]["code"], minutes_ago(1)))
     try:
-        synced: list[SyncedScan] | BaseException = await syncing.sync(syncing_device, scans)
-    except Exception as error:
-        synced = error
+        synced = await syncing.sync(syncing_device, scans)
     finally:
         answers = await asyncio.gather(*others, return_exceptions=True)
 
-    assert victims, "no deadlock: the test no longer builds the cycle"
+    assert victims == []
+    assert [answer.result for answer in synced] == ["valid", "valid"]
     assert answers[0] is None, answers  # the delete, done
-    if isinstance(synced, BaseException):
-        assert isinstance(synced, AuthenticationFailed), synced  # after the delete: revoked with it
-    else:
-        assert [answer.result for answer in synced] == ["valid", "valid"]
     for answer in answers[1:]:
-        if isinstance(answer, BaseException):
-            assert isinstance(answer, AuthenticationFailed), answer  # after the delete
-        else:
-            assert answer.result == ScanResult.VALID, answer  # before it
-
-    admitted = {  # the tickets each party says it admitted
-        tickets[index]["id"]
-        for index, answer in [(0, synced), (1, synced), (2, answers[1]), (3, answers[2])]
-        if not isinstance(answer, BaseException)
-    }
+        assert isinstance(answer, AuthenticationFailed), answer  # after the delete
     async with db() as session:
         logged = (await session.execute(select(CheckIn.ticket_id, CheckIn.gate_id, CheckIn.result))).all()
         used = set(
@@ -186,10 +169,8 @@ async def test_a_batch_online_scans_and_the_delete_at_once(
         )
         gate_left = await session.get(Gate, gate_id)
     assert gate_left is None
-    # each admitted ticket logged once, nothing refused logged
-    assert sorted(ticket_id for ticket_id, _, _ in logged) == sorted(admitted)
-    assert {result for _, _, result in logged} <= {ScanResult.VALID}
-    assert {gate for _, gate, _ in logged} <= {None}  # the gate gone from its rows
+    admitted = {tickets[0]["id"], tickets[1]["id"]}
+    assert sorted(logged) == sorted((ticket_id, None, ScanResult.VALID) for ticket_id in admitted)
     assert used == admitted
 
 

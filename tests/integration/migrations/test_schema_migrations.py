@@ -11,10 +11,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, String, inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Inspector
 
 import ticketflow.db.models  # noqa: F401 - every table, including those added later
-from tests.support.databases import BACKENDS, run_async
+from tests.support.databases import BACKENDS, inspected, run_async
 from tests.support.live import server_environment
 from ticketflow.db.base import Base
 from ticketflow.db.config import create_engine
@@ -78,12 +78,7 @@ async def inspect_database(database_url: str) -> tuple[list[str], str | None, li
 
 
 async def count_tables(database_url: str) -> int:
-    engine = create_engine(Settings(database_url=database_url), null_pool=True)
-    try:
-        async with engine.connect() as connection:
-            return len(await connection.run_sync(lambda c: inspect(c).get_table_names()))
-    finally:
-        await engine.dispose()
+    return len(await inspected(database_url, Inspector.get_table_names))
 
 
 def test_upgrade_builds_the_models_schema(empty_database_url: str, tmp_path: Path) -> None:

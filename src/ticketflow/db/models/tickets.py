@@ -39,7 +39,10 @@ class Ticket(IdMixin, TimestampMixin, Base):
         CheckConstraint("status IN ('pending', 'active', 'used', 'cancelled')", name="status_known"),
         CheckConstraint("status <> 'used' OR used_at IS NOT NULL", name="used_has_time"),
         CheckConstraint("code_version >= 1", name="code_version_positive"),
-        Index("ix_tickets_event_id_status", "event_id", "status"),
+        # not by status: every admission changes a ticket's status, and an index on it would move
+        # the ticket's entry each time (docs/PERFORMANCE.md, migration 0018); by event and holder,
+        # so that a buyer's tickets of one event are one range (the held-seats count locks them)
+        Index("ix_tickets_event_id_user_id", "event_id", "user_id"),
         Index("ix_tickets_user_id_created_at", "user_id", "created_at"),
     )
 

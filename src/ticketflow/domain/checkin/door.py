@@ -159,13 +159,13 @@ class GateService(RepositoryService[Gate, GateRepository]):
         index, then the row) and deleted. A scan or a sync holding one of these rows finishes
         first; one after the delete finds the gate gone (its bound scanners revoked).
 
-        A cycle through the tickets' status index (a sync batch, online scans of the gate's
-        devices and this delete at once, see `sync.py`) can still make MariaDB roll one of them
-        back (1213). When the delete is the victim, its transaction was rolled back whole and the
-        session is rolled back with it, so it is run again from the start, as the door and the
-        sync run theirs (`again_if_deadlocked`): the admin's DELETE is answered 204 once the
-        others are through (a 409/503 would only make the admin send the same request again).
-        A victim on every attempt answers 503 (`DeadlockedEveryAttempt`), nothing of it kept."""
+        A cycle can still make MariaDB roll the delete back as a deadlock's victim (1213: a sync
+        batch and an online scan that holds one of the batch's tickets, see `sync.py`). Its
+        transaction was rolled back whole and the session is rolled back with it, so it is run
+        again from the start, as the door and the sync run theirs (`again_if_deadlocked`): the
+        admin's DELETE is answered 204 once the others are through (a 409/503 would only make the
+        admin send the same request again). A victim on every attempt answers 503
+        (`DeadlockedEveryAttempt`), nothing of it kept."""
         await again_if_deadlocked(partial(self._delete_gate, gate_id))
 
     async def _delete_gate(self, gate_id: int) -> None:

@@ -48,13 +48,14 @@ batch's commit; the write of its `last_seen_at` does not wait: it is skipped whi
 scans behind it while they hold tickets the batch may wait for. Nothing the door locks has a
 foreign key to the sync lock row, and the door waits for nothing after its counter row. The
 device's `last_seen_at` (an UPDATE of its scanner row) is written after the commit, in its own
-short transaction, and only when due (`DEVICE_SEEN_EVERY`, as at the door). One cycle is left on
-MariaDB: the batch's UPDATE of its tickets' status can wait for the gap locks of online scans of
-the same event (the tickets' `(event_id, status)` index), which may wait for a gate's delete (the
-scanner rows it revoked), which waits for the batch (its device's row). MariaDB rolls one of them
-back whole (1213); the batch and the scan are then run again, as fresh transactions
-(`again_if_deadlocked`, with the time the batch came), as the delete is (`door.py`), and answer
-as if they had come after the others.
+short transaction, and only when due (`DEVICE_SEEN_EVERY`, as at the door). The batch's UPDATE
+of its tickets changes no index entry (the tickets are not indexed by status), so it never waits
+for online scans of other tickets of the event, which may themselves wait for a gate's delete that
+waits for the batch. One cycle is left on MariaDB: an online scan that holds a ticket the batch
+names and waits behind such a delete. MariaDB rolls one of them back whole (1213); the batch is
+then run again as a fresh transaction (`again_if_deadlocked`, with the time the batch came), as
+the door's scans and a gate's delete are (`door.py`), and answers as if it had come after the
+others.
 Reads run at READ COMMITTED on MySQL/MariaDB so that, once the locks are held, they see every
 admission committed before (no snapshot older than the locks, no gap locks between concurrent
 inserts). SQLite has one writer at a time (`BEGIN IMMEDIATE`).
