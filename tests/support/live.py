@@ -47,6 +47,22 @@ def server_environment(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+SERVER_KEEP_ALIVE = 5.0
+"""Seconds uvicorn keeps an idle connection open (its `--timeout-keep-alive` default)."""
+
+
+def live_client(timeout: float, max_connections: int = 100, **options: Any) -> httpx.AsyncClient:
+    """A client of live servers that drops a connection idle for a second, long before the
+    server closes it: with httpx's default (5 s, the server's own), a request sent on a connection
+    just as the server closes it fails with a connection reset (`httpx.ReadError`)."""
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=SERVER_KEEP_ALIVE / 5,
+    )
+    return httpx.AsyncClient(timeout=timeout, limits=limits, **options)
+
+
 def uvicorn_command(port: int, *options: str) -> list[str]:
     """The command serving the app with uvicorn on loopback (quiet: warnings only)."""
     return [

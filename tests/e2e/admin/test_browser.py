@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Download, Page, async_playwright
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from tests.integration.stats.scenario import Scenario, seed
 from tests.support.back_office import VIEW_IDENTITIES
 from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
-from tests.support.live import live_servers
+from tests.support.live import live_client, live_servers
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.settings import Settings
@@ -53,7 +52,7 @@ async def site(database: tuple[str, Path]) -> AsyncIterator[Site]:
     url, folder = database
     engine = create_engine(Settings(database_url=url), null_pool=True)
     with live_servers(url, 1, folder) as (server,):
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+        async with live_client(base_url=server.base_url, timeout=30) as client:
             scenario = await seed(client, async_sessionmaker(engine, expire_on_commit=False))
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -9,21 +9,20 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.e2e.checkin.test_scanner_browser import create_people
 from tests.e2e.payments.shop import login
 from tests.support.databases import run_async
 from tests.support.factories import event_body
-from tests.support.live import live_servers
+from tests.support.live import live_client, live_servers
 
 pytestmark = pytest.mark.slow
 TICKETS = 40
 
 
 async def door_rush(base: str, people: dict[str, dict[str, str]]) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+    async with live_client(base_url=base, timeout=60) as http:
         admin = await login(http, base, people["admin"]["email"], people["admin"]["password"])
         staff = await login(http, base, people["staff"]["email"], people["staff"]["password"])
         buyer = await login(http, base, people["attendee"]["email"], people["attendee"]["password"])

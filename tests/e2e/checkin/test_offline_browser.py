@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from playwright.async_api import Route, async_playwright
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -25,7 +24,7 @@ from tests.e2e.checkin.test_scanner_browser import ARTIFACTS, REFUSE_CAMERA, cre
 from tests.e2e.payments.shop import login
 from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.factories import event_body
-from tests.support.live import live_servers
+from tests.support.live import live_client, live_servers
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.checkins import CheckIn
@@ -43,7 +42,7 @@ async def arrange(
     url: str, base: str, people: dict[str, dict[str, str]]
 ) -> tuple[int, list[dict[str, Any]], str]:
     """A free event with three signed tickets (the second cancelled) and a scanner's pairing code."""
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with live_client(base_url=base, timeout=30) as http:
         organiser = await login(http, base, people["admin"]["email"], people["admin"]["password"])
         buyer = await login(http, base, people["attendee"]["email"], people["attendee"]["password"])
         event_id = (await http.post("/events", json=event_body(price_cents=0), headers=organiser)).json()[

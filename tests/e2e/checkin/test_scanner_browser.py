@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from PIL import Image
 from playwright.async_api import Browser, Page, Route, async_playwright
 from sqlalchemy import select
@@ -30,7 +29,7 @@ from tests.support.api import TEST_PASSWORDS
 from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.factories import event_body, user_body
 from tests.support.fake_camera import blank_frame, on_white_frame, y4m_video
-from tests.support.live import LiveServer, live_servers
+from tests.support.live import LiveServer, live_client, live_servers
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.checkins import CheckIn
@@ -70,7 +69,7 @@ async def create_people(database_url: str) -> dict[str, dict[str, str]]:
 async def sell_a_ticket(base: str, people: dict[str, dict[str, str]]) -> tuple[int, dict[str, Any], bytes]:
     """A free event with one ticket bought by the attendee: (event id, ticket, its QR PNG)."""
     admin, attendee = people["admin"], people["attendee"]
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with live_client(base_url=base, timeout=30) as http:
         organiser = await login(http, base, admin["email"], admin["password"])
         buyer = await login(http, base, attendee["email"], attendee["password"])
         body = event_body(title="Door Night", price_cents=0)
@@ -119,7 +118,7 @@ async def paired_device(
     """A real scanner device at a gate: the organiser creates it, the phone opens its pairing
     link, admits a ticket (with the gate's counters), loses the server, and is revoked."""
     await page.add_init_script(REFUSE_CAMERA)
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with live_client(base_url=base, timeout=30) as http:
         organiser = await login(http, base, people["admin"]["email"], people["admin"]["password"])
         buyer = await login(http, base, people["attendee"]["email"], people["attendee"]["password"])
         gate = (
@@ -158,7 +157,7 @@ async def paired_device(
     await dismiss(page)
     assert await page.inner_text("#count-gate") == "1 / 1 / 1"
 
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with live_client(base_url=base, timeout=30) as http:
         organiser = await login(http, base, people["admin"]["email"], people["admin"]["password"])
         revoked = await http.post(f"/scanners/{created.json()['id']}/revoke", headers=organiser)
         assert revoked.status_code == 200

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bench.seed import insert_signed_tickets
 from tests.support.api import TEST_PASSWORDS
 from tests.support.factories import event_body, user_body
-from tests.support.live import LiveServer, run_on_mariadb_servers
+from tests.support.live import LiveServer, live_client, run_on_mariadb_servers
 from ticketflow.db.config import create_engine
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.tickets import Ticket
@@ -50,7 +50,7 @@ async def arrange(database_url: str, base: str) -> tuple[int, list[dict[str, str
             name="Door Admin", email=body["email"], password=body["password"], role=Role.ADMIN
         )
         admin_id = admin.id
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+    async with live_client(base_url=base, timeout=60) as http:
         login = await http.post("/login", json={"email": body["email"], "password": body["password"]})
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         event = await http.post("/events", json=event_body(capacity=TICKETS), headers=headers)
@@ -114,8 +114,7 @@ async def scenario(database_url: str, servers: list[LiveServer]) -> None:
         for offset in range(0, len(scans), BATCH)
     ]
     rng.shuffle(batches)
-    limits = httpx.Limits(max_connections=64)
-    async with httpx.AsyncClient(timeout=300, limits=limits) as http:
+    async with live_client(timeout=300, max_connections=64) as http:
         first = await send_all(http, servers, batches, devices)
         assert len(first) == TICKETS * DEVICES
         assert {r["result"] for r in first} <= {"valid", "duplicate_admission"}

@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 
 from tests.e2e.payments.shop import create_users, local, login
 from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.factories import event_body
-from tests.support.live import LiveServer, live_servers
+from tests.support.live import LiveServer, live_client, live_servers
 
 pytestmark = BROWSER_TEST_MARKS
 PUBLIC_BASE_URL = "https://tickets.example"
@@ -43,7 +42,7 @@ async def test_buyer_pays_in_the_browser_and_cancels_another_order(
 ) -> None:
     admin_user, buyer_user = await create_users(database_url, 1)
     base = server.base_url
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with live_client(base_url=base, timeout=30) as http:
         admin = await login(http, base, admin_user[0], admin_user[1])
         buyer = await login(http, base, buyer_user[0], buyer_user[1])
         created = await http.post(

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from tests.e2e.payments.shop import create_users, local, login
 from tests.support.databases import run_async
 from tests.support.factories import event_body
-from tests.support.live import live_servers, server_environment
+from tests.support.live import live_client, live_servers, server_environment
 from ticketflow.db.config import create_engine
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
@@ -197,7 +197,7 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 async def run_buyers(bases: list[str], users: list[tuple[str, str, str]]) -> tuple[int, Counter[str]]:
     """The admin publishes a priced event; every attendee buys at once. Returns (event id, outcomes)."""
-    async with httpx.AsyncClient(timeout=60, follow_redirects=True) as http:
+    async with live_client(timeout=60, follow_redirects=True) as http:
         admin = await login(http, bases[0], users[0][0], users[0][1])
         created = await http.post(
             f"{bases[0]}/events",
@@ -239,7 +239,7 @@ def assert_no_seat_lost_or_sold_twice(state: dict[str, Any]) -> None:
 
 async def sell_the_rest(base: str, buyer: tuple[str, str, str], event_id: int) -> tuple[int, int]:
     """Every seat left can be sold, and not one more: (seats shown available, seats bought)."""
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with live_client(timeout=30) as http:
         headers = await login(http, base, buyer[0], buyer[1])
         left = (await http.get(f"{base}/events/{event_id}")).json()["tickets_available"]
         sold = 0

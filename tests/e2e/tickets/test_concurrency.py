@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from tests.support.api import TEST_PASSWORDS
 from tests.support.databases import run_async
 from tests.support.factories import event_body, user_body
-from tests.support.live import LiveServer, live_servers, run_on_mariadb_servers
+from tests.support.live import LiveServer, live_client, live_servers, run_on_mariadb_servers
 from ticketflow.db.config import create_engine
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.tickets import Ticket
@@ -85,8 +85,7 @@ async def sign_up_buyers(
 
 async def run_scenario(database_url: str, servers: list[LiveServer]) -> None:
     email, password = await create_admin(database_url)
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+    async with live_client(timeout=120, max_connections=400) as http:
         admin = await login(http, servers[0].base_url, email, password)
         buyers = await sign_up_buyers(http, servers, BUYERS)
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from tests.e2e.tickets.test_concurrency import create_admin, login, sign_up_buyers
 from tests.support.databases import run_async
 from tests.support.factories import event_body
-from tests.support.live import LiveServer, live_servers
+from tests.support.live import LiveServer, live_client, live_servers
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.events import Event
@@ -119,15 +119,14 @@ async def counts(database_url: str, event_id: int) -> dict[str, Any]:
 
 async def run_sales(database_url: str, servers: list[LiveServer]) -> None:
     email, password = await create_admin(database_url)
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with live_client(timeout=60) as http:
         base = servers[0].base_url
         admin = await login(http, base, email, password)
         buyers = await sign_up_buyers(http, servers, BUYERS)
         capped, bound = await sale(http, base, admin, CAPPED), await sale(http, base, admin, TOTAL_BOUND)
     orders = [(i, ids) for i in range(ORDERS_PER_EVENT) for ids in (capped, bound)]
     # A client of its own for the burst: no kept-alive connection the servers may have closed.
-    limits = httpx.Limits(max_connections=300, max_keepalive_connections=300)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+    async with live_client(timeout=120, max_connections=300) as http:
 
         async def buy(index: int, ids: dict[str, int]) -> httpx.Response:
             server = servers[index % len(servers)].base_url

@@ -8,13 +8,12 @@ import statistics
 import time
 from typing import Any
 
-import httpx
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from tests.support.api import TEST_PASSWORDS, make_actor
 from tests.support.factories import user_body
-from tests.support.live import live_servers
+from tests.support.live import live_client, live_servers
 from tests.support.mariadb import free_port
 from ticketflow.app import create_app
 from ticketflow.db.models.users import User
@@ -140,7 +139,7 @@ async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(database_
             name=body["name"], email=body["email"], password=body["password"], role="attendee"
         )
     with live_servers(database_url, 1, tmp_path, LOGIN_MAX_ATTEMPTS_PER_ACCOUNT="5") as (server,):
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        async with live_client(base_url=server.base_url, timeout=30) as http:
             guesses = [
                 http.post("/login", json={"email": body["email"], "password": f"guess-{n}"})
                 for n in range(25)

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from tests.integration.tickets.test_transfer import ticket_row
 from tests.integration.tickets.test_voucher_purchase import setup
 from tests.support.api import buy, make_actor, make_event
-from tests.support.live import live_servers
+from tests.support.live import live_client, live_servers
 from ticketflow.domain.tickets.controller import RECIPIENT_GUESSES_PER_USER, VOUCHER_GUESSES_PER_CLIENT
 
 EXTRA = 5
@@ -62,7 +62,7 @@ async def test_parallel_guesses_get_no_more_answers_than_the_limit(database_url,
         pytest.skip("a table lock holds the burst: MariaDB")
     pools = {"DATABASE_POOL_SIZE": "40", "DATABASE_HOT_POOL_SIZE": "40"}  # every request at the lock
     with live_servers(database_url, 1, tmp_path, **pools) as (server,):
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as http:
+        async with live_client(base_url=server.base_url, timeout=120) as http:
             admin = await make_actor(http, db, role="admin")
             ada = await make_actor(http, db)
             grace = await make_actor(http, db)
