@@ -47,8 +47,8 @@ def server_environment(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-SERVER_KEEP_ALIVE = 5.0
-"""Seconds uvicorn keeps an idle connection open (its `--timeout-keep-alive` default)."""
+SERVER_KEEP_ALIVE = 5
+"""Seconds the live servers keep an idle connection open (uvicorn's `--timeout-keep-alive`)."""
 
 
 def live_client(timeout: float, max_connections: int = 100, **options: Any) -> httpx.AsyncClient:
@@ -68,7 +68,7 @@ def uvicorn_command(port: int, *options: str) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", "--factory", "ticketflow.app:create_app_from_env",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-        *options,
+        "--timeout-keep-alive", str(SERVER_KEEP_ALIVE), *options,
     ]  # fmt: skip
 
 

@@ -125,7 +125,7 @@ async def run_sales(database_url: str, servers: list[LiveServer]) -> None:
         buyers = await sign_up_buyers(http, servers, BUYERS)
         capped, bound = await sale(http, base, admin, CAPPED), await sale(http, base, admin, TOTAL_BOUND)
     orders = [(i, ids) for i in range(ORDERS_PER_EVENT) for ids in (capped, bound)]
-    # A client of its own for the burst: no kept-alive connection the servers may have closed.
+    # A client of its own for the burst, with room for every order at once.
     async with live_client(timeout=120, max_connections=300) as http:
 
         async def buy(index: int, ids: dict[str, int]) -> httpx.Response:

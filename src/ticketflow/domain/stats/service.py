@@ -252,7 +252,7 @@ class StatsService:
 
     async def _figures(self, events: Sequence[Event], event_id: int | None) -> list[EventFigures]:
         # grouped by status first: SQLite then reads the table once instead of walking an index
-        # and each row from it (the counts by status over all events take half the time)
+        # and each row from it (the counts by status over all events take a third less time)
         tickets = await self._grouped(
             select(Ticket.event_id, Ticket.status, func.count()).group_by(Ticket.status, Ticket.event_id),
             Ticket.event_id,
