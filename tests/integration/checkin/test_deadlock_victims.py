@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from sqlalchemy import exc, select, update
 
-from tests.integration.checkin.offline_support import minutes_ago, pair_device, scan, signed_tickets
+from tests.integration.checkin.offline_support import (
+    gate_with_tickets,
+    minutes_ago,
+    pair_device,
+    scan,
+    signed_tickets,
+)
 from tests.support.api import make_actor, make_event
 from tests.support.databases import DEADLOCK
 from ticketflow.db.driver import DriverConnection
@@ -47,14 +53,34 @@ async def used(db, ticket_ids: list[int]) -> list[str]:
         return [(await session.get(Ticket, ticket_id)).status for ticket_id in ticket_ids]
 
 
-async def staff_and_ticket(client, db, settings):
-    """A door staff account and a signed ticket of an event."""
+async def event_with_tickets(client, db, settings, quantity: int = 1):
+    """An admin, an event of theirs and `quantity` signed tickets of it a holder bought."""
     admin = await make_actor(client, db, role="admin")
-    staff = await make_actor(client, db, role="staff")
     holder = await make_actor(client, db)
     event = await make_event(client, admin)
-    [ticket] = await signed_tickets(client, db, settings, holder, event["id"])
+    return admin, event, await signed_tickets(client, db, settings, holder, event["id"], quantity=quantity)
+
+
+async def staff_and_ticket(client, db, settings):
+    """A door staff account and a signed ticket of an event."""
+    staff = await make_actor(client, db, role="staff")
+    _, _, [ticket] = await event_with_tickets(client, db, settings)
     return staff, ticket
+
+
+async def device_and_tickets(client, db, settings, quantity: int = 1):
+    """A paired device of an event (no gate) and `quantity` signed tickets of it: (scanner id,
+    the device's headers, the tickets)."""
+    admin, event, tickets = await event_with_tickets(client, db, settings, quantity)
+    scanner_id, device = await pair_device(client, admin, event["id"])
+    return scanner_id, device, tickets
+
+
+async def gate_with_scanner(client, db, settings):
+    """An event's gate with a device paired to it: (admin, gate id, scanner id)."""
+    admin, event, gate_id, _ = await gate_with_tickets(client, db, settings, "Deadlocks", 1)
+    scanner_id, _ = await pair_device(client, admin, event["id"], gate_id=gate_id)
+    return admin, gate_id, scanner_id
 
 
 async def test_a_scan_that_was_the_victim_is_admitted_once(client, db, settings, monkeypatch) -> None:
@@ -71,11 +97,7 @@ async def test_a_scan_that_was_the_victim_is_admitted_once(client, db, settings,
 
 
 async def test_a_batch_that_was_the_victim_is_recorded_once(client, db, settings, monkeypatch) -> None:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin)
-    tickets = await signed_tickets(client, db, settings, holder, event["id"], quantity=2)
-    _, device = await pair_device(client, admin, event["id"])
+    _, device, tickets = await device_and_tickets(client, db, settings, quantity=2)
     calls = victim(monkeypatch, SyncStatements, "write")
     scans = [scan(tickets[0]["code"], minutes_ago(2)), scan(tickets[1]["code"], minutes_ago(1))]
 
@@ -88,14 +110,10 @@ async def test_a_batch_that_was_the_victim_is_recorded_once(client, db, settings
     assert await used(db, [tickets[0]["id"], tickets[1]["id"]]) == ["used", "used"]
 
 
-async def test_a_gate_delete_that_was_the_victim_is_done(client, db, monkeypatch) -> None:
+async def test_a_gate_delete_that_was_the_victim_is_done(client, db, settings, monkeypatch) -> None:
     """Through SQLAlchemy the error comes wrapped (`sqlalchemy.exc.OperationalError`); the session
     is rolled back and the delete run again: 204, the gate gone, its scanner revoked."""
-    admin = await make_actor(client, db, role="admin")
-    event = await make_event(client, admin)
-    gate = await client.post(f"/events/{event['id']}/gates", json={"name": "North"}, headers=admin.headers)
-    gate_id = gate.json()["id"]
-    scanner_id, _ = await pair_device(client, admin, event["id"], gate_id=gate_id)
+    admin, gate_id, scanner_id = await gate_with_scanner(client, db, settings)
     wrapped = exc.OperationalError("DELETE FROM gates WHERE gates.id = %s", (gate_id,), DEADLOCK)
     calls = victim(monkeypatch, GateService, "_remove_gate", wrapped)
 
@@ -108,14 +126,12 @@ async def test_a_gate_delete_that_was_the_victim_is_done(client, db, monkeypatch
         assert (await session.get(Scanner, scanner_id)).revoked_at is not None
 
 
-async def test_a_victim_every_time_is_not_run_more_than_three_times(client, db, monkeypatch) -> None:
-    """After the last attempt the error goes through: 503 with `Retry-After`, nothing kept (the
-    gate stays, its scanner unrevoked)."""
-    admin = await make_actor(client, db, role="admin")
-    event = await make_event(client, admin)
-    gate = await client.post(f"/events/{event['id']}/gates", json={"name": "North"}, headers=admin.headers)
-    gate_id = gate.json()["id"]
-    scanner_id, _ = await pair_device(client, admin, event["id"], gate_id=gate_id)
+async def test_a_victim_every_time_is_not_run_more_than_three_times(
+    client, db, settings, monkeypatch
+) -> None:
+    """After the third attempt the delete answers 503 with `Retry-After`, nothing kept (the gate
+    stays, its scanner unrevoked)."""
+    admin, gate_id, scanner_id = await gate_with_scanner(client, db, settings)
     wrapped = exc.OperationalError("DELETE FROM gates", (gate_id,), DEADLOCK)
     calls = victim(monkeypatch, GateService, "_remove_gate", wrapped, times=3)
     response = await client.delete(f"/gates/{gate_id}", headers=admin.headers)
@@ -153,11 +169,7 @@ async def test_a_scan_the_victim_every_time_keeps_nothing(client, db, settings, 
 
 
 async def test_a_batch_the_victim_every_time_keeps_nothing(client, db, settings, monkeypatch) -> None:
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin)
-    [ticket] = await signed_tickets(client, db, settings, holder, event["id"])
-    _, device = await pair_device(client, admin, event["id"])
+    _, device, [ticket] = await device_and_tickets(client, db, settings)
     calls = victim(monkeypatch, SyncStatements, "write", times=3)
     scans = [scan(ticket["code"], minutes_ago(1))]
 
@@ -176,11 +188,7 @@ async def test_a_devices_last_seen_write_that_was_the_victim_leaves_the_scan_ans
 ) -> None:
     """`last_seen_at` is written after the scan's commit, in a transaction of its own: chosen as a
     deadlock's victim, it is left for the device's next scan, and the scan's answer stands."""
-    admin = await make_actor(client, db, role="admin")
-    holder = await make_actor(client, db)
-    event = await make_event(client, admin)
-    [ticket] = await signed_tickets(client, db, settings, holder, event["id"])
-    scanner_id, device = await pair_device(client, admin, event["id"])
+    scanner_id, device, [ticket] = await device_and_tickets(client, db, settings)
     async with db() as session:  # due: not written for a while
         await session.execute(update(Scanner).where(Scanner.id == scanner_id).values(last_seen_at=None))
         await session.commit()
