@@ -21,6 +21,21 @@ def pdf_pages_text(document: bytes) -> list[str]:
     return [" ".join(page.extract_text().split()) for page in reader.pages]
 
 
+def pdf_fonts(document: bytes) -> dict[str, bool]:
+    """The fonts the pages use, by name (a subset's tag left out), each with whether the document
+    embeds it."""
+    reader = PdfReader(io.BytesIO(document))
+    found: dict[str, bool] = {}
+    for page in reader.pages:
+        for reference in page["/Resources"]["/Font"].values():
+            font = reference.get_object()
+            described = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+            descriptor = described.get("/FontDescriptor")
+            embedded = descriptor is not None and "/FontFile2" in descriptor.get_object()
+            found[str(font["/BaseFont"]).lstrip("/").split("+")[-1]] = embedded
+    return found
+
+
 def qr_texts(image: Image.Image) -> list[str]:
     """The text of every QR code in `image`, read by a real decoder. QR codes only: looking for
     every format, zxing-cpp now and then reads a few modules of a QR code as a one-dimensional

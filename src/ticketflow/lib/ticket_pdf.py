@@ -9,23 +9,34 @@ Rendering is CPU work (a few milliseconds a page): the API runs it in a worker t
 e-mail worker calls it from the thread that composes the message.
 
 Every word a person reads on the page is in `TicketWording`, so a translated wording can be
-passed in without touching the layout. The PDF's standard fonts cover Western European scripts
-(Windows-1252); a character outside it is shown without its accent, or as `?`.
+passed in without touching the layout.
+
+Typefaces: a document whose every text is in the PDF's standard fonts' character set (Windows-1252:
+English, Spanish and the other Western European languages) is set in Helvetica, which a PDF
+reader has built in: nothing is embedded, and a page takes about a millisecond. A document with
+any other character (an attendee named Łukasz, Дмитрий or Ελένη) is set in DejaVu Sans, embedded
+as a subset of the glyphs it uses (`fonts/`: Latin with its extensions, Greek, Cyrillic,
+Armenian and Georgian): about 40 ms more a document. A character that font lacks too (Chinese,
+Arabic, an emoji) is shown without its accent where that helps, else as `?`: never dropped
+silently.
 """
 
 from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 from ticketflow.lib.i18n import N_
 from ticketflow.lib.qr import qr_matrix
 
 TEXT_ENCODING = "windows-1252"
+FONTS = Path(__file__).parent / "fonts"
 PAGE_MARGIN_MM = 18.0
 QR_SIZE_MM = 70.0
 LABEL_WIDTH_MM = 34.0
@@ -77,30 +88,91 @@ class PrintedTicket:
     ticket_type: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Typeface:
+    """The family a document's text is set in, and the font files it embeds (none: a standard font)."""
+
+    family: str
+    files: tuple[tuple[str, str], ...] = ()
+    """(style, file in `FONTS`) of each embedded style."""
+
+    def register(self, pdf: FPDF) -> None:
+        for style, name in self.files:
+            pdf.add_font(self.family, style, str(FONTS / name))
+
+    def printable(self, text: str) -> str:
+        """`text` in this typeface's character set (see `printable`)."""
+        if not self.files:
+            return printable(text)
+        covered = _embedded_coverage(self.files)
+        text = unicodedata.normalize("NFC", text)
+        if all(ord(character) in covered for character in text):
+            return text
+        return "".join(_shown(character, covered.__contains__) for character in text)
+
+
+HELVETICA = Typeface("helvetica")
+"""The standard font: built into every PDF reader, Windows-1252 only."""
+DEJAVU_SANS = Typeface("dejavu-sans", (("", "DejaVuSans.ttf"), ("B", "DejaVuSans-Bold.ttf")))
+"""Embedded (the glyphs used), for a document with text outside Windows-1252."""
+
+
+def typeface_for(texts: Iterable[str]) -> Typeface:
+    """Helvetica when it shows every one of `texts`, else DejaVu Sans."""
+    for text in texts:
+        try:
+            unicodedata.normalize("NFC", text).encode(TEXT_ENCODING)
+        except UnicodeEncodeError:
+            return DEJAVU_SANS
+    return HELVETICA
+
+
+@functools.cache
+def _embedded_coverage(files: tuple[tuple[str, str], ...]) -> frozenset[int]:
+    """The code points every one of the embedded `files` has a glyph for."""
+    covered: frozenset[int] | None = None
+    for _, name in files:
+        with TTFont(FONTS / name, lazy=True) as font:
+            points = frozenset(font.getBestCmap())
+        covered = points if covered is None else covered & points
+    return covered or frozenset()
+
+
 def ticket_pdf(tickets: Sequence[PrintedTicket], wording: TicketWording = ENGLISH) -> bytes:
     """One PDF with a page per ticket, in the given order."""
+    face = typeface_for(_texts(tickets, wording))
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.core_fonts_encoding = TEXT_ENCODING
+    face.register(pdf)
     pdf.set_margins(PAGE_MARGIN_MM, PAGE_MARGIN_MM, PAGE_MARGIN_MM)
     pdf.set_auto_page_break(auto=False)
     pdf.set_creator("Ticket-Flow")
     if tickets:
-        pdf.set_title(printable(wording.document_title.format(event=tickets[0].event_title)))
+        pdf.set_title(face.printable(wording.document_title.format(event=tickets[0].event_title)))
     for ticket in tickets:
-        _page(pdf, ticket, wording)
+        _page(pdf, face, ticket, wording)
     return bytes(pdf.output())
 
 
-def _page(pdf: FPDF, ticket: PrintedTicket, wording: TicketWording) -> None:
+def _texts(tickets: Sequence[PrintedTicket], wording: TicketWording) -> Iterable[str]:
+    """Every text the document sets in its typeface (the code line is ASCII, in Courier)."""
+    yield from (wording.document_title, wording.heading, wording.when, wording.venue, wording.attendee)
+    yield from (wording.ticket_type, wording.order, wording.order_value, wording.door)
+    for ticket in tickets:
+        yield from (ticket.event_title, ticket.venue, ticket.when, ticket.attendee_name)
+        yield ticket.ticket_type or ""
+
+
+def _page(pdf: FPDF, face: Typeface, ticket: PrintedTicket, wording: TicketWording) -> None:
     pdf.add_page()
     width = pdf.epw
     pdf.set_text_color(*MUTED)
-    pdf.set_font("helvetica", "B", 9)
-    pdf.cell(width, 5, printable(wording.heading), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(face.family, "B", 9)
+    pdf.cell(width, 5, face.printable(wording.heading), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_text_color(*INK)
-    pdf.set_font("helvetica", "B", 22)
-    _text(pdf, width, 9.5, ticket.event_title)
+    pdf.set_font(face.family, "B", 22)
+    _text(pdf, face, width, 9.5, ticket.event_title)
     pdf.ln(3)
     _rule(pdf)
     rows = [
@@ -114,7 +186,7 @@ def _page(pdf: FPDF, ticket: PrintedTicket, wording: TicketWording) -> None:
         (wording.order, wording.order_value.format(order_id=ticket.order_id, ticket_id=ticket.ticket_id))
     )
     for label, value in rows:
-        _row(pdf, label, value)
+        _row(pdf, face, label, value)
     _rule(pdf)
     pdf.ln(4)
     left = pdf.l_margin + (width - QR_SIZE_MM) / 2
@@ -126,18 +198,18 @@ def _page(pdf: FPDF, ticket: PrintedTicket, wording: TicketWording) -> None:
         width, 4, printable(wording.code.format(code=ticket.code)), align="C", new_x="LMARGIN", new_y="NEXT"
     )
     pdf.ln(6)
-    _door_box(pdf, printable(wording.door))
+    _door_box(pdf, face, face.printable(wording.door))
 
 
-def _door_box(pdf: FPDF, text: str) -> None:
+def _door_box(pdf: FPDF, face: Typeface, text: str) -> None:
     """The door text centred in a framed box (its lines are broken once per wording)."""
-    lines = _broken_lines(text, DOOR_FONT_SIZE, pdf.epw - 2 * DOOR_PADDING_MM)
+    lines = _broken_lines(text, face, DOOR_FONT_SIZE, pdf.epw - 2 * DOOR_PADDING_MM)
     top = pdf.get_y()
     height = len(lines) * DOOR_LINE_MM + 2 * DOOR_PADDING_MM
     pdf.set_draw_color(*RULE)
     pdf.rect(pdf.l_margin, top, pdf.epw, height)
     pdf.set_text_color(*INK)
-    pdf.set_font("helvetica", "", DOOR_FONT_SIZE)
+    pdf.set_font(face.family, "", DOOR_FONT_SIZE)
     pdf.set_y(top + DOOR_PADDING_MM)
     for line in lines:
         pdf.cell(pdf.epw, DOOR_LINE_MM, line, align="C", new_x="LMARGIN", new_y="NEXT")
@@ -145,33 +217,34 @@ def _door_box(pdf: FPDF, text: str) -> None:
 
 
 @functools.lru_cache(maxsize=32)
-def _broken_lines(text: str, font_size: float, width: float) -> tuple[str, ...]:
-    """`text` broken into lines of at most `width` mm in Helvetica (line breaking is the costly
-    part of laying out a paragraph; the door text is the same on every page)."""
+def _broken_lines(text: str, face: Typeface, font_size: float, width: float) -> tuple[str, ...]:
+    """`text` broken into lines of at most `width` mm in `face` (line breaking is the costly part
+    of laying out a paragraph; the door text is the same on every page)."""
     scratch = FPDF(unit="mm", format="A4")
     scratch.core_fonts_encoding = TEXT_ENCODING
+    face.register(scratch)
     scratch.add_page()
-    scratch.set_font("helvetica", "", font_size)
+    scratch.set_font(face.family, "", font_size)
     lines = scratch.multi_cell(width, DOOR_LINE_MM, text, dry_run=True, output="LINES")
     assert isinstance(lines, list)  # noqa: S101 - what output="LINES" returns
     return tuple(lines)
 
 
-def _row(pdf: FPDF, label: str, value: str) -> None:
+def _row(pdf: FPDF, face: Typeface, label: str, value: str) -> None:
     pdf.set_text_color(*MUTED)
-    pdf.set_font("helvetica", "", 10)
+    pdf.set_font(face.family, "", 10)
     top = pdf.get_y()
-    pdf.cell(LABEL_WIDTH_MM, 7, printable(label))
+    pdf.cell(LABEL_WIDTH_MM, 7, face.printable(label))
     pdf.set_text_color(*INK)
-    pdf.set_font("helvetica", "B", 12)
+    pdf.set_font(face.family, "B", 12)
     pdf.set_xy(pdf.l_margin + LABEL_WIDTH_MM, top)
-    _text(pdf, pdf.epw - LABEL_WIDTH_MM, 7, value)
+    _text(pdf, face, pdf.epw - LABEL_WIDTH_MM, 7, value)
     pdf.ln(1)
 
 
-def _text(pdf: FPDF, width: float, height: float, text: str) -> None:
+def _text(pdf: FPDF, face: Typeface, width: float, height: float, text: str) -> None:
     """`text` on one line when it fits (cheap), else wrapped; the cursor goes to the next line."""
-    text = printable(text)
+    text = face.printable(text)
     if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
         pdf.cell(width, height, text, new_x="LMARGIN", new_y="NEXT")
     else:
@@ -211,19 +284,27 @@ def _qr(pdf: FPDF, code: str, left: float, top: float, size: float) -> None:
 
 def printable(text: str) -> str:
     """`text` in the standard fonts' character set: accents dropped where needed, else `?`."""
+    text = unicodedata.normalize("NFC", text)
     try:
         text.encode(TEXT_ENCODING)
     except UnicodeEncodeError:
         pass
     else:
         return text
-    return "".join(_printable_character(character) for character in text)
+    return "".join(_shown(character, _in_standard_fonts) for character in text)
 
 
-def _printable_character(character: str) -> str:
+def _in_standard_fonts(code_point: int) -> bool:
     try:
-        character.encode(TEXT_ENCODING)
+        chr(code_point).encode(TEXT_ENCODING)
     except UnicodeEncodeError:
-        plain = "".join(c for c in unicodedata.normalize("NFKD", character) if not unicodedata.combining(c))
-        return plain if plain and plain.isascii() and plain.isprintable() else "?"
-    return character
+        return False
+    return True
+
+
+def _shown(character: str, covered: Callable[[int], bool]) -> str:
+    """`character` if the typeface has it (`covered`), else without its accent, else `?`."""
+    if covered(ord(character)):
+        return character
+    plain = "".join(c for c in unicodedata.normalize("NFKD", character) if not unicodedata.combining(c))
+    return plain if plain and plain.isascii() and plain.isprintable() else "?"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from tests.support.api import buy, make_actor, make_event
-from tests.support.documents import pdf_pages_text, pdf_qr_codes
+from tests.support.documents import pdf_fonts, pdf_pages_text, pdf_qr_codes
 from tests.support.factories import in_days
 
 
@@ -44,6 +44,8 @@ async def test_the_holder_downloads_a_printable_ticket(client, db) -> None:
     assert second["ticket_type_name"]
     assert f"Ticket type {second['ticket_type_name']}" in " ".join(text.split())
     assert pdf_qr_codes(response.content) == [second["code"]]
+    # Western European text only: the reader's own Helvetica, nothing embedded
+    assert pdf_fonts(response.content) == {"Helvetica": False, "Helvetica-Bold": False, "Courier": False}
 
     mine = await client.get(f"/tickets/{first['id']}/ticket.pdf", headers=admin.headers)
     assert mine.status_code == 200
@@ -101,3 +103,27 @@ async def test_printable_ticket_is_in_the_readers_language(client, db) -> None:
     assert " de 20" in spanish  # "sábado, 14 de marzo de 2026"
     assert "ADMISSION TICKET" not in spanish
     assert "ADMISSION TICKET" in english  # an admin reads it in the admin's own language
+
+
+async def test_names_in_other_scripts_are_printed_as_written(client, db) -> None:
+    admin = await make_actor(client, db, role="admin")
+    holder = await make_actor(client, db, name="Łukasz Żółć")
+    event = await make_event(client, admin, title="Концерт · Συναυλία · Koncert", venue="Sala Kongresowa")
+    first, second = (await buy(client, holder, event["id"], quantity=2)).json()["tickets"]
+    named = "Дмитрий Ελένη Nguyễn 東京"
+    patched = await client.patch(
+        f"/tickets/{second['id']}", json={"attendee_name": named}, headers=holder.headers
+    )
+    assert patched.status_code == 200
+
+    own = (await client.get(f"/tickets/{first['id']}/ticket.pdf", headers=holder.headers)).content
+    (text,) = pdf_pages_text(own)
+    assert "Łukasz Żółć" in text
+    assert "Концерт · Συναυλία · Koncert" in text
+    assert pdf_fonts(own) == {"DejaVuSansBook": True, "DejaVuSansBold": True, "Courier": False}
+    assert pdf_qr_codes(own) == [first["code"]]
+
+    given = (await client.get(f"/tickets/{second['id']}/ticket.pdf", headers=holder.headers)).content
+    (text,) = pdf_pages_text(given)
+    assert "Дмитрий Ελένη Nguyễn ??" in text  # no glyphs for Chinese or Japanese: marked, not dropped
+    assert pdf_qr_codes(given) == [second["code"]]
