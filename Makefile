@@ -78,13 +78,13 @@ vendor-jsqr:
 # the scripts it is used for (see the README beside it).
 DEJAVU_VERSION ?= 2.37.3
 FONTS_DIR := src/ticketflow/lib/fonts
-FONT_UNICODES := U+0020-007E,U+00A0-02FF,U+0370-03FF,U+0400-052F,U+0530-058F,U+10A0-10FF,U+1E00-1EFF,U+1F00-1FFF,U+2000-206F,U+20A0-20CF,U+2100-214F,U+FFFD
+FONT_UNICODES := U+0020-007E,U+00A0-058F,U+10A0-10FF,U+1E00-1FFF,U+2000-206F,U+20A0-20CF,U+2100-214F,U+FFFD
 
 vendor-fonts: $(STAMP)
 	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent dejavu-fonts-ttf@$(DEJAVU_VERSION) >/dev/null \
 	  && tar xzf dejavu-fonts-ttf-$(DEJAVU_VERSION).tgz) \
 	  && for font in DejaVuSans DejaVuSans-Bold; do \
-	    $(BIN)/pyftsubset $$tmp/package/ttf/$$font.ttf --unicodes="$(FONT_UNICODES)" --layout-features='*' \
-	      --no-hinting --desubroutinize --output-file=$(FONTS_DIR)/$$font.ttf; done \
+	    $(BIN)/pyftsubset $$tmp/package/ttf/$$font.ttf --unicodes="$(FONT_UNICODES)" --layout-features='' \
+	      --no-hinting --name-IDs='*' --output-file=$(FONTS_DIR)/$$font.ttf; done \
 	  && cp $$tmp/package/LICENSE $(FONTS_DIR)/ && rm -rf $$tmp
 	sha256sum $(FONTS_DIR)/*.ttf

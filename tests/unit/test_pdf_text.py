@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ticketflow.lib.ticket_pdf import DEJAVU_SANS, FONTS, HELVETICA, printable, typeface_for
+from ticketflow.lib.ticket_pdf import DEJAVU_SANS, FONTS, HELVETICA, typeface_for
 
 
 @pytest.mark.parametrize(
@@ -21,14 +21,16 @@ from ticketflow.lib.ticket_pdf import DEJAVU_SANS, FONTS, HELVETICA, printable, 
     ],
 )
 def test_printable_keeps_western_text_and_marks_what_it_cannot_show(given: str, shown: str) -> None:
-    assert printable(given) == shown
+    assert HELVETICA.printable(given) == shown
 
 
 def test_a_document_is_set_in_helvetica_unless_a_text_needs_more() -> None:
     assert typeface_for(["José Núñez", "Año Nuevo, 20 €", ""]) == HELVETICA
     assert typeface_for(["Zoë", "Jose\u0301"]) == HELVETICA
     assert typeface_for(["José Núñez", "Łukasz"]) == DEJAVU_SANS
-    assert typeface_for(["東京"]) == DEJAVU_SANS
+    assert typeface_for(["東京 Zoë", "Адэбаё"]) == DEJAVU_SANS
+    # nothing more to show in DejaVu Sans: Helvetica marks it just as well, nothing embedded
+    assert typeface_for(["東京", "José 😀", "A\u202eB"]) == HELVETICA
 
 
 @pytest.mark.parametrize(
@@ -37,7 +39,10 @@ def test_a_document_is_set_in_helvetica_unless_a_text_needs_more() -> None:
         ("Łukasz Żółć, Đoković, Ĉapek", "Łukasz Żółć, Đoković, Ĉapek"),
         ("Дмитрий Ελένη Nguyễn Thị Hương, Շուշան, ნინო", "Дмитрий Ελένη Nguyễn Thị Hương, Շուշան, ნინო"),
         ("\u0438\u0306", "й"),  # decomposed: composed first
+        ("Adébáyọ̀ Q̃", "Adébáyọ̀ Q̃"),  # accents with no composed letter: combining marks kept
         ("東京 😀 שלום", "?? ? ????"),
+        ("A\u202eB\u200dC", "A?B?C"),  # invisible format characters: marked, not passed on
+        ("\U0001d6a8 ﬁ", "\u0391 fi"),  # a styled letter, a ligature: their plain letters (Greek Alpha)
         ("José Núñez, €20", "José Núñez, €20"),
     ],
 )

@@ -13,19 +13,19 @@ passed in without touching the layout.
 
 Typefaces: a document whose every text is in the PDF's standard fonts' character set (Windows-1252:
 English, Spanish and the other Western European languages) is set in Helvetica, which a PDF
-reader has built in: nothing is embedded, and a page takes about a millisecond. A document with
-any other character (an attendee named Łukasz, Дмитрий or Ελένη) is set in DejaVu Sans, embedded
-as a subset of the glyphs it uses (`fonts/`: Latin with its extensions, Greek, Cyrillic,
-Armenian and Georgian): about 40 ms more a document. A character that font lacks too (Chinese,
-Arabic, an emoji) is shown without its accent where that helps, else as `?`: never dropped
-silently.
+reader has built in: nothing is embedded (about 5 ms for a one-ticket PDF). A document with any
+other character it can show (an attendee named Łukasz, Дмитрий or Ελένη) is set in DejaVu Sans,
+embedded as a subset of the glyphs it uses (`fonts/`: Latin with its extensions and combining
+accents, Greek, Cyrillic, Armenian and Georgian): about 50-70 ms more a document. A character
+the document's font lacks (Chinese, Arabic, an emoji, an invisible direction override) is shown
+without its accent where that helps, else as `?`: never dropped silently.
 """
 
 from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,52 +90,78 @@ class PrintedTicket:
 
 @dataclass(frozen=True, slots=True)
 class Typeface:
-    """The family a document's text is set in, and the font files it embeds (none: a standard font)."""
+    """A document's fonts: the family its text is set in, the one of the line with the ticket's
+    code, and the font files it embeds (none: the PDF's standard fonts, Windows-1252)."""
 
     family: str
+    code_family: str
     files: tuple[tuple[str, str], ...] = ()
-    """(style, file in `FONTS`) of each embedded style."""
+    """(style, file in `FONTS`) of each embedded style: "" regular, "B" bold."""
 
-    def register(self, pdf: FPDF) -> None:
+    def register(self, pdf: FPDF, *, bold: bool = True) -> None:
+        """Add the embedded fonts to `pdf` (without `bold`: the regular style alone)."""
         for style, name in self.files:
-            pdf.add_font(self.family, style, str(FONTS / name))
+            if bold or not style:
+                pdf.add_font(self.family, style, str(FONTS / name))
+
+    def shows(self, text: str) -> bool:
+        """Whether there is a glyph for every character of `text` (composed: NFC)."""
+        if not self.files:
+            return _in_windows_1252(text)
+        covered = _embedded_coverage(self.files)
+        return all(ord(character) in covered for character in text)
 
     def printable(self, text: str) -> str:
-        """`text` in this typeface's character set (see `printable`)."""
-        if not self.files:
-            return printable(text)
-        covered = _embedded_coverage(self.files)
+        """`text` composed (NFC), each character it has no glyph for shown without its accent where
+        that helps, else as `?`: never dropped silently."""
         text = unicodedata.normalize("NFC", text)
-        if all(ord(character) in covered for character in text):
+        if self.shows(text):
             return text
-        return "".join(_shown(character, covered.__contains__) for character in text)
+        return "".join(_shown(character, self) for character in text)
 
 
-HELVETICA = Typeface("helvetica")
-"""The standard font: built into every PDF reader, Windows-1252 only."""
-DEJAVU_SANS = Typeface("dejavu-sans", (("", "DejaVuSans.ttf"), ("B", "DejaVuSans-Bold.ttf")))
-"""Embedded (the glyphs used), for a document with text outside Windows-1252."""
+HELVETICA = Typeface("helvetica", "courier")
+"""The standard fonts: built into every PDF reader, Windows-1252 only."""
+DEJAVU_SANS = Typeface("dejavu-sans", "dejavu-sans", (("", "DejaVuSans.ttf"), ("B", "DejaVuSans-Bold.ttf")))
+"""Embedded (the glyphs used), for a document with text Helvetica cannot show."""
 
 
 def typeface_for(texts: Iterable[str]) -> Typeface:
-    """Helvetica when it shows every one of `texts`, else DejaVu Sans."""
-    for text in texts:
-        try:
-            unicodedata.normalize("NFC", text).encode(TEXT_ENCODING)
-        except UnicodeEncodeError:
+    """Helvetica when it shows every one of `texts`, or when DejaVu Sans would show nothing more
+    (Chinese alone, say: marked `?` in either); else DejaVu Sans."""
+    beyond = [text for text in map(_composed, texts) if not HELVETICA.shows(text)]
+    for text in beyond:
+        if any(DEJAVU_SANS.shows(character) and not HELVETICA.shows(character) for character in text):
             return DEJAVU_SANS
     return HELVETICA
 
 
+def _composed(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _in_windows_1252(text: str) -> bool:
+    try:
+        text.encode(TEXT_ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+INVISIBLE = frozenset({"Cf", "Zl", "Zp"})
+"""Unicode categories a ticket does not print even where the font maps them (zero-width spaces
+and joiners, direction overrides, line and paragraph separators): shown as `?` instead."""
+
+
 @functools.cache
 def _embedded_coverage(files: tuple[tuple[str, str], ...]) -> frozenset[int]:
-    """The code points every one of the embedded `files` has a glyph for."""
+    """The code points every one of the embedded `files` has a glyph for (`INVISIBLE` left out)."""
     covered: frozenset[int] | None = None
     for _, name in files:
         with TTFont(FONTS / name, lazy=True) as font:
             points = frozenset(font.getBestCmap())
         covered = points if covered is None else covered & points
-    return covered or frozenset()
+    return frozenset(point for point in covered or () if unicodedata.category(chr(point)) not in INVISIBLE)
 
 
 def ticket_pdf(tickets: Sequence[PrintedTicket], wording: TicketWording = ENGLISH) -> bytes:
@@ -148,16 +174,17 @@ def ticket_pdf(tickets: Sequence[PrintedTicket], wording: TicketWording = ENGLIS
     pdf.set_auto_page_break(auto=False)
     pdf.set_creator("Ticket-Flow")
     if tickets:
-        pdf.set_title(face.printable(wording.document_title.format(event=tickets[0].event_title)))
+        # the document's properties are Unicode (UTF-16), whatever its fonts
+        pdf.set_title(_composed(wording.document_title.format(event=tickets[0].event_title)))
     for ticket in tickets:
         _page(pdf, face, ticket, wording)
     return bytes(pdf.output())
 
 
 def _texts(tickets: Sequence[PrintedTicket], wording: TicketWording) -> Iterable[str]:
-    """Every text the document sets in its typeface (the code line is ASCII, in Courier)."""
-    yield from (wording.document_title, wording.heading, wording.when, wording.venue, wording.attendee)
-    yield from (wording.ticket_type, wording.order, wording.order_value, wording.door)
+    """Every text the document's pages show (the codes themselves are ASCII)."""
+    yield from (wording.heading, wording.when, wording.venue, wording.attendee, wording.ticket_type)
+    yield from (wording.order, wording.order_value, wording.door, wording.code)
     for ticket in tickets:
         yield from (ticket.event_title, ticket.venue, ticket.when, ticket.attendee_name)
         yield ticket.ticket_type or ""
@@ -193,10 +220,9 @@ def _page(pdf: FPDF, face: Typeface, ticket: PrintedTicket, wording: TicketWordi
     _qr(pdf, ticket.code, left, pdf.get_y(), QR_SIZE_MM)
     pdf.set_y(pdf.get_y() + QR_SIZE_MM + 1)
     pdf.set_text_color(*MUTED)
-    pdf.set_font("courier", "", 8)
-    pdf.cell(
-        width, 4, printable(wording.code.format(code=ticket.code)), align="C", new_x="LMARGIN", new_y="NEXT"
-    )
+    pdf.set_font(face.code_family, "", 8)
+    code_line = face.printable(wording.code.format(code=ticket.code))
+    pdf.cell(width, 4, code_line, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     _door_box(pdf, face, face.printable(wording.door))
 
@@ -222,7 +248,7 @@ def _broken_lines(text: str, face: Typeface, font_size: float, width: float) -> 
     of laying out a paragraph; the door text is the same on every page)."""
     scratch = FPDF(unit="mm", format="A4")
     scratch.core_fonts_encoding = TEXT_ENCODING
-    face.register(scratch)
+    face.register(scratch, bold=False)
     scratch.add_page()
     scratch.set_font(face.family, "", font_size)
     lines = scratch.multi_cell(width, DOOR_LINE_MM, text, dry_run=True, output="LINES")
@@ -282,29 +308,10 @@ def _qr(pdf: FPDF, code: str, left: float, top: float, size: float) -> None:
             )
 
 
-def printable(text: str) -> str:
-    """`text` in the standard fonts' character set: accents dropped where needed, else `?`."""
-    text = unicodedata.normalize("NFC", text)
-    try:
-        text.encode(TEXT_ENCODING)
-    except UnicodeEncodeError:
-        pass
-    else:
-        return text
-    return "".join(_shown(character, _in_standard_fonts) for character in text)
-
-
-def _in_standard_fonts(code_point: int) -> bool:
-    try:
-        chr(code_point).encode(TEXT_ENCODING)
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _shown(character: str, covered: Callable[[int], bool]) -> str:
-    """`character` if the typeface has it (`covered`), else without its accent, else `?`."""
-    if covered(ord(character)):
+def _shown(character: str, face: Typeface) -> str:
+    """`character` if `face` has a glyph for it, else without its accent (or in its plain form:
+    a ligature's letters, a styled letter's letter) where `face` has that, else `?`."""
+    if face.shows(character):
         return character
     plain = "".join(c for c in unicodedata.normalize("NFKD", character) if not unicodedata.combining(c))
-    return plain if plain and plain.isascii() and plain.isprintable() else "?"
+    return plain if plain and plain.isprintable() and face.shows(plain) else "?"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from zoneinfo import ZoneInfo
+
+from pypdf import PdfReader
 
 from tests.support.api import buy, make_actor, make_event
 from tests.support.documents import pdf_fonts, pdf_pages_text, pdf_qr_codes
@@ -120,7 +123,8 @@ async def test_names_in_other_scripts_are_printed_as_written(client, db) -> None
     (text,) = pdf_pages_text(own)
     assert "Łukasz Żółć" in text
     assert "Концерт · Συναυλία · Koncert" in text
-    assert pdf_fonts(own) == {"DejaVuSansBook": True, "DejaVuSansBold": True, "Courier": False}
+    assert pdf_fonts(own) == {"DejaVuSansBook": True, "DejaVuSansBold": True}
+    assert PdfReader(io.BytesIO(own)).metadata.title == "Tickets for Концерт · Συναυλία · Koncert"
     assert pdf_qr_codes(own) == [first["code"]]
 
     given = (await client.get(f"/tickets/{second['id']}/ticket.pdf", headers=holder.headers)).content
