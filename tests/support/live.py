@@ -51,16 +51,20 @@ SERVER_KEEP_ALIVE = 5
 """Seconds the live servers keep an idle connection open (uvicorn's `--timeout-keep-alive`)."""
 
 
-def live_client(timeout: float, max_connections: int = 100, **options: Any) -> httpx.AsyncClient:
-    """A client of live servers that drops a connection idle for a second, long before the
-    server closes it: with httpx's default (5 s, the server's own), a request sent on a connection
-    just as the server closes it fails with a connection reset (`httpx.ReadError`)."""
-    limits = httpx.Limits(
+def live_limits(max_connections: int = 100) -> httpx.Limits:
+    """Connection limits for a client of live servers: a connection idle for a second is dropped,
+    long before the server closes it. With httpx's default (5 s, the server's own), a request sent
+    on a connection just as the server closes it fails with a connection reset (`httpx.ReadError`)."""
+    return httpx.Limits(
         max_connections=max_connections,
         max_keepalive_connections=max_connections,
         keepalive_expiry=SERVER_KEEP_ALIVE / 5,
     )
-    return httpx.AsyncClient(timeout=timeout, limits=limits, **options)
+
+
+def live_client(timeout: float, max_connections: int = 100, **options: Any) -> httpx.AsyncClient:
+    """A client of live servers (see `live_limits`)."""
+    return httpx.AsyncClient(timeout=timeout, limits=live_limits(max_connections), **options)
 
 
 def uvicorn_command(port: int, *options: str) -> list[str]:

@@ -18,10 +18,13 @@ from PIL import Image
 
 from tests.support.contract import contract_server, create_account, generate_python_client
 from tests.support.documents import qr_texts
+from tests.support.live import live_limits
 from ticketflow.db.models.users import Role
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
+LIVE = {"limits": live_limits()}
+"""The generated clients' httpx options: idle connections dropped before the server drops them."""
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def test_the_first_session_through_the_generated_python_client(tmp_path: Path, s
             importlib.import_module(f"{api.__name__}.{tag}")
             for tag in ("accounts", "events", "tickets", "door")
         )
-        anonymous = package.Client(base_url=server.base_url, raise_on_unexpected_status=True)
+        anonymous = package.Client(base_url=server.base_url, raise_on_unexpected_status=True, httpx_args=LIVE)
 
         def module(group, name):
             return importlib.import_module(f"{group.__name__}.{name}")
@@ -59,7 +62,10 @@ def test_the_first_session_through_the_generated_python_client(tmp_path: Path, s
         )
         assert isinstance(token, models.AccessToken), token
         ada = package.AuthenticatedClient(
-            base_url=server.base_url, token=token.access_token, raise_on_unexpected_status=True
+            base_url=server.base_url,
+            token=token.access_token,
+            raise_on_unexpected_status=True,
+            httpx_args=LIVE,
         )
         assert module(accounts, "get_me").sync(client=ada).email == "ada@example.com"
 
@@ -68,7 +74,10 @@ def test_the_first_session_through_the_generated_python_client(tmp_path: Path, s
             client=anonymous, body=models.LoginBody(email=admin_email, password=admin_password)
         )
         admin = package.AuthenticatedClient(
-            base_url=server.base_url, token=admin_token.access_token, raise_on_unexpected_status=True
+            base_url=server.base_url,
+            token=admin_token.access_token,
+            raise_on_unexpected_status=True,
+            httpx_args=LIVE,
         )
         starts = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=30)
         event = module(events, "create_event").sync(
