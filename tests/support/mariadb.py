@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -22,10 +23,36 @@ def find_binary(*names: str) -> str | None:
     return None
 
 
+LISTENING_PORTS = range(10_000, 32_768)
+"""Where the tests' servers listen: below Linux's ephemeral ports (32768-60999 by default), so
+that no outgoing connection (the tests make thousands, to MariaDB among others) is given a port
+between `free_port` finding it free and the server binding it."""
+
+
 def free_port() -> int:
+    """A loopback port free now, for a server started next (it binds the port itself): one of
+    `LISTENING_PORTS` below the ephemeral ports, else (a machine that leaves none) any."""
+    below_ephemeral = range(LISTENING_PORTS.start, min(LISTENING_PORTS.stop, ephemeral_ports().start))
+    for _ in range(100 if below_ephemeral else 0):
+        port = random.choice(below_ephemeral)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def ephemeral_ports() -> range:
+    """The ports this machine gives outgoing connections (`ip_local_port_range`)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return range(32_768, 61_000)
+    return range(int(low), int(high) + 1)
 
 
 @dataclass

@@ -1,0 +1,18 @@
+"""The tests' servers listen on ports no outgoing connection can be given meanwhile."""
+
+from __future__ import annotations
+
+import socket
+
+from tests.support.mariadb import LISTENING_PORTS, ephemeral_ports, free_port
+
+
+def test_a_free_port_lies_below_the_ephemeral_ports_and_can_be_bound() -> None:
+    ephemeral = ephemeral_ports()
+    ports = {free_port() for _ in range(20)}
+    assert len(ports) > 1  # drawn at random: two test workers rarely pick the same
+    for port in ports:
+        assert port in LISTENING_PORTS
+        assert port < ephemeral.start
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
