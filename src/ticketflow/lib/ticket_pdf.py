@@ -114,7 +114,7 @@ class Typeface:
     def printable(self, text: str) -> str:
         """`text` composed (NFC), each character it has no glyph for shown without its accent where
         that helps, else as `?`: never dropped silently."""
-        text = unicodedata.normalize("NFC", text)
+        text = _composed(text)
         if self.shows(text):
             return text
         return "".join(_shown(character, self) for character in text)
@@ -129,8 +129,9 @@ DEJAVU_SANS = Typeface("dejavu-sans", "dejavu-sans", (("", "DejaVuSans.ttf"), ("
 def typeface_for(texts: Iterable[str]) -> Typeface:
     """Helvetica when it shows every one of `texts`, or when DejaVu Sans would show nothing more
     (Chinese alone, say: marked `?` in either); else DejaVu Sans."""
-    beyond = [text for text in map(_composed, texts) if not HELVETICA.shows(text)]
-    for text in beyond:
+    for text in map(_composed, texts):
+        if HELVETICA.shows(text):  # the common case: the whole text at once
+            continue
         if any(DEJAVU_SANS.shows(character) and not HELVETICA.shows(character) for character in text):
             return DEJAVU_SANS
     return HELVETICA
