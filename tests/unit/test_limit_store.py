@@ -38,12 +38,9 @@ def limiter_on(clock: Clock, limit: int = 3, window_seconds: int = 60) -> Attemp
 
 
 async def refused_for(limiter: AttemptLimiter, key: str = "k") -> int:
-    """The Retry-After of a refused attempt (and of `check`, which counts nothing)."""
-    with pytest.raises(TooManyAttempts) as checked:
-        await limiter.check(key)
+    """The Retry-After of a refused attempt."""
     with pytest.raises(TooManyAttempts) as refused:
         await limiter.acquire(key)
-    assert checked.value.retry_after == refused.value.retry_after
     return refused.value.retry_after
 
 
@@ -73,10 +70,9 @@ async def test_the_window_slides_one_attempt_at_a_time() -> None:
     clock.now = 30.0
     assert await refused_for(limiter) == 30  # until the attempt at 0 leaves
     clock.now = 60.0  # it has left: one more may pass, then none until the one at 10 leaves
-    await limiter.check("k")
     await limiter.acquire("k")
     assert await refused_for(limiter) == 10
-    await limiter.check("other")  # keys are counted apart
+    await limiter.acquire("other")  # keys are counted apart
     await limiter.reset("k")
     await limiter.acquire("k")
 
@@ -136,9 +132,7 @@ async def test_memory_store_forgets_keys_with_nothing_in_their_window() -> None:
     await limiter.acquire("0")
     assert len(store) == 500
 
-    clock.now += 60  # every attempt has left its window
-    await limiter.check("0")
-    clock.now += PURGE_EVERY_SECONDS
+    clock.now += 60 + PURGE_EVERY_SECONDS  # every attempt has left its window, and a purge is due
     await limiter.acquire("new")
     assert len(store) == 1  # the keys with nothing left are gone, not only ignored
 
@@ -209,11 +203,10 @@ async def test_redis_window_slides_and_keys_expire(redis_url: str) -> None:
                     break
                 await asyncio.sleep(0.05)
             assert await raw.exists(REDIS_PREFIX + "w:k") == 0
-            await limiter.check("k")
             await limiter.acquire("k")
             await limiter.release(taken)  # it left long ago: nothing more is given back
             with pytest.raises(TooManyAttempts):
-                await limiter.check("k")
+                await limiter.acquire("k")
             await limiter.reset("k")
             assert await raw.exists(REDIS_PREFIX + "w:k") == 0
     finally:
@@ -253,7 +246,6 @@ async def test_redis_out_of_reach_is_a_clear_unavailable_error() -> None:
     try:
         for operation in (
             store.take("k", "a", 3, 60),
-            store.wait("k", 3, 60),
             store.give_back("k", "a"),
             store.delete("k"),
         ):

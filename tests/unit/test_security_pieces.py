@@ -64,14 +64,13 @@ async def test_weaker_hash_needs_rehash() -> None:
 async def test_limiter_refuses_after_the_limit_with_retry_after() -> None:
     limiter = AttemptLimiter(MemoryLimitStore(), limit=3, window_seconds=60, namespace="t")
     for _ in range(3):
-        await limiter.check("k")
         await limiter.acquire("k")
     with pytest.raises(TooManyAttempts) as raised:
-        await limiter.check("k")
+        await limiter.acquire("k")
     assert 1 <= raised.value.retry_after <= 60
-    await limiter.check("other-key")  # keys are counted apart
+    await limiter.acquire("other-key")  # keys are counted apart
     await limiter.reset("k")
-    await limiter.check("k")
+    await limiter.acquire("k")
 
 
 def rules(**values: object) -> dict[str, object]:
@@ -184,7 +183,7 @@ async def test_acquire_counts_before_the_work_and_release_gives_back() -> None:
     await limiter.release(taken)
     await limiter.acquire("k")
     with pytest.raises(TooManyAttempts):
-        await limiter.check("k")
+        await limiter.acquire("k")
 
 
 async def test_parallel_acquires_never_pass_the_limit() -> None:

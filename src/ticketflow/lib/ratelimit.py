@@ -82,16 +82,6 @@ end
 )
 """Count attempt ARGV[3] if fewer than ARGV[2] are in the last ARGV[1] ms: 0, else the wait in ms.
 The key expires one window after its latest attempt."""
-WAIT_SCRIPT = (
-    _NOW_MS
-    + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
-local count = redis.call('ZCARD', KEYS[1])
-if count < limit then return 0 end
-"""
-    + _WAIT
-)
-"""0 if one more attempt may pass now, else the wait in ms (counts nothing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +98,6 @@ class LimitStore(Protocol):
     `window` is in seconds; a wait is in seconds, 0 when an attempt may pass now."""
 
     async def take(self, key: str, name: str, limit: int, window: float) -> float: ...
-
-    async def wait(self, key: str, limit: int, window: float) -> float: ...
 
     async def give_back(self, key: str, name: str) -> None: ...
 
@@ -172,10 +160,6 @@ class MemoryLimitStore:
         attempts.over_at = now + window
         return 0.0
 
-    async def wait(self, key: str, limit: int, window: float) -> float:
-        now = self._clock()
-        return self._wait(self._in_window(key, now, window), now, limit, window)
-
     async def give_back(self, key: str, name: str) -> None:
         attempts = self._keys.get(key)
         if attempts is not None:
@@ -199,7 +183,6 @@ class RedisLimitStore:
 
         self._redis = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
         self._take = self._redis.register_script(TAKE_SCRIPT)
-        self._wait = self._redis.register_script(WAIT_SCRIPT)
 
     @staticmethod
     async def _reached(operation: Awaitable[Result]) -> Result:
@@ -212,10 +195,6 @@ class RedisLimitStore:
 
     async def take(self, key: str, name: str, limit: int, window: float) -> float:
         waited = self._take(keys=[REDIS_PREFIX + key], args=[window * 1000, limit, name])
-        return int(await self._reached(waited)) / 1000
-
-    async def wait(self, key: str, limit: int, window: float) -> float:
-        waited = self._wait(keys=[REDIS_PREFIX + key], args=[window * 1000, limit])
         return int(await self._reached(waited)) / 1000
 
     async def give_back(self, key: str, name: str) -> None:
@@ -251,12 +230,6 @@ class AttemptLimiter:
 
     def _key(self, key: str) -> str:
         return f"{self._namespace}:{key}"
-
-    async def check(self, key: str) -> None:
-        """Raise `TooManyAttempts` when `key` may make no attempt now (counts nothing)."""
-        wait = await self._store.wait(self._key(key), self._limit, self._window)
-        if wait > 0:
-            raise TooManyAttempts(retry_after=retry_after(wait))
 
     async def acquire(self, key: str) -> Attempt:
         """Count one attempt before the work it guards; `TooManyAttempts` past the limit.
