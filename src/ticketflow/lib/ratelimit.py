@@ -18,10 +18,11 @@ the answer was no wrong guess: a burst of parallel guesses gets `limit` answers,
   for one process; keys with nothing left in their window are purged as time passes, so memory
   does not grow with the number of clients ever seen (and a key holds at most `limit` attempts).
 - With `REDIS_URL` they live in Redis (`RedisLimitStore`), shared by every process and instance:
-  a sorted set per key, its attempts scored by the Redis server's clock, each operation one Lua
-  script, one round trip; a key expires one window after its latest attempt. When Redis cannot
-  be reached (down, or slower than `REDIS_TIMEOUT_SECONDS`) the guarded request is refused with
-  503 (`LimitStoreUnavailable`): limits are never silently skipped, and nothing waits for long.
+  a sorted set per key, its attempts scored by the Redis server's clock, each operation one round
+  trip (taking an attempt one Lua script); a key expires one window after its latest attempt.
+  When Redis cannot be reached (down, or slower than `REDIS_TIMEOUT_SECONDS`) the guarded request
+  is refused with 503 (`LimitStoreUnavailable`): limits are never silently skipped, and nothing
+  waits for long.
 
 `build_limit_store(settings)` is the one place that chooses.
 """
@@ -54,33 +55,23 @@ class LimitStoreUnavailable(ServiceUnavailable):
     detail = N_("attempt limits cannot be checked right now, try again shortly")
 
 
-_NOW_MS = """
+TAKE_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
 local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
-local since = string.format('%.3f', now - window)
-"""
-"""The server's time in milliseconds; the attempts after `since` are in the window."""
-_WAIT = """
-local room = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
-return math.max(1, math.ceil(tonumber(room[2]) + window - now))
-"""
-"""Milliseconds until the attempt whose leaving makes room leaves the window (`count >= limit`)."""
-TAKE_SCRIPT = (
-    _NOW_MS
-    + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.3f', now - window))
 local count = redis.call('ZCARD', KEYS[1])
 if count < limit then
   redis.call('ZADD', KEYS[1], string.format('%.3f', now), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.ceil(window))
   return 0
 end
+local room = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+return math.max(1, math.ceil(tonumber(room[2]) + window - now))
 """
-    + _WAIT
-)
-"""Count attempt ARGV[3] if fewer than ARGV[2] are in the last ARGV[1] ms: 0, else the wait in ms.
+"""Count attempt ARGV[3] if fewer than ARGV[2] are in the last ARGV[1] ms (by the Redis server's
+clock, in ms): 0, else the wait in ms until the attempt whose leaving makes room leaves the window.
 The key expires one window after its latest attempt."""
 
 
@@ -95,7 +86,8 @@ class Attempt:
 class LimitStore(Protocol):
     """Attempts per key with their times; `take` counts one if there is room, in one atomic step.
 
-    `window` is in seconds; a wait is in seconds, 0 when an attempt may pass now."""
+    `window` is in seconds. `take` answers 0 when it counted the attempt, else the seconds until
+    one may pass (nothing counted)."""
 
     async def take(self, key: str, name: str, limit: int, window: float) -> float: ...
 
@@ -143,18 +135,12 @@ class MemoryLimitStore:
         del attempts.times[:gone]
         return attempts.times
 
-    @staticmethod
-    def _wait(times: list[tuple[float, str]], now: float, limit: int, window: float) -> float:
-        if len(times) < limit:
-            return 0.0
-        return times[len(times) - limit][0] + window - now
-
     async def take(self, key: str, name: str, limit: int, window: float) -> float:
         now = self._clock()
         self._purge(now)
         times = self._in_window(key, now, window)
-        if len(times) >= limit:
-            return self._wait(times, now, limit, window)
+        if len(times) >= limit:  # until the attempt whose leaving makes room leaves the window
+            return times[len(times) - limit][0] + window - now
         attempts = self._keys.setdefault(key, _Attempts(times))
         attempts.times.append((now, name))
         attempts.over_at = now + window
@@ -173,7 +159,8 @@ class MemoryLimitStore:
 
 
 class RedisLimitStore:
-    """Attempts in Redis, shared by every process; each operation is one atomic script.
+    """Attempts in Redis, shared by every process; each operation is one atomic command (taking
+    an attempt, one Lua script).
 
     A Redis that is down or too slow raises `LimitStoreUnavailable` (503), never a 500.
     """
