@@ -31,19 +31,40 @@ between `free_port` finding it free and the server binding it."""
 
 def free_port() -> int:
     """A loopback port free now, for a server started next (it binds the port itself): one of
-    `LISTENING_PORTS` below the ephemeral ports, else (a machine that leaves none) any."""
-    below_ephemeral = range(LISTENING_PORTS.start, min(LISTENING_PORTS.stop, ephemeral_ports().start))
-    for _ in range(100 if below_ephemeral else 0):
+    this test process's share of `LISTENING_PORTS` below the ephemeral ports (`port_share`), never
+    one it gave before, else (a machine that leaves none) any. So two servers started at once, by
+    one test process or by two pytest-xdist workers, are never given the same port."""
+    below_ephemeral = port_share(
+        range(LISTENING_PORTS.start, min(LISTENING_PORTS.stop, ephemeral_ports().start))
+    )
+    for _ in range(100 if len(below_ephemeral) > len(GIVEN_PORTS) else 0):
         port = random.choice(below_ephemeral)
+        if port in GIVEN_PORTS:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        GIVEN_PORTS.add(port)
+        return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+GIVEN_PORTS: set[int] = set()
+"""The ports `free_port` gave in this process."""
+
+
+def port_share(ports: range) -> range:
+    """This process's slice of `ports`: the n-th of k pytest-xdist workers takes every k-th port
+    from the n-th on (all of them outside xdist)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or not worker[2:].isdigit() or count < 2:
+        return ports
+    return ports[int(worker[2:]) % count :: count]
 
 
 def ephemeral_ports() -> range:
