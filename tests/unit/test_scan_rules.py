@@ -30,6 +30,9 @@ def scanned(
         event_status=event_status,
         holder_name="Ada",
         used_at=used_at,
+        order_id=1,
+        user_id=1,
+        created_at=NOW,
         ticket_type_id=TYPE_ID,
     )
 

@@ -47,6 +47,9 @@ BEARER: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}, {SWAGGER_LOGIN_SCHEME
 """The security requirement of every route that takes a bearer token (either scheme)."""
 PUBLIC: list[dict[str, list[str]]] = [{}]
 """The security requirement of a public route."""
+OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, *BEARER]
+"""The security requirement of a route that takes a bearer token when one is sent and answers
+more with it (an admin's): none, or either scheme, so Swagger's Authorize sends the token."""
 
 MAX_ID = 2**53 - 1
 """The largest id the API accepts: every id fits a 64-bit column and a JavaScript number, and the

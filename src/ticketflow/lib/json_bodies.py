@@ -17,6 +17,11 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 JSON_MEDIA_TYPE = "application/json"
+INVALID_BODY_STATUS = "invalid-body-status"
+"""A route's `opt` key: the status of a well-formed JSON body that does not match the route's
+`data` type (a field missing, mistyped or out of its bounds); 400 when not set. Malformed JSON is
+always 400."""
+INVALID_BODY_IS_422: dict[str, Any] = {INVALID_BODY_STATUS: 422}
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _LOCATION = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 
@@ -50,6 +55,7 @@ def validation_failure(
     return ValidationException(
         detail=f"Validation failed for {request.method} {request.url.path}",
         extra=[{"message": message, "key": key, "source": "body"}],
+        status_code=request.route_handler.opt.get(INVALID_BODY_STATUS, 400),
     )
 
 

@@ -55,6 +55,13 @@ class LimitStoreUnavailable(ServiceUnavailable):
     detail = N_("attempt limits cannot be checked right now, try again shortly")
 
 
+LIMITS_UNAVAILABLE = (
+    503,
+    "the attempt limits' shared store (Redis) cannot be reached now: try again shortly",
+)
+"""The documented answer of every route that counts attempts (`LimitStoreUnavailable`)."""
+
+
 TAKE_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000

@@ -105,3 +105,35 @@ async def test_users_endpoint_admin_only(client, db) -> None:
     assert created.status_code == 201
     assert created.json()["role"] == "staff"
     assert (await client.post("/users", json=user_body(role="staff"))).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"password": "short"}, "password"),
+        ({"email": "not-an-email"}, "email"),
+        ({"role": "owner"}, "role"),
+        ({"name": 7}, "name"),
+        ({"name": None}, "name"),
+    ],
+)
+async def test_creating_an_invalid_user_is_422_and_creates_nothing(client, db, change, key) -> None:
+    """`POST /users` answers 409 or 422 (the contract): a body that is JSON but not a valid user
+    is 422, naming the field; only malformed JSON is 400."""
+    admin = await make_actor(client, db, role="admin")
+    async with db() as session:
+        before = await session.scalar(select(func.count()).select_from(User))
+    body = user_body(role="staff") | change
+
+    response = await client.post("/users", json=body, headers=admin.headers)
+
+    assert response.status_code == 422, response.text
+    assert [problem["key"] for problem in response.json()["extra"]] == [key]
+    missing = {name: value for name, value in user_body(role="staff").items() if name != "email"}
+    assert (await client.post("/users", json=missing, headers=admin.headers)).status_code == 422
+    malformed = await client.post(
+        "/users", content=b'{"name": ', headers={**admin.headers, "Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 400
+    async with db() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == before

@@ -50,6 +50,8 @@ async def test_valid_then_already_used(client, db, door) -> None:
         ticket["ticket_type_id"],
         "General admission",
     )
+    bought = {name: ticket[name] for name in ("order_id", "user_id", "code", "created_at")}
+    assert {name: body["ticket"][name] for name in bought} == bought  # the Ticket resource's fields
     used_at = body["ticket"]["used_at"]
 
     second = await client.post(f"/tickets/{ticket['code']}/validate", headers=staff.headers)

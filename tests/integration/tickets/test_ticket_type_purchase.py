@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from sqlalchemy import func, select
 
 from tests.support.api import make_actor, make_event
@@ -84,3 +87,38 @@ async def test_quantity_alone_hidden_and_foreign_types_are_refused(client, db) -
     assert empty.status_code in (400, 422)
     async with db() as session:
         assert await session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+@pytest.mark.parametrize(
+    ("price_cents", "key"), [(0, None), (0, "retry-safe"), (1500, None)], ids=["free", "keyed", "priced"]
+)
+async def test_quantity_alone_keeps_the_single_types_own_rules(client, db, price_cents, key) -> None:
+    """`{quantity}` buys the single visible type under that type's own `max_per_order` and sale
+    window, on the flash sale's path (free, no key) as on the full one."""
+    admin = await make_actor(client, db, role="admin")
+    buyer = await make_actor(client, db)
+    event = await make_event(client, admin, capacity=10, price_cents=price_cents)
+    (general,) = event["ticket_types"]
+    url = f"/events/{event['id']}/tickets"
+    headers = buyer.headers if key is None else {**buyer.headers, "Idempotency-Key": key}
+    patched = await client.patch(
+        f"/ticket-types/{general['id']}", json={"max_per_order": 2}, headers=admin.headers
+    )
+    assert patched.status_code == 200, patched.text
+
+    too_many = await client.post(url, json={"quantity": 3}, headers=headers)
+    assert too_many.status_code == 422, too_many.text
+    assert too_many.json()["extra"] == {"ticket_type_id": general["id"], "max_per_order": 2}
+
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    closed = await client.patch(
+        f"/ticket-types/{general['id']}", json={"sales_start_at": later}, headers=admin.headers
+    )
+    assert closed.status_code == 200, closed.text
+    not_yet = await client.post(url, json={"quantity": 1}, headers=headers)
+    assert not_yet.status_code == 409, not_yet.text
+    assert not_yet.json()["extra"]["ticket_type_id"] == general["id"]
+    async with db() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 0
+        sold, held = (await session.execute(select(TicketType.sold, TicketType.held))).one()
+        assert (sold, held) == (0, 0)

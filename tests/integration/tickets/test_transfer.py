@@ -104,7 +104,9 @@ async def test_the_new_holder_enters_and_the_old_code_is_transferred(client, db,
 
     assert old.status_code == 422
     assert (old.json()["result"], old.json()["reason"]) == ("invalid", "transferred")
+    assert old.json()["ticket"]["code"] == ""  # nor does the answer show it
     assert new.status_code == 200
+    assert new.json()["ticket"]["code"] == code
     assert (await client.get(f"/tickets/{ticket['id']}", headers=staff.headers)).json()["code"] == code
     assert new.json()["ticket"]["holder_name"] == "Grace Hopper"
 
@@ -269,3 +271,22 @@ async def test_guessing_recipients_is_limited_per_user(client, db, people) -> No
     assert await ticket_row(db, ticket["id"]) == before
     # another user's allowance is their own
     assert (await transfer(client, grace, ticket["id"], {"email": "x@example.org"})).status_code == 404
+
+
+async def test_a_retried_purchase_does_not_give_back_a_code_given_away(client, db, people) -> None:
+    """The purchase's `Idempotency-Key` replays the order: a ticket transferred since shows no
+    code to the buyer, as the transfer's own answer does; the buyer's other ticket keeps its own."""
+    ada, grace, event = people["ada"], people["grace"], people["event"]
+    headers = {**ada.headers, "Idempotency-Key": "ada-pair"}
+    bought = await client.post(f"/events/{event['id']}/tickets", json={"quantity": 2}, headers=headers)
+    assert bought.status_code == 201
+    given, kept = bought.json()["tickets"]
+    assert (await transfer(client, ada, given["id"], {"email": grace.email})).status_code == 200
+
+    replayed = await client.post(f"/events/{event['id']}/tickets", json={"quantity": 2}, headers=headers)
+
+    assert replayed.status_code == 201
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    shown = {ticket["id"]: ticket["code"] for ticket in replayed.json()["tickets"]}
+    assert shown == {given["id"]: "", kept["id"]: kept["code"]}
+    assert (await ticket_row(db, given["id"]))[1] not in ("", given["code"])

@@ -69,6 +69,8 @@ async def test_wrong_vouchers_say_why(client, db) -> None:
     cases = {
         "NOPE": "unknown_voucher",
         "save-25": "unknown_voucher",  # codes compare exactly
+        "SAVE 25": "unknown_voucher",  # no code has a space: unknown, as any other text
+        "SAVE-25'; --": "unknown_voucher",
         "OLD": "voucher_expired",
         "CREW-ONLY": "voucher_not_applicable",
     }

@@ -36,10 +36,24 @@ from ticketflow.domain.accounts.schemas import (
 )
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.lib.access import PUBLIC_ROUTE, TOKEN_OPTIONAL_ROUTE
-from ticketflow.lib.api_docs import PUBLIC, id_parameter
-from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
-from ticketflow.lib.json_bodies import is_json, media_type, require_json_body, unsupported_media_type
+from ticketflow.lib.api_docs import OPTIONAL_BEARER, PUBLIC, id_parameter
+from ticketflow.lib.error_handlers import (
+    BAD_INPUT,
+    JSON_BODY_ERRORS,
+    NO_TOKEN,
+    NOT_JSON,
+    TOO_LARGE,
+    error_responses,
+)
+from ticketflow.lib.json_bodies import (
+    INVALID_BODY_IS_422,
+    is_json,
+    media_type,
+    require_json_body,
+    unsupported_media_type,
+)
 from ticketflow.lib.pagination import page_of, provide_limit_offset
+from ticketflow.lib.ratelimit import LIMITS_UNAVAILABLE
 from ticketflow.lib.state import AppContext
 
 LOGIN_BODY_LIMIT = 16_384
@@ -143,8 +157,9 @@ class AccountController(Controller):
             (403, "only an admin may create admin or staff accounts"),
             EMAIL_TAKEN,
             (429, "too many sign-ups from this address; see the Retry-After header"),
+            LIMITS_UNAVAILABLE,
         ),
-        security=PUBLIC,
+        security=OPTIONAL_BEARER,
     )
     async def register(
         self,
@@ -183,6 +198,7 @@ class AccountController(Controller):
             (413, "the body is larger than 16 KiB"),
             (415, "neither JSON nor the OAuth2 password form"),
             (429, "too many attempts; see the Retry-After header"),
+            LIMITS_UNAVAILABLE,
         ),
     )
     async def login(
@@ -202,7 +218,9 @@ class AccountController(Controller):
             account_limiter=context.login_account_limiter,
         )
         token = user_tokens.issue(user.id)
-        return AccessToken(access_token=token, expires_in=context.settings.jwt_ttl_seconds)
+        return AccessToken(
+            access_token=token, expires_in=context.settings.jwt_ttl_seconds, token_type="bearer"
+        )
 
     @get(
         "/me",
@@ -241,10 +259,23 @@ class AccountController(Controller):
         "/users",
         guards=[admin_only],
         before_request=require_json_body,
+        opt=INVALID_BODY_IS_422,
         operation_id="createUser",
         summary="Create a user (admin)",
-        description="Creates an account of any role, e.g. door staff.",
-        responses=error_responses(*JSON_BODY_ERRORS, NO_TOKEN, NOT_ADMIN, EMAIL_TAKEN),
+        description=(
+            "Creates an account of any role, e.g. door staff. A body that is JSON but not a valid"
+            " user (a field missing or of the wrong type, an invalid e-mail, a password shorter"
+            " than 8) is 422; malformed JSON is 400."
+        ),
+        responses=error_responses(
+            (400, "malformed JSON"),
+            TOO_LARGE,
+            NOT_JSON,
+            NO_TOKEN,
+            NOT_ADMIN,
+            EMAIL_TAKEN,
+            (422, "not a valid user: a field missing, mistyped or invalid (each problem listed in `extra`)"),
+        ),
     )
     async def create_user(
         self, data: JSONBody[UserCreate], accounts: NamedDependency[AccountService]

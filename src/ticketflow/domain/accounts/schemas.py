@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -85,4 +85,4 @@ class AccessToken(msgspec.Struct):
     access_token: str
     expires_in: int
     """Seconds until the token expires."""
-    token_type: str = "bearer"
+    token_type: Literal["bearer"]

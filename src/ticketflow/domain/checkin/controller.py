@@ -16,7 +16,7 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
 )
 
-from ticketflow.db.models.checkins import ScanResult
+from ticketflow.db.models.checkins import InvalidReason, ScanResult
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.accounts.auth import Credentials, bearer_token
 from ticketflow.domain.checkin.door import digest
@@ -40,14 +40,17 @@ REFUSAL_OR_ERROR: Any = ScanResponse | ErrorBody
 def scan_answers() -> dict[int, ResponseSpec]:
     """The refusals of a scan, each a `ScanResponse` (the door shows it as it is)."""
     refusals = {
-        HTTP_404_NOT_FOUND: ("invalid: no ticket has this code", {"result": "invalid", "reason": "unknown"}),
+        HTTP_404_NOT_FOUND: (
+            "invalid: no ticket has this code",
+            {"result": "invalid", "check_in_id": 1201, "reason": "unknown"},
+        ),
         HTTP_409_CONFLICT: (
             "already_used: the ticket was admitted before, at `used_at`",
-            {"result": "already_used", "used_at": "2030-06-01T19:42:10Z"},
+            {"result": "already_used", "check_in_id": 1202, "used_at": "2030-06-01T19:42:10Z"},
         ),
         HTTP_422_UNPROCESSABLE_ENTITY: (
             "invalid: the ticket exists but may not enter (`reason`)",
-            {"result": "invalid", "reason": "cancelled"},
+            {"result": "invalid", "check_in_id": 1203, "reason": "cancelled"},
         ),
     }
     return {
@@ -70,15 +73,20 @@ def provide_checkin_service(
 def scan_response(outcome: ScanOutcome) -> Response[ScanResponse]:
     ticket = None
     if outcome.ticket is not None:
+        found = outcome.ticket
         ticket = ScannedTicket(
-            id=outcome.ticket.id,
-            status=TicketStatus(outcome.ticket.status),
-            event_id=outcome.ticket.event_id,
-            event_title=outcome.ticket.event_title,
-            holder_name=outcome.ticket.holder_name,
-            used_at=outcome.ticket.used_at,
-            ticket_type_id=outcome.ticket.ticket_type_id,
-            ticket_type_name=outcome.ticket.ticket_type_name,
+            id=found.id,
+            order_id=found.order_id,
+            user_id=found.user_id,
+            code="" if outcome.reason == InvalidReason.TRANSFERRED else found.code,
+            status=TicketStatus(found.status),
+            event_id=found.event_id,
+            event_title=found.event_title,
+            holder_name=found.holder_name,
+            used_at=found.used_at,
+            ticket_type_id=found.ticket_type_id,
+            ticket_type_name=found.ticket_type_name,
+            created_at=found.created_at,
         )
     gate = outcome.gate
     if outcome.result in (ScanResult.VALID, ScanResult.EXITED):

@@ -38,7 +38,7 @@ from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, BUSY, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
-from ticketflow.lib.ratelimit import AttemptLimiter
+from ticketflow.lib.ratelimit import LIMITS_UNAVAILABLE, AttemptLimiter
 from ticketflow.lib.state import AppContext
 
 EventId = Annotated[int, id_parameter("event id")]
@@ -240,6 +240,7 @@ class ScannerController(Controller):
             *JSON_BODY_ERRORS,
             (401, "code unknown, already used, expired or revoked"),
             (429, "too many attempts from this address; see the Retry-After header"),
+            LIMITS_UNAVAILABLE,
         ),
     )
     async def pair_scanner(
@@ -253,7 +254,7 @@ class ScannerController(Controller):
         attempt = await limiter.acquire(request.client.host if request.client else "unknown")
         scanner, token = await scanners.pair(data.code)
         await limiter.release(attempt)
-        return Paired(access_token=token, scanner=to_scanner(scanner))
+        return Paired(access_token=token, scanner=to_scanner(scanner), token_type="bearer")
 
     @post(
         "/scanners/{scanner_id:int}/revoke",

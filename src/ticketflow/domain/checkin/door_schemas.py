@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -81,11 +81,11 @@ class Scanner(msgspec.Struct):
     """Of them, admissions."""
 
 
-class ScannerCreated(Scanner):
+class ScannerCreated(Scanner, kw_only=True):
     """Shown once: the code is stored only as a digest."""
 
-    pairing_code: str = ""
-    pairing_url: str = ""
+    pairing_code: str
+    pairing_url: str
     """The scanner page's address ending in `#code=<pairing_code>`."""
 
 
@@ -97,7 +97,7 @@ class Paired(msgspec.Struct):
     access_token: str
     """Send as `Authorization: Bearer <access_token>` with each scan."""
     scanner: Scanner
-    token_type: str = "bearer"
+    token_type: Literal["bearer"]
 
 
 class CheckInEntry(msgspec.Struct):

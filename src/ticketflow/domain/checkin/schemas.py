@@ -20,9 +20,15 @@ class ScanRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ScannedTicket(msgspec.Struct):
-    """What a door needs in one glance."""
+    """What a door needs in one glance, with the fields of the Ticket resource."""
 
     id: int
+    order_id: int
+    user_id: int
+    """Its holder."""
+    code: str
+    """The code it holds now, which is the scanned one; empty for a code it was transferred away
+    with (`transferred`): the new holder's code is not shown to whoever scans the old one."""
     status: TicketStatus
     event_id: int
     event_title: str
@@ -32,6 +38,7 @@ class ScannedTicket(msgspec.Struct):
     ticket_type_id: int
     ticket_type_name: str
     """The ticket's type (General admission, VIP...): what the holder may enter as."""
+    created_at: dt.datetime
 
 
 class GateCounters(msgspec.Struct):
@@ -48,7 +55,7 @@ class GateCounters(msgspec.Struct):
 
 class ScanResponse(msgspec.Struct, omit_defaults=True):
     result: ScanResult
-    check_in_id: int = 0
+    check_in_id: int
     """The scan-log row of this scan (`GET /check-ins`, `POST /check-ins/{id}/revert`)."""
     reason: InvalidReason | None = None
     used_at: dt.datetime | None = None

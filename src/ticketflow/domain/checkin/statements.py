@@ -37,6 +37,7 @@ from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import ReplacedCode, Ticket, TicketStatus, TicketTransfer
 from ticketflow.db.models.users import User
 from ticketflow.db.sql import PerDialect, Statement, sql
+from ticketflow.db.types import from_stored_utc
 
 SELECT_ROLE = sql("SELECT {u.role} FROM {u} WHERE {u.id} = %s", u=User)
 """The scanner's role as it is now: a demoted account is refused at once."""
@@ -103,7 +104,9 @@ _SELECT_SCANNED = (
     "SELECT {t}.{t.id}, {t}.{t.status}, {t}.{t.event_id}, {e}.{e.title}, {e}.{e.status}, "
     + ATTENDEE_OR_HOLDER
     + ", {t}.{t.used_at}, {t}.{t.ticket_type_id},"
-    " {t}.{t.code_version}, {tt}.{tt.name}, {t}.{t.code} FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
+    " {t}.{t.code_version}, {tt}.{tt.name}, {t}.{t.code}, {t}.{t.order_id}, {t}.{t.user_id},"
+    " {t}.{t.created_at}"
+    " FROM {t} JOIN {e} ON {e}.{e.id} = {t}.{t.event_id}"
     " JOIN {u} ON {u}.{u.id} = {t}.{t.user_id} JOIN {tt} ON {tt}.{tt.id} = {t}.{t.ticket_type_id}"
     " WHERE {t}."
 )
@@ -233,6 +236,10 @@ class ScannedTicket:
     event_status: str
     holder_name: str
     used_at: dt.datetime | None
+    order_id: int
+    user_id: int
+    """Its holder."""
+    created_at: dt.datetime
     ticket_type_id: int = 0
     code_version: int = 1
     ticket_type_name: str = ""
@@ -444,7 +451,10 @@ class DoorStatements:
             row = await self._db.fetchone(SELECT_SCANNED, (key.code,))
         if row is None:
             return None
-        ticket_id, status, event_id, title, event_status, holder, used_at, type_id, version, name, code = row
+        ticket_id, status, event_id, title, event_status, holder, used_at, type_id, version, name, code = row[
+            :11
+        ]
+        order_id, user_id, created_at = row[11:]
         return ScannedTicket(
             ticket_id,
             status,
@@ -453,6 +463,9 @@ class DoorStatements:
             event_status,
             holder,
             self._db.read_time(used_at),
+            int(order_id),
+            int(user_id),
+            from_stored_utc(created_at),
             type_id,
             int(version),
             name,

@@ -24,7 +24,7 @@ from ticketflow.domain.events.ticket_types_controller import to_ticket_type
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.tickets.service import TicketService
 from ticketflow.lib.access import PUBLIC_ROUTE, TOKEN_OPTIONAL_ROUTE
-from ticketflow.lib.api_docs import PUBLIC, id_parameter, links_on
+from ticketflow.lib.api_docs import OPTIONAL_BEARER, PUBLIC, id_parameter, links_on
 from ticketflow.lib.error_handlers import BAD_INPUT, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
@@ -114,7 +114,7 @@ class EventController(Controller):
     @get(
         "/{event_id:int}",
         opt=TOKEN_OPTIONAL_ROUTE,
-        security=PUBLIC,
+        security=OPTIONAL_BEARER,
         operation_id="getEvent",
         summary="One event, with its ticket types",
         description="Embeds the visible active `ticket_types` (with an admin's token: all of them).",

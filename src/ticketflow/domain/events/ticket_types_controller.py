@@ -18,7 +18,7 @@ from ticketflow.domain.accounts.auth import admin_only
 from ticketflow.domain.events.schemas import TicketType, TicketTypeCreate, TicketTypePatch
 from ticketflow.domain.events.ticket_types import TicketTypeService, type_available
 from ticketflow.lib.access import TOKEN_OPTIONAL_ROUTE
-from ticketflow.lib.api_docs import PUBLIC, id_parameter
+from ticketflow.lib.api_docs import OPTIONAL_BEARER, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, NOT_JSON, TOO_LARGE, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 
@@ -71,7 +71,7 @@ class TicketTypeController(Controller):
     @get(
         "/events/{event_id:int}/ticket-types",
         opt=TOKEN_OPTIONAL_ROUTE,
-        security=PUBLIC,
+        security=OPTIONAL_BEARER,
         operation_id="listTicketTypes",
         summary="The ticket types of an event",
         description=(

@@ -26,6 +26,7 @@ from ticketflow.domain.notifications.service import (
 from ticketflow.lib.api_docs import id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, NO_TOKEN, error_responses
 from ticketflow.lib.pagination import page_of, provide_limit_offset
+from ticketflow.lib.ratelimit import LIMITS_UNAVAILABLE
 from ticketflow.lib.state import AppContext
 
 TicketId = Annotated[int, id_parameter("ticket id")]
@@ -79,6 +80,7 @@ class NotificationController(Controller):
             (404, "no such ticket, or another user's"),
             (409, "the ticket is not active"),
             (429, "sent too often; see the Retry-After header"),
+            LIMITS_UNAVAILABLE,
         ),
         summary="Send a ticket e-mail again",
         description=(

@@ -59,7 +59,7 @@ from ticketflow.lib.i18n import DEFAULT_LOCALE, N_, translated, zone_of
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.qr import render_png, render_svg
-from ticketflow.lib.ratelimit import AttemptLimiter
+from ticketflow.lib.ratelimit import LIMITS_UNAVAILABLE, AttemptLimiter
 from ticketflow.lib.state import AppContext
 from ticketflow.lib.ticket_pdf import ENGLISH as PDF_WORDING
 from ticketflow.lib.ticket_pdf import PrintedTicket, ticket_pdf
@@ -288,8 +288,22 @@ class TicketController(Controller):
             NO_TOKEN,
             (403, "door staff do not buy tickets"),
             (404, "event not found"),
-            (409, "sold out or not enough left (`extra.tickets_available`), or the provider is unavailable"),
-            (422, "quantity above the event's max_per_order, event cancelled, started or sales closed"),
+            (
+                409,
+                "not enough left: `extra.available` by ticket type (and `extra.tickets_available` for"
+                " `{quantity}`); the event cancelled or started, its or the type's sales not open;"
+                " too many unpaid seats held; or the payment provider unavailable",
+            ),
+            (
+                422,
+                "a quantity outside 1..max_per_order (the event's or the type's), a type not on sale"
+                " or not of this event, `{quantity}` where several types are on sale, both"
+                " `quantity` and `items`, an `Idempotency-Key` reused for another purchase, or a"
+                " voucher refused (`extra.reason`: unknown_voucher, voucher_expired, voucher_used_up"
+                " or voucher_not_applicable)",
+            ),
+            (429, "too many unknown voucher codes from this address; see the Retry-After header"),
+            LIMITS_UNAVAILABLE,
         ),
         summary="Buy tickets (attendee or admin)",
         description=(
@@ -320,7 +334,7 @@ class TicketController(Controller):
         asked = data.quantity if data is not None and isinstance(data.quantity, int) else None
         if chosen is not None and asked is not None:
             raise RuleViolation(N_("send either quantity or items, not both"), field="items")
-        quantity = asked or 1
+        quantity = 1 if asked is None else asked
         items = None if chosen is None else [(i.ticket_type_id, i.quantity) for i in chosen]
         voucher_code = None if data is None else data.voucher_code
         client = request.client.host if request.client else "unknown"
@@ -515,6 +529,7 @@ class TicketController(Controller):
             (409, "used, cancelled, unpaid, event started, limit reached, or changed meanwhile"),
             (422, "no registered user has this e-mail, or that user already holds the ticket"),
             (429, "too many transfers to unknown e-mail addresses; try again later"),
+            LIMITS_UNAVAILABLE,
         ),
     )
     async def transfer(
@@ -560,6 +575,7 @@ class TicketController(Controller):
                 f"more than {REISSUES_PER_TICKET} new codes for this ticket within"
                 f" {REISSUE_WINDOW_SECONDS // 3600} hours; see the Retry-After header",
             ),
+            LIMITS_UNAVAILABLE,
         ),
     )
     async def reissue(

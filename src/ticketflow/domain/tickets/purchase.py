@@ -44,6 +44,7 @@ from ticketflow.domain.notifications.notifier import Notifier, Recipient
 from ticketflow.domain.payments.hooks import Payments, PaymentsUnavailable
 from ticketflow.domain.tickets.statements import (
     LineRecord,
+    OfferedType,
     OrderRecord,
     PurchaseStatements,
     SaleState,
@@ -143,6 +144,8 @@ async def lots_for_items(
 ) -> list[Lot]:
     """The types an order of `items` (type id, quantity) buys, checked: each visible, active, in
     its sale window and within its `max_per_order`; the same type twice counts once."""
+    for type_id, quantity in items:  # each line asks for one at least, before lines of a type add up
+        check_quantity(quantity, max_per_order, type_id)
     offered = await db.offered_types(event_id)
     lots = []
     for type_id, quantity in merged(items):
@@ -156,19 +159,26 @@ async def lots_for_items(
                     "voucher_not_applicable", N_("this voucher does not unlock this ticket type")
                 )
             raise TypeNotOnSale(ticket_type_id=type_id)
-        start, end = found.sales_start_at, found.sales_end_at
-        if (start is not None and now < start) or (end is not None and now >= end):
-            raise SalesClosed(N_("ticket sales of this type are closed"), ticket_type_id=type_id)
-        limit = min(found.max_per_order or max_per_order, max_per_order)
-        if quantity > limit:
-            raise RuleViolation(
-                N_("at most %(count)s tickets of this type per order"),
-                values={"count": limit},
-                ticket_type_id=type_id,
-                max_per_order=limit,
-            )
-        lots.append(Lot(found.sale, quantity))
+        lots.append(lot_on_sale(found, quantity, max_per_order, now))
     return lots
+
+
+def lot_on_sale(found: OfferedType, quantity: int, max_per_order: int, now: dt.datetime) -> Lot:
+    """`quantity` of the type `found`, if it is in its sale window and the quantity within its
+    `max_per_order` (and the event's, `max_per_order`)."""
+    type_id = found.sale.id
+    start, end = found.sales_start_at, found.sales_end_at
+    if (start is not None and now < start) or (end is not None and now >= end):
+        raise SalesClosed(N_("ticket sales of this type are closed"), ticket_type_id=type_id)
+    check_quantity(quantity, min(found.max_per_order or max_per_order, max_per_order), type_id)
+    return Lot(found.sale, quantity)
+
+
+def as_seen_by(ticket: TicketRecord, buyer_id: int) -> TicketRecord:
+    """A ticket of the buyer's order as a replay shows it to the buyer: one transferred to someone
+    else since has its `code` empty, as in the transfer's own answer (the giver keeps no working
+    code)."""
+    return ticket if ticket.user_id == buyer_id else dataclasses.replace(ticket, code="")
 
 
 def types_sold_out(lots: Sequence[Lot], event_available: int) -> TypesSoldOut:
@@ -181,14 +191,14 @@ class SeveralTypes(RuleViolation):
     detail = N_("this event sells several ticket types: choose them with `items`")
 
 
-def single_type(types: Sequence[SaleType]) -> SaleType:
+def single_type(types: Sequence[OfferedType]) -> OfferedType:
     """The only visible type on sale; `{quantity}` alone cannot choose among several."""
     if len(types) != 1:
         raise SeveralTypes if types else SalesClosed(N_("no ticket type of this event is on sale"))
     return types[0]
 
 
-async def sale_type(db: PurchaseStatements, event_id: int) -> SaleType:
+async def sale_type(db: PurchaseStatements, event_id: int) -> OfferedType:
     return single_type(await db.sale_types(event_id))
 
 
@@ -307,17 +317,40 @@ def check_sales_open(event: SaleWindow, quantity: int, now: dt.datetime) -> None
         )
     if event.sales_end_at is not None and now >= event.sales_end_at:
         raise SalesClosed(N_("ticket sales have ended"))
-    if quantity > event.max_per_order:
+    check_quantity(quantity, event.max_per_order)
+
+
+def check_quantity(quantity: int, limit: int, ticket_type_id: int | None = None) -> None:
+    """A quantity of 1..`limit`, the order's or (`ticket_type_id`) a type's within it: else 422."""
+    if 1 <= quantity <= limit:
+        return
+    if ticket_type_id is None or quantity < 1:
+        where = {} if ticket_type_id is None else {"ticket_type_id": ticket_type_id}
         raise RuleViolation(
             N_("quantity must be between 1 and %(count)s"),
-            values={"count": event.max_per_order},
-            max_per_order=event.max_per_order,
+            values={"count": limit},
+            max_per_order=limit,
+            **where,
         )
+    raise RuleViolation(
+        N_("at most %(count)s tickets of this type per order"),
+        values={"count": limit},
+        ticket_type_id=ticket_type_id,
+        max_per_order=limit,
+    )
 
 
-def sold_out(available: int) -> SoldOut:
-    message = "sold out" if available <= 0 else f"only {available} tickets left"
-    return SoldOut(message, tickets_available=max(available, 0))
+def sold_out(available: int, type_id: int | None) -> SoldOut:
+    """A `{quantity}` purchase the single visible type (`type_id`) cannot supply: `extra` says how
+    many are left, as `available` (by type, as for `{items}`) and `tickets_available` (first part)."""
+    left = max(available, 0)
+    message = "sold out" if left == 0 else f"only {left} tickets left"
+    by_type = {} if type_id is None else {str(type_id): left}
+    return SoldOut(message, available=by_type, tickets_available=left)
+
+
+def state_sold_out(state: SaleState) -> SoldOut:
+    return sold_out(state.available, None if state.sale_type is None else state.sale_type.sale.id)
 
 
 async def sale_state(db: PurchaseStatements, event_id: int, *, single: bool = True) -> SaleState:
@@ -343,9 +376,12 @@ async def check_first(
     if replay_possible:
         return buyer, None  # a retried purchase must get its first answer even if sales closed since
     state = await sale_state(db, event_id)
-    check_sales_open(state, quantity, utc_now())
+    now = utc_now()
+    check_sales_open(state, quantity, now)
+    if state.sale_type is not None:
+        lot_on_sale(state.sale_type, quantity, state.max_per_order, now)
     if state.available < quantity and state.tickets_held == 0:
-        raise sold_out(state.available)
+        raise state_sold_out(state)
     return buyer, state
 
 
@@ -414,7 +450,8 @@ class OrderPlan:
 
     def sold_out(self, items: Sequence[tuple[int, int]] | None) -> ConflictError:
         if items is None:
-            return sold_out(self.lots[0].sale.available(self.event_left))
+            lot = self.lots[0].sale
+            return sold_out(lot.available(self.event_left), lot.id)
         return types_sold_out(self.lots, self.event_left)
 
 
@@ -432,7 +469,7 @@ async def plan_order(
     seats `left` in the event (and each type's) fall short of it."""
     voucher = None if voucher_code is None else await find_voucher(db, event_id, voucher_code, now)
     if items is None:
-        lots = [Lot(await sale_type(db, event_id), quantity)]
+        lots = [lot_on_sale(await sale_type(db, event_id), quantity, state.max_per_order, now)]
     else:
         lots = await lots_for_items(db, event_id, items, state.max_per_order, now, voucher)
     discounts = [0] * len(lots)
@@ -518,7 +555,7 @@ class PurchaseService:
                 )
                 result = None
                 if state is not None and state.sale_type is not None:
-                    sale = state.sale_type
+                    sale = state.sale_type.sale
                     if sale.price_cents == 0 and state.available >= quantity:
                         plan = OrderPlan([Lot(sale, quantity)], [0], None, 0, False, state.available)
                         fingerprint = purchase_fingerprint(event_id, quantity)
@@ -563,7 +600,7 @@ class PurchaseService:
                         lots, state.capacity - state.tickets_sold - state.tickets_held
                     ) from None
                 state = await sale_state(db, event_id)
-            raise sold_out(state.available) from None
+            raise state_sold_out(state) from None
 
 
 class _Purchase:
@@ -627,9 +664,8 @@ class _Purchase:
         if order.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused
         lines = await (await PurchaseStatements.on(self.connection)).order_lines(order.id)
-        return PurchaseResult(
-            order=order_record(order), tickets=await self._tickets_of(order.id), replayed=True, lines=lines
-        )
+        held = [as_seen_by(ticket, buyer_id) for ticket in await self._tickets_of(order.id)]
+        return PurchaseResult(order=order_record(order), tickets=held, replayed=True, lines=lines)
 
     async def _tickets_of(self, order_id: int) -> list[TicketRecord]:
         rows = await self.connection.execute(

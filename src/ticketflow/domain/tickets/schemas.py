@@ -13,7 +13,25 @@ from ticketflow.domain.accounts.schemas import Email, Name
 from ticketflow.domain.payments.schemas import Payment
 from ticketflow.lib.pagination import Page, schema_name
 
-Quantity = Annotated[int, msgspec.Meta(ge=1, le=100, description="1..the event's max_per_order")]
+MAX_QUANTITY = 100
+"""The most tickets any event lets an order buy (`max_per_order` is at most this)."""
+Quantity = Annotated[
+    int,
+    msgspec.Meta(
+        description="1..the event's (and the type's) max_per_order; outside it: 422",
+        extra_json_schema={"extra": {"minimum": 1, "maximum": MAX_QUANTITY}},
+    ),
+]
+"""Documented with its bounds but checked by the purchase (`check_quantity`): a quantity outside
+them is a rule of the sale broken (422, as the contract says), not a malformed body (400)."""
+VoucherCode = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        description="Letters, digits, - and _; a code that is no voucher of the event: 422 unknown_voucher",
+    ),
+]
 
 
 class PurchaseItem(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,7 +46,7 @@ class PurchaseRequest(msgspec.Struct, forbid_unknown_fields=True):
     items: Annotated[list[PurchaseItem], msgspec.Meta(min_length=1, max_length=20)] | msgspec.UnsetType = (
         msgspec.UNSET
     )
-    voucher_code: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    voucher_code: VoucherCode | None = None
 
 
 class OrderLine(msgspec.Struct):
@@ -55,8 +73,8 @@ class Order(msgspec.Struct):
     status: OrderStatus
     expires_at: dt.datetime | None
     created_at: dt.datetime
-    lines: list[OrderLine] = msgspec.field(default_factory=list)
-    voucher_code: str | None = None
+    lines: list[OrderLine]
+    voucher_code: str | None
 
 
 class Ticket(msgspec.Struct):
@@ -64,13 +82,21 @@ class Ticket(msgspec.Struct):
     order_id: int
     user_id: int
     event_id: int
-    code: str
-    """The string in the QR code."""
+    code: Annotated[
+        str,
+        msgspec.Meta(
+            description=(
+                "The string in the QR code. Empty in the answers that show the ticket to a holder"
+                " who gave it away (the transfer's, a replayed purchase's): the giver keeps no"
+                " working code."
+            )
+        ),
+    ]
     status: TicketStatus
     used_at: dt.datetime | None
     created_at: dt.datetime
-    ticket_type_id: int | None = None
-    ticket_type_name: str | None = None
+    ticket_type_id: int | None
+    ticket_type_name: str | None
     attendee_name: str | None = None
     """Who attends with the ticket: the name its holder gave, else the holder's own name."""
     event_title: str | None = None

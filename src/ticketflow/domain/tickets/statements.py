@@ -60,11 +60,11 @@ TAKE_TYPE_SOLD_SEATS = sql(_TAKE_TYPE_SEATS.replace("{counter}", "{t.sold}"), t=
 TAKE_TYPE_HELD_SEATS = sql(_TAKE_TYPE_SEATS.replace("{counter}", "{t.held}"), t=TicketType)
 _SALE_TYPE_COLUMNS = "{t.id}, {t.name}, {t.price_cents}, {t.tax_rate_bp}, {t.capacity}, {t.sold}, {t.held}"
 SELECT_SALE_TYPES = sql(
-    f"SELECT {_SALE_TYPE_COLUMNS} FROM {{t}}"
+    f"SELECT {_SALE_TYPE_COLUMNS}, {{t.max_per_order}}, {{t.sales_start_at}}, {{t.sales_end_at}} FROM {{t}}"
     " WHERE {t.event_id} = %s AND {t.active} = %s AND {t.hidden} = %s ORDER BY {t.position}, {t.id}",
     t=TicketType,
 )
-"""The types a buyer sees: `{quantity}` alone buys the only one."""
+"""The types a buyer sees, with their own rules (`OfferedType`): `{quantity}` alone buys the only one."""
 SELECT_TYPES_FOR_SALE = sql(
     f"SELECT {_SALE_TYPE_COLUMNS}, {{t.max_per_order}}, {{t.sales_start_at}}, {{t.sales_end_at}},"
     " {t.hidden}, {t.active} FROM {t} WHERE {t.event_id} = %s ORDER BY {t.id}",
@@ -178,12 +178,13 @@ class SaleState:
     tickets_held: int
     price_cents: int
     currency: str
-    sale_type: SaleType | None = None
+    sale_type: OfferedType | None = None
+    """The single visible type a `{quantity}` purchase buys (when read for one)."""
 
     @property
     def available(self) -> int:
         left = self.capacity - self.tickets_sold - self.tickets_held
-        return left if self.sale_type is None else self.sale_type.available(left)
+        return left if self.sale_type is None else self.sale_type.sale.available(left)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,9 +287,13 @@ class PurchaseStatements:
         read_time = self._db.read_time
         return SaleState(*row[:2], *(read_time(value) for value in row[2:5]), *row[5:])
 
-    async def sale_types(self, event_id: int) -> list[SaleType]:
-        """The visible types on sale, in the buyer's order."""
-        return [SaleType(*row) for row in await self._db.fetchall(SELECT_SALE_TYPES, (event_id, True, False))]
+    async def sale_types(self, event_id: int) -> list[OfferedType]:
+        """The visible, active types, in the buyer's order."""
+        read_time = self._db.read_time
+        return [
+            OfferedType(SaleType(*row[:7]), row[7], read_time(row[8]), read_time(row[9]), False, True)
+            for row in await self._db.fetchall(SELECT_SALE_TYPES, (event_id, True, False))
+        ]
 
     async def offered_types(self, event_id: int) -> dict[int, OfferedType]:
         """Every type of the event, by id."""
