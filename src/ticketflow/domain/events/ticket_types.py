@@ -26,6 +26,7 @@ from ticketflow.db.models.gates import Gate
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.vouchers import Voucher, voucher_ticket_types
+from ticketflow.domain.payments.holds import lock_event
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, Phrase, RuleViolation
 from ticketflow.lib.i18n import N_
 from ticketflow.lib.repository import RepositoryService
@@ -180,7 +181,11 @@ class TicketTypeRepository(SQLAlchemyAsyncRepository[TicketType]):
 
 
 class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
-    """Use cases of ticket types. Each public method is one transaction."""
+    """Use cases of ticket types. Each public method is one transaction.
+
+    A change takes the event's lock (`lock_event`) before it writes, as a purchase does: purchases
+    lock the event, then its types and vouchers, so a change that locked a type or a voucher first
+    and then wrote the event (its lowest price, say) would deadlock with a buyer in between."""
 
     repository_type = TicketTypeRepository
 
@@ -221,6 +226,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         if event.is_cancelled:
             raise ConflictError(N_("a cancelled event cannot be changed"))
         check_type_rules(values, event)
+        await lock_event(self.session, event_id, utc_now())
         ticket_type = await self.create(values | {"event_id": event_id})
         await sync_event_price(self.session, event_id)
         await self.session.commit()
@@ -232,6 +238,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         ticket_type, event = await self.get_type(type_id)
         merged = {name: getattr(ticket_type, name) for name in TYPE_FIELDS} | changes
         check_type_rules(merged, event)
+        await lock_event(self.session, event.id, utc_now())
         if "capacity" in changes and changes["capacity"] is not None:
             resized = await self.session.execute(
                 update(TicketType)
@@ -284,6 +291,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         )
         if gates or vouchers:
             raise TicketTypeInUse(gates, vouchers)
+        await lock_event(self.session, event.id, utc_now())
         await self.delete(type_id)
         await sync_event_price(self.session, event.id)
         await self.session.commit()

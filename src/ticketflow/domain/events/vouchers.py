@@ -23,6 +23,7 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.vouchers import Voucher, VoucherKind, voucher_ticket_types
 from ticketflow.domain.events.ticket_types import require_types_of_event
+from ticketflow.domain.payments.holds import lock_event
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
 from ticketflow.lib.i18n import N_
 from ticketflow.lib.repository import RepositoryService
@@ -71,7 +72,11 @@ class VoucherRepository(SQLAlchemyAsyncRepository[Voucher]):
 
 
 class VoucherService(RepositoryService[Voucher, VoucherRepository]):
-    """Use cases of vouchers (admin). Each public method is one transaction."""
+    """Use cases of vouchers (admin). Each public method is one transaction.
+
+    A change takes the event's lock (`lock_event`) before it writes, as a purchase does: purchases
+    lock the event, then its types and vouchers, so a change that locked a type or a voucher first
+    and then wrote the event (its lowest price, say) would deadlock with a buyer in between."""
 
     repository_type = VoucherRepository
 
@@ -141,6 +146,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
         voucher = view.voucher
         merged = {name: getattr(voucher, name) for name in VOUCHER_FIELDS} | changes
         check_voucher_rules(merged)
+        await lock_event(self.session, voucher.event_id, utc_now())
         if "max_uses" in changes and changes["max_uses"] is not None:
             limited = await self.session.execute(
                 update(Voucher)
@@ -164,9 +170,10 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
 
     async def delete_voucher(self, voucher_id: int) -> None:
         """Remove a voucher no order redeemed; a redeemed one is kept (409), limit it instead."""
-        await self.get_voucher(voucher_id)
+        voucher = (await self.get_voucher(voucher_id)).voucher
         if await self.session.scalar(select(exists().where(Order.voucher_id == voucher_id))):
             raise VoucherUsed
+        await lock_event(self.session, voucher.event_id, utc_now())
         await self.delete(voucher_id)
         await self.session.commit()
 

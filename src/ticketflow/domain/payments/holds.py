@@ -36,9 +36,16 @@ def rowcount(result: Any) -> int:
 
 
 async def tickets_by_type(session: AsyncSession, *conditions: Any) -> dict[int, int]:
-    """How many tickets matching `conditions` each type has (read before their status changes)."""
+    """How many tickets matching `conditions` each type has (read before their status changes).
+
+    A locking read: on MariaDB it sees the rows as they are now, not as the transaction's snapshot
+    (taken by its first read, maybe before it waited for the event's lock) had them. The caller
+    holds the event's lock, so they stay so until it commits."""
     rows = await session.execute(
-        select(Ticket.ticket_type_id, func.count()).where(*conditions).group_by(Ticket.ticket_type_id)
+        select(Ticket.ticket_type_id, func.count())
+        .where(*conditions)
+        .group_by(Ticket.ticket_type_id)
+        .with_for_update()
     )
     return {int(type_id): int(count) for type_id, count in rows}
 

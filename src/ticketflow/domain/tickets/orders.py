@@ -132,6 +132,11 @@ class OrderService(RepositoryService[Order, OrderRepository]):
                 N_("a ticket of this order now belongs to someone else: cancel your own tickets one by one")
             )
         await lock_event(self.session, event.id, now)
+        # Read again, locked: a request that cancelled the order while this one waited for the
+        # event's lock is seen (MariaDB's snapshot, taken before the wait, would not show it).
+        await self.session.refresh(order, with_for_update=True)
+        if order.status not in OPEN_STATUSES:
+            raise OrderNotCancellable(ORDER_IS[OrderStatus(order.status)])
         if order.status == OrderStatus.PENDING:
             await release_hold(
                 self.session,
@@ -164,7 +169,7 @@ class OrderService(RepositoryService[Order, OrderRepository]):
 
     async def _cancel_paid(self, order: Order, event: Event, now: dt.datetime) -> None:
         unused = (Ticket.order_id == order.id, Ticket.status == TicketStatus.ACTIVE, Ticket.used_at.is_(None))
-        live = list(await self.session.scalars(select(Ticket).where(*unused)))
+        live = list(await self.session.scalars(select(Ticket).where(*unused).with_for_update()))
         if not live:
             raise OrderNotCancellable(N_("the order has no ticket left to cancel"))
         by_type = await tickets_by_type(self.session, *unused)
@@ -190,6 +195,7 @@ class OrderService(RepositoryService[Order, OrderRepository]):
             select(func.count())
             .select_from(Ticket)
             .where(Ticket.order_id == order.id, Ticket.status != TicketStatus.CANCELLED)
+            .with_for_update()
         )
         if not remaining:
             await give_back_voucher(self.session, order.id)

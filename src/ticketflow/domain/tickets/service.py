@@ -381,15 +381,25 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         return HeldTicket(ticket, event, holder_name, type_name)
 
     async def _settle_order(self, order_id: int, now: dt.datetime) -> None:
-        """An order whose tickets are all cancelled is closed: refunded if money was taken."""
+        """An order whose tickets are all cancelled is closed: refunded if money was taken.
+
+        Locking reads, under the event's lock: the last of two tickets cancelled at once sees the
+        other's cancellation (a plain read on MariaDB would see the snapshot from before it waited
+        for the lock, and leave the order open with no ticket)."""
         live = await self.session.scalar(
             select(func.count())
             .select_from(Ticket)
             .where(Ticket.order_id == order_id, Ticket.status != TicketStatus.CANCELLED)
+            .with_for_update()
         )
         if live:
             return
-        order = await self.orders.get_one_or_none(Order.id == order_id)
+        order = await self.session.scalar(
+            select(Order)
+            .where(Order.id == order_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
         if order is None or order.status not in (OrderStatus.PENDING, OrderStatus.PAID):
             return
         money_taken = order.status == OrderStatus.PAID and order.amount_cents > 0
