@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -15,6 +18,27 @@ from ticketflow.domain.accounts.service import AccountService
 from ticketflow.lib.passwords import Passwords
 
 TEST_PASSWORDS = Passwords(memory_kib=1024, time_cost=1, parallelism=1)
+
+
+async def at_once(
+    client: AsyncTestClient[Litestar],
+    requests: Callable[[httpx.AsyncClient], Iterable[Awaitable[httpx.Response]]],
+) -> list[httpx.Response]:
+    """Send `requests(http)` at the same time, for real, and their answers in order.
+
+    `AsyncTestClient` runs each request to its end before it returns (its transport blocks the
+    test's event loop while the app runs in the client's own), so `asyncio.gather` over it sends
+    one request after another. These run together in the app's event loop instead, through
+    httpx's ASGI transport: they interleave wherever the app waits (for the database above all).
+    `http` takes the same calls as `client` (`post`, `get`, ...), so the API helpers take it too.
+    """
+
+    async def together() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url=str(client.base_url)) as http:
+            return list(await asyncio.gather(*requests(http)))
+
+    return client.blocking_portal.call(together)
 
 
 @dataclass

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.support.api import buy, make_actor, make_event
+from tests.support.api import at_once, buy, make_actor, make_event
 from ticketflow.db.models.checkins import CheckIn
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.tickets import Ticket
@@ -206,8 +205,11 @@ async def test_hostile_scans_are_4xx_and_change_nothing(client, db, door, code, 
 async def test_fifty_simultaneous_scans_admit_once(client, db, door) -> None:
     _, staff, holder, event = door
     ticket = (await buy(client, holder, event["id"])).json()["tickets"][0]
-    responses = await asyncio.gather(
-        *(client.post(f"/tickets/{ticket['code']}/validate", headers=staff.headers) for _ in range(50))
+    responses = await at_once(
+        client,
+        lambda http: (
+            http.post(f"/tickets/{ticket['code']}/validate", headers=staff.headers) for _ in range(50)
+        ),
     )
     results = [r.json()["result"] for r in responses]
     assert results.count("valid") == 1

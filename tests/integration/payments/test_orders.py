@@ -16,7 +16,7 @@ from tests.integration.payments.flow import (
     refunds_for,
     ticket_statuses,
 )
-from tests.support.api import buy, make_actor, make_event
+from tests.support.api import at_once, buy, make_actor, make_event
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.ticket_types import OrderLine
 
@@ -134,3 +134,44 @@ async def test_only_an_admin_cancels_once_the_event_started(client, db, admin, a
     async with db() as session:
         (line,) = (await session.scalars(select(OrderLine).where(OrderLine.order_id == order_id))).all()
     assert line.quantity == 2
+
+
+async def test_simultaneous_cancels_of_a_paid_order_count_it_once(client, db, admin, attendee) -> None:
+    """A double click on "cancel order": one answer cancels and refunds, the others find the order
+    refunded (409); every counter moves once (see tests/e2e/tickets/test_cancel_concurrency.py
+    for the same on two processes)."""
+    event = await priced_event(client, admin, capacity=5)
+    purchase = await buy_pending(client, attendee, event["id"], quantity=2)
+    await pay_order(client, purchase)
+    order_id = purchase["order"]["id"]
+
+    answers = await at_once(
+        client,
+        lambda http: (http.post(f"/orders/{order_id}/cancel", headers=attendee.headers) for _ in range(4)),
+    )
+
+    assert sorted(a.status_code for a in answers) == [200, 409, 409, 409], [a.text for a in answers]
+    assert (await order_row(db, order_id)).status == "refunded"
+    assert sum(r.amount_cents for r in await refunds_for(db, order_id)) == 2 * PRICE
+    stock = await inventory(db, event["id"])
+    stock.assert_consistent()
+    assert (stock.sold, stock.held) == (0, 0)
+
+
+async def test_the_last_tickets_cancelled_at_once_close_the_order(client, db, admin, attendee) -> None:
+    """Both tickets of a paid order cancelled at once: whichever commits last sees the other's
+    cancellation, so the order is refunded, not left paid with no ticket."""
+    event = await priced_event(client, admin, capacity=5)
+    purchase = await buy_pending(client, attendee, event["id"], quantity=2)
+    await pay_order(client, purchase)
+    order_id = purchase["order"]["id"]
+    urls = [f"/tickets/{ticket['id']}/cancel" for ticket in purchase["tickets"]]
+
+    answers = await at_once(client, lambda http: (http.post(url, headers=attendee.headers) for url in urls))
+
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert (await order_row(db, order_id)).status == "refunded"
+    assert await ticket_statuses(db, order_id) == ["cancelled", "cancelled"]
+    stock = await inventory(db, event["id"])
+    stock.assert_consistent()
+    assert (stock.sold, stock.held) == (0, 0)

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.support.api import buy, make_actor, make_event
+from tests.support.api import at_once, buy, make_actor, make_event
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.tickets import Ticket
@@ -218,8 +217,8 @@ async def test_same_key_twenty_times_at_once_buys_once(client, db) -> None:
     admin = await make_actor(client, db, role="admin")
     buyer = await make_actor(client, db)
     event = await make_event(client, admin, capacity=50)
-    responses = await asyncio.gather(
-        *(buy(client, buyer, event["id"], quantity=2, key="retry-storm") for _ in range(20))
+    responses = await at_once(
+        client, lambda http: (buy(http, buyer, event["id"], quantity=2, key="retry-storm") for _ in range(20))
     )
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["order"]["id"] for r in responses}) == 1
@@ -230,8 +229,8 @@ async def test_concurrent_buyers_never_oversell(client, db) -> None:
     admin = await make_actor(client, db, role="admin")
     buyers = [await make_actor(client, db) for _ in range(10)]
     event = await make_event(client, admin, capacity=25)
-    responses = await asyncio.gather(
-        *(buy(client, buyers[i % 10], event["id"], quantity=1 + i % 4) for i in range(40))
+    responses = await at_once(
+        client, lambda http: (buy(http, buyers[i % 10], event["id"], quantity=1 + i % 4) for i in range(40))
     )
     sold = sum(len(r.json()["tickets"]) for r in responses if r.status_code == 201)
     assert {r.status_code for r in responses} <= {201, 409}

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.support.api import Actor, buy, make_actor, make_event
+from tests.support.api import Actor, at_once, buy, make_actor, make_event
 from tests.support.databases import settings_for_tests, start_event_ago
 from ticketflow.db.models.outbox import OutboxMessage
 from ticketflow.db.models.tickets import Ticket, TicketTransfer
@@ -214,9 +213,9 @@ async def test_two_simultaneous_transfers_of_one_ticket_one_wins(client, db, peo
     ada, grace, ticket = people["ada"], people["grace"], people["ticket"]
     third = await make_actor(client, db, name="Third")
 
-    answers = await asyncio.gather(
-        transfer(client, ada, ticket["id"], {"email": grace.email}),
-        transfer(client, ada, ticket["id"], {"email": third.email}),
+    answers = await at_once(
+        client,
+        lambda http: (transfer(http, ada, ticket["id"], {"email": who.email}) for who in (grace, third)),
     )
 
     # the loser finds the ticket transferred (409) or, reading after the winner's commit, no longer
