@@ -25,6 +25,7 @@ from ticketflow.lib.logs import build_logging_config
 from ticketflow.lib.observability import RequestObservability
 from ticketflow.lib.options import answer_options
 from ticketflow.lib.state import STATE_KEY, provide_context
+from ticketflow.lib.transport_security import strict_transport
 from ticketflow.openapi import ClosedStructSchemaPlugin, build_openapi_config, swagger_assets_directory
 from ticketflow.plugins import assemble
 from ticketflow.settings import Settings
@@ -92,6 +93,8 @@ def create_app(settings: Settings) -> Litestar:
     )
     # Outside Litestar's error handling, so every answer is counted and logged (see the module).
     app.asgi_handler = RequestObservability(app.asgi_handler, plugins.metrics.http)
+    if settings.is_production:
+        app.asgi_handler = strict_transport(app.asgi_handler)
     app.state[STATE_KEY] = context
     app.state["settings"] = settings
     return app

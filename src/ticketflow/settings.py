@@ -228,6 +228,12 @@ class Settings:
                 "ARGON2_MEMORY_KIB x ARGON2_TIME_COST must be at least"
                 f" {OWASP_MIN_ARGON2_COST} (OWASP's weakest argon2id configuration, m=7168 t=5)"
             )
+        if self.mail_transport == "smtp" and self.smtp_username and not (self.smtp_tls or self.smtp_starttls):
+            problems.append(
+                "SMTP_USERNAME needs SMTP_TLS=1 or SMTP_STARTTLS=1: the password and every ticket"
+                " e-mail would otherwise cross the network unencrypted whenever the server does not"
+                " offer STARTTLS (or someone in between strips the offer)"
+            )
         if self.payment_provider == "simulated" and not self.allow_simulated_payments_in_production:
             problems.append(
                 "PAYMENT_PROVIDER=simulated gives priced tickets away in production: use stripe, or"

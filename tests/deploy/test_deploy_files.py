@@ -197,8 +197,10 @@ def test_compose_defines_the_stack() -> None:
     assert volume in compose["volumes"]
     assert "mysqladmin ping" in " ".join(mysql["healthcheck"]["test"])
 
-    assert "8025:8025" in services["mailpit"]["ports"]
-    assert "8000:8000" in services["api"]["ports"]
+    # published on the host's loopback only: Mailpit shows every ticket e-mail to whoever opens
+    # it, and the API needs a TLS proxy in front for anyone else
+    assert services["mailpit"]["ports"] == ["127.0.0.1:8025:8025"]
+    assert services["api"]["ports"] == ["127.0.0.1:8000:8000"]
     assert services["api"]["command"][-2:] == ["/app/deploy/start.py", "api"]
     assert services["worker"]["command"][-2:] == ["/app/deploy/start.py", "worker"]
     for name in ("api", "worker"):

@@ -44,3 +44,26 @@ def scope(method: str, scheme: str, host: str, **headers: str) -> Any:
 )
 def test_cross_site_reason(request_scope: Any, accepted: bool) -> None:
     assert (cross_site_reason(request_scope) is None) is accepted
+
+
+def logout(**headers: str) -> Any:
+    return {**scope("GET", "https", "tickets.example.org", **headers), "path": "/admin/logout"}
+
+
+@pytest.mark.parametrize(
+    ("request_scope", "accepted"),
+    [
+        (logout(sec_fetch_site="same-origin", referer="https://tickets.example.org/admin/"), True),
+        (logout(), True),  # a browser that says nothing: a logout is all it could cause
+        (logout(sec_fetch_site="cross-site"), False),  # a link on another site
+        (logout(sec_fetch_site="same-site"), False),  # a sibling sub-domain is another site too
+        (logout(referer="https://evil.example/page"), False),
+        (
+            {**scope("GET", "https", "tickets.example.org", sec_fetch_site="cross-site"), "path": "/admin/"},
+            True,
+        ),
+    ],
+)
+def test_a_logout_link_on_another_site_is_refused(request_scope: Any, accepted: bool) -> None:
+    """SQLAdmin logs out with a GET that ends every session of the admin: another site may not."""
+    assert (cross_site_reason(request_scope) is None) is accepted

@@ -57,6 +57,10 @@ def test_production_with_strong_secrets_starts() -> None:
         ({"STRIPE_WEBHOOK_SECRET": ""}, "STRIPE_WEBHOOK_SECRET"),
         ({"TICKET_SIGNING_KEYS": ""}, "TICKET_SIGNING_KEYS must hold at least one key"),
         ({"TICKET_SIGNING_KEYS": "1:not-a-key"}, "TICKET_SIGNING_KEYS entry 1"),
+        (
+            {"MAIL_TRANSPORT": "smtp", "SMTP_USERNAME": "tickets", "SMTP_PASSWORD": "pw"},
+            "SMTP_USERNAME needs",
+        ),
     ],
 )
 def test_production_refuses_unsafe_settings(changes: dict[str, str], message: str) -> None:
@@ -101,6 +105,9 @@ def test_every_offending_variable_is_named_in_one_message() -> None:
         {"PUBLIC_BASE_URL": "http://127.0.0.1:8000/"},
         {"PAYMENT_PROVIDER": "simulated", "ALLOW_SIMULATED_PAYMENTS_IN_PRODUCTION": "1"},
         {"METRICS_TOKEN": "0f3a9c1e7b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a"},  # a hex token
+        {"MAIL_TRANSPORT": "smtp", "SMTP_USERNAME": "tickets", "SMTP_STARTTLS": "1"},
+        {"MAIL_TRANSPORT": "smtp", "SMTP_USERNAME": "tickets", "SMTP_TLS": "1"},
+        {"MAIL_TRANSPORT": "smtp", "SMTP_HOST": "mailpit"},  # no login: the compose file's catcher
     ],
 )
 def test_production_accepts_the_deliberate_exceptions(changes: dict[str, str]) -> None:

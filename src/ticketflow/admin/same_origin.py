@@ -49,10 +49,19 @@ def is_origin(url: str, own: str) -> bool:
     return bool(parts.scheme and parts.netloc) and normalised_origin(parts.scheme, parts.netloc) == own
 
 
+LOGOUT_SUFFIX = "/logout"
+"""SQLAdmin logs out with a GET, which ends every session of the admin (`admin/auth.py`): a link
+on another site must not do it."""
+
+
 def cross_site_reason(scope: Scope) -> str | None:
-    """Why this request may come from another site; None for safe methods and own-origin requests."""
+    """Why this request may come from another site; None for safe methods and own-origin requests.
+    A GET of the logout page is refused when the browser says (`Sec-Fetch-Site`) or the `Referer`
+    shows that another site sent it."""
     if str(scope.get("method", "GET")).upper() in SAFE_METHODS:
-        return None
+        if not str(scope.get("path", "")).rstrip("/").endswith(LOGOUT_SUFFIX):
+            return None
+        return cross_site_navigation(scope)
     if (header(scope, b"sec-fetch-site") or "").lower() in {"cross-site", "same-site"}:
         return "sent from another site"
     host = header(scope, b"host")
@@ -65,4 +74,16 @@ def cross_site_reason(scope: Scope) -> str | None:
     referer = header(scope, b"referer")
     if referer is None:
         return "neither Origin nor Referer"
+    return None if is_origin(referer, own) else "Referer is not this site"
+
+
+def cross_site_navigation(scope: Scope) -> str | None:
+    """Why a GET may come from another site (a link or a redirect there), else None; a browser that
+    sends neither `Sec-Fetch-Site` nor `Referer` is let through: a logout is all it can cause."""
+    if (header(scope, b"sec-fetch-site") or "").lower() in {"cross-site", "same-site"}:
+        return "sent from another site"
+    referer, host = header(scope, b"referer"), header(scope, b"host")
+    if referer is None or host is None:
+        return None
+    own = normalised_origin(str(scope.get("scheme", "http")), host)
     return None if is_origin(referer, own) else "Referer is not this site"

@@ -90,3 +90,21 @@ async def test_logout_ends_the_session_for_a_replayed_cookie(client, admin) -> N
     client.cookies.clear()
     assert (await log_in(client, admin.email, admin.password)).status_code == 302
     assert (await client.get("/admin/dashboard", follow_redirects=False)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "forged", [{"Sec-Fetch-Site": "cross-site"}, {"Referer": "https://evil.example/page"}]
+)
+async def test_a_logout_link_on_another_site_ends_no_session(client, db, back_office, forged) -> None:
+    """SQLAdmin's logout is a GET that ends every session of the admin: a link elsewhere may not."""
+    del back_office.headers["Origin"]
+
+    refused = await back_office.get("/admin/logout", headers=forged, follow_redirects=False)
+
+    assert refused.status_code == 403
+    assert (await back_office.get("/admin/dashboard", follow_redirects=False)).status_code == 200
+    own = await back_office.get(
+        "/admin/logout", headers={"Sec-Fetch-Site": "same-origin"}, follow_redirects=False
+    )
+    assert own.status_code in (302, 303)
+    assert (await back_office.get("/admin/dashboard", follow_redirects=False)).status_code in (302, 303)

@@ -55,6 +55,21 @@ async def test_cookie_is_secure_in_production(settings, db) -> None:
     assert "; secure" in cookie_header(response).lower()
 
 
+async def test_https_answers_ask_for_https_only_in_production(settings) -> None:
+    """Strict-Transport-Security on the API's and the back office's https answers in production;
+    not in development, nor over plain http (a loopback address stays usable)."""
+    production = settings.with_overrides(**production_overrides(), argon2_memory_kib=7168, argon2_time_cost=5)
+    for configured, base_url, expected in (
+        (production, "https://testserver.local", "max-age=31536000"),
+        (production, "http://testserver.local", None),
+        (settings, "https://testserver.local", None),
+    ):
+        async with AsyncTestClient(app=create_app(configured), base_url=base_url) as client:
+            for path in ("/health", "/events", "/admin/login", "/no-such-page"):
+                response = await client.get(path, follow_redirects=False)
+                assert response.headers.get("strict-transport-security") == expected, (base_url, path)
+
+
 @pytest.mark.parametrize("password", ["wrong-password", ""])
 async def test_wrong_password_is_refused(client, admin, password) -> None:
     response = await log_in(client, admin.email, password)

@@ -51,7 +51,8 @@ class SmtpTransport:
             username=settings.smtp_username or None,
             password=settings.smtp_password or None,
             use_tls=settings.smtp_tls,
-            start_tls=settings.smtp_starttls and not settings.smtp_tls,
+            # STARTTLS required when asked for; else taken whenever the server offers it (None)
+            start_tls=None if settings.smtp_tls else (True if settings.smtp_starttls else None),
             timeout=settings.smtp_timeout_seconds,
         )
         await client.connect()
