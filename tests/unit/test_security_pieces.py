@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from types import SimpleNamespace
 
 import msgspec
 import pytest
@@ -18,7 +19,7 @@ from ticketflow.domain.events.service import check_event_rules, escape_like
 from ticketflow.domain.notifications.service import RESEND_PER_TICKET, RESEND_PER_USER, ResendLimits
 from ticketflow.lib.errors import RuleViolation, TooManyAttempts
 from ticketflow.lib.passwords import Passwords
-from ticketflow.lib.ratelimit import AttemptLimiter, MemoryLimitStore
+from ticketflow.lib.ratelimit import AttemptLimiter, MemoryLimitStore, client_address
 from ticketflow.settings import Settings
 
 NOW = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -228,3 +229,20 @@ async def test_parallel_resends_never_pass_the_limits_and_a_refusal_gives_the_ot
         await limits.take(ticket_id, 9)
     with pytest.raises(TooManyAttempts):
         await limits.take(99, 9)
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),  # the same /64: one client
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # an IPv4 client on a dual-stack socket
+        ("testclient", "testclient"),  # not an address (a test client): itself
+        (None, "unknown"),
+    ],
+)
+def test_attempt_limits_count_an_ipv6_client_by_its_64(host: str | None, key: str) -> None:
+    request = SimpleNamespace(client=None if host is None else SimpleNamespace(host=host))
+    assert client_address(request) == key

@@ -31,6 +31,7 @@ from ticketflow.domain.accounts.schemas import PASSWORD_MAX
 from ticketflow.domain.accounts.service import AccountService
 from ticketflow.lib.errors import InvalidCredentials, TooManyAttempts
 from ticketflow.lib.i18n import as_language, current_language, current_locale, gettext_for
+from ticketflow.lib.ratelimit import client_address
 from ticketflow.lib.state import AppContext
 
 SESSION_COOKIE = "ticketflow_admin"
@@ -84,7 +85,7 @@ class AdminAuthentication(AuthenticationBackend):
         if not email.strip() or not password or len(email) > EMAIL_MAX or len(password) > PASSWORD_MAX:
             return False
         context = self.context
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request)
         async with context.session_maker() as session:
             try:
                 user = await AccountService(session, context.passwords).authenticate(

@@ -29,6 +29,7 @@ the answer was no wrong guess: a burst of parallel guesses gets `limit` answers,
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import secrets
 import time
@@ -49,6 +50,38 @@ REDIS_TIMEOUT_SECONDS = 2.0
 """How long one Redis connect or command may take before the request is refused with 503."""
 
 Result = TypeVar("Result")
+
+
+IPV6_CLIENT_PREFIX = 64
+"""An IPv6 client is counted by its /64 network: one subscriber, one host or one cloud instance
+commonly has a whole /64, so counting each address would give a guesser 2^64 allowances."""
+
+
+class Peer(Protocol):
+    @property
+    def host(self) -> str: ...
+
+
+class Connection(Protocol):
+    """A request of the API (Litestar's) or of the back office (Starlette's)."""
+
+    @property
+    def client(self) -> Peer | None: ...
+
+
+def client_address(request: Connection) -> str:
+    """The key the attempt limits count a client's attempts under: its address (the one the
+    trusted proxy forwarded), an IPv6 one as its /64 network."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False))
+    return str(address)
 
 
 class LimitStoreUnavailable(ServiceUnavailable):

@@ -53,7 +53,7 @@ from ticketflow.lib.json_bodies import (
     unsupported_media_type,
 )
 from ticketflow.lib.pagination import page_of, provide_limit_offset
-from ticketflow.lib.ratelimit import LIMITS_UNAVAILABLE
+from ticketflow.lib.ratelimit import LIMITS_UNAVAILABLE, client_address
 from ticketflow.lib.state import AppContext
 
 LOGIN_BODY_LIMIT = 16_384
@@ -176,7 +176,7 @@ class AccountController(Controller):
             actor=request.user,
             locale=data.locale,
             client_limiter=context.register_limiter,
-            client=request.client.host if request.client else "unknown",
+            client=client_address(request),
         )
         return to_user(user)
 
@@ -209,7 +209,7 @@ class AccountController(Controller):
         user_tokens: NamedDependency[UserTokens],
     ) -> AccessToken:
         credentials = await read_login_request(request)
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request)
         user = await accounts.authenticate(
             credentials.email,
             credentials.password,

@@ -38,7 +38,7 @@ from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, BUSY, JSON_BODY_ERRORS, NO_TOKEN, error_responses
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
-from ticketflow.lib.ratelimit import LIMITS_UNAVAILABLE, AttemptLimiter
+from ticketflow.lib.ratelimit import LIMITS_UNAVAILABLE, AttemptLimiter, client_address
 from ticketflow.lib.state import AppContext
 
 EventId = Annotated[int, id_parameter("event id")]
@@ -251,7 +251,7 @@ class ScannerController(Controller):
         data: JSONBody[PairRequest],
     ) -> Paired:
         limiter = pairing_limiter(context)
-        attempt = await limiter.acquire(request.client.host if request.client else "unknown")
+        attempt = await limiter.acquire(client_address(request))
         scanner, token = await scanners.pair(data.code)
         await limiter.release(attempt)
         return Paired(access_token=token, scanner=to_scanner(scanner), token_type="bearer")

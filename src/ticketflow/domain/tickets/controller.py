@@ -59,7 +59,7 @@ from ticketflow.lib.i18n import DEFAULT_LOCALE, N_, translated, zone_of
 from ticketflow.lib.json_bodies import require_json_body
 from ticketflow.lib.pagination import page_of, provide_limit_offset
 from ticketflow.lib.qr import render_png, render_svg
-from ticketflow.lib.ratelimit import LIMITS_UNAVAILABLE, AttemptLimiter
+from ticketflow.lib.ratelimit import LIMITS_UNAVAILABLE, AttemptLimiter, client_address
 from ticketflow.lib.state import AppContext
 from ticketflow.lib.ticket_pdf import ENGLISH as PDF_WORDING
 from ticketflow.lib.ticket_pdf import PrintedTicket, ticket_pdf
@@ -337,7 +337,7 @@ class TicketController(Controller):
         quantity = 1 if asked is None else asked
         items = None if chosen is None else [(i.ticket_type_id, i.quantity) for i in chosen]
         voucher_code = None if data is None else data.voucher_code
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request)
         guessing = (  # a wrong code counts, counted before the purchase; past the limit: 429
             voucher_guesses(context).guess(client, unknown_voucher)
             if voucher_code is not None
