@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.integration.payments.flow import (
     PRICE,
@@ -26,6 +26,7 @@ from tests.integration.payments.stripe_fake import SECRET_KEY, WEBHOOK_SECRET, F
 from tests.support.api import buy, buy_one_of_each, make_actor, second_type
 from tests.support.databases import settings_for_tests
 from ticketflow.app import create_app
+from ticketflow.db.models.orders import Order
 from ticketflow.db.models.payments import Refund
 from ticketflow.settings import SettingsError
 
@@ -450,3 +451,26 @@ async def test_a_mixed_order_is_charged_line_by_line_to_the_cent(
     paid = await deliver(client, fake_stripe.event("checkout.session.completed", fake_stripe.pay(session_id)))
     assert paid.json()["outcome"] == "paid", paid.text
     assert (await order_row(db, purchase["order"]["id"])).status == "paid"
+
+
+async def test_checkout_failure_without_a_key_cancels_the_order_and_frees_its_seats(
+    client, fake_stripe, db, admin, attendee
+) -> None:
+    """Without an Idempotency-Key no retry can reach the order whose checkout failed: it is
+    cancelled at once, its seats back on sale and the buyer's share of unpaid seats free, so a
+    new attempt (here after Stripe recovered) buys them."""
+    event = await priced_event(client, admin, capacity=2, max_per_order=2)
+    fake_stripe.failures["/v1/checkout/sessions"] = 1
+
+    failed = await buy(client, attendee, event["id"], 2)
+
+    assert failed.status_code == 409
+    assert "nothing was bought" in failed.json()["detail"]
+    state = await inventory(db, event["id"])
+    state.assert_consistent()
+    assert (state.held, state.sold) == (0, 0)
+    async with db() as session:
+        assert list(await session.scalars(select(Order.status))) == ["cancelled"]
+    again = await buy(client, attendee, event["id"], 2)
+    assert again.status_code == 201, again.text
+    assert again.json()["payment"]["provider"] == "stripe"

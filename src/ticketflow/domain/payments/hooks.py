@@ -31,11 +31,13 @@ class Payments(Protocol):
     def accepts_priced_orders(self) -> bool:
         """False when priced events cannot be sold (the purchase then answers 409)."""
 
-    async def checkout(self, order_id: int) -> Payment:
+    async def checkout(self, order_id: int, *, retryable: bool) -> Payment:
         """The checkout for a pending order (created once; the same one on a retry).
 
         Runs after the purchase transaction committed, in its own transaction, so no seat lock
-        is held while a provider is called.
+        is held while a provider is called. When the provider fails: a `retryable` order (bought
+        with an Idempotency-Key, whose retry gets this order and tries again) keeps its seats
+        until it expires; any other is cancelled at once, its seats back on sale.
         """
 
     async def expire_holds(self, session: AsyncSession, event_id: int | None) -> int:

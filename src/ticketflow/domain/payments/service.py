@@ -48,6 +48,10 @@ RETRYABLE_MYSQL_ERRORS = frozenset({1205, 1213})
 """Lock wait timeout and deadlock: InnoDB rolled the transaction back; running it again is safe."""
 
 
+NOTHING_BOUGHT = N_("the payment provider is unavailable; nothing was bought, try again in a moment")
+"""A checkout that failed for an order bought without an Idempotency-Key: the order is cancelled."""
+
+
 class OrderNotPayable(ConflictError):
     detail = N_("this order is not waiting for payment")
 
@@ -111,7 +115,17 @@ class PaymentService:
 
     # -- hooks called by the tickets context -------------------------------------------------
 
-    async def checkout(self, order_id: int) -> Payment:
+    async def _release_unpayable(self, order: Order) -> None:
+        """Cancel a pending order whose checkout could not be opened and that no retry will reach
+        (bought without an Idempotency-Key): its seats go back on sale at once, its voucher use
+        is given back, and its buyer's share of unpaid seats is free for a new attempt."""
+        async with self.context.session_maker() as session:
+            await holds.release_hold(
+                session, order.id, order.event_id, OrderStatus.CANCELLED, utc_now(), only_if_expired=False
+            )
+            await session.commit()
+
+    async def checkout(self, order_id: int, *, retryable: bool) -> Payment:
         async with self.context.session_maker() as session:
             existing = await session.scalar(select(Checkout).where(Checkout.order_id == order_id))
             row = (
@@ -148,7 +162,10 @@ class PaymentService:
         try:
             opened = await self.provider.open_checkout(request)
         except ProviderError as exc:
-            raise PaymentProviderUnavailable(provider=self.provider_name) from exc
+            if retryable:
+                raise PaymentProviderUnavailable(provider=self.provider_name) from exc
+            await self._release_unpayable(order)
+            raise PaymentProviderUnavailable(NOTHING_BOUGHT, provider=self.provider_name) from exc
         now = utc_now()
         checkout = Checkout(
             order_id=order.id,

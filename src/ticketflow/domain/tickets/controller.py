@@ -354,7 +354,7 @@ class TicketController(Controller):
             )
         payment = None
         if result.order.status == OrderStatus.PENDING:
-            payment = await payments.checkout(result.order.id)
+            payment = await payments.checkout(result.order.id, retryable=idempotency_key is not None)
         type_names = {line.ticket_type_id: line.name for line in result.lines}
         body = Purchase(
             order=to_order(result.order, result.lines),
