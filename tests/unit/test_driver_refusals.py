@@ -18,6 +18,7 @@ from ticketflow.db.driver import (
     duplicate_key,
     missing_parent,
 )
+from ticketflow.lib.repository import again_if_deadlocked_in
 
 KEY = ("check_ins", ("scanner_id", "client_id"))
 
@@ -136,3 +137,27 @@ async def test_any_other_error_goes_through_at_once(error: Exception) -> None:
     with pytest.raises(type(error)):
         await again_if_deadlocked(work)
     assert work.runs == 1
+
+
+class Session:
+    """What `again_if_deadlocked_in` uses of a session: its rollback."""
+
+    def __init__(self) -> None:
+        self.rollbacks = 0
+
+    async def rollback(self) -> None:
+        self.rollbacks += 1
+
+
+async def test_a_session_victim_is_rolled_back_before_it_runs_again() -> None:
+    session, work = Session(), Transaction(DEADLOCK)
+    assert await again_if_deadlocked_in(session, work) == 2  # type: ignore[arg-type]
+    assert (work.runs, session.rollbacks) == (2, 1)
+
+
+async def test_a_session_error_that_is_no_deadlock_goes_through_untouched() -> None:
+    refusal = OperationalError(1205, "Lock wait timeout exceeded; try restarting transaction")
+    session, work = Session(), Transaction(refusal)
+    with pytest.raises(OperationalError):
+        await again_if_deadlocked_in(session, work)  # type: ignore[arg-type]
+    assert (work.runs, session.rollbacks) == (1, 0)

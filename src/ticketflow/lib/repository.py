@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from advanced_alchemy.filters import LimitOffset
@@ -21,7 +21,28 @@ from advanced_alchemy.service import OffsetPagination, SQLAlchemyAsyncRepository
 from sqlalchemy import ColumnElement, UnaryExpression
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketflow.db.driver import again_if_deadlocked, deadlock
+
 RepositoryT = TypeVar("RepositoryT", bound=SQLAlchemyAsyncRepository[Any])
+T = TypeVar("T")
+
+
+async def again_if_deadlocked_in(session: AsyncSession, work: Callable[[], Awaitable[T]]) -> T:
+    """`work()`, one transaction on `session`, run again from its start while MySQL/MariaDB makes
+    it a deadlock's victim (`again_if_deadlocked`; the session is rolled back first, so `work`
+    reads everything anew). For the use cases that lock the event's row and then rows a scan or
+    a transfer locks in the other order (a ticket, then the event's row through a foreign key or
+    the admission's check)."""
+
+    async def attempt() -> T:
+        try:
+            return await work()
+        except Exception as error:
+            if deadlock(error):
+                await session.rollback()
+            raise
+
+    return await again_if_deadlocked(attempt)
 
 
 class RepositoryService(SQLAlchemyAsyncRepositoryService[ModelT, RepositoryT]):

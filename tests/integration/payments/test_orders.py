@@ -138,8 +138,9 @@ async def test_only_an_admin_cancels_once_the_event_started(client, db, admin, a
 
 async def test_simultaneous_cancels_of_a_paid_order_count_it_once(client, db, admin, attendee) -> None:
     """A double click on "cancel order": one answer cancels and refunds, the others find the order
-    refunded (409); every counter moves once (see tests/e2e/tickets/test_cancel_concurrency.py
-    for the same on two processes)."""
+    refunded (409); every counter moves once. What could go wrong here goes wrong on MariaDB
+    (SQLite's one writer serialises the cancels whole); tests/e2e/tickets/test_cancel_concurrency.py
+    proves the same on two processes."""
     event = await priced_event(client, admin, capacity=5)
     purchase = await buy_pending(client, attendee, event["id"], quantity=2)
     await pay_order(client, purchase)

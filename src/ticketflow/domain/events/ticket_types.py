@@ -17,7 +17,7 @@ from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.utils.serialization import ModelDictT
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
@@ -143,11 +143,14 @@ TYPE_ORDER = (TicketType.position.asc(), TicketType.id.asc())
 
 
 async def sync_event_price(session: AsyncSession, event_id: int) -> None:
-    """The event's `price_cents` = the lowest price of its visible active types (unchanged if none)."""
+    """The event's `price_cents` = the lowest price of its visible active types (unchanged if none).
+    The caller holds the event's lock; the types are read as they are now (a locking read), not as
+    the transaction's snapshot from before that lock had them (another type's price changed
+    meanwhile)."""
     lowest = await session.scalar(
-        select(func.min(TicketType.price_cents)).where(
-            TicketType.event_id == event_id, TicketType.active.is_(True), TicketType.hidden.is_(False)
-        )
+        select(func.min(TicketType.price_cents))
+        .where(TicketType.event_id == event_id, TicketType.active.is_(True), TicketType.hidden.is_(False))
+        .with_for_update()
     )
     if lowest is not None:
         await session.execute(
@@ -264,12 +267,16 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         """Remove a type nothing was sold of and no gate or voucher names; a type with sales is
         deactivated instead (409), one still named is first taken off its gates and vouchers (409)."""
         _, event = await self.get_type(type_id)
-        sold = await self.session.scalar(
-            select(
-                or_(
-                    exists().where(OrderLine.ticket_type_id == type_id),
-                    exists().where(Ticket.ticket_type_id == type_id),
-                )
+        # After the event's lock no purchase of the type can start; locking reads see one that
+        # committed while this waited (the snapshot from before the wait would not).
+        await lock_event(self.session, event.id, utc_now())
+        sold = (
+            await self.session.scalar(
+                select(OrderLine.id).where(OrderLine.ticket_type_id == type_id).limit(1).with_for_update()
+            )
+        ) or (
+            await self.session.scalar(
+                select(Ticket.id).where(Ticket.ticket_type_id == type_id).limit(1).with_for_update()
             )
         )
         if sold:
@@ -291,7 +298,6 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         )
         if gates or vouchers:
             raise TicketTypeInUse(gates, vouchers)
-        await lock_event(self.session, event.id, utc_now())
         await self.delete(type_id)
         await sync_event_price(self.session, event.id)
         await self.session.commit()

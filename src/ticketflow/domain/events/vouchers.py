@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ticketflow.db.base import utc_now
@@ -171,9 +171,12 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
     async def delete_voucher(self, voucher_id: int) -> None:
         """Remove a voucher no order redeemed; a redeemed one is kept (409), limit it instead."""
         voucher = (await self.get_voucher(voucher_id)).voucher
-        if await self.session.scalar(select(exists().where(Order.voucher_id == voucher_id))):
-            raise VoucherUsed
+        # After the event's lock no purchase can redeem it; a locking read sees one that committed
+        # while this waited (the snapshot from before the wait would not).
         await lock_event(self.session, voucher.event_id, utc_now())
+        redeemed = select(Order.id).where(Order.voucher_id == voucher_id).limit(1).with_for_update()
+        if await self.session.scalar(redeemed):
+            raise VoucherUsed
         await self.delete(voucher_id)
         await self.session.commit()
 

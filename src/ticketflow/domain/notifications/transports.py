@@ -51,8 +51,11 @@ class SmtpTransport:
             username=settings.smtp_username or None,
             password=settings.smtp_password or None,
             use_tls=settings.smtp_tls,
-            # STARTTLS required when asked for; else taken whenever the server offers it (None)
+            # STARTTLS required when asked for; else taken whenever the server offers it (None),
+            # opportunistically (RFC 7435): its certificate is then not checked, so a relay with
+            # a self-signed one (a stock Postfix) still takes mail, encrypted
             start_tls=None if settings.smtp_tls else (True if settings.smtp_starttls else None),
+            validate_certs=settings.smtp_tls or settings.smtp_starttls,
             timeout=settings.smtp_timeout_seconds,
         )
         await client.connect()

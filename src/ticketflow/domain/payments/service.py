@@ -7,6 +7,7 @@ refund) never run inside a transaction: no row lock is held while a provider ans
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -42,6 +43,7 @@ from ticketflow.lib.i18n import N_
 from ticketflow.lib.state import AppContext
 
 T = TypeVar("T")
+logger = logging.getLogger("ticketflow.payments")
 
 TRANSACTION_ATTEMPTS = 3
 RETRYABLE_MYSQL_ERRORS = frozenset({1205, 1213})
@@ -119,11 +121,13 @@ class PaymentService:
         """Cancel a pending order whose checkout could not be opened and that no retry will reach
         (bought without an Idempotency-Key): its seats go back on sale at once, its voucher use
         is given back, and its buyer's share of unpaid seats is free for a new attempt."""
-        async with self.context.session_maker() as session:
-            await holds.release_hold(
+
+        async def release(session: AsyncSession) -> int:
+            return await holds.release_hold(
                 session, order.id, order.event_id, OrderStatus.CANCELLED, utc_now(), only_if_expired=False
             )
-            await session.commit()
+
+        await self.in_transaction(release)
 
     async def checkout(self, order_id: int, *, retryable: bool) -> Payment:
         async with self.context.session_maker() as session:
@@ -164,7 +168,11 @@ class PaymentService:
         except ProviderError as exc:
             if retryable:
                 raise PaymentProviderUnavailable(provider=self.provider_name) from exc
-            await self._release_unpayable(order)
+            try:
+                await self._release_unpayable(order)
+            except (IntegrityError, OperationalError):  # still pending: it expires as any hold does
+                logger.exception("order %s: its checkout failed and its hold could not be released", order.id)
+                raise PaymentProviderUnavailable(provider=self.provider_name) from exc
             raise PaymentProviderUnavailable(NOTHING_BOUGHT, provider=self.provider_name) from exc
         now = utc_now()
         checkout = Checkout(

@@ -36,7 +36,7 @@ from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.service import OrderRepository
 from ticketflow.lib.errors import ConflictError, NotFoundError
 from ticketflow.lib.i18n import N_
-from ticketflow.lib.repository import RepositoryService
+from ticketflow.lib.repository import RepositoryService, again_if_deadlocked_in
 
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.PAID)
 ORDER_IS = {
@@ -118,8 +118,11 @@ class OrderService(RepositoryService[Order, OrderRepository]):
         """Every live ticket of the order cancelled, its seats back, refunded when paid.
 
         The buyer may cancel before the event starts; an admin at any time. Used tickets stay
-        used (they record who came).
+        used (they record who came). Run again if a deadlock's victim (see `cancel_ticket`).
         """
+        return await again_if_deadlocked_in(self.session, lambda: self._cancel_order(order_id, actor))
+
+    async def _cancel_order(self, order_id: int, actor: User) -> OrderView:
         order = (await self.get_order(order_id, actor)).order
         event = await self.session.get(Event, order.event_id)
         now = utc_now()
@@ -127,16 +130,17 @@ class OrderService(RepositoryService[Order, OrderRepository]):
             raise OrderNotCancellable(ORDER_IS[OrderStatus(order.status)])
         if event.starts_at <= now and actor.role != Role.ADMIN:
             raise OrderNotCancellable(N_("the event has already started"))
+        await lock_event(self.session, event.id, now)
+        # Read again, locked: a request that cancelled the order, or a transfer that gave one of
+        # its tickets away, while this one waited for the event's lock is seen (MariaDB's
+        # snapshot, taken before the wait, would not show it).
+        await self.session.refresh(order, with_for_update=True)
+        if order.status not in OPEN_STATUSES:
+            raise OrderNotCancellable(ORDER_IS[OrderStatus(order.status)])
         if actor.role != Role.ADMIN and await self._given_away(order):
             raise OrderNotCancellable(
                 N_("a ticket of this order now belongs to someone else: cancel your own tickets one by one")
             )
-        await lock_event(self.session, event.id, now)
-        # Read again, locked: a request that cancelled the order while this one waited for the
-        # event's lock is seen (MariaDB's snapshot, taken before the wait, would not show it).
-        await self.session.refresh(order, with_for_update=True)
-        if order.status not in OPEN_STATUSES:
-            raise OrderNotCancellable(ORDER_IS[OrderStatus(order.status)])
         if order.status == OrderStatus.PENDING:
             await release_hold(
                 self.session,
@@ -164,6 +168,7 @@ class OrderService(RepositoryService[Order, OrderRepository]):
                 Ticket.user_id != order.user_id,
                 Ticket.status.in_((TicketStatus.PENDING, TicketStatus.ACTIVE)),
             )
+            .with_for_update()
         )
         return bool(given)
 

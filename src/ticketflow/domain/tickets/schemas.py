@@ -29,7 +29,7 @@ VoucherCode = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=64,
-        description="Letters, digits, - and _; a code that is no voucher of the event: 422 unknown_voucher",
+        description="The voucher's code, compared exactly; no voucher of the event: 422 unknown_voucher",
     ),
 ]
 

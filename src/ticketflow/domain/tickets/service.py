@@ -49,7 +49,7 @@ from ticketflow.domain.payments.holds import (
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.lib.errors import ConflictError, EventNotFound, RuleViolation, TicketNotFound
 from ticketflow.lib.i18n import N_
-from ticketflow.lib.repository import RepositoryService
+from ticketflow.lib.repository import RepositoryService, again_if_deadlocked_in
 from ticketflow.lib.signed_codes import TicketSigner
 
 CANCELLABLE_STATUSES = (TicketStatus.PENDING, TicketStatus.ACTIVE)
@@ -267,7 +267,12 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
     async def transfer_ticket(self, ticket_id: int, actor: User, email: str) -> HeldTicket:
         """Give the ticket to the registered user with `email`: a new code of the next version, the
         new holder's name as attendee, the chain kept, both holders told. Owner (before the event
-        starts, within the limit of transfers) or admin."""
+        starts, within the limit of transfers) or admin. Run again if a deadlock's victim."""
+        return await again_if_deadlocked_in(
+            self.session, lambda: self._transfer_ticket(ticket_id, actor, email)
+        )
+
+    async def _transfer_ticket(self, ticket_id: int, actor: User, email: str) -> HeldTicket:
         terms = self.transfers
         if terms is None:  # pragma: no cover - the controller always provides them
             raise TicketNotTransferable(N_("transfers are not configured"))
@@ -340,7 +345,12 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
     # -- cancellation -----------------------------------------------------------------------
 
     async def cancel_ticket(self, ticket_id: int, actor: User) -> HeldTicket:
-        """Cancel one ticket and put its seat back on sale."""
+        """Cancel one ticket and put its seat back on sale (run again if a deadlock's victim: it
+        locks the event's row, then its order's tickets, which a scan or a transfer of one of them
+        locks in the other order)."""
+        return await again_if_deadlocked_in(self.session, lambda: self._cancel_ticket(ticket_id, actor))
+
+    async def _cancel_ticket(self, ticket_id: int, actor: User) -> HeldTicket:
         ticket, event, holder_name, type_name = await self.get_visible(ticket_id, actor)
         if attended(ticket):
             raise TicketNotCancellable(N_("a used ticket cannot be cancelled"))
