@@ -57,7 +57,7 @@ from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, attendee_or_holder
 from ticketflow.db.models.users import User
-from ticketflow.domain.checkin.door import GateService, ScanLogService, ScannerService
+from ticketflow.domain.checkin.door import LOOKUP_MIN, GateService, ScanLogService, ScannerService, searchable
 from ticketflow.domain.checkin.door_schemas import GateCreate, ScannerCreate
 from ticketflow.domain.checkin.offline import duplicate_admissions
 from ticketflow.domain.checkin.plugin import CheckInPlugin
@@ -68,8 +68,6 @@ from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 from ticketflow.lib.qr import qr_svg
 
 SCAN_LOG_PAGE = 50
-LOOKUP_MIN = 2
-"""Characters the desk needs before it searches (one letter would match half the hall)."""
 REFUSAL_WORDS = {
     "already_used": N_("already used"),
     "unknown": N_("unknown code"),
@@ -477,7 +475,7 @@ class DeskView(DoorPage):
                 if event is None:
                     raise not_found()
                 gates = await GateService(session).list_gates(event_id)
-                if len(q) >= LOOKUP_MIN or (q.isdigit() and q):
+                if searchable(q):
                     found = list(await ScanLogService(session).lookup(event_id, q))
                 elif q:
                     note = _("Type at least %(count)s characters.") % {"count": LOOKUP_MIN}

@@ -313,6 +313,11 @@ async def test_door_desk_lookup(client, db, door) -> None:
     assert (
         await client.get(f"/events/{event['id']}/tickets/lookup", params={"q": ""}, headers=staff.headers)
     ).status_code == 400
+    for too_short in ("@", ".", "a", "   ", " e "):  # one character matches half the hall
+        refused = await client.get(
+            f"/events/{event['id']}/tickets/lookup", params={"q": too_short}, headers=staff.headers
+        )
+        assert refused.status_code == 422, (too_short, refused.text)
 
 
 @pytest.mark.parametrize(

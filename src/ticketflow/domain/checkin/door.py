@@ -62,6 +62,14 @@ SCANNER_LONGEST_LIFETIME = dt.timedelta(days=30)
 PAIRING_LIFETIME = dt.timedelta(hours=24)
 """A pairing code works until the scanner expires, and at most this long."""
 LOOKUP_LIMIT = 50
+LOOKUP_MIN = 2
+"""Characters the door desk's search needs (one letter would match half the hall)."""
+
+
+def searchable(query: str) -> bool:
+    """Whether the door desk searches for `query` (stripped): `LOOKUP_MIN` characters, or an
+    order number of any length."""
+    return len(query) >= LOOKUP_MIN or (query.isascii() and query.isdigit())
 
 
 class GateNotFound(NotFoundError):
@@ -404,7 +412,16 @@ class ScanLogService(RepositoryService[CheckIn, CheckInRepository]):
         return revert
 
     async def lookup(self, event_id: int, query: str) -> Sequence[tuple[Ticket, User]]:
-        """The door desk's search: an event's tickets by holder or attendee name, e-mail or order id."""
+        """The door desk's search: an event's tickets by holder or attendee name, e-mail or order id.
+        At least `LOOKUP_MIN` characters (an order number may be shorter): one would match half
+        the hall."""
+        query = query.strip()
+        if not searchable(query):
+            raise RuleViolation(
+                N_("q needs at least %(count)s characters (an order number may be shorter)"),
+                values={"count": LOOKUP_MIN},
+                field="q",
+            )
         await require_event(self.session, event_id)
         pattern = f"%{escape_like(query)}%"
         matches: list[ColumnElement[bool]] = [

@@ -333,8 +333,17 @@ class ScanLogController(Controller):
         guards=[staff_or_admin],
         operation_id="lookupTickets",
         summary="Find an event's tickets at the door desk (staff or admin)",
-        description="`q` matches holder or attendee name or e-mail (part of it), or an order id.",
-        responses=error_responses(BAD_INPUT, NO_TOKEN, (403, "only door staff and admins"), NO_EVENT),
+        description=(
+            "`q` matches holder or attendee name or e-mail (part of it), or an order id; at least"
+            " 2 characters (an order id may be shorter), else 422."
+        ),
+        responses=error_responses(
+            BAD_INPUT,
+            NO_TOKEN,
+            (403, "only door staff and admins"),
+            NO_EVENT,
+            (422, "q shorter than 2 characters (and not an order id)"),
+        ),
     )
     async def lookup_tickets(
         self,
@@ -342,7 +351,7 @@ class ScanLogController(Controller):
         event_id: EventId,
         q: Annotated[str, Parameter(min_length=1, max_length=200, description="search text")],
     ) -> list[FoundTicket]:
-        found = await scan_log.lookup(event_id, q.strip() or q)
+        found = await scan_log.lookup(event_id, q)
         return found_tickets(found)
 
 

@@ -73,6 +73,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
+import msgspec
+
 from ticketflow.db.base import utc_now
 from ticketflow.db.driver import again_if_deadlocked
 from ticketflow.db.driver_pool import DriverPool
@@ -101,7 +103,9 @@ from ticketflow.lib.signed_codes import InvalidSignedCode, TicketSigner, claimed
 from ticketflow.lib.ticket_codes import looks_like_ticket_code
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
-"""A device's clock may run this far ahead of the server's."""
+"""A device's clock may run this far off the server's around its pairing and its expiry. A scan
+dated after its batch came is dated when the batch came (`happened_by`): it cannot have happened
+later, and refusing it would lose the admission it records."""
 SYNC_GRACE = dt.timedelta(hours=24)
 """An expired (not revoked) device may still hand in the scans it made before it expired."""
 
@@ -164,6 +168,12 @@ class Batch:
             counts[1] += 1
 
 
+def happened_by(scan: OfflineScan, now: dt.datetime) -> OfflineScan:
+    """`scan`, dated `now` at the latest: a phone whose clock runs fast dates its scans ahead of
+    the server's time, and a scan cannot have happened after its batch came."""
+    return scan if scan.scanned_at <= now else msgspec.structs.replace(scan, scanned_at=now)
+
+
 class SyncService:
     def __init__(self, drivers: DriverPool, signer: TicketSigner) -> None:
         self.drivers = drivers
@@ -175,6 +185,7 @@ class SyncService:
         if len(set(client_ids)) != len(client_ids):
             raise RuleViolation(N_("client_id repeats within the batch"))
         now = utc_now()
+        scans = [happened_by(scan, now) for scan in scans]
 
         async def apply(resent: bool) -> tuple[list[SyncedScan], bool]:
             async with sync_transaction(self.drivers) as db:
