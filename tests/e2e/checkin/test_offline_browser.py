@@ -11,6 +11,7 @@ Screenshots land in `test-artifacts/scan/`.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ from ticketflow.settings import Settings
 pytestmark = BROWSER_TEST_MARKS
 
 WAIT_MS = 30_000
+PHONE_CLOCK_OFF = dt.timedelta(minutes=-10)
+"""The phone's clock runs ten minutes slow: dated by it, its scans would come before its pairing,
+which the server refuses."""
 PAGE_OWN_FILES = ("/scan", "/static/scan/")
 
 
@@ -97,6 +101,14 @@ async def recorded(url: str) -> list[tuple[str, str, str | None, str | None]]:
     return found  # type: ignore[return-value]
 
 
+async def scan_times(url: str) -> list[dt.datetime]:
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    async with async_sessionmaker(engine)() as session:
+        times = list(await session.scalars(select(CheckIn.scanned_at)))
+    await engine.dispose()
+    return [time.replace(tzinfo=dt.UTC) if time.tzinfo is None else time for time in times]
+
+
 async def ticket_status(url: str, ticket_id: int) -> str:
     engine = create_engine(Settings(database_url=url), null_pool=True)
     async with async_sessionmaker(engine)() as session:
@@ -107,6 +119,7 @@ async def ticket_status(url: str, ticket_id: int) -> str:
 
 async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.UTC)
     url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
     await asyncio.to_thread(upgrade_to_head, url)
     people = await create_people(url)
@@ -121,6 +134,8 @@ async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> Non
             problems: list[str] = []
             page = await new_phone(browser, server.base_url, foreign, problems)
             await page.add_init_script(REFUSE_CAMERA)
+            # the phone's clock is off: its offline scans are dated by the server's clock
+            await page.clock.set_system_time(dt.datetime.now(dt.UTC) + PHONE_CLOCK_OFF)
             await page.goto(f"/scan?decoder=jsqr#code={pairing_code}")
             await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
             assert await page.is_hidden("#offline-banner")
@@ -151,3 +166,6 @@ async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> Non
         (valid, "already_used", None, "already_used"),
     ]
     assert await ticket_status(url, tickets[0]["id"]) == "used"
+    times = await scan_times(url)
+    assert started - dt.timedelta(seconds=5) <= min(times), "dated by the phone's clock, not the server's"
+    assert max(times) <= dt.datetime.now(dt.UTC)

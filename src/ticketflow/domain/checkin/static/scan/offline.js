@@ -80,7 +80,14 @@ function newClientId() {
 export class OfflineDoor {
   // `api(method, path, body)` is the page's fetch with its timeout; `session` the page's session.
   constructor(api, session) {
-    this.api = api;
+    // Every answer sets how far this phone's clock is off the server's: a phone running minutes
+    // fast or slow would otherwise date its offline scans wrongly (and misorder them at sync).
+    this.clockOffset = 0;
+    this.api = async (...args) => {
+      const answer = await api(...args);
+      if (answer.served) this.clockOffset = answer.served - Date.now();
+      return answer;
+    };
     this.session = session;
     this.db = null;
     this.bundle = null;
@@ -138,8 +145,13 @@ export class OfflineDoor {
     return inStore(this.db, "seen", "readonly", (s) => request(s.get(key)));
   }
 
+  // Now, by the server's clock as last seen.
+  now() {
+    return new Date(Date.now() + this.clockOffset);
+  }
+
   // This device let the ticket in (online or offline) or out.
-  async remember(ticketId, inside, at = new Date().toISOString()) {
+  async remember(ticketId, inside, at = this.now().toISOString()) {
     if (!this.db || !ticketId) return;
     const key = `${this.session.eventId}:${ticketId}`;
     await inStore(this.db, "seen", "readwrite", (s) => request(s.put({ key, inside, at })));
@@ -162,7 +174,10 @@ export class OfflineDoor {
       return { result: "invalid", reason: "wrong_gate", ticketId };
     }
     const before = await this.seen(ticketId);
-    if (direction === "out") return { result: "exited", ticketId };
+    // Let out whoever asks (this phone cannot know who came in at other doors), but remember an
+    // exit only of a ticket it saw come in: a mistaken out-scan of an arriving guest must not
+    // turn their in-scan amber.
+    if (direction === "out") return { result: "exited", ticketId, wasInside: Boolean(before?.inside) };
     if (before?.inside) return { result: "already_used", ticketId, usedAt: before.at };
     if (before && !gate?.allow_reentry) return { result: "already_used", ticketId, usedAt: before.at };
     return { result: "valid", ticketId };
@@ -172,7 +187,7 @@ export class OfflineDoor {
     const scan = {
       client_id: newClientId(),
       code: code.slice(0, 512),
-      scanned_at: new Date().toISOString(),
+      scanned_at: this.now().toISOString(),
       offline_result: decision.result,
       direction,
       eventId: this.session.eventId,
@@ -180,7 +195,7 @@ export class OfflineDoor {
     if (this.session.gateId) scan.gate_id = this.session.gateId;
     await inStore(this.db, "queue", "readwrite", (s) => request(s.put(scan)));
     if (decision.result === "valid") await this.remember(decision.ticketId, true, scan.scanned_at);
-    if (decision.result === "exited") await this.remember(decision.ticketId, false, scan.scanned_at);
+    if (decision.result === "exited" && decision.wasInside) await this.remember(decision.ticketId, false, scan.scanned_at);
   }
 
   async waiting() {
@@ -201,7 +216,9 @@ export class OfflineDoor {
     let handed = 0;
     for (let start = 0; start < queue.length; start += SYNC_BATCH) {
       const batch = queue.slice(start, start + SYNC_BATCH);
-      handed += this.session.kind === "scanner" ? await this.syncBatch(batch) : await this.replay(batch);
+      const count = this.session.kind === "scanner" ? await this.syncBatch(batch) : await this.replay(batch);
+      handed += count;
+      if (count < batch.length) break; // the rest waits for the next round, in order
     }
     return handed;
   }
@@ -222,14 +239,22 @@ export class OfflineDoor {
     return 0;
   }
 
-  // A staff account may not sync: its offline scans are scanned again online, in order.
+  // A staff account may not sync: its offline admissions and exits are scanned again online, in
+  // order (a refusal admitted no one: replaying it would admit the ticket now). A scan leaves the
+  // queue once the server decided on it; on any other answer (a limit, a server error) the rest
+  // waits for the next round.
   async replay(batch) {
+    let handed = 0;
     for (const scan of batch) {
-      const body = { event_id: scan.eventId, direction: scan.direction };
-      if (scan.gate_id) body.gate_id = scan.gate_id;
-      await this.api("POST", `/tickets/${encodeURIComponent(scan.code)}/validate`, body);
+      if (scan.offline_result === "valid" || scan.offline_result === "exited") {
+        const body = { event_id: scan.eventId, direction: scan.direction };
+        if (scan.gate_id) body.gate_id = scan.gate_id;
+        const answer = await this.api("POST", `/tickets/${encodeURIComponent(scan.code)}/validate`, body);
+        if (!answer.data?.result) return handed;
+      }
       await this.forget([scan.client_id]);
+      handed += 1;
     }
-    return batch.length;
+    return handed;
   }
 }

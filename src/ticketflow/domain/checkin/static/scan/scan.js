@@ -83,7 +83,9 @@ async function api(method, path, body) {
     } catch {
       data = null;
     }
-    return { status: response.status, data };
+    // The server's clock (its Date header, to the second): offline scans are dated by it.
+    const served = Date.parse(response.headers.get("Date") || "");
+    return { status: response.status, data, served: Number.isNaN(served) ? null : served };
   } catch (error) {
     throw new Unreachable(String(error));
   } finally {
