@@ -19,7 +19,7 @@ from ticketflow.domain.accounts.service import AccountService
 from ticketflow.domain.notifications.identity import MailIdentity
 from ticketflow.domain.notifications.outbox import OutboxNotifier
 from ticketflow.domain.tickets.reissue import REISSUE_BATCH, CodeReissue, ReissueCount
-from ticketflow.lib.errors import DomainError, EmailTaken
+from ticketflow.lib.errors import DomainError, EmailTaken, RuleViolation
 from ticketflow.lib.logs import process_logging_config
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.signed_codes import TicketSigner, generate_signing_key
@@ -104,6 +104,8 @@ def create_user_command(email: str, name: str, password: str, role: str, locale:
         raise click.ClickException(f"invalid input: {invalid_field_message(str(exc))}") from exc
     except EmailTaken as exc:
         raise click.ClickException(f"a user with the e-mail {email.lower()!r} already exists") from exc
+    except RuleViolation as exc:
+        raise click.ClickException(f"invalid input: email: {exc.detail}") from exc
     except SQLAlchemyError as exc:
         raise database_problem(exc) from exc
     click.echo(f"created {role} {data.email.lower()} (id {user_id})")

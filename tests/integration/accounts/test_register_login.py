@@ -137,3 +137,23 @@ async def test_creating_an_invalid_user_is_422_and_creates_nothing(client, db, c
     assert malformed.status_code == 400
     async with db() as session:
         assert await session.scalar(select(func.count()).select_from(User)) == before
+
+
+@pytest.mark.parametrize("email", ["josé@example.com", "a@b..com", "a(b)@example.com", "a,b@example.com"])
+async def test_an_address_no_e_mail_can_reach_is_refused_at_sign_up(client, db, email) -> None:
+    """The pattern takes these, the mailer cannot write them (a mailbox name with accents needs
+    SMTPUTF8): the account is refused (422) rather than made for a holder whose tickets would never
+    arrive."""
+    admin = await make_actor(client, db, role="admin")
+    async with db() as session:
+        before = await session.scalar(select(func.count()).select_from(User))
+    registered = await client.post("/register", json=user_body() | {"email": email})
+    created = await client.post(
+        "/users", json=user_body(role="staff") | {"email": email}, headers=admin.headers
+    )
+    for response in (registered, created):
+        assert response.status_code == 422, response.text
+        assert response.json()["extra"]["field"] == "email"
+    assert "cannot receive our e-mails" in registered.json()["detail"]
+    async with db() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == before

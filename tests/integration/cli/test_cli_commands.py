@@ -120,6 +120,7 @@ def test_users_create_refuses_a_taken_email(fresh_database_url: str, tmp_path: P
         ("not-an-email", "correct horse battery", "admin", "--email must be an e-mail address"),
         ("short@example.com", "short", "admin", "--password needs 8 to 1024 characters"),
         ("role@example.com", "correct horse battery", "owner", "owner"),
+        ("josé@example.com", "correct horse battery", "admin", "cannot receive our e-mails"),
     ],
 )
 def test_users_create_refuses_invalid_input(

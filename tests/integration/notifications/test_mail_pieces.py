@@ -13,11 +13,12 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.outbox import MessageKind
 from ticketflow.domain.notifications.compose import money_text, printed_ticket, when_text
 from ticketflow.domain.notifications.delivery import retry_delay
-from ticketflow.domain.notifications.identity import InvalidAddress, MailIdentity, header_text, mail_address
+from ticketflow.domain.notifications.identity import MailIdentity
 from ticketflow.domain.notifications.letters import EventFacts
 from ticketflow.domain.notifications.outbox import OutboxNotifier
 from ticketflow.domain.notifications.statements import INSERT_MESSAGE, OUTBOX_COLUMNS
 from ticketflow.domain.notifications.transports import eml_file_name
+from ticketflow.lib.mail_addresses import InvalidAddress, header_text, mail_address
 from ticketflow.settings import SettingsError
 
 

@@ -17,14 +17,20 @@ from ticketflow.lib.errors import (
     InvalidCredentials,
     NotFoundError,
     PermissionDenied,
+    RuleViolation,
     TooManyAttempts,
 )
 from ticketflow.lib.i18n import N_
+from ticketflow.lib.mail_addresses import InvalidAddress, mail_address
 from ticketflow.lib.passwords import Passwords
 from ticketflow.lib.ratelimit import AttemptLimiter
 from ticketflow.lib.repository import RepositoryService
 
 PRIVILEGED_ROLES = frozenset({Role.ADMIN, Role.STAFF})
+UNREACHABLE_ADDRESS = N_(
+    "this e-mail address cannot receive our e-mails (letters with accents before the @ or unusual"
+    " punctuation): please use another address"
+)
 
 
 def normalise_email(email: str) -> str:
@@ -89,6 +95,11 @@ class AccountService(RepositoryService[User, UserRepository]):
     async def create_user(
         self, *, name: str, email: str, password: str, role: Role, locale: Language = Language.EN
     ) -> User:
+        """A new account, with an address the mailer can write (`mail_address`): tickets go to it."""
+        try:
+            mail_address(normalise_email(email))
+        except InvalidAddress:
+            raise RuleViolation(UNREACHABLE_ADDRESS, field="email") from None
         if await self.find_by_email(email) is not None:
             raise EmailTaken
         try:

@@ -31,7 +31,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from ticketflow.db.models.outbox import MessageKind
 from ticketflow.db.models.tickets import attendee_or_holder
 from ticketflow.domain.notifications.calendar import event_calendar
-from ticketflow.domain.notifications.identity import MailIdentity, mail_address
+from ticketflow.domain.notifications.identity import MailIdentity
 from ticketflow.domain.notifications.letters import Letter
 from ticketflow.lib.i18n import (
     format_date,
@@ -43,6 +43,7 @@ from ticketflow.lib.i18n import (
     translated,
     zone_of,
 )
+from ticketflow.lib.mail_addresses import mail_address
 from ticketflow.lib.money import format_money
 from ticketflow.lib.qr import qr_png
 from ticketflow.lib.ticket_pdf import ENGLISH as PDF_WORDING

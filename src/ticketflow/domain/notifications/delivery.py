@@ -39,9 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.outbox import LAST_ERROR_MAX, OutboxMessage, OutboxStatus
 from ticketflow.domain.notifications.compose import compose_message
-from ticketflow.domain.notifications.identity import InvalidAddress, MailIdentity
+from ticketflow.domain.notifications.identity import MailIdentity
 from ticketflow.domain.notifications.letters import Letter, NothingToSend, load_letter
 from ticketflow.domain.notifications.transports import MailTransport, PermanentFailure
+from ticketflow.lib.mail_addresses import InvalidAddress
 from ticketflow.settings import Settings
 
 logger = logging.getLogger("ticketflow.mail")
