@@ -56,6 +56,8 @@ async def test_ticket_email_follows_the_holders_language(client, db, smtp_server
         assert f"{spanish_date}, {local:%H:%M}" in text
         assert "3.000,00 EUR" in text  # the order's total, written the Spanish way
         assert "Thank you" not in text
+        assert "Entrada general" in text  # the default type's name too
+        assert "General admission" not in text
     assert '<html lang="es">' in body(message, "html")
 
     (pdf,) = attachments(message, "application/pdf")

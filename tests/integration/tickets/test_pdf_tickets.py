@@ -106,6 +106,9 @@ async def test_printable_ticket_is_in_the_readers_language(client, db) -> None:
     assert " de 20" in spanish  # "sábado, 14 de marzo de 2026"
     assert "ADMISSION TICKET" not in spanish
     assert "ADMISSION TICKET" in english  # an admin reads it in the admin's own language
+    assert "Entrada general" in spanish  # the type every event made with one price gets
+    assert "General admission" not in spanish
+    assert "General admission" in english
 
 
 async def test_names_in_other_scripts_are_printed_as_written(client, db) -> None:

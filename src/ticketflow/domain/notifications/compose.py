@@ -29,11 +29,13 @@ from typing import Any, Protocol, cast
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from ticketflow.db.models.outbox import MessageKind
+from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME
 from ticketflow.db.models.tickets import attendee_or_holder
 from ticketflow.domain.notifications.calendar import event_calendar
 from ticketflow.domain.notifications.identity import MailIdentity
 from ticketflow.domain.notifications.letters import Letter
 from ticketflow.lib.i18n import (
+    N_,
     format_date,
     format_time,
     gettext_for,
@@ -166,7 +168,7 @@ def template_context(letter: Letter, images: list[InlineImage]) -> dict[str, Any
                 "id": ticket.id,
                 "code": ticket.code,
                 "cid": image.cid[1:-1],
-                "type_name": ticket.type_name or "",
+                "type_name": type_name_in(ticket.type_name, locale) or "",
             }
             for number, (ticket, image) in enumerate(zip(letter.tickets, images, strict=False), 1)
         ],
@@ -240,8 +242,18 @@ def printed_ticket(
         when=when_text(event.starts_at, event.ends_at, event.timezone, locale),
         attendee_name=attendee_name,
         order_id=order_id,
-        ticket_type=type_name or None,
+        ticket_type=type_name_in(type_name, locale) or None,
     )
+
+
+GENERAL_ADMISSION = N_("General admission")
+"""The name of the type an event made the old way gets (`DEFAULT_TYPE_NAME`), in the catalogues."""
+
+
+def type_name_in(name: str | None, locale: str) -> str | None:
+    """A ticket type's name as a holder reads it: the default type's in the reader's language
+    (a name the organiser gave is shown as typed)."""
+    return gettext_for(locale)(GENERAL_ADMISSION) if name == DEFAULT_TYPE_NAME else name
 
 
 def printed_tickets(letter: Letter) -> list[PrintedTicket]:

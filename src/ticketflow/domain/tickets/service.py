@@ -244,14 +244,20 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
     async def name_attendee(self, ticket_id: int, actor: User, attendee_name: str | None) -> HeldTicket:
         """Name who attends with a ticket (None: its holder again). Owner or admin.
 
-        One conditional UPDATE, so a ticket scanned at the door meanwhile is never renamed.
+        One conditional UPDATE, so a ticket scanned at the door meanwhile is never renamed, nor one
+        transferred meanwhile (its new holder names its attendee).
         """
         held = await self.get_own(ticket_id, actor)
         if held.ticket.status not in NAMEABLE_STATUSES:
             raise TicketNotRenamable
         changed = await self.session.execute(
             update(Ticket)
-            .where(Ticket.id == ticket_id, Ticket.status.in_(NAMEABLE_STATUSES))
+            .where(
+                Ticket.id == ticket_id,
+                Ticket.status.in_(NAMEABLE_STATUSES),
+                Ticket.user_id == held.ticket.user_id,
+                Ticket.code_version == held.ticket.code_version,
+            )
             .values(attendee_name=attendee_name, updated_at=utc_now())
             .execution_options(synchronize_session=False)
         )
