@@ -10,6 +10,7 @@ from tests.support.api import buy, make_actor, make_event
 from tests.support.mail import bought, delivery_for, outbox_rows, subject, worker_pass
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.outbox import OutboxStatus
+from ticketflow.domain.notifications.delivery import Outcome
 
 
 async def test_smtp_down_then_up_loses_nothing_and_sends_once(client, db, smtp_server, worker) -> None:
@@ -141,3 +142,24 @@ async def test_outbox_filter_rejects_unknown_status(client, db, status) -> None:
     admin = await make_actor(client, db, role="admin")
     response = await client.get("/outbox", params={"status": status}, headers=admin.headers)
     assert response.status_code == 400
+
+
+async def test_a_pass_that_reaches_a_message_after_its_lease_leaves_it(
+    client, db, smtp_server, worker
+) -> None:
+    """A slow pass (a slow mail server) reaches a message of its batch after its lease ran out:
+    another pass may have claimed it again, so it sends nothing; the message goes out once."""
+    await bought(client, db)
+    slow = delivery_for(worker)
+    claimed_at = utc_now()
+    (message_id,) = await slow.claim("slow-worker:1", claimed_at)
+    late = claimed_at + dt.timedelta(seconds=worker.settings.outbox_claim_timeout_seconds + 1)
+
+    assert await slow._deliver(message_id, "slow-worker:1", late) == Outcome.LOST
+    assert smtp_server.messages == []
+    report = await worker_pass(worker, now=late)
+
+    assert report.sent == 1
+    assert len(smtp_server.messages) == 1
+    (row,) = await outbox_rows(db)
+    assert (row.status, row.attempts) == (OutboxStatus.SENT, 2)

@@ -176,20 +176,46 @@ class OutboxDelivery:
             await session.commit()
         return claimed
 
-    async def _read(self, message_id: int, token: str) -> tuple[int, Letter | NothingToSend] | None:
+    async def _read(
+        self, message_id: int, token: str, now: dt.datetime
+    ) -> tuple[int, Letter | NothingToSend] | None:
         """The message's attempt number and letter (or why there is nothing to send); None if
-        the claim is no longer ours. The session is closed on return (SQLite: lock released)."""
+        the claim is no longer ours. The session is closed on return (SQLite: lock released).
+
+        The claim is renewed first, in one conditional UPDATE, and only while its lease still
+        runs: a pass that reaches a message of its batch after the lease ran out (a slow mail
+        server) leaves it to the pass that may already have claimed it again, so no message is
+        sent by two passes."""
+        lease_until = now + dt.timedelta(seconds=self.settings.outbox_claim_timeout_seconds)
         async with self.session_maker() as session:
-            message = await session.get(OutboxMessage, message_id)
-            if message is None or message.claimed_by != token or message.status != OutboxStatus.SENDING:
+            renewed = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message_id,
+                    OutboxMessage.claimed_by == token,
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    OutboxMessage.next_attempt_at > now,
+                )
+                .values(next_attempt_at=lease_until)
+                .execution_options(synchronize_session=False)
+            )
+            if renewed.rowcount != 1:  # type: ignore[attr-defined]
+                await session.rollback()
                 return None
+            message = await session.get(OutboxMessage, message_id)
+            if message is None:  # pragma: no cover - renewed in this transaction
+                return None
+            attempts = message.attempts
+            letter: Letter | NothingToSend
             try:
-                return message.attempts, await load_letter(session, message)
+                letter = await load_letter(session, message)
             except NothingToSend as exc:
-                return message.attempts, exc
+                letter = exc
+            await session.commit()
+            return attempts, letter
 
     async def _deliver(self, message_id: int, token: str, now: dt.datetime | None) -> Outcome:
-        read = await self._read(message_id, token)
+        read = await self._read(message_id, token, now or utc_now())
         if read is None:
             return Outcome.LOST
         attempts, letter = read
