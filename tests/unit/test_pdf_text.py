@@ -6,8 +6,20 @@ import hashlib
 import re
 
 import pytest
+from fpdf import FPDF
 
-from ticketflow.lib.ticket_pdf import DEJAVU_SANS, FONTS, HELVETICA, typeface_for
+from tests.support.documents import pdf_pages_text
+from ticketflow.lib.ticket_pdf import (
+    CODE_FONT_SIZE,
+    DEJAVU_SANS,
+    FONTS,
+    HELVETICA,
+    PAGE_MARGIN_MM,
+    PrintedTicket,
+    fitted_size,
+    ticket_pdf,
+    typeface_for,
+)
 
 
 @pytest.mark.parametrize(
@@ -60,3 +72,21 @@ def test_the_vendored_fonts_carry_their_licence_and_match_their_notice() -> None
     licence = (FONTS / "LICENSE").read_text()
     assert "Bitstream Vera" in licence
     assert "public domain" in licence
+
+
+@pytest.mark.parametrize("names", ["Ada Lovelace", "Дмитрий"])  # Helvetica and Courier, or DejaVu embedded
+def test_a_signed_code_is_printed_whole_on_one_line_within_the_page(names: str) -> None:
+    """A signed code is about 110 characters: at 8 pt Courier its line would run past both margins
+    (201 mm on 174), so it is set smaller, whole, on one line."""
+    code = "tf2." + "A" * 107
+    ticket = PrintedTicket(1, code, "Jazz Night", "Blue Hall", "1 June 2031, 20:00", names, 7)
+    (text,) = pdf_pages_text(ticket_pdf([ticket]))
+    assert f"Code: {code}" in text
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.set_margins(PAGE_MARGIN_MM, PAGE_MARGIN_MM, PAGE_MARGIN_MM)
+    line = f"Code: {code}"
+    size = fitted_size(pdf, "Courier", line, pdf.epw, CODE_FONT_SIZE)
+    assert size < CODE_FONT_SIZE
+    pdf.set_font("Courier", "", size)
+    assert pdf.get_string_width(line) <= pdf.epw + 1e-6
+    assert fitted_size(pdf, "Courier", "Code: tf1.short", pdf.epw, CODE_FONT_SIZE) == CODE_FONT_SIZE

@@ -44,6 +44,9 @@ INK = (17, 24, 39)
 MUTED = (107, 114, 128)
 RULE = (209, 213, 219)
 DOOR_FONT_SIZE = 11.0
+CODE_FONT_SIZE = 8.0
+"""The code's line under the QR code; smaller for a code too long for the page (a signed code is
+about 110 characters), never broken."""
 DOOR_LINE_MM = 6.0
 DOOR_PADDING_MM = 4.0
 SEAM_MM = 0.02
@@ -221,11 +224,18 @@ def _page(pdf: FPDF, face: Typeface, ticket: PrintedTicket, wording: TicketWordi
     _qr(pdf, ticket.code, left, pdf.get_y(), QR_SIZE_MM)
     pdf.set_y(pdf.get_y() + QR_SIZE_MM + 1)
     pdf.set_text_color(*MUTED)
-    pdf.set_font(face.code_family, "", 8)
     code_line = face.printable(wording.code.format(code=ticket.code))
+    pdf.set_font(face.code_family, "", fitted_size(pdf, face.code_family, code_line, width, CODE_FONT_SIZE))
     pdf.cell(width, 4, code_line, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     _door_box(pdf, face, face.printable(wording.door))
+
+
+def fitted_size(pdf: FPDF, family: str, text: str, width: float, size: float) -> float:
+    """`size`, or the smaller size at which `text` (one line, never broken: a code) fits `width`."""
+    pdf.set_font(family, "", size)
+    needed = pdf.get_string_width(text)
+    return size if needed <= width else size * width / needed
 
 
 def _door_box(pdf: FPDF, face: Typeface, text: str) -> None:
