@@ -134,7 +134,11 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
                 base,
                 tickets=await _tickets(session, Ticket.id == ticket.id),
                 order_id=order.id,
-                refund_due=order.paid_at is not None and order.amount_cents > 0,
+                # the money goes back to whoever paid: a holder the ticket was given to is not told
+                # of a refund that is not theirs
+                refund_due=order.paid_at is not None
+                and order.amount_cents > 0
+                and order.user_id == message.user_id,
             )
         case MessageKind.TICKET_TRANSFERRED | MessageKind.TICKET_RECEIVED:
             received = message.kind == MessageKind.TICKET_RECEIVED
