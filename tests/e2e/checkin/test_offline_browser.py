@@ -80,6 +80,11 @@ async def cut_off(route: Route) -> None:
         await route.abort("internetdisconnected")
 
 
+async def proxy_without_its_server(route: Route) -> None:
+    """A reverse proxy in front of a server that is down: 502 with its own page, no scan answer."""
+    await route.fulfill(status=502, content_type="text/html", body="<h1>502 Bad Gateway</h1>")
+
+
 async def scan_by_hand(page: Any, code: str, state: str, screenshot: str) -> None:
     await page.fill("#manual-code", code)
     await page.press("#manual-code", "Enter")
@@ -156,6 +161,12 @@ async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> Non
             await page.unroute("**/*", cut_off)
             await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
             await page.screenshot(path=ARTIFACTS / "25-synced.png")
+
+            # behind a proxy, a server that is down answers 502: the door decides alone as well
+            await page.route("**/validate", proxy_without_its_server)
+            await scan_by_hand(page, tickets[2]["code"], "valid", "26-offline-behind-a-proxy.png")
+            await page.unroute("**/validate", proxy_without_its_server)
+            await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
             await browser.close()
         assert foreign == []
         assert problems == []
@@ -164,6 +175,7 @@ async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> Non
         (revoked, "invalid", "cancelled", "invalid"),
         (forged, "invalid", "unknown", "invalid"),
         (valid, "already_used", None, "already_used"),
+        (tickets[2]["code"], "valid", None, "valid"),
     ]
     assert await ticket_status(url, tickets[0]["id"]) == "used"
     times = await scan_times(url)

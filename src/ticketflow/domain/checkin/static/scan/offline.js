@@ -77,6 +77,12 @@ function newClientId() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// A valid Ed25519 public key (RFC 8032's first test vector), to ask the browser whether it can verify.
+const ED25519_TEST_KEY = Uint8Array.from(
+  "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a".match(/../g),
+  (byte) => parseInt(byte, 16),
+);
+
 export class OfflineDoor {
   // `api(method, path, body)` is the page's fetch with its timeout; `session` the page's session.
   constructor(api, session) {
@@ -93,6 +99,16 @@ export class OfflineDoor {
     this.bundle = null;
     this.keys = new Map();
     this.revoked = new Map();
+  }
+
+  // Whether this browser verifies Ed25519 signatures (without it the door stays online only).
+  static async supported() {
+    try {
+      await crypto.subtle.importKey("raw", ED25519_TEST_KEY, { name: "Ed25519" }, false, ["verify"]);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   // Codes this door can judge alone: signed ones (any other text waits for the server).

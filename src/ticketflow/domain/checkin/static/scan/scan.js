@@ -93,8 +93,17 @@ async function api(method, path, body) {
   }
 }
 
-function sessionEnded(message) {
+async function sessionEnded(message) {
   stopCamera();
+  if (door) {
+    // Hand in what waits while the token may still sync (an expired scanner may, for a day).
+    clearTimeout(offlineTimer);
+    try {
+      if ((await door.waiting()).length > 0) await door.sync();
+    } catch {
+      // unreachable or refused: the queue stays in this browser for the next sign-in
+    }
+  }
   const keep = session.counts;
   session = { counts: keep };
   save();
@@ -456,6 +465,9 @@ async function submit(code) {
     clearTimeout(checking);
     busy = false;
   }
+  if (answer && answer.status >= 502 && answer.status <= 504 && !answer.data?.result) {
+    answer = null; // a proxy in front answered for a server it cannot reach: as good as unreachable
+  }
   if (answer === null) {
     if (door?.ready && door.canDecide(code)) return decideOffline(code, body.direction || "in");
     feedback("refused");
@@ -491,6 +503,7 @@ async function startOffline() {
     if (eventId !== session.eventId) return;
     door = new OfflineDoor(api, session);
     await door.open();
+    if (!(await OfflineDoor.supported())) throw new Error("no Ed25519 in this browser");
   } catch {
     door = null; // no IndexedDB or no Ed25519 in this browser: online only
     return;
@@ -509,8 +522,8 @@ async function offlineTick() {
     }
     online = true;
   } catch (error) {
-    if (!(error instanceof Unreachable)) console.warn(error);
-    online = false;
+    if (error instanceof Unreachable) online = false;
+    else console.warn(error); // the server answered: online, whatever went wrong here
   } finally {
     syncing = false;
   }
@@ -535,8 +548,16 @@ async function renderOffline() {
 
 async function decideOffline(code, direction) {
   online = false;
-  const decision = await door.decide(code, direction);
-  await door.enqueue(code, decision, direction);
+  let decision;
+  try {
+    decision = await door.decide(code, direction);
+    await door.enqueue(code, decision, direction);
+  } catch (error) {
+    console.warn(error); // the browser's storage refused (full, private mode): nothing recorded
+    feedback("refused");
+    showResult("offline", t("offline"), "", t("offline_detail"), { retry: true });
+    return;
+  }
   const data = { result: decision.result, reason: decision.reason, offline: true };
   if (decision.ticketId) data.ticket = { id: decision.ticketId, used_at: decision.usedAt };
   if (decision.usedAt) data.used_at = decision.usedAt;
