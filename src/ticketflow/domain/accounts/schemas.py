@@ -13,7 +13,10 @@ from ticketflow.lib.pagination import Page, schema_name
 END = r"$(?!\n)"
 """End of the text: a plain `$` would also match before a final line break."""
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+" + END
-PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*" + END
+INVISIBLE = r"\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0"
+"""Characters that print as nothing (zero-width spaces and joiners, direction marks and overrides,
+the soft hyphen, fillers): a name of them alone shows nothing at the door or on a ticket."""
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f" + INVISIBLE + r"][^\x00-\x1f\x7f]*" + END
 """At least one visible character and no control characters (no CR/LF: names end up in mail headers)."""
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
