@@ -292,7 +292,25 @@ async def test_simultaneous_ins_and_outs_keep_one_state(client, db, door) -> Non
         refusals = await session.scalar(
             select(func.count()).select_from(CheckIn).where(CheckIn.result == "already_used")
         )
+        log = (
+            await session.execute(
+                select(CheckIn.result, CheckIn.gate_id)
+                .where(CheckIn.ticket_id == ticket["id"])
+                .order_by(CheckIn.id)
+            )
+        ).all()
     assert a[2] + b[2] == refusals
+    # each exit counts at the gate of the admission it ends (read as committed, not as the exit's
+    # snapshot from before it waited for the ticket had it): each gate's `inside` is its own
+    expected = {gate["id"]: 0 for gate in gates}
+    entry = None
+    for result, gate_id in log:
+        if result == "valid":
+            entry = gate_id
+            expected[gate_id] += 1
+        elif result == "exited":
+            expected[entry] -= 1
+    assert (a[1], b[1]) == (expected[gates[0]["id"]], expected[gates[1]["id"]])
 
 
 async def test_a_ticket_out_through_a_reentry_gate_stays_attended(client, db, door) -> None:

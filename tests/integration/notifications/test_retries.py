@@ -144,22 +144,23 @@ async def test_outbox_filter_rejects_unknown_status(client, db, status) -> None:
     assert response.status_code == 400
 
 
-async def test_a_pass_that_reaches_a_message_after_its_lease_leaves_it(
-    client, db, smtp_server, worker
-) -> None:
-    """A slow pass (a slow mail server) reaches a message of its batch after its lease ran out:
-    another pass may have claimed it again, so it sends nothing; the message goes out once."""
+async def test_a_pass_past_its_lease_and_a_new_claim_never_both_send(client, db, smtp_server, worker) -> None:
+    """A slow pass (a slow mail server) reaches a message of its batch after its lease ran out.
+    Renewed first, the message is its own again: a pass claiming meanwhile finds nothing. Claimed
+    by another pass first, the slow pass leaves it. Either way it goes out once."""
+    await bought(client, db)
     await bought(client, db)
     slow = delivery_for(worker)
     claimed_at = utc_now()
-    (message_id,) = await slow.claim("slow-worker:1", claimed_at)
+    first, second = await slow.claim("slow-worker:1", claimed_at)
     late = claimed_at + dt.timedelta(seconds=worker.settings.outbox_claim_timeout_seconds + 1)
 
-    assert await slow._deliver(message_id, "slow-worker:1", late) == Outcome.LOST
-    assert smtp_server.messages == []
-    report = await worker_pass(worker, now=late)
+    assert await slow._read(first, "slow-worker:1", late) is not None  # renewed, about to send
+    taken = await delivery_for(worker).claim("other-worker:1", late)
+    assert taken == [second]  # the renewed one is not claimable; the other one is
+    assert await slow._deliver(first, "slow-worker:1", late) == Outcome.SENT
+    assert await slow._deliver(second, "slow-worker:1", late) == Outcome.LOST  # the other's now
 
-    assert report.sent == 1
     assert len(smtp_server.messages) == 1
-    (row,) = await outbox_rows(db)
-    assert (row.status, row.attempts) == (OutboxStatus.SENT, 2)
+    rows = {row.id: row for row in await outbox_rows(db)}
+    assert (rows[first].status, rows[second].claimed_by) == (OutboxStatus.SENT, "other-worker:1")

@@ -84,6 +84,8 @@ async def test_only_the_owner_or_an_admin_names_a_ticket(client, db, parties) ->
         {"attendee_name": "   "},
         {"attendee_name": "\u200b"},  # a zero-width space alone shows nothing
         {"attendee_name": " \u200d\u2060\ufeff "},
+        {"attendee_name": "\u2800\u2800"},  # the blank Braille pattern, the usual "empty name"
+        {"attendee_name": "\u034f\ufe0f"},
         {"attendee_name": "Ada\nLovelace"},
         {"attendee_name": "Ada\x00"},
         {"attendee_name": "Ada\r\n"},

@@ -156,6 +156,7 @@ class AccountController(Controller):
             (401, "an invalid or expired bearer token was sent"),
             (403, "only an admin may create admin or staff accounts"),
             EMAIL_TAKEN,
+            (422, "an e-mail address no e-mail can reach (`extra.field`: email)"),
             (429, "too many sign-ups from this address; see the Retry-After header"),
             LIMITS_UNAVAILABLE,
         ),
@@ -274,7 +275,11 @@ class AccountController(Controller):
             NO_TOKEN,
             NOT_ADMIN,
             EMAIL_TAKEN,
-            (422, "not a valid user: a field missing, mistyped or invalid (each problem listed in `extra`)"),
+            (
+                422,
+                "not a valid user: a field missing, mistyped or invalid (each problem listed in"
+                " `extra`), or an e-mail address no e-mail can reach",
+            ),
         ),
     )
     async def create_user(

@@ -13,9 +13,13 @@ from ticketflow.lib.pagination import Page, schema_name
 END = r"$(?!\n)"
 """End of the text: a plain `$` would also match before a final line break."""
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+" + END
-INVISIBLE = r"\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0"
+INVISIBLE = (
+    r"\u00ad\u034f\u061c\u115f\u1160\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164"
+    r"\ufe00-\ufe0f\ufeff\uffa0"
+)
 """Characters that print as nothing (zero-width spaces and joiners, direction marks and overrides,
-the soft hyphen, fillers): a name of them alone shows nothing at the door or on a ticket."""
+the soft hyphen, variation selectors, the blank Braille pattern, fillers): a name of them alone
+shows nothing at the door or on a ticket."""
 PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f" + INVISIBLE + r"][^\x00-\x1f\x7f]*" + END
 """At least one visible character and no control characters (no CR/LF: names end up in mail headers)."""
 PASSWORD_MIN = 8

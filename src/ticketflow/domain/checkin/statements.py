@@ -130,13 +130,20 @@ LEAVE_FOR_NOW = sql(_LEAVE_FOR_NOW, t=Ticket, used=TicketStatus.USED, active=Tic
 LEAVE_FOR_NOW_SIGNED = sql(
     by_claims(_LEAVE_FOR_NOW), t=Ticket, used=TicketStatus.USED, active=TicketStatus.ACTIVE
 )
-SELECT_ENTRY_GATE = sql(
+_SELECT_ENTRY_GATE = (
     "SELECT {c.gate_id} FROM {c} WHERE {c.ticket_id} = %s AND {c.result} = {valid}"
-    " ORDER BY {c.id} DESC LIMIT 1",
-    c=CheckIn,
-    valid=ScanResult.VALID,
+    " ORDER BY {c.id} DESC LIMIT 1"
 )
-"""The gate of the ticket's latest admission (the one it is inside by)."""
+SELECT_ENTRY_GATE = PerDialect(
+    mysql=sql(_SELECT_ENTRY_GATE + " LOCK IN SHARE MODE", c=CheckIn, valid=ScanResult.VALID),
+    sqlite=sql(_SELECT_ENTRY_GATE, c=CheckIn, valid=ScanResult.VALID),
+)
+"""The gate of the ticket's latest admission (the one it is inside by), read after the exit's
+`LEAVE` holds the ticket's row. On MariaDB a locking read: it sees the admission as committed now,
+where the scan's snapshot (taken by its first read, before it waited for the ticket) may still
+show an earlier one, through another gate - whose `inside` the exit would then take one off.
+Every scan of a ticket takes the ticket's row before it writes its log row, so no admission of it
+is in flight meanwhile. SQLite's one writer held from the scan's first read needs none."""
 SELECT_TRANSFERRED_VERSION = sql(
     "SELECT {x.id} FROM {x} WHERE {x.ticket_id} = %s AND {x.old_version} = %s", x=TicketTransfer
 )
@@ -440,7 +447,7 @@ class DoorStatements:
 
     async def entry_gate(self, ticket_id: int) -> int | None:
         """The gate the ticket came in by at its latest admission (None: no gate)."""
-        row = await self._db.fetchone(SELECT_ENTRY_GATE, (ticket_id,))
+        row = await self._db.fetchone(SELECT_ENTRY_GATE.of(self._db.is_sqlite), (ticket_id,))
         return None if row is None or row[0] is None else int(row[0])
 
     async def scanned_ticket(self, key: TicketKey) -> ScannedTicket | None:

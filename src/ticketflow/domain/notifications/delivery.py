@@ -182,10 +182,10 @@ class OutboxDelivery:
         """The message's attempt number and letter (or why there is nothing to send); None if
         the claim is no longer ours. The session is closed on return (SQLite: lock released).
 
-        The claim is renewed first, in one conditional UPDATE, and only while its lease still
-        runs: a pass that reaches a message of its batch after the lease ran out (a slow mail
-        server) leaves it to the pass that may already have claimed it again, so no message is
-        sent by two passes."""
+        The claim is renewed first, in one conditional UPDATE on the pass's token: a pass that
+        reaches a message of its batch after its lease ran out (a slow mail server) either renews
+        it before any other pass claims it (a claim needs the lease run out: it then waits for
+        the new one) or finds it claimed by another pass and leaves it; never both send it."""
         lease_until = now + dt.timedelta(seconds=self.settings.outbox_claim_timeout_seconds)
         async with self.session_maker() as session:
             renewed = await session.execute(
@@ -194,7 +194,6 @@ class OutboxDelivery:
                     OutboxMessage.id == message_id,
                     OutboxMessage.claimed_by == token,
                     OutboxMessage.status == OutboxStatus.SENDING,
-                    OutboxMessage.next_attempt_at > now,
                 )
                 .values(next_attempt_at=lease_until)
                 .execution_options(synchronize_session=False)

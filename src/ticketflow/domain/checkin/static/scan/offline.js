@@ -210,8 +210,15 @@ export class OfflineDoor {
     };
     if (this.session.gateId) scan.gate_id = this.session.gateId;
     await inStore(this.db, "queue", "readwrite", (s) => request(s.put(scan)));
-    if (decision.result === "valid") await this.remember(decision.ticketId, true, scan.scanned_at);
-    if (decision.result === "exited" && decision.wasInside) await this.remember(decision.ticketId, false, scan.scanned_at);
+    try {
+      // queued, so recorded: the door's own memory of it may fail without undoing that
+      if (decision.result === "valid") await this.remember(decision.ticketId, true, scan.scanned_at);
+      if (decision.result === "exited" && decision.wasInside) {
+        await this.remember(decision.ticketId, false, scan.scanned_at);
+      }
+    } catch (error) {
+      console.warn(error);
+    }
   }
 
   async waiting() {
@@ -266,7 +273,8 @@ export class OfflineDoor {
         const body = { event_id: scan.eventId, direction: scan.direction };
         if (scan.gate_id) body.gate_id = scan.gate_id;
         const answer = await this.api("POST", `/tickets/${encodeURIComponent(scan.code)}/validate`, body);
-        if (!answer.data?.result) return handed;
+        const later = answer.status >= 500 || [401, 403, 429].includes(answer.status);
+        if (!answer.data?.result && later) return handed; // a limit, a server error: the next round
       }
       await this.forget([scan.client_id]);
       handed += 1;

@@ -83,6 +83,10 @@ async function api(method, path, body) {
     } catch {
       data = null;
     }
+    if (response.status >= 502 && response.status <= 504 && data === null) {
+      // a proxy in front answered for a server it cannot reach: as good as unreachable
+      throw new Error(`${response.status} from a proxy`);
+    }
     // The server's clock (its Date header, to the second): offline scans are dated by it.
     const served = Date.parse(response.headers.get("Date") || "");
     return { status: response.status, data, served: Number.isNaN(served) ? null : served };
@@ -95,13 +99,18 @@ async function api(method, path, body) {
 
 async function sessionEnded(message) {
   stopCamera();
-  if (door) {
+  const leaving = door;
+  door = null; // no tick, and no second hand-in, from here on
+  clearTimeout(offlineTimer);
+  if (leaving && !syncing) {
     // Hand in what waits while the token may still sync (an expired scanner may, for a day).
-    clearTimeout(offlineTimer);
+    syncing = true;
     try {
-      if ((await door.waiting()).length > 0) await door.sync();
+      if ((await leaving.waiting()).length > 0) await leaving.sync();
     } catch {
       // unreachable or refused: the queue stays in this browser for the next sign-in
+    } finally {
+      syncing = false;
     }
   }
   const keep = session.counts;
@@ -464,9 +473,6 @@ async function submit(code) {
   } finally {
     clearTimeout(checking);
     busy = false;
-  }
-  if (answer && answer.status >= 502 && answer.status <= 504 && !answer.data?.result) {
-    answer = null; // a proxy in front answered for a server it cannot reach: as good as unreachable
   }
   if (answer === null) {
     if (door?.ready && door.canDecide(code)) return decideOffline(code, body.direction || "in");
