@@ -375,8 +375,9 @@ class CheckInService:
         """The scan's log row, then the gate's counters, in the scan's transaction: an admission or
         a refusal counts at the scanning gate, an exit at the gate the ticket came in by.
 
-        The order is what keeps MariaDB free of deadlocks and the devices of a gate from taking
-        turns. The log row's INSERT takes shared locks on the rows its foreign keys name (its gate
+        The order is what keeps MariaDB free of deadlocks among scans (an exit's read of its entry
+        gate can meet a gate's delete: see `SELECT_ENTRY_GATE`) and the devices of a gate from
+        taking turns. The log row's INSERT takes shared locks on the rows its foreign keys name (its gate
         among them), and nothing on the door's path locks a `gates` row exclusively. The counters
         are rows of their own (`GateCounter`), which the log has no foreign key to; a scan changes
         one of them in the transaction's last statement, so it holds that lock only until the

@@ -143,7 +143,14 @@ SELECT_ENTRY_GATE = PerDialect(
 where the scan's snapshot (taken by its first read, before it waited for the ticket) may still
 show an earlier one, through another gate - whose `inside` the exit would then take one off.
 Every scan of a ticket takes the ticket's row before it writes its log row, so no admission of it
-is in flight meanwhile. SQLite's one writer held from the scan's first read needs none."""
+is in flight meanwhile. SQLite's one writer held from the scan's first read needs none.
+
+What it costs (exits only, a few milliseconds each): the next-key locks on the `ticket_id` index
+hold off, until the exit commits, the first log row of a ticket whose id falls in the gap after
+this one's rows; and an exit through a gate being deleted can now close a cycle with the delete
+(the delete's `SET NULL` on this admission row against the exit's foreign key checks), which
+MariaDB breaks and the exit's retry (`again_if_deadlocked`) answers as a scan after the delete.
+Keeping the entry gate on the ticket's own row would need neither: a migration for later."""
 SELECT_TRANSFERRED_VERSION = sql(
     "SELECT {x.id} FROM {x} WHERE {x.ticket_id} = %s AND {x.old_version} = %s", x=TicketTransfer
 )

@@ -83,8 +83,9 @@ async function api(method, path, body) {
     } catch {
       data = null;
     }
-    if (response.status >= 502 && response.status <= 504 && data === null) {
-      // a proxy in front answered for a server it cannot reach: as good as unreachable
+    if (response.status >= 502 && response.status <= 504 && !data?.result) {
+      // a proxy in front answered for a server it cannot reach, or the server is too busy to
+      // decide: as good as unreachable (a scan's own answer always carries its `result`)
       throw new Error(`${response.status} from a proxy`);
     }
     // The server's clock (its Date header, to the second): offline scans are dated by it.
@@ -519,12 +520,13 @@ async function startOffline() {
 
 async function offlineTick() {
   clearTimeout(offlineTimer);
-  if (!door || syncing || $("scanner").hidden) return;
+  const current = door; // a session that ends meanwhile drops it: this tick then stops
+  if (!current || syncing || $("scanner").hidden) return;
   syncing = true;
   try {
-    if ((await door.waiting()).length > 0) await door.sync();
-    if (!door.ready || Date.now() - bundleAt > BUNDLE_EVERY_MS) {
-      if (await door.refresh()) bundleAt = Date.now();
+    if ((await current.waiting()).length > 0) await current.sync();
+    if (!current.ready || Date.now() - bundleAt > BUNDLE_EVERY_MS) {
+      if (await current.refresh()) bundleAt = Date.now();
     }
     online = true;
   } catch (error) {
@@ -533,9 +535,10 @@ async function offlineTick() {
   } finally {
     syncing = false;
   }
-  document.body.dataset.bundle = door.ready ? "ready" : "missing";
-  if (door.ready && !session.eventTitle && door.bundle.event?.title) {
-    session.eventTitle = door.bundle.event.title; // a paired device may not read the events API
+  if (door !== current) return;
+  document.body.dataset.bundle = current.ready ? "ready" : "missing";
+  if (current.ready && !session.eventTitle && current.bundle.event?.title) {
+    session.eventTitle = current.bundle.event.title; // a paired device may not read the events API
     $("scanner-event").textContent = session.eventTitle;
     save();
   }
@@ -554,10 +557,11 @@ async function renderOffline() {
 
 async function decideOffline(code, direction) {
   online = false;
+  const current = door;
   let decision;
   try {
-    decision = await door.decide(code, direction);
-    await door.enqueue(code, decision, direction);
+    decision = await current.decide(code, direction);
+    await current.enqueue(code, decision, direction);
   } catch (error) {
     console.warn(error); // the browser's storage refused (full, private mode): nothing recorded
     feedback("refused");
