@@ -181,3 +181,37 @@ async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> Non
     times = await scan_times(url)
     assert started - dt.timedelta(seconds=5) <= min(times), "dated by the phone's clock, not the server's"
     assert max(times) <= dt.datetime.now(dt.UTC)
+
+
+async def test_a_session_that_ended_while_the_page_was_closed_hands_in_its_queue(tmp_path: Path) -> None:
+    """Scans queued offline, then the page closed and its session over (expired) before the network
+    came back: opened again, the page hands the queue in before it asks for a new sign-in."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    people = await create_people(url)
+    with live_servers(url, 1, tmp_path) as (server,):
+        _, tickets, pairing_code = await arrange(url, server.base_url, people)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            foreign: list[str] = []
+            problems: list[str] = []
+            page = await new_phone(browser, server.base_url, foreign, problems)
+            await page.add_init_script(REFUSE_CAMERA)
+            await page.goto(f"/scan?decoder=jsqr#code={pairing_code}")
+            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+            await page.route("**/*", cut_off)
+            await scan_by_hand(page, tickets[0]["code"], "valid", "27-offline-before-closing.png")
+            assert await recorded(url) == []
+
+            # the session runs out while the page is closed; the network is back when it opens
+            await page.evaluate(
+                "(key) => { const s = JSON.parse(localStorage.getItem(key)); s.expiresAt = 1;"
+                " localStorage.setItem(key, JSON.stringify(s)); }",
+                "ticketflow.scan",
+            )
+            await page.unroute("**/*", cut_off)
+            await page.goto("/scan?decoder=jsqr")
+            await page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+            await browser.close()
+        assert foreign == []
+    assert await recorded(url) == [(tickets[0]["code"], "valid", None, "valid")]

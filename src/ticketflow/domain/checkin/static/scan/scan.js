@@ -696,7 +696,21 @@ function signOut() {
   sessionEnded("");
 }
 
-function start() {
+// A session that ended while the page was closed (expired, or the tab discarded): hand in what it
+// queued before anything else (an expired scanner may still sync for a day; a new pairing could
+// not hand in another scanner's scans). Unreachable or refused: the queue stays for later.
+async function handInLeftovers() {
+  try {
+    const { OfflineDoor } = await import(document.body.dataset.offline);
+    const leftover = new OfflineDoor(api, session);
+    await leftover.open();
+    if ((await leftover.waiting()).length > 0) await leftover.sync();
+  } catch (error) {
+    if (!(error instanceof Unreachable)) console.warn(error);
+  }
+}
+
+async function start() {
   $("signin-form").addEventListener("submit", signIn);
   $("setup-form").addEventListener("submit", chooseEvent);
   $("setup-event").addEventListener("change", (e) => loadGates(e.target.value).catch(() => {}));
@@ -723,6 +737,7 @@ function start() {
     else if (!$("scanner").hidden) startCamera();
   });
 
+  if (!signedIn() && session.token && session.eventId) await handInLeftovers();
   const code = new URLSearchParams(location.hash.slice(1)).get("code");
   if (code) return pair(code);
   if (!signedIn()) return showSignIn(session.token ? t("session_expired") : "");
