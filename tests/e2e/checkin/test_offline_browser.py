@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Route, async_playwright
+from playwright.async_api import Browser, Page, Route, async_playwright
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -71,6 +71,25 @@ async def arrange(
         await session.commit()
     await engine.dispose()
     return event_id, tickets, pairing_code
+
+
+async def paired_phone(
+    browser: Browser,
+    base_url: str,
+    pairing_code: str,
+    foreign: list[str],
+    problems: list[str],
+    clock: dt.datetime | None = None,
+) -> Page:
+    """A phone (camera refused: codes typed by hand) paired through its link, its bundle loaded;
+    `clock`: what the phone's own clock says now."""
+    page = await new_phone(browser, base_url, foreign, problems)
+    await page.add_init_script(REFUSE_CAMERA)
+    if clock is not None:
+        await page.clock.set_system_time(clock)
+    await page.goto(f"/scan?decoder=jsqr#code={pairing_code}")
+    await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+    return page
 
 
 async def cut_off(route: Route) -> None:
@@ -137,12 +156,9 @@ async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> Non
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             foreign: list[str] = []
             problems: list[str] = []
-            page = await new_phone(browser, server.base_url, foreign, problems)
-            await page.add_init_script(REFUSE_CAMERA)
             # the phone's clock is off: its offline scans are dated by the server's clock
-            await page.clock.set_system_time(dt.datetime.now(dt.UTC) + PHONE_CLOCK_OFF)
-            await page.goto(f"/scan?decoder=jsqr#code={pairing_code}")
-            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+            clock = dt.datetime.now(dt.UTC) + PHONE_CLOCK_OFF
+            page = await paired_phone(browser, server.base_url, pairing_code, foreign, problems, clock)
             assert await page.is_hidden("#offline-banner")
 
             await page.route("**/*", cut_off)
@@ -195,10 +211,7 @@ async def test_a_session_that_ended_while_the_page_was_closed_hands_in_its_queue
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             foreign: list[str] = []
             problems: list[str] = []
-            page = await new_phone(browser, server.base_url, foreign, problems)
-            await page.add_init_script(REFUSE_CAMERA)
-            await page.goto(f"/scan?decoder=jsqr#code={pairing_code}")
-            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+            page = await paired_phone(browser, server.base_url, pairing_code, foreign, problems)
             await page.route("**/*", cut_off)
             await scan_by_hand(page, tickets[0]["code"], "valid", "27-offline-before-closing.png")
             assert await recorded(url) == []
@@ -214,4 +227,5 @@ async def test_a_session_that_ended_while_the_page_was_closed_hands_in_its_queue
             await page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
             await browser.close()
         assert foreign == []
+        assert problems == []
     assert await recorded(url) == [(tickets[0]["code"], "valid", None, "valid")]

@@ -91,6 +91,23 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:LAST_ERROR_MAX]
 
 
+async def update_if_claimed(
+    session: AsyncSession, message_id: int, token: str, values: dict[str, Any]
+) -> bool:
+    """Set `values` on the message while the pass with `token` still holds its claim; whether it did."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.claimed_by == token,
+            OutboxMessage.status == OutboxStatus.SENDING,
+        )
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 class OutboxDelivery:
     """One worker's delivery of the outbox, pass by pass."""
 
@@ -188,17 +205,7 @@ class OutboxDelivery:
         the new one) or finds it claimed by another pass and leaves it; never both send it."""
         lease_until = now + dt.timedelta(seconds=self.settings.outbox_claim_timeout_seconds)
         async with self.session_maker() as session:
-            renewed = await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == message_id,
-                    OutboxMessage.claimed_by == token,
-                    OutboxMessage.status == OutboxStatus.SENDING,
-                )
-                .values(next_attempt_at=lease_until)
-                .execution_options(synchronize_session=False)
-            )
-            if renewed.rowcount != 1:  # type: ignore[attr-defined]
+            if not await update_if_claimed(session, message_id, token, {"next_attempt_at": lease_until}):
                 await session.rollback()
                 return None
             message = await session.get(OutboxMessage, message_id)
@@ -268,18 +275,9 @@ class OutboxDelivery:
         else:
             values["status"] = OutboxStatus(outcome.value)
         async with self.session_maker() as session:
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == message_id,
-                    OutboxMessage.claimed_by == token,
-                    OutboxMessage.status == OutboxStatus.SENDING,
-                )
-                .values(values)
-                .execution_options(synchronize_session=False)
-            )
+            recorded = await update_if_claimed(session, message_id, token, values)
             await session.commit()
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if not recorded:
             logger.warning("message %s: claim expired before its outcome was recorded", message_id)
             return Outcome.LOST
         return outcome

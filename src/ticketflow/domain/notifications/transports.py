@@ -54,7 +54,7 @@ class SmtpTransport:
             # STARTTLS required when asked for; else taken whenever the server offers it (None),
             # opportunistically (RFC 7435): its certificate is then not checked, so a relay with
             # a self-signed one (a stock Postfix) still takes mail, encrypted
-            start_tls=None if settings.smtp_tls else (True if settings.smtp_starttls else None),
+            start_tls=True if settings.smtp_starttls and not settings.smtp_tls else None,
             validate_certs=settings.smtp_tls or settings.smtp_starttls,
             timeout=settings.smtp_timeout_seconds,
         )

@@ -8,6 +8,7 @@ each live ticket cancelled and refunded the way a single ticket is (`TicketServi
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,6 @@ from ticketflow.domain.payments.holds import (
     release_hold,
     rowcount,
     shift_types,
-    tickets_by_type,
 )
 from ticketflow.domain.payments.hooks import Payments
 from ticketflow.domain.tickets.service import OrderRepository
@@ -177,7 +177,7 @@ class OrderService(RepositoryService[Order, OrderRepository]):
         live = list(await self.session.scalars(select(Ticket).where(*unused).with_for_update()))
         if not live:
             raise OrderNotCancellable(N_("the order has no ticket left to cancel"))
-        by_type = await tickets_by_type(self.session, *unused)
+        by_type = dict(Counter(ticket.ticket_type_id for ticket in live))  # the rows locked just above
         cancelled = await self.session.execute(
             update(Ticket)
             .where(*unused)

@@ -324,20 +324,14 @@ def check_quantity(quantity: int, limit: int, ticket_type_id: int | None = None)
     """A quantity of 1..`limit`, the order's or (`ticket_type_id`) a type's within it: else 422."""
     if 1 <= quantity <= limit:
         return
-    if ticket_type_id is None or quantity < 1:
-        where = {} if ticket_type_id is None else {"ticket_type_id": ticket_type_id}
-        raise RuleViolation(
-            N_("quantity must be between 1 and %(count)s"),
-            values={"count": limit},
-            max_per_order=limit,
-            **where,
-        )
-    raise RuleViolation(
-        N_("at most %(count)s tickets of this type per order"),
-        values={"count": limit},
-        ticket_type_id=ticket_type_id,
-        max_per_order=limit,
+    over_type_limit = ticket_type_id is not None and quantity > limit
+    text = (
+        N_("at most %(count)s tickets of this type per order")
+        if over_type_limit
+        else N_("quantity must be between 1 and %(count)s")
     )
+    where = {} if ticket_type_id is None else {"ticket_type_id": ticket_type_id}
+    raise RuleViolation(text, values={"count": limit}, max_per_order=limit, **where)
 
 
 def sold_out(available: int, type_id: int | None) -> SoldOut:
