@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -91,6 +92,30 @@ def wait_ready(server: LiveServer, timeout: float = 90.0) -> None:
         time.sleep(0.1)
     msg = f"server not ready after {timeout} s:\n{server.log()[-3000:]}"
     raise RuntimeError(msg)
+
+
+def stop(server: LiveServer) -> None:
+    """The server's process ended, as a crash or a pulled cable would leave its clients."""
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+def start_again(server: LiveServer, database_url: str, **extra_env: str) -> None:
+    """A stopped server's process again, on the same port (its clients find it where it was)."""
+    port = urlsplit(server.base_url).port
+    assert port is not None
+    with server.log_path.open("ab") as log:
+        server.process = subprocess.Popen(
+            uvicorn_command(port),
+            env=server_environment(database_url, **extra_env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    wait_ready(server)
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from tests.e2e.checkin.test_scanner_browser import ARTIFACTS, REFUSE_CAMERA, cre
 from tests.e2e.payments.shop import login
 from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.factories import event_body
-from tests.support.live import live_client, live_servers
+from tests.support.live import live_client, live_servers, start_again, stop
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.checkins import CheckIn
@@ -90,6 +90,16 @@ async def paired_phone(
     await page.goto(f"/scan?decoder=jsqr#code={pairing_code}")
     await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
     return page
+
+
+async def kept_on_phone(page: Page) -> None:
+    """Until the page's service worker controls it (the page's policy allows no `eval`: polled)."""
+    for _ in range(WAIT_MS // 100):
+        if await page.evaluate("navigator.serviceWorker.controller !== null"):
+            return
+        await asyncio.sleep(0.1)
+    msg = "the scanner page's service worker never took the page over"
+    raise AssertionError(msg)
 
 
 async def cut_off(route: Route) -> None:
@@ -197,6 +207,42 @@ async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> Non
     times = await scan_times(url)
     assert started - dt.timedelta(seconds=5) <= min(times), "dated by the phone's clock, not the server's"
     assert max(times) <= dt.datetime.now(dt.UTC)
+
+
+async def test_the_page_opens_again_while_its_server_is_down(tmp_path: Path) -> None:
+    """The phone reloads the page (or the browser dropped it) while the server is down: the page
+    and its files come from the phone (the service worker), the paired session and the bundle from
+    its storage, and the door goes on deciding; back up, the server gets the scan."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    people = await create_people(url)
+    with live_servers(url, 1, tmp_path) as (server,):
+        _, tickets, pairing_code = await arrange(url, server.base_url, people)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            foreign: list[str] = []
+            problems: list[str] = []
+            page = await paired_phone(browser, server.base_url, pairing_code, foreign, problems)
+            await kept_on_phone(page)
+
+            await asyncio.to_thread(stop, server)
+            await page.reload()
+            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+            assert await page.is_visible("#scanner")
+            await scan_by_hand(page, tickets[0]["code"], "valid", "28-reopened-without-server.png")
+            await scan_by_hand(page, tickets[1]["code"], "invalid", "29-reopened-revoked.png")
+            assert await page.get_attribute("#offline-banner", "data-offline") == "true"
+            assert await page.get_attribute("#offline-banner", "data-waiting") == "2"
+
+            await asyncio.to_thread(start_again, server, url)
+            await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
+            await browser.close()
+        assert foreign == []
+        assert problems == []
+    assert await recorded(url) == [
+        (tickets[0]["code"], "valid", None, "valid"),
+        (tickets[1]["code"], "invalid", "cancelled", "invalid"),
+    ]
 
 
 async def test_a_session_that_ended_while_the_page_was_closed_hands_in_its_queue(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ PUBLIC_ROUTES = {
     ("*", "/admin"),  # the back office has its own session login
     ("POST", "/scanners/pair"),  # the one-time pairing code is the credential (rate-limited)
     ("GET", "/scan"),  # the scanner page; its scans send the staff member's token
+    ("GET", "/scan-worker.js"),  # the scanner page's service worker (keeps the page on the phone)
     ("GET", "/static/scan/{file_path:path}"),
     ("HEAD", "/static/scan/{file_path:path}"),
     ("GET", "/static/swagger/{file_path:path}"),

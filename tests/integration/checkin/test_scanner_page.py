@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.support.databases import settings_for_tests
 from ticketflow.app import create_app
-from ticketflow.domain.checkin.scanner_page import PAGE_TEXTS, STATIC_DIR
+from ticketflow.domain.checkin.scanner_page import ASSETS, PAGE_TEXTS, STATIC_DIR, asset_url
 
 JSQR_DIR = STATIC_DIR / "vendor" / "jsqr"
 
@@ -169,3 +169,34 @@ async def test_the_licence_is_served_beside_the_decoder(client: AsyncTestClient[
     response = await client.get("/static/scan/vendor/jsqr/LICENSE")
     assert response.status_code == 200
     assert "Apache License" in response.text
+
+
+async def test_the_service_worker_keeps_the_page_and_exactly_its_files(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    page = PageParts()
+    page.feed((await client.get("/scan")).text)
+    worker_url = page.body_attrs["data-worker"]
+    assert worker_url == "/scan-worker.js"
+    assert page.body_attrs["data-scope"] == "/scan"
+
+    worker = await client.get(worker_url)
+
+    assert worker.status_code == 200
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["cache-control"] == "no-cache"  # a new version reaches the phone at once
+    assert "service-worker-allowed" not in worker.headers  # its scope is under its own address
+    script = worker.text
+    declared = {
+        name: json.loads(value)
+        for name, value in re.findall(r"^const (CACHE|PAGE|FILES|PAGE_WAIT_MS) = (.+);$", script, re.M)
+    }
+    assert declared["PAGE"] == "/scan"
+    assert declared["FILES"] == [asset_url(name) for name in ASSETS.values()]
+    assert all(f.startswith("/static/scan/") and "?v=" in f for f in declared["FILES"])
+    assert re.fullmatch(r"scan-[0-9a-f]{12}", declared["CACHE"])
+    assert 0 < declared["PAGE_WAIT_MS"] <= 10_000
+    # API calls and other methods are never answered by the worker
+    assert 'if (request.method !== "GET") return;' in script
+    for url in declared["FILES"]:
+        assert (await client.get(url)).status_code == 200, url

@@ -4,6 +4,10 @@ The page is one HTML document, one stylesheet and one script module (`static/sca
 decoder for browsers without `BarcodeDetector` is the vendored jsQR (`static/scan/vendor/jsqr/`,
 with its licence). The page itself is public: the API calls it makes carry the door's token.
 
+A service worker (`GET /scan-worker.js`, scope `/scan`) keeps the page and its files on the
+phone: reloaded, or opened again, while the server cannot be reached, the page comes from there
+and goes on deciding offline with the bundle it holds. It touches no API call.
+
 Every text on the page is in `PAGE_TEXTS`, translated through the catalogues into the language
 of the browser's `Accept-Language`: the HTML is rendered from it on the server and the script
 reads the same texts from a JSON data block. The Content-Security-Policy allows nothing but the
@@ -28,6 +32,11 @@ from ticketflow.lib.i18n import N_, gettext_for, request_locale
 
 STATIC_DIR = Path(__file__).parent / "static" / "scan"
 STATIC_PATH = "/static/scan"
+PAGE_PATH = "/scan"
+WORKER_PATH = "/scan-worker.js"
+"""The service worker's own address: at the root, so that its scope may be `/scan`."""
+WORKER_PAGE_WAIT_MS = 4000
+"""How long the worker waits for the server's page before it opens the one it holds."""
 ASSETS = {"css": "scan.css", "js": "scan.js", "jsqr": "vendor/jsqr/jsQR.js", "offline": "offline.js"}
 ASSET_MAX_AGE = 7 * 24 * 3600
 """Assets are addressed with a hash of their content (`?v=`), so a week of caching is safe."""
@@ -137,12 +146,28 @@ def page_texts(locale: str) -> dict[str, str]:
 def render_page(locale: str) -> str:
     texts = page_texts(locale)
     return _templates.get_template("scan.html").render(
-        lang=locale, t=texts, texts=texts, assets={key: asset_url(name) for key, name in ASSETS.items()}
+        lang=locale,
+        t=texts,
+        texts=texts,
+        assets={key: asset_url(name) for key, name in ASSETS.items()},
+        worker=WORKER_PATH,
+        scope=PAGE_PATH,
+    )
+
+
+@functools.cache
+def render_worker() -> str:
+    """The service worker's script: the page's files by their hashed addresses, in a cache named
+    after them (new files: a new script, which the browser installs, and the old cache goes)."""
+    files = [asset_url(name) for name in ASSETS.values()]
+    cache = "scan-" + hashlib.sha256("\n".join(files).encode()).hexdigest()[:12]
+    return _templates.get_template("scan-worker.js").render(
+        cache=cache, page=PAGE_PATH, files=files, page_wait_ms=WORKER_PAGE_WAIT_MS
     )
 
 
 @get(
-    "/scan",
+    PAGE_PATH,
     opt=PUBLIC_ROUTE,
     include_in_schema=False,
     media_type=MediaType.HTML,
@@ -155,10 +180,18 @@ def scanner_page(request: Request[Any, Any, Any]) -> Response[str]:
     return Response(render_page(locale), media_type=MediaType.HTML, headers=headers)
 
 
+@get(WORKER_PATH, opt=PUBLIC_ROUTE, include_in_schema=False, sync_to_thread=False)
+def scanner_page_worker() -> Response[str]:
+    """The scanner page's service worker (asked for again by the browser with every page load)."""
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    return Response(render_worker(), media_type="text/javascript; charset=utf-8", headers=headers)
+
+
 def scanner_page_handlers() -> list[ControllerRouterHandler]:
-    """The page and its static files."""
+    """The page, its service worker and its static files."""
     return [
         scanner_page,
+        scanner_page_worker,
         create_static_files_router(
             path=STATIC_PATH,
             directories=[STATIC_DIR],

@@ -710,7 +710,17 @@ async function handInLeftovers() {
   }
 }
 
+// The page and its files kept on the phone (the service worker of `/scan-worker.js`): opened again
+// without a network, the page still comes up and decides offline. Browsers without service workers
+// (or on plain http off localhost) simply do without.
+function keepPageOnPhone() {
+  const { worker, scope } = document.body.dataset;
+  if (!worker || !("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register(worker, { scope }).catch((error) => console.warn(error));
+}
+
 async function start() {
+  keepPageOnPhone();
   $("signin-form").addEventListener("submit", signIn);
   $("setup-form").addEventListener("submit", chooseEvent);
   $("setup-event").addEventListener("change", (e) => loadGates(e.target.value).catch(() => {}));
