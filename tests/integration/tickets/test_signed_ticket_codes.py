@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.integration.payments.flow import buy_pending, priced_event
+from tests.integration.payments.flow import buy_pending, pay_order, priced_event
 from tests.support.api import buy, make_actor, make_event
 from tests.support.databases import settings_for_tests
 from ticketflow.db.models.tickets import CODE_MAX, Ticket
@@ -99,4 +99,40 @@ async def test_a_priced_order_signs_its_pending_tickets(client, db, settings) ->
 
     rows = await stored(db, event["id"])
     assert_signed_for_themselves(rows, settings)
-    assert {t["code"] for t in purchase["tickets"]} == {r[3] for r in rows}
+    # unpaid, the code is not shown (an offline door would admit it); paid, the same code is
+    assert [t["code"] for t in purchase["tickets"]] == ["", ""]
+    await pay_order(client, purchase)
+    shown = [
+        (await client.get(f"/tickets/{t['id']}", headers=buyer.headers)).json() for t in purchase["tickets"]
+    ]
+    assert [(t["status"], t["code"]) for t in shown] == [("active", row[3]) for row in rows]
+    assert await stored(db, event["id"]) == rows
+
+
+async def test_an_unpaid_ticket_shows_its_code_nowhere(client, db, settings) -> None:
+    admin = await make_actor(client, db, role="admin")
+    buyer = await make_actor(client, db)
+    event = await priced_event(client, admin)
+    purchase = await buy_pending(client, buyer, event["id"])
+    (ticket,) = purchase["tickets"]
+    (row,) = await stored(db, event["id"])
+
+    for viewer in (buyer, admin):
+        listed = await client.get("/tickets", headers=viewer.headers, params={"event_id": event["id"]})
+        assert [t["code"] for t in listed.json()["items"]] == [""]
+        one = await client.get(f"/tickets/{ticket['id']}", headers=viewer.headers)
+        assert (one.json()["status"], one.json()["code"]) == ("pending", "")
+        for document in ("qr.png", "qr.svg", "ticket.pdf", "wallet.pkpass"):
+            answer = await client.get(f"/tickets/{ticket['id']}/{document}", headers=viewer.headers)
+            assert answer.status_code == 409, (document, answer.text)
+            assert answer.json()["detail"] == "this ticket is not paid yet: its code comes with the payment"
+            assert row[3].encode() not in answer.content
+    replay = await client.get(f"/orders/{purchase['order']['id']}", headers=buyer.headers)
+    assert row[3] not in replay.text
+    assert await stored(db, event["id"]) == [row]
+
+    await pay_order(client, purchase)
+
+    qr = await client.get(f"/tickets/{ticket['id']}/qr.svg", headers=buyer.headers)
+    assert qr.status_code == 200
+    assert (await client.get(f"/tickets/{ticket['id']}", headers=buyer.headers)).json()["code"] == row[3]

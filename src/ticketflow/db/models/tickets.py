@@ -33,6 +33,13 @@ def attendee_or_holder(attendee_name: str | None, holder_name: str) -> str:
     return attendee_name or holder_name
 
 
+def code_to_show(status: str, code: str) -> str:
+    """The code a ticket's holder (or anyone) is shown: none while the ticket is unpaid. An unpaid
+    ticket's signed code would pass an offline door, which cannot know about payments; shown only
+    once paid, it never reaches a door before it may admit. The code does not change on payment."""
+    return "" if status == TicketStatus.PENDING else code
+
+
 class Ticket(IdMixin, TimestampMixin, Base):
     __tablename__ = "tickets"
     __table_args__ = (

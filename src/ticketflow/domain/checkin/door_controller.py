@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketflow.db.models.checkins import CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.gates import Gate as GateModel
 from ticketflow.db.models.gates import Scanner as ScannerModel
-from ticketflow.db.models.tickets import attendee_or_holder
+from ticketflow.db.models.tickets import attendee_or_holder, code_to_show
 from ticketflow.db.models.users import User
 from ticketflow.domain.accounts.auth import admin_only, staff_or_admin
 from ticketflow.domain.checkin.door import GateService, ScanLogService, ScannerService
@@ -359,7 +359,7 @@ def found_tickets(found: Sequence[tuple[Any, User]]) -> list[FoundTicket]:
     return [
         FoundTicket(
             id=ticket.id,
-            code=ticket.code,
+            code=code_to_show(ticket.status, ticket.code),
             status=ticket.status,
             holder_name=attendee_or_holder(ticket.attendee_name, user.name),
             email=user.email,

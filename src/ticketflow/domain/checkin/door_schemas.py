@@ -119,7 +119,7 @@ CheckInPage = Annotated[Page[CheckInEntry], schema_name("CheckInPage")]
 class FoundTicket(msgspec.Struct):
     id: int
     code: str
-    """For admitting the ticket by hand (`POST /tickets/{code}/validate`)."""
+    """For admitting the ticket by hand (`POST /tickets/{code}/validate`); empty while unpaid."""
     status: TicketStatus
     holder_name: str
     email: str

@@ -22,7 +22,7 @@ from ticketflow.db.models.orders import OrderStatus
 from ticketflow.db.models.ticket_types import BASIS_POINTS_PER_PERCENT
 from ticketflow.db.models.ticket_types import OrderLine as OrderLineModel
 from ticketflow.db.models.tickets import Ticket as TicketModel
-from ticketflow.db.models.tickets import TicketStatus, attendee_or_holder
+from ticketflow.db.models.tickets import TicketStatus, attendee_or_holder, code_to_show
 from ticketflow.db.models.users import Role, User
 from ticketflow.domain.accounts.auth import Credentials, any_role, buyer
 from ticketflow.domain.notifications.compose import printed_ticket
@@ -71,6 +71,7 @@ DOCUMENT_CACHE_CONTROL = "private, no-cache"
 transfer, a new code, a new name): always revalidate."""
 
 TICKET_NOT_FOUND = (404, "no such ticket, or another user's")
+TICKET_NOT_PAID = (409, "the ticket is not paid yet: it has no code to show until it is")
 DOOR_STAFF = (403, "door staff may not change tickets")
 
 TicketId = Annotated[int, id_parameter("ticket id")]
@@ -88,7 +89,7 @@ def to_ticket(
         order_id=ticket.order_id,
         user_id=ticket.user_id,
         event_id=ticket.event_id,
-        code=ticket.code,
+        code=code_to_show(ticket.status, ticket.code),
         status=TicketStatus(ticket.status),
         used_at=ticket.used_at,
         created_at=ticket.created_at,
@@ -402,13 +403,13 @@ class TicketController(Controller):
         operation_id="getTicketQrPng",
         summary="QR code of a ticket (PNG)",
         operation_class=binary_answer("image/png"),
-        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND, TICKET_NOT_PAID),
         media_type="image/png",
     )
     async def qr_png(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
-        ticket = (await tickets.get_visible(ticket_id, request.user)).ticket
+        ticket = (await tickets.get_code(ticket_id, request.user)).ticket
         return qr_answer(await render_png(ticket.code), "image/png")
 
     @get(
@@ -417,13 +418,13 @@ class TicketController(Controller):
         operation_id="getTicketQrSvg",
         summary="QR code of a ticket (SVG)",
         operation_class=binary_answer("image/svg+xml"),
-        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND, TICKET_NOT_PAID),
         media_type="image/svg+xml",
     )
     async def qr_svg(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
-        ticket = (await tickets.get_visible(ticket_id, request.user)).ticket
+        ticket = (await tickets.get_code(ticket_id, request.user)).ticket
         return qr_answer(await render_svg(ticket.code), "image/svg+xml")
 
     @get(
@@ -437,12 +438,12 @@ class TicketController(Controller):
         media_type="application/pdf",
         operation_id="getTicketPdf",
         operation_class=binary_answer("application/pdf"),
-        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND, TICKET_NOT_PAID),
     )
     async def ticket_pdf(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
-        held = await tickets.get_own(ticket_id, request.user)
+        held = await tickets.get_document(ticket_id, request.user)
         locale = request.user.locale  # the reader's language (the holder's, or the admin's)
         document = await anyio.to_thread.run_sync(
             ticket_pdf, [to_printed_ticket(held, locale)], translated(PDF_WORDING, locale)
@@ -465,6 +466,7 @@ class TicketController(Controller):
             BAD_INPUT,
             NO_TOKEN,
             TICKET_NOT_FOUND,
+            TICKET_NOT_PAID,
             (503, "wallet passes are not configured on this server, or its certificate cannot be loaded"),
         ),
     )
@@ -475,7 +477,7 @@ class TicketController(Controller):
         context: NamedDependency[AppContext],
         ticket_id: TicketId,
     ) -> Response[bytes]:
-        held = await tickets.get_own(ticket_id, request.user)
+        held = await tickets.get_document(ticket_id, request.user)
         signer = await anyio.to_thread.run_sync(pass_signer, wallet_config(context.settings))
         locale = request.user.locale
         archive = await anyio.to_thread.run_sync(

@@ -86,7 +86,8 @@ class Ticket(msgspec.Struct):
         str,
         msgspec.Meta(
             description=(
-                "The string in the QR code. Empty in the answers that show the ticket to a holder"
+                "The string in the QR code. Empty while the ticket is unpaid (`pending`): it comes"
+                " with the payment. Empty too in the answers that show the ticket to a holder"
                 " who gave it away (the transfer's, a replayed purchase's): the giver keeps no"
                 " working code."
             )

@@ -81,6 +81,13 @@ class HeldTicket(NamedTuple):
         return attendee_or_holder(self.ticket.attendee_name, self.holder_name)
 
 
+def paid(held: HeldTicket) -> HeldTicket:
+    """The ticket, if it has a code to show (`code_to_show`); an unpaid one is refused."""
+    if held.ticket.status == TicketStatus.PENDING:
+        raise TicketNotPaid
+    return held
+
+
 async def held_tickets(session: AsyncSession, tickets: Sequence[Ticket]) -> list[HeldTicket]:
     """The tickets with their events and their holders' names, in the order given."""
     if not tickets:
@@ -134,6 +141,10 @@ async def replace_code(
 
 class TicketNotCancellable(ConflictError):
     detail = N_("this ticket cannot be cancelled")
+
+
+class TicketNotPaid(ConflictError):
+    detail = N_("this ticket is not paid yet: its code comes with the payment")
 
 
 class TicketNotRenamable(ConflictError):
@@ -219,6 +230,14 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         if viewer.role != Role.ADMIN and held.ticket.user_id != viewer.id:
             raise TicketNotFound
         return held
+
+    async def get_code(self, ticket_id: int, viewer: User) -> HeldTicket:
+        """As `get_visible`, for what shows the ticket's code (its QR code): 409 while unpaid."""
+        return paid(await self.get_visible(ticket_id, viewer))
+
+    async def get_document(self, ticket_id: int, viewer: User) -> HeldTicket:
+        """As `get_own`, for the ticket's documents (PDF, wallet pass): 409 while unpaid."""
+        return paid(await self.get_own(ticket_id, viewer))
 
     async def list_tickets(
         self, *, viewer: User, event_id: int | None, limit_offset: LimitOffset
