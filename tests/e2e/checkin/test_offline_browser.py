@@ -245,6 +245,72 @@ async def test_the_page_opens_again_while_its_server_is_down(tmp_path: Path) -> 
     ]
 
 
+async def test_a_phone_paired_again_hands_in_each_scan_as_the_scanner_that_made_it(tmp_path: Path) -> None:
+    """A phone paired to the North gate queues a scan while its server cannot take scans, then is
+    paired again, to the South gate, and queues another: when scans get through, each is handed in
+    with its own scanner's token (the South scanner may not sync North's scans: they would have
+    been refused, and held up every later scan behind them)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    people = await create_people(url)
+    with live_servers(url, 1, tmp_path) as (server,):
+        event_id, tickets, _ = await arrange(url, server.base_url, people)
+        pairing: dict[str, tuple[int, int, str]] = {}
+        async with live_client(base_url=server.base_url, timeout=30) as http:
+            organiser = await login(
+                http, server.base_url, people["admin"]["email"], people["admin"]["password"]
+            )
+            for name in ("North", "South"):
+                gate = (
+                    await http.post(f"/events/{event_id}/gates", json={"name": name}, headers=organiser)
+                ).json()
+                scanner = await http.post(
+                    f"/events/{event_id}/scanners",
+                    json={"name": name, "gate_id": gate["id"]},
+                    headers=organiser,
+                )
+                assert scanner.status_code == 201, scanner.text
+                body = scanner.json()
+                pairing[name] = (gate["id"], body["id"], body["pairing_code"])
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            foreign: list[str] = []
+            problems: list[str] = []
+            page = await paired_phone(browser, server.base_url, pairing["North"][2], foreign, problems)
+            # the server answers, but no scan gets through: the door decides alone and queues
+            await page.route("**/validate", proxy_without_its_server)
+            await page.route("**/check-ins/sync", proxy_without_its_server)
+            await scan_by_hand(page, tickets[0]["code"], "valid", "30-north-offline.png")
+
+            await page.goto(f"/scan?decoder=jsqr#code={pairing['South'][2]}")
+            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+            await scan_by_hand(page, tickets[2]["code"], "valid", "31-south-offline.png")
+            assert await recorded(url) == []
+
+            await page.unroute("**/check-ins/sync", proxy_without_its_server)
+            await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
+            await browser.close()
+        assert foreign == []
+        assert problems == []
+    assert await scanned_by(url) == [
+        (tickets[0]["code"], "valid", pairing["North"][1], pairing["North"][0]),
+        (tickets[2]["code"], "valid", pairing["South"][1], pairing["South"][0]),
+    ]
+
+
+async def scanned_by(url: str) -> list[tuple[str, str, int | None, int | None]]:
+    engine = create_engine(Settings(database_url=url), null_pool=True)
+    async with async_sessionmaker(engine)() as session:
+        rows = await session.execute(
+            select(CheckIn.scanned_code, CheckIn.result, CheckIn.scanner_id, CheckIn.gate_id).order_by(
+                CheckIn.scanned_at
+            )
+        )
+        found = [tuple(row) for row in rows]
+    await engine.dispose()
+    return found  # type: ignore[return-value]
+
+
 async def test_a_session_that_ended_while_the_page_was_closed_hands_in_its_queue(tmp_path: Path) -> None:
     """Scans queued offline, then the page closed and its session over (expired) before the network
     came back: opened again, the page hands the queue in before it asks for a new sign-in."""

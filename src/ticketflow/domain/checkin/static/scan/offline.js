@@ -6,6 +6,8 @@
 // names this event, it is not revoked, the gate admits its type, and this device has not admitted
 // it before. Every offline scan is queued in IndexedDB and sent to POST /check-ins/sync when the
 // server answers again (a staff account, which may not sync, replays its scans through validate).
+// A paired scanner's scan keeps that scanner's token: handed in as the scanner that made it, even
+// after the phone was paired again (another gate, another event) or signed out.
 // What one offline door cannot know is what another offline door did: the server finds those
 // double admissions at sync time.
 
@@ -207,7 +209,9 @@ export class OfflineDoor {
       offline_result: decision.result,
       direction,
       eventId: this.session.eventId,
+      kind: this.session.kind === "scanner" ? "scanner" : "staff",
     };
+    if (scan.kind === "scanner") scan.token = this.session.token;
     if (this.session.gateId) scan.gate_id = this.session.gateId;
     await inStore(this.db, "queue", "readwrite", (s) => request(s.put(scan)));
     try {
@@ -221,10 +225,15 @@ export class OfflineDoor {
     }
   }
 
+  // This event's queued scans (what the page shows as waiting).
   async waiting() {
+    return (await this.queued()).filter((scan) => scan.eventId === this.session.eventId);
+  }
+
+  // Every queued scan, of any event and any session of this phone.
+  async queued() {
     if (!this.db) return [];
-    const all = await inStore(this.db, "queue", "readonly", (s) => request(s.getAll()));
-    return all.filter((scan) => scan.eventId === this.session.eventId);
+    return inStore(this.db, "queue", "readonly", (s) => request(s.getAll()));
   }
 
   async forget(clientIds) {
@@ -233,32 +242,53 @@ export class OfflineDoor {
     });
   }
 
-  // Send the queue (oldest first); returns how many scans were handed in. Throws when unreachable.
+  // Send the queue, each scanner's scans with its own token and the staff's through the session
+  // signed in now, oldest first; returns how many scans were handed in. Throws when unreachable.
   async sync() {
-    const queue = (await this.waiting()).sort((a, b) => a.scanned_at.localeCompare(b.scanned_at));
+    const queue = (await this.queued()).sort((a, b) => a.scanned_at.localeCompare(b.scanned_at));
+    const byToken = new Map(); // a scanner's token, or "" for the scans the session now hands in
+    for (const scan of queue) {
+      const token = scan.kind === "scanner" && scan.token ? scan.token : "";
+      if (!byToken.has(token)) byToken.set(token, []);
+      byToken.get(token).push(scan);
+    }
     let handed = 0;
-    for (let start = 0; start < queue.length; start += SYNC_BATCH) {
-      const batch = queue.slice(start, start + SYNC_BATCH);
-      const count = this.session.kind === "scanner" ? await this.syncBatch(batch) : await this.replay(batch);
+    for (const [token, scans] of byToken) handed += await this.handIn(scans, token || null);
+    return handed;
+  }
+
+  // One scanner's scans (`token`), or those the session signed in now hands in (`null`: staff
+  // scans, and scans queued before scans carried their scanner).
+  async handIn(scans, token) {
+    const bySync = token !== null || this.session.kind === "scanner";
+    let handed = 0;
+    for (let start = 0; start < scans.length; start += SYNC_BATCH) {
+      const batch = scans.slice(start, start + SYNC_BATCH);
+      const count = bySync ? await this.syncBatch(batch, token ?? this.session.token) : await this.replay(batch);
       handed += count;
       if (count < batch.length) break; // the rest waits for the next round, in order
     }
     return handed;
   }
 
-  async syncBatch(batch) {
+  async syncBatch(batch, token) {
     const scans = batch.map(({ client_id, code, scanned_at, offline_result, direction, gate_id }) => {
       const scan = { client_id, code, scanned_at, offline_result, direction };
       if (gate_id) scan.gate_id = gate_id;
       return scan;
     });
-    const answer = await this.api("POST", "/check-ins/sync", { scans });
+    const answer = await this.api("POST", "/check-ins/sync", { scans }, token);
     if (answer.status === 200) {
       await this.forget(batch.map((scan) => scan.client_id));
       return batch.length;
     }
     const refused = answer.data?.extra?.client_id;
     if (answer.status === 422 && refused) await this.forget([refused]); // a scan the server will never take
+    if (answer.status === 401 && token !== this.session.token) {
+      // an earlier scanner of this phone, revoked or past its last day to sync: never deliverable
+      console.warn(`${batch.length} scans of a scanner that may no longer sync were dropped`);
+      await this.forget(batch.map((scan) => scan.client_id));
+    }
     return 0;
   }
 

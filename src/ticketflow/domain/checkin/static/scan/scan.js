@@ -62,10 +62,11 @@ function counts() {
 
 class Unreachable extends Error {}
 
-async function api(method, path, body) {
+// `token`: the credential to send (the session's, unless a queued scan carries its own).
+async function api(method, path, body, token = session.token) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  if (token) headers.Authorization = `Bearer ${token}`;
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
   try {
@@ -302,7 +303,12 @@ async function refreshGateCounts() {
 
 // ---- pairing (a scanner device opened with /scan#code=...) ------------------------------------
 
+function pairingCode() {
+  return new URLSearchParams(location.hash.slice(1)).get("code");
+}
+
 async function pair(code) {
+  stopCamera();
   show("signin");
   $("signin-message").textContent = t("pairing");
   let answer;
@@ -747,8 +753,14 @@ async function start() {
     else if (!$("scanner").hidden) startCamera();
   });
 
+  // A pairing link opened while the page is open in this tab changes only the address's fragment:
+  // the page stays, and pairs.
+  window.addEventListener("hashchange", () => {
+    const code = pairingCode();
+    if (code) pair(code);
+  });
   if (!signedIn() && session.token && session.eventId) await handInLeftovers();
-  const code = new URLSearchParams(location.hash.slice(1)).get("code");
+  const code = pairingCode();
   if (code) return pair(code);
   if (!signedIn()) return showSignIn(session.token ? t("session_expired") : "");
   if (session.eventId) return showScanner();
