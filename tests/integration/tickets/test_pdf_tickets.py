@@ -134,3 +134,20 @@ async def test_names_in_other_scripts_are_printed_as_written(client, db) -> None
     (text,) = pdf_pages_text(given)
     assert "Дмитрий Ελένη Nguyễn ??" in text  # no glyphs for Chinese or Japanese: marked, not dropped
     assert pdf_qr_codes(given) == [second["code"]]
+
+
+async def test_a_cancelled_ticket_prints_no_code(client, db, parties) -> None:
+    """Its QR code or a printed copy would look valid to whoever holds it: the door refuses it."""
+    owner, admin, ticket = parties.owner, parties.admin, parties.ticket
+    cancelled = await client.post(f"/tickets/{ticket['id']}/cancel", headers=owner.headers)
+    assert cancelled.status_code == 200
+
+    for viewer in (owner, admin):
+        for document in ("ticket.pdf", "qr.png", "qr.svg"):
+            answer = await client.get(f"/tickets/{ticket['id']}/{document}", headers=viewer.headers)
+            assert answer.status_code == 409, (document, answer.text)
+            assert answer.json()["detail"] == "this ticket was cancelled: it admits no one"
+            assert ticket["code"].encode() not in answer.content
+    # the resource still says what happened to it
+    shown = await client.get(f"/tickets/{ticket['id']}", headers=owner.headers)
+    assert (shown.json()["status"], shown.json()["code"]) == ("cancelled", ticket["code"])

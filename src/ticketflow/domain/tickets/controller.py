@@ -72,6 +72,7 @@ transfer, a new code, a new name): always revalidate."""
 
 TICKET_NOT_FOUND = (404, "no such ticket, or another user's")
 TICKET_NOT_PAID = (409, "the ticket is not paid yet: it has no code to show until it is")
+TICKET_NOT_ADMITTING = (409, "the ticket is not paid yet, or was cancelled: its code admits no one")
 DOOR_STAFF = (403, "door staff may not change tickets")
 
 TicketId = Annotated[int, id_parameter("ticket id")]
@@ -403,7 +404,7 @@ class TicketController(Controller):
         operation_id="getTicketQrPng",
         summary="QR code of a ticket (PNG)",
         operation_class=binary_answer("image/png"),
-        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND, TICKET_NOT_PAID),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND, TICKET_NOT_ADMITTING),
         media_type="image/png",
     )
     async def qr_png(
@@ -418,7 +419,7 @@ class TicketController(Controller):
         operation_id="getTicketQrSvg",
         summary="QR code of a ticket (SVG)",
         operation_class=binary_answer("image/svg+xml"),
-        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND, TICKET_NOT_PAID),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND, TICKET_NOT_ADMITTING),
         media_type="image/svg+xml",
     )
     async def qr_svg(
@@ -438,12 +439,12 @@ class TicketController(Controller):
         media_type="application/pdf",
         operation_id="getTicketPdf",
         operation_class=binary_answer("application/pdf"),
-        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND, TICKET_NOT_PAID),
+        responses=error_responses(BAD_INPUT, NO_TOKEN, TICKET_NOT_FOUND, TICKET_NOT_ADMITTING),
     )
     async def ticket_pdf(
         self, request: Request[User, Any, Any], tickets: NamedDependency[TicketService], ticket_id: TicketId
     ) -> Response[bytes]:
-        held = await tickets.get_document(ticket_id, request.user)
+        held = await tickets.get_printable(ticket_id, request.user)
         locale = request.user.locale  # the reader's language (the holder's, or the admin's)
         document = await anyio.to_thread.run_sync(
             ticket_pdf, [to_printed_ticket(held, locale)], translated(PDF_WORDING, locale)
@@ -477,7 +478,7 @@ class TicketController(Controller):
         context: NamedDependency[AppContext],
         ticket_id: TicketId,
     ) -> Response[bytes]:
-        held = await tickets.get_document(ticket_id, request.user)
+        held = await tickets.get_pass(ticket_id, request.user)
         signer = await anyio.to_thread.run_sync(pass_signer, wallet_config(context.settings))
         locale = request.user.locale
         archive = await anyio.to_thread.run_sync(

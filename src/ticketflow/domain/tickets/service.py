@@ -88,6 +88,14 @@ def paid(held: HeldTicket) -> HeldTicket:
     return held
 
 
+def admitting(held: HeldTicket) -> HeldTicket:
+    """The ticket, if its code may still admit someone: a QR code or a printed ticket of a
+    cancelled one would look valid to whoever holds it (the door refuses it)."""
+    if held.ticket.status == TicketStatus.CANCELLED:
+        raise TicketCancelled
+    return paid(held)
+
+
 async def held_tickets(session: AsyncSession, tickets: Sequence[Ticket]) -> list[HeldTicket]:
     """The tickets with their events and their holders' names, in the order given."""
     if not tickets:
@@ -145,6 +153,10 @@ class TicketNotCancellable(ConflictError):
 
 class TicketNotPaid(ConflictError):
     detail = N_("this ticket is not paid yet: its code comes with the payment")
+
+
+class TicketCancelled(ConflictError):
+    detail = N_("this ticket was cancelled: it admits no one")
 
 
 class TicketNotRenamable(ConflictError):
@@ -232,11 +244,16 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
         return held
 
     async def get_code(self, ticket_id: int, viewer: User) -> HeldTicket:
-        """As `get_visible`, for what shows the ticket's code (its QR code): 409 while unpaid."""
-        return paid(await self.get_visible(ticket_id, viewer))
+        """As `get_visible`, for the ticket's QR code: 409 while unpaid and once cancelled."""
+        return admitting(await self.get_visible(ticket_id, viewer))
 
-    async def get_document(self, ticket_id: int, viewer: User) -> HeldTicket:
-        """As `get_own`, for the ticket's documents (PDF, wallet pass): 409 while unpaid."""
+    async def get_printable(self, ticket_id: int, viewer: User) -> HeldTicket:
+        """As `get_own`, for the printable ticket (PDF): 409 while unpaid and once cancelled."""
+        return admitting(await self.get_own(ticket_id, viewer))
+
+    async def get_pass(self, ticket_id: int, viewer: User) -> HeldTicket:
+        """As `get_own`, for the wallet pass: 409 while unpaid. A cancelled ticket's pass is
+        voided, which is how a pass already in a wallet learns it no longer admits."""
         return paid(await self.get_own(ticket_id, viewer))
 
     async def list_tickets(
