@@ -20,8 +20,11 @@ from ticketflow.db.models.orders import Order
 from ticketflow.db.models.payments import Payment, Refund
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.vouchers import Voucher
 
 PRICE = 2500
+VIP_PRICE = 5000
+VIP_OFF = 1000
 HIDDEN_INPUT = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 
 
@@ -38,6 +41,43 @@ async def buy_pending(
     purchase: dict[str, Any] = response.json()
     assert purchase["order"]["status"] == "pending"
     return purchase
+
+
+async def vip_sale(
+    client: AsyncTestClient[Litestar], admin: Actor, **voucher: Any
+) -> tuple[dict[str, Any], int, int]:
+    """A priced event with its general type (PRICE) and a VIP type (VIP_PRICE), and a voucher
+    `VIP-OFF` taking VIP_OFF off each VIP ticket only, usable once (`voucher` overrides its body)."""
+    event = await priced_event(client, admin, capacity=10)
+    url = f"/events/{event['id']}/ticket-types"
+    ((general_id),) = [t["id"] for t in (await client.get(url)).json()]
+    vip = await client.post(url, json={"name": "VIP", "price_cents": VIP_PRICE}, headers=admin.headers)
+    assert vip.status_code == 201, vip.text
+    vip_id = vip.json()["id"]
+    body = {"code": "VIP-OFF", "kind": "amount", "value": VIP_OFF, "max_uses": 1, "ticket_type_ids": [vip_id]}
+    created = await client.post(f"/events/{event['id']}/vouchers", json=body | voucher, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    return event, general_id, vip_id
+
+
+async def buy_mixed(
+    client: AsyncTestClient[Litestar], buyer: Actor, event_id: int, general_id: int, vip_id: int
+) -> dict[str, Any]:
+    """One general ticket and two discounted VIP tickets: PRICE + 2 x (VIP_PRICE - VIP_OFF)."""
+    body = {
+        "items": [{"ticket_type_id": general_id, "quantity": 1}, {"ticket_type_id": vip_id, "quantity": 2}],
+        "voucher_code": "VIP-OFF",
+    }
+    response = await client.post(f"/events/{event_id}/tickets", json=body, headers=buyer.headers)
+    assert response.status_code == 201, response.text
+    purchase: dict[str, Any] = response.json()
+    assert purchase["order"]["amount_cents"] == PRICE + 2 * (VIP_PRICE - VIP_OFF)
+    return purchase
+
+
+async def voucher_uses(db: Any) -> int:
+    async with db() as session:
+        return int(await session.scalar(select(Voucher.uses).where(Voucher.code == "VIP-OFF")) or 0)
 
 
 def local_url(url: str) -> str:
@@ -126,6 +166,13 @@ async def inventory(db: Any, event_id: int) -> Inventory:
     return Inventory(event.capacity, event.tickets_sold, event.tickets_held, counts, types)
 
 
+async def sold_and_held(db: Any, event_id: int) -> tuple[int, int]:
+    """The event's sold and held seats, once its counters are checked against its tickets."""
+    state = await inventory(db, event_id)
+    state.assert_consistent()
+    return state.sold, state.held
+
+
 async def order_row(db: Any, order_id: int) -> Order:
     async with db() as session:
         order = await session.get(Order, order_id)
@@ -147,6 +194,22 @@ async def payments_for(db: Any, order_id: int) -> list[Payment]:
         return list(
             await session.scalars(select(Payment).where(Payment.order_id == order_id).order_by(Payment.id))
         )
+
+
+async def only_payment(db: Any, order_id: int) -> Payment:
+    """The one payment reported for the order."""
+    (payment,) = await payments_for(db, order_id)
+    return payment
+
+
+async def refused_in_full(db: Any, order_id: int) -> str:
+    """The refusal of the order's one payment, once checked that it was refused and that one
+    refund of all of it is owed."""
+    payment = await only_payment(db, order_id)
+    assert payment.status == "refused", payment
+    refunds = [(r.amount_cents, r.reason) for r in await refunds_for(db, order_id)]
+    assert refunds == [(payment.amount_cents, "payment_refused")], refunds
+    return str(payment.refusal)
 
 
 async def refunds_for(db: Any, order_id: int) -> list[Refund]:

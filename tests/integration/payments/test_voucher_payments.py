@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from tests.integration.payments.flow import (
     PRICE,
+    VIP_OFF,
+    VIP_PRICE,
+    buy_mixed,
     expire_hold,
     inventory,
     local_url,
@@ -17,54 +18,12 @@ from tests.integration.payments.flow import (
     pay_order,
     payments_for,
     press_pay,
-    priced_event,
     refunds_for,
     ticket_statuses,
+    vip_sale,
+    voucher_uses,
 )
-from tests.support.api import Actor, make_actor
-from ticketflow.db.models.vouchers import Voucher
-
-VIP_PRICE = 5000
-VIP_OFF = 1000
-
-
-async def vip_sale(client, admin: Actor) -> tuple[dict[str, Any], int, int]:
-    """A priced event with its general type (PRICE) and a VIP type (VIP_PRICE), and a voucher
-    `VIP-OFF` taking VIP_OFF off each VIP ticket only, usable once."""
-    event = await priced_event(client, admin, capacity=10)
-    url = f"/events/{event['id']}/ticket-types"
-    ((general_id),) = [t["id"] for t in (await client.get(url)).json()]
-    vip = await client.post(url, json={"name": "VIP", "price_cents": VIP_PRICE}, headers=admin.headers)
-    assert vip.status_code == 201, vip.text
-    vip_id = vip.json()["id"]
-    voucher = {
-        "code": "VIP-OFF",
-        "kind": "amount",
-        "value": VIP_OFF,
-        "max_uses": 1,
-        "ticket_type_ids": [vip_id],
-    }
-    created = await client.post(f"/events/{event['id']}/vouchers", json=voucher, headers=admin.headers)
-    assert created.status_code == 201, created.text
-    return event, general_id, vip_id
-
-
-async def buy_mixed(client, buyer: Actor, event_id: int, general_id: int, vip_id: int) -> dict[str, Any]:
-    """One general ticket and two discounted VIP tickets: PRICE + 2 x (VIP_PRICE - VIP_OFF)."""
-    body = {
-        "items": [{"ticket_type_id": general_id, "quantity": 1}, {"ticket_type_id": vip_id, "quantity": 2}],
-        "voucher_code": "VIP-OFF",
-    }
-    response = await client.post(f"/events/{event_id}/tickets", json=body, headers=buyer.headers)
-    assert response.status_code == 201, response.text
-    purchase: dict[str, Any] = response.json()
-    assert purchase["order"]["amount_cents"] == PRICE + 2 * (VIP_PRICE - VIP_OFF)
-    return purchase
-
-
-async def voucher_uses(db) -> int:
-    async with db() as session:
-        return int(await session.scalar(select(Voucher.uses).where(Voucher.code == "VIP-OFF")) or 0)
+from tests.support.api import make_actor
 
 
 def ticket_of_type(purchase: dict[str, Any], type_id: int) -> dict[str, Any]:

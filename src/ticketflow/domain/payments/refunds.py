@@ -102,10 +102,15 @@ async def record_refund(
 
 
 async def accepted_payment(session: AsyncSession, order_id: int) -> Payment | None:
-    """The payment that paid the order (at most one is ever accepted)."""
+    """The payment that paid the order (at most one is ever accepted), as committed now, locked.
+
+    A locking read: the caller holds the event's lock, maybe after waiting for it behind the
+    payment's own transaction; MariaDB's plain read would show the snapshot from before that wait
+    (no payment yet, or an older `refunded_cents`), and the refund would be skipped or refused."""
     return await session.scalar(
         select(Payment)
         .where(Payment.order_id == order_id, Payment.status == PaymentStatus.ACCEPTED)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
 

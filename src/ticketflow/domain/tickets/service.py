@@ -469,6 +469,19 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
             raise EventNotFound
         now = utc_now()
         await lock_event(self.session, event_id, now)
+        # Locking reads from here on, in the lock order (event, orders, tickets): an order paid,
+        # or a ticket cancelled or scanned, while this waited for the event's lock is seen as it
+        # is now (MariaDB's plain read would show the snapshot from before the wait: a paid order
+        # as pending, closed without a refund).
+        open_orders = list(
+            await self.session.scalars(
+                select(Order)
+                .where(Order.event_id == event_id, Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID]))
+                .order_by(Order.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
         await self.session.execute(
             update(Event)
             .where(Event.id == event_id)
@@ -485,6 +498,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
             select(func.count())
             .select_from(Ticket)
             .where(Ticket.event_id == event_id, Ticket.status == TicketStatus.USED)
+            .with_for_update()
         )
         await self.session.execute(
             update(Event)
@@ -493,9 +507,6 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
             .execution_options(synchronize_session=False)
         )
         await recount_types(self.session, event_id)
-        open_orders = await self.orders.get_many(
-            Order.event_id == event_id, Order.status.in_([OrderStatus.PENDING, OrderStatus.PAID])
-        )
         for order in open_orders:
             await give_back_voucher(self.session, order.id)
             if order.status == OrderStatus.PAID and order.amount_cents > 0:
