@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order, OrderStatus
-from ticketflow.db.models.ticket_types import OrderLine, TicketType
+from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.vouchers import Voucher
 from ticketflow.lib.signed_codes import TicketSigner
@@ -221,45 +221,78 @@ async def activate_order(session: AsyncSession, order: Order, now: dt.datetime) 
     return activated
 
 
-async def order_lines(session: AsyncSession, order_id: int) -> list[OrderLine]:
-    return list(
-        await session.scalars(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id))
+async def cancelled_by_expiry(session: AsyncSession, order: Order) -> dict[int, int]:
+    """The tickets of an expired order that its expiry cancelled, by type: what a late payment
+    issues again (locked, like every read of `tickets_by_type`).
+
+    The expiry closes the order and cancels its pending tickets in one transaction, stamping both
+    with one time (the order's `updated_at`, the tickets' `cancelled_at`), and nothing changes an
+    expired order after it. A ticket its holder or an admin cancelled while the order was pending
+    was cancelled by an earlier transaction, at another time - even after the hold's `expires_at`,
+    before the sweep came, which is why the hold's end cannot tell them apart.
+    """
+    return await tickets_by_type(
+        session,
+        Ticket.order_id == order.id,
+        Ticket.status == TicketStatus.CANCELLED,
+        Ticket.cancelled_at == order.updated_at,
     )
 
 
-async def take_seats_for_late_payment(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
-    """Sell the seats of an expired order again, if the event and each type still have them.
+async def cancelled_while_unpaid(session: AsyncSession, order: Order) -> list[tuple[int, int]]:
+    """(id, type id) of the order's tickets its holder or an admin cancelled while it was unpaid:
+    what a payment of the order refunds. Read before the payment changes the order (it moves the
+    `updated_at` that tells the expiry's tickets apart), locked: on MariaDB a plain read would
+    show the snapshot from before the event's lock was waited for, and miss a ticket cancelled
+    meanwhile."""
+    conditions = [Ticket.order_id == order.id, Ticket.status == TicketStatus.CANCELLED]
+    if order.status == OrderStatus.EXPIRED:
+        conditions.append(Ticket.cancelled_at != order.updated_at)
+    rows = await session.execute(
+        select(Ticket.id, Ticket.ticket_type_id).where(*conditions).order_by(Ticket.id).with_for_update()
+    )
+    return [(int(ticket_id), int(type_id)) for ticket_id, type_id in rows]
+
+
+async def take_seats_for_late_payment(
+    session: AsyncSession, order: Order, counts: dict[int, int], now: dt.datetime
+) -> bool:
+    """Sell `counts` (tickets by type) of an expired order again, if the event and each type
+    still have the seats.
 
     Conditional UPDATEs: the event's first, then each type's in id order; when a type has too few
-    left, the event's seats are put back (same transaction, locks still held).
+    left, the seats taken are put back (same transaction, locks still held).
     """
-    if not await _take_event_seats_late(session, order, now):
+    if not await _take_event_seats_late(session, order, sum(counts.values()), now):
         return False
-    lines = sorted(await order_lines(session, order.id), key=lambda line: line.ticket_type_id)
-    for taken_lines, line in enumerate(lines):
+    type_ids = sorted(counts)
+    for taken_types, type_id in enumerate(type_ids):
         type_taken = await session.execute(
             update(TicketType)
             .where(
-                TicketType.id == line.ticket_type_id,
+                TicketType.id == type_id,
                 (TicketType.capacity.is_(None))
-                | (TicketType.capacity - TicketType.sold - TicketType.held >= line.quantity),
+                | (TicketType.capacity - TicketType.sold - TicketType.held >= counts[type_id]),
             )
-            .values(sold=TicketType.sold + line.quantity)
+            .values(sold=TicketType.sold + counts[type_id])
             .execution_options(synchronize_session=False)
         )
         if rowcount(type_taken) != 1:
-            await _give_back_late_seats(session, order, lines[:taken_lines])
+            taken = {taken_id: counts[taken_id] for taken_id in type_ids[:taken_types]}
+            await _give_back_late_seats(session, order, taken, sum(counts.values()))
             return False
     return True
 
 
-async def _give_back_late_seats(session: AsyncSession, order: Order, lines: list[OrderLine]) -> None:
-    """Undo `take_seats_for_late_payment`: the event's seats and those of `lines` (locks still held)."""
-    await shift_types(session, {line.ticket_type_id: line.quantity for line in lines}, sold=-1)
+async def _give_back_late_seats(
+    session: AsyncSession, order: Order, type_counts: dict[int, int], event_seats: int
+) -> None:
+    """Undo `take_seats_for_late_payment`: the event's seats and the types' (locks still held)."""
+    await shift_types(session, type_counts, sold=-1)
     await session.execute(
         update(Event)
         .where(Event.id == order.event_id)
-        .values(tickets_sold=Event.tickets_sold - order.quantity)
+        .values(tickets_sold=Event.tickets_sold - event_seats)
         .execution_options(synchronize_session=False)
     )
 
@@ -276,26 +309,27 @@ async def retake_voucher_use(session: AsyncSession, voucher_id: int, now: dt.dat
     return rowcount(taken) == 1
 
 
-async def take_again(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
-    """Everything an expired order gave back - its seats, then its voucher use - or nothing."""
-    if not await take_seats_for_late_payment(session, order, now):
+async def take_again(session: AsyncSession, order: Order, counts: dict[int, int], now: dt.datetime) -> bool:
+    """Everything an expired order gave back for the tickets `counts` - their seats, then its
+    voucher use - or nothing."""
+    if not await take_seats_for_late_payment(session, order, counts, now):
         return False
     if order.voucher_id is None or await retake_voucher_use(session, order.voucher_id, now):
         return True
-    await _give_back_late_seats(session, order, await order_lines(session, order.id))
+    await _give_back_late_seats(session, order, counts, sum(counts.values()))
     return False
 
 
-async def _take_event_seats_late(session: AsyncSession, order: Order, now: dt.datetime) -> bool:
+async def _take_event_seats_late(session: AsyncSession, order: Order, seats: int, now: dt.datetime) -> bool:
     taken = await session.execute(
         update(Event)
         .where(
             Event.id == order.event_id,
             Event.status == EventStatus.SCHEDULED,
             Event.starts_at > now,
-            Event.capacity - Event.tickets_sold - Event.tickets_held >= order.quantity,
+            Event.capacity - Event.tickets_sold - Event.tickets_held >= seats,
         )
-        .values(tickets_sold=Event.tickets_sold + order.quantity)
+        .values(tickets_sold=Event.tickets_sold + seats)
         .execution_options(synchronize_session=False)
     )
     return rowcount(taken) == 1
@@ -304,17 +338,22 @@ async def _take_event_seats_late(session: AsyncSession, order: Order, now: dt.da
 async def reissue_tickets(
     session: AsyncSession, order: Order, signer: TicketSigner, now: dt.datetime
 ) -> bool:
-    """Expired order paid late: new active tickets (new signed codes) if seats remain - and a use
-    of its voucher, if it redeemed one; False if not.
+    """Expired order paid late: new active tickets (new signed codes) for those its expiry
+    cancelled, if seats remain - and a use of its voucher, if it redeemed one; False if not.
 
     The tickets cancelled on expiry stay cancelled: a code once withdrawn never admits anyone.
+    Tickets its holder cancelled while the order was pending are not issued again (the caller
+    refunds them, as a payment in time does).
     """
-    if not await take_again(session, order, now):
+    counts = await cancelled_by_expiry(session, order)
+    if not counts:  # none to tell apart (the order was changed after its expiry): refused, refunded
+        return False
+    if not await take_again(session, order, counts, now):
         # Other unpaid holds past their time may be what blocks the seats or the voucher's last
         # use: release them, retry.
         if not await expire_holds(session, order.event_id, now):
             return False
-        if not await take_again(session, order, now):
+        if not await take_again(session, order, counts, now):
             return False
     reopened = await session.execute(
         update(Order)
@@ -332,14 +371,14 @@ async def reissue_tickets(
                 "order_id": order.id,
                 "user_id": order.user_id,
                 "event_id": order.event_id,
-                "ticket_type_id": line.ticket_type_id,
+                "ticket_type_id": type_id,
                 "code": unsigned_placeholder(),
                 "status": TicketStatus.ACTIVE,
                 "created_at": now,
                 "updated_at": now,
             }
-            for line in await order_lines(session, order.id)
-            for _ in range(line.quantity)
+            for type_id in sorted(counts)
+            for _ in range(counts[type_id])
         ],
     )
     await sign_new_tickets(session, signer, order.id)

@@ -6,8 +6,11 @@ payment is recorded (one row per provider payment id, unique), and the order mov
 * pending order, amount and currency as ordered: `paid`, tickets `active`, ticket e-mail queued;
 * already paid: the second payment is refused and refunded in full;
 * expired (the hold ran out): with `late_payment_policy = accept_if_available` new tickets are
-  issued if the seats are still there and the voucher it redeemed (given back on expiry) still has
-  a use left, which it takes again; else - and always with `refund` - the money goes back;
+  issued for those the expiry cancelled if the seats are still there and the voucher it redeemed
+  (given back on expiry) still has a use left, which it takes again; else - and always with
+  `refund` - the money goes back;
+* either way, tickets cancelled by their holder while the order was unpaid stay cancelled and what
+  each cost is refunded;
 * cancelled or refunded order, or another amount or currency than ordered: refused, refunded.
 
 The notice's own id is stored too (unique per provider), so a replayed notification is a no-op.
@@ -31,10 +34,10 @@ from ticketflow.db.models.payments import (
     ProviderEvent,
     RefundReason,
 )
-from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.domain.payments.holds import (
     activate_order,
+    cancelled_while_unpaid,
     lock_event,
     lock_order,
     reissue_tickets,
@@ -157,11 +160,11 @@ async def _record_payment(
         return Settlement(NoticeOutcome.ALREADY_RECORDED, order.id)
     refusal = refusal_for(order, notice, policy)
     late = order.status == OrderStatus.EXPIRED
+    gone = await cancelled_while_unpaid(session, order) if refusal is None else []
     if refusal is None and late and not await reissue_tickets(session, order, signer, now):
         refusal = PaymentRefusal.LATE
-    activated = 0
     if refusal is None and not late:
-        activated = await activate_order(session, order, now)
+        await activate_order(session, order, now)
     payment = Payment(
         order_id=order.id,
         provider=notice.provider,
@@ -180,16 +183,10 @@ async def _record_payment(
     if refusal is not None:
         await record_refund(session, payment, payment.amount_cents, RefundReason.PAYMENT_REFUSED, now)
         return Settlement(NoticeOutcome.REFUNDED, order.id, refusal)
-    if not late and activated < order.quantity:
-        # Tickets cancelled while the order was unpaid: what each cost goes back, one refund each.
-        # A locking read: on MariaDB a plain one shows the snapshot from before this waited for
-        # the event's lock, and misses a ticket cancelled meanwhile (its money would be kept).
+    if gone:
+        # Tickets cancelled while the order was unpaid (paid in time or late): what each cost
+        # goes back, one refund each.
         prices = await ticket_prices(session, order.id)
-        gone = await session.execute(
-            select(Ticket.id, Ticket.ticket_type_id)
-            .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.CANCELLED)
-            .with_for_update()
-        )
         for ticket_id, type_id in gone:
             await record_refund(
                 session, payment, prices.get(type_id, 0), RefundReason.TICKETS_GONE, now, ticket_id=ticket_id
