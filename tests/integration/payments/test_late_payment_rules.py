@@ -1,14 +1,20 @@
-"""Money that arrives after the hold ran out buys what the order still held when it expired.
+"""Money that arrives after the hold ran out buys what the order still held when it expired, on the
+terms of a purchase made now.
 
 Only the tickets the expiry cancelled are issued again: one its holder cancelled while the order
-was unpaid stays cancelled and what it cost goes back, as when the money comes in time.
+was unpaid stays cancelled and what it cost goes back, as when the money comes in time. And the
+late payment is refused (refunded in full, refusal `late`, as when the seats are gone) when a
+purchase now would be: a type taken off sale or out of its sale window, the event's sales closed,
+the voucher out of its validity.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select, update
 
 from tests.integration.payments.flow import (
     PRICE,
@@ -21,13 +27,17 @@ from tests.integration.payments.flow import (
     press_pay,
     priced_event,
     refunds_for,
+    refused_in_full,
     sold_and_held,
     ticket_statuses,
     vip_sale,
     voucher_uses,
 )
 from tests.support.api import Actor, make_actor
+from ticketflow.db.models.events import Event
 from ticketflow.db.models.ticket_types import TicketType
+from ticketflow.db.models.tickets import Ticket
+from ticketflow.db.models.vouchers import Voucher
 
 
 async def cancel_ticket(client, buyer: Actor, ticket_id: int) -> None:
@@ -139,3 +149,78 @@ async def test_a_late_payment_takes_seats_only_of_the_types_it_issues(
     assert await voucher_uses(db) == 1
     assert await type_counters(db, event["id"]) == {general_id: (0, 1), vip_id: (2, 0)}
     assert await sold_and_held(db, event["id"]) == (2, 1)
+
+
+async def take_type_off_sale(client, db, admin: Actor, event_id: int, type_id: int) -> None:
+    response = await client.patch(f"/ticket-types/{type_id}", json={"active": False}, headers=admin.headers)
+    assert response.status_code == 200, response.text
+
+
+async def end_type_sales(client, db, admin: Actor, event_id: int, type_id: int) -> None:
+    """The type's sales end passed meanwhile (the clock is not faked: the end is moved)."""
+    async with db() as session:
+        await session.execute(
+            update(TicketType).where(TicketType.id == type_id).values(sales_end_at=a_second_ago())
+        )
+        await session.commit()
+
+
+async def end_event_sales(client, db, admin: Actor, event_id: int, type_id: int) -> None:
+    async with db() as session:
+        await session.execute(update(Event).where(Event.id == event_id).values(sales_end_at=a_second_ago()))
+        await session.commit()
+
+
+def a_second_ago() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+
+
+@pytest.mark.parametrize("close_sale", [take_type_off_sale, end_type_sales, end_event_sales])
+async def test_a_late_payment_after_the_sale_closed_is_refunded(
+    client, worker, db, admin, attendee, close_sale
+) -> None:
+    """The organiser took the type off sale, or its sales or the event's ended, after the hold ran
+    out: the seats are not sold again; the money goes back in full (`late`), nothing changes."""
+    event, general_id, vip_id = await vip_sale(client, admin)
+    page = await open_checkout(client, await buy_mixed(client, attendee, event["id"], general_id, vip_id))
+    await expired(db, worker, page.order_id)
+    await close_sale(client, db, admin, event["id"], vip_id)
+
+    assert (await press_pay(client, page)).status_code == 303
+
+    assert (await order_row(db, page.order_id)).status == "expired"
+    assert await refused_in_full(db, page.order_id) == "late"
+    assert await ticket_statuses(db, page.order_id) == ["cancelled"] * 3
+    assert await voucher_uses(db) == 0
+    assert await type_counters(db, event["id"]) == {general_id: (0, 0), vip_id: (0, 0)}
+    assert await sold_and_held(db, event["id"]) == (0, 0)
+    landing = await client.get(f"/payments/success?order_id={page.order_id}&token={page.token}")
+    assert "refunded in full" in landing.text
+
+
+async def test_a_late_payment_after_its_voucher_expired_is_refunded(
+    client, worker, db, admin, attendee
+) -> None:
+    """The voucher's validity ended after the hold ran out: the discount is not granted again."""
+    event, general_id, vip_id = await vip_sale(client, admin)
+    page = await open_checkout(client, await buy_mixed(client, attendee, event["id"], general_id, vip_id))
+    await expired(db, worker, page.order_id)
+    async with db() as session:
+        await session.execute(
+            update(Voucher).where(Voucher.code == "VIP-OFF").values(valid_until=a_second_ago())
+        )
+        await session.commit()
+
+    await press_pay(client, page)
+
+    assert (await order_row(db, page.order_id)).status == "expired"
+    assert await refused_in_full(db, page.order_id) == "late"
+    assert await voucher_uses(db) == 0
+    async with db() as session:
+        live = await session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.event_id == event["id"], Ticket.status != "cancelled")
+        )
+    assert live == 0
+    assert await sold_and_held(db, event["id"]) == (0, 0)

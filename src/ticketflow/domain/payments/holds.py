@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event, EventStatus
@@ -221,6 +221,12 @@ async def activate_order(session: AsyncSession, order: Order, now: dt.datetime) 
     return activated
 
 
+def on_sale(start: Any, end: Any, now: dt.datetime) -> ColumnElement[bool]:
+    """The sale window `[start, end)` (either open-ended when NULL) contains `now`: the purchase's
+    rule (`lot_on_sale`, `find_voucher`) as a condition of a conditional UPDATE."""
+    return and_(or_(start.is_(None), start <= now), or_(end.is_(None), end > now))
+
+
 async def cancelled_by_expiry(session: AsyncSession, order: Order) -> dict[int, int]:
     """The tickets of an expired order that its expiry cancelled, by type: what a late payment
     issues again (locked, like every read of `tickets_by_type`).
@@ -257,11 +263,11 @@ async def cancelled_while_unpaid(session: AsyncSession, order: Order) -> list[tu
 async def take_seats_for_late_payment(
     session: AsyncSession, order: Order, counts: dict[int, int], now: dt.datetime
 ) -> bool:
-    """Sell `counts` (tickets by type) of an expired order again, if the event and each type
-    still have the seats.
+    """Sell `counts` (tickets by type) of an expired order again, if the event is still on sale,
+    each type still sold (active, in its sale window) and the seats are still there.
 
-    Conditional UPDATEs: the event's first, then each type's in id order; when a type has too few
-    left, the seats taken are put back (same transaction, locks still held).
+    Conditional UPDATEs: the event's first, then each type's in id order; when one refuses, the
+    seats taken are put back (same transaction, locks still held).
     """
     if not await _take_event_seats_late(session, order, sum(counts.values()), now):
         return False
@@ -271,6 +277,8 @@ async def take_seats_for_late_payment(
             update(TicketType)
             .where(
                 TicketType.id == type_id,
+                TicketType.active.is_(True),
+                on_sale(TicketType.sales_start_at, TicketType.sales_end_at, now),
                 (TicketType.capacity.is_(None))
                 | (TicketType.capacity - TicketType.sold - TicketType.held >= counts[type_id]),
             )
@@ -299,10 +307,15 @@ async def _give_back_late_seats(
 
 async def retake_voucher_use(session: AsyncSession, voucher_id: int, now: dt.datetime) -> bool:
     """The use an expired order gave back, taken again for its late payment; False when the
-    voucher is used up meanwhile (the same conditional UPDATE as the purchase's)."""
+    voucher is used up or out of its validity meanwhile (the purchase's checks, in one conditional
+    UPDATE)."""
     taken = await session.execute(
         update(Voucher)
-        .where(Voucher.id == voucher_id, Voucher.max_uses.is_(None) | (Voucher.uses < Voucher.max_uses))
+        .where(
+            Voucher.id == voucher_id,
+            Voucher.max_uses.is_(None) | (Voucher.uses < Voucher.max_uses),
+            on_sale(Voucher.valid_from, Voucher.valid_until, now),
+        )
         .values(uses=Voucher.uses + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -327,6 +340,7 @@ async def _take_event_seats_late(session: AsyncSession, order: Order, seats: int
             Event.id == order.event_id,
             Event.status == EventStatus.SCHEDULED,
             Event.starts_at > now,
+            on_sale(Event.sales_start_at, Event.sales_end_at, now),
             Event.capacity - Event.tickets_sold - Event.tickets_held >= seats,
         )
         .values(tickets_sold=Event.tickets_sold + seats)
@@ -339,7 +353,8 @@ async def reissue_tickets(
     session: AsyncSession, order: Order, signer: TicketSigner, now: dt.datetime
 ) -> bool:
     """Expired order paid late: new active tickets (new signed codes) for those its expiry
-    cancelled, if seats remain - and a use of its voucher, if it redeemed one; False if not.
+    cancelled, if the sale is still open for them (event and types on sale, seats left) - and a
+    use of its voucher, if it redeemed one and the voucher is still valid; False if not.
 
     The tickets cancelled on expiry stay cancelled: a code once withdrawn never admits anyone.
     Tickets its holder cancelled while the order was pending are not issued again (the caller

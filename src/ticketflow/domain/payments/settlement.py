@@ -6,9 +6,10 @@ payment is recorded (one row per provider payment id, unique), and the order mov
 * pending order, amount and currency as ordered: `paid`, tickets `active`, ticket e-mail queued;
 * already paid: the second payment is refused and refunded in full;
 * expired (the hold ran out): with `late_payment_policy = accept_if_available` new tickets are
-  issued for those the expiry cancelled if the seats are still there and the voucher it redeemed
-  (given back on expiry) still has a use left, which it takes again; else - and always with
-  `refund` - the money goes back;
+  issued for those the expiry cancelled if the sale is still open for them (the event and each
+  type still on sale, their seats still there) and the voucher it redeemed (given back on expiry)
+  is still valid with a use left, which it takes again; else - and always with `refund` - the
+  money goes back;
 * either way, tickets cancelled by their holder while the order was unpaid stay cancelled and what
   each cost is refunded;
 * cancelled or refunded order, or another amount or currency than ordered: refused, refunded.
