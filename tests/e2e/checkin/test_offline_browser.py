@@ -212,7 +212,9 @@ async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> Non
 async def test_the_page_opens_again_while_its_server_is_down(tmp_path: Path) -> None:
     """The phone reloads the page (or the browser dropped it) while the server is down: the page
     and its files come from the phone (the service worker), the paired session and the bundle from
-    its storage, and the door goes on deciding; back up, the server gets the scan."""
+    its storage, and the door goes on deciding; back up, the server gets the scan. The phone's
+    clock is off: the page opened again still dates its scans by the server's clock."""
+    started = dt.datetime.now(dt.UTC)
     url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
     await asyncio.to_thread(upgrade_to_head, url)
     people = await create_people(url)
@@ -222,7 +224,8 @@ async def test_the_page_opens_again_while_its_server_is_down(tmp_path: Path) -> 
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             foreign: list[str] = []
             problems: list[str] = []
-            page = await paired_phone(browser, server.base_url, pairing_code, foreign, problems)
+            clock = dt.datetime.now(dt.UTC) + PHONE_CLOCK_OFF
+            page = await paired_phone(browser, server.base_url, pairing_code, foreign, problems, clock)
             await kept_on_phone(page)
 
             await asyncio.to_thread(stop, server)
@@ -233,6 +236,8 @@ async def test_the_page_opens_again_while_its_server_is_down(tmp_path: Path) -> 
             await scan_by_hand(page, tickets[1]["code"], "invalid", "29-reopened-revoked.png")
             assert await page.get_attribute("#offline-banner", "data-offline") == "true"
             assert await page.get_attribute("#offline-banner", "data-waiting") == "2"
+            # how old the phone's list of revoked codes is, in its own words
+            assert "Ticket list of " in await page.inner_text("#offline-bundle")
 
             await asyncio.to_thread(start_again, server, url)
             await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
@@ -243,6 +248,9 @@ async def test_the_page_opens_again_while_its_server_is_down(tmp_path: Path) -> 
         (tickets[0]["code"], "valid", None, "valid"),
         (tickets[1]["code"], "invalid", "cancelled", "invalid"),
     ]
+    times = await scan_times(url)
+    assert started - dt.timedelta(seconds=5) <= min(times), "dated by the phone's clock, not the server's"
+    assert max(times) <= dt.datetime.now(dt.UTC)
 
 
 async def test_a_phone_paired_again_hands_in_each_scan_as_the_scanner_that_made_it(tmp_path: Path) -> None:

@@ -113,6 +113,7 @@ PAGE_TEXTS: dict[str, str] = {
     "offline_mode": N_("Offline: codes are checked on this device."),
     "offline_checked": N_("Checked on this device (offline)"),
     "waiting_scans": N_("Scans waiting to be sent: %(count)s"),
+    "bundle_from": N_("Ticket list of %(time)s: cancellations since are not known here."),
     "reason_revoked": N_("This code was revoked (ticket cancelled or reissued)."),
     "retry": N_("Try again"),
     "server_error": N_("The server could not check this code."),

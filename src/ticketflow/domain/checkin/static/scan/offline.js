@@ -17,6 +17,15 @@ const PAYLOAD_BYTES = 16;
 const SIGNATURE_BYTES = 64;
 const FORMAT = 1;
 const SYNC_BATCH = 500;
+const CLOCK_KEY = "ticketflow.scan.clock"; // how far this phone's clock is off the server's, in ms
+
+function storedClockOffset() {
+  try {
+    return Number(localStorage.getItem(CLOCK_KEY)) || 0;
+  } catch {
+    return 0;
+  }
+}
 
 function request(operation) {
   return new Promise((resolve, reject) => {
@@ -90,10 +99,11 @@ export class OfflineDoor {
   constructor(api, session) {
     // Every answer sets how far this phone's clock is off the server's: a phone running minutes
     // fast or slow would otherwise date its offline scans wrongly (and misorder them at sync).
-    this.clockOffset = 0;
+    // Kept on the phone, so that a page opened again while the server is down still knows it.
+    this.clockOffset = storedClockOffset();
     this.api = async (...args) => {
       const answer = await api(...args);
-      if (answer.served) this.clockOffset = answer.served - Date.now();
+      if (answer.served) this.setClockOffset(answer.served - Date.now());
       return answer;
     };
     this.session = session;
@@ -101,6 +111,17 @@ export class OfflineDoor {
     this.bundle = null;
     this.keys = new Map();
     this.revoked = new Map();
+  }
+
+  setClockOffset(offset) {
+    const moved = Math.abs(offset - this.clockOffset) > 1000; // the Date header counts whole seconds
+    this.clockOffset = offset;
+    if (!moved) return;
+    try {
+      localStorage.setItem(CLOCK_KEY, String(Math.round(offset)));
+    } catch {
+      // storage refused: the offset is known until the page closes
+    }
   }
 
   // Whether this browser verifies Ed25519 signatures (without it the door stays online only).

@@ -559,6 +559,9 @@ async function renderOffline() {
   banner.dataset.offline = String(!online);
   banner.dataset.waiting = String(waiting);
   $("offline-waiting").textContent = t("waiting_scans", { count: waiting });
+  // how old the list of revoked codes is that the phone decides by while offline
+  const fetchedAt = door?.bundle?.fetchedAt;
+  $("offline-bundle").textContent = fetchedAt ? t("bundle_from", { time: formatUsedAt(fetchedAt) }) : "";
 }
 
 async function decideOffline(code, direction) {
