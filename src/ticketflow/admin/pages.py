@@ -35,11 +35,16 @@ def refused(exc: AdminInputError | DomainError) -> tuple[str, int]:
 
 
 async def event_choices(context: AppContext) -> list[Event]:
+    """The latest `EVENT_CHOICES` events by start, the latest first: however many past events
+    there are, the coming ones (tonight's) are among them."""
     async with context.session_maker() as session:
         page = await EventService(session).list_events(
-            upcoming=None, query=None, limit_offset=LimitOffset(limit=EVENT_CHOICES, offset=0)
+            upcoming=None,
+            query=None,
+            limit_offset=LimitOffset(limit=EVENT_CHOICES, offset=0),
+            latest_first=True,
         )
-    return sorted(page.items, key=lambda event: event.starts_at, reverse=True)
+    return list(page.items)
 
 
 def utc_input(text: str | None, name: str) -> dt.datetime | None:

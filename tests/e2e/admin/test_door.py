@@ -3,18 +3,20 @@ its undo, the door desk; every change through the door's services, every form sa
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.support.api import Actor, buy, make_actor, make_event
 from tests.support.back_office import log_in
 from tests.support.databases import gate_counts
 from ticketflow.admin.mount import AdminPlugin
 from ticketflow.db.models.checkins import CheckIn
+from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import Gate, Scanner
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.lib.state import STATE_KEY
@@ -435,3 +437,28 @@ async def test_staff_admit_at_the_desk_as_a_scan_would(client, db, door) -> None
     assert len(await rows(db, CheckIn)) == 2
     async with db() as session:
         assert (await session.get(Ticket, second["id"])).status == "active"
+
+
+async def test_pickers_offer_the_coming_events_first_however_many_are_past(client, db, door) -> None:
+    """501 past events and tonight's: every picker of the door and sales pages offers tonight's
+    event, the latest first."""
+    now = dt.datetime.now(dt.UTC)
+    async with db() as session:
+        session.add_all(
+            Event(title=f"Past {n}", venue="Old Hall", starts_at=now - dt.timedelta(days=n + 1), capacity=10)
+            for n in range(501)
+        )
+        await session.commit()
+    tonight = door["event"]
+    address = f'<option value="{tonight["id"]}"'
+    for page in ("/admin/door/desk", "/admin/door/scans", "/admin/door/duplicates"):
+        answer = await client.get(page)
+        assert answer.status_code == 200, page
+        assert address in answer.text, page
+        assert answer.text.index(address) < answer.text.index(">Past 0 ("), page  # latest first
+    for page in ("/admin/door", "/admin/sales"):
+        answer = await client.get(page)
+        assert answer.status_code == 200, page
+        assert f'data-event-id="{tonight["id"]}"' in answer.text, page
+    async with db() as session:
+        assert await session.scalar(select(func.count(Event.id))) == 502

@@ -119,11 +119,21 @@ class EventService(RepositoryService[Event, EventRepository]):
         return event
 
     async def list_events(
-        self, *, upcoming: bool | None, query: str | None, limit_offset: LimitOffset
+        self,
+        *,
+        upcoming: bool | None,
+        query: str | None,
+        limit_offset: LimitOffset,
+        latest_first: bool = False,
     ) -> OffsetPagination[Event]:
-        """Ordered by start (then id)."""
+        """Ordered by start (then id), the earliest first, or the latest first (the back office's
+        pickers: a page of them holds the coming events and the recent ones)."""
         conditions = listing_conditions(upcoming=upcoming, query=query, now=utc_now())
-        order: list[UnaryExpression[Any]] = [Event.starts_at.asc(), Event.id.asc()]
+        order: list[UnaryExpression[Any]] = (
+            [Event.starts_at.desc(), Event.id.desc()]
+            if latest_first
+            else [Event.starts_at.asc(), Event.id.asc()]
+        )
         return await self.page(*conditions, limit_offset=limit_offset, order_by=order)
 
     async def to_model_on_create(self, data: ModelDictT[Event]) -> ModelDictT[Event]:
