@@ -4,11 +4,13 @@ Door staff may sign in too, for the door desk only: every other page is the admi
 says who may open it, see `may_open`).
 
 The cookie (signed with `SESSION_SECRET`, `HttpOnly`, `SameSite=Lax`, `Secure` in production,
-path `/admin`) carries the user id and a key derived from the password hash and the time the
-account last changed: every request reloads the user, so a demoted or deleted admin, or one whose
-password changed, is out at once. Logging out marks the account changed, so the cookie of that
-session - and of every other back office session of the same admin - no longer works, on every
-server process, even when someone kept a copy of it.
+path `/admin`) carries the user id, the time of the login and a key derived from the password hash
+and the time the account last changed. Starlette signs the cookie again on every answer, so its
+`Max-Age` slides while the back office is in use: the login's own time ends the session,
+`SESSION_TTL_SECONDS` after it, however busy the admin is. Every request reloads the user, so a
+demoted or deleted admin, or one whose password changed, is out at once. Logging out marks the
+account changed, so the cookie of that session - and of every other back office session of the
+same admin - no longer works, on every server process, even when someone kept a copy of it.
 Login attempts share the counters of `POST /login`, so the two doors together allow no more
 guesses than one.
 """
@@ -62,6 +64,14 @@ def session_key(user: User, secret: str) -> str:
     return hmac.new(secret.encode(), state.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def login_still_valid(since: object) -> bool:
+    """The login (a POSIX time in the session) was less than `SESSION_TTL_SECONDS` ago."""
+    if not isinstance(since, int) or isinstance(since, bool):
+        return False
+    age = utc_now().timestamp() - since
+    return age < SESSION_TTL_SECONDS
+
+
 class AdminAuthentication(AuthenticationBackend):
     def __init__(self, context: AppContext) -> None:
         settings = context.settings
@@ -112,7 +122,11 @@ class AdminAuthentication(AuthenticationBackend):
             )
         request.session.clear()
         request.session.update(
-            {"user_id": user.id, "key": session_key(user, context.settings.session_secret)}
+            {
+                "user_id": user.id,
+                "key": session_key(user, context.settings.session_secret),
+                "since": int(utc_now().timestamp()),
+            }
         )
         return True
 
@@ -137,6 +151,8 @@ class AdminAuthentication(AuthenticationBackend):
     async def current_admin(self, request: Request) -> User | None:
         user_id, key = request.session.get("user_id"), request.session.get("key")
         if not isinstance(user_id, int) or not isinstance(key, str):
+            return None
+        if not login_still_valid(request.session.get("since")):
             return None
         async with self.context.session_maker() as session:
             user = await session.get(User, user_id)

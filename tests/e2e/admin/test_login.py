@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
-from tests.support.api import make_actor
+from tests.support.api import make_actor, make_event
 from tests.support.back_office import log_in, own_origin
 from tests.support.production import production_overrides
+from ticketflow.admin import auth
 from ticketflow.app import create_app
 from ticketflow.db.models.users import User
 
@@ -36,7 +38,7 @@ async def test_admin_logs_in_with_a_safe_cookie(client, admin) -> None:
     assert "path=/admin;" in cookie.lower()
     assert "secure" not in attributes  # plain HTTP outside production
     payload = json.loads(base64.b64decode(rest.split(";")[0].split(".")[0]))
-    assert set(payload) == {"user_id", "key"}  # no hash, no e-mail in the cookie
+    assert set(payload) == {"user_id", "key", "since"}  # no hash, no e-mail in the cookie
     assert payload["user_id"] == admin.id
     assert "argon2" not in cookie
 
@@ -124,6 +126,35 @@ async def test_password_change_ends_back_office_sessions(back_office, db, admin)
         )
         await session.commit()
     assert (await back_office.get("/admin/dashboard", follow_redirects=False)).status_code == 302
+
+
+async def test_login_ends_eight_hours_after_it_however_busy(client, admin, monkeypatch) -> None:
+    """A change with a flash message signs the cookie again (a fresh Max-Age and signature time):
+    the login's own time ends the session, 8 hours after it."""
+    event = await make_event(client, admin)
+    login_time = dt.datetime(2031, 5, 4, 9, 0, tzinfo=dt.UTC)
+    clock = {"now": login_time}
+    monkeypatch.setattr(auth, "utc_now", lambda: clock["now"])
+    assert (await log_in(client, admin.email, admin.password)).status_code == 302
+
+    clock["now"] = login_time + dt.timedelta(hours=7)
+    assert (await client.get("/admin/dashboard", follow_redirects=False)).status_code == 200
+    added = await client.post(
+        f"/admin/sales/events/{event['id']}/ticket-types",
+        data={"name": "VIP", "price_cents": "0", "active": "y"},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    assert "ticketflow_admin=" in added.headers["set-cookie"]  # signed again: Max-Age starts over
+
+    clock["now"] = login_time + dt.timedelta(hours=9)
+    late = await client.get("/admin/dashboard", follow_redirects=False)
+    assert late.status_code in {302, 303}
+    assert "/admin/login" in late.headers["location"]
+    assert "ticketflow_admin=null" in late.headers["set-cookie"]  # the session is ended
+    clock["now"] = login_time + dt.timedelta(hours=1)
+    again = await client.get("/admin/dashboard", follow_redirects=False)
+    assert "/admin/login" in again.headers["location"]
 
 
 async def test_forged_cookie_is_ignored(client, admin) -> None:
