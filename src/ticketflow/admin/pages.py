@@ -15,6 +15,7 @@ from ticketflow.admin.auth import is_admin
 from ticketflow.admin.forms import AdminInputError, http_refusal, not_found
 from ticketflow.admin.views import parse_id
 from ticketflow.db.models.events import Event
+from ticketflow.domain.events.dates import in_supported_range
 from ticketflow.domain.events.service import EventService
 from ticketflow.lib.error_handlers import status_for
 from ticketflow.lib.errors import DomainError, NotFoundError, refusal_text
@@ -48,16 +49,19 @@ async def event_choices(context: AppContext) -> list[Event]:
 
 
 def utc_input(text: str | None, name: str) -> dt.datetime | None:
-    """A `datetime-local` value read as UTC (the back office shows UTC times)."""
+    """A `datetime-local` value read as UTC (the back office shows UTC times); a date the
+    database cannot hold (see `in_supported_range`) is refused as one that is not a date."""
     if not text:
         return None
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError as exc:
         raise http_refusal(400, N_("%(name)s: not a date and time"), name=name) from exc
-    if moment.tzinfo is not None:
-        return moment.astimezone(dt.UTC)
-    return moment.replace(tzinfo=dt.UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    if not in_supported_range(moment):
+        raise http_refusal(400, N_("%(name)s: not a date and time"), name=name)
+    return moment.astimezone(dt.UTC)
 
 
 def query_id(request: Request, name: str) -> int | None:

@@ -275,6 +275,8 @@ async def test_scan_log_filters_and_undo(client, db, door) -> None:
         "gate_id=-1",
         "from=yesterday",
         "until=2026-13-01T00:00",
+        "from=0001-01-01T00:00%2B01:00",  # before datetime.min in UTC
+        "until=9999-12-31T23:00-05:00",  # after datetime.max in UTC
         "page=0",
         "page=x",
         "page=%C2%B2",

@@ -24,14 +24,23 @@ async def rows(db, model, **where: Any) -> list[Any]:
 
 
 @pytest.fixture
-async def sale(client, db, admin) -> dict[str, Any]:
+def zone() -> str:
+    """The venue's time zone of the `sale` event (a test may parametrize it)."""
+    return "Europe/Madrid"
+
+
+@pytest.fixture
+async def sale(client, db, admin, zone) -> dict[str, Any]:
     """A free event (100 seats) in Madrid with two tickets sold, and the back office signed in."""
     buyer = await make_actor(client, db)
-    event = await make_event(client, admin, capacity=100, price_cents=0, timezone="Europe/Madrid")
+    event = await make_event(client, admin, capacity=100, price_cents=0, timezone=zone)
     assert (await buy(client, buyer, event["id"], quantity=2)).status_code == 201
     assert (await log_in(client, admin.email, admin.password)).status_code == 302
     [general] = await rows(db, TicketType, event_id=event["id"])
     return {"event": event, "general": general, "buyer": buyer, "admin": admin}
+
+
+MADRID = "Europe/Madrid"
 
 
 def type_form(**overrides: Any) -> dict[str, str]:
@@ -130,24 +139,37 @@ async def test_a_type_a_gate_names_is_not_deleted(client, db, sale) -> None:
 
 
 @pytest.mark.parametrize(
-    ("form", "status"),
+    ("form", "status", "zone"),
     [
-        (type_form(name=""), 400),
-        (type_form(name="x" * 121), 400),
-        (type_form(price_cents="-1"), 400),
-        (type_form(tax_rate="101"), 400),
-        (type_form(capacity="abc"), 400),
-        (type_form(capacity="101"), 422),  # above the event's capacity: the service's rule
-        (type_form(sales_start_at="2030-01-02T10:00", sales_end_at="2030-01-01T10:00"), 422),
-        (type_form(sales_start_at="not a time"), 400),
+        (type_form(name=""), 400, MADRID),
+        (type_form(name="x" * 121), 400, MADRID),
+        (type_form(price_cents="-1"), 400, MADRID),
+        (type_form(tax_rate="101"), 400, MADRID),
+        (type_form(capacity="abc"), 400, MADRID),
+        (type_form(capacity="101"), 422, MADRID),  # above the event's capacity: the service's rule
+        (type_form(sales_start_at="2030-01-02T10:00", sales_end_at="2030-01-01T10:00"), 422, MADRID),
+        (type_form(sales_start_at="not a time"), 400, MADRID),
+        (type_form(sales_start_at="0001-01-01T00:00"), 422, "Asia/Tokyo"),  # before year 1 in UTC
+        (type_form(sales_end_at="9999-12-31T23:00"), 422, "America/New_York"),  # after 9999
     ],
 )
 async def test_bad_types_change_nothing(client, db, sale, form, status) -> None:
     event_id = sale["event"]["id"]
+    general = sale["general"]
     response = await client.post(f"/admin/sales/events/{event_id}/ticket-types", data=form)
     assert response.status_code == status, response.text
     assert 'id="form-error"' in response.text
-    assert [t.id for t in await rows(db, TicketType, event_id=event_id)] == [sale["general"].id]
+    edited = await client.post(f"/admin/sales/ticket-types/{general.id}", data=form)
+    assert edited.status_code == status, edited.text
+    assert 'id="form-error"' in edited.text
+    [after] = await rows(db, TicketType, event_id=event_id)
+    assert (after.id, after.name, after.capacity, after.sales_start_at, after.sales_end_at) == (
+        general.id,
+        general.name,
+        general.capacity,
+        general.sales_start_at,
+        general.sales_end_at,
+    )
 
 
 async def test_capacity_below_sold_is_refused(client, db, sale) -> None:
@@ -218,16 +240,18 @@ async def test_vouchers_one_and_bulk_and_the_csv(client, db, sale) -> None:
 
 
 @pytest.mark.parametrize(
-    ("form", "status"),
+    ("form", "status", "zone"),
     [
-        (voucher_form(code="", count=None), 422),  # neither a code nor a count
-        (voucher_form(count="3"), 422),  # both
-        (voucher_form(value="150"), 422),  # more than 100 %
-        (voucher_form(code="no spaces"), 400),
-        (voucher_form(kind="gift"), 400),
-        (voucher_form(count="1001", code=""), 400),
-        (voucher_form(ticket_type_ids="999999"), 400),
-        (voucher_form(valid_from="2030-01-02T00:00", valid_until="2030-01-01T00:00"), 422),
+        (voucher_form(code="", count=None), 422, MADRID),  # neither a code nor a count
+        (voucher_form(count="3"), 422, MADRID),  # both
+        (voucher_form(value="150"), 422, MADRID),  # more than 100 %
+        (voucher_form(code="no spaces"), 400, MADRID),
+        (voucher_form(kind="gift"), 400, MADRID),
+        (voucher_form(count="1001", code=""), 400, MADRID),
+        (voucher_form(ticket_type_ids="999999"), 400, MADRID),
+        (voucher_form(valid_from="2030-01-02T00:00", valid_until="2030-01-01T00:00"), 422, MADRID),
+        (voucher_form(valid_from="0001-01-01T00:00"), 422, "Asia/Tokyo"),  # before year 1 in UTC
+        (voucher_form(valid_until="9999-12-31T23:00"), 422, "America/New_York"),  # after 9999
     ],
 )
 async def test_bad_vouchers_change_nothing(client, db, sale, form, status) -> None:
@@ -235,6 +259,24 @@ async def test_bad_vouchers_change_nothing(client, db, sale, form, status) -> No
     assert response.status_code == status, response.text
     assert 'id="form-error"' in response.text
     assert await rows(db, Voucher) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "zone"),
+    [
+        ({"valid_from": "0001-01-01T00:00"}, "Asia/Tokyo"),
+        ({"valid_until": "9999-12-31T23:00"}, "America/New_York"),
+    ],
+)
+async def test_a_voucher_edit_to_a_date_without_utc_changes_nothing(client, db, sale, changes) -> None:
+    path = f"/admin/sales/events/{sale['event']['id']}/vouchers"
+    assert (await client.post(path, data=voucher_form(), follow_redirects=False)).status_code == 303
+    [voucher] = await rows(db, Voucher)
+    response = await client.post(f"/admin/sales/vouchers/{voucher.id}", data=voucher_form(**changes))
+    assert response.status_code == 422, response.text
+    assert 'id="form-error"' in response.text
+    [after] = await rows(db, Voucher)
+    assert (after.valid_from, after.valid_until, after.updated_at) == (None, None, voucher.updated_at)
 
 
 async def test_a_taken_code_and_a_redeemed_voucher_are_refused(client, db, sale) -> None:

@@ -120,6 +120,8 @@ async def test_bad_type_input_changes_nothing(client, db) -> None:
         {"name": "X", "capacity": 51},  # above the event's capacity
         {"name": "X", "sales_start_at": "2999-01-01T00:00:00+00:00"},  # after the event starts
         {"name": "X", "surprise": 1},
+        {"name": "X", "sales_start_at": "0001-01-01T00:00:00+09:00"},  # before datetime.min in UTC
+        {"name": "X", "sales_end_at": "9999-12-31T23:00:00-05:00"},
     ]
     for body in bodies:
         response = await client.post(url, json=body, headers=admin.headers)

@@ -123,6 +123,8 @@ async def test_bad_voucher_input_changes_nothing(client, db) -> None:
             "valid_from": "2031-01-02T00:00:00Z",
             "valid_until": "2031-01-01T00:00:00Z",
         },
+        {"code": "AB1", "kind": "amount", "valid_until": "9999-12-31T23:00:00-05:00"},  # no UTC
+        {"code": "AB1", "kind": "amount", "valid_from": "0001-01-01T00:00:00+09:00"},
     ]
     for body in bodies:
         response = await client.post(url, json=body, headers=admin.headers)

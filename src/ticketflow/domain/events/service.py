@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, UnaryExpression, delete, exists, func, or_
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order
+from ticketflow.domain.events.dates import check_supported_dates
 from ticketflow.domain.events.ticket_types import default_type, follow_single_type
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.lib.errors import CapacityBelowTaken, ConflictError, EventNotFound, RuleViolation
@@ -38,31 +39,15 @@ EVENT_FIELDS = (
 NOTIFIED_CHANGES = frozenset({"starts_at", "ends_at", "venue"})
 """Changes that holders are told about."""
 DATE_FIELDS = ("starts_at", "ends_at", "sales_start_at", "sales_end_at")
-LAST_YEAR = 2999
-"""Dates after this are refused: they are typing mistakes, and year 9999 plus an offset overflows."""
 
 
 def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def in_supported_range(moment: dt.datetime) -> bool:
-    try:
-        return moment.astimezone(dt.UTC).year <= LAST_YEAR
-    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before datetime.min in UTC
-        return False
-
-
 def check_event_rules(values: dict[str, Any], *, now: dt.datetime, starts_at_changed: bool) -> None:
     """Rules across fields, raised as `RuleViolation` (422)."""
-    for name in DATE_FIELDS:
-        moment: dt.datetime | None = values.get(name)
-        if moment is not None and not in_supported_range(moment):
-            raise RuleViolation(
-                N_("%(field)s must be a date before the year %(year)s"),
-                values={"field": name, "year": LAST_YEAR + 1},
-                field=name,
-            )
+    check_supported_dates(values, DATE_FIELDS)
     starts_at: dt.datetime = values["starts_at"]
     if starts_at_changed and starts_at <= now:
         raise RuleViolation(N_("starts_at must be in the future"), field="starts_at")

@@ -26,6 +26,7 @@ from ticketflow.db.models.gates import Gate
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket
 from ticketflow.db.models.vouchers import Voucher, voucher_ticket_types
+from ticketflow.domain.events.dates import check_supported_dates
 from ticketflow.domain.payments.holds import lock_event
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, Phrase, RuleViolation
 from ticketflow.lib.i18n import N_
@@ -96,6 +97,7 @@ async def require_types_of_event(session: AsyncSession, event_id: int, type_ids:
 
 
 def check_type_rules(values: dict[str, Any], event: Event) -> None:
+    check_supported_dates(values, ("sales_start_at", "sales_end_at"))
     start, end = values.get("sales_start_at"), values.get("sales_end_at")
     if start is not None and start >= event.starts_at:
         raise RuleViolation(N_("sales_start_at must be before the event starts"), field="sales_start_at")

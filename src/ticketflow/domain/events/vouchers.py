@@ -22,6 +22,7 @@ from ticketflow.db.base import utc_now
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.vouchers import Voucher, VoucherKind, voucher_ticket_types
+from ticketflow.domain.events.dates import check_supported_dates
 from ticketflow.domain.events.ticket_types import require_types_of_event
 from ticketflow.domain.payments.holds import lock_event
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
@@ -60,6 +61,7 @@ def random_code() -> str:
 
 
 def check_voucher_rules(values: dict[str, Any]) -> None:
+    check_supported_dates(values, ("valid_from", "valid_until"))
     if values["kind"] == VoucherKind.PERCENT and values["value"] > 100:
         raise RuleViolation(N_("a percentage cannot exceed 100"), field="value")
     start, end = values.get("valid_from"), values.get("valid_until")
