@@ -487,7 +487,10 @@ class EventView(RecordView, model=Event):
         return event_form_data(obj)
 
     async def check_can_edit(self, request: Request, model: Any) -> bool:
-        """A cancelled event is history: the service refuses changes, the list hides the button."""
+        """A cancelled event is history: the service refuses changes, the list hides the button.
+        SQLAdmin asks before it looks the row up for the form: no such event is a 404."""
+        if model is None:
+            raise not_found()
         return bool(model.status != EventStatus.CANCELLED)
 
 

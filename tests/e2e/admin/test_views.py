@@ -228,6 +228,7 @@ BAD_ADDRESSES = [
     ("/admin/ticket/details/999999", 404),
     ("/admin/event/edit/abc", 404),
     ("/admin/event/edit/99999999999999999999999", 404),
+    ("/admin/event/edit/999999", 404),
     ("/admin/nothing/list", 404),
     ("/admin/ticket/list?page=abc", 400),
     ("/admin/ticket/list?pageSize=-5", 400),
@@ -251,11 +252,16 @@ BAD_ADDRESSES = [
 ]
 
 
-async def test_bad_addresses_are_clean_refusals(back_office) -> None:
+async def test_bad_addresses_are_clean_refusals(back_office, db) -> None:
     for path, status in BAD_ADDRESSES:
         response = await back_office.get(path, follow_redirects=False)
         assert response.status_code == status, path
         assert "Traceback" not in response.text, path
+    for path in ("/admin/event/edit/999999", "/admin/event/edit/abc"):
+        posted = await back_office.post(path, data=event_form(), follow_redirects=False)
+        assert posted.status_code == 404, path
+    async with db() as session:
+        assert await session.scalar(select(func.count(Event.id))) == 0
 
 
 async def test_search_and_filters_find_what_a_person_looks_for(client, db) -> None:
