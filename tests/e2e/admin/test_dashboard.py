@@ -6,9 +6,12 @@ import csv
 import io
 import re
 
+from sqlalchemy import select
+
 from tests.integration.stats.scenario import Scenario, insert_order, seed
-from tests.support.api import make_actor, make_event
+from tests.support.api import buy, make_actor, make_event
 from tests.support.back_office import dashboard_rows, log_in, page_figures
+from ticketflow.db.models.tickets import Ticket
 
 PAGE_FIGURES = (
     "capacity",
@@ -165,3 +168,40 @@ async def test_pages_carry_security_headers_and_only_local_assets(back_office) -
         assert (await back_office.get(url)).status_code == 200, url
     login = await back_office.get("/admin/login")
     assert not re.search(r'(?:src|href)="https?://(?!testserver\.local)', login.text)
+
+
+async def test_exports_name_the_attendee_as_the_door_does(client, db) -> None:
+    """holder_name is the ticket's attendee when one is named, else the holder's name."""
+    admin = await make_actor(client, db, role="admin")
+    buyer = await make_actor(client, db, name="Ada Lovelace")
+    event = await make_event(client, admin)
+    bought = await buy(client, buyer, event["id"], quantity=2)
+    assert bought.status_code == 201, bought.text
+    named, unnamed = bought.json()["tickets"]
+    renamed = await client.patch(
+        f"/tickets/{named['id']}", json={"attendee_name": "Grace Hopper"}, headers=buyer.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    admitted = await client.post(
+        f"/tickets/{named['code']}/validate", json={"event_id": event["id"]}, headers=admin.headers
+    )
+    assert admitted.json()["ticket"]["holder_name"] == "Grace Hopper"  # the door's rule
+    async with db() as session:
+        assert await session.scalar(select(Ticket.attendee_name).where(Ticket.id == named["id"])) == (
+            "Grace Hopper"
+        )
+    await log_in(client, admin.email, admin.password)
+
+    tickets = await client.get(f"/admin/dashboard/events/{event['id']}/tickets.csv")
+    check_ins = await client.get(f"/admin/dashboard/events/{event['id']}/check-ins.csv")
+
+    names = {int(row["ticket_id"]): row for row in csv.DictReader(io.StringIO(tickets.text))}
+    assert names[named["id"]]["holder_name"] == "Grace Hopper"
+    assert names[unnamed["id"]]["holder_name"] == "Ada Lovelace"
+    assert {row["holder_email"] for row in names.values()} == {buyer.email}
+    [scan] = list(csv.DictReader(io.StringIO(check_ins.text)))
+    assert (scan["ticket_id"], scan["holder_name"], scan["holder_email"]) == (
+        str(named["id"]),
+        "Grace Hopper",
+        buyer.email,
+    )
