@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from tests.integration.events.test_cancelled_event import cancelled_event, snapshot
 from tests.support.api import buy, make_actor, make_event
 from tests.support.back_office import log_in
 from ticketflow.db.models.ticket_types import TicketType
@@ -326,3 +327,52 @@ async def test_forms_from_elsewhere_change_nothing(client, db, sale) -> None:
 )
 async def test_unknown_ids_are_404(client, sale, path) -> None:
     assert (await client.get(path)).status_code == 404
+
+
+async def test_a_cancelled_event_offers_no_change_and_refuses_one(client, db) -> None:
+    """Its pages show no edit action; a form posted anyway is refused (409) and changes nothing."""
+    sale = await cancelled_event(client, db)
+    before = await snapshot(db, sale.event_id)
+    assert (await log_in(client, sale.admin.email, sale.admin.password)).status_code == 302
+    event_id = sale.event_id
+
+    sales_page = (await client.get(f"/admin/sales/events/{event_id}")).text
+    door_page = (await client.get(f"/admin/door/events/{event_id}")).text
+    assert 'id="event-cancelled"' in sales_page
+    assert 'id="event-cancelled"' in door_page
+    for hidden in (
+        "/admin/sales/ticket-types/",
+        "/admin/sales/vouchers/",
+        'id="voucher-form"',
+        'id="type-form"',
+    ):
+        assert hidden not in sales_page, hidden
+    assert "/admin/door/gates/" not in door_page
+    for path in (
+        f"/admin/sales/ticket-types/{sale.general_id}",
+        f"/admin/sales/vouchers/{sale.voucher_id}",
+        f"/admin/door/gates/{sale.gate_id}",
+    ):
+        form_page = await client.get(path)
+        assert form_page.status_code == 200, path
+        assert 'id="event-cancelled"' in form_page.text, path
+        assert 'method="post"' not in form_page.text.split("</main>")[0].split('id="event-cancelled"')[1], (
+            path
+        )
+
+    attempts = [
+        (f"/admin/sales/ticket-types/{sale.general_id}", type_form(name="General", price_cents="100")),
+        (f"/admin/sales/ticket-types/{sale.vip_id}/deactivate", {}),
+        (f"/admin/sales/ticket-types/{sale.vip_id}/delete", {}),
+        (f"/admin/sales/events/{event_id}/ticket-types", type_form(name="Late")),
+        (f"/admin/sales/events/{event_id}/vouchers", voucher_form(code="LATE")),
+        (f"/admin/sales/vouchers/{sale.voucher_id}", voucher_form(value="50")),
+        (f"/admin/sales/vouchers/{sale.voucher_id}/delete", {}),
+        (f"/admin/door/events/{event_id}/gates", {"name": "South"}),
+        (f"/admin/door/gates/{sale.gate_id}", {"name": "East"}),
+    ]
+    for path, form in attempts:
+        response = await client.post(path, data=form, follow_redirects=False)
+        assert response.status_code == 409, (path, response.text)
+        assert "a cancelled event cannot be changed" in response.text, path
+    assert await snapshot(db, event_id) == before

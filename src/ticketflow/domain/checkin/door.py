@@ -46,7 +46,7 @@ from ticketflow.domain.checkin.scanner_tokens import new_scanner_token
 from ticketflow.domain.checkin.service import not_a_gate
 from ticketflow.domain.checkin.statements import GateCounters
 from ticketflow.domain.events.service import escape_like
-from ticketflow.domain.events.ticket_types import require_types_of_event
+from ticketflow.domain.events.ticket_types import changeable_event, require_types_of_event
 from ticketflow.lib.errors import (
     AuthenticationFailed,
     ConflictError,
@@ -125,7 +125,7 @@ class GateService(RepositoryService[Gate, GateRepository]):
     async def create_gate(
         self, event_id: int, *, name: str, ticket_type_ids: list[int], allow_reentry: bool
     ) -> Gate:
-        await require_event(self.session, event_id)
+        await changeable_event(self.session, event_id)
         await require_types_of_event(self.session, event_id, ticket_type_ids)
         gate = await self.create(
             Gate(
@@ -145,6 +145,7 @@ class GateService(RepositoryService[Gate, GateRepository]):
 
     async def update_gate(self, gate_id: int, changes: dict[str, Any]) -> Gate:
         gate = await self._gate(gate_id)
+        await changeable_event(self.session, gate.event_id)
         if "ticket_type_ids" in changes:
             await require_types_of_event(self.session, gate.event_id, changes["ticket_type_ids"])
             changes["ticket_type_ids"] = sorted(set(changes["ticket_type_ids"]))
@@ -188,6 +189,7 @@ class GateService(RepositoryService[Gate, GateRepository]):
     async def _remove_gate(self, gate_id: int) -> None:
         """`delete_gate`'s statements, in their order, left to commit."""
         gate = await self._gate(gate_id)
+        await changeable_event(self.session, gate.event_id)
         await self.session.execute(
             update(Scanner)
             .where(Scanner.gate_id == gate_id, Scanner.revoked_at.is_(None))

@@ -16,7 +16,7 @@ from ticketflow.db.base import utc_now
 from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.orders import Order
 from ticketflow.domain.events.dates import check_supported_dates
-from ticketflow.domain.events.ticket_types import default_type, follow_single_type
+from ticketflow.domain.events.ticket_types import default_type, follow_single_type, refuse_if_cancelled
 from ticketflow.domain.notifications.notifier import Notifier
 from ticketflow.lib.errors import CapacityBelowTaken, ConflictError, EventNotFound, RuleViolation
 from ticketflow.lib.i18n import N_
@@ -144,8 +144,7 @@ class EventService(RepositoryService[Event, EventRepository]):
         concurrently.
         """
         event = await self.get_event(event_id)
-        if event.is_cancelled:
-            raise ConflictError(N_("a cancelled event cannot be changed"))
+        refuse_if_cancelled(event)
         merged = {name: getattr(event, name) for name in EVENT_FIELDS} | changes
         changed = {name for name in changes if changes[name] != getattr(event, name)}
         check_event_rules(merged, now=utc_now(), starts_at_changed="starts_at" in changed)

@@ -96,6 +96,21 @@ async def require_types_of_event(session: AsyncSession, event_id: int, type_ids:
         raise RuleViolation(N_("ticket types not of this event"), field="ticket_type_ids", unknown=unknown)
 
 
+def refuse_if_cancelled(event: Event) -> None:
+    """A cancelled event is history: it, its ticket types, vouchers and gates stay as they were."""
+    if event.is_cancelled:
+        raise ConflictError(N_("a cancelled event cannot be changed"))
+
+
+async def changeable_event(session: AsyncSession, event_id: int) -> Event:
+    """The event whose types, vouchers or gates are about to change: it exists and is not cancelled."""
+    event = await session.get(Event, event_id)
+    if event is None:
+        raise EventNotFound
+    refuse_if_cancelled(event)
+    return event
+
+
 def check_type_rules(values: dict[str, Any], event: Event) -> None:
     check_supported_dates(values, ("sales_start_at", "sales_end_at"))
     start, end = values.get("sales_start_at"), values.get("sales_end_at")
@@ -227,9 +242,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         return data
 
     async def create_type(self, event_id: int, values: dict[str, Any]) -> tuple[TicketType, Event]:
-        event = await self.event(event_id)
-        if event.is_cancelled:
-            raise ConflictError(N_("a cancelled event cannot be changed"))
+        event = await changeable_event(self.session, event_id)
         check_type_rules(values, event)
         await lock_event(self.session, event_id, utc_now())
         ticket_type = await self.create(values | {"event_id": event_id})
@@ -241,6 +254,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
 
     async def update_type(self, type_id: int, changes: dict[str, Any]) -> tuple[TicketType, Event]:
         ticket_type, event = await self.get_type(type_id)
+        refuse_if_cancelled(event)
         merged = {name: getattr(ticket_type, name) for name in TYPE_FIELDS} | changes
         check_type_rules(merged, event)
         await lock_event(self.session, event.id, utc_now())
@@ -269,6 +283,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         """Remove a type nothing was sold of and no gate or voucher names; a type with sales is
         deactivated instead (409), one still named is first taken off its gates and vouchers (409)."""
         _, event = await self.get_type(type_id)
+        refuse_if_cancelled(event)
         # After the event's lock no purchase of the type can start; locking reads see one that
         # committed while this waited (the snapshot from before the wait would not).
         await lock_event(self.session, event.id, utc_now())

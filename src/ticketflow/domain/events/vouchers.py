@@ -23,7 +23,7 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.vouchers import Voucher, VoucherKind, voucher_ticket_types
 from ticketflow.domain.events.dates import check_supported_dates
-from ticketflow.domain.events.ticket_types import require_types_of_event
+from ticketflow.domain.events.ticket_types import changeable_event, require_types_of_event
 from ticketflow.domain.payments.holds import lock_event
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
 from ticketflow.lib.i18n import N_
@@ -112,7 +112,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
         self, event_id: int, values: dict[str, Any], codes: list[str], type_ids: list[int]
     ) -> list[VoucherView]:
         """One voucher per code, all alike; a code the event already has is a 409."""
-        await self._event(event_id)
+        await changeable_event(self.session, event_id)
         check_voucher_rules(values)
         await require_types_of_event(self.session, event_id, type_ids)
         now = utc_now()
@@ -146,6 +146,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
     ) -> VoucherView:
         view = await self.get_voucher(voucher_id)
         voucher = view.voucher
+        await changeable_event(self.session, voucher.event_id)
         merged = {name: getattr(voucher, name) for name in VOUCHER_FIELDS} | changes
         check_voucher_rules(merged)
         await lock_event(self.session, voucher.event_id, utc_now())
@@ -173,6 +174,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
     async def delete_voucher(self, voucher_id: int) -> None:
         """Remove a voucher no order redeemed; a redeemed one is kept (409), limit it instead."""
         voucher = (await self.get_voucher(voucher_id)).voucher
+        await changeable_event(self.session, voucher.event_id)
         # After the event's lock no purchase can redeem it; a locking read sees one that committed
         # while this waited (the snapshot from before the wait would not).
         await lock_event(self.session, voucher.event_id, utc_now())
