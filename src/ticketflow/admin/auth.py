@@ -118,7 +118,7 @@ class AdminAuthentication(AuthenticationBackend):
         if user.role not in BACK_OFFICE_ROLES:
             _ = gettext_for(current_language())
             return await self._login_page(
-                request, _("Only administrators and door staff can sign in here."), 403
+                request, _("Only administrators, and door staff for the door desk, can sign in here."), 403
             )
         request.session.clear()
         request.session.update(

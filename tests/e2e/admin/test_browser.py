@@ -205,7 +205,7 @@ async def test_attendee_cannot_log_in(site: Site, page: Page) -> None:
     await log_in(page, site.scenario.attendee.email, site.scenario.attendee.password)
 
     assert page.url.endswith("/admin/login")
-    assert "Only administrators and door staff can sign in here." in await page.content()
+    assert "Only administrators, and door staff for the door desk, can sign in here." in await page.content()
     await shot(page, "16-attendee-refused")
     await page.goto("/admin/dashboard")
     assert page.url.endswith("/admin/login")

@@ -13,11 +13,12 @@ SPANISH = {"Accept-Language": "es-ES,es;q=0.9"}
 async def test_login_page_follows_the_browser(client) -> None:
     spanish = await client.get("/admin/login", headers=SPANISH)
     assert "Contraseña" in spanish.text
-    assert "Solo para administradores" in spanish.text
+    assert "el personal de puerta solo en el mostrador de puerta" in html.unescape(spanish.text)
     assert '<html lang="es">' in spanish.text
     english = await client.get("/admin/login", headers={"Accept-Language": "de, en;q=0.5"})
     assert "Password" in english.text
     assert "Contraseña" not in english.text
+    assert "for door staff at the door desk only" in english.text  # as the refusal and the docs say
 
 
 async def test_a_wrong_password_is_told_in_the_browsers_language(client, db) -> None:

@@ -92,7 +92,7 @@ async def test_attendees_are_refused(client, db) -> None:
     response = await log_in(client, user.email, user.password)
 
     assert response.status_code == 403
-    assert "Only administrators and door staff" in response.text
+    assert "Only administrators, and door staff for the door desk, can sign in here." in response.text
     assert "set-cookie" not in response.headers
     page = await client.get("/admin/user/list", follow_redirects=False)
     assert page.status_code == 302
