@@ -50,6 +50,7 @@ from ticketflow.admin.pages import (
     utc_input,
 )
 from ticketflow.admin.views import parse_id
+from ticketflow.admin.words import REFUSAL_WORDS, RESULT_WORDS
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import CheckIn, ScanResult
 from ticketflow.db.models.events import Event
@@ -68,25 +69,6 @@ from ticketflow.lib.i18n import N_, current_language, gettext_for, lazy_gettext
 from ticketflow.lib.qr import qr_svg
 
 SCAN_LOG_PAGE = 50
-REFUSAL_WORDS = {
-    "already_used": N_("already used"),
-    "unknown": N_("unknown code"),
-    "cancelled": N_("cancelled"),
-    "unpaid": N_("unpaid"),
-    "wrong_event": N_("wrong event"),
-    "event_cancelled": N_("event cancelled"),
-    "wrong_gate": N_("wrong gate"),
-    "transferred": N_("transferred"),
-}
-"""Why a scan was refused, in the organiser's words (reasons the list does not know show as sent)."""
-RESULT_WORDS = {
-    "valid": N_("admitted"),
-    "already_used": N_("already used"),
-    "invalid": N_("refused"),
-    "exited": N_("left"),
-    "reverted": N_("admission undone"),
-    "duplicate_admission": N_("admitted again (offline)"),
-}
 
 
 def pairing_qr(url: str) -> str:

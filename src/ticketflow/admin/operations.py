@@ -29,6 +29,7 @@ from ticketflow.admin.views import (
     same_origin,
     selected_ids,
 )
+from ticketflow.admin.words import state_word
 from ticketflow.db.models.outbox import MessageKind, OutboxMessage, OutboxStatus
 from ticketflow.db.models.payments import (
     Checkout,
@@ -58,7 +59,7 @@ def status_badge(obj: Any, prop: str) -> Markup:
     """A state shown as a coloured badge, so a failure stands out in a long list."""
     value = str(getattr(obj, prop))
     return Markup('<span class="badge {}">{}</span>').format(
-        STATUS_BADGES.get(value, "bg-secondary-lt"), value
+        STATUS_BADGES.get(value, "bg-secondary-lt"), state_word(value)
     )
 
 
@@ -249,9 +250,9 @@ class ProviderEventView(RecordView, model=ProviderEvent):
     column_sortable_list = [ProviderEvent.id, ProviderEvent.received_at]
     links = {"order_id": "order"}
     column_labels: ClassVar[dict[Any, str]] = {
-        ProviderEvent.event_id: "Provider event id",
-        ProviderEvent.event_type: "Type",
-        ProviderEvent.received_at: "Received",
+        ProviderEvent.event_id: lazy_gettext("Provider event id"),
+        ProviderEvent.event_type: lazy_gettext("Type"),
+        ProviderEvent.received_at: lazy_gettext("Received"),
     }
 
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import msgspec
 from markupsafe import Markup
@@ -41,6 +41,7 @@ from ticketflow.admin.forms import (
     http_refusal,
     not_found,
 )
+from ticketflow.admin.words import REFUSAL_WORDS, RESULT_WORDS, STATE_WORDS, OptionLabel
 from ticketflow.db.base import utc_now
 from ticketflow.db.models.checkins import CheckIn, InvalidReason, ScanResult
 from ticketflow.db.models.events import Event, EventStatus
@@ -184,9 +185,11 @@ def contains(column: Any, term: str) -> ColumnElement[bool]:
     return func.lower(column).like(f"%{escape_like(term.strip().lower())}%", escape="\\")
 
 
-def choice_filter(column: Any, values: type[StrEnum], title: str) -> StaticValuesFilter:
-    """A drop-down of the values of a state column."""
-    options = [(v.value, v.value.replace("_", " ").capitalize()) for v in values]
+def choice_filter(
+    column: Any, values: type[StrEnum], title: str, words: dict[str, str] = STATE_WORDS
+) -> StaticValuesFilter:
+    """A drop-down of the values of a state column, each named by its word (see `words.py`)."""
+    options = [(v.value, cast(str, OptionLabel(words.get(v.value, v.value)))) for v in values]
     return StaticValuesFilter(column, options, title=title)
 
 
@@ -647,8 +650,8 @@ class CheckInView(SearchByRelatedView, model=CheckIn):
     search_hint = lazy_gettext("event title, gate or scanner name, staff e-mail or name, ticket id")
     column_sortable_list = [CheckIn.id, CheckIn.scanned_at, CheckIn.result, CheckIn.synced_at]
     column_filters = [
-        choice_filter(CheckIn.result, ScanResult, lazy_gettext("Result")),
-        choice_filter(CheckIn.reason, InvalidReason, lazy_gettext("Reason")),
+        choice_filter(CheckIn.result, ScanResult, lazy_gettext("Result"), RESULT_WORDS),
+        choice_filter(CheckIn.reason, InvalidReason, lazy_gettext("Reason"), REFUSAL_WORDS),
         event_filter(CheckIn.event_id),
         DoorFilter(CheckIn.gate_id, Gate, lazy_gettext("Gate")),
         DoorFilter(CheckIn.scanner_id, Scanner, lazy_gettext("Scanner")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -104,3 +106,38 @@ async def test_money_views_show_failures_and_hide_checkout_secrets(client, scena
     for path in ("/admin/payment/create", "/admin/refund/edit/1", "/admin/checkout/create"):
         assert (await client.get(path)).status_code == 403
     assert (await client.request("DELETE", "/admin/refund/delete?pks=1")).status_code == 403
+
+
+def shown(word: str, page: str) -> bool:
+    """`word` is the whole text of an element (a filter's option, a badge)."""
+    return re.search(rf">\s*{re.escape(word)}\s*<", page) is not None
+
+
+async def test_states_labels_and_filter_options_speak_the_admins_language(client, scenario) -> None:
+    english = await client.get("/admin/outbox-message/list?pageSize=100")
+    assert 'class="badge bg-red-lt">failed<' in english.text
+    assert shown("Failed", english.text)  # the filter's option
+    assert shown("Ticket cancelled", english.text)
+    admin = scenario.admin
+    assert (await client.patch("/me", json={"locale": "es"}, headers=admin.headers)).status_code == 200
+    assert (await log_in(client, admin.email, admin.password)).status_code == 302
+
+    outbox = await client.get("/admin/outbox-message/list?pageSize=100")
+    assert 'class="badge bg-red-lt">fallido<' in outbox.text
+    assert 'class="badge bg-red-lt">failed<' not in outbox.text
+    assert shown("Fallido", outbox.text)
+    assert not shown("Failed", outbox.text)
+    assert shown("Entradas", outbox.text)  # a kind of message
+    provider = await client.get("/admin/provider-event/list")
+    assert provider.status_code == 200
+    assert "Recibido" in provider.text
+    assert "Received" not in provider.text
+    payments = await client.get("/admin/payment/list")
+    assert shown("Aceptado", payments.text)  # the status filter's options
+    assert shown("Rechazado", payments.text)
+    tickets = await client.get("/admin/ticket/list")
+    assert shown("Usada", tickets.text)
+    assert not shown("Used", tickets.text)
+    scans = await client.get("/admin/check-in/list")
+    assert shown("Admitidas", scans.text)  # the words of the door's scan log
+    assert shown("Puerta equivocada", scans.text)
