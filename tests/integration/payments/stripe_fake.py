@@ -2,7 +2,8 @@
 
 It listens on loopback and answers like api.stripe.com: form-encoded requests with bracketed keys
 (`line_items[0][price_data][unit_amount]=2500`), a bearer secret key, `Idempotency-Key` replays
-(the same key returns the first answer; the same key with other parameters is an error), JSON
+(the first answer to a key that began executing, a 500 included, is replayed to every retry with
+`Idempotent-Replayed: true`; the same key with other parameters is a 400 `idempotency_error`), JSON
 objects and Stripe's error body. It keeps sessions, payment intents and refunds, and builds the
 events Stripe would send (`checkout.session.completed`, ...), which the tests sign exactly as
 Stripe does: `Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
@@ -82,7 +83,7 @@ class FakeStripe:
     requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     idempotent: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
-    """Path -> how many of the next calls answer 500 (Stripe having a bad day)."""
+    """Path -> how many of the next calls answer 500 (Stripe having a bad day; kept for the key)."""
     down: bool = False
     """Unreachable: every connection is dropped without an answer."""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -91,37 +92,54 @@ class FakeStripe:
 
     def handle(
         self, method: str, path: str, params: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, Any]:
+    ) -> tuple[int, Any, bool]:
+        """Status, body, and whether the answer is a replay of the first one given to its key."""
         with self.lock:
             self.requests.append((method, path, params, headers))
             if headers.get("authorization") != f"Bearer {SECRET_KEY}":
-                return 401, {
-                    "error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}
-                }
-            if self.failures.get(path, 0) > 0:
-                self.failures[path] -= 1
-                return 500, {
-                    "error": {"type": "api_error", "message": "Something went wrong on Stripe's end."}
-                }
-            key = headers.get("idempotency-key")
-            if method == "POST" and key is not None and key in self.idempotent:
+                return (
+                    401,
+                    {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}},
+                    False,
+                )
+            key = headers.get("idempotency-key") if method == "POST" else None
+            if key is not None and key in self.idempotent:
                 first_params, status, body = self.idempotent[key]
                 if first_params != params:
-                    return 400, {"error": {"type": "idempotency_error", "message": IDEMPOTENCY_MISMATCH}}
-                return status, body
+                    return (
+                        400,
+                        {"error": {"type": "idempotency_error", "message": IDEMPOTENCY_MISMATCH}},
+                        False,
+                    )
+                return status, body, True
             try:
+                if self.failures.get(path, 0) > 0:
+                    self.failures[path] -= 1
+                    raise StripeFailure(500, "api_error", "Something went wrong on Stripe's end.")
                 status, body = 200, self._route(method, path, params)
             except StripeFailure as failure:
                 status, body = failure.status, failure.body
-            if method == "POST" and key is not None:
+            # as Stripe: the answer of a request that began executing is kept for its key (a 500
+            # too); one refused by validation is not
+            if key is not None and (status == 200 or status >= 500):
                 self.idempotent[key] = (params, status, body)
-            return status, body
+            return status, body, False
 
     def _route(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "POST" and path == "/v1/checkout/sessions":
             return self._create_session(params)
         if method == "POST" and path == "/v1/refunds":
             return self._create_refund(params)
+        if method == "GET" and path == "/v1/refunds":
+            intent = params.get("payment_intent")
+            found = [r for r in self.refunds.values() if intent is None or r["payment_intent"] == intent]
+            limit = int(params.get("limit", 10))
+            return {
+                "object": "list",
+                "url": "/v1/refunds",
+                "has_more": len(found) > limit,
+                "data": sorted(found, key=lambda r: r["created"], reverse=True)[:limit],
+            }
         if method == "GET" and path.startswith("/v1/checkout/sessions/"):
             found = self.sessions.get(path.rsplit("/", 1)[1])
             if found is None:
@@ -248,12 +266,14 @@ def handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
             path, _, query = self.path.partition("?")
             params = decode_form(body if method == "POST" else query)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, answer = fake.handle(method, path, params, headers)
+            status, answer, replayed = fake.handle(method, path, params, headers)
             payload = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("Request-Id", stripe_id("req"))
+            if replayed:
+                self.send_header("Idempotent-Replayed", "true")
             if status >= 500:
                 self.send_header("Stripe-Should-Retry", "false")
             self.end_headers()

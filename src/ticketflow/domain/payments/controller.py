@@ -6,6 +6,7 @@ signs its calls instead. The simulated page is reached only through its unguessa
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import msgspec
@@ -18,7 +19,7 @@ from litestar.response import Redirect
 
 from ticketflow.db.models.users import Language
 from ticketflow.domain.payments.pages import after_cancel_page, after_payment_page, checkout_page
-from ticketflow.domain.payments.providers import PROVIDER_ID_PATTERN
+from ticketflow.domain.payments.providers import PROVIDER_ID_PATTERN, UnknownCheckout
 from ticketflow.domain.payments.service import CheckoutView, PaymentService
 from ticketflow.domain.payments.simulated import (
     ATTEMPT_PATTERN,
@@ -27,11 +28,19 @@ from ticketflow.domain.payments.simulated import (
     SimulatedProvider,
     new_attempt_id,
 )
-from ticketflow.domain.payments.stripe_checkout import STRIPE, IgnoredEvent, StripeProvider, WebhookRejected
+from ticketflow.domain.payments.stripe_checkout import (
+    NOT_OURS,
+    STRIPE,
+    IgnoredEvent,
+    StripeProvider,
+    WebhookRejected,
+)
 from ticketflow.lib.access import PUBLIC_ROUTE
 from ticketflow.lib.api_docs import PUBLIC, id_parameter
 from ticketflow.lib.error_handlers import BAD_INPUT, TOO_LARGE, error_responses
 from ticketflow.lib.i18n import request_locale
+
+logger = logging.getLogger("ticketflow.payments")
 
 OrderId = Annotated[int, id_parameter("order id")]
 Token = Annotated[
@@ -70,6 +79,13 @@ class WebhookReceipt(msgspec.Struct, omit_defaults=True):
     order_id: int | None = None
     refusal: str | None = None
     detail: str | None = None
+
+
+def ignored(event: IgnoredEvent) -> WebhookReceipt:
+    """The answer to a genuine event that changes nothing here: 200, or Stripe retries it for days
+    and then disables the endpoint, our own payments' notifications with it."""
+    logger.info("Stripe event %s (%s) ignored: %s", event.event_id, event.event_type, event.reason)
+    return WebhookReceipt(received=True, outcome="ignored", detail=event.reason)
 
 
 def landing_query(order_id: int, token: str) -> str:
@@ -206,7 +222,9 @@ class StripeWebhookController(Controller):
         summary="Stripe webhook",
         description=(
             "Receives Stripe events signed with the endpoint secret (`Stripe-Signature`). 400 for an"
-            " unsigned, tampered or stale call; a replayed event changes nothing."
+            " unsigned, tampered or stale call; a replayed event changes nothing. A genuine event"
+            " of another type, or about a Checkout Session this server did not open (a Payment Link,"
+            " another application on the account), answers 200 with `outcome: ignored`."
         ),
         status_code=200,
     )
@@ -222,8 +240,11 @@ class StripeWebhookController(Controller):
         except WebhookRejected as exc:
             raise ClientException(detail=exc.detail) from exc
         if isinstance(parsed, IgnoredEvent):
-            return WebhookReceipt(received=True, outcome="ignored", detail=parsed.reason)
-        settlement = await payment_service.handle_notice(parsed)
+            return ignored(parsed)
+        try:
+            settlement = await payment_service.handle_notice(parsed)
+        except UnknownCheckout:  # a session made elsewhere naming an id like ours: not ours either
+            return ignored(IgnoredEvent(parsed.event_id, parsed.event_type, NOT_OURS))
         return WebhookReceipt(
             received=True,
             outcome=settlement.outcome,

@@ -76,8 +76,10 @@ class CheckoutRequest:
     customer_email: str | None
     expires_at: dt.datetime
     """When the seats stop being held; the checkout should not outlive it by much."""
+    ordered_at: dt.datetime
+    """When the order was made: what a checkout's own times derive from, the same for each retry."""
     idempotency_key: str
-    """Sent with the provider call: a retry returns the same checkout."""
+    """Sent with the provider call (a provider may append to it): a retry returns the same checkout."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,6 +161,7 @@ class PaymentService:
             currency=order.currency,
             customer_email=user.email,
             expires_at=order.expires_at,
+            ordered_at=order.created_at,
             idempotency_key=idempotency_key("checkout", order.id, order.created_at),
         )
         try:

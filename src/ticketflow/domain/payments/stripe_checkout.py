@@ -6,11 +6,26 @@ with a webhook (`checkout.session.completed`, or `checkout.session.async_payment
 delayed methods) signed with the endpoint secret: `Stripe-Signature: t=<unix time>,v1=<HMAC-SHA256
 of "<t>.<raw body>">`. Anything unsigned, tampered, or signed more than five minutes away from
 now is refused before its body is even parsed.
+
+Stripe's account may hold payments that are not ours (Payment Links, another application): a
+genuine event about a session this server never opened is acknowledged (200, `ignored`) and
+changes nothing, since Stripe retries any other answer for days and then disables the endpoint.
+
+Opening a session is one idempotent request (`Idempotency-Key`). Stripe stores the first answer
+to a key, a 500 included, replays it to every retry, and refuses the same key with other
+parameters. So the parameters of an order's session are a function of the order (its
+`expires_at` too: see `stripe_expiry`), the key names that expiry, and it names the attempt: a
+retry walks the attempts in order, takes a replayed session as the order's, and passes over an
+attempt whose 500 Stripe replays (`Idempotent-Replayed: true`) to the next one. A network failure
+leaves the attempt unanswered, so the retry sends it again and gets the session if it was made.
+A refund walks its attempts the same way, and before each new one asks Stripe for the refunds of
+the payment: one carrying the refund's id means the 500 hid money that went back all the same.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,12 +50,19 @@ from ticketflow.settings import Settings, SettingsError
 
 STRIPE = "stripe"
 SIGNATURE_TOLERANCE_SECONDS = 300
-STRIPE_MIN_SESSION_LIFETIME = dt.timedelta(minutes=31)
+STRIPE_MIN_SESSION_LIFETIME = dt.timedelta(minutes=30)
 """Stripe refuses sessions expiring sooner than 30 minutes from creation."""
+STRIPE_CLOCK_MARGIN = dt.timedelta(minutes=2)
+"""Room for our clock against Stripe's and for the request's way there."""
 STRIPE_MAX_SESSION_LIFETIME = dt.timedelta(hours=23, minutes=55)
+EXPIRY_STEP = dt.timedelta(minutes=15)
+"""An order's session expiry moves by this much, and only once the last one is too close."""
+CHECKOUT_ATTEMPTS = 20
+"""Attempts (idempotency keys) one session or refund may take: each after a 500 of Stripe's."""
 STRIPE_TIMEOUT_SECONDS = 20.0
 MAX_ORDER_ID = 2**62
 PAYMENT_EVENT_TYPES = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
+NOT_OURS = "not a checkout session of this server"
 PAID_STATUSES = frozenset({"paid"})
 """`payment_status` of a session whose money arrived (`unpaid` waits for the async event)."""
 
@@ -94,21 +116,42 @@ class IgnoredEvent:
     reason: str
 
 
-def stripe_expiry(hold_expires_at: dt.datetime, now: dt.datetime) -> int:
-    """The session's `expires_at`: the hold's end, within the window Stripe accepts."""
-    earliest, latest = now + STRIPE_MIN_SESSION_LIFETIME, now + STRIPE_MAX_SESSION_LIFETIME
-    return int(min(max(hold_expires_at, earliest), latest).timestamp())
+def stripe_expiry(hold_expires_at: dt.datetime, ordered_at: dt.datetime, now: dt.datetime) -> int:
+    """The session's `expires_at`, the same for every attempt at one order while Stripe accepts it.
+
+    The hold's end, or when the hold is shorter than Stripe's minimum, the order's time plus that
+    minimum and a step; once that is closer to now than Stripe accepts, the first step after it
+    that is not (never later than Stripe's maximum)."""
+    earliest = now + STRIPE_MIN_SESSION_LIFETIME + STRIPE_CLOCK_MARGIN
+    first = max(hold_expires_at, ordered_at + STRIPE_MIN_SESSION_LIFETIME + EXPIRY_STEP)
+    steps = max(0, math.ceil((earliest - first) / EXPIRY_STEP))
+    return int(min(first + steps * EXPIRY_STEP, now + STRIPE_MAX_SESSION_LIFETIME).timestamp())
 
 
-def order_id_of(session: StripeSession) -> int:
-    """The order a session is for: `client_reference_id` and metadata must agree."""
+def replayed_failure(exc: stripe.StripeError) -> bool:
+    """A 5xx that Stripe stored for this idempotency key earlier and replays now."""
+    headers = {str(name).lower(): value for name, value in (exc.headers or {}).items()}
+    return (exc.http_status or 0) >= 500 and headers.get("idempotent-replayed") == "true"
+
+
+def order_id_of(session: StripeSession) -> int | None:
+    """The order a session is for; None when it cannot be a session of ours (this server sets
+    `client_reference_id` and `metadata.order_id` to the same order id, always)."""
     named = {session.client_reference_id, session.metadata.get("order_id")}
     if len(named) != 1 or None in named:
-        raise NoticeRejected(N_("client_reference_id and metadata.order_id must name the same order"))
+        return None
     text = named.pop() or ""
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ORDER_ID:
-        raise NoticeRejected(N_("the order id is not a valid id"))
-    return int(text)
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(MAX_ORDER_ID)):
+        return None
+    return int(text) if 1 <= int(text) <= MAX_ORDER_ID else None
+
+
+def signed_at(header: str) -> int:
+    """The header's one `t=<unix time>`, exactly digits: the `stripe` package reads `t=1=x` as 1."""
+    stamps = [part[2:] for part in header.split(",") if part.startswith("t=")]
+    if len(stamps) != 1 or not stamps[0].isascii() or not stamps[0].isdigit() or len(stamps[0]) > 12:
+        raise WebhookRejected(N_("malformed timestamp in Stripe-Signature"))
+    return int(stamps[0])
 
 
 def verify_signature(payload: bytes, header: str | None, secret: str, now: float) -> None:
@@ -119,7 +162,7 @@ def verify_signature(payload: bytes, header: str | None, secret: str, now: float
         raise WebhookRejected(str(exc).split(".")[0]) from exc
     except UnicodeDecodeError as exc:
         raise WebhookRejected(N_("the body is not UTF-8")) from exc
-    timestamp = int(next(part for part in (header or "").split(",") if part.startswith("t="))[2:])
+    timestamp = signed_at(header or "")
     if timestamp > now + SIGNATURE_TOLERANCE_SECONDS:
         raise WebhookRejected(N_("Timestamp outside the tolerance zone"))
 
@@ -180,15 +223,22 @@ class StripeProvider:
             "payment_intent_data": {"metadata": {"order_id": str(request.order_id)}},
             "success_url": self.success_url,
             "cancel_url": self.cancel_url,
-            "expires_at": stripe_expiry(request.expires_at, dt.datetime.now(dt.UTC)),
         }
+        expires_at = stripe_expiry(request.expires_at, request.ordered_at, dt.datetime.now(dt.UTC))
+        params["expires_at"] = expires_at
         if request.customer_email:
             params["customer_email"] = request.customer_email
         async with self._client() as client:
-            session = await client.v1.checkout.sessions.create_async(
-                params,  # type: ignore[arg-type]
-                {"idempotency_key": request.idempotency_key},
-            )
+            for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
+                try:
+                    session = await client.v1.checkout.sessions.create_async(
+                        params,  # type: ignore[arg-type]
+                        {"idempotency_key": f"{request.idempotency_key}-{expires_at}-{attempt}"},
+                    )
+                    break
+                except stripe.StripeError as exc:
+                    if attempt == CHECKOUT_ATTEMPTS or not replayed_failure(exc):
+                        raise
         try:
             created = msgspec.convert(session.to_dict(), CreatedSession)
         except msgspec.ValidationError as exc:
@@ -206,10 +256,26 @@ class StripeProvider:
             "metadata": {"order_id": str(request.order_id), "refund_id": str(request.refund_id)},
         }
         async with self._client() as client:
-            refund = await client.v1.refunds.create_async(
-                params,  # type: ignore[arg-type]
-                {"idempotency_key": request.idempotency_key},
-            )
+            for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
+                key = request.idempotency_key if attempt == 1 else f"{request.idempotency_key}-{attempt}"
+                try:
+                    refund = await client.v1.refunds.create_async(
+                        params,  # type: ignore[arg-type]
+                        {"idempotency_key": key},
+                    )
+                    break
+                except stripe.StripeError as exc:
+                    if attempt == CHECKOUT_ATTEMPTS or not replayed_failure(exc):
+                        raise
+                # a 500 may hide money that went back all the same: the next attempt only if not
+                found = await client.v1.refunds.list_async(
+                    {"payment_intent": request.provider_payment_id, "limit": 100}
+                )
+                ours = str(request.refund_id)
+                made = [r for r in found.data if (r.to_dict().get("metadata") or {}).get("refund_id") == ours]
+                if made:
+                    refund = made[0]
+                    break
         if refund.status in {"failed", "canceled"}:
             raise ProviderError(f"Stripe refund {refund.id} is {refund.status}")
         return str(refund.id)
@@ -231,6 +297,9 @@ class StripeProvider:
             raise NoticeRejected(N_("not a Checkout Session: %(reason)s"), values={"reason": exc}) from exc
         if session.object != "checkout.session":
             raise NoticeRejected(N_("not a Checkout Session"))
+        order_id = order_id_of(session)
+        if order_id is None:  # a Payment Link's, or another application's on the same account
+            return IgnoredEvent(event.id, event.type, NOT_OURS)
         if session.payment_status not in PAID_STATUSES:
             return IgnoredEvent(event.id, event.type, f"payment_status is {session.payment_status}")
         if session.amount_total is None or session.currency is None:
@@ -240,7 +309,7 @@ class StripeProvider:
             event_id=event.id,
             event_type=event.type,
             checkout_id=session.id,
-            order_id=order_id_of(session),
+            order_id=order_id,
             payment_id=session.payment_intent or session.id,
             amount_cents=session.amount_total,
             currency=session.currency,
