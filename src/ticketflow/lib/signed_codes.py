@@ -157,20 +157,10 @@ def kid_of(code: str) -> int | None:
     return None if head is None else head[1]  # format byte, then the kid (see PAYLOAD)
 
 
-def claimed_ticket_id(code: str) -> int | None:
-    """The ticket id a code of the `tf2.` shape and a known format claims, read without checking
-    the signature (None for any other text). A claim, not a proof: a caller trusts it only as far
-    as the ticket it names holds exactly this code (the code this server issued it), and verifies
-    the signature otherwise."""
-    head = _head(code)
-    if head is None or head[0] != PAYLOAD_FORMAT:
-        return None
-    return int.from_bytes(head[2:6], "big")  # format byte, kid, then the ticket id (see PAYLOAD)
-
-
 def _head(code: str) -> bytes | None:
     """The first six payload bytes of a code of the `tf2.` shape (format, kid, ticket id), read
-    without checking the signature; None for any other text."""
+    without checking the signature; None for any other text. Never a ticket's claim: a scanned
+    code names a ticket only once `TicketSigner.verify` accepts it."""
     if SIGNED_CODE_PATTERN.fullmatch(code) is None:
         return None
     start = len(SIGNED_CODE_PREFIX)

@@ -193,7 +193,9 @@ def ticket_key(signer: TicketSigner, code: str) -> TicketKey | None:
         claims = signer.verify(code)
     except InvalidSignedCode:
         return None
-    return TicketKey(ticket_id=claims.ticket_id, version=claims.version, signed_code=code)
+    return TicketKey(
+        ticket_id=claims.ticket_id, version=claims.version, signed_code=code, event_id=claims.event_id
+    )
 
 
 async def scanned(

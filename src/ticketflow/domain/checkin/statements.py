@@ -270,6 +270,8 @@ class TicketKey:
     ticket_id: int = 0
     version: int = 0
     signed_code: str = ""
+    event_id: int = 0
+    """The event a verified signed code names (0 for a `tf1.` code: only its ticket knows)."""
 
     @property
     def signed(self) -> bool:

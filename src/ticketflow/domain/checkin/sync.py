@@ -20,14 +20,17 @@ The walk also says where each ticket ends up, and the ticket row is left as the 
 leave it: inside (`used`, not left), or outside after its last exit (`left_at` set; `active`
 again when it left by a re-entry gate, so that the door admits it back).
 
-A `tf2.` code carries its ticket's id: the sync locks that ticket by it and takes the code for the
-ticket's own when it is, byte for byte, the code stored on the ticket (this server issued it, so
-there is no signature to check); any other code of that shape counts only once its signature
-verifies (an earlier code of the ticket: `transferred` when a transfer revoked it, else `unknown`,
-with the ticket on its log row all the same, as at the door: the organiser sees a leaked code tried).
-A `tf1.` code is looked up by the code; one that no ticket holds is looked up among the codes
-transfers took away (one statement for the batch's such codes): `transferred`, as at the door.
-A forged code naming a real ticket locks that row for the batch and changes nothing else.
+Codes are read as the online door reads them (`service.ticket_key`, one decision for both). A
+`tf2.` code counts only once its signature verifies under a key still listed, the code stored on
+the ticket included (a key removed from TICKET_SIGNING_KEYS retires its codes here as at the door:
+`unknown`), and only when the event it names is the device's (else `wrong_event`, its ticket
+neither locked nor named). Only then is its ticket locked, by the id the code carries, so a batch
+of forged codes naming another event's tickets locks nothing and is answered `unknown`. A verified
+code the ticket no longer holds is an earlier code of it: `transferred` when a transfer revoked it,
+else `unknown`, with the ticket on its log row all the same, as at the door (the organiser sees a
+leaked code tried). A `tf1.` code is looked up by the code; one that no ticket holds is looked up
+among the codes transfers took away (one statement for the batch's such codes): `transferred`, as
+at the door.
 
 Race-free by locks, in one order: the device's sync lock row first (`scanner_syncs`, made with the device: a
 device's batches are applied one at a time), then the device's `scanners` row with a shared lock,
@@ -62,7 +65,9 @@ inserts). SQLite has one writer at a time (`BEGIN IMMEDIATE`).
 
 A scan the device refused is never an admission: it is recorded `invalid` with the server's
 reason, `already_used` when the ticket had been admitted before it, or `invalid`/`refused_offline`
-when the server would have admitted it.
+when the server would have admitted it. "Before" is by scan time, among every admission known
+once the whole batch is placed, wherever the batch puts them: the answer does not depend on the
+order the device sent its scans in.
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.gates import counter_slot
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.offline_schemas import OfflineScan, SyncedScan
-from ticketflow.domain.checkin.service import Device, not_a_gate, seen_due
+from ticketflow.domain.checkin.service import Device, not_a_gate, seen_due, ticket_key
 from ticketflow.domain.checkin.statements import (
     AlreadySent,
     Exit,
@@ -94,13 +99,13 @@ from ticketflow.domain.checkin.statements import (
     SyncStatements,
     SyncTicket,
     TicketChanges,
+    TicketKey,
     sync_transaction,
     touch_device,
 )
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
 from ticketflow.lib.i18n import N_
-from ticketflow.lib.signed_codes import InvalidSignedCode, TicketSigner, claimed_ticket_id
-from ticketflow.lib.ticket_codes import looks_like_ticket_code
+from ticketflow.lib.signed_codes import TicketSigner
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """A device's clock may run this far off the server's around its pairing and its expiry. A scan
@@ -145,6 +150,8 @@ class Door:
     """The batch's `tf1.` codes that a transfer took from their tickets."""
     replaced: set[str] = field(default_factory=set)
     """The batch's `tf1.` codes that a reissue took from their tickets."""
+    elsewhere: set[str] = field(default_factory=set)
+    """The batch's correctly signed codes of another event's tickets (not locked)."""
 
 
 @dataclass(slots=True)
@@ -154,6 +161,16 @@ class Batch:
     """By client id: this batch's admissions and exits."""
     gate_counts: dict[int, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
     """Per gate: admitted, refused, inside - what its devices did, whatever the server decides."""
+    refused: list[tuple[OfflineRecord, int]] = field(default_factory=list)
+    """Scans the device refused of tickets the server would let pass, with their ticket: decided
+    once every admission of the batch is placed (`already_used` after one, else refused)."""
+
+    def decide_refused(self, timeline: dict[int, list[Entry]]) -> None:
+        for record, ticket_id in self.refused:
+            if any(e.admission and e.scanned_at <= record.scanned_at for e in timeline[ticket_id]):
+                record.result = ScanResult.ALREADY_USED
+            else:
+                record.reason = InvalidReason.REFUSED_OFFLINE
 
     def count(self, scan: OfflineScan, gate_id: int | None) -> None:
         if gate_id is None:
@@ -223,6 +240,7 @@ class SyncService:
                 self._judge(
                     scan, index, tickets.get(holders.get(scan.code, 0)), door, timeline, batch, device.id
                 )
+        batch.decide_refused(timeline)
         walked = decide(timeline, door.gates)
         for record in batch.records:
             entry = batch.entries.get(record.client_id)
@@ -294,20 +312,24 @@ class SyncService:
         """The batch's tickets, locked, which ticket each scanned code names (its current holder,
         or the ticket a correctly signed earlier code of it names: to `door.earlier`), and the
         tickets' timelines as recorded.
-        A `tf2.` code says its ticket's id: that ticket is locked by it and holds the code when the
-        code is the one this server issued it (byte for byte, so no signature to check); any other
-        code of that shape is verified, and names its ticket only when it was signed by one of our
-        keys. A `tf1.` code is looked up; one no ticket holds names the ticket a transfer
-        (`door.given_away`) or a reissue (`door.replaced`) took it from, if one did. Which earlier
-        signed codes a transfer revoked goes to `door.transferred` (one statement for the batch)."""
-        claimed: dict[str, int] = {}
+        Each code is read as at the door (`ticket_key`): a `tf2.` code names a ticket only once its
+        signature verifies under a listed key, and is locked only when it is of the device's event
+        (another event's: `door.elsewhere`, nothing locked); a forged one names nothing. A `tf1.`
+        code is looked up; one no ticket holds names the ticket a transfer (`door.given_away`) or
+        a reissue (`door.replaced`) took it from, if one did. Which earlier signed codes a
+        transfer revoked goes to `door.transferred` (one statement for the batch)."""
+        claimed: dict[str, TicketKey] = {}
         looked_up: list[str] = []
         for code in {scan.code for scan in scans}:
-            ticket_id = claimed_ticket_id(code)
-            if ticket_id is not None:
-                claimed[code] = ticket_id
-            elif looks_like_ticket_code(code):
+            key = ticket_key(self.signer, code)
+            if key is None:  # not a code's shape, forged, or signed by a key no longer listed
+                continue
+            if not key.signed:
                 looked_up.append(code)
+            elif key.event_id == door.event_id:
+                claimed[code] = key
+            else:
+                door.elsewhere.add(code)
         holders = await db.ticket_ids(sorted(looked_up))
         # a `tf1.` code no ticket holds now: one a transfer or a reissue took away? (one look-up
         # for them all, none for a batch whose codes are all held, as at a door of current codes)
@@ -315,21 +337,18 @@ class SyncService:
         for code, (ticket_id, transferred) in earlier.items():
             (door.given_away if transferred else door.replaced).add(code)
             holders[code] = ticket_id
-        locked, recorded = await db.lock_tickets(sorted({*holders.values(), *claimed.values()}))
+        ids = {*holders.values(), *(key.ticket_id for key in claimed.values())}
+        locked, recorded = await db.lock_tickets(sorted(ids))
         older: list[tuple[int, int]] = []
-        for code, ticket_id in claimed.items():
-            ticket = locked.get(ticket_id)
+        for code, key in claimed.items():
+            ticket = locked.get(key.ticket_id)
             if ticket is None:
                 continue
-            if ticket.code != code:
-                try:
-                    claims = self.signer.verify(code)
-                except InvalidSignedCode:
-                    continue  # forged, or a key retired: names no ticket
-                door.earlier[code] = claims.version
-                if claims.version < ticket.version:
-                    older.append((ticket_id, claims.version))
-            holders[code] = ticket_id
+            if ticket.code != code:  # an earlier code of the ticket, or one signed by another key
+                door.earlier[code] = key.version
+                if key.version < ticket.version:
+                    older.append((ticket.id, key.version))
+            holders[code] = ticket.id
         named = set(holders.values())
         tickets = {ticket_id: ticket for ticket_id, ticket in locked.items() if ticket_id in named}
         door.transferred = await db.transferred_versions(older)
@@ -349,43 +368,40 @@ class SyncService:
         gate_id = door.device_gate if door.device_gate is not None else scan.gate_id
         reason = self._refusal(scan, ticket, door, gate_id)
         result = ScanResult.INVALID
-        if ticket is not None and reason is None:
-            if scan.direction == "out" or scan.offline_result == "valid":
-                leaving = scan.direction == "out"
-                result = ScanResult.EXITED if leaving else ScanResult.VALID
-                entry = Entry(ticket.id, scan.scanned_at, (1, index), not leaving, gate_id, result)
-                batch.entries[scan.client_id] = entry
-                timeline[ticket.id].append(entry)
-            elif any(e.admission and e.scanned_at <= scan.scanned_at for e in timeline[ticket.id]):
-                result = ScanResult.ALREADY_USED
-            else:
-                reason = InvalidReason.REFUSED_OFFLINE
+        passes = ticket is not None and reason is None
+        if ticket is not None and passes and (scan.direction == "out" or scan.offline_result == "valid"):
+            leaving = scan.direction == "out"
+            result = ScanResult.EXITED if leaving else ScanResult.VALID
+            entry = Entry(ticket.id, scan.scanned_at, (1, index), not leaving, gate_id, result)
+            batch.entries[scan.client_id] = entry
+            timeline[ticket.id].append(entry)
         batch.count(scan, gate_id)
         # an `unknown` scan names no ticket, unless it is a code of one that a reissue replaced (we
         # signed it, or it is a `tf1.` code): the log row names that ticket, as at the door; the
         # answer does not
         named = reason != InvalidReason.UNKNOWN or scan.code in door.earlier or scan.code in door.replaced
-        batch.records.append(
-            OfflineRecord(
-                client_id=scan.client_id,
-                code=scan.code,
-                ticket=ticket if named else None,
-                event_id=door.event_id,
-                result=result,
-                reason=reason,
-                scanner_id=scanner_id,
-                gate_id=gate_id,
-                scanned_at=scan.scanned_at,
-                offline_result=scan.offline_result,
-            )
+        record = OfflineRecord(
+            client_id=scan.client_id,
+            code=scan.code,
+            ticket=ticket if named else None,
+            event_id=door.event_id,
+            result=result,
+            reason=reason,
+            scanner_id=scanner_id,
+            gate_id=gate_id,
+            scanned_at=scan.scanned_at,
+            offline_result=scan.offline_result,
         )
+        batch.records.append(record)
+        if ticket is not None and passes and result == ScanResult.INVALID:
+            batch.refused.append((record, ticket.id))  # decided once the batch is placed
 
     def _refusal(
         self, scan: OfflineScan, ticket: SyncTicket | None, door: Door, gate_id: int | None
     ) -> InvalidReason | None:
         """Why the scanned ticket may not pass (None: it may)."""
         if ticket is None:
-            return InvalidReason.UNKNOWN
+            return InvalidReason.WRONG_EVENT if scan.code in door.elsewhere else InvalidReason.UNKNOWN
         if ticket.code != scan.code:  # an earlier code of the ticket (or it changed meanwhile)
             if scan.code in door.given_away:  # a `tf1.` code, as at the door
                 return InvalidReason.TRANSFERRED
