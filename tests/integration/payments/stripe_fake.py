@@ -84,6 +84,8 @@ class FakeStripe:
     idempotent: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     """Path -> how many of the next calls answer 500 (Stripe having a bad day; kept for the key)."""
+    failures_after_work: dict[str, int] = field(default_factory=dict)
+    """Path -> how many of the next calls are carried out and still answer 500 (kept for the key)."""
     down: bool = False
     """Unreachable: every connection is dropped without an answer."""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -117,6 +119,9 @@ class FakeStripe:
                     self.failures[path] -= 1
                     raise StripeFailure(500, "api_error", "Something went wrong on Stripe's end.")
                 status, body = 200, self._route(method, path, params)
+                if self.failures_after_work.get(path, 0) > 0:
+                    self.failures_after_work[path] -= 1
+                    raise StripeFailure(500, "api_error", "Something went wrong on Stripe's end.")
             except StripeFailure as failure:
                 status, body = failure.status, failure.body
             # as Stripe: the answer of a request that began executing is kept for its key (a 500

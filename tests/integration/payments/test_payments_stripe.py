@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -29,7 +30,7 @@ from tests.support.databases import settings_for_tests
 from ticketflow.app import create_app
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.payments import Refund
-from ticketflow.domain.payments.providers import CheckoutLine, CheckoutRequest
+from ticketflow.domain.payments.providers import CheckoutLine, CheckoutRequest, ProviderError
 from ticketflow.domain.payments.stripe_checkout import StripeProvider, stripe_expiry
 from ticketflow.settings import SettingsError
 
@@ -397,15 +398,23 @@ async def test_a_second_payment_of_a_paid_order_is_refunded_by_stripe(
     assert refund.provider_refund_id in fake_stripe.refunds
 
 
+async def paid_then_one_ticket_cancelled(
+    client, fake: FakeStripe, admin, attendee
+) -> tuple[dict[str, Any], str]:
+    """A paid order of two tickets, one cancelled by its holder (a refund of one ticket is due):
+    the purchase and the payment intent."""
+    purchase, session_id = await stripe_order(client, admin, attendee)
+    await deliver(client, fake.event("checkout.session.completed", fake.pay(session_id)))
+    ticket_id = purchase["tickets"][0]["id"]
+    assert (await client.post(f"/tickets/{ticket_id}/cancel", headers=attendee.headers)).status_code == 200
+    return purchase, fake.sessions[session_id]["payment_intent"]
+
+
 async def test_refunds_are_retried_until_stripe_answers(
     client, worker, fake_stripe, db, admin, attendee
 ) -> None:
-    purchase, session_id = await stripe_order(client, admin, attendee)
+    purchase, intent = await paid_then_one_ticket_cancelled(client, fake_stripe, admin, attendee)
     order_id = purchase["order"]["id"]
-    await deliver(client, fake_stripe.event("checkout.session.completed", fake_stripe.pay(session_id)))
-    intent = fake_stripe.sessions[session_id]["payment_intent"]
-    ticket_id = purchase["tickets"][0]["id"]
-    assert (await client.post(f"/tickets/{ticket_id}/cancel", headers=attendee.headers)).status_code == 200
 
     fake_stripe.failures["/v1/refunds"] = 1
     assert await worker.refunds() == 1
@@ -433,6 +442,31 @@ async def test_refunds_are_retried_until_stripe_answers(
     # Stripe keeps the 500 for the first key and replays it: the last attempt asked whether money
     # went back all the same (no), then sent the next key
     assert keys == [keys[0], keys[0], None, f"{keys[0]}-2"]
+
+
+async def test_a_refund_whose_500_hid_the_money_going_back_is_not_paid_twice(
+    client, worker, fake_stripe, db, admin, attendee
+) -> None:
+    """Stripe refunded and still answered 500 (and replays that 500 for the key): the retry finds
+    the refund carrying our refund's id instead of sending it again under the next key."""
+    purchase, intent = await paid_then_one_ticket_cancelled(client, fake_stripe, admin, attendee)
+
+    fake_stripe.failures_after_work["/v1/refunds"] = 1
+    assert await worker.refunds() == 1
+    (refund,) = await refunds_for(db, purchase["order"]["id"])
+    assert (refund.status, refund.attempts) == ("pending", 1)
+    await make_due(db, refund.id)
+    assert await worker.refunds() == 1
+
+    (refund,) = await refunds_for(db, purchase["order"]["id"])
+    (done,) = fake_stripe.refunds_of(intent)  # once
+    assert (refund.status, refund.provider_refund_id, done["amount"]) == ("succeeded", done["id"], PRICE)
+    created = [
+        h.get("idempotency-key")
+        for m, path, _, h in fake_stripe.requests
+        if (m, path) == ("POST", "/v1/refunds")
+    ]
+    assert len(set(created)) == 1  # never sent under a second key
 
 
 async def make_due(db, refund_id: int) -> None:
@@ -539,12 +573,10 @@ async def test_checkout_failure_without_a_key_cancels_the_order_and_frees_its_se
     assert again.json()["payment"]["provider"] == "stripe"
 
 
-async def test_a_retry_after_a_lost_answer_gets_the_same_session(settings, fake_stripe) -> None:
-    """Stripe made the session but its answer never came: the retry, a second later, sends the
-    same parameters under the same key and gets that session back (no idempotency_error)."""
-    provider = StripeProvider(settings)
+def checkout_request() -> CheckoutRequest:
+    """One order's checkout, made now with a 15-minute hold."""
     now = dt.datetime.now(dt.UTC)
-    request = CheckoutRequest(
+    return CheckoutRequest(
         order_id=7,
         title="Jazz Night",
         lines=(CheckoutLine("Jazz Night", 2, PRICE),),
@@ -554,6 +586,14 @@ async def test_a_retry_after_a_lost_answer_gets_the_same_session(settings, fake_
         ordered_at=now,
         idempotency_key="ticketflow-checkout-7-1",
     )
+
+
+async def test_a_retry_after_a_lost_answer_gets_the_same_session(settings, fake_stripe) -> None:
+    """Stripe made the session but its answer never came: the retry, a second later, sends the
+    same parameters under the same key and gets that session back (no idempotency_error)."""
+    provider = StripeProvider(settings)
+    request = checkout_request()
+    now = request.ordered_at
     first = await provider.open_checkout(request)
     await asyncio.sleep(1.1)
     again = await provider.open_checkout(request)
@@ -563,6 +603,23 @@ async def test_a_retry_after_a_lost_answer_gets_the_same_session(settings, fake_
     (one, two) = [(h["idempotency-key"], p) for _, _, p, h in fake_stripe.requests]
     assert one == two
     assert int(one[1]["expires_at"]) == int((now + dt.timedelta(minutes=45)).timestamp())
+
+
+async def test_a_retry_with_other_parameters_is_another_request(settings, fake_stripe) -> None:
+    """The buyer changed their e-mail between a failed attempt and the retry: the retry is a
+    request of its own (its key names its parameters), not Stripe's idempotency_error."""
+    provider = StripeProvider(settings)
+    request = checkout_request()
+    fake_stripe.failures["/v1/checkout/sessions"] = 1
+    with pytest.raises(ProviderError):
+        await provider.open_checkout(request)
+
+    opened = await provider.open_checkout(dataclasses.replace(request, customer_email="new@example.com"))
+
+    (session,) = fake_stripe.sessions.values()
+    assert (opened.external_id, session["customer_email"]) == (session["id"], "new@example.com")
+    keys = [h["idempotency-key"] for _, _, _, h in fake_stripe.requests]
+    assert len(set(keys)) == 2
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ changes nothing, since Stripe retries any other answer for days and then disable
 Opening a session is one idempotent request (`Idempotency-Key`). Stripe stores the first answer
 to a key, a 500 included, replays it to every retry, and refuses the same key with other
 parameters. So the parameters of an order's session are a function of the order (its
-`expires_at` too: see `stripe_expiry`), the key names that expiry, and it names the attempt: a
-retry walks the attempts in order, takes a replayed session as the order's, and passes over an
+`expires_at` too: see `stripe_expiry`), the key names them (a digest: when they do change, say the
+buyer's e-mail, the retry is another request, never an `idempotency_error`), and it names the
+attempt: a retry walks the attempts in order, takes a replayed session as the order's, and passes over an
 attempt whose 500 Stripe replays (`Idempotent-Replayed: true`) to the next one. A network failure
 leaves the attempt unanswered, so the retry sends it again and gets the session if it was made.
 A refund walks its attempts the same way, and before each new one asks Stripe for the refunds of
@@ -25,6 +26,8 @@ the payment: one carrying the refund's id means the 500 hid money that went back
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 import time
 from collections.abc import AsyncIterator
@@ -228,12 +231,13 @@ class StripeProvider:
         params["expires_at"] = expires_at
         if request.customer_email:
             params["customer_email"] = request.customer_email
+        asked = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
         async with self._client() as client:
             for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
                 try:
                     session = await client.v1.checkout.sessions.create_async(
                         params,  # type: ignore[arg-type]
-                        {"idempotency_key": f"{request.idempotency_key}-{expires_at}-{attempt}"},
+                        {"idempotency_key": f"{request.idempotency_key}-{asked}-{attempt}"},
                     )
                     break
                 except stripe.StripeError as exc:
