@@ -323,7 +323,7 @@ async def test_forged_or_malformed_payments_are_refused_and_change_nothing(
     ],
 )
 async def test_genuine_events_of_sessions_made_elsewhere_are_acknowledged_and_change_nothing(
-    client, fake_stripe, db, admin, attendee, changes
+    client, fake_stripe, db, admin, attendee, changes, caplog
 ) -> None:
     """A Payment Link, or another application on the same Stripe account: its sessions are not
     ours. Stripe retries any answer but a 2xx for days and then disables the endpoint (our own
@@ -343,6 +343,10 @@ async def test_genuine_events_of_sessions_made_elsewhere_are_acknowledged_and_ch
     assert await database_state(db) == before
     assert (await order_row(db, purchase["order"]["id"])).status == "pending"
     assert (await order_row(db, other["order"]["id"])).status == "pending"
+    event_id = json.loads(body)["id"]
+    assert [
+        r.levelname for r in caplog.records if event_id in r.getMessage() and "ignored" in r.getMessage()
+    ] == ["INFO"]
 
 
 async def test_overlong_event_id_is_refused(client, fake_stripe, db, admin, attendee) -> None:

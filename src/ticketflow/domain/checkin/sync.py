@@ -20,7 +20,8 @@ The walk also says where each ticket ends up, and the ticket row is left as the 
 leave it: inside (`used`, not left), or outside after its last exit (`left_at` set; `active`
 again when it left by a re-entry gate, so that the door admits it back).
 
-Codes are read as the online door reads them (`service.ticket_key`, one decision for both). A
+Codes are read as the online door reads them (`service.ticket_key`, one decision for both), once
+a batch and before its transaction: no lock is held while signatures are checked. A
 `tf2.` code counts only once its signature verifies under a key still listed, the code stored on
 the ticket included (a key removed from TICKET_SIGNING_KEYS retires its codes here as at the door:
 `unknown`), and only when the event it names is the device's (else `wrong_event`, its ticket
@@ -203,10 +204,12 @@ class SyncService:
             raise RuleViolation(N_("client_id repeats within the batch"))
         now = utc_now()
         scans = [happened_by(scan, now) for scan in scans]
+        # read as the door reads codes, signatures verified once, before any lock is taken
+        keys = {code: ticket_key(self.signer, code) for code in {scan.code for scan in scans}}
 
         async def apply(resent: bool) -> tuple[list[SyncedScan], bool]:
             async with sync_transaction(self.drivers) as db:
-                return await self._sync(db, device, scans, client_ids, now, resent=resent)
+                return await self._sync(db, device, scans, keys, client_ids, now, resent=resent)
 
         try:
             synced, seen_due = await again_if_deadlocked(partial(apply, False))
@@ -221,6 +224,7 @@ class SyncService:
         db: SyncStatements,
         device: Device,
         scans: Sequence[OfflineScan],
+        keys: dict[str, TicketKey | None],
         client_ids: list[str],
         now: dt.datetime,
         *,
@@ -231,7 +235,7 @@ class SyncService:
         id): recording one that is not raises `AlreadySent`. `now`: when the batch came (the
         same for every attempt, see `sync`)."""
         door = await self._door(db, device, scans, now)
-        tickets, holders, timeline = await self._tickets(db, scans, door)
+        tickets, holders, timeline = await self._tickets(db, keys, door)
         sent = await db.sent(device.id, client_ids) if resent else {}
 
         batch = Batch()
@@ -306,22 +310,22 @@ class SyncService:
         cancelled = found.event_status == EventStatus.CANCELLED
         return Door(found.event_id, cancelled, found.gate_id, gates, seen_due(found.last_seen_at, now))
 
+    @staticmethod
     async def _tickets(
-        self, db: SyncStatements, scans: Sequence[OfflineScan], door: Door
+        db: SyncStatements, keys: dict[str, TicketKey | None], door: Door
     ) -> tuple[dict[int, SyncTicket], dict[str, int], dict[int, list[Entry]]]:
         """The batch's tickets, locked, which ticket each scanned code names (its current holder,
         or the ticket a correctly signed earlier code of it names: to `door.earlier`), and the
         tickets' timelines as recorded.
-        Each code is read as at the door (`ticket_key`): a `tf2.` code names a ticket only once its
-        signature verifies under a listed key, and is locked only when it is of the device's event
+        `keys`: each code read as at the door (`ticket_key`): a `tf2.` code names a ticket only once
+        its signature verifies under a listed key, and is locked only when it is of the device's event
         (another event's: `door.elsewhere`, nothing locked); a forged one names nothing. A `tf1.`
         code is looked up; one no ticket holds names the ticket a transfer (`door.given_away`) or
         a reissue (`door.replaced`) took it from, if one did. Which earlier signed codes a
         transfer revoked goes to `door.transferred` (one statement for the batch)."""
         claimed: dict[str, TicketKey] = {}
         looked_up: list[str] = []
-        for code in {scan.code for scan in scans}:
-            key = ticket_key(self.signer, code)
+        for code, key in keys.items():
             if key is None:  # not a code's shape, forged, or signed by a key no longer listed
                 continue
             if not key.signed:
