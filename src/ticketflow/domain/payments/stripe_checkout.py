@@ -16,9 +16,10 @@ to a key, a 500 included, replays it to every retry, and refuses the same key wi
 parameters. So the parameters of an order's session are a function of the order (its
 `expires_at` too: see `stripe_expiry`), the key names them (a digest: when they do change, say the
 buyer's e-mail, the retry is another request, never an `idempotency_error`), and it names the
-attempt: a retry walks the attempts in order, takes a replayed session as the order's, and passes over an
-attempt whose 500 Stripe replays (`Idempotent-Replayed: true`) to the next one. A network failure
-leaves the attempt unanswered, so the retry sends it again and gets the session if it was made.
+attempt: a retry walks the attempts in order (`through_attempts`), takes a replayed session as the
+order's, and passes over an attempt whose 500 Stripe replays (`Idempotent-Replayed: true`) to the
+next one. A network failure leaves the attempt unanswered, so the retry sends it again and gets
+the session if it was made.
 A refund walks its attempts the same way, and before each new one asks Stripe for the refunds of
 the payment: one carrying the refund's id means the 500 hid money that went back all the same.
 """
@@ -30,10 +31,10 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 import stripe
@@ -51,6 +52,7 @@ from ticketflow.lib.errors import DomainError
 from ticketflow.lib.i18n import N_
 from ticketflow.settings import Settings, SettingsError
 
+T = TypeVar("T")
 STRIPE = "stripe"
 SIGNATURE_TOLERANCE_SECONDS = 300
 STRIPE_MIN_SESSION_LIFETIME = dt.timedelta(minutes=30)
@@ -60,7 +62,7 @@ STRIPE_CLOCK_MARGIN = dt.timedelta(minutes=2)
 STRIPE_MAX_SESSION_LIFETIME = dt.timedelta(hours=23, minutes=55)
 EXPIRY_STEP = dt.timedelta(minutes=15)
 """An order's session expiry moves by this much, and only once the last one is too close."""
-CHECKOUT_ATTEMPTS = 20
+STRIPE_ATTEMPTS = 20
 """Attempts (idempotency keys) one session or refund may take: each after a 500 of Stripe's."""
 STRIPE_TIMEOUT_SECONDS = 20.0
 MAX_ORDER_ID = 2**62
@@ -135,6 +137,26 @@ def replayed_failure(exc: stripe.StripeError) -> bool:
     """A 5xx that Stripe stored for this idempotency key earlier and replays now."""
     headers = {str(name).lower(): value for name, value in (exc.headers or {}).items()}
     return (exc.http_status or 0) >= 500 and headers.get("idempotent-replayed") == "true"
+
+
+async def through_attempts(
+    send: Callable[[str], Awaitable[T]],
+    key_of: Callable[[int], str],
+    made_meanwhile: Callable[[], Awaitable[T | None]] | None = None,
+) -> T:
+    """`send` under the attempts' idempotency keys in order. A 5xx Stripe replays for a key (an
+    attempt that failed before) passes to the next key, unless `made_meanwhile` finds what the
+    failed attempt was to make; any other answer or error ends the walk."""
+    for attempt in range(1, STRIPE_ATTEMPTS + 1):
+        try:
+            return await send(key_of(attempt))
+        except stripe.StripeError as exc:
+            if attempt == STRIPE_ATTEMPTS or not replayed_failure(exc):
+                raise
+        made = None if made_meanwhile is None else await made_meanwhile()
+        if made is not None:
+            return made
+    raise AssertionError  # pragma: no cover - the loop returns or raises
 
 
 def order_id_of(session: StripeSession) -> int | None:
@@ -233,16 +255,13 @@ class StripeProvider:
             params["customer_email"] = request.customer_email
         asked = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
         async with self._client() as client:
-            for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
-                try:
-                    session = await client.v1.checkout.sessions.create_async(
-                        params,  # type: ignore[arg-type]
-                        {"idempotency_key": f"{request.idempotency_key}-{asked}-{attempt}"},
-                    )
-                    break
-                except stripe.StripeError as exc:
-                    if attempt == CHECKOUT_ATTEMPTS or not replayed_failure(exc):
-                        raise
+            session = await through_attempts(
+                lambda key: client.v1.checkout.sessions.create_async(
+                    params,  # type: ignore[arg-type]
+                    {"idempotency_key": key},
+                ),
+                lambda attempt: f"{request.idempotency_key}-{asked}-{attempt}",
+            )
         try:
             created = msgspec.convert(session.to_dict(), CreatedSession)
         except msgspec.ValidationError as exc:
@@ -259,27 +278,27 @@ class StripeProvider:
             "amount": request.amount_cents,
             "metadata": {"order_id": str(request.order_id), "refund_id": str(request.refund_id)},
         }
+        ours = str(request.refund_id)
         async with self._client() as client:
-            for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
-                key = request.idempotency_key if attempt == 1 else f"{request.idempotency_key}-{attempt}"
-                try:
-                    refund = await client.v1.refunds.create_async(
-                        params,  # type: ignore[arg-type]
-                        {"idempotency_key": key},
-                    )
-                    break
-                except stripe.StripeError as exc:
-                    if attempt == CHECKOUT_ATTEMPTS or not replayed_failure(exc):
-                        raise
-                # a 500 may hide money that went back all the same: the next attempt only if not
+
+            async def made_meanwhile() -> stripe.Refund | None:
+                """A refund of the payment carrying this refund's id (a 500 hid its success)."""
                 found = await client.v1.refunds.list_async(
                     {"payment_intent": request.provider_payment_id, "limit": 100}
                 )
-                ours = str(request.refund_id)
                 made = [r for r in found.data if (r.to_dict().get("metadata") or {}).get("refund_id") == ours]
-                if made:
-                    refund = made[0]
-                    break
+                return made[0] if made else None
+
+            refund = await through_attempts(
+                lambda key: client.v1.refunds.create_async(
+                    params,  # type: ignore[arg-type]
+                    {"idempotency_key": key},
+                ),
+                lambda attempt: (
+                    request.idempotency_key if attempt == 1 else f"{request.idempotency_key}-{attempt}"
+                ),
+                made_meanwhile,
+            )
         if refund.status in {"failed", "canceled"}:
             raise ProviderError(f"Stripe refund {refund.id} is {refund.status}")
         return str(refund.id)
