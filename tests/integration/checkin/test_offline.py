@@ -279,7 +279,7 @@ async def test_the_server_decides_each_code(client, db, settings, door) -> None:
     )
     at = minutes_ago(2)
     scans = [
-        scan(tickets[0]["code"], at, client_id="cancelled"),
+        scan(tickets[0]["code"], minutes_ago(0), client_id="cancelled"),  # after its cancellation
         scan(old_code, at, client_id="reissued"),
         scan(forged, at, client_id="forged"),
         scan("not a code", at, result="invalid", client_id="garbage"),
@@ -501,7 +501,8 @@ async def test_an_earlier_code_answers_as_at_the_door(client, db, door) -> None:
         assert reissued.status_code == 200, reissued.text
     _, device = await pair_device(client, admin, event["id"])
     earlier = (given, replaced, old_style, old_replaced)
-    scans = [scan(ticket["code"], minutes_ago(2), client_id=f"t-{ticket['id']}") for ticket in earlier]
+    # scanned after the transfers and reissues (before them, the codes were the tickets' own)
+    scans = [scan(ticket["code"], minutes_ago(0), client_id=f"t-{ticket['id']}") for ticket in earlier]
     response = await client.post("/check-ins/sync", json={"scans": scans}, headers=device)
     assert response.status_code == 200, response.text
     synced = [(r["result"], r.get("reason")) for r in response.json()["results"]]
@@ -656,3 +657,71 @@ async def door_scan_during_sync(client, db, settings, syncing, event_id, holder,
             (scans[1]["client_id"], "valid"),
             (None, "duplicate_admission"),  # the offline scan was earlier
         ]
+
+
+async def test_a_code_admitted_offline_before_its_transfer_counts_and_the_new_holder_is_the_duplicate(
+    client, db, door
+) -> None:
+    """Admitted offline under its first code, then given away, the ticket is admitted online under
+    its new code: the sync judges the offline scan as the ticket was when it was made (its code
+    then), so the report shows the ticket admitted twice - not an old code refused."""
+    admin, holder, event, tickets = door
+    _, device = await pair_device(client, admin, event["id"])
+    given = tickets[0]
+    admitted_offline = minutes_ago(0)
+    newcomer = await make_actor(client, db, name="Ada Lovelace")
+    moved = await client.post(
+        f"/tickets/{given['id']}/transfer", json={"email": newcomer.email}, headers=holder.headers
+    )
+    assert moved.status_code == 200, moved.text
+    new_code = (await client.get(f"/tickets/{given['id']}", headers=newcomer.headers)).json()["code"]
+    online = await client.post(f"/tickets/{new_code}/validate", headers=device)
+    assert online.json()["result"] == "valid"
+    after = scan(given["code"], minutes_ago(0), result="valid", client_id="after-transfer")
+
+    response = await client.post(
+        "/check-ins/sync",
+        json={"scans": [scan(given["code"], admitted_offline, client_id="before-transfer"), after]},
+        headers=device,
+    )
+
+    assert response.status_code == 200, response.text
+    first, late = response.json()["results"]
+    assert (first["result"], late["result"], late.get("reason")) == ("valid", "invalid", "transferred")
+    async with db() as session:
+        online_row = await session.get(CheckIn, online.json()["check_in_id"])
+    assert online_row.result == "duplicate_admission"
+    report = await client.get(f"/events/{event['id']}/duplicate-admissions", headers=admin.headers)
+    [item] = report.json()["items"]
+    assert item["ticket_id"] == given["id"]
+    assert [a["check_in_id"] for a in item["admissions"]] == [first["check_in_id"], online_row.id]
+    ticket = await ticket_row(db, given["id"])
+    assert ticket.status == "used"
+    assert abs((ticket.used_at.replace(tzinfo=dt.UTC) - admitted_offline).total_seconds()) < 1
+
+
+async def test_a_ticket_admitted_offline_then_cancelled_keeps_its_admission(client, db, door) -> None:
+    """Admitted offline, then cancelled (and refunded) before the phone synced: the holder is
+    inside, so the admission counts; the ticket stays cancelled. A scan after the cancellation is
+    refused as the door refuses it."""
+    admin, holder, event, tickets = door
+    _, device = await pair_device(client, admin, event["id"])
+    ticket = tickets[0]
+    admitted_offline = minutes_ago(0)
+    cancelled = await client.post(f"/tickets/{ticket['id']}/cancel", headers=holder.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    later = scan(ticket["code"], minutes_ago(0), client_id="after-cancel")
+
+    response = await client.post(
+        "/check-ins/sync",
+        json={"scans": [scan(ticket["code"], admitted_offline, client_id="before-cancel"), later]},
+        headers=device,
+    )
+
+    assert response.status_code == 200, response.text
+    results = [(r["result"], r.get("reason")) for r in response.json()["results"]]
+    assert results == [("valid", None), ("invalid", "cancelled")]
+    row = await ticket_row(db, ticket["id"])
+    assert (row.status, row.used_at) == ("cancelled", None)
+    online = await client.post(f"/tickets/{ticket['code']}/validate", headers=device)
+    assert (online.json()["result"], online.json()["reason"]) == ("invalid", "cancelled")

@@ -156,9 +156,10 @@ SELECT_TRANSFERRED_VERSION = sql(
 )
 """The transfer that revoked this version of the ticket's code, if one did."""
 SELECT_TRANSFERRED_VERSIONS = sql(
-    "SELECT {x.ticket_id}, {x.old_version} FROM {x} WHERE {x.ticket_id} IN (%s)", x=TicketTransfer
+    "SELECT {x.ticket_id}, {x.old_version}, {x.transferred_at} FROM {x} WHERE {x.ticket_id} IN (%s)",
+    x=TicketTransfer,
 )
-"""The versions transfers revoked, of a batch's tickets."""
+"""The versions transfers revoked, of a batch's tickets, and when."""
 _SELECT_EARLIER_CODES = (
     "SELECT {x.old_code}, {x.ticket_id}, 1 FROM {x} WHERE {x.old_code} IN (%s)"
     " UNION ALL SELECT {r.old_code}, {r.ticket_id}, 0 FROM {r} WHERE {r.old_code} IN (%s)"
@@ -601,8 +602,8 @@ SELECT_TICKET_IDS = sql("SELECT {t.code}, {t.id} FROM {t} WHERE {t.code} IN (%s)
 SELECT_EARLIER_CODES = sql(_SELECT_EARLIER_CODES, x=TicketTransfer, r=ReplacedCode)
 """`SELECT_EARLIER_CODE` for a batch: the tickets transfers or reissues took these codes from."""
 LOCK_TICKETS = sql(
-    "SELECT {t.id}, {t.code}, {t.event_id}, {t.ticket_type_id}, {t.code_version}, {t.status}, {t.left_at}"
-    " FROM {t} WHERE {t.id} IN (%s) ORDER BY {t.id}",
+    "SELECT {t.id}, {t.code}, {t.event_id}, {t.ticket_type_id}, {t.code_version}, {t.status}, {t.left_at},"
+    " {t.cancelled_at} FROM {t} WHERE {t.id} IN (%s) ORDER BY {t.id}",
     t=Ticket,
 )
 """The fields of `SyncTicket`; locked (`FOR UPDATE`) in id order, the row the door's UPDATE takes."""
@@ -718,6 +719,7 @@ class SyncTicket(NamedTuple):
     version: int
     status: str
     left_at: dt.datetime | None = None
+    cancelled_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -900,6 +902,7 @@ class SyncStatements:
                 int(row[4]),
                 str(row[5]),
                 db.read_time(row[6]),
+                db.read_time(row[7]),
             )
             for row in rows
         }
@@ -920,13 +923,22 @@ class SyncStatements:
             )
         return tickets, found
 
-    async def transferred_versions(self, codes: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
-        """Which of these (ticket id, code version) a transfer revoked (the rest were reissued)."""
+    async def transferred_versions(
+        self, codes: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], dt.datetime]:
+        """Which of these (ticket id, code version) a transfer revoked, and when (the rest were
+        reissued)."""
         if not codes:
-            return set()
+            return {}
         ids = sorted({ticket_id for ticket_id, _ in codes})
         (rows,) = await self._each((for_batch(SELECT_TRANSFERRED_VERSIONS, len(ids)), ids))
-        return {(int(ticket_id), int(version)) for ticket_id, version in rows} & set(codes)
+        asked = set(codes)
+        found = {}
+        for ticket_id, version, transferred_at in rows:
+            key, when = (int(ticket_id), int(version)), self._db.read_time(transferred_at)
+            if key in asked and when is not None:
+                found[key] = when
+        return found
 
     async def sent(self, scanner_id: int, client_ids: Sequence[str]) -> dict[str, SentScan]:
         (rows,) = await self._each((for_batch(SELECT_SENT, len(client_ids)), [scanner_id, *client_ids]))

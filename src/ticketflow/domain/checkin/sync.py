@@ -33,6 +33,13 @@ leaked code tried). A `tf1.` code is looked up by the code; one that no ticket h
 among the codes transfers took away (one statement for the batch's such codes): `transferred`, as
 at the door.
 
+An offline scan is judged as the ticket was when it was scanned, not as it is when the batch
+comes. A signed code scanned before the transfer that took it away was the ticket's code then: its
+admission counts (and the new holder's later admission under the new code is a
+`duplicate_admission` of it, in the report). A ticket cancelled after the scan admitted its holder
+then: the admission counts too, and the ticket's row stays `cancelled` (the scan log shows an
+admission of a ticket cancelled since; its refund, if any, stands).
+
 Race-free by locks, in one order: the device's sync lock row first (`scanner_syncs`, made with the device: a
 device's batches are applied one at a time), then the device's `scanners` row with a shared lock,
 then its event's gates, shared and in id order (no gate the batch names is deleted before its log
@@ -145,8 +152,8 @@ class Door:
     """Whether the device's `last_seen_at` is due (`DEVICE_SEEN_EVERY`)."""
     earlier: dict[str, int] = field(default_factory=dict)
     """The batch's correctly signed earlier codes of its tickets, with their versions."""
-    transferred: set[tuple[int, int]] = field(default_factory=set)
-    """(ticket id, version) of the batch's earlier codes that a transfer revoked."""
+    transferred: dict[tuple[int, int], dt.datetime] = field(default_factory=dict)
+    """(ticket id, version) of the batch's earlier codes that a transfer revoked, and when."""
     given_away: set[str] = field(default_factory=set)
     """The batch's `tf1.` codes that a transfer took from their tickets."""
     replaced: set[str] = field(default_factory=set)
@@ -261,14 +268,18 @@ class SyncService:
             inside=[
                 (ticket_id, entry.scanned_at)
                 for ticket_id, entry in walked.inside.items()
-                if entry.order[0] == 1
-                or tickets[ticket_id].status != TicketStatus.USED
-                or tickets[ticket_id].left_at is not None
+                if tickets[ticket_id].status != TicketStatus.CANCELLED  # admitted before it was: stays so
+                and (
+                    entry.order[0] == 1
+                    or tickets[ticket_id].status != TicketStatus.USED
+                    or tickets[ticket_id].left_at is not None
+                )
             ],
             outside=[
                 Exit(ticket_id, admission.scanned_at, left.scanned_at, reentry(door.gates, left.gate_id))
                 for ticket_id, (admission, left) in walked.outside.items()
-                if left.order[0] == 1 or tickets[ticket_id].left_at is None
+                if tickets[ticket_id].status != TicketStatus.CANCELLED
+                and (left.order[0] == 1 or tickets[ticket_id].left_at is None)
             ],
             at_gates=[  # in gate order, in the counter rows of the device
                 (gate_id, counter_slot(device.id), admitted, refused, inside)
@@ -414,14 +425,18 @@ class SyncService:
                 # lost meanwhile)
                 return InvalidReason.UNKNOWN
             # as at the door: `transferred` only when a transfer revoked that version, else a code
-            # that was replaced (a reissue) is as if never issued
-            revoked = (ticket.id, version) in door.transferred
-            return InvalidReason.TRANSFERRED if revoked else InvalidReason.UNKNOWN
+            # that was replaced (a reissue) is as if never issued; but a code scanned before its
+            # transfer was the ticket's code then, and is judged as the ticket was
+            revoked_at = door.transferred.get((ticket.id, version))
+            if revoked_at is None:
+                return InvalidReason.UNKNOWN
+            if scan.scanned_at >= revoked_at:
+                return InvalidReason.TRANSFERRED
         if ticket.event_id != door.event_id:
             return InvalidReason.WRONG_EVENT
         if door.event_cancelled:
             return InvalidReason.EVENT_CANCELLED
-        if ticket.status == TicketStatus.CANCELLED:
+        if ticket.status == TicketStatus.CANCELLED and not cancelled_after(ticket, scan.scanned_at):
             return InvalidReason.CANCELLED
         if ticket.status == TicketStatus.PENDING:
             return InvalidReason.UNPAID
@@ -429,6 +444,11 @@ class SyncService:
         if allowed and ticket.ticket_type_id not in allowed:
             return InvalidReason.WRONG_GATE
         return None
+
+
+def cancelled_after(ticket: SyncTicket, scanned_at: dt.datetime) -> bool:
+    """Whether a cancelled ticket was cancelled after this scan: it still admitted then."""
+    return ticket.cancelled_at is not None and scanned_at < ticket.cancelled_at
 
 
 def timeline_of(recorded: list[RecordedScan], tickets: dict[int, SyncTicket]) -> dict[int, list[Entry]]:
