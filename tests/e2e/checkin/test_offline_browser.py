@@ -21,7 +21,14 @@ from playwright.async_api import Browser, Page, Route, async_playwright
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from tests.e2e.checkin.test_scanner_browser import ARTIFACTS, REFUSE_CAMERA, create_people, dismiss, new_phone
+from tests.e2e.checkin.test_scanner_browser import (
+    ARTIFACTS,
+    REFUSE_CAMERA,
+    create_people,
+    dismiss,
+    new_phone,
+    sign_in_and_start,
+)
 from tests.e2e.payments.shop import login
 from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.factories import event_body
@@ -254,45 +261,52 @@ async def test_the_page_opens_again_while_its_server_is_down(tmp_path: Path) -> 
 
 
 async def test_a_phone_paired_again_hands_in_each_scan_as_the_scanner_that_made_it(tmp_path: Path) -> None:
-    """A phone paired to the North gate queues a scan while its server cannot take scans, then is
-    paired again, to the South gate, and queues another: when scans get through, each is handed in
-    with its own scanner's token (the South scanner may not sync North's scans: they would have
-    been refused, and held up every later scan behind them)."""
+    """A phone paired to an event's North gate queues a scan while its server cannot take scans,
+    then is paired to another event's scanner and scans nothing more: when scans get through, the
+    North scan is handed in with its own scanner's token (the new scanner may not sync it: it
+    would have been refused, and held up every later scan behind it)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
     await asyncio.to_thread(upgrade_to_head, url)
     people = await create_people(url)
     with live_servers(url, 1, tmp_path) as (server,):
         event_id, tickets, _ = await arrange(url, server.base_url, people)
-        pairing: dict[str, tuple[int, int, str]] = {}
         async with live_client(base_url=server.base_url, timeout=30) as http:
             organiser = await login(
                 http, server.base_url, people["admin"]["email"], people["admin"]["password"]
             )
-            for name in ("North", "South"):
-                gate = (
-                    await http.post(f"/events/{event_id}/gates", json={"name": name}, headers=organiser)
-                ).json()
-                scanner = await http.post(
-                    f"/events/{event_id}/scanners",
-                    json={"name": name, "gate_id": gate["id"]},
-                    headers=organiser,
-                )
-                assert scanner.status_code == 201, scanner.text
-                body = scanner.json()
-                pairing[name] = (gate["id"], body["id"], body["pairing_code"])
+            gate = (
+                await http.post(f"/events/{event_id}/gates", json={"name": "North"}, headers=organiser)
+            ).json()
+            north = await http.post(
+                f"/events/{event_id}/scanners",
+                json={"name": "North", "gate_id": gate["id"]},
+                headers=organiser,
+            )
+            assert north.status_code == 201, north.text
+            other_event = (
+                await http.post("/events", json=event_body(price_cents=0), headers=organiser)
+            ).json()
+            elsewhere = await http.post(
+                f"/events/{other_event['id']}/scanners", json={"name": "Elsewhere"}, headers=organiser
+            )
+            assert elsewhere.status_code == 201, elsewhere.text
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             foreign: list[str] = []
             problems: list[str] = []
-            page = await paired_phone(browser, server.base_url, pairing["North"][2], foreign, problems)
+            page = await paired_phone(
+                browser, server.base_url, north.json()["pairing_code"], foreign, problems
+            )
             # the server answers, but no scan gets through: the door decides alone and queues
             await page.route("**/validate", proxy_without_its_server)
             await page.route("**/check-ins/sync", proxy_without_its_server)
             await scan_by_hand(page, tickets[0]["code"], "valid", "30-north-offline.png")
 
-            await page.goto(f"/scan?decoder=jsqr#code={pairing['South'][2]}")
+            # the link of another event's scanner, opened in the same tab
+            await page.goto(f"/scan?decoder=jsqr#code={elsewhere.json()['pairing_code']}")
+            await page.wait_for_selector("#scanner-gate:has-text('Scanner: Elsewhere')", timeout=WAIT_MS)
             await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
-            await scan_by_hand(page, tickets[2]["code"], "valid", "31-south-offline.png")
+            assert await page.get_attribute("#offline-banner", "data-waiting") == "1"
             assert await recorded(url) == []
 
             await page.unroute("**/check-ins/sync", proxy_without_its_server)
@@ -300,10 +314,7 @@ async def test_a_phone_paired_again_hands_in_each_scan_as_the_scanner_that_made_
             await browser.close()
         assert foreign == []
         assert problems == []
-    assert await scanned_by(url) == [
-        (tickets[0]["code"], "valid", pairing["North"][1], pairing["North"][0]),
-        (tickets[2]["code"], "valid", pairing["South"][1], pairing["South"][0]),
-    ]
+    assert await scanned_by(url) == [(tickets[0]["code"], "valid", north.json()["id"], gate["id"])]
 
 
 async def scanned_by(url: str) -> list[tuple[str, str, int | None, int | None]]:
@@ -317,6 +328,60 @@ async def scanned_by(url: str) -> list[tuple[str, str, int | None, int | None]]:
         found = [tuple(row) for row in rows]
     await engine.dispose()
     return found  # type: ignore[return-value]
+
+
+async def test_a_staff_phone_whose_sign_in_ended_goes_on_offline(tmp_path: Path) -> None:
+    """Door staff signed in an hour ago, the sign-in has ended, the server is down: the page opened
+    again keeps deciding offline (nobody could sign in now), a pairing link opened meanwhile
+    changes nothing, and when the server is back it hands the scan in (the server still took the
+    token here: only the phone's copy of its end was moved) and asks for the password."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    people = await create_people(url)
+    with live_servers(url, 1, tmp_path) as (server,):
+        event_id, tickets, pairing_code = await arrange(url, server.base_url, people)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            foreign: list[str] = []
+            problems: list[str] = []
+            page = await new_phone(browser, server.base_url, foreign, problems)
+            await page.add_init_script(REFUSE_CAMERA)
+            await sign_in_and_start(page, people["staff"], event_id)
+            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+            await kept_on_phone(page)
+
+            await asyncio.to_thread(stop, server)
+            await page.evaluate(  # the sign-in ran out while the server was down
+                "(key) => { const s = JSON.parse(localStorage.getItem(key)); s.expiresAt = 1;"
+                " localStorage.setItem(key, JSON.stringify(s)); }",
+                "ticketflow.scan",
+            )
+            await page.reload()
+            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+            assert await page.is_visible("#scanner")
+            await scan_by_hand(page, tickets[0]["code"], "valid", "32-staff-ended-offline.png")
+
+            # a pairing link opened while the server is down: the door stays as it is
+            await page.evaluate("(code) => { location.hash = 'code=' + code; }", pairing_code)
+            await page.wait_for_selector('#result[data-state="offline"]', timeout=WAIT_MS)
+            await dismiss(page)
+            assert await page.is_visible("#scanner")
+            assert "code=" not in page.url
+            assert await page.get_attribute("#offline-banner", "data-waiting") == "1"
+
+            await asyncio.to_thread(start_again, server, url)
+            await page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+            await page.fill("#signin-email", people["staff"]["email"])
+            await page.fill("#signin-password", people["staff"]["password"])
+            await page.click("#signin-submit")
+            await page.wait_for_selector(f'#setup-event option[value="{event_id}"]', state="attached")
+            await page.select_option("#setup-event", str(event_id))
+            await page.click("#setup-submit")
+            await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
+            await browser.close()
+        assert foreign == []
+        assert problems == []
+    assert [row[:2] for row in await recorded(url)] == [(tickets[0]["code"], "valid")]
 
 
 async def test_a_session_that_ended_while_the_page_was_closed_hands_in_its_queue(tmp_path: Path) -> None:

@@ -66,6 +66,9 @@ PAGE_TEXTS: dict[str, str] = {
     "session_expired": N_("Your session has ended. Sign in again."),
     "pairing": N_("Pairing this device…"),
     "pairing_failed": N_("This pairing link is not valid any more. Ask the organiser for a new one."),
+    "pairing_unreachable": N_(
+        "The server cannot be reached: this phone was not paired. Open the link again once it can."
+    ),
     "scanner_revoked": N_(
         "This scanner was revoked or has expired. Ask the organiser for a new pairing link."
     ),

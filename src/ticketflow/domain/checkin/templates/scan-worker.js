@@ -11,7 +11,13 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(CACHE);
-      await cache.addAll([PAGE, ...FILES]);
+      await cache.add(PAGE);
+      for (const url of FILES) {
+        const answer = await fetch(url, { cache: "no-cache" });
+        // a server of another version (a deploy under way) answers another file: install later
+        if (!answer.ok || !(await carries(answer, url))) throw new Error(`${url} is not this version's`);
+        await cache.put(url, answer);
+      }
       await self.skipWaiting();
     })(),
   );
@@ -61,8 +67,16 @@ async function file(request) {
   const held = await cache.match(request);
   if (held) return held;
   const answer = await fetch(request);
-  if (answer.ok) await cache.put(request, answer.clone());
+  if (answer.ok && (await carries(answer, request.url))) await cache.put(request, answer.clone());
   return answer;
+}
+
+// Whether the answer is the file its address names (`?v=`: the start of its SHA-256, in hex).
+async function carries(answer, url) {
+  const version = new URL(url, self.location.origin).searchParams.get("v");
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await answer.clone().arrayBuffer()));
+  const hex = Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return Boolean(version) && hex.startsWith(version);
 }
 
 function within(promise, ms) {

@@ -246,15 +246,20 @@ export class OfflineDoor {
     }
   }
 
-  // This event's queued scans (what the page shows as waiting).
+  // Every queued scan, of any event and any session of this phone: what waits to be handed in.
   async waiting() {
-    return (await this.queued()).filter((scan) => scan.eventId === this.session.eventId);
-  }
-
-  // Every queued scan, of any event and any session of this phone.
-  async queued() {
     if (!this.db) return [];
     return inStore(this.db, "queue", "readonly", (s) => request(s.getAll()));
+  }
+
+  // The token a queued scan is handed in with: its own scanner's; "" for the session signed in now
+  // (a staff scan while staff or an admin is signed in; a scan of this event queued before scans
+  // said who made them); undefined while no session here may hand it in (it waits: a scanner's
+  // token must not carry a staff member's scans, nor another event's).
+  handedInWith(scan) {
+    if (scan.kind === "scanner" && scan.token) return scan.token;
+    if (scan.kind === "staff") return this.session.kind === "scanner" ? undefined : "";
+    return scan.eventId === this.session.eventId ? "" : undefined;
   }
 
   async forget(clientIds) {
@@ -266,10 +271,11 @@ export class OfflineDoor {
   // Send the queue, each scanner's scans with its own token and the staff's through the session
   // signed in now, oldest first; returns how many scans were handed in. Throws when unreachable.
   async sync() {
-    const queue = (await this.queued()).sort((a, b) => a.scanned_at.localeCompare(b.scanned_at));
+    const queue = (await this.waiting()).sort((a, b) => a.scanned_at.localeCompare(b.scanned_at));
     const byToken = new Map(); // a scanner's token, or "" for the scans the session now hands in
     for (const scan of queue) {
-      const token = scan.kind === "scanner" && scan.token ? scan.token : "";
+      const token = this.handedInWith(scan);
+      if (token === undefined) continue;
       if (!byToken.has(token)) byToken.set(token, []);
       byToken.get(token).push(scan);
     }

@@ -246,8 +246,10 @@ function chooseEvent(event) {
   showScanner();
 }
 
-function showScanner() {
-  if (!signedIn()) return sessionEnded(t("session_expired"));
+// `ended`: the session ended while the server cannot be reached; the door goes on deciding
+// offline, and asks for a new sign-in once the server answers.
+function showScanner(ended = false) {
+  if (!signedIn() && !ended) return sessionEnded(t("session_expired"));
   show("scanner");
   showWhere();
   $("change-event").hidden = session.kind === "scanner";
@@ -307,21 +309,38 @@ function pairingCode() {
   return new URLSearchParams(location.hash.slice(1)).get("code");
 }
 
+function dropPairingCode() {
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+// Pair this phone with a link's code. A door that is scanning goes on scanning until the new
+// pairing is made: a link opened while the server cannot be reached changes nothing.
 async function pair(code) {
-  stopCamera();
-  show("signin");
-  $("signin-message").textContent = t("pairing");
+  const scanning = Boolean(session.eventId) && !$("scanner").hidden;
+  if (!scanning) {
+    show("signin");
+    $("signin-message").textContent = t("pairing");
+  }
   let answer;
   try {
-    session.token = null;
-    answer = await api("POST", "/scanners/pair", { code });
+    answer = await api("POST", "/scanners/pair", { code }, null);
   } catch (error) {
     if (!(error instanceof Unreachable)) throw error;
-    return showSignIn(`${t("offline")}. ${t("offline_detail")}`);
+    if (!scanning) return showSignIn(`${t("offline")}. ${t("pairing_unreachable")}`);
+    dropPairingCode();
+    feedback("refused");
+    showResult("offline", t("offline"), "", t("pairing_unreachable"));
+    return;
   }
-  history.replaceState(null, "", location.pathname + location.search); // the code is single-use
+  dropPairingCode(); // the code is single-use
   const scanner = answer.data?.scanner;
-  if (answer.status >= 300 || !answer.data?.access_token || !scanner) return showSignIn(t("pairing_failed"));
+  if (answer.status >= 300 || !answer.data?.access_token || !scanner) {
+    if (!scanning) return showSignIn(t("pairing_failed"));
+    feedback("refused");
+    showResult("error", t("pairing_failed"));
+    return;
+  }
+  stopCamera();
   session = {
     counts: session.counts,
     kind: "scanner",
@@ -462,7 +481,8 @@ async function scanned(raw, source) {
 }
 
 async function submit(code) {
-  if (!signedIn()) return sessionEnded(t("session_expired"));
+  // a session that ended while the server could not be reached goes on deciding offline (below)
+  if (!signedIn() && online) return sessionEnded(t("session_expired"));
   busy = true;
   lastScan = code;
   const body = { event_id: session.eventId };
@@ -529,19 +549,34 @@ async function offlineTick() {
   const current = door; // a session that ends meanwhile drops it: this tick then stops
   if (!current || syncing || $("scanner").hidden) return;
   syncing = true;
+  // the hand-in and the bundle each on its own: a queue that cannot go yet never keeps the door
+  // from its bundle
+  const steps = [
+    async () => {
+      if ((await current.waiting()).length > 0) await current.sync();
+    },
+    async () => {
+      if (!current.ready || Date.now() - bundleAt > BUNDLE_EVERY_MS) {
+        if (await current.refresh()) bundleAt = Date.now();
+      }
+    },
+  ];
+  let reached = true;
   try {
-    if ((await current.waiting()).length > 0) await current.sync();
-    if (!current.ready || Date.now() - bundleAt > BUNDLE_EVERY_MS) {
-      if (await current.refresh()) bundleAt = Date.now();
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (error) {
+        if (error instanceof Unreachable) reached = false;
+        else console.warn(error); // the server answered: online, whatever went wrong here
+      }
     }
-    online = true;
-  } catch (error) {
-    if (error instanceof Unreachable) online = false;
-    else console.warn(error); // the server answered: online, whatever went wrong here
+    online = reached;
   } finally {
     syncing = false;
   }
   if (door !== current) return;
+  if (online && !signedIn()) return sessionEnded(t("session_expired")); // back, with a session that ended
   document.body.dataset.bundle = current.ready ? "ready" : "missing";
   if (current.ready && !session.eventTitle && current.bundle.event?.title) {
     session.eventTitle = current.bundle.event.title; // a paired device may not read the events API
@@ -708,6 +743,15 @@ function signOut() {
 // A session that ended while the page was closed (expired, or the tab discarded): hand in what it
 // queued before anything else (an expired scanner may still sync for a day; a new pairing could
 // not hand in another scanner's scans). Unreachable or refused: the queue stays for later.
+async function unreachable() {
+  try {
+    await api("GET", "/health", undefined, null);
+    return false;
+  } catch (error) {
+    return error instanceof Unreachable;
+  }
+}
+
 async function handInLeftovers() {
   try {
     const { OfflineDoor } = await import(document.body.dataset.offline);
@@ -765,6 +809,10 @@ async function start() {
   if (!signedIn() && session.token && session.eventId) await handInLeftovers();
   const code = pairingCode();
   if (code) return pair(code);
+  if (!signedIn() && session.token && session.eventId && (await unreachable())) {
+    online = false; // opened again without the server, its session over meanwhile: go on offline
+    return showScanner(true);
+  }
   if (!signedIn()) return showSignIn(session.token ? t("session_expired") : "");
   if (session.eventId) return showScanner();
   return showSetup();
