@@ -636,6 +636,9 @@ async def test_a_retry_with_other_parameters_is_another_request(settings, fake_s
         (90, 0, 90),  # a hold longer than Stripe's minimum: its end
         (90, 58, 90),
         (90, 59, 105),
+        (40, 0, 45),  # a hold shorter than the first step: the step
+        (30 * 60, 0, 23 * 60 + 55),  # a hold longer than Stripe's maximum: the maximum, from the order
+        (30 * 60, 1, 23 * 60 + 55),  # the same a minute later (not moved with now)
     ],
 )
 def test_the_session_expiry_is_the_same_for_every_retry_while_stripe_accepts_it(

@@ -126,11 +126,13 @@ def stripe_expiry(hold_expires_at: dt.datetime, ordered_at: dt.datetime, now: dt
 
     The hold's end, or when the hold is shorter than Stripe's minimum, the order's time plus that
     minimum and a step; once that is closer to now than Stripe accepts, the first step after it
-    that is not (never later than Stripe's maximum)."""
+    that is not (never later than Stripe's maximum after the order)."""
     earliest = now + STRIPE_MIN_SESSION_LIFETIME + STRIPE_CLOCK_MARGIN
     first = max(hold_expires_at, ordered_at + STRIPE_MIN_SESSION_LIFETIME + EXPIRY_STEP)
     steps = max(0, math.ceil((earliest - first) / EXPIRY_STEP))
-    return int(min(first + steps * EXPIRY_STEP, now + STRIPE_MAX_SESSION_LIFETIME).timestamp())
+    # Stripe's latest, counted from the order (from now it would move with every retry): a session
+    # made later than the order expires no later than Stripe allows
+    return int(min(first + steps * EXPIRY_STEP, ordered_at + STRIPE_MAX_SESSION_LIFETIME).timestamp())
 
 
 def replayed_failure(exc: stripe.StripeError) -> bool:
