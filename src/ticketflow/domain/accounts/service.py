@@ -11,7 +11,7 @@ from advanced_alchemy.utils.serialization import ModelDictT
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketflow.db.models.users import Language, Role, User
+from ticketflow.db.models.users import EMAIL_MAX, Language, Role, User
 from ticketflow.lib.errors import (
     EmailTaken,
     InvalidCredentials,
@@ -31,6 +31,7 @@ UNREACHABLE_ADDRESS = N_(
     "this e-mail address cannot receive our e-mails (letters with accents before the @ or unusual"
     " punctuation): please use another address"
 )
+EMAIL_TOO_LONG = N_("this e-mail address is longer than 254 characters once written in lower case")
 
 
 def normalise_email(email: str) -> str:
@@ -95,9 +96,16 @@ class AccountService(RepositoryService[User, UserRepository]):
     async def create_user(
         self, *, name: str, email: str, password: str, role: Role, locale: Language = Language.EN
     ) -> User:
-        """A new account, with an address the mailer can write (`mail_address`): tickets go to it."""
+        """A new account, with an address the mailer can write (`mail_address`): tickets go to it.
+
+        The address is measured as it is stored: lower-casing can lengthen it (`"İ".lower()` is two
+        characters), and the column holds EMAIL_MAX characters.
+        """
+        stored_email = normalise_email(email)
+        if len(stored_email) > EMAIL_MAX:
+            raise RuleViolation(EMAIL_TOO_LONG, field="email")
         try:
-            mail_address(normalise_email(email))
+            mail_address(stored_email)
         except InvalidAddress:
             raise RuleViolation(UNREACHABLE_ADDRESS, field="email") from None
         if await self.find_by_email(email) is not None:
