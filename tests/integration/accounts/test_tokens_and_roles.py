@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -104,13 +105,33 @@ async def test_malformed_authorization_headers_are_401(client, db, header) -> No
         assert set(response.json()) == {"status_code", "detail", "extra"}
 
 
-async def test_token_of_a_deleted_user_is_401(client, db) -> None:
+async def test_token_of_a_deleted_user_is_401(client, db, database_url) -> None:
+    """Also once the id is another account's: SQLite gives a deleted last row's id to the next row,
+    and the deleted user's token must not act as the newcomer."""
     admin = await make_actor(client, db, role="admin")
     async with db() as session:
         await session.execute(delete(User).where(User.id == admin.id))
         await session.commit()
     assert (await client.get("/me", headers=admin.headers)).status_code == 401
     assert (await client.post("/events", json=event_body(), headers=admin.headers)).status_code == 401
+
+    await asyncio.sleep(
+        1.05 - dt.datetime.now(dt.UTC).microsecond / 1e6
+    )  # the newcomer signs up a second later
+    body = user_body()
+    newcomer = (await client.post("/register", json=body)).json()
+    if database_url.startswith("sqlite"):
+        assert newcomer["id"] == admin.id
+    old = await client.get("/me", headers=admin.headers)
+    assert old.status_code == 401, old.text
+    assert (await client.get("/orders", headers=admin.headers)).status_code == 401
+    login = await client.post("/login", json={"email": body["email"], "password": body["password"]})
+    own = await client.get("/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"})
+    assert own.status_code == 200
+    assert own.json()["id"] == newcomer["id"]
+    async with db() as session:
+        stored = await session.get(User, newcomer["id"])
+    assert stored.email == body["email"].lower()
 
 
 async def test_demoted_admin_loses_admin_access_at_once(client, db) -> None:

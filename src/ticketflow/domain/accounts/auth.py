@@ -6,6 +6,9 @@
   `TOKEN_OPTIONAL_ROUTE` routes read a token when one is sent (a bad one is 401, not anonymous).
 * A token's signature is checked once and remembered (a door scanner sends the same token with
   every scan); its expiry is checked on every request.
+* A user token names its user by id, and ids come back (SQLite hands a deleted last row's id to the
+  next account): a token issued before the account it names was created (its `iat`, in whole
+  seconds, before `created_at` floored to the second) is a deleted user's, and is refused.
 * The caller's role is read from the database on every request, so a demoted user is refused at
   once: here, by loading the user, for ordinary routes; by the first statement of their own
   transaction for the routes marked `ROLE_READ_IN_TRANSACTION_ROUTE` (door validation and purchase,
@@ -50,11 +53,13 @@ USER_TOKEN = "user"
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """What a verified bearer token says: its kind, whom it names and until when."""
+    """What a verified bearer token says: its kind, whom it names, until when, and since when
+    (`issued`, whole seconds; None for kinds that do not say)."""
 
     kind: str
     subject: int
     expires: dt.datetime
+    issued: dt.datetime | None = None
 
 
 class TokenKind(Protocol):
@@ -85,7 +90,8 @@ class UserTokens:
         self._verified = lru_cache(maxsize=VERIFIED_TOKENS_KEPT)(self._decode)
 
     def issue(self, user_id: int) -> str:
-        return Token(sub=str(user_id), exp=utc_now() + self.ttl).encode(self.secret, JWT_ALGORITHM)
+        now = utc_now()
+        return Token(sub=str(user_id), exp=now + self.ttl, iat=now).encode(self.secret, JWT_ALGORITHM)
 
     def accepts(self, encoded: str) -> bool:
         return True
@@ -105,15 +111,26 @@ class UserTokens:
             raise NotAuthorizedException("invalid token subject") from exc
         if not 1 <= subject <= MAX_USER_ID:  # a number no column holds (SQLite would overflow)
             raise NotAuthorizedException("invalid token subject")
-        return Credentials(USER_TOKEN, subject, token.exp)
+        return Credentials(USER_TOKEN, subject, token.exp, issued=token.iat)
 
     async def caller(self, credentials: Credentials) -> User | None:
-        """The user as it is now in the database (a deleted user gets None, so 401)."""
+        """The user as it is now in the database; None (so 401) for a deleted user, and for a
+        token issued before the account it names was created (a deleted user's whose id was
+        given to a new account)."""
         async with self.session_maker() as session:
             user = await session.get(User, credentials.subject)
-            if user is not None:
-                session.expunge(user)
+            if user is None or not issued_to(user, credentials):
+                return None
+            session.expunge(user)
             return user
+
+
+def issued_to(user: User, credentials: Credentials) -> bool:
+    """Whether the token was issued once `user` existed: `iat` holds whole seconds, so the account's
+    creation is floored to the second (a login in the second of the sign-up is the user's)."""
+    if credentials.issued is None:
+        return False
+    return credentials.issued >= user.created_at.replace(microsecond=0)
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
