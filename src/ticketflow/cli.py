@@ -98,7 +98,7 @@ def create_user_command(email: str, name: str, password: str, role: str, locale:
         )
         settings = Settings.from_env()
         user_id = asyncio.run(
-            _create_user(settings, data.name, data.email, data.password, data.role, data.locale)
+            _create_user(settings, data.name, data.email, data.password, data.role, Language(locale))
         )
     except msgspec.ValidationError as exc:
         raise click.ClickException(f"invalid input: {invalid_field_message(str(exc))}") from exc

@@ -46,3 +46,17 @@ async def test_bad_locale_changes_nothing(client, db) -> None:
         assert response.status_code == 400, body
     assert await stored(db, user.id) == (user.name, "en")
     assert (await client.patch("/me", json={"locale": "es"})).status_code == 401
+
+
+async def test_sign_up_without_a_locale_takes_the_request_language(client, db) -> None:
+    """Pages follow `Accept-Language` before a user is known; the account keeps that language for
+    its e-mails unless the body names one."""
+    spanish = {"Accept-Language": "es-ES,es;q=0.9"}
+    followed = await client.post("/register", json=user_body(), headers=spanish)
+    chosen = await client.post("/register", json={**user_body(), "locale": "en"}, headers=spanish)
+    unsupported = await client.post("/register", json=user_body(), headers={"Accept-Language": "fr-FR"})
+
+    assert [response.status_code for response in (followed, chosen, unsupported)] == [201] * 3
+    assert [r.json()["locale"] for r in (followed, chosen, unsupported)] == ["es", "en", "en"]
+    for response in (followed, chosen, unsupported):
+        assert (await stored(db, response.json()["id"]))[1] == response.json()["locale"]

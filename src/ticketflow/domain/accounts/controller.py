@@ -45,6 +45,7 @@ from ticketflow.lib.error_handlers import (
     TOO_LARGE,
     error_responses,
 )
+from ticketflow.lib.i18n import request_locale
 from ticketflow.lib.json_bodies import (
     INVALID_BODY_IS_422,
     is_json,
@@ -149,7 +150,8 @@ class AccountController(Controller):
         summary="Sign up",
         description=(
             "Creates an attendee account. `role: admin` or `role: staff` needs an admin's bearer"
-            " token (403 otherwise)."
+            " token (403 otherwise). Without `locale`, the account takes the language of the"
+            " request's `Accept-Language` (English when it names no supported language)."
         ),
         responses=error_responses(
             *JSON_BODY_ERRORS,
@@ -175,7 +177,7 @@ class AccountController(Controller):
             password=data.password,
             role=data.role,
             actor=request.user,
-            locale=data.locale,
+            locale=request_locale(request) if data.locale is msgspec.UNSET else data.locale,
             client_limiter=context.register_limiter,
             client=client_address(request),
         )
@@ -286,7 +288,11 @@ class AccountController(Controller):
         self, data: JSONBody[UserCreate], accounts: NamedDependency[AccountService]
     ) -> User:
         user = await accounts.create_user(
-            name=data.name, email=data.email, password=data.password, role=data.role, locale=data.locale
+            name=data.name,
+            email=data.email,
+            password=data.password,
+            role=data.role,
+            locale=Language.EN if data.locale is msgspec.UNSET else data.locale,
         )
         return to_user(user)
 

@@ -52,6 +52,19 @@ Locale = Annotated[
 ]
 
 
+NewUserLocale = Annotated[
+    Language,
+    msgspec.Meta(
+        description=(
+            "The language of the user's e-mails and pages: `en` (English) or `es` (Spanish). Left out:"
+            " at /register the request's `Accept-Language` (English when it names neither), at"
+            " /users English."
+        ),
+        examples=["es"],
+    ),
+]
+
+
 class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     """A new account. `role` other than `attendee` needs an admin's token."""
 
@@ -59,7 +72,7 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
     password: Password
     role: Role = Role.ATTENDEE
-    locale: Locale = Language.EN
+    locale: NewUserLocale | msgspec.UnsetType = msgspec.UNSET
 
 
 class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
