@@ -50,10 +50,12 @@ class Received:
 
 @dataclass
 class Inbox:
-    """aiosmtpd handler: keeps every accepted message; refuses the addresses in `refuse`."""
+    """aiosmtpd handler: keeps every accepted message; refuses the addresses in `refuse`, and every
+    message with `data_reply` when it is set (a reply such as `552 ...` or `451 ...`)."""
 
     messages: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    data_reply: str | None = None
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -66,6 +68,8 @@ class Inbox:
     async def handle_DATA(  # noqa: N802 - aiosmtpd hook name
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
+        if self.data_reply is not None:
+            return self.data_reply
         content = envelope.original_content or envelope.content
         assert isinstance(content, bytes)
         self.messages.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), content))

@@ -137,6 +137,44 @@ async def test_a_refused_recipient_fails_at_once(client, db, smtp_server, worker
     assert rows[present.email].status == OutboxStatus.SENT
 
 
+async def test_a_message_refused_for_good_fails_at_once(client, db, smtp_server, worker) -> None:
+    """A 5xx reply to DATA (552: too big, 554: refused as spam) would come again: the message fails
+    after one attempt, the reply kept as its error, instead of being retried for hours."""
+    await bought(client, db)
+    smtp_server.inbox.data_reply = "552 5.3.4 Message size exceeds fixed maximum message size"
+
+    report = await worker_pass(worker)
+    later = await worker_pass(worker, now=utc_now() + dt.timedelta(days=1))
+
+    assert (report.claimed, report.failed, report.retry) == (1, 1, 0)
+    assert later.claimed == 0
+    assert smtp_server.messages == []
+    (row,) = await outbox_rows(db)
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED, 1)
+    assert "552" in (row.last_error or "")
+    assert "Message size exceeds" in (row.last_error or "")
+
+
+async def test_a_message_refused_for_now_is_retried(client, db, smtp_server, worker) -> None:
+    """A 4xx reply to DATA (451: local error, greylisting) is temporary: the message waits and is
+    sent once the server takes it."""
+    await bought(client, db)
+    smtp_server.inbox.data_reply = "451 4.3.0 Try again later"
+
+    refused = await worker_pass(worker)
+
+    assert (refused.failed, refused.retry) == (0, 1)
+    (row,) = await outbox_rows(db)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+    assert "451" in (row.last_error or "")
+    smtp_server.inbox.data_reply = None
+    delivered = await worker_pass(worker, now=row.next_attempt_at + dt.timedelta(seconds=1))
+    assert delivered.sent == 1
+    assert len(smtp_server.messages) == 1
+    (row,) = await outbox_rows(db)
+    assert (row.status, row.attempts, row.last_error) == (OutboxStatus.SENT, 2, None)
+
+
 @pytest.mark.parametrize("status", ["nonsense", "SENT"])
 async def test_outbox_filter_rejects_unknown_status(client, db, status) -> None:
     admin = await make_actor(client, db, role="admin")

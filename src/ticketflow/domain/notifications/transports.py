@@ -20,10 +20,13 @@ import aiosmtplib
 from ticketflow.settings import Settings
 
 PERMANENT_REPLY_CODES = range(500, 600)
+"""SMTP's permanent negative replies (RFC 5321 4.2.1): the same message would be refused again.
+A 4xx reply is temporary and the message is retried."""
 
 
 class PermanentFailure(Exception):
-    """Retrying cannot help (the server refused the recipient for good): the message fails now."""
+    """Retrying cannot help (the server refused the recipient, the sender or the message for good):
+    the message fails now."""
 
 
 class MailTransport(Protocol):
@@ -71,12 +74,21 @@ class SmtpTransport:
             if all(refusal.code in PERMANENT_REPLY_CODES for refusal in exc.recipients):
                 raise PermanentFailure(f"recipient refused: {exc}") from exc
             raise
+        except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPDataError) as exc:
+            # a reply to MAIL FROM or DATA is about this message (its sender, size or content);
+            # replies about the session (greeting, AUTH, STARTTLS) stay temporary: fixing the
+            # server or the settings lets every message through
+            await self._reset_or_close()
+            if exc.code in PERMANENT_REPLY_CODES:
+                stage = "sender" if isinstance(exc, aiosmtplib.SMTPSenderRefused) else "message"
+                raise PermanentFailure(f"{stage} refused: {exc.code} {exc.message}") from exc
+            raise
         except Exception:
             await self.close()
             raise
 
     async def _reset_or_close(self) -> None:
-        """After a refused recipient the session is still good once reset."""
+        """After a refused recipient, sender or message the session is still good once reset."""
         if self._client is None:
             return
         try:
