@@ -234,6 +234,12 @@ class Settings:
                 " e-mail would otherwise cross the network unencrypted whenever the server does not"
                 " offer STARTTLS (or someone in between strips the offer)"
             )
+        if self.server_workers > 1 and not self.redis_url:
+            problems.append(
+                f"SERVER_WORKERS={self.server_workers} needs REDIS_URL: without it each process keeps"
+                " its own attempt limits (login, sign-up, e-mail resend), and every allowance is"
+                " multiplied by the number of processes (set REDIS_URL, or SERVER_WORKERS=1)"
+            )
         if self.payment_provider == "simulated" and not self.allow_simulated_payments_in_production:
             problems.append(
                 "PAYMENT_PROVIDER=simulated gives priced tickets away in production: use stripe, or"

@@ -61,6 +61,9 @@ def test_production_with_strong_secrets_starts() -> None:
             {"MAIL_TRANSPORT": "smtp", "SMTP_USERNAME": "tickets", "SMTP_PASSWORD": "pw"},
             "SMTP_USERNAME needs",
         ),
+        # each process would count the attempt limits apart: every allowance times the processes
+        ({"SERVER_WORKERS": "2"}, "SERVER_WORKERS=2 needs REDIS_URL"),
+        ({"SERVER_WORKERS": "4", "REDIS_URL": ""}, "SERVER_WORKERS=4 needs REDIS_URL"),
     ],
 )
 def test_production_refuses_unsafe_settings(changes: dict[str, str], message: str) -> None:
@@ -108,10 +111,17 @@ def test_every_offending_variable_is_named_in_one_message() -> None:
         {"MAIL_TRANSPORT": "smtp", "SMTP_USERNAME": "tickets", "SMTP_STARTTLS": "1"},
         {"MAIL_TRANSPORT": "smtp", "SMTP_USERNAME": "tickets", "SMTP_TLS": "1"},
         {"MAIL_TRANSPORT": "smtp", "SMTP_HOST": "mailpit"},  # no login: the compose file's catcher
+        {"SERVER_WORKERS": "2", "REDIS_URL": "redis://limits:6379/0"},  # one shared limit store
+        {"SERVER_WORKERS": "1"},  # one process: its memory is the only store
     ],
 )
 def test_production_accepts_the_deliberate_exceptions(changes: dict[str, str]) -> None:
     assert Settings.from_env(production(**changes), env_file=None).is_production
+
+
+def test_several_workers_without_redis_are_fine_outside_production() -> None:
+    settings = Settings.from_env({"SERVER_WORKERS": "3"}, env_file=None)
+    assert (settings.server_workers, settings.redis_url) == (3, "")
 
 
 def test_development_accepts_the_defaults() -> None:
