@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.support.api import buy, make_actor, make_event
 from tests.support.mail import (
@@ -17,6 +17,7 @@ from tests.support.mail import (
     outbox_rows,
     worker_pass,
 )
+from ticketflow.db.base import utc_now
 from ticketflow.db.config import create_engine
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
@@ -95,7 +96,11 @@ async def test_hooks_write_in_the_callers_transaction_and_never_commit(client, d
 
     async with db() as session:
         await notifier.tickets_issued(session, order_id)
-        await notifier.event_cancelled(session, event["id"])
+        moment = utc_now()  # the event's cancellation took its tickets at this moment
+        await session.execute(
+            update(Ticket).where(Ticket.order_id == order_id).values(status="cancelled", cancelled_at=moment)
+        )
+        await notifier.event_cancelled(session, event["id"], cancelled_at=moment)
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 3
         await session.rollback()
 

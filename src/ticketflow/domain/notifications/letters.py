@@ -16,7 +16,7 @@ from sqlalchemy import distinct, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.models.events import Event
-from ticketflow.db.models.orders import Order
+from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.outbox import MessageKind, OutboxMessage
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.tickets import Ticket, TicketStatus
@@ -153,18 +153,25 @@ async def load_letter(session: AsyncSession, message: OutboxMessage) -> Letter:
             other = payload.get("from" if received else "to", "")
             return replace(base, tickets=tickets, order_id=message.order_id, other_party=str(other))
         case MessageKind.EVENT_CANCELLED:
-            tickets = await _tickets(session, Ticket.event_id == event.id, Ticket.user_id == message.user_id)
-            paid = await session.scalar(
+            # the tickets the cancellation cancelled (or found used); a message queued before
+            # they were named falls back to every ticket of the holder
+            named = Ticket.id.in_([int(ticket_id) for ticket_id in payload.get("tickets", ())])
+            lost = named if "tickets" in payload else Ticket.event_id == event.id
+            tickets = await _tickets(session, lost, Ticket.user_id == message.user_id)
+            # a refund is promised for the recipient's own paid orders of those tickets that the
+            # cancellation refunded; money refunded earlier, or a giver's, is not theirs to expect
+            refunded = await session.scalar(
                 select(
                     exists().where(
-                        Order.event_id == event.id,
+                        Order.id.in_(select(Ticket.order_id).where(lost, Ticket.user_id == message.user_id)),
                         Order.user_id == message.user_id,
+                        Order.status == OrderStatus.REFUNDED,
                         Order.paid_at.is_not(None),
                         Order.amount_cents > 0,
                     )
                 )
             )
-            return replace(base, tickets=tickets, refund_due=bool(paid))
+            return replace(base, tickets=tickets, refund_due=bool(refunded))
         case MessageKind.EVENT_CHANGED:
             if event.is_cancelled:
                 raise NothingToSend("the event was cancelled since")

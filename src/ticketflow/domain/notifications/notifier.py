@@ -7,6 +7,7 @@ sends nothing, a commit always sends eventually.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -41,8 +42,10 @@ class Notifier(Protocol):
         """The active ones of these tickets got new codes (a code or a signing key leaked): each
         holder gets them with their new codes, one message per order."""
 
-    async def event_cancelled(self, session: AsyncSession, event_id: int) -> None:
-        """The whole event was cancelled; every holder hears of it."""
+    async def event_cancelled(self, session: AsyncSession, event_id: int, cancelled_at: dt.datetime) -> None:
+        """The whole event was cancelled at `cancelled_at`, the `cancelled_at` of every ticket it
+        cancelled: their holders hear of it (and those of tickets used before), not the holders
+        of tickets cancelled or expired earlier."""
 
     async def event_changed(self, session: AsyncSession, event_id: int, changed: frozenset[str]) -> None:
         """The event moved (time or venue)."""

@@ -135,10 +135,29 @@ class OutboxNotifier:
         if messages:
             await session.execute(insert(OutboxMessage), messages)
 
-    async def event_cancelled(self, session: AsyncSession, event_id: int) -> None:
-        """One message to every user who holds (or held) a ticket of the event."""
-        holders = await self._holders(session, event_id, statuses=None)
-        await self._queue(session, MessageKind.EVENT_CANCELLED, holders, event_id=event_id)
+    async def event_cancelled(self, session: AsyncSession, event_id: int, cancelled_at: dt.datetime) -> None:
+        """One message to every holder of a ticket the cancellation cancelled (its `cancelled_at`)
+        or that was used, naming those tickets: a holder whose reservation expired, or who
+        cancelled (and was refunded) before, has nothing left to lose and is not told."""
+        rows = await session.execute(
+            select(Ticket.id, User.id.label("user_id"), User.email, User.name)
+            .join(User, User.id == Ticket.user_id)
+            .where(
+                Ticket.event_id == event_id,
+                (Ticket.status == TicketStatus.USED)
+                | ((Ticket.status == TicketStatus.CANCELLED) & (Ticket.cancelled_at == cancelled_at)),
+            )
+            .order_by(User.id, Ticket.id)
+        )
+        held: dict[Recipient, list[int]] = {}
+        for ticket_id, user_id, email, name in rows:
+            held.setdefault((user_id, email, name), []).append(ticket_id)
+        # one batch, one `created_at`: the calendar SEQUENCE counts announcements by it
+        messages = self._rows(MessageKind.EVENT_CANCELLED, held, event_id=event_id)
+        for message, ticket_ids in zip(messages, held.values(), strict=True):
+            message["payload"] = msgspec.json.encode({"tickets": ticket_ids}).decode()
+        if messages:
+            await session.execute(insert(OutboxMessage), messages)
 
     async def event_changed(self, session: AsyncSession, event_id: int, changed: frozenset[str]) -> None:
         """One message to every holder of a live ticket, with the previous time and venue."""

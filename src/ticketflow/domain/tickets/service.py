@@ -515,7 +515,7 @@ class TicketService(RepositoryService[Ticket, TicketRepository]):
             else:
                 order.status = OrderStatus.CANCELLED
             order.updated_at = now
-        await self.notifier.event_cancelled(self.session, event_id)
+        await self.notifier.event_cancelled(self.session, event_id, cancelled_at=now)
         await self.session.commit()
         await self.session.refresh(event)
         return event
