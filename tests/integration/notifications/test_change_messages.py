@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
+
+from icalendar import Calendar
 
 from tests.support.api import buy, make_actor, make_event
 from tests.support.factories import in_days
 from tests.support.mail import (
+    attachments,
     body,
     bought,
     calendar_event,
@@ -16,6 +20,30 @@ from tests.support.mail import (
     worker_pass,
 )
 from ticketflow.db.models.outbox import MessageKind, OutboxStatus
+
+
+def calendar_method(message: EmailMessage) -> str:
+    """The METHOD of the message's calendar file, the same in the file and its MIME part."""
+    (part,) = attachments(message, "text/calendar")
+    method = str(Calendar.from_ical(part.get_payload(decode=True))["method"])
+    assert part.get_param("method") == method
+    return method
+
+
+def assert_cancels(notice: EmailMessage, recipient: str, published: list[EmailMessage]) -> None:
+    """`notice` carries an iTIP cancellation (RFC 5546 3.2.5) of the entry the `published` files
+    published: calendars delete it rather than keep it marked cancelled."""
+    organizer = "mailto:tickets@example.com"
+    withdrawn = calendar_event(notice)
+    assert calendar_method(notice) == "CANCEL"
+    assert (str(withdrawn["organizer"]), str(withdrawn["attendee"])) == (organizer, f"mailto:{recipient}")
+    assert withdrawn["organizer"].params["CN"] == "Ticket-Flow Box Office"
+    for message in published:
+        entry = calendar_event(message)
+        assert calendar_method(message) == "PUBLISH"
+        assert (str(entry["uid"]), str(entry["organizer"])) == (str(withdrawn["uid"]), organizer)
+        assert "attendee" not in entry
+        assert int(entry["sequence"]) < int(withdrawn["sequence"])
 
 
 async def test_event_moved_then_cancelled_reaches_every_holder(client, db, smtp_server, worker) -> None:
@@ -73,6 +101,7 @@ async def test_event_moved_then_cancelled_reaches_every_holder(client, db, smtp_
     withdrawn = calendar_event(notice)
     assert str(withdrawn["status"]) == "CANCELLED"
     assert int(withdrawn["sequence"]) > int(invitation["sequence"])
+    assert_cancels(notice, cancellations[0].rcpt_tos[0], published=[ticket_mail, message])
     kinds = [(row.kind, row.status) for row in await outbox_rows(db)]
     assert kinds.count((MessageKind.EVENT_CHANGED, OutboxStatus.SENT)) == 2
     assert kinds.count((MessageKind.EVENT_CANCELLED, OutboxStatus.SENT)) == 2

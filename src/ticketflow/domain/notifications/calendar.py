@@ -1,15 +1,22 @@
-"""The `.ics` invitation (RFC 5545) attached to ticket, change and cancellation e-mails.
+"""The `.ics` file (RFC 5545) attached to ticket, change and cancellation e-mails.
 
 The UID is the same for every file about one event, and SEQUENCE grows with every change of the
 event, so a calendar that imported the first file updates (or, for a cancellation, removes) its
 entry when it receives a newer one. Times are written in UTC; calendars show them locally.
+
+In iTIP's words (RFC 5546) the ticket and change files are a `PUBLISH` by the organiser (the
+sender, `MAIL_FROM`): an entry with no attendees to answer. The cancellation is a `CANCEL` of the
+same UID with a higher SEQUENCE, naming the organiser and the recipient as the attendee it
+removes, with `STATUS:CANCELLED`: the form calendar clients act on by deleting the entry (a
+`PUBLISH` with `STATUS:CANCELLED` is kept, merely marked).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from email.headerregistry import Address
 
-from icalendar import Calendar
+from icalendar import Calendar, vCalAddress
 from icalendar import Event as CalendarEvent
 
 from ticketflow.domain.notifications.letters import EventFacts
@@ -21,14 +28,33 @@ def event_uid(event_id: int, domain: str) -> str:
     return f"event-{event_id}@{domain}"
 
 
-def event_calendar(event: EventFacts, *, domain: str, now: dt.datetime, description: str) -> bytes:
-    """One VEVENT for `event`, `STATUS:CANCELLED` once the event is cancelled."""
+def calendar_method(event: EventFacts) -> str:
+    """The iTIP method of the event's file: `CANCEL` once the event is cancelled, else `PUBLISH`
+    (also the `method` parameter of its MIME part)."""
+    return "CANCEL" if event.cancelled else "PUBLISH"
+
+
+def mailto(address: Address) -> vCalAddress:
+    who = vCalAddress(f"mailto:{address.addr_spec}")
+    if address.display_name:
+        who.params["cn"] = address.display_name
+    return who
+
+
+def event_calendar(
+    event: EventFacts, *, organizer: Address, attendee: Address, now: dt.datetime, description: str
+) -> bytes:
+    """One VEVENT for `event`: published while it stands, cancelled (`METHOD:CANCEL`,
+    `STATUS:CANCELLED`, `attendee` removed) once it is cancelled."""
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", calendar_method(event))
     entry = CalendarEvent()
-    entry.add("uid", event_uid(event.id, domain))
+    entry.add("uid", event_uid(event.id, organizer.domain))
+    entry.add("organizer", mailto(organizer))
+    if event.cancelled:
+        entry.add("attendee", mailto(attendee))
     entry.add("sequence", event.sequence)
     entry.add("dtstamp", now.astimezone(dt.UTC))
     entry.add("dtstart", event.starts_at.astimezone(dt.UTC))

@@ -31,7 +31,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from ticketflow.db.models.outbox import MessageKind
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME
 from ticketflow.db.models.tickets import attendee_or_holder
-from ticketflow.domain.notifications.calendar import event_calendar
+from ticketflow.domain.notifications.calendar import calendar_method, event_calendar
 from ticketflow.domain.notifications.identity import MailIdentity
 from ticketflow.domain.notifications.letters import Letter
 from ticketflow.lib.i18n import (
@@ -314,11 +314,15 @@ def compose_message(letter: Letter, identity: MailIdentity, now: dt.datetime) ->
     if letter.kind in CALENDAR_KINDS:
         message.add_attachment(
             event_calendar(
-                letter.event, domain=identity.domain, now=now, description=calendar_description(letter)
+                letter.event,
+                organizer=identity.sender,
+                attendee=message["To"].addresses[0],
+                now=now,
+                description=calendar_description(letter),
             ),
             "text",
             "calendar",
             filename="event.ics",
-            params={"method": "PUBLISH", "charset": "utf-8"},
+            params={"method": calendar_method(letter.event), "charset": "utf-8"},
         )
     return message
