@@ -93,7 +93,7 @@ def request_counts(body: str, route: str) -> float:
 
 @pytest.mark.mysql
 def test_api_waits_for_the_database_migrates_and_serves(
-    mysql_provider: MySQLProvider, tmp_path: Path, processes: list[StartedProcess]
+    mysql_provider: MySQLProvider, tmp_path: Path, processes: list[StartedProcess], redis_url: str
 ) -> None:
     database_url = run_async(lambda: mysql_provider.create_database("tf_start"))
     admin = make_url(mysql_provider.admin_url)
@@ -101,6 +101,7 @@ def test_api_waits_for_the_database_migrates_and_serves(
     state_file = tmp_path / "state.json"
     variables = production_variables(
         SERVER_WORKERS="2",
+        REDIS_URL=redis_url,  # production refuses several workers without a shared limit store
         FORWARDED_ALLOW_IPS="127.0.0.1",
         **mysql_variables(mysql_provider, database_url, database_port),
     )
