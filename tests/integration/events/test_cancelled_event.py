@@ -3,16 +3,22 @@ through the API as through the back office, and nothing of it moves (its price i
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
 from tests.support.api import Actor, buy, make_actor, make_event
+from tests.support.databases import waiting_for_row_locks
 from ticketflow.db.models.events import Event
 from ticketflow.db.models.gates import Gate
 from ticketflow.db.models.ticket_types import TicketType
 from ticketflow.db.models.vouchers import Voucher
+from ticketflow.domain.events.ticket_types import TicketTypeService
+from ticketflow.domain.events.vouchers import VoucherService
+from ticketflow.lib.errors import ConflictError
 
 
 @dataclass
@@ -95,3 +101,39 @@ async def test_a_cancelled_event_s_types_vouchers_and_gates_cannot_change(client
     assert before["event"]["price_cents"] == 0
     assert [t["name"] for t in before["ticket_types"]] == ["General admission", "VIP"]
     assert len(before["vouchers"]) == len(before["gates"]) == 1
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("database_url", ["mysql"], indirect=True)
+@pytest.mark.parametrize("change", ["type", "voucher"])
+async def test_a_change_waiting_for_the_events_cancellation_is_refused(client, db, change) -> None:
+    """The change read the event before its cancellation committed, then waited for the event's
+    lock: under the lock it sees the cancellation (a locking read), and changes nothing."""
+    admin = await make_actor(client, db, role="admin")
+    event = await make_event(client, admin)
+    type_id = event["ticket_types"][0]["id"]
+    voucher = await client.post(
+        f"/events/{event['id']}/vouchers",
+        json={"code": "EARLY", "kind": "percent", "value": 10},
+        headers=admin.headers,
+    )
+    assert voucher.status_code == 201, voucher.text
+    async with db() as cancelling:
+        await cancelling.execute(select(Event.id).where(Event.id == event["id"]).with_for_update())
+        await cancelling.execute(update(Event).where(Event.id == event["id"]).values(status="cancelled"))
+        async with db() as session:
+            if change == "type":
+                changing = asyncio.ensure_future(
+                    TicketTypeService(session).update_type(type_id, {"name": "Late"})
+                )
+            else:
+                changing = asyncio.ensure_future(
+                    VoucherService(session).update_voucher(voucher.json()[0]["id"], {"max_uses": 7}, None)
+                )
+            await waiting_for_row_locks(db, "UPDATE events%", changing)
+            await cancelling.commit()
+            with pytest.raises(ConflictError, match="a cancelled event cannot be changed"):
+                await changing
+    async with db() as session:
+        assert (await session.get(TicketType, type_id)).name != "Late"
+        assert (await session.get(Voucher, voucher.json()[0]["id"])).max_uses != 7

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketflow.db.base import utc_now
-from ticketflow.db.models.events import Event
+from ticketflow.db.models.events import Event, EventStatus
 from ticketflow.db.models.gates import Gate
 from ticketflow.db.models.ticket_types import DEFAULT_TYPE_NAME, OrderLine, TicketType
 from ticketflow.db.models.tickets import Ticket
@@ -99,6 +99,16 @@ async def require_types_of_event(session: AsyncSession, event_id: int, type_ids:
 def refuse_if_cancelled(event: Event) -> None:
     """A cancelled event is history: it, its ticket types, vouchers and gates stay as they were."""
     if event.is_cancelled:
+        raise ConflictError(N_("a cancelled event cannot be changed"))
+
+
+async def lock_changeable_event(session: AsyncSession, event_id: int) -> None:
+    """The event's lock (`lock_event`), with the event still not cancelled under it: the check
+    before the lock read a snapshot, and a cancellation that committed while this waited for the
+    lock is seen only by a locking read."""
+    await lock_event(session, event_id, utc_now())
+    status = await session.scalar(select(Event.status).where(Event.id == event_id).with_for_update())
+    if status == EventStatus.CANCELLED:
         raise ConflictError(N_("a cancelled event cannot be changed"))
 
 
@@ -244,7 +254,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
     async def create_type(self, event_id: int, values: dict[str, Any]) -> tuple[TicketType, Event]:
         event = await changeable_event(self.session, event_id)
         check_type_rules(values, event)
-        await lock_event(self.session, event_id, utc_now())
+        await lock_changeable_event(self.session, event_id)
         ticket_type = await self.create(values | {"event_id": event_id})
         await sync_event_price(self.session, event_id)
         await self.session.commit()
@@ -257,7 +267,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         refuse_if_cancelled(event)
         merged = {name: getattr(ticket_type, name) for name in TYPE_FIELDS} | changes
         check_type_rules(merged, event)
-        await lock_event(self.session, event.id, utc_now())
+        await lock_changeable_event(self.session, event.id)
         if "capacity" in changes and changes["capacity"] is not None:
             resized = await self.session.execute(
                 update(TicketType)
@@ -286,7 +296,7 @@ class TicketTypeService(RepositoryService[TicketType, TicketTypeRepository]):
         refuse_if_cancelled(event)
         # After the event's lock no purchase of the type can start; locking reads see one that
         # committed while this waited (the snapshot from before the wait would not).
-        await lock_event(self.session, event.id, utc_now())
+        await lock_changeable_event(self.session, event.id)
         sold = (
             await self.session.scalar(
                 select(OrderLine.id).where(OrderLine.ticket_type_id == type_id).limit(1).with_for_update()

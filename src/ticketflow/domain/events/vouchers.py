@@ -23,8 +23,11 @@ from ticketflow.db.models.events import Event
 from ticketflow.db.models.orders import Order
 from ticketflow.db.models.vouchers import Voucher, VoucherKind, voucher_ticket_types
 from ticketflow.domain.events.dates import check_supported_dates
-from ticketflow.domain.events.ticket_types import changeable_event, require_types_of_event
-from ticketflow.domain.payments.holds import lock_event
+from ticketflow.domain.events.ticket_types import (
+    changeable_event,
+    lock_changeable_event,
+    require_types_of_event,
+)
 from ticketflow.lib.errors import ConflictError, EventNotFound, NotFoundError, RuleViolation
 from ticketflow.lib.i18n import N_
 from ticketflow.lib.repository import RepositoryService
@@ -115,6 +118,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
         await changeable_event(self.session, event_id)
         check_voucher_rules(values)
         await require_types_of_event(self.session, event_id, type_ids)
+        await lock_changeable_event(self.session, event_id)
         now = utc_now()
         vouchers = [
             Voucher(event_id=event_id, code=code, uses=0, created_at=now, updated_at=now, **values)
@@ -149,7 +153,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
         await changeable_event(self.session, voucher.event_id)
         merged = {name: getattr(voucher, name) for name in VOUCHER_FIELDS} | changes
         check_voucher_rules(merged)
-        await lock_event(self.session, voucher.event_id, utc_now())
+        await lock_changeable_event(self.session, voucher.event_id)
         if "max_uses" in changes and changes["max_uses"] is not None:
             limited = await self.session.execute(
                 update(Voucher)
@@ -177,7 +181,7 @@ class VoucherService(RepositoryService[Voucher, VoucherRepository]):
         await changeable_event(self.session, voucher.event_id)
         # After the event's lock no purchase can redeem it; a locking read sees one that committed
         # while this waited (the snapshot from before the wait would not).
-        await lock_event(self.session, voucher.event_id, utc_now())
+        await lock_changeable_event(self.session, voucher.event_id)
         redeemed = select(Order.id).where(Order.voucher_id == voucher_id).limit(1).with_for_update()
         if await self.session.scalar(redeemed):
             raise VoucherUsed
