@@ -118,6 +118,25 @@ class TicketSigner:
 
     def verify(self, code: str) -> TicketClaims:
         """The claims of a code signed by one of our keys; `InvalidSignedCode` otherwise."""
+        claims, payload, signature = self._read(code)
+        try:
+            self._public[claims.kid].verify(signature, payload)
+        except InvalidSignature as exc:
+            raise BadSignature(claims.kid) from exc
+        return claims
+
+    def claims(self, code: str) -> TicketClaims | None:
+        """What a code of the `tf2.` shape, of a known format and naming a listed key, says - read
+        WITHOUT checking its signature (about 90 us saved a code); None for any other text. A claim,
+        not a proof: trust it only as far as the ticket it names holds exactly this code (the code
+        this server issued it, so its signature was ours), and `verify` it otherwise."""
+        try:
+            return self._read(code)[0]
+        except InvalidSignedCode:
+            return None
+
+    def _read(self, code: str) -> tuple[TicketClaims, bytes, bytes]:
+        """The claims, the payload and the signature of a code, its key listed; unchecked."""
         if SIGNED_CODE_PATTERN.fullmatch(code) is None:
             raise MalformedCode(code[:8])
         body = code.removeprefix(SIGNED_CODE_PREFIX)
@@ -128,14 +147,9 @@ class TicketSigner:
         form, kid, ticket_id, event_id, ticket_type_id, version = PAYLOAD.unpack(payload)
         if form != PAYLOAD_FORMAT:
             raise UnknownFormat(form)
-        key = self._public.get(kid)
-        if key is None:
+        if kid not in self._public:
             raise UnknownKey(kid)
-        try:
-            key.verify(signature, payload)
-        except InvalidSignature as exc:
-            raise BadSignature(kid) from exc
-        return TicketClaims(ticket_id, event_id, ticket_type_id or None, version, kid)
+        return TicketClaims(ticket_id, event_id, ticket_type_id or None, version, kid), payload, signature
 
     @property
     def kids(self) -> tuple[int, ...]:

@@ -20,18 +20,19 @@ The walk also says where each ticket ends up, and the ticket row is left as the 
 leave it: inside (`used`, not left), or outside after its last exit (`left_at` set; `active`
 again when it left by a re-entry gate, so that the door admits it back).
 
-Codes are read as the online door reads them (`service.ticket_key`, one decision for both), once
-a batch and before its transaction: no lock is held while signatures are checked. A
-`tf2.` code counts only once its signature verifies under a key still listed, the code stored on
-the ticket included (a key removed from TICKET_SIGNING_KEYS retires its codes here as at the door:
-`unknown`), and only when the event it names is the device's (else `wrong_event`, its ticket
-neither locked nor named). Only then is its ticket locked, by the id the code carries, so a batch
-of forged codes naming another event's tickets locks nothing and is answered `unknown`. A verified
-code the ticket no longer holds is an earlier code of it: `transferred` when a transfer revoked it,
-else `unknown`, with the ticket on its log row all the same, as at the door (the organiser sees a
-leaked code tried). A `tf1.` code is looked up by the code; one that no ticket holds is looked up
-among the codes transfers took away (one statement for the batch's such codes): `transferred`, as
-at the door.
+Codes are decided as the online door decides them, without paying for a signature check where
+none is needed. A `tf2.` code naming a key no longer listed is `unknown` (a key removed from
+TICKET_SIGNING_KEYS retires its codes here as at the door). Otherwise the code is read for what
+it claims: a code claiming another event than the device's locks nothing (`wrong_event` once its
+signature verifies, else `unknown`), so a batch of forged codes naming other events' tickets holds
+up no one's door. A code claiming the device's event locks the ticket it names, and names it when
+the ticket holds exactly this code (the code this server issued it: its signature was ours, and
+checking it again would cost about 90 us a scan, as much as the rest of the scan's work). Any
+other code of that ticket counts only once its signature verifies: an earlier code of it,
+`transferred` when a transfer revoked it, else `unknown`, with the ticket on its log row all the
+same, as at the door (the organiser sees a leaked code tried); a forged one names nothing. A
+`tf1.` code is looked up by the code; one that no ticket holds is looked up among the codes
+transfers took away (one statement for the batch's such codes): `transferred`, as at the door.
 
 An offline scan is judged as the ticket was when it was scanned, not as it is when the batch
 comes. A signed code scanned before the transfer that took it away was the ticket's code then: its
@@ -86,7 +87,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-import anyio.to_thread
 import msgspec
 
 from ticketflow.db.base import utc_now
@@ -97,7 +97,7 @@ from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.gates import counter_slot
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.offline_schemas import OfflineScan, SyncedScan
-from ticketflow.domain.checkin.service import Device, not_a_gate, seen_due, ticket_key
+from ticketflow.domain.checkin.service import Device, not_a_gate, seen_due
 from ticketflow.domain.checkin.statements import (
     AlreadySent,
     Exit,
@@ -114,15 +114,13 @@ from ticketflow.domain.checkin.statements import (
 )
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
 from ticketflow.lib.i18n import N_
-from ticketflow.lib.signed_codes import TicketSigner
+from ticketflow.lib.signed_codes import InvalidSignedCode, TicketSigner
+from ticketflow.lib.ticket_codes import is_signed_code, looks_like_ticket_code
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """A device's clock may run this far off the server's around its pairing and its expiry. A scan
 dated after its batch came is dated when the batch came (`happened_by`): it cannot have happened
 later, and refusing it would lose the admission it records."""
-VERIFIED_IN_LOOP = 16
-"""A batch with more codes than this has their signatures checked in a worker thread (about 90 us
-each: a thousand would hold the event loop, and every door scan of the process, for 90 ms)."""
 SYNC_GRACE = dt.timedelta(hours=24)
 """An expired (not revoked) device may still hand in the scans it made before it expired."""
 
@@ -197,9 +195,40 @@ class Batch:
             counts[1] += 1
 
 
-def read_codes(signer: TicketSigner, codes: Iterable[str]) -> dict[str, TicketKey | None]:
-    """Each code read as at the door (`ticket_key`: a signed code's signature verified)."""
-    return {code: ticket_key(signer, code) for code in codes}
+def claimed_keys(signer: TicketSigner, codes: Iterable[str]) -> dict[str, TicketKey | None]:
+    """Each code read for what it claims (None: no ticket can have it - not a code's shape, or a
+    signed code naming a key no longer listed, retired here as at the door). A signed code's
+    signature is not checked yet: the code the ticket holds, byte for byte, is the one this server
+    issued it; any other is verified (`SyncService._tickets`) before it names or locks anything
+    beyond its own event's ticket."""
+    keys: dict[str, TicketKey | None] = {}
+    for code in codes:
+        if not looks_like_ticket_code(code):
+            keys[code] = None
+        elif not is_signed_code(code):
+            keys[code] = TicketKey(code=code)
+        else:
+            claims = signer.claims(code)
+            keys[code] = (
+                None
+                if claims is None
+                else TicketKey(
+                    ticket_id=claims.ticket_id,
+                    version=claims.version,
+                    signed_code=code,
+                    event_id=claims.event_id,
+                )
+            )
+    return keys
+
+
+def genuine(signer: TicketSigner, code: str) -> bool:
+    """Whether a signed code's signature verifies under a listed key."""
+    try:
+        signer.verify(code)
+    except InvalidSignedCode:
+        return False
+    return True
 
 
 def happened_by(scan: OfflineScan, now: dt.datetime) -> OfflineScan:
@@ -220,13 +249,7 @@ class SyncService:
             raise RuleViolation(N_("client_id repeats within the batch"))
         now = utc_now()
         scans = [happened_by(scan, now) for scan in scans]
-        # read as the door reads codes, signatures verified once, before any lock is taken; a
-        # big batch's in a worker thread, so that the process's door scans go on meanwhile
-        codes = {scan.code for scan in scans}
-        if len(codes) > VERIFIED_IN_LOOP:
-            keys = await anyio.to_thread.run_sync(read_codes, self.signer, codes)
-        else:
-            keys = read_codes(self.signer, codes)
+        keys = claimed_keys(self.signer, {scan.code for scan in scans})
 
         async def apply(resent: bool) -> tuple[list[SyncedScan], bool]:
             async with sync_transaction(self.drivers) as db:
@@ -256,7 +279,7 @@ class SyncService:
         id): recording one that is not raises `AlreadySent`. `now`: when the batch came (the
         same for every attempt, see `sync`)."""
         door = await self._door(db, device, scans, now)
-        tickets, holders, timeline = await self._tickets(db, keys, door)
+        tickets, holders, timeline = await self._tickets(db, keys, door, self.signer)
         sent = await db.sent(device.id, client_ids) if resent else {}
 
         batch = Batch()
@@ -337,32 +360,37 @@ class SyncService:
 
     @staticmethod
     async def _tickets(
-        db: SyncStatements, keys: dict[str, TicketKey | None], door: Door
+        db: SyncStatements, keys: dict[str, TicketKey | None], door: Door, signer: TicketSigner
     ) -> tuple[dict[int, SyncTicket], dict[str, int], dict[int, list[Entry]]]:
         """The batch's tickets, locked, which ticket each scanned code names (its current holder,
         or the ticket a correctly signed earlier code of it names: to `door.earlier`), and the
         tickets' timelines as recorded.
-        `keys`: each code read as at the door (`ticket_key`): a `tf2.` code names a ticket only once
-        its signature verifies under a listed key, and is locked only when it is of the device's event
-        (another event's: `door.elsewhere`, nothing locked); a forged one names nothing. A `tf1.`
+        `keys`: each code's claims (`claimed_keys`): a `tf2.` code locks its ticket only when it
+        claims the device's event (another event's: never locked, and `door.elsewhere` once its
+        signature verifies); it names its ticket when it is, byte for byte, the code the ticket
+        holds (this server issued it), else only once its signature verifies (an earlier code of
+        the ticket, or one signed by another listed key); a forged one names nothing. A `tf1.`
         code is looked up; one no ticket holds names the ticket a transfer (`door.given_away`) or
         a reissue (`door.replaced`) took it from, if one did. Which earlier signed codes a
         transfer revoked goes to `door.transferred` (one statement for the batch)."""
-        claimed: dict[str, TicketKey] = {}
-        looked_up: list[str] = []
+        signed_here: dict[str, TicketKey] = {}
+        unsigned: list[str] = []
         for code, key in keys.items():
-            if key is None:  # not a code's shape, forged, or signed by a key no longer listed
+            if key is None:  # not a code's shape, or signed by a key no longer listed
                 continue
             if not key.signed:
-                looked_up.append(code)
+                unsigned.append(code)
             elif key.event_id == door.event_id:
-                claimed[code] = key
-            else:
+                signed_here[code] = key
+            elif genuine(signer, code):  # another event's: never locked here
                 door.elsewhere.add(code)
-        holders = await db.ticket_ids(sorted(looked_up))
+        # by the code, not by the id it claims: only a code a ticket holds (this server issued it)
+        # or one whose signature verifies names a ticket to lock
+        holders = await db.ticket_ids(sorted([*unsigned, *signed_here]))
+        claimed = {code: key for code, key in signed_here.items() if code in holders or genuine(signer, code)}
         # a `tf1.` code no ticket holds now: one a transfer or a reissue took away? (one look-up
         # for them all, none for a batch whose codes are all held, as at a door of current codes)
-        earlier = await db.earlier_codes(sorted(set(looked_up) - holders.keys()))
+        earlier = await db.earlier_codes(sorted(set(unsigned) - holders.keys()))
         for code, (ticket_id, transferred) in earlier.items():
             (door.given_away if transferred else door.replaced).add(code)
             holders[code] = ticket_id
@@ -372,8 +400,12 @@ class SyncService:
         for code, key in claimed.items():
             ticket = locked.get(key.ticket_id)
             if ticket is None:
+                holders.pop(code, None)
                 continue
             if ticket.code != code:  # an earlier code of the ticket, or one signed by another key
+                if code in holders and not genuine(signer, code):  # (its code changed meanwhile)
+                    holders.pop(code)
+                    continue
                 door.earlier[code] = key.version
                 if key.version < ticket.version:
                     older.append((ticket.id, key.version))
