@@ -1,6 +1,6 @@
 """The hot paths' services in process: `python -m bench.service_bench [--count 2000]`.
 
-Door scans (`CheckInService.validate_ticket`) and free single-ticket purchases
+Door scans (`CheckInService.validate_ticket`; `--signed`: of `tf2.` codes) and free single-ticket purchases
 (`PurchaseService.purchase`) one after another on a throwaway SQLite file, no HTTP: prints the
 CPU time of the process and the wall time per transaction. Less sensitive to a busy machine than
 `python -m bench`, so it suits comparing two versions of the code (run them in turn).
@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.seed import insert_active_tickets, insert_event, insert_users
+from bench.seed import insert_active_tickets, insert_event, insert_signed_tickets, insert_users
 from tests.support.databases import settings_for_tests
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
@@ -26,7 +26,7 @@ from ticketflow.plugins import assemble
 WARM_UP = 100
 
 
-async def measure(url: str, count: int) -> dict[str, float]:
+async def measure(url: str, count: int, *, signed: bool = False) -> dict[str, float]:
     settings = settings_for_tests(url)
     engine = create_engine(settings)
     context, _ = assemble(settings, engine)
@@ -36,7 +36,13 @@ async def measure(url: str, count: int) -> dict[str, float]:
         (holder,) = await insert_users(engine, 1, "attendee", "holder")
         buyers = await insert_users(engine, count, "attendee", "buyer")
         door = await insert_event(engine, admin, count, "Door")
-        codes = await insert_active_tickets(engine, door, holder, count)
+        if signed:  # `tf2.` codes, as every ticket issued today holds
+            codes = [
+                code
+                for _, code in await insert_signed_tickets(engine, context.ticket_signer, door, holder, count)
+            ]
+        else:
+            codes = await insert_active_tickets(engine, door, holder, count)
         flash = await insert_event(engine, admin, count, "Flash")
         checkins = CheckInService(context.drivers, context.ticket_signer, context.gate_rules)
         purchases = PurchaseService(
@@ -75,11 +81,12 @@ async def measure(url: str, count: int) -> dict[str, float]:
 def run() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.service_bench", description=__doc__)
     parser.add_argument("--count", type=int, default=2000, help="tickets scanned and buyers (default 2000)")
+    parser.add_argument("--signed", action="store_true", help="door tickets hold signed `tf2.` codes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ticketflow-service-bench-") as workdir:
         url = f"sqlite+aiosqlite:///{Path(workdir) / 'bench.db'}"
         upgrade_to_head(url)
-        print(asyncio.run(measure(url, args.count)))
+        print(asyncio.run(measure(url, args.count, signed=args.signed)))
 
 
 if __name__ == "__main__":

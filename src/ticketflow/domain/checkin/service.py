@@ -26,14 +26,17 @@ between: the scan's `BEGIN IMMEDIATE` holds the only writer from its first read 
 A scanned text that does not have the shape of a ticket code (`lib/ticket_codes.py`) is
 `invalid`/`unknown` without a look-up: no ticket was ever issued with it. It is still recorded.
 
-A signed `tf2.` code is verified first (a forged code, or one signed by a key no longer listed,
-is `unknown` without a look-up), then its ticket is found by the id it carries and admitted only
-while the ticket's `code_version` is the code's (`... WHERE id = %s AND code_version = %s`): a
-reissued ticket (a transfer) has a new version, and its earlier codes admit no one even though
-they verify (their scans are logged with the ticket; the answer to a code a reissue replaced
-names none). `tf1.` codes, issued before signed codes, are found by the code itself, compared byte
-for byte (a binary NO PAD collation on MySQL/MariaDB, see `db.types.ExactString`): another case or
-a trailing space is another code.
+A signed `tf2.` code naming a key no longer listed is `unknown` without a look-up. Any other is
+read for what it claims, its signature not checked yet: its ticket is found by the id it carries
+and admitted only while the ticket holds exactly this code at the code's version (`... WHERE id
+= %s AND code_version = %s AND code = %s`) - the code this server issued it, whose signature was
+ours, so checking it again (90-180 us of a worker's CPU, as much as a tenth of the scan) proves
+nothing more. A code the ticket does not hold counts only once its signature verifies: a reissued
+ticket (a transfer) has a new version, and its earlier codes admit no one even though they verify
+(their scans are logged with the ticket; the answer to a code a reissue replaced names none); a
+forged code names nothing (`unknown`, its log row without a ticket). `tf1.` codes, issued before
+signed codes, are found by the code itself, compared byte for byte (a binary NO PAD collation on
+MySQL/MariaDB, see `db.types.ExactString`): another case or a trailing space is another code.
 """
 
 from __future__ import annotations
@@ -184,22 +187,32 @@ def invalid_reason(
 
 def ticket_key(signer: TicketSigner, code: str) -> TicketKey | None:
     """How to find the ticket of a scanned text; None when no ticket can have it (not the shape of
-    a code, a forged signed code, or one signed by a key no longer listed)."""
+    a code, or a signed code naming a key no longer listed). A signed code is read for what it
+    claims, its signature not checked: it admits only the ticket holding exactly it, and names a
+    ticket in any other case only once `genuine`."""
     if not looks_like_ticket_code(code):
         return None
     if not is_signed_code(code):
         return TicketKey(code=code)
-    try:
-        claims = signer.verify(code)
-    except InvalidSignedCode:
+    claims = signer.claims(code)
+    if claims is None:
         return None
     return TicketKey(
         ticket_id=claims.ticket_id, version=claims.version, signed_code=code, event_id=claims.event_id
     )
 
 
+def genuine(signer: TicketSigner, code: str) -> bool:
+    """Whether a signed code's signature verifies under a listed key."""
+    try:
+        signer.verify(code)
+    except InvalidSignedCode:
+        return False
+    return True
+
+
 async def scanned(
-    door: DoorStatements, key: TicketKey
+    door: DoorStatements, key: TicketKey, signer: TicketSigner
 ) -> tuple[ScannedTicket | None, bool, ScannedTicket | None]:
     """The ticket of a scanned code, whether the code is one it was transferred away with, and
     the ticket a replaced code of it names (for the scan log only).
@@ -215,8 +228,12 @@ async def scanned(
     if key.signed:
         if ticket is None:
             return None, False, None
-        if ticket.code_version == key.version:
-            return (ticket, False, None) if ticket.code == key.signed_code else (None, False, ticket)
+        if ticket.code_version == key.version and ticket.code == key.signed_code:  # as issued
+            return ticket, False, None
+        if not genuine(signer, key.signed_code):  # forged: names no ticket
+            return None, False, None
+        if ticket.code_version == key.version:  # signed by another listed key: one that leaked
+            return None, False, ticket
         if await door.transferred_version(ticket.id, key.version):
             return ticket, True, None
         return None, False, ticket
@@ -310,7 +327,7 @@ class CheckInService:
         key = ticket_key(self.signer, code)
         if key is not None:  # anything else was never issued: nothing to look up
             admitted = await door.admit(key, where.event_id, now, where.admits)
-            ticket, transferred, replaced = await scanned(door, key)
+            ticket, transferred, replaced = await scanned(door, key, self.signer)
         if transferred:
             outcome = transferred_outcome(ticket, now)
         else:
@@ -356,7 +373,7 @@ class CheckInService:
         key = ticket_key(self.signer, code)
         if key is not None and where.event_id is not None and where.rule is not None:
             left = await door.leave(key, where.event_id, now, reentry=where.rule.allow_reentry)
-            ticket, transferred, replaced = await scanned(door, key)
+            ticket, transferred, replaced = await scanned(door, key, self.signer)
         if transferred:
             outcome = transferred_outcome(ticket, now)
         elif left and ticket is not None:

@@ -97,7 +97,7 @@ from ticketflow.db.models.events import EventStatus
 from ticketflow.db.models.gates import counter_slot
 from ticketflow.db.models.tickets import TicketStatus
 from ticketflow.domain.checkin.offline_schemas import OfflineScan, SyncedScan
-from ticketflow.domain.checkin.service import Device, not_a_gate, seen_due
+from ticketflow.domain.checkin.service import Device, genuine, not_a_gate, seen_due, ticket_key
 from ticketflow.domain.checkin.statements import (
     AlreadySent,
     Exit,
@@ -114,8 +114,7 @@ from ticketflow.domain.checkin.statements import (
 )
 from ticketflow.lib.errors import AuthenticationFailed, PermissionDenied, RuleViolation
 from ticketflow.lib.i18n import N_
-from ticketflow.lib.signed_codes import InvalidSignedCode, TicketSigner
-from ticketflow.lib.ticket_codes import is_signed_code, looks_like_ticket_code
+from ticketflow.lib.signed_codes import TicketSigner
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """A device's clock may run this far off the server's around its pairing and its expiry. A scan
@@ -196,39 +195,9 @@ class Batch:
 
 
 def claimed_keys(signer: TicketSigner, codes: Iterable[str]) -> dict[str, TicketKey | None]:
-    """Each code read for what it claims (None: no ticket can have it - not a code's shape, or a
-    signed code naming a key no longer listed, retired here as at the door). A signed code's
-    signature is not checked yet: the code the ticket holds, byte for byte, is the one this server
-    issued it; any other is verified (`SyncService._tickets`) before it names or locks anything
-    beyond its own event's ticket."""
-    keys: dict[str, TicketKey | None] = {}
-    for code in codes:
-        if not looks_like_ticket_code(code):
-            keys[code] = None
-        elif not is_signed_code(code):
-            keys[code] = TicketKey(code=code)
-        else:
-            claims = signer.claims(code)
-            keys[code] = (
-                None
-                if claims is None
-                else TicketKey(
-                    ticket_id=claims.ticket_id,
-                    version=claims.version,
-                    signed_code=code,
-                    event_id=claims.event_id,
-                )
-            )
-    return keys
-
-
-def genuine(signer: TicketSigner, code: str) -> bool:
-    """Whether a signed code's signature verifies under a listed key."""
-    try:
-        signer.verify(code)
-    except InvalidSignedCode:
-        return False
-    return True
+    """Each code read as the door reads it (`ticket_key`: a signed code for what it claims, its
+    signature checked only where no ticket holds it, in `SyncService._tickets`)."""
+    return {code: ticket_key(signer, code) for code in codes}
 
 
 def happened_by(scan: OfflineScan, now: dt.datetime) -> OfflineScan:
