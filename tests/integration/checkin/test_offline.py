@@ -706,21 +706,24 @@ async def test_a_ticket_admitted_offline_then_cancelled_keeps_its_admission(clie
     refused as the door refuses it."""
     admin, holder, event, tickets = door
     _, device = await pair_device(client, admin, event["id"])
-    ticket = tickets[0]
+    ticket, refused = tickets[0], tickets[1]
     admitted_offline = minutes_ago(0)
-    cancelled = await client.post(f"/tickets/{ticket['id']}/cancel", headers=holder.headers)
-    assert cancelled.status_code == 200, cancelled.text
+    for gone in (ticket, refused):
+        cancelled = await client.post(f"/tickets/{gone['id']}/cancel", headers=holder.headers)
+        assert cancelled.status_code == 200, cancelled.text
     later = scan(ticket["code"], minutes_ago(0), client_id="after-cancel")
+    # refused by the device, which knew of the cancellation, though its clock dates it before
+    knew = scan(refused["code"], admitted_offline, result="invalid", client_id="refused-knowing")
 
     response = await client.post(
         "/check-ins/sync",
-        json={"scans": [scan(ticket["code"], admitted_offline, client_id="before-cancel"), later]},
+        json={"scans": [scan(ticket["code"], admitted_offline, client_id="before-cancel"), later, knew]},
         headers=device,
     )
 
     assert response.status_code == 200, response.text
     results = [(r["result"], r.get("reason")) for r in response.json()["results"]]
-    assert results == [("valid", None), ("invalid", "cancelled")]
+    assert results == [("valid", None), ("invalid", "cancelled"), ("invalid", "cancelled")]
     row = await ticket_row(db, ticket["id"])
     assert (row.status, row.used_at) == ("cancelled", None)
     online = await client.post(f"/tickets/{ticket['code']}/validate", headers=device)

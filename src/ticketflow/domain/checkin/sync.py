@@ -39,7 +39,8 @@ comes. A signed code scanned before the transfer that took it away was the ticke
 admission counts (and the new holder's later admission under the new code is a
 `duplicate_admission` of it, in the report). A ticket cancelled after the scan admitted its holder
 then: the admission counts too, and the ticket's row stays `cancelled` (the scan log shows an
-admission of a ticket cancelled since; its refund, if any, stands).
+admission of a ticket cancelled since; its refund, if any, stands). A scan the device refused is
+judged as the ticket is: the device knew of the change (`let_through_before`).
 
 Race-free by locks, in one order: the device's sync lock row first (`scanner_syncs`, made with the device: a
 device's batches are applied one at a time), then the device's `scanners` row with a shared lock,
@@ -312,7 +313,8 @@ class SyncService:
             raise AuthenticationFailed(N_("this scanner is revoked or unknown"))
         if now >= found.expires_at + SYNC_GRACE:
             raise AuthenticationFailed(N_("this scanner expired"))
-        earliest, latest = found.created_at - CLOCK_SKEW, min(now, found.expires_at) + CLOCK_SKEW
+        # every scan is dated `now` at the latest already (`happened_by`)
+        earliest, latest = found.created_at - CLOCK_SKEW, found.expires_at + CLOCK_SKEW
         for scan in scans:
             if not earliest <= scan.scanned_at <= latest:
                 msg = N_("scanned_at lies outside the scanner's life (or in the future)")
@@ -445,13 +447,13 @@ class SyncService:
             revoked_at = door.transferred.get((ticket.id, version))
             if revoked_at is None:
                 return InvalidReason.UNKNOWN
-            if scan.scanned_at >= revoked_at:
+            if not let_through_before(scan, revoked_at):
                 return InvalidReason.TRANSFERRED
         if ticket.event_id != door.event_id:
             return InvalidReason.WRONG_EVENT
         if door.event_cancelled:
             return InvalidReason.EVENT_CANCELLED
-        if ticket.status == TicketStatus.CANCELLED and not cancelled_after(ticket, scan.scanned_at):
+        if ticket.status == TicketStatus.CANCELLED and not let_through_before(scan, ticket.cancelled_at):
             return InvalidReason.CANCELLED
         if ticket.status == TicketStatus.PENDING:
             return InvalidReason.UNPAID
@@ -461,9 +463,14 @@ class SyncService:
         return None
 
 
-def cancelled_after(ticket: SyncTicket, scanned_at: dt.datetime) -> bool:
-    """Whether a cancelled ticket was cancelled after this scan: it still admitted then."""
-    return ticket.cancelled_at is not None and scanned_at < ticket.cancelled_at
+def let_through_before(scan: OfflineScan, change: dt.datetime | None) -> bool:
+    """Whether the device let the ticket through (in or out) before `change` (its transfer or
+    cancellation) took the code away: judged as the ticket was then. A scan the device refused
+    is judged as the ticket is: the device refused it because it knew of the change, whatever
+    the time its clock gave the scan (a phone's clock, corrected by the server's, is still off by
+    up to a second or two)."""
+    let_through = scan.offline_result in (ScanResult.VALID, ScanResult.EXITED)
+    return let_through and change is not None and scan.scanned_at < change
 
 
 def timeline_of(recorded: list[RecordedScan], tickets: dict[int, SyncTicket]) -> dict[int, list[Entry]]:
