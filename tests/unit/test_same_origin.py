@@ -29,6 +29,7 @@ def scope(method: str, scheme: str, host: str, **headers: str) -> Any:
         (scope("POST", "https", "tickets.example.org", origin="https://tickets.example.org:8443"), False),
         (scope("DELETE", "https", "tickets.example.org", origin="https://evil.example"), False),
         (scope("POST", "https", "tickets.example.org", origin="not a url"), False),
+        (scope("POST", "https", "tickets.example.org", origin="http://[x/"), False),  # no URL: no 500
         (scope("POST", "https", "tickets.example.org"), False),
         (
             scope(
@@ -58,6 +59,7 @@ def logout(**headers: str) -> Any:
         (logout(sec_fetch_site="cross-site"), False),  # a link on another site
         (logout(sec_fetch_site="same-site"), False),  # a sibling sub-domain is another site too
         (logout(referer="https://evil.example/page"), False),
+        (logout(referer="http://[x/"), False),  # a malformed Referer is no page of ours (no 500)
         (
             {**scope("GET", "https", "tickets.example.org", sec_fetch_site="cross-site"), "path": "/admin/"},
             True,

@@ -44,8 +44,12 @@ def normalised_origin(scheme: str, host: str) -> str:
 
 
 def is_origin(url: str, own: str) -> bool:
-    """True when `url` (an Origin or a Referer) has the scheme and host of `own`."""
-    parts = urlsplit(url)
+    """True when `url` (an Origin or a Referer) has the scheme and host of `own`; a malformed one
+    (`http://[x/`: no URL at all) is no origin of ours."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
     return bool(parts.scheme and parts.netloc) and normalised_origin(parts.scheme, parts.netloc) == own
 
 
