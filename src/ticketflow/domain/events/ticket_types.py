@@ -106,9 +106,7 @@ async def lock_changeable_event(session: AsyncSession, event_id: int) -> None:
     """The event's lock (`lock_event`), with the event still not cancelled under it: the check
     before the lock read a snapshot, and a cancellation that committed while this waited for the
     lock is seen only by a locking read."""
-    await lock_event(session, event_id, utc_now())
-    status = await session.scalar(select(Event.status).where(Event.id == event_id).with_for_update())
-    if status == EventStatus.CANCELLED:
+    if await lock_event(session, event_id, utc_now()) == EventStatus.CANCELLED:
         raise ConflictError(N_("a cancelled event cannot be changed"))
 
 

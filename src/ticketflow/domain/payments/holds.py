@@ -81,8 +81,9 @@ async def shift_types(session: AsyncSession, counts: dict[int, int], *, held: in
         )
 
 
-async def lock_event(session: AsyncSession, event_id: int, now: dt.datetime) -> None:
-    """Take the event row lock first, the way the purchase takes it.
+async def lock_event(session: AsyncSession, event_id: int, now: dt.datetime) -> str | None:
+    """Take the event row lock first, the way the purchase takes it; returns the event's status
+    as the lock finds it (None: no such event).
 
     The purchase's conditional UPDATE may reach the row through an index (MariaDB picks
     `ix_events_starts_at` for its `starts_at > now` condition) and locks that index entry before
@@ -103,7 +104,7 @@ async def lock_event(session: AsyncSession, event_id: int, now: dt.datetime) -> 
         .values(tickets_held=Event.tickets_held)
         .execution_options(synchronize_session=False)
     )
-    await session.execute(select(Event.id).where(Event.id == event_id).with_for_update())
+    return await session.scalar(select(Event.status).where(Event.id == event_id).with_for_update())
 
 
 async def lock_order(session: AsyncSession, order_id: int) -> Order | None:

@@ -28,7 +28,7 @@ from ticketflow.db.models.orders import Order, OrderStatus
 from ticketflow.db.models.outbox import OutboxMessage, OutboxStatus
 from ticketflow.db.models.payments import Payment, PaymentStatus, Refund, RefundStatus
 from ticketflow.db.models.ticket_types import OrderLine, TicketType
-from ticketflow.db.models.tickets import Ticket, TicketStatus, attendee_or_holder
+from ticketflow.db.models.tickets import Ticket, TicketStatus
 from ticketflow.db.models.users import User
 from ticketflow.db.models.vouchers import Voucher
 from ticketflow.domain.stats.schemas import (
@@ -199,8 +199,8 @@ class StatsService:
                 Ticket.status,
                 Ticket.order_id,
                 Order.status,
-                Ticket.attendee_name,
-                User.name,
+                # the holder's name as the door shows it (`ATTENDEE_OR_HOLDER`): the attendee's
+                func.coalesce(Ticket.attendee_name, User.name),
                 User.email,
                 Ticket.created_at,
                 Ticket.used_at,
@@ -215,13 +215,7 @@ class StatsService:
             .order_by(Ticket.id)
             .limit(limit)
         )
-        found = []
-        for row in await self._read(stmt):
-            ticket_id, status, order_id, order_status, attendee, holder, *rest = row
-            # The holder's name as the door shows it: the attendee's, else the holder's.
-            name = attendee_or_holder(attendee, holder)
-            found.append(TicketExportRow(ticket_id, status, order_id, order_status, name, *rest))
-        return found
+        return [TicketExportRow(*row) for row in await self._read(stmt)]
 
     async def check_in_export_page(
         self, event_id: int, after_id: int, limit: int = EXPORT_BATCH
@@ -235,8 +229,7 @@ class StatsService:
                 CheckIn.result,
                 CheckIn.reason,
                 CheckIn.ticket_id,
-                Ticket.attendee_name,
-                holder.c.name,
+                func.coalesce(Ticket.attendee_name, holder.c.name),  # as the door shows it
                 holder.c.email,
                 scanner.c.email,
             )
@@ -247,14 +240,7 @@ class StatsService:
             .order_by(CheckIn.id)
             .limit(limit)
         )
-        found = []
-        for row in await self._read(stmt):
-            check_in_id, scanned_at, result, reason, ticket_id, attendee, holder, email, by = row
-            name = None if holder is None else attendee_or_holder(attendee, holder)  # as the door
-            found.append(
-                CheckInExportRow(check_in_id, scanned_at, result, reason, ticket_id, name, email, by)
-            )
-        return found
+        return [CheckInExportRow(*row) for row in await self._read(stmt)]
 
     # -- queries ----------------------------------------------------------------------------
 
