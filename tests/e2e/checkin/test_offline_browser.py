@@ -13,6 +13,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +35,7 @@ from tests.e2e.checkin.test_scanner_browser import (
 from tests.e2e.payments.shop import login
 from tests.support.browser import BROWSER_TEST_MARKS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.factories import event_body
-from tests.support.live import live_client, live_servers, start_again, stop
+from tests.support.live import LiveServer, live_client, live_servers, start_again, stop
 from ticketflow.db.config import create_engine
 from ticketflow.db.migrate import upgrade_to_head
 from ticketflow.db.models.checkins import CheckIn
@@ -80,23 +83,58 @@ async def arrange(
     return event_id, tickets, pairing_code
 
 
-async def paired_phone(
-    browser: Browser,
-    base_url: str,
-    pairing_code: str,
-    foreign: list[str],
-    problems: list[str],
-    clock: dt.datetime | None = None,
-) -> Page:
-    """A phone (camera refused: codes typed by hand) paired through its link, its bundle loaded;
-    `clock`: what the phone's own clock says now."""
-    page = await new_phone(browser, base_url, foreign, problems)
-    await page.add_init_script(REFUSE_CAMERA)
-    if clock is not None:
-        await page.clock.set_system_time(clock)
-    await page.goto(f"/scan?decoder=jsqr#code={pairing_code}")
-    await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
-    return page
+@dataclass
+class Night:
+    """A door's night: the database, its people, the server and the browser, and what the phones
+    did that they must not (requests off loopback, script errors)."""
+
+    url: str
+    people: dict[str, dict[str, str]]
+    server: LiveServer
+    browser: Browser
+    foreign: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    async def phone(self) -> Page:
+        """A phone (camera refused: codes typed by hand), watched."""
+        page = await new_phone(self.browser, self.server.base_url, self.foreign, self.problems)
+        await page.add_init_script(REFUSE_CAMERA)
+        return page
+
+    async def paired_phone(self, pairing_code: str, clock: dt.datetime | None = None) -> Page:
+        """A phone paired through its link, its bundle loaded; `clock`: what its own clock says."""
+        page = await self.phone()
+        if clock is not None:
+            await page.clock.set_system_time(clock)
+        await page.goto(f"/scan?decoder=jsqr#code={pairing_code}")
+        await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+        return page
+
+
+@asynccontextmanager
+async def door_night(tmp_path: Path) -> AsyncIterator[Night]:
+    """A migrated SQLite file with an admin, door staff and an attendee, one server on it and
+    Chromium; on the way out, no phone went off loopback or logged an error."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    people = await create_people(url)
+    with live_servers(url, 1, tmp_path) as (server,):
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            night = Night(url, people, server, browser)
+            yield night
+            await browser.close()
+    assert night.foreign == []
+    assert night.problems == []
+
+
+async def end_session_on_phone(page: Page) -> None:
+    """The phone's copy of its sign-in's end moved to the past (the server still takes the token)."""
+    await page.evaluate(
+        "(key) => { const s = JSON.parse(localStorage.getItem(key)); s.expiresAt = 1;"
+        " localStorage.setItem(key, JSON.stringify(s)); }",
+        "ticketflow.scan",
+    )
 
 
 async def kept_on_phone(page: Page) -> None:
@@ -129,24 +167,38 @@ async def scan_by_hand(page: Any, code: str, state: str, screenshot: str) -> Non
     await dismiss(page)
 
 
-async def recorded(url: str) -> list[tuple[str, str, str | None, str | None]]:
+async def check_in_rows(url: str, *columns: Any) -> list[tuple[Any, ...]]:
+    """`columns` of every scan-log row, the earliest scan first."""
     engine = create_engine(Settings(database_url=url), null_pool=True)
     async with async_sessionmaker(engine)() as session:
-        rows = await session.execute(
-            select(CheckIn.scanned_code, CheckIn.result, CheckIn.reason, CheckIn.offline_result).order_by(
-                CheckIn.scanned_at
-            )
-        )
+        rows = await session.execute(select(*columns).order_by(CheckIn.scanned_at))
         found = [tuple(row) for row in rows]
     await engine.dispose()
-    return found  # type: ignore[return-value]
+    return found
+
+
+async def recorded(url: str) -> list[tuple[Any, ...]]:
+    return await check_in_rows(
+        url, CheckIn.scanned_code, CheckIn.result, CheckIn.reason, CheckIn.offline_result
+    )
+
+
+async def scanned_by(url: str) -> list[tuple[Any, ...]]:
+    return await check_in_rows(url, CheckIn.scanned_code, CheckIn.result, CheckIn.scanner_id, CheckIn.gate_id)
+
+
+async def recorded_soon(url: str, count: int) -> None:
+    """Until the scan log holds `count` rows (the page hands scans in every few seconds)."""
+    for _ in range(WAIT_MS // 250):
+        if len(await recorded(url)) >= count:
+            return
+        await asyncio.sleep(0.25)
+    msg = f"the scan log never held {count} scans"
+    raise AssertionError(msg)
 
 
 async def scan_times(url: str) -> list[dt.datetime]:
-    engine = create_engine(Settings(database_url=url), null_pool=True)
-    async with async_sessionmaker(engine)() as session:
-        times = list(await session.scalars(select(CheckIn.scanned_at)))
-    await engine.dispose()
+    times = [time for (time,) in await check_in_rows(url, CheckIn.scanned_at)]
     return [time.replace(tzinfo=dt.UTC) if time.tzinfo is None else time for time in times]
 
 
@@ -161,48 +213,39 @@ async def ticket_status(url: str, ticket_id: int) -> str:
 async def test_the_door_keeps_deciding_without_its_server(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
-    await asyncio.to_thread(upgrade_to_head, url)
-    people = await create_people(url)
-    with live_servers(url, 1, tmp_path) as (server,):
+    async with door_night(tmp_path) as night:
+        url, people, server = night.url, night.people, night.server
         event_id, tickets, pairing_code = await arrange(url, server.base_url, people)
         valid, revoked = tickets[0]["code"], tickets[1]["code"]
         other_key = TicketSigner([(0, hashlib.sha256(b"a key that is not the organiser's").digest())])
         forged = other_key.sign(tickets[2]["id"], event_id, tickets[2]["ticket_type_id"], 1)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            foreign: list[str] = []
-            problems: list[str] = []
-            # the phone's clock is off: its offline scans are dated by the server's clock
-            clock = dt.datetime.now(dt.UTC) + PHONE_CLOCK_OFF
-            page = await paired_phone(browser, server.base_url, pairing_code, foreign, problems, clock)
-            assert await page.is_hidden("#offline-banner")
+        # the phone's clock is off: its offline scans are dated by the server's clock
+        clock = dt.datetime.now(dt.UTC) + PHONE_CLOCK_OFF
+        page = await night.paired_phone(pairing_code, clock)
+        assert await page.is_hidden("#offline-banner")
 
-            await page.route("**/*", cut_off)
-            await scan_by_hand(page, valid, "valid", "20-offline-valid.png")
-            assert await page.get_attribute("#offline-banner", "data-offline") == "true"
-            assert await page.get_attribute("#offline-banner", "data-waiting") == "1"
-            await scan_by_hand(page, revoked, "invalid", "21-offline-revoked.png")
-            await scan_by_hand(page, forged, "invalid", "22-offline-forged.png")
-            await scan_by_hand(page, valid, "already_used", "23-offline-again.png")
-            banner = await page.inner_text("#offline-banner")
-            assert "Offline" in banner
-            assert "waiting to be sent: 4" in banner
-            await page.screenshot(path=ARTIFACTS / "24-offline-banner.png")
-            assert await recorded(url) == []
+        await page.route("**/*", cut_off)
+        await scan_by_hand(page, valid, "valid", "20-offline-valid.png")
+        assert await page.get_attribute("#offline-banner", "data-offline") == "true"
+        assert await page.get_attribute("#offline-banner", "data-waiting") == "1"
+        await scan_by_hand(page, revoked, "invalid", "21-offline-revoked.png")
+        await scan_by_hand(page, forged, "invalid", "22-offline-forged.png")
+        await scan_by_hand(page, valid, "already_used", "23-offline-again.png")
+        banner = await page.inner_text("#offline-banner")
+        assert "Offline" in banner
+        assert "waiting to be sent: 4" in banner
+        await page.screenshot(path=ARTIFACTS / "24-offline-banner.png")
+        assert await recorded(url) == []
 
-            await page.unroute("**/*", cut_off)
-            await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
-            await page.screenshot(path=ARTIFACTS / "25-synced.png")
+        await page.unroute("**/*", cut_off)
+        await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
+        await page.screenshot(path=ARTIFACTS / "25-synced.png")
 
-            # behind a proxy, a server that is down answers 502: the door decides alone as well
-            await page.route("**/validate", proxy_without_its_server)
-            await scan_by_hand(page, tickets[2]["code"], "valid", "26-offline-behind-a-proxy.png")
-            await page.unroute("**/validate", proxy_without_its_server)
-            await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
-            await browser.close()
-        assert foreign == []
-        assert problems == []
+        # behind a proxy, a server that is down answers 502: the door decides alone as well
+        await page.route("**/validate", proxy_without_its_server)
+        await scan_by_hand(page, tickets[2]["code"], "valid", "26-offline-behind-a-proxy.png")
+        await page.unroute("**/validate", proxy_without_its_server)
+        await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
     assert await recorded(url) == [
         (valid, "valid", None, "valid"),
         (revoked, "invalid", "cancelled", "invalid"),
@@ -222,35 +265,26 @@ async def test_the_page_opens_again_while_its_server_is_down(tmp_path: Path) -> 
     its storage, and the door goes on deciding; back up, the server gets the scan. The phone's
     clock is off: the page opened again still dates its scans by the server's clock."""
     started = dt.datetime.now(dt.UTC)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
-    await asyncio.to_thread(upgrade_to_head, url)
-    people = await create_people(url)
-    with live_servers(url, 1, tmp_path) as (server,):
+    async with door_night(tmp_path) as night:
+        url, people, server = night.url, night.people, night.server
         _, tickets, pairing_code = await arrange(url, server.base_url, people)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            foreign: list[str] = []
-            problems: list[str] = []
-            clock = dt.datetime.now(dt.UTC) + PHONE_CLOCK_OFF
-            page = await paired_phone(browser, server.base_url, pairing_code, foreign, problems, clock)
-            await kept_on_phone(page)
+        clock = dt.datetime.now(dt.UTC) + PHONE_CLOCK_OFF
+        page = await night.paired_phone(pairing_code, clock)
+        await kept_on_phone(page)
 
-            await asyncio.to_thread(stop, server)
-            await page.reload()
-            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
-            assert await page.is_visible("#scanner")
-            await scan_by_hand(page, tickets[0]["code"], "valid", "28-reopened-without-server.png")
-            await scan_by_hand(page, tickets[1]["code"], "invalid", "29-reopened-revoked.png")
-            assert await page.get_attribute("#offline-banner", "data-offline") == "true"
-            assert await page.get_attribute("#offline-banner", "data-waiting") == "2"
-            # how old the phone's list of revoked codes is, in its own words
-            assert "Ticket list of " in await page.inner_text("#offline-bundle")
+        await asyncio.to_thread(stop, server)
+        await page.reload()
+        await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+        assert await page.is_visible("#scanner")
+        await scan_by_hand(page, tickets[0]["code"], "valid", "28-reopened-without-server.png")
+        await scan_by_hand(page, tickets[1]["code"], "invalid", "29-reopened-revoked.png")
+        assert await page.get_attribute("#offline-banner", "data-offline") == "true"
+        assert await page.get_attribute("#offline-banner", "data-waiting") == "2"
+        # how old the phone's list of revoked codes is, in its own words
+        assert "Ticket list of " in await page.inner_text("#offline-bundle")
 
-            await asyncio.to_thread(start_again, server, url)
-            await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
-            await browser.close()
-        assert foreign == []
-        assert problems == []
+        await asyncio.to_thread(start_again, server, url)
+        await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
     assert await recorded(url) == [
         (tickets[0]["code"], "valid", None, "valid"),
         (tickets[1]["code"], "invalid", "cancelled", "invalid"),
@@ -265,10 +299,8 @@ async def test_a_phone_paired_again_hands_in_each_scan_as_the_scanner_that_made_
     then is paired to another event's scanner and scans nothing more: when scans get through, the
     North scan is handed in with its own scanner's token (the new scanner may not sync it: it
     would have been refused, and held up every later scan behind it)."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
-    await asyncio.to_thread(upgrade_to_head, url)
-    people = await create_people(url)
-    with live_servers(url, 1, tmp_path) as (server,):
+    async with door_night(tmp_path) as night:
+        url, people, server = night.url, night.people, night.server
         event_id, tickets, _ = await arrange(url, server.base_url, people)
         async with live_client(base_url=server.base_url, timeout=30) as http:
             organiser = await login(
@@ -290,44 +322,22 @@ async def test_a_phone_paired_again_hands_in_each_scan_as_the_scanner_that_made_
                 f"/events/{other_event['id']}/scanners", json={"name": "Elsewhere"}, headers=organiser
             )
             assert elsewhere.status_code == 201, elsewhere.text
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            foreign: list[str] = []
-            problems: list[str] = []
-            page = await paired_phone(
-                browser, server.base_url, north.json()["pairing_code"], foreign, problems
-            )
-            # the server answers, but no scan gets through: the door decides alone and queues
-            await page.route("**/validate", proxy_without_its_server)
-            await page.route("**/check-ins/sync", proxy_without_its_server)
-            await scan_by_hand(page, tickets[0]["code"], "valid", "30-north-offline.png")
+        page = await night.paired_phone(north.json()["pairing_code"])
+        # the server answers, but no scan gets through: the door decides alone and queues
+        await page.route("**/validate", proxy_without_its_server)
+        await page.route("**/check-ins/sync", proxy_without_its_server)
+        await scan_by_hand(page, tickets[0]["code"], "valid", "30-north-offline.png")
 
-            # the link of another event's scanner, opened in the same tab
-            await page.goto(f"/scan?decoder=jsqr#code={elsewhere.json()['pairing_code']}")
-            await page.wait_for_selector("#scanner-gate:has-text('Scanner: Elsewhere')", timeout=WAIT_MS)
-            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
-            assert await page.get_attribute("#offline-banner", "data-waiting") == "1"
-            assert await recorded(url) == []
+        # the link of another event's scanner, opened in the same tab
+        await page.goto(f"/scan?decoder=jsqr#code={elsewhere.json()['pairing_code']}")
+        await page.wait_for_selector("#scanner-gate:has-text('Scanner: Elsewhere')", timeout=WAIT_MS)
+        await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+        assert await page.get_attribute("#offline-banner", "data-waiting") == "1"
+        assert await recorded(url) == []
 
-            await page.unroute("**/check-ins/sync", proxy_without_its_server)
-            await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
-            await browser.close()
-        assert foreign == []
-        assert problems == []
+        await page.unroute("**/check-ins/sync", proxy_without_its_server)
+        await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
     assert await scanned_by(url) == [(tickets[0]["code"], "valid", north.json()["id"], gate["id"])]
-
-
-async def scanned_by(url: str) -> list[tuple[str, str, int | None, int | None]]:
-    engine = create_engine(Settings(database_url=url), null_pool=True)
-    async with async_sessionmaker(engine)() as session:
-        rows = await session.execute(
-            select(CheckIn.scanned_code, CheckIn.result, CheckIn.scanner_id, CheckIn.gate_id).order_by(
-                CheckIn.scanned_at
-            )
-        )
-        found = [tuple(row) for row in rows]
-    await engine.dispose()
-    return found  # type: ignore[return-value]
 
 
 async def test_a_staff_phone_whose_sign_in_ended_goes_on_offline(tmp_path: Path) -> None:
@@ -335,82 +345,52 @@ async def test_a_staff_phone_whose_sign_in_ended_goes_on_offline(tmp_path: Path)
     again keeps deciding offline (nobody could sign in now), a pairing link opened meanwhile
     changes nothing, and when the server is back it hands the scan in (the server still took the
     token here: only the phone's copy of its end was moved) and asks for the password."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
-    await asyncio.to_thread(upgrade_to_head, url)
-    people = await create_people(url)
-    with live_servers(url, 1, tmp_path) as (server,):
+    async with door_night(tmp_path) as night:
+        url, people, server = night.url, night.people, night.server
         event_id, tickets, pairing_code = await arrange(url, server.base_url, people)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            foreign: list[str] = []
-            problems: list[str] = []
-            page = await new_phone(browser, server.base_url, foreign, problems)
-            await page.add_init_script(REFUSE_CAMERA)
-            await sign_in_and_start(page, people["staff"], event_id)
-            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
-            await kept_on_phone(page)
+        page = await night.phone()
+        await sign_in_and_start(page, people["staff"], event_id)
+        await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+        await kept_on_phone(page)
 
-            await asyncio.to_thread(stop, server)
-            await page.evaluate(  # the sign-in ran out while the server was down
-                "(key) => { const s = JSON.parse(localStorage.getItem(key)); s.expiresAt = 1;"
-                " localStorage.setItem(key, JSON.stringify(s)); }",
-                "ticketflow.scan",
-            )
-            await page.reload()
-            await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
-            assert await page.is_visible("#scanner")
-            await scan_by_hand(page, tickets[0]["code"], "valid", "32-staff-ended-offline.png")
+        await asyncio.to_thread(stop, server)
+        await end_session_on_phone(page)  # the sign-in ran out while the server was down
+        await page.reload()
+        await page.wait_for_selector('body[data-bundle="ready"]', timeout=WAIT_MS)
+        assert await page.is_visible("#scanner")
+        await scan_by_hand(page, tickets[0]["code"], "valid", "32-staff-ended-offline.png")
 
-            # a pairing link opened while the server is down: the door stays as it is
-            await page.evaluate("(code) => { location.hash = 'code=' + code; }", pairing_code)
-            await page.wait_for_selector('#result[data-state="offline"]', timeout=WAIT_MS)
-            await dismiss(page)
-            assert await page.is_visible("#scanner")
-            assert "code=" not in page.url
-            assert await page.get_attribute("#offline-banner", "data-waiting") == "1"
+        # a pairing link opened while the server is down: the door stays as it is
+        await page.evaluate("(code) => { location.hash = 'code=' + code; }", pairing_code)
+        await page.wait_for_selector('#result[data-state="offline"]', timeout=WAIT_MS)
+        await dismiss(page)
+        assert await page.is_visible("#scanner")
+        assert "code=" not in page.url
+        assert await page.get_attribute("#offline-banner", "data-waiting") == "1"
 
-            await asyncio.to_thread(start_again, server, url)
-            await page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
-            await page.fill("#signin-email", people["staff"]["email"])
-            await page.fill("#signin-password", people["staff"]["password"])
-            await page.click("#signin-submit")
-            await page.wait_for_selector(f'#setup-event option[value="{event_id}"]', state="attached")
-            await page.select_option("#setup-event", str(event_id))
-            await page.click("#setup-submit")
-            await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
-            await browser.close()
-        assert foreign == []
-        assert problems == []
+        await asyncio.to_thread(start_again, server, url)
+        await page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+        await recorded_soon(url, 1)  # handed in before the password is asked for again
+        await sign_in_and_start(page, people["staff"], event_id)
+        await page.wait_for_selector("#offline-banner", state="hidden", timeout=WAIT_MS)
     assert [row[:2] for row in await recorded(url)] == [(tickets[0]["code"], "valid")]
 
 
 async def test_a_session_that_ended_while_the_page_was_closed_hands_in_its_queue(tmp_path: Path) -> None:
     """Scans queued offline, then the page closed and its session over (expired) before the network
     came back: opened again, the page hands the queue in before it asks for a new sign-in."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ticketflow.db'}"
-    await asyncio.to_thread(upgrade_to_head, url)
-    people = await create_people(url)
-    with live_servers(url, 1, tmp_path) as (server,):
+    async with door_night(tmp_path) as night:
+        url, people, server = night.url, night.people, night.server
         _, tickets, pairing_code = await arrange(url, server.base_url, people)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            foreign: list[str] = []
-            problems: list[str] = []
-            page = await paired_phone(browser, server.base_url, pairing_code, foreign, problems)
-            await page.route("**/*", cut_off)
-            await scan_by_hand(page, tickets[0]["code"], "valid", "27-offline-before-closing.png")
-            assert await recorded(url) == []
+        page = await night.paired_phone(pairing_code)
+        await page.route("**/*", cut_off)
+        await scan_by_hand(page, tickets[0]["code"], "valid", "27-offline-before-closing.png")
+        assert await recorded(url) == []
 
-            # the session runs out while the page is closed; the network is back when it opens
-            await page.evaluate(
-                "(key) => { const s = JSON.parse(localStorage.getItem(key)); s.expiresAt = 1;"
-                " localStorage.setItem(key, JSON.stringify(s)); }",
-                "ticketflow.scan",
-            )
-            await page.unroute("**/*", cut_off)
-            await page.goto("/scan?decoder=jsqr")
-            await page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
-            await browser.close()
-        assert foreign == []
-        assert problems == []
+        # the session runs out while the page is closed; the network is back when it opens
+        await end_session_on_phone(page)
+        await page.unroute("**/*", cut_off)
+        await page.goto("/scan?decoder=jsqr")
+        await page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+        await recorded_soon(url, 1)  # handed in while the page asks for a new sign-in
     assert await recorded(url) == [(tickets[0]["code"], "valid", None, "valid")]

@@ -118,6 +118,7 @@ async def test_a_change_waiting_for_the_events_cancellation_is_refused(client, d
         headers=admin.headers,
     )
     assert voucher.status_code == 201, voucher.text
+    before = await snapshot(db, event["id"])
     async with db() as cancelling:
         await cancelling.execute(select(Event.id).where(Event.id == event["id"]).with_for_update())
         await cancelling.execute(update(Event).where(Event.id == event["id"]).values(status="cancelled"))
@@ -137,3 +138,8 @@ async def test_a_change_waiting_for_the_events_cancellation_is_refused(client, d
     async with db() as session:
         assert (await session.get(TicketType, type_id)).name != "Late"
         assert (await session.get(Voucher, voucher.json()[0]["id"])).max_uses != 7
+    after = await snapshot(db, event["id"])
+    # nothing of the event changed but its cancellation: every type and voucher as before
+    assert {key: after[key] for key in ("ticket_types", "vouchers", "gates")} == {
+        key: before[key] for key in ("ticket_types", "vouchers", "gates")
+    }
